@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Shared helpers for the local infrastructure scripts: one folder per component under .run/,
+# downloads cached under .cache/, everything bound to 127.0.0.1.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE_DIR="${CDC_CACHE_DIR:-$ROOT_DIR/.cache}"
+RUN_DIR="${CDC_RUN_DIR:-$ROOT_DIR/.run}"
+INFRA_HOST="127.0.0.1"
+export ROOT_DIR CACHE_DIR RUN_DIR INFRA_HOST
+
+log() { printf '[infra] %s\n' "$*" >&2; }
+die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
+
+component_dir() { mkdir -p "$RUN_DIR/$1"; printf '%s' "$RUN_DIR/$1"; }
+
+# is_running NAME: true when the pid recorded for NAME is alive.
+is_running() {
+  local pidfile="$RUN_DIR/$1/pid"
+  [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+# start_bg NAME CMD...: start CMD detached in its own session, logging to .run/NAME/NAME.log.
+start_bg() {
+  local name="$1"; shift
+  local dir; dir="$(component_dir "$name")"
+  setsid "$@" >>"$dir/$name.log" 2>&1 < /dev/null &
+  echo $! >"$dir/pid"
+}
+
+# stop_bg NAME [SIGNAL]: stop the process group recorded for NAME and wait for it to go.
+stop_bg() {
+  local name="$1" sig="${2:-TERM}" pidfile="$RUN_DIR/$1/pid"
+  [[ -f "$pidfile" ]] || return 0
+  local pid; pid="$(cat "$pidfile")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+# wait_port PORT TIMEOUT_S NAME: wait until a TCP port on the loopback accepts connections.
+wait_port() {
+  local port="$1" timeout="$2" name="$3" start=$SECONDS
+  until (exec 3<>"/dev/tcp/$INFRA_HOST/$port") 2>/dev/null; do
+    if (( SECONDS - start > timeout )); then
+      die "$name did not open port $port within ${timeout}s (log: $RUN_DIR/$name/$name.log)"
+    fi
+    if ! is_running "$name"; then
+      tail -n 30 "$RUN_DIR/$name/$name.log" >&2 || true
+      die "$name exited before opening port $port"
+    fi
+    sleep 0.2
+  done
+}

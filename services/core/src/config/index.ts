@@ -1,0 +1,3 @@
+export * from './load-config.js';
+export * from './secret.js';
+export * as fields from './fields.js';

@@ -1,0 +1,3 @@
+export * from './envelope.js';
+export * from './bson-json.js';
+export * from './event-id.js';

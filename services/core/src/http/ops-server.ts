@@ -1,0 +1,55 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Logger } from '../logging/logger.js';
+
+export interface OpsServerOptions {
+  service: string;
+  port: number;
+  host?: string;
+  logger: Logger;
+  /** Ready means "doing useful work": connected to its sources and sinks. */
+  isReady: () => boolean;
+  registry?: Registry;
+}
+
+export interface OpsServer {
+  registry: Registry;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** /healthz (process alive), /readyz (connected and working), /metrics (Prometheus text format). */
+export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
+  const registry = options.registry ?? new Registry();
+  registry.setDefaultLabels({ service: options.service });
+  collectDefaultMetrics({ register: registry });
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else if (path === '/readyz') {
+      const ready = options.isReady();
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready }));
+    } else if (path === '/metrics') {
+      registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+        .catch((error: Error) => res.writeHead(500).end(error.message));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  options.logger.info({ port }, 'ops http server listening (/healthz /readyz /metrics)');
+  return {
+    registry,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
