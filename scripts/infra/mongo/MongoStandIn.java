@@ -7,12 +7,15 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 import org.h2.mvstore.MVStore;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
+import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 
@@ -70,6 +73,11 @@ public final class MongoStandIn {
             throw new IllegalArgumentException("MONGO_BACKEND must be h2 or memory, not " + backendName);
         }
 
+        String reportedVersion = env("MONGO_REPORTED_VERSION", "");
+        if (!reportedVersion.isEmpty()) {
+            backend.version(reportedVersion(reportedVersion));
+        }
+
         MongoServer server = new MongoServer(backend);
         server.enableOplog();
         server.bind(host, port);
@@ -92,6 +100,37 @@ public final class MongoStandIn {
             + ", oplog enabled");
         System.out.flush();
         stopped.await();
+    }
+
+    /**
+     * "4.4:9" reports server version 4.4 with wire version 9 in isMaster/buildInfo. The library's own default
+     * (5.0.0 with wire version 8) is below what the Node driver 7 accepts; the behaviour of the server does not
+     * depend on the reported version.
+     */
+    private static MongoVersion reportedVersion(String spec) {
+        String[] parts = spec.split(":", 2);
+        if (parts.length != 2) {
+            throw new IllegalArgumentException("MONGO_REPORTED_VERSION must look like 4.4:9, not " + spec);
+        }
+        List<Integer> versionArray = new ArrayList<>();
+        for (String number : parts[0].split("\\.")) {
+            versionArray.add(Integer.valueOf(number));
+        }
+        while (versionArray.size() < 3) {
+            versionArray.add(0);
+        }
+        int wireVersion = Integer.parseInt(parts[1]);
+        return new MongoVersion() {
+            @Override
+            public List<Integer> getVersionArray() {
+                return versionArray;
+            }
+
+            @Override
+            public int getWireVersion() {
+                return wireVersion;
+            }
+        };
     }
 
     private static String env(String name, String fallback) {

@@ -4,3 +4,6 @@ export * from './envelope/index.js';
 export * from './http/ops-server.js';
 export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
+export * from './kafka/topics.js';
+export * from './service/bootstrap.js';
+export * from './service/common-fields.js';

@@ -34,3 +34,5 @@ export const brokerList = (fallback: string) =>
   list(fallback).pipe(
     z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each broker must be host:port')),
   );
+
+export const nonEmpty = (fallback: string) => z.string().min(1).default(fallback);

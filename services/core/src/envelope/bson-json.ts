@@ -1,4 +1,7 @@
-import { EJSON, type Document } from 'bson';
+import type { Document } from 'bson';
+import { BSON } from './bson.js';
+
+const { EJSON } = BSON;
 
 /**
  * BSON values travel as canonical Extended JSON strings so that Decimal128, Long, Int32 vs Double, Date,

@@ -1,9 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Binary, BSONRegExp, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } from 'bson';
+import type { Binary as BinaryType, Double as DoubleType } from 'bson';
+import { BSON } from './bson.js';
 import { ChangeEventSchema, decodeChangeEvent, encodeChangeEvent, EnvelopeError, type ChangeEvent } from './envelope.js';
 import { documentIdOf, fromCanonicalJson, toCanonicalJson } from './bson-json.js';
 import { eventIdFromResumeToken, snapshotEventId } from './event-id.js';
+
+const { Binary, BSONRegExp, Decimal128, Double, Int32, Long, ObjectId, Timestamp, UUID } = BSON;
 
 const tricky = {
   _id: new ObjectId('65a1b2c3d4e5f60718293a4b'),
@@ -32,13 +35,13 @@ test('tricky BSON survives canonical Extended JSON with exact types', () => {
   assert.ok(back.big instanceof Long && back.big.toString() === '9223372036854775807');
   assert.ok(back.int instanceof Int32, 'Int32 stays Int32');
   assert.ok(back.double instanceof Double, 'Double 42 stays a double, not an int');
-  assert.equal((back.fraction as unknown as Double).valueOf(), 0.1);
+  assert.equal((back.fraction as unknown as DoubleType).valueOf(), 0.1);
   assert.ok(back.at instanceof Date && back.at.getTime() === tricky.at.getTime());
   assert.ok(back.ts instanceof Timestamp && back.ts.t === 1764151872 && back.ts.i === 7);
   assert.ok(back.bin instanceof Binary);
   assert.deepEqual([...back.bin.buffer], [0, 1, 2, 255]);
-  assert.equal((back.uuid as unknown as Binary).sub_type, Binary.SUBTYPE_UUID);
-  assert.equal((back.uuid as unknown as Binary).toUUID().toHexString(), '0f8fad5b-d9cb-469f-a165-70867728950e');
+  assert.equal((back.uuid as unknown as BinaryType).sub_type, Binary.SUBTYPE_UUID);
+  assert.equal((back.uuid as unknown as BinaryType).toUUID().toHexString(), '0f8fad5b-d9cb-469f-a165-70867728950e');
   assert.ok(back.re instanceof BSONRegExp && back.re.pattern === '^ab.*c$' && back.re.options === 'im');
   assert.equal(back.items[1]!.nested![0]!.deep[0]!.v, null);
   assert.deepEqual(back.items[0]!.tags, [['x'], []]);

@@ -1,3 +1,4 @@
 export * from './envelope.js';
 export * from './bson-json.js';
 export * from './event-id.js';
+export * from './bson.js';

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka broker (KRaft, broker+controller in one JVM) on the loopback interface.
+#
+#   kafka.sh install   resolve the broker jars from Maven Central into the cache (idempotent)
+#   kafka.sh up        install if needed, format storage once, start, wait until the broker answers
+#   kafka.sh down      stop (SIGTERM, clean shutdown; SIGKILL after KAFKA_STOP_TIMEOUT seconds)
+#   kafka.sh status    print running/stopped; exit 0 when running, 3 when stopped
+#
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_VERSION, KAFKA_HEAP_OPTS,
+# KAFKA_LOG_LEVEL (INFO), KAFKA_START_TIMEOUT (120 s), KAFKA_STOP_TIMEOUT (30 s).
+# Data lives in .run/kafka/data and survives down/up (and a killed broker); delete it to start empty.
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib.sh
+source "$SCRIPT_DIR/lib.sh"
+
+NAME=kafka
+# Kafka and the log4j2 version its kafka-server artifact depends on (the slf4j binding must match it).
+KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
+KAFKA_LOG4J_VERSION="${KAFKA_LOG4J_VERSION:-2.25.5}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
+KAFKA_LOG_LEVEL="${KAFKA_LOG_LEVEL:-INFO}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
+KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+
+TEMPLATE_DIR="$SCRIPT_DIR/kafka"
+INSTALL_DIR="$CACHE_DIR/kafka/$KAFKA_VERSION"
+LIB_DIR="$INSTALL_DIR/libs"
+CLASSES_DIR="$INSTALL_DIR/classes"
+LOG4J_CONFIG="$TEMPLATE_DIR/log4j2.properties"
+
+# What an install depends on: a change to any of these re-runs it.
+install_stamp() {
+  { printf '%s %s\n' "$KAFKA_VERSION" "$KAFKA_LOG4J_VERSION"
+    cat "$TEMPLATE_DIR/pom.xml" "$TEMPLATE_DIR/KafkaReady.java"; } | sha256sum | cut -d' ' -f1
+}
+
+require_java() {
+  command -v java >/dev/null || die "java not found (Kafka $KAFKA_VERSION needs Java 17+)"
+  local spec
+  spec="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
+  [[ "${spec%%.*}" =~ ^[0-9]+$ ]] && (( ${spec%%.*} >= 17 )) \
+    || die "Kafka $KAFKA_VERSION needs Java 17+, found java.specification.version=${spec:-unknown}"
+}
+
+cmd_install() {
+  local stamp
+  stamp="$(install_stamp)"
+  if [[ -f "$INSTALL_DIR/.installed" && "$(cat "$INSTALL_DIR/.installed")" == "$stamp" ]]; then
+    return 0
+  fi
+  require_java
+  command -v mvn >/dev/null || die "mvn not found (needed to fetch the Kafka jars)"
+  command -v javac >/dev/null || die "javac not found (a JDK is needed for the readiness probe)"
+  log "installing Kafka $KAFKA_VERSION jars from Maven Central"
+  local tmp="$INSTALL_DIR.tmp.$$" start=$SECONDS
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  mvn -q -B -Dstyle.color=never -f "$TEMPLATE_DIR/pom.xml" \
+    -Dmaven.repo.local="$CACHE_DIR/m2" \
+    -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$KAFKA_LOG4J_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
+    || { rm -rf "$tmp"; die "mvn could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"; }
+  javac -nowarn -d "$tmp/classes" -cp "$tmp/libs/*" "$TEMPLATE_DIR/KafkaReady.java" \
+    || { rm -rf "$tmp"; die "could not compile the readiness probe"; }
+  printf '%s\n' "$stamp" >"$tmp/.installed"
+  rm -rf "$INSTALL_DIR"
+  mv "$tmp" "$INSTALL_DIR"
+  log "Kafka $KAFKA_VERSION installed in $((SECONDS - start))s ($(find "$LIB_DIR" -name '*.jar' | wc -l) jars)"
+}
+
+port_open() { (exec 3<>"/dev/tcp/$INFRA_HOST/$1") 2>/dev/null; }
+
+render_config() {
+  local dir="$1"
+  sed -e "s|@HOST@|$INFRA_HOST|g" \
+      -e "s|@PORT@|$KAFKA_PORT|g" \
+      -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@DATA_DIR@|$dir/data|g" \
+      "$TEMPLATE_DIR/server.properties.template" >"$dir/server.properties"
+}
+
+# Format the KRaft storage once; later starts reuse the data (topics, offsets, transactions).
+format_storage() {
+  local dir="$1"
+  [[ -f "$dir/data/meta.properties" ]] && return 0
+  local cluster_id
+  # a Kafka cluster id is 16 random bytes in URL-safe base64 without padding
+  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  log "formatting Kafka storage in $dir/data (cluster id $cluster_id)"
+  mkdir -p "$dir/data"
+  java -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.level=WARN -cp "$LIB_DIR/*" \
+    kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" --ignore-formatted \
+    >>"$dir/$NAME.log" 2>&1 || { tail -n 20 "$dir/$NAME.log" >&2; die "kafka storage format failed"; }
+}
+
+# wait_ready TIMEOUT_S: the broker answers metadata requests and its coordinators are up.
+wait_ready() {
+  local timeout="$1" pid dir
+  pid="$(cat "$RUN_DIR/$NAME/pid")"
+  dir="$RUN_DIR/$NAME"
+  if ! java -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.level=OFF \
+      -cp "$CLASSES_DIR:$LIB_DIR/*" KafkaReady "$INFRA_HOST:$KAFKA_PORT" "$timeout" "$pid" >>"$dir/ready.log" 2>&1; then
+    tail -n 5 "$dir/ready.log" >&2 || true
+    tail -n 30 "$dir/$NAME.log" >&2 || true
+    die "kafka did not become ready within ${timeout}s (log: $dir/$NAME.log)"
+  fi
+}
+
+cmd_up() {
+  cmd_install
+  if is_running "$NAME"; then
+    wait_ready "$KAFKA_START_TIMEOUT"
+    log "kafka already running on $INFRA_HOST:$KAFKA_PORT"
+    return 0
+  fi
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    port_open "$port" && die "port $port is already in use by another process"
+  done
+  local dir start=$SECONDS
+  dir="$(component_dir "$NAME")"
+  render_config "$dir"
+  format_storage "$dir"
+  mkdir -p "$dir/logs"
+  # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS holds several JVM flags
+  start_bg "$NAME" java $KAFKA_HEAP_OPTS \
+    -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.level="$KAFKA_LOG_LEVEL" \
+    -Dkafka.logs.dir="$dir/logs" \
+    -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties"
+  wait_port "$KAFKA_PORT" "$KAFKA_START_TIMEOUT" "$NAME"
+  wait_ready "$KAFKA_START_TIMEOUT"
+  log "kafka $KAFKA_VERSION ready on $INFRA_HOST:$KAFKA_PORT in $((SECONDS - start))s"
+}
+
+cmd_down() {
+  local pidfile="$RUN_DIR/$NAME/pid" pid
+  if [[ -f "$pidfile" ]]; then
+    pid="$(cat "$pidfile")"
+    if kill -0 "$pid" 2>/dev/null; then
+      # a clean shutdown flushes and closes the logs, so the next start skips log recovery
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 $((KAFKA_STOP_TIMEOUT * 5))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      kill -0 "$pid" 2>/dev/null && log "kafka did not stop within ${KAFKA_STOP_TIMEOUT}s, killing it"
+    fi
+    stop_bg "$NAME" KILL
+  fi
+  log "kafka stopped"
+}
+
+cmd_status() {
+  if is_running "$NAME"; then
+    echo "kafka: running (pid $(cat "$RUN_DIR/$NAME/pid"), $INFRA_HOST:$KAFKA_PORT, Kafka $KAFKA_VERSION)"
+    return 0
+  fi
+  echo "kafka: stopped"
+  return 3
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
+esac

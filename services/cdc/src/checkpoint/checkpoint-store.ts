@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka } from 'kafkajs';
+import { ensureTopics, type Logger } from '@cdc/core';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import type { OutgoingMessage, TransactionalPublisher } from '../sink/transactional-publisher.js';
+
+/** Single partition: total order of checkpoints, and one end marker tells a reader it has seen everything. */
+const CHECKPOINT_PARTITION = 0;
+const MARKER_PREFIX = '__read-marker__/';
+
+export class CheckpointStore {
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly topic: string,
+    private readonly replicationFactor: number,
+    private readonly logger: Logger,
+  ) {}
+
+  async ensureTopic(): Promise<void> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await ensureTopics(admin, [
+        {
+          topic: this.topic,
+          numPartitions: 1,
+          replicationFactor: this.replicationFactor,
+          config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
+        },
+      ]);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  message(streamId: string, checkpoint: Checkpoint): OutgoingMessage {
+    return { topic: this.topic, message: { key: streamId, value: encodeCheckpoint(checkpoint), partition: CHECKPOINT_PARTITION } };
+  }
+
+  /**
+   * Latest committed checkpoint of a stream. The publisher first commits a marker through the stream's own
+   * transactional id (which also fences and aborts any transaction a previous incarnation left open); reading
+   * the committed records up to that marker then sees every checkpoint ever committed for the stream.
+   */
+  async load(streamId: string, publisher: TransactionalPublisher): Promise<Checkpoint | null> {
+    const markerKey = `${MARKER_PREFIX}${streamId}`;
+    const markerValue = randomUUID();
+    await publisher.publish([{ topic: this.topic, message: { key: markerKey, value: markerValue, partition: CHECKPOINT_PARTITION } }]);
+
+    const consumer = this.kafka.consumer({ groupId: `cdc-checkpoint-reader-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false });
+    let latest: Checkpoint | null = null;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ message }) => {
+              const key = message.key?.toString();
+              if (key === streamId && message.value) latest = decodeCheckpoint(message.value);
+              if (key === markerKey && message.value?.toString() === markerValue) resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    this.logger.info({ streamId, checkpoint: latest }, latest ? 'checkpoint loaded' : 'no checkpoint yet');
+    return latest;
+  }
+}

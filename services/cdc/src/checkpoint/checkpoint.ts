@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { ClusterTimeSchema } from '@cdc/core';
+
+/**
+ * What the CDC service persists, per stream, in the compacted checkpoint topic, inside the same Kafka
+ * transaction as the events it covers.
+ */
+export const CheckpointSchema = z.discriminatedUnion('phase', [
+  z.object({
+    version: z.literal(1),
+    phase: z.literal('snapshot'),
+    snapshot_at: ClusterTimeSchema,
+    /** canonical Extended JSON of the last _id emitted, null before the first batch */
+    last_id: z.string().nullable(),
+    updated_at: z.string(),
+  }),
+  z.object({
+    version: z.literal(1),
+    phase: z.literal('stream'),
+    /** resume token (_data) of the last event published; null right after a snapshot */
+    resume_token: z.string().nullable(),
+    /** the token is a drop/rename/invalidate event: reopen with startAfter instead of resumeAfter */
+    start_after: z.boolean().optional(),
+    /** where to start when there is no token yet: the snapshot's start time */
+    start_at: ClusterTimeSchema.nullable(),
+    updated_at: z.string(),
+  }),
+]);
+export type Checkpoint = z.infer<typeof CheckpointSchema>;
+
+export function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
+  return Buffer.from(JSON.stringify(checkpoint));
+}
+
+export function decodeCheckpoint(bytes: Buffer): Checkpoint {
+  return CheckpointSchema.parse(JSON.parse(bytes.toString('utf8')));
+}

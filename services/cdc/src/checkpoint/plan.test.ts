@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planStart, shouldResnapshotOnHistoryLost } from './plan.js';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
+
+const at = { t: 50, i: 1 };
+
+test('first start snapshots unless snapshots are off', () => {
+  assert.deepEqual(planStart(null, 'initial'), { action: 'snapshot', resumeFrom: null });
+  assert.deepEqual(planStart(null, 'when_no_offset'), { action: 'snapshot', resumeFrom: null });
+  assert.deepEqual(planStart(null, 'never'), { action: 'stream', from: { kind: 'now' } });
+});
+
+test('a crashed snapshot resumes after its last _id with its original start time', () => {
+  const cp: Checkpoint = { version: 1, phase: 'snapshot', snapshot_at: at, last_id: '{"$numberInt":"41"}', updated_at: 'x' };
+  assert.deepEqual(planStart(cp, 'never'), { action: 'snapshot', resumeFrom: { snapshotAt: at, lastId: '{"$numberInt":"41"}' } });
+});
+
+test('streaming resumes after the token, or from the snapshot time', () => {
+  const withToken: Checkpoint = { version: 1, phase: 'stream', resume_token: '82AB', start_at: null, updated_at: 'x' };
+  assert.deepEqual(planStart(withToken, 'initial'), { action: 'stream', from: { kind: 'token', token: '82AB' } });
+  assert.deepEqual(planStart({ ...withToken, start_after: true }, 'initial'), { action: 'stream', from: { kind: 'after-end', token: '82AB' } });
+  const afterSnapshot: Checkpoint = { version: 1, phase: 'stream', resume_token: null, start_at: at, updated_at: 'x' };
+  assert.deepEqual(planStart(afterSnapshot, 'initial'), { action: 'stream', from: { kind: 'time', at } });
+});
+
+test('history lost resnapshots only when allowed', () => {
+  assert.equal(shouldResnapshotOnHistoryLost('initial', 'fail'), false);
+  assert.equal(shouldResnapshotOnHistoryLost('initial', 'resnapshot'), true);
+  assert.equal(shouldResnapshotOnHistoryLost('when_no_offset', 'fail'), true);
+});
+
+test('checkpoints round-trip and reject garbage', () => {
+  const cp: Checkpoint = { version: 1, phase: 'stream', resume_token: '82AB', start_at: null, updated_at: '2026-11-26T00:00:00Z' };
+  assert.deepEqual(decodeCheckpoint(encodeCheckpoint(cp)), cp);
+  assert.throws(() => decodeCheckpoint(Buffer.from('{"version":1,"phase":"other"}')));
+});

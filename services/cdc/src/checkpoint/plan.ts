@@ -1,0 +1,29 @@
+import type { Checkpoint } from './checkpoint.js';
+import type { ClusterTime } from '@cdc/core';
+
+export type SnapshotMode = 'never' | 'initial' | 'when_no_offset';
+
+export type StartPlan =
+  | { action: 'snapshot'; resumeFrom: { snapshotAt: ClusterTime; lastId: string | null } | null }
+  | { action: 'stream'; from: { kind: 'token'; token: string } | { kind: 'after-end'; token: string } | { kind: 'time'; at: ClusterTime } | { kind: 'now' } };
+
+/** Decide from the saved checkpoint whether to (re)start a snapshot or stream, and from where. */
+export function planStart(checkpoint: Checkpoint | null, mode: SnapshotMode): StartPlan {
+  if (checkpoint === null) {
+    return mode === 'never' ? { action: 'stream', from: { kind: 'now' } } : { action: 'snapshot', resumeFrom: null };
+  }
+  if (checkpoint.phase === 'snapshot') {
+    // A crashed snapshot continues after the last _id it committed, with its original start time.
+    return { action: 'snapshot', resumeFrom: { snapshotAt: checkpoint.snapshot_at, lastId: checkpoint.last_id } };
+  }
+  if (checkpoint.resume_token !== null) {
+    return { action: 'stream', from: { kind: checkpoint.start_after ? 'after-end' : 'token', token: checkpoint.resume_token } };
+  }
+  if (checkpoint.start_at !== null) return { action: 'stream', from: { kind: 'time', at: checkpoint.start_at } };
+  return { action: 'stream', from: { kind: 'now' } };
+}
+
+/** When the resume point is gone from the oplog, only a fresh snapshot can restore a complete copy. */
+export function shouldResnapshotOnHistoryLost(mode: SnapshotMode, onHistoryLost: 'fail' | 'resnapshot'): boolean {
+  return onHistoryLost === 'resnapshot' || mode === 'when_no_offset';
+}

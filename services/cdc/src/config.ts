@@ -1,0 +1,39 @@
+import { z } from 'zod';
+import { commonFields, fields, kafkaFields, secret } from '@cdc/core';
+
+const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
+
+export const cdcConfigSchema = z.object({
+  MONGO_URI: secret(z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')),
+  CDC_COLLECTIONS: fields.list('shop.orders').pipe(z.array(namespace)),
+  /** {db} and {coll} are replaced; default maps shop.orders to orders-cdc */
+  CDC_TOPIC_TEMPLATE: z.string().regex(/\{coll\}/, 'must contain {coll}').default('{coll}-cdc'),
+  CDC_CHECKPOINT_TOPIC: z.string().min(1).default('cdc-checkpoints'),
+  CDC_INSTANCE_INDEX: fields.nonNegativeInt(0),
+  CDC_INSTANCE_COUNT: fields.positiveInt(1),
+  /** collection: instances split the collections; hash: every instance watches every collection, split by document key */
+  CDC_PARTITION_MODE: z.enum(['collection', 'hash']).default('collection'),
+  CDC_SNAPSHOT: z.enum(['never', 'initial', 'when_no_offset']).default('initial'),
+  CDC_SNAPSHOT_BATCH_SIZE: fields.positiveInt(1000),
+  CDC_FULL_DOCUMENT_BEFORE_CHANGE: z.enum(['off', 'whenAvailable', 'required']).default('off'),
+  /** what to do on drop / rename / invalidate: stop the service, or reopen the stream after the event */
+  CDC_ON_STREAM_END: z.enum(['stop', 'reopen']).default('stop'),
+  /** what to do when the saved resume token is no longer in the oplog */
+  CDC_ON_HISTORY_LOST: z.enum(['fail', 'resnapshot']).default('fail'),
+  CDC_BATCH_MAX_EVENTS: fields.positiveInt(2000),
+  CDC_BATCH_MAX_BYTES: fields.positiveInt(4 * 1024 * 1024),
+  CDC_BATCH_MAX_WAIT_MS: fields.positiveInt(200),
+  /** events larger than this go to the dead-letter topic; keep below the broker's message.max.bytes */
+  CDC_MAX_MESSAGE_BYTES: fields.positiveInt(900 * 1024),
+  CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
+  ...kafkaFields('cdc'),
+  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
+  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
+  ...commonFields(8081),
+}).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
+  path: ['CDC_INSTANCE_INDEX'],
+  message: 'must be lower than CDC_INSTANCE_COUNT',
+});
+
+export type CdcConfig = z.output<typeof cdcConfigSchema>;

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+import { MongoClient } from 'mongodb';
+import { createKafka, ensureTopics, deadLetterTopicOf, runService } from '@cdc/core';
+import { cdcConfigSchema } from './config.js';
+import { createCdcMetrics } from './metrics.js';
+import { CheckpointStore } from './checkpoint/checkpoint-store.js';
+import { TransactionalPublisher } from './sink/transactional-publisher.js';
+import { StreamRunner } from './stream-runner.js';
+import { assignCollections, parseNamespace, streamIdFor, topicFor } from './transform/routing.js';
+import { hashPartitionStage } from './source/hash-partition.js';
+
+await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
+  const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
+  const namespaces =
+    config.CDC_PARTITION_MODE === 'hash'
+      ? config.CDC_COLLECTIONS
+      : assignCollections(config.CDC_COLLECTIONS, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
+  if (namespaces.length === 0) {
+    logger.warn({ instances: config.CDC_INSTANCE_COUNT }, 'no collection assigned to this instance; idling');
+  }
+  const metrics = createCdcMetrics(ops.registry);
+
+  const mongo = new MongoClient(config.MONGO_URI, { serverSelectionTimeoutMS: 10000, appName: instance });
+  await mongo.connect();
+  shutdown.register('mongodb client', () => mongo.close());
+  await mongo.db('admin').command({ ping: 1 });
+
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = namespaces.map((ns) => topicFor(config.CDC_TOPIC_TEMPLATE, parseNamespace(ns).db, parseNamespace(ns).coll));
+    await ensureTopics(admin, [
+      ...topics.map((topic) => ({ topic, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR })),
+      ...topics.map((topic) => ({ topic: deadLetterTopicOf(topic), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR })),
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+  const store = new CheckpointStore(kafka, config.CDC_CHECKPOINT_TOPIC, config.KAFKA_REPLICATION_FACTOR, logger);
+  await store.ensureTopic();
+
+  const runners = namespaces.map((ns) => {
+    const { db, coll } = parseNamespace(ns);
+    const streamId = streamIdFor(ns, config.CDC_PARTITION_MODE, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
+    const publisher = new TransactionalPublisher(
+      kafka,
+      {
+        transactionalId: `${config.KAFKA_CLIENT_ID}-${streamId}`,
+        transactionTimeoutMs: config.KAFKA_TRANSACTION_TIMEOUT_MS,
+        compression: config.CDC_COMPRESSION,
+      },
+      logger.child({ streamId }),
+    );
+    shutdown.register(`publisher ${streamId}`, () => publisher.close());
+    const pipeline =
+      config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
+    return new StreamRunner(
+      mongo,
+      publisher,
+      store,
+      {
+        streamId,
+        db,
+        coll,
+        topic: topicFor(config.CDC_TOPIC_TEMPLATE, db, coll),
+        instance,
+        pipeline,
+        snapshotMode: config.CDC_SNAPSHOT,
+        snapshotBatchSize: config.CDC_SNAPSHOT_BATCH_SIZE,
+        onHistoryLost: config.CDC_ON_HISTORY_LOST,
+        onStreamEnd: config.CDC_ON_STREAM_END,
+        fullDocumentBeforeChange: config.CDC_FULL_DOCUMENT_BEFORE_CHANGE,
+        batchMaxEvents: config.CDC_BATCH_MAX_EVENTS,
+        batchMaxBytes: config.CDC_BATCH_MAX_BYTES,
+        batchMaxWaitMs: config.CDC_BATCH_MAX_WAIT_MS,
+        maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES,
+        checkpointTopic: config.CDC_CHECKPOINT_TOPIC,
+      },
+      metrics,
+      logger.child({ streamId }),
+    );
+  });
+
+  const running = runners.map((runner) => runner.run());
+  shutdown.register('stream runners', async () => {
+    for (const runner of runners) runner.stop();
+    await Promise.allSettled(running);
+  });
+  setReady(true);
+  // A runner ends only when stopped or on a fatal error; either way the service ends.
+  await Promise.all(running);
+  if (runners.length === 0) await new Promise<void>(() => {});
+});

@@ -1,0 +1,17 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+export function createCdcMetrics(registry: Registry) {
+  return {
+    eventsRead: new Counter({ name: 'cdc_events_read_total', help: 'Change events read from MongoDB', labelNames: ['stream', 'op'], registers: [registry] }),
+    eventsPublished: new Counter({ name: 'cdc_events_published_total', help: 'Change events committed to Kafka', labelNames: ['stream', 'op'], registers: [registry] }),
+    transactions: new Counter({ name: 'cdc_transactions_total', help: 'Kafka transactions committed (events + checkpoint)', labelNames: ['stream'], registers: [registry] }),
+    deadLetters: new Counter({ name: 'cdc_dead_letters_total', help: 'Events sent to the dead-letter topic', labelNames: ['stream', 'reason'], registers: [registry] }),
+    streamEnds: new Counter({ name: 'cdc_stream_end_events_total', help: 'drop / rename / invalidate events seen', labelNames: ['stream', 'type'], registers: [registry] }),
+    lastCheckpoint: new Gauge({ name: 'cdc_last_checkpoint_timestamp_seconds', help: 'Unix time of the last committed checkpoint', labelNames: ['stream'], registers: [registry] }),
+    lastEventClusterTime: new Gauge({ name: 'cdc_last_published_cluster_time_seconds', help: 'Cluster time of the last event committed to Kafka (lag = now - this)', labelNames: ['stream'], registers: [registry] }),
+    snapshotDocuments: new Counter({ name: 'cdc_snapshot_documents_total', help: 'Documents emitted by the initial snapshot', labelNames: ['stream'], registers: [registry] }),
+    batchBytes: new Gauge({ name: 'cdc_batch_bytes', help: 'Bytes of the batch being published', labelNames: ['stream'], registers: [registry] }),
+  };
+}
+
+export type CdcMetrics = ReturnType<typeof createCdcMetrics>;

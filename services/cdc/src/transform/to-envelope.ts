@@ -1,0 +1,81 @@
+import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
+import {
+  ENVELOPE_SCHEMA_VERSION,
+  documentIdOf,
+  eventIdFromResumeToken,
+  snapshotEventId,
+  toCanonicalJson,
+  type ChangeEvent,
+  type ClusterTime,
+} from '@cdc/core';
+
+/** Change types that end a stream; they carry no document change and are handled by the runner. */
+export const STREAM_END_TYPES = new Set(['drop', 'rename', 'dropDatabase', 'invalidate']);
+
+export function clusterTimeOf(ts: Timestamp): ClusterTime {
+  return { t: ts.high >>> 0, i: ts.low >>> 0 };
+}
+
+export function resumeTokenData(token: unknown): string {
+  const data = (token as { _data?: unknown } | null)?._data;
+  if (typeof data === 'string') return data;
+  // Older servers used BinData tokens: keep them stable as canonical JSON.
+  return toCanonicalJson(token);
+}
+
+export interface Origin {
+  instance: string;
+}
+
+/** Map one change-stream event (insert, update, replace, delete) to the shared envelope. */
+export function changeToEnvelope(change: ChangeStreamDocument<Document>, origin: Origin): ChangeEvent {
+  if (change.operationType !== 'insert' && change.operationType !== 'update' && change.operationType !== 'replace' && change.operationType !== 'delete') {
+    throw new Error(`not a document change: ${change.operationType}`);
+  }
+  const token = resumeTokenData(change._id);
+  const ns = change.ns;
+  const fullDocument = 'fullDocument' in change ? change.fullDocument : undefined;
+  const before = 'fullDocumentBeforeChange' in change ? change.fullDocumentBeforeChange : undefined;
+  const description = change.operationType === 'update' ? change.updateDescription : undefined;
+  const wall = (change as { wallTime?: Date }).wallTime;
+  return {
+    schema_version: ENVELOPE_SCHEMA_VERSION,
+    event_id: eventIdFromResumeToken(token),
+    op: change.operationType,
+    db: ns.db,
+    coll: 'coll' in ns && ns.coll ? ns.coll : '',
+    document_id: documentIdOf(change.documentKey),
+    document: fullDocument ? toCanonicalJson(fullDocument) : null,
+    ...(before ? { document_before: toCanonicalJson(before) } : {}),
+    update_description: description
+      ? {
+          updated_fields: toCanonicalJson(description.updatedFields ?? {}),
+          removed_fields: description.removedFields ?? [],
+          truncated_arrays: (description.truncatedArrays ?? []).map((t) => ({ field: t.field, new_size: t.newSize })),
+        }
+      : null,
+    cluster_time: clusterTimeOf(change.clusterTime as Timestamp),
+    wall_time: wall instanceof Date ? wall.toISOString() : null,
+    resume_token: token,
+    source: { instance: origin.instance, snapshot: false },
+  };
+}
+
+/** A document read by the initial snapshot, stamped with the snapshot's start time. */
+export function snapshotToEnvelope(db: string, coll: string, document: Document, snapshotAt: ClusterTime, origin: Origin): ChangeEvent {
+  const documentId = documentIdOf({ _id: document._id });
+  return {
+    schema_version: ENVELOPE_SCHEMA_VERSION,
+    event_id: snapshotEventId(db, coll, documentId, snapshotAt),
+    op: 'snapshot',
+    db,
+    coll,
+    document_id: documentId,
+    document: toCanonicalJson(document),
+    update_description: null,
+    cluster_time: snapshotAt,
+    wall_time: null,
+    resume_token: null,
+    source: { instance: origin.instance, snapshot: true },
+  };
+}

@@ -1,0 +1,56 @@
+import { deadLetterTopicOf, encodeChangeEvent, ENVELOPE_SCHEMA_VERSION, type ChangeEvent } from '@cdc/core';
+import type { OutgoingMessage } from '../sink/transactional-publisher.js';
+
+export interface DeadLetterInfo {
+  reason: 'oversize' | 'serialize_failed';
+  error: string;
+  db: string;
+  coll: string;
+  op: string | null;
+  document_id: string | null;
+  resume_token: string | null;
+  event_id: string | null;
+  size_bytes: number | null;
+}
+
+export function deadLetterMessage(topic: string, info: DeadLetterInfo): OutgoingMessage {
+  return {
+    topic: deadLetterTopicOf(topic),
+    message: {
+      key: info.document_id,
+      value: JSON.stringify({ ...info, failed_at: new Date().toISOString(), source_topic: topic }),
+      headers: { reason: info.reason, ...(info.event_id ? { event_id: info.event_id } : {}) },
+    },
+  };
+}
+
+/** Envelope → Kafka record keyed by document (per-document order); too-large records become dead letters. */
+export function eventToMessage(event: ChangeEvent, topic: string, maxBytes: number): { ok: true; out: OutgoingMessage; bytes: number } | { ok: false; out: OutgoingMessage; bytes: number } {
+  const value = encodeChangeEvent(event);
+  if (value.length > maxBytes) {
+    const out = deadLetterMessage(topic, {
+      reason: 'oversize',
+      error: `event of ${value.length} bytes exceeds CDC_MAX_MESSAGE_BYTES=${maxBytes}`,
+      db: event.db,
+      coll: event.coll,
+      op: event.op,
+      document_id: event.document_id,
+      resume_token: event.resume_token,
+      event_id: event.event_id,
+      size_bytes: value.length,
+    });
+    return { ok: false, out, bytes: 1024 };
+  }
+  return {
+    ok: true,
+    bytes: value.length + event.document_id.length,
+    out: {
+      topic,
+      message: {
+        key: event.document_id,
+        value,
+        headers: { event_id: event.event_id, op: event.op, schema_version: String(ENVELOPE_SCHEMA_VERSION) },
+      },
+    },
+  };
+}

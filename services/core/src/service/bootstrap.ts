@@ -1,0 +1,52 @@
+import type { z } from 'zod';
+import { describeConfig, loadConfig, type EnvSchema } from '../config/load-config.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { startOpsServer, type OpsServer } from '../http/ops-server.js';
+import { Shutdown } from '../lifecycle/shutdown.js';
+
+/** Variables every service schema includes (see `commonFields`). */
+interface CommonConfig {
+  LOG_LEVEL: string;
+  HTTP_PORT: number;
+  SHUTDOWN_TIMEOUT_MS: number;
+}
+
+export interface ServiceContext<C> {
+  config: C;
+  logger: Logger;
+  ops: OpsServer;
+  shutdown: Shutdown;
+  /** Set by the service once connected and working; served on /readyz. */
+  setReady(ready: boolean): void;
+}
+
+/**
+ * The one way every service starts: config (exit 78 naming each bad variable), JSON logger, ops HTTP,
+ * signal handling with a shutdown deadline. Fatal errors from `main` are logged and end the process non-zero.
+ */
+export async function runService<S extends EnvSchema>(
+  service: string,
+  schema: S,
+  main: (ctx: ServiceContext<z.output<S>>) => Promise<void>,
+): Promise<void> {
+  const config = loadConfig(schema) as z.output<S> & CommonConfig;
+  const logger = createLogger({ service, level: config.LOG_LEVEL, instance: process.env.SERVICE_INSTANCE });
+  logger.info({ config: describeConfig(schema, config) }, 'starting');
+  let ready = false;
+  const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
+  shutdown.installSignalHandlers();
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled rejection');
+    void shutdown.run(1);
+  });
+  try {
+    const ops = await startOpsServer({ service, port: config.HTTP_PORT, logger, isReady: () => ready && !shutdown.requested });
+    shutdown.register('ops http server', () => ops.close());
+    await main({ config, logger, ops, shutdown, setReady: (value) => (ready = value) });
+  } catch (error) {
+    const exitCode = (error as { exitCode?: number }).exitCode ?? 1;
+    if (exitCode === 0) logger.info({ reason: (error as Error).message }, 'stopping');
+    else logger.fatal({ err: error }, (error as Error).message);
+    await shutdown.run(exitCode);
+  }
+}
