@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The one test command (npm test): installs what is missing, builds and typechecks, starts the local
+# infrastructure unless it is already running, runs unit + integration tests with node's test runner,
+# then stops what it started.
+set -euo pipefail
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT_DIR"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "npm dependencies"
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund
+fi
+
+step "typecheck and build (tsc -b)"
+npx tsc -b
+
+step "static checks"
+bash scripts/check-static.sh
+
+step "local infrastructure"
+started=()
+for component in kafka mongo gcs bigquery; do
+  if ! bash scripts/infra.sh status "$component" >/dev/null 2>&1; then
+    bash scripts/infra.sh up "$component"
+    started+=("$component")
+  fi
+done
+cleanup() {
+  if [[ ${#started[@]} -gt 0 ]]; then
+    step "stopping what this run started: ${started[*]}"
+    bash scripts/infra.sh down "${started[@]}" || true
+  fi
+}
+trap cleanup EXIT
+
+step "tests (node --test)"
+mapfile -t test_files < <(find services/*/dist gcp-utils/dist test/dist -name '*.test.js' -not -path '*/fixtures/*' 2>/dev/null | sort)
+[[ ${#test_files[@]} -gt 0 ]] || { echo "no test files found" >&2; exit 1; }
+node --test --test-concurrency=1 --test-timeout=600000 "${test_files[@]}"

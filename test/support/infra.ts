@@ -1,0 +1,15 @@
+// Endpoints of the local infrastructure started by scripts/infra.sh (same variables, same defaults).
+const host = '127.0.0.1';
+
+export const infra = {
+  kafkaBrokers: process.env.KAFKA_BROKERS ?? `${host}:${process.env.KAFKA_PORT ?? '9092'}`,
+  mongoUri: process.env.MONGO_URI ?? `mongodb://${host}:${process.env.MONGO_PORT ?? '27017'}/?directConnection=true`,
+  gcsEndpoint: process.env.GCS_ENDPOINT ?? `http://${host}:${process.env.GCS_PORT ?? '4443'}`,
+  bigqueryEndpoint: process.env.BIGQUERY_ENDPOINT ?? `http://${host}:${process.env.BIGQUERY_PORT ?? '9050'}`,
+  bigqueryProject: process.env.BIGQUERY_PROJECT ?? 'local-project',
+};
+
+/** Names unique to one test run, so tests sharing the broker and servers never see each other's data. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
+}
