@@ -35,7 +35,7 @@ export interface ServiceProcess {
 let counter = 0;
 
 /** Starts a service's real entrypoint (`services/<service>/dist/main.js`) as a child process. */
-export async function startService(service: 'cdc' | 'processor' | 'loader' | 'analysis-tool', env: Record<string, string>, label = service): Promise<ServiceProcess> {
+export async function startService(service: 'cdc' | 'processor' | 'loader' | 'analysis-tool', env: Record<string, string>, label: string = service): Promise<ServiceProcess> {
   const port = await freePort();
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${label}-${process.pid}-${++counter}.log`);

@@ -5,6 +5,7 @@ const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db
 
 export const cdcConfigSchema = z.object({
   MONGO_URI: secret(z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')),
+  MONGO_CONNECT_TIMEOUT_MS: fields.positiveInt(10000),
   CDC_COLLECTIONS: fields.list('shop.orders').pipe(z.array(namespace)),
   /** {db} and {coll} are replaced; default maps shop.orders to orders-cdc */
   CDC_TOPIC_TEMPLATE: z.string().regex(/\{coll\}/, 'must contain {coll}').default('{coll}-cdc'),

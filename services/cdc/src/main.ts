@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { createKafka, ensureTopics, deadLetterTopicOf, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopics, deadLetterTopicOf, runService } from '@cdc/core';
 import { cdcConfigSchema } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -20,14 +20,16 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   }
   const metrics = createCdcMetrics(ops.registry);
 
-  const mongo = new MongoClient(config.MONGO_URI, { serverSelectionTimeoutMS: 10000, appName: instance });
-  await mongo.connect();
+  const mongo = new MongoClient(config.MONGO_URI, { serverSelectionTimeoutMS: config.MONGO_CONNECT_TIMEOUT_MS, appName: instance });
   shutdown.register('mongodb client', () => mongo.close());
-  await mongo.db('admin').command({ ping: 1 });
+  await connectOrExplain('connect to MongoDB', async () => {
+    await mongo.connect();
+    await mongo.db('admin').command({ ping: 1 });
+  });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, retries: config.KAFKA_CONNECT_RETRIES });
   const admin = kafka.admin();
-  await admin.connect();
+  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () => admin.connect());
   try {
     const topics = namespaces.map((ns) => topicFor(config.CDC_TOPIC_TEMPLATE, parseNamespace(ns).db, parseNamespace(ns).coll));
     await ensureTopics(admin, [

@@ -14,6 +14,7 @@ export interface KafkaSettings {
   logger: Logger;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  retries?: number;
 }
 
 /** One kafkajs client whose logs go through pino (so they carry the service name and are JSON). */
@@ -24,7 +25,7 @@ export function createKafka(settings: KafkaSettings): Kafka {
     brokers: settings.brokers,
     connectionTimeout: settings.connectionTimeoutMs ?? 5000,
     requestTimeout: settings.requestTimeoutMs ?? 30000,
-    retry: { initialRetryTime: 300, retries: 8, maxRetryTime: 10000 },
+    retry: { initialRetryTime: 300, retries: settings.retries ?? 5, maxRetryTime: 10000 },
     logLevel: KafkaLogLevel.WARN,
     logCreator:
       () =>

@@ -50,3 +50,12 @@ export async function runService<S extends EnvSchema>(
     await shutdown.run(exitCode);
   }
 }
+
+/** Start-up failures name what could not be reached, so the operator sees the cause, not a stack. */
+export async function connectOrExplain<T>(what: string, connect: () => Promise<T>): Promise<T> {
+  try {
+    return await connect();
+  } catch (error) {
+    throw new Error(`cannot ${what}: ${(error as Error).message}`, { cause: error });
+  }
+}

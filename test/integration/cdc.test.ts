@@ -1,0 +1,280 @@
+// CDC service against the real Kafka broker and the MongoDB stand-in, started as a real process.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { Decimal128, Long, type Document, type MongoClient } from 'mongodb';
+import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
+import { infra, uniqueName } from '../support/infra.js';
+import { readTopic, testKafka } from '../support/kafka.js';
+import { testMongo } from '../support/mongo.js';
+import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { seededRandom, seedFromEnv } from '../support/random.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const kafka = testKafka();
+let mongo: MongoClient;
+
+before(async () => {
+  mongo = await testMongo();
+});
+after(async () => {
+  await mongo.close();
+});
+
+function cdcEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MONGO_URI: infra.mongoUri,
+    KAFKA_BROKERS: infra.kafkaBrokers,
+    CDC_COLLECTIONS: `${db}.orders`,
+    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
+    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
+    KAFKA_CLIENT_ID: prefix,
+    KAFKA_TOPIC_PARTITIONS: '3',
+    CDC_BATCH_MAX_WAIT_MS: '50',
+    CDC_SNAPSHOT: 'never',
+    ...extra,
+  };
+}
+
+const decode = (value: Buffer | null): ChangeEvent => ChangeEventSchema.parse(JSON.parse(String(value)));
+
+/** Every change the server recorded for a collection since `from`, read by the test's own change stream. */
+async function rawChangeIds(collection: ReturnType<ReturnType<MongoClient['db']>['collection']>, resumeAfter: Document, expected: number): Promise<string[]> {
+  const stream = collection.watch([], { resumeAfter, maxAwaitTimeMS: 300 });
+  const ids: string[] = [];
+  const deadline = Date.now() + 60000;
+  let quietSince = Date.now();
+  try {
+    while (Date.now() < deadline && (ids.length < expected || Date.now() - quietSince < 1000)) {
+      const change = await stream.tryNext();
+      if (change) {
+        ids.push(eventIdFromResumeToken((change._id as { _data: string })._data));
+        quietSince = Date.now();
+      }
+    }
+  } finally {
+    await stream.close();
+  }
+  return ids;
+}
+
+/** A token just before the test's writes: the test's own change stream starts after it. */
+async function currentToken(collection: ReturnType<ReturnType<MongoClient['db']>['collection']>): Promise<Document> {
+  await collection.insertOne({ _id: 'marker' as unknown as never, marker: true });
+  const stream = collection.watch([], { startAtOperationTime: undefined, maxAwaitTimeMS: 200 });
+  await collection.deleteOne({ _id: 'marker' as unknown as never });
+  const change = await stream.next();
+  await stream.close();
+  return change._id as Document;
+}
+
+describe('cdc service', () => {
+  test('each operation type arrives with the right envelope, key and headers', async () => {
+    const prefix = uniqueName('cdc-ops');
+    const db = prefix.replaceAll('-', '_');
+    const cdc = await startService('cdc', cdcEnv(prefix, db), 'cdc-ops');
+    try {
+      await cdc.waitReady();
+      await cdc.waitForLog(/change stream opened/);
+      const orders = mongo.db(db).collection('orders');
+      await orders.insertOne({ _id: 1 as unknown as never, status: 'new', total: Decimal128.fromString('19.99'), qty: Long.fromNumber(2), note: 'x' });
+      await orders.updateOne({ _id: 1 as unknown as never }, { $set: { status: 'paid' }, $unset: { note: '' } });
+      await orders.replaceOne({ _id: 1 as unknown as never }, { status: 'replaced', total: Decimal128.fromString('1.00') });
+      await orders.deleteOne({ _id: 1 as unknown as never });
+      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: 4 });
+      const events = messages.map((m) => ({ event: decode(m.value), key: String(m.key), headers: m.headers! }));
+      assert.deepEqual(events.map((e) => e.event.op), ['insert', 'update', 'replace', 'delete']);
+      for (const { event, key, headers } of events) {
+        assert.equal(key, '{"$numberInt":"1"}');
+        assert.equal(event.document_id, key);
+        assert.equal(String(headers.event_id), event.event_id);
+        assert.equal(String(headers.op), event.op);
+        assert.equal(String(headers.schema_version), '1');
+        assert.equal(event.db, db);
+        assert.equal(event.coll, 'orders');
+        assert.equal(event.source.snapshot, false);
+        assert.ok(event.resume_token);
+      }
+      const [insert, update, replace, del] = events.map((e) => e.event);
+      const inserted = fromCanonicalJson<Document>(insert!.document!);
+      assert.equal(inserted.total.toString(), '19.99');
+      assert.equal(inserted.total._bsontype, 'Decimal128');
+      assert.equal(inserted.qty._bsontype, 'Long');
+      assert.ok(update!.update_description, 'update carries its update description');
+      assert.match(update!.update_description!.updated_fields, /"status":"paid"/);
+      assert.deepEqual(update!.update_description!.removed_fields, ['note']);
+      assert.match(update!.document!, /"status":"paid"/);
+      assert.equal(replace!.update_description, null);
+      assert.match(replace!.document!, /"status":"replaced"/);
+      assert.equal(del!.document, null);
+      for (let i = 1; i < events.length; i++) assert.ok(compareClusterTime(events[i - 1]!.event.cluster_time, events[i]!.event.cluster_time) < 0);
+    } finally {
+      await cdc.kill();
+    }
+  });
+
+  test('SIGKILL at random moments: every change reaches Kafka exactly once, in order per document', async () => {
+    const seed = seedFromEnv();
+    const random = seededRandom(seed);
+    const prefix = uniqueName('cdc-kill');
+    const db = prefix.replaceAll('-', '_');
+    const orders = mongo.db(db).collection('orders');
+    const startToken = await currentToken(orders);
+    const env = cdcEnv(prefix, db, { CDC_BATCH_MAX_EVENTS: '50' });
+    let cdc: ServiceProcess = await startService('cdc', env, 'cdc-kill');
+    try {
+      await cdc.waitReady();
+      await cdc.waitForLog(/change stream opened/);
+      let writes = 0;
+      let writing = true;
+      const writer = (async () => {
+        while (writing) {
+          const id = Math.floor(random() * 40);
+          const roll = random();
+          if (roll < 0.4) {
+            const r = await orders.updateOne({ _id: id as unknown as never }, { $inc: { version: 1 }, $set: { at: new Date() } }, { upsert: true });
+            writes += r.modifiedCount + r.upsertedCount;
+          } else if (roll < 0.6) {
+            const r = await orders.replaceOne({ _id: id as unknown as never }, { replaced: random(), items: [{ sku: 'a', qty: 1 }] });
+            writes += r.modifiedCount;
+          } else if (roll < 0.75) {
+            writes += (await orders.deleteOne({ _id: id as unknown as never })).deletedCount;
+          } else {
+            writes += (await orders.updateOne({ _id: id as unknown as never }, { $setOnInsert: { created: new Date() }, $inc: { n: 1 } }, { upsert: true })).modifiedCount ? 1 : 1;
+          }
+          await sleep(2);
+        }
+      })();
+      for (let kill = 0; kill < 4; kill++) {
+        await sleep(300 + random() * 900);
+        await cdc.kill('SIGKILL');
+        await sleep(random() * 300);
+        cdc = await startService('cdc', env, `cdc-kill-${kill}`);
+        await cdc.waitReady();
+      }
+      await sleep(500);
+      writing = false;
+      await writer;
+      const expected = await rawChangeIds(orders, startToken, writes);
+      assert.ok(expected.length >= writes, `test change stream saw ${expected.length} of ${writes} writes`);
+      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: expected.length, timeoutMs: 90000, quietMs: 3000 });
+      const events = messages.map((m) => decode(m.value));
+      const ids = events.map((e) => e.event_id);
+      assert.equal(new Set(ids).size, ids.length, `duplicates in Kafka (seed ${seed})`);
+      assert.deepEqual([...ids].sort(), [...expected].sort(), `Kafka differs from the change stream (seed ${seed})`);
+      const byDocument = new Map<string, ChangeEvent[]>();
+      for (const event of events) byDocument.set(event.document_id, [...(byDocument.get(event.document_id) ?? []), event]);
+      for (const [doc, list] of byDocument) {
+        for (let i = 1; i < list.length; i++) {
+          assert.ok(compareClusterTime(list[i - 1]!.cluster_time, list[i]!.cluster_time) < 0, `order broken for ${doc} (seed ${seed})`);
+        }
+      }
+    } catch (error) {
+      console.error(`cdc kill test failed with TEST_SEED=${seed}`);
+      throw error;
+    } finally {
+      await cdc.kill();
+    }
+  });
+
+  test('snapshot with concurrent writes rebuilds the collection, and a killed snapshot resumes', async () => {
+    const prefix = uniqueName('cdc-snap');
+    const db = prefix.replaceAll('-', '_');
+    const orders = mongo.db(db).collection('orders');
+    const total = 3000;
+    await orders.insertMany(Array.from({ length: total }, (_, i) => ({ _id: i as unknown as never, status: 'new', total: Decimal128.fromString(`${i}.50`) })));
+    const env = cdcEnv(prefix, db, { CDC_SNAPSHOT: 'initial', CDC_SNAPSHOT_BATCH_SIZE: '100' });
+    let cdc = await startService('cdc', env, 'cdc-snap');
+    let writing = true;
+    const writer = (async () => {
+      let n = 0;
+      while (writing) {
+        const id = (n * 7919) % (total + 200);
+        if (n % 5 === 0) await orders.deleteOne({ _id: id as unknown as never });
+        else await orders.updateOne({ _id: id as unknown as never }, { $set: { status: `s${n}` } }, { upsert: true });
+        n++;
+        await sleep(3);
+      }
+    })();
+    try {
+      await cdc.waitReady();
+      // Kill once part of the snapshot is committed.
+      for (let i = 0; i < 300; i++) {
+        if (metricValue(await cdc.metrics(), 'cdc_snapshot_documents_total') >= 500) break;
+        await sleep(20);
+      }
+      await cdc.kill('SIGKILL');
+      cdc = await startService('cdc', env, 'cdc-snap-2');
+      await cdc.waitReady();
+      const resumed = await cdc.waitForLog(/snapshot started/);
+      assert.doesNotMatch(resumed, /"resumingAfter":null/, 'second run resumes the snapshot instead of restarting it');
+      await cdc.waitForLog(/snapshot complete/, 60000);
+      await sleep(500);
+      writing = false;
+      await writer;
+      const finalDocs = await orders.find().toArray();
+      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: total, timeoutMs: 90000, quietMs: 3000 });
+      const events = messages.map((m) => decode(m.value));
+      const snapshotRows = events.filter((e) => e.op === 'snapshot').length;
+      assert.ok(snapshotRows < total + 1000, `snapshot restarted instead of resuming: ${snapshotRows} snapshot rows`);
+      // Rebuild the state: the latest cluster time wins; at a tie a streamed change beats a snapshot row.
+      const state = new Map<string, ChangeEvent>();
+      for (const event of events) {
+        const current = state.get(event.document_id);
+        const order = current ? compareClusterTime(current.cluster_time, event.cluster_time) : -1;
+        if (order < 0 || (order === 0 && current!.op === 'snapshot')) state.set(event.document_id, event);
+      }
+      const rebuilt = new Map<string, string>();
+      for (const [id, event] of state) if (event.op !== 'delete' && event.document) rebuilt.set(id, fromCanonicalJson<Document>(event.document).status);
+      assert.equal(rebuilt.size, finalDocs.length, 'same number of live documents');
+      for (const doc of finalDocs) assert.equal(rebuilt.get(`{"$numberInt":"${doc._id}"}`), doc.status, `document ${doc._id}`);
+    } finally {
+      writing = false;
+      await writer.catch(() => undefined);
+      await cdc.kill();
+    }
+  });
+
+  test('Kafka broker stopped and restarted mid-stream: the service retries and loses nothing', async () => {
+    const prefix = uniqueName('cdc-broker');
+    const db = prefix.replaceAll('-', '_');
+    const orders = mongo.db(db).collection('orders');
+    const cdc = await startService('cdc', cdcEnv(prefix, db), 'cdc-broker');
+    const infraScript = join(repoRoot, 'scripts', 'infra.sh');
+    try {
+      await cdc.waitReady();
+      await cdc.waitForLog(/change stream opened/);
+      for (let i = 0; i < 50; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'before' });
+      execFileSync('bash', [infraScript, 'down', 'kafka'], { stdio: 'ignore' });
+      for (let i = 50; i < 100; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'during' });
+      await sleep(2000);
+      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      for (let i = 100; i < 150; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'after' });
+      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: 150, timeoutMs: 120000, quietMs: 3000 });
+      const ids = messages.map((m) => decode(m.value).document_id);
+      assert.equal(ids.length, 150);
+      assert.equal(new Set(ids).size, 150);
+      assert.equal(cdc.child.exitCode, null, 'the service kept running');
+    } finally {
+      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      await cdc.kill();
+    }
+  });
+
+  test('bad configuration fails at start with a clear error and a non-zero exit', async () => {
+    const badFormat = await startService('cdc', { MONGO_URI: 'http://nope', CDC_COLLECTIONS: 'orders-without-db', KAFKA_BROKERS: 'no-port' }, 'cdc-badconf');
+    assert.equal(await badFormat.exited, 78);
+    const text = badFormat.output.join('\n');
+    for (const name of ['MONGO_URI', 'CDC_COLLECTIONS', 'KAFKA_BROKERS']) assert.match(text, new RegExp(name));
+
+    const noMongo = await startService('cdc', { ...cdcEnv('x', 'x'), MONGO_URI: 'mongodb://user:topsecret@127.0.0.1:1/?serverSelectionTimeoutMS=1000', MONGO_CONNECT_TIMEOUT_MS: '1000' }, 'cdc-nomongo');
+    assert.notEqual(await noMongo.exited, 0);
+    assert.match(noMongo.output.join('\n'), /cannot connect to MongoDB/);
+    assert.doesNotMatch(noMongo.output.join('\n'), /topsecret/);
+
+    const noKafka = await startService('cdc', { ...cdcEnv('x', 'x'), KAFKA_BROKERS: '127.0.0.1:1', KAFKA_CONNECT_RETRIES: '1' }, 'cdc-nokafka');
+    assert.notEqual(await noKafka.exited, 0);
+    assert.match(noKafka.output.join('\n'), /cannot reach Kafka/);
+  });
+});

@@ -1,0 +1,16 @@
+/** Small seeded PRNG (mulberry32) so a failing randomized test can be replayed from its printed seed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function seedFromEnv(name = 'TEST_SEED'): number {
+  const fromEnv = process.env[name];
+  return fromEnv ? Number(fromEnv) : Math.floor(Math.random() * 2 ** 31);
+}
