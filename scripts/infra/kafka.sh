@@ -8,7 +8,9 @@
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_VERSION, KAFKA_HEAP_OPTS,
 # KAFKA_LOG_LEVEL (INFO), KAFKA_START_TIMEOUT (120 s), KAFKA_STOP_TIMEOUT (30 s).
-# Data lives in .run/kafka/data and survives down/up (and a killed broker); delete it to start empty.
+# Data lives in .run/kafka/data and survives down/up (and a killed broker); delete it to start empty
+# (also needed before going back to an older KAFKA_VERSION: storage is formatted at the newest
+# metadata.version of the release that formatted it).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,7 +18,11 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 NAME=kafka
-# Kafka and the log4j2 version its kafka-server artifact depends on (the slf4j binding must match it).
+# Kafka 4.4.0 (newest release when chosen): kafkajs 2.2.4 works against it. Every API kafkajs uses
+# still has a common version after the protocol removals of Kafka 4.0; produce, transactions,
+# consumer groups and admin calls were tested.
+# KAFKA_LOG4J_VERSION is the log4j2 slf4j binding added to the broker jars; as a direct dependency it also
+# decides the log4j-api/core versions, so keep it at (or above) what kafka-server itself asks for.
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
 KAFKA_LOG4J_VERSION="${KAFKA_LOG4J_VERSION:-2.25.5}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
@@ -42,8 +48,9 @@ require_java() {
   command -v java >/dev/null || die "java not found (Kafka $KAFKA_VERSION needs Java 17+)"
   local spec
   spec="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.specification.version = //p')"
-  [[ "${spec%%.*}" =~ ^[0-9]+$ ]] && (( ${spec%%.*} >= 17 )) \
-    || die "Kafka $KAFKA_VERSION needs Java 17+, found java.specification.version=${spec:-unknown}"
+  if ! [[ "${spec%%.*}" =~ ^[0-9]+$ ]] || (( ${spec%%.*} < 17 )); then
+    die "Kafka $KAFKA_VERSION needs Java 17+, found java.specification.version=${spec:-unknown}"
+  fi
 }
 
 cmd_install() {
@@ -62,15 +69,20 @@ cmd_install() {
   mvn -q -B -f "$TEMPLATE_DIR/pom.xml" \
     -Dmaven.repo.local="$CACHE_DIR/m2" \
     -Dkafka.version="$KAFKA_VERSION" -Dlog4j.version="$KAFKA_LOG4J_VERSION" \
-    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >"$tmp/mvn.log" 2>&1 \
-    || { cat "$tmp/mvn.log" >&2; rm -rf "$tmp"; die "mvn could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"; }
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" \
+    >"$tmp/mvn.log" 2>&1 || {
+      cat "$tmp/mvn.log" >&2
+      rm -rf "$tmp"
+      die "mvn could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
+    }
   rm -f "$tmp/mvn.log"
   javac -nowarn -d "$tmp/classes" -cp "$tmp/libs/*" "$TEMPLATE_DIR/KafkaReady.java" \
     || { rm -rf "$tmp"; die "could not compile the readiness probe"; }
   printf '%s\n' "$stamp" >"$tmp/.installed"
   rm -rf "$INSTALL_DIR"
   mv "$tmp" "$INSTALL_DIR"
-  log "Kafka $KAFKA_VERSION installed in $((SECONDS - start))s ($(find "$LIB_DIR" -name '*.jar' | wc -l) jars)"
+  log "Kafka $KAFKA_VERSION installed in $((SECONDS - start))s" \
+    "($(find "$LIB_DIR" -name '*.jar' | wc -l) jars)"
 }
 
 port_open() { (exec 3<>"/dev/tcp/$INFRA_HOST/$1") 2>/dev/null; }
@@ -98,29 +110,61 @@ format_storage() {
     >>"$dir/$NAME.log" 2>&1 || { tail -n 20 "$dir/$NAME.log" >&2; die "kafka storage format failed"; }
 }
 
-# wait_ready TIMEOUT_S: the broker answers metadata requests and its coordinators are up.
-wait_ready() {
-  local timeout="$1" pid dir
+# broker_alive: the recorded broker process exists and is not a zombie (a killed JVM can linger for a
+# moment, and kill -0 alone also succeeds for a zombie).
+broker_alive() {
+  is_running "$NAME" || return 1
+  local state
+  state="$(ps -o stat= -p "$(cat "$RUN_DIR/$NAME/pid")" 2>/dev/null || true)"
+  [[ -n "$state" && "$state" != Z* ]]
+}
+
+# probe TIMEOUT_S: the broker answers metadata requests and its coordinators are up.
+# Exit status 0 ready, 1 timeout, 2 broker process gone.
+probe() {
+  local timeout="$1" pid rc=0
   pid="$(cat "$RUN_DIR/$NAME/pid")"
-  dir="$RUN_DIR/$NAME"
   # only the client jar on the class path (no log4j: slf4j falls back to its no-op logger) and a
   # client-style JIT keep the probe's own start-up around a second on a small machine
   local probe_cp=("$CLASSES_DIR" "$LIB_DIR/kafka-clients-$KAFKA_VERSION.jar" "$LIB_DIR"/slf4j-api-*.jar)
-  if ! java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(IFS=:; echo "${probe_cp[*]}")" \
-      KafkaReady "$INFRA_HOST:$KAFKA_PORT" "$timeout" "$pid" >>"$dir/ready.log" 2>&1; then
-    tail -n 5 "$dir/ready.log" >&2 || true
-    tail -n 30 "$dir/$NAME.log" >&2 || true
-    die "kafka did not become ready within ${timeout}s (log: $dir/$NAME.log)"
-  fi
+  java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -cp "$(IFS=:; echo "${probe_cp[*]}")" \
+    KafkaReady "$INFRA_HOST:$KAFKA_PORT" "$timeout" "$pid" >>"$RUN_DIR/$NAME/ready.log" 2>&1 || rc=$?
+  return "$rc"
+}
+
+die_with_logs() {
+  tail -n 5 "$RUN_DIR/$NAME/ready.log" >&2 || true
+  tail -n 30 "$RUN_DIR/$NAME/$NAME.log" >&2 || true
+  die "$* (log: $RUN_DIR/$NAME/$NAME.log)"
+}
+
+# wait_ready TIMEOUT_S: like probe, but fails the script with the end of the logs.
+wait_ready() {
+  local rc=0
+  probe "$1" || rc=$?
+  case "$rc" in
+    0) return 0 ;;
+    2) die_with_logs "kafka exited during start-up" ;;
+    *) die_with_logs "kafka did not become ready within $1s" ;;
+  esac
 }
 
 cmd_up() {
   cmd_install
-  if is_running "$NAME"; then
-    wait_ready "$KAFKA_START_TIMEOUT"
-    log "kafka already running on $INFRA_HOST:$KAFKA_PORT"
-    return 0
+  if broker_alive; then
+    local rc=0
+    probe "$KAFKA_START_TIMEOUT" || rc=$?
+    if (( rc == 0 )); then
+      log "kafka already running on $INFRA_HOST:$KAFKA_PORT"
+      return 0
+    fi
+    (( rc == 2 )) || die_with_logs "kafka is running (pid $(cat "$RUN_DIR/$NAME/pid")) but does not answer"
   fi
+  # a broker that was just killed may still hold its ports for a moment
+  if [[ -f "$RUN_DIR/$NAME/pid" ]]; then
+    stop_bg "$NAME" KILL
+  fi
+  local port
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
     port_open "$port" && die "port $port is already in use by another process"
   done
@@ -128,13 +172,11 @@ cmd_up() {
   dir="$(component_dir "$NAME")"
   render_config "$dir"
   format_storage "$dir"
-  mkdir -p "$dir/logs"
   # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS holds several JVM flags
   start_bg "$NAME" java $KAFKA_HEAP_OPTS \
     -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.level="$KAFKA_LOG_LEVEL" \
-    -Dkafka.logs.dir="$dir/logs" \
     -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties"
   wait_port "$KAFKA_PORT" "$KAFKA_START_TIMEOUT" "$NAME"
   wait_ready "$KAFKA_START_TIMEOUT"
@@ -157,7 +199,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  if is_running "$NAME"; then
+  if broker_alive; then
     echo "kafka: running (pid $(cat "$RUN_DIR/$NAME/pid"), $INFRA_HOST:$KAFKA_PORT, Kafka $KAFKA_VERSION)"
     return 0
   fi
