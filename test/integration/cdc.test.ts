@@ -78,7 +78,7 @@ describe('cdc service', () => {
       await cdc.waitReady();
       await cdc.waitForLog(/change stream opened/);
       const orders = mongo.db(db).collection('orders');
-      await orders.insertOne({ _id: 1 as unknown as never, status: 'new', total: Decimal128.fromString('19.99'), qty: Long.fromNumber(2), note: 'x' });
+      await orders.insertOne({ _id: 1 as unknown as never, status: 'new', total: Decimal128.fromString('19.99'), qty: Long.fromString('9007199254740993'), note: 'x' });
       await orders.updateOne({ _id: 1 as unknown as never }, { $set: { status: 'paid' }, $unset: { note: '' } });
       await orders.replaceOne({ _id: 1 as unknown as never }, { status: 'replaced', total: Decimal128.fromString('1.00') });
       await orders.deleteOne({ _id: 1 as unknown as never });
@@ -101,6 +101,7 @@ describe('cdc service', () => {
       assert.equal(inserted.total.toString(), '19.99');
       assert.equal(inserted.total._bsontype, 'Decimal128');
       assert.equal(inserted.qty._bsontype, 'Long');
+      assert.equal(inserted.qty.toString(), '9007199254740993');
       assert.ok(update!.update_description, 'update carries its update description');
       assert.match(update!.update_description!.updated_fields, /"status":"paid"/);
       assert.deepEqual(update!.update_description!.removed_fields, ['note']);

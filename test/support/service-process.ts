@@ -4,7 +4,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+// compiled to test/dist/support/
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const logDir = join(repoRoot, '.run', 'test-logs');
 
 export async function freePort(): Promise<number> {

@@ -20,16 +20,32 @@ import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 
 /**
- * Local MongoDB stand-in for development and CI: mongo-java-server with its oplog enabled, so that
- * change streams work.
+ * Local MongoDB stand-in for development and CI: mongo-java-server (in-process Java implementation of the MongoDB
+ * wire protocol) with an oplog of our own (StandInOplog) and a command layer (StandInCommands) so that it looks like
+ * a one-member replica set and its change streams look like MongoDB's: documentKey, ns, wallTime,
+ * updateDescription, replace/rename/drop/dropDatabase/invalidate events, resumable tokens, postBatchResumeToken,
+ * operationTime/$clusterTime, database- and cluster-wide streams, events for findAndModify, $toHashedIndexKey in
+ * change stream pipelines (StandInHashedKeys), and a fix for the H2 backend's dropDatabase (StandInH2Database).
+ * With the H2 backend the data and the oplog are kept
+ * in one file and survive a restart (SIGTERM closes the file cleanly; kill -9 loses at most the last
+ * MONGO_COMMIT_DELAY_MS of writes).
  *
  * <pre>
  *   java MongoStandIn [HOST [PORT [DATA_FILE]]]       start the server (runs until SIGTERM/SIGINT)
  *   java MongoStandIn ping [HOST [PORT]]              exit 0 when a server answers the ping command
  * </pre>
  *
- * Environment (arguments win): MONGO_HOST (127.0.0.1), MONGO_PORT (27017), MONGO_DATA_FILE (empty = in memory),
- * MONGO_BACKEND (h2 | memory; default h2), MONGO_COMMIT_DELAY_MS (H2 auto-commit delay, default 200).
+ * Environment (arguments win):
+ *   MONGO_HOST (127.0.0.1), MONGO_PORT (27017), MONGO_DATA_FILE (H2 file; empty = in memory)
+ *   MONGO_BACKEND            h2 | memory (default h2)
+ *   MONGO_COMMIT_DELAY_MS    H2 auto-commit delay, i.e. what a kill -9 may lose (default 200)
+ *   MONGO_COMPAT             1 (default): the stand-in's oplog and replica-set command layer (StandInOplog,
+ *                            StandInCommands); 0: the library as it is (its own oplog, standalone server)
+ *   MONGO_REPLICA_SET        replica set name reported by hello (default rs0; empty: standalone), compat only
+ *   MONGO_OPLOG_MAX_ENTRIES  cap of the oplog (default 0 = unlimited), compat only
+ *   MONGO_REPORTED_VERSION   "version:wireVersion" reported by hello/buildInfo (default 5.0:13 with compat,
+ *                            else the library's 5.0:8, which the Node driver 7 refuses)
+ *   MONGO_WORKER_THREADS     network threads (default 64): a change stream getMore waits on one of them
  */
 public final class MongoStandIn {
 
@@ -49,10 +65,24 @@ public final class MongoStandIn {
         String backendName = env("MONGO_BACKEND", "h2");
         int commitDelayMs = Integer.parseInt(env("MONGO_COMMIT_DELAY_MS", "200"));
 
+        boolean compat = !env("MONGO_COMPAT", "1").equals("0");
+        int oplogMaxEntries = Integer.parseInt(env("MONGO_OPLOG_MAX_ENTRIES", "0"));
+        String replicaSet = System.getenv("MONGO_REPLICA_SET") == null ? "rs0" : System.getenv("MONGO_REPLICA_SET");
+        int workerThreads = Integer.parseInt(env("MONGO_WORKER_THREADS", "64"));
+        MongoVersion version = reportedVersion(env("MONGO_REPORTED_VERSION", compat ? "5.0:13" : "5.0:8"));
+        StandInCommands commands = null;
+
         final MongoBackend backend;
-        final String description;
+        String description;
         if (backendName.equals("memory")) {
-            backend = new MemoryBackend();
+            if (compat) {
+                StandInMemoryBackend memory = new StandInMemoryBackend(oplogMaxEntries);
+                commands = new StandInCommands(memory, replicaSet, host + ":" + port, version);
+                memory.setCommands(commands);
+                backend = memory;
+            } else {
+                backend = new MemoryBackend();
+            }
             description = "memory backend (nothing survives a restart)";
         } else if (backendName.equals("h2")) {
             MVStore.Builder builder = new MVStore.Builder();
@@ -68,19 +98,26 @@ public final class MongoStandIn {
             }
             MVStore store = builder.open();
             store.setAutoCommitDelay(commitDelayMs); // bounds what a kill -9 can lose
-            backend = new H2Backend(store);
+            if (compat) {
+                StandInH2Backend h2 = new StandInH2Backend(store, oplogMaxEntries);
+                commands = new StandInCommands(h2, replicaSet, host + ":" + port, version);
+                h2.setCommands(commands);
+                backend = h2;
+            } else {
+                backend = new H2Backend(store);
+            }
         } else {
             throw new IllegalArgumentException("MONGO_BACKEND must be h2 or memory, not " + backendName);
         }
-
-        String reportedVersion = env("MONGO_REPORTED_VERSION", "");
-        if (!reportedVersion.isEmpty()) {
-            backend.version(reportedVersion(reportedVersion));
-        }
+        backend.version(version);
+        description += compat
+            ? (replicaSet.isEmpty() ? ", standalone" : ", replica set " + replicaSet) + ", stand-in oplog"
+                + (oplogMaxEntries > 0 ? " capped at " + oplogMaxEntries + " entries" : "")
+            : ", the library's own oplog";
 
         MongoServer server = new MongoServer(backend);
         server.enableOplog();
-        server.bind(host, port);
+        server.bind(new InetSocketAddress(host, port), 1, workerThreads);
 
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -97,7 +134,7 @@ public final class MongoStandIn {
         }, "mongo-stand-in-shutdown"));
 
         System.out.println("mongo stand-in: listening on " + host + ":" + port + " with " + description
-            + ", oplog enabled");
+            + ", reporting version " + version.toVersionString() + " (wire " + version.getWireVersion() + ")");
         System.out.flush();
         stopped.await();
     }

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
 import type { Logger } from '@cdc/core';
 
 export interface OutgoingMessage {
@@ -37,6 +37,8 @@ export class TransactionalPublisher {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // Explicit so kafkajs does not warn; the default murmur2 partitioner matches the Java client.
+      createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();
     this.producer = producer;

@@ -45,7 +45,12 @@ export class ChangeSource {
   /** The next change, or null when none arrived within maxAwaitTimeMs. */
   async tryNext(): Promise<ChangeStreamDocument<Document> | null> {
     if (!this.stream) throw new Error('change stream not open');
-    return this.stream.tryNext();
+    const started = Date.now();
+    const change = await this.stream.tryNext();
+    // A server that answers an empty getMore at once (instead of waiting maxAwaitTimeMS) would make us spin.
+    const idleWait = Math.min(50, this.settings.maxAwaitTimeMs) - (Date.now() - started);
+    if (change === null && idleWait > 0) await new Promise((resolve) => setTimeout(resolve, idleWait));
+    return change;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,371 @@
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
+
+import de.bwaldvogel.mongo.MongoBackend;
+import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.MongoDatabase;
+import de.bwaldvogel.mongo.MongoVersion;
+import de.bwaldvogel.mongo.backend.Cursor;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Utils;
+import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
+import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.h2.H2Database;
+import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import de.bwaldvogel.mongo.bson.BinData;
+import de.bwaldvogel.mongo.bson.BsonTimestamp;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.bson.ObjectId;
+import de.bwaldvogel.mongo.exception.MongoServerError;
+import de.bwaldvogel.mongo.oplog.Oplog;
+
+import io.netty.channel.Channel;
+
+/**
+ * Command layer of the stand-in: makes the server look like a one-member replica set (hello/isMaster with setName,
+ * sessions, operationTime and $clusterTime on replies), turns down transactions plainly, logs renames and dropped
+ * databases to the oplog, serves database- and cluster-wide change streams, lets a change stream getMore wait for
+ * events and adds postBatchResumeToken to its replies.
+ */
+final class StandInCommands {
+
+    /** Calls the library's own handling of a command. */
+    interface Next {
+        Document handle(Channel channel, String databaseName, String command, Document query);
+    }
+
+    private static final Set<String> TRANSACTION_COMMANDS = Set.of("committransaction", "aborttransaction");
+    private static final long DEFAULT_AWAIT_MS = 1000;
+
+    private final MongoBackend backend;
+    private final String replicaSetName; // empty: report a standalone server
+    private final String hostAndPort;
+    private final MongoVersion version;
+    private final ObjectId electionId = new ObjectId("7fffffff0000000000000001");
+    private StandInOplog oplog;
+
+    StandInCommands(MongoBackend backend, String replicaSetName, String hostAndPort, MongoVersion version) {
+        this.backend = backend;
+        this.replicaSetName = replicaSetName;
+        this.hostAndPort = hostAndPort;
+        this.version = version;
+    }
+
+    StandInOplog createOplog(CursorRegistry cursorRegistry, Clock clock, MVMap<Long, byte[]> persisted, int maxEntries) {
+        oplog = new StandInOplog(backend, cursorRegistry, clock, persisted, maxEntries);
+        return oplog;
+    }
+
+    Document handle(Channel channel, String db, String command, Document query, Next next) {
+        String cmd = command.toLowerCase(Locale.ROOT);
+        if (TRANSACTION_COMMANDS.contains(cmd) || query.containsKey("startTransaction")
+            || query.containsKey("autocommit")) {
+            // not 20 (IllegalOperation): the Node driver turns that into "does not support retryable writes"
+            throw new MongoServerError(263, "OperationNotSupportedInTransaction",
+                "Transactions are not supported by this MongoDB stand-in");
+        }
+
+        Document response;
+        StandInOplog.POST_BATCH_RESUME_TOKEN.remove();
+        if (cmd.equals("hello") || cmd.equals("ismaster")) {
+            response = hello(cmd.equals("hello"));
+        } else if (cmd.equals("replsetgetstatus") && !replicaSetName.isEmpty()) {
+            response = replSetGetStatus();
+        } else if (cmd.equals("getmore")) {
+            Object maxTime = query.get("maxTimeMS");
+            StandInOplog.AWAIT_MS.set(maxTime instanceof Number ? ((Number) maxTime).longValue() : DEFAULT_AWAIT_MS);
+            try {
+                response = next.handle(channel, db, command, query);
+            } finally {
+                StandInOplog.AWAIT_MS.remove();
+            }
+        } else if (cmd.equals("aggregate") && isChangeStream(query)) {
+            response = changeStream(db, command, query);
+        } else if (cmd.equals("renamecollection") && db.equals("admin")) {
+            response = next.handle(channel, db, command, query);
+            if (oplog != null) {
+                oplog.handleRename(String.valueOf(query.get(command)), String.valueOf(query.get("to")));
+            }
+        } else if (cmd.equals("findandmodify")) {
+            response = findAndModify(channel, db, command, query, next);
+        } else if (cmd.equals("dropdatabase")) {
+            response = next.handle(channel, db, command, query);
+            if (oplog != null) {
+                oplog.handleDropDatabase(db);
+            }
+        } else {
+            response = next.handle(channel, db, command, query);
+        }
+
+        Document pbrt = StandInOplog.POST_BATCH_RESUME_TOKEN.get();
+        StandInOplog.POST_BATCH_RESUME_TOKEN.remove();
+        if (pbrt != null && response != null && response.get("cursor") instanceof Document) {
+            ((Document) response.get("cursor")).put("postBatchResumeToken", pbrt);
+        }
+        if (response != null && oplog != null && !replicaSetName.isEmpty()) {
+            BsonTimestamp clusterTime = oplog.clusterTime();
+            response.put("operationTime", clusterTime);
+            response.put("$clusterTime", new Document("clusterTime", clusterTime)
+                .append("signature", new Document("hash", new BinData(new byte[20])).append("keyId", 0L)));
+        }
+        return response;
+    }
+
+    /**
+     * The library writes no oplog entry for findAndModify (findOneAndUpdate/Replace/Delete) and answers no
+     * lastErrorObject for removes and upserts: both are added here. The entry is written right after the command,
+     * not atomically with it.
+     */
+    private Document findAndModify(Channel channel, String db, String command, Document query, Next next) {
+        String namespace = db + "." + query.get(command);
+        boolean remove = Utils.isTrue(query.get("remove"));
+        Object update = query.get("update");
+        boolean upsertNew = false;
+        Document request = query;
+        if (!remove && update instanceof Document && Utils.isTrue(query.get("upsert")) && !Utils.isTrue(query.get("new"))) {
+            MongoDatabase database = backend.resolveDatabase(db);
+            MongoCollection<?> collection = database.resolveCollection(String.valueOf(query.get(command)), false);
+            Object filter = query.get("query");
+            upsertNew = collection == null || !collection.handleQuery(
+                filter instanceof Document ? (Document) filter : new Document(), 0, 1).iterator().hasNext();
+            if (upsertNew) {
+                // ask for the new document to learn its _id; the reply gets value null as asked
+                request = query.clone();
+                request.put("new", Boolean.TRUE);
+                request.remove("fields");
+            }
+        }
+        Document response = next.handle(channel, db, command, request);
+        if (response == null) {
+            return null;
+        }
+        Object value = response.get("value");
+        if (remove) {
+            response.putIfAbsent("lastErrorObject", new Document("n", value instanceof Document ? 1 : 0));
+            if (oplog != null && value instanceof Document) {
+                oplog.handleDelete(namespace, null, List.of(((Document) value).get("_id")));
+            }
+        } else if (update instanceof Document) {
+            Document lastError = (Document) response.get("lastErrorObject");
+            if (lastError != null && Utils.isTrue(lastError.get("updatedExisting"))) {
+                if (oplog != null && value instanceof Document) {
+                    oplog.handleUpdate(namespace, null, (Document) update, List.of(((Document) value).get("_id")));
+                }
+            } else if (value instanceof Document && (upsertNew || Utils.isTrue(query.get("upsert")))) {
+                Object id = ((Document) value).get("_id");
+                response.put("lastErrorObject", new Document("n", 1).append("updatedExisting", Boolean.FALSE)
+                    .append("upserted", id));
+                if (upsertNew) {
+                    response.put("value", null);
+                }
+                if (oplog != null) {
+                    oplog.logInsertById(namespace, id);
+                }
+            } else {
+                response.putIfAbsent("lastErrorObject", new Document("n", 0).append("updatedExisting", Boolean.FALSE));
+            }
+        }
+        return response;
+    }
+
+    private static boolean isChangeStream(Document query) {
+        Object pipeline = query.get("pipeline");
+        return pipeline instanceof List && !((List<?>) pipeline).isEmpty()
+            && ((List<?>) pipeline).get(0) instanceof Document
+            && ((Document) ((List<?>) pipeline).get(0)).containsKey("$changeStream");
+    }
+
+    /** A change stream on a collection ({aggregate: "coll"}), a database ({aggregate: 1}) or the deployment. */
+    private Document changeStream(String db, String command, Document query) {
+        if (oplog == null) {
+            throw new MongoServerError(40573, "Location40573", "The $changeStream stage is only supported on replica sets");
+        }
+        @SuppressWarnings("unchecked")
+        List<Document> pipeline = (List<Document>) query.get("pipeline");
+        Document options = (Document) pipeline.get(0).get("$changeStream");
+        Object target = query.get(command);
+        String coll = target instanceof String ? (String) target : null;
+        boolean cluster = Utils.isTrue(options.get("allChangesForCluster"));
+        if (coll == null && cluster != db.equals("admin")) {
+            throw new MongoServerError(73, "InvalidNamespace", cluster
+                ? "$changeStream with allChangesForCluster must be run on the admin database"
+                : "$changeStream may not be opened on the internal admin database");
+        }
+        MongoDatabase database = backend.resolveDatabase(db);
+        MongoCollection<?> collection = coll == null ? null : database.resolveCollection(coll, false);
+        StandInHashedKeys hashedKeys = new StandInHashedKeys();
+        Aggregation aggregation = null;
+        if (pipeline.size() > 1) {
+            List<Document> stages = hashedKeys.rewrite(pipeline.subList(1, pipeline.size()));
+            aggregation = Aggregation.fromPipeline(stages, backend::resolveDatabase, database, collection, oplog);
+            aggregation.validate(query);
+        }
+        Cursor cursor = oplog.createCursor(options, cluster ? null : db, coll, aggregation, hashedKeys);
+        Object cursorOptions = query.get("cursor");
+        Object batchSize = cursorOptions instanceof Document ? ((Document) cursorOptions).get("batchSize") : null;
+        List<Document> firstBatch = cursor.takeDocuments(batchSize instanceof Number ? ((Number) batchSize).intValue() : 0);
+        Document cursorDocument = new Document("id", cursor.isEmpty() ? 0L : cursor.getId())
+            .append("ns", db + "." + (coll != null ? coll : "$cmd.aggregate"))
+            .append("firstBatch", firstBatch);
+        Document response = new Document("cursor", cursorDocument);
+        Utils.markOkay(response);
+        return response;
+    }
+
+    private Document replSetGetStatus() {
+        BsonTimestamp ts = oplog != null ? oplog.clusterTime() : new BsonTimestamp(0L);
+        Document opTime = new Document("ts", ts).append("t", 1L);
+        Document member = new Document("_id", 0).append("name", hostAndPort).append("health", 1.0)
+            .append("state", 1).append("stateStr", "PRIMARY").append("optime", opTime)
+            .append("optimeDate", Instant.ofEpochSecond(ts.getTime())).append("self", Boolean.TRUE);
+        Document response = new Document("set", replicaSetName).append("date", Instant.now())
+            .append("myState", 1).append("term", 1L)
+            .append("optimes", new Document("lastCommittedOpTime", opTime).append("appliedOpTime", opTime)
+                .append("durableOpTime", opTime))
+            .append("members", List.of(member));
+        Utils.markOkay(response);
+        return response;
+    }
+
+    private Document hello(boolean helloCommand) {
+        Document response = new Document();
+        if (helloCommand) {
+            response.append("isWritablePrimary", Boolean.TRUE);
+        } else {
+            response.append("ismaster", Boolean.TRUE);
+        }
+        if (!replicaSetName.isEmpty()) {
+            response.append("hosts", List.of(hostAndPort))
+                .append("setName", replicaSetName)
+                .append("setVersion", 1)
+                .append("secondary", Boolean.FALSE)
+                .append("primary", hostAndPort)
+                .append("electionId", electionId);
+            if (oplog != null) {
+                BsonTimestamp ts = oplog.clusterTime();
+                Instant when = Instant.ofEpochSecond(ts.getTime());
+                Document opTime = new Document("ts", ts).append("t", 1L);
+                response.append("lastWrite", new Document("opTime", opTime).append("lastWriteDate", when)
+                    .append("majorityOpTime", opTime).append("majorityWriteDate", when));
+            }
+            response.append("logicalSessionTimeoutMinutes", 30);
+        }
+        response.append("helloOk", Boolean.TRUE)
+            .append("maxBsonObjectSize", 16 * 1024 * 1024)
+            .append("maxMessageSizeBytes", 48_000_000)
+            .append("maxWriteBatchSize", 100_000)
+            .append("localTime", Instant.now())
+            .append("minWireVersion", 0)
+            .append("maxWireVersion", version.getWireVersion())
+            .append("readOnly", Boolean.FALSE);
+        Utils.markOkay(response);
+        return response;
+    }
+}
+
+/** H2 (file or memory) backend with the stand-in's oplog and command layer. */
+final class StandInH2Backend extends H2Backend {
+    private final int oplogMaxEntries;
+    private StandInCommands commands;
+
+    StandInH2Backend(MVStore store, int oplogMaxEntries) {
+        super(store);
+        this.oplogMaxEntries = oplogMaxEntries;
+    }
+
+    void setCommands(StandInCommands commands) {
+        this.commands = commands;
+    }
+
+    @Override
+    protected MongoDatabase openOrCreateDatabase(String databaseName) {
+        return new StandInH2Database(databaseName, getMvStore(), getCursorRegistry());
+    }
+
+    @Override
+    protected Oplog createOplog() {
+        MVMap<Long, byte[]> map = getMvStore().openMap("stand-in.oplog");
+        return commands.createOplog(getCursorRegistry(), getClock(), map, oplogMaxEntries);
+    }
+
+    @Override
+    public Document handleCommand(Channel channel, String databaseName, String command, Document query) {
+        return commands.handle(channel, databaseName, command, query, super::handleCommand);
+    }
+}
+
+/**
+ * H2Database.drop removes every map whose name merely starts with the database's name, i.e. also the maps of a
+ * database "NAME_other" or "NAME2" (their data is lost and their open collections fail with "Map … is closed"). This
+ * drops the database's collections one by one and then removes only the database's own maps.
+ */
+final class StandInH2Database extends H2Database {
+    private final MVStore store;
+
+    StandInH2Database(String databaseName, MVStore store, CursorRegistry cursorRegistry) {
+        super(databaseName, store, cursorRegistry);
+        this.store = store;
+    }
+
+    @Override
+    public void drop(Oplog oplog) {
+        String prefix = getDatabaseName() + ".";
+        List<String> names = new ArrayList<>();
+        MongoCollection<?> namespaces = resolveCollection("system.namespaces", false);
+        if (namespaces != null) {
+            for (Document namespace : namespaces.handleQuery(new Document())) {
+                String fullName = String.valueOf(namespace.get("name"));
+                if (fullName.startsWith(prefix)) {
+                    names.add(fullName.substring(prefix.length()));
+                }
+            }
+        }
+        for (String name : names) {
+            if (!name.startsWith("system.") && resolveCollection(name, false) != null) {
+                dropCollection(name, oplog);
+            }
+        }
+        for (String name : List.of("system.indexes", "system.namespaces")) {
+            if (resolveCollection(name, false) != null) {
+                dropCollection(name, oplog);
+            }
+        }
+        String db = getDatabaseName();
+        for (String map : new ArrayList<>(store.getMapNames())) {
+            if (map.startsWith(db + ".") || map.startsWith("databases." + db + ".") || map.startsWith("meta." + db + ".")) {
+                store.removeMap(map);
+            }
+        }
+    }
+}
+
+/** Memory backend with the stand-in's oplog and command layer. */
+final class StandInMemoryBackend extends MemoryBackend {
+    private final int oplogMaxEntries;
+    private StandInCommands commands;
+
+    StandInMemoryBackend(int oplogMaxEntries) {
+        this.oplogMaxEntries = oplogMaxEntries;
+    }
+
+    void setCommands(StandInCommands commands) {
+        this.commands = commands;
+    }
+
+    @Override
+    protected Oplog createOplog() {
+        return commands.createOplog(getCursorRegistry(), getClock(), null, oplogMaxEntries);
+    }
+
+    @Override
+    public Document handleCommand(Channel channel, String databaseName, String command, Document query) {
+        return commands.handle(channel, databaseName, command, query, super::handleCommand);
+    }
+}

@@ -1,0 +1,673 @@
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import org.h2.mvstore.MVMap;
+
+import de.bwaldvogel.mongo.MongoBackend;
+import de.bwaldvogel.mongo.MongoCollection;
+import de.bwaldvogel.mongo.MongoDatabase;
+import de.bwaldvogel.mongo.backend.AbstractCursor;
+import de.bwaldvogel.mongo.backend.Cursor;
+import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Utils;
+import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
+import de.bwaldvogel.mongo.bson.BsonTimestamp;
+import de.bwaldvogel.mongo.bson.Document;
+import de.bwaldvogel.mongo.exception.MongoServerError;
+import de.bwaldvogel.mongo.oplog.Oplog;
+import de.bwaldvogel.mongo.wire.bson.BsonDecoder;
+import de.bwaldvogel.mongo.wire.bson.BsonEncoder;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+
+/**
+ * The stand-in's own oplog, replacing the library's collection-backed one so that change events look like those of
+ * a MongoDB replica set: documentKey, ns, wallTime, updateDescription, replace/rename/dropDatabase/invalidate events,
+ * postBatchResumeToken, awaiting getMore, ChangeStreamHistoryLost for positions before the oldest entry, and
+ * database- and cluster-wide streams.
+ *
+ * <p>Entries are kept in memory, ordered by their timestamp; with the H2 backend they are also written, BSON-encoded,
+ * to a map of the same file, so that they survive a restart together with the data. Timestamps are (wall-clock
+ * seconds, increment) like MongoDB's, strictly increasing even across restarts.
+ */
+final class StandInOplog implements Oplog {
+
+    /** Set by the command layer for a getMore: how long an empty change stream batch may wait for new events. */
+    static final ThreadLocal<Long> AWAIT_MS = new ThreadLocal<>();
+    /** Set by a change stream cursor after each batch, read (and cleared) by the command layer. */
+    static final ThreadLocal<Document> POST_BATCH_RESUME_TOKEN = new ThreadLocal<>();
+
+    private static final int DEFAULT_BATCH = 1000;
+    private static final Set<String> INTERNAL_DATABASES = Set.of("admin", "local", "config");
+
+    private final MongoBackend backend;
+    private final CursorRegistry cursorRegistry;
+    private final Clock clock;
+    private final MVMap<Long, byte[]> persisted; // null: memory only
+    private final int maxEntries;                // 0: unlimited
+    private final ConcurrentSkipListMap<Long, Document> entries = new ConcurrentSkipListMap<>();
+    private final AtomicInteger size = new AtomicInteger();
+    private final Object monitor = new Object();
+    private volatile long lastTs;
+
+    StandInOplog(MongoBackend backend, CursorRegistry cursorRegistry, Clock clock, MVMap<Long, byte[]> persisted,
+                 int maxEntries) {
+        this.backend = backend;
+        this.cursorRegistry = cursorRegistry;
+        this.clock = clock;
+        this.persisted = persisted;
+        this.maxEntries = maxEntries;
+        if (persisted != null) {
+            for (Map.Entry<Long, byte[]> e : persisted.entrySet()) {
+                entries.put(e.getKey(), decode(e.getValue()));
+                size.incrementAndGet();
+            }
+        }
+        if (entries.isEmpty()) {
+            append(List.of(entry("n", "", new Document("msg", "initiating set"))));
+        } else {
+            lastTs = entries.lastKey();
+        }
+    }
+
+    // ------------------------------------------------------------------ writing
+
+    @Override
+    public void handleInsert(String namespace, List<Document> documents) {
+        if (isInternal(namespace)) {
+            return;
+        }
+        List<Document> toAppend = new ArrayList<>(documents.size());
+        for (Document document : documents) {
+            toAppend.add(entry("i", namespace, document.cloneDeeply()));
+        }
+        append(toAppend);
+    }
+
+    /** An insert that the library did not log (an upsert by findAndModify): logs the document as it is now. */
+    void logInsertById(String namespace, Object id) {
+        MongoCollection<?> collection = collection(namespace);
+        Document document = collection == null ? null : findById(collection, id);
+        if (document != null) {
+            handleInsert(namespace, List.of(document));
+        }
+    }
+
+    @Override
+    public void handleUpdate(String namespace, Document selector, Document query, List<Object> modifiedIds) {
+        if (isInternal(namespace) || modifiedIds.isEmpty()) {
+            return;
+        }
+        boolean replacement = query.keySet().stream().noneMatch(k -> k.startsWith("$"));
+        MongoCollection<?> collection = collection(namespace);
+        List<Document> toAppend = new ArrayList<>(modifiedIds.size());
+        for (Object id : modifiedIds) {
+            // the library calls this right after applying the update, while it holds the collection's lock
+            Document current = collection == null ? null : findById(collection, id);
+            Document entry = entry("u", namespace, null).append("o2", new Document("_id", id));
+            if (replacement) {
+                entry.put("o", current != null ? current.cloneDeeply() : query.cloneDeeply());
+            } else {
+                entry.put("o", query.cloneDeeply());
+                entry.put("updateDescription", UpdateDescriptions.describe(query, current));
+            }
+            toAppend.add(entry);
+        }
+        append(toAppend);
+    }
+
+    @Override
+    public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
+        if (isInternal(namespace) || deletedIds.isEmpty()) {
+            return;
+        }
+        List<Document> toAppend = new ArrayList<>(deletedIds.size());
+        for (Object id : deletedIds) {
+            toAppend.add(entry("d", namespace, new Document("_id", id)));
+        }
+        append(toAppend);
+    }
+
+    @Override
+    public void handleDropCollection(String namespace) {
+        if (isInternal(namespace)) {
+            return;
+        }
+        String db = Utils.getDatabaseNameFromFullName(namespace);
+        append(List.of(entry("c", db + ".$cmd", new Document("drop", Utils.getCollectionNameFromFullName(namespace)))));
+    }
+
+    void handleRename(String from, String to) {
+        if (isInternal(from)) {
+            return;
+        }
+        String db = Utils.getDatabaseNameFromFullName(from);
+        append(List.of(entry("c", db + ".$cmd", new Document("renameCollection", from).append("to", to))));
+    }
+
+    void handleDropDatabase(String db) {
+        if (INTERNAL_DATABASES.contains(db)) {
+            return;
+        }
+        append(List.of(entry("c", db + ".$cmd", new Document("dropDatabase", 1))));
+    }
+
+    /** The timestamp of the newest entry: what the stand-in answers as operationTime and $clusterTime. */
+    BsonTimestamp clusterTime() {
+        return new BsonTimestamp(lastTs);
+    }
+
+    private Document entry(String op, String namespace, Document o) {
+        Document entry = new Document()
+            .append("ts", null)
+            .append("t", 1L)
+            .append("v", 2L)
+            .append("op", op)
+            .append("ns", namespace)
+            .append("wall", null);
+        if (o != null) {
+            entry.append("o", o);
+        }
+        return entry;
+    }
+
+    private void append(List<Document> newEntries) {
+        if (newEntries.isEmpty()) {
+            return;
+        }
+        synchronized (monitor) {
+            Instant now = clock.instant();
+            long ts = lastTs;
+            for (Document entry : newEntries) {
+                long seconds = Math.max(now.getEpochSecond(), ts >>> 32);
+                long increment = seconds == (ts >>> 32) ? (ts & 0xffffffffL) + 1 : 1;
+                ts = (seconds << 32) | increment;
+                entry.put("ts", new BsonTimestamp(ts));
+                entry.put("wall", Instant.ofEpochMilli(now.toEpochMilli()));
+                if (persisted != null) {
+                    persisted.put(ts, encode(entry));
+                }
+                entries.put(ts, entry);
+                size.incrementAndGet();
+            }
+            lastTs = ts;
+            while (maxEntries > 0 && size.get() > maxEntries) {
+                Long first = entries.firstKey();
+                entries.remove(first);
+                if (persisted != null) {
+                    persisted.remove(first);
+                }
+                size.decrementAndGet();
+            }
+            monitor.notifyAll();
+        }
+    }
+
+    private static byte[] encode(Document document) {
+        ByteBuf buffer = Unpooled.buffer();
+        try {
+            BsonEncoder.encodeDocument(document, buffer);
+            byte[] bytes = new byte[buffer.readableBytes()];
+            buffer.readBytes(bytes);
+            return bytes;
+        } finally {
+            buffer.release();
+        }
+    }
+
+    private static Document decode(byte[] bytes) {
+        return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bytes));
+    }
+
+    private static boolean isInternal(String namespace) {
+        return INTERNAL_DATABASES.contains(Utils.getDatabaseNameFromFullName(namespace))
+            || Utils.getCollectionNameFromFullName(namespace).startsWith("system.");
+    }
+
+    private MongoCollection<?> collection(String namespace) {
+        MongoDatabase database = backend.resolveDatabase(Utils.getDatabaseNameFromFullName(namespace));
+        return database.resolveCollection(Utils.getCollectionNameFromFullName(namespace), false);
+    }
+
+    private static Document findById(MongoCollection<?> collection, Object id) {
+        Iterator<Document> it = collection.handleQuery(new Document("_id", id), 0, 1).iterator();
+        return it.hasNext() ? it.next() : null;
+    }
+
+    // ------------------------------------------------------------------ reading
+
+    /** Collection-level stream, called by the library for {aggregate: "coll", pipeline: [{$changeStream: …}]}. */
+    @Override
+    public Cursor createCursor(Document changeStreamDocument, String namespace, Aggregation aggregation) {
+        return createCursor(changeStreamDocument, Utils.getDatabaseNameFromFullName(namespace),
+            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys());
+    }
+
+    /** db == null: the whole deployment; coll == null: one database. */
+    Cursor createCursor(Document options, String db, String coll, Aggregation aggregation,
+                        StandInHashedKeys hashedKeys) {
+        for (String key : options.keySet()) {
+            if (!Set.of("fullDocument", "fullDocumentBeforeChange", "resumeAfter", "startAfter",
+                "startAtOperationTime", "allChangesForCluster", "showExpandedEvents").contains(key)) {
+                throw new MongoServerError(40415, "Location40415", "BSON field '$changeStream." + key
+                    + "' is an unknown field.");
+            }
+        }
+        String fullDocument = String.valueOf(options.getOrDefault("fullDocument", "default"));
+        String beforeChange = String.valueOf(options.getOrDefault("fullDocumentBeforeChange", "off"));
+        if (fullDocument.equals("required") || beforeChange.equals("required")) {
+            throw new MongoServerError(72, "InvalidOptions",
+                "this MongoDB stand-in records no pre- or post-images: fullDocument/fullDocumentBeforeChange"
+                    + " 'required' is not supported");
+        }
+
+        final long position;
+        final boolean inclusive;
+        Object resumeAfter = options.get("resumeAfter");
+        Object startAfter = options.get("startAfter");
+        Object startAt = options.get("startAtOperationTime");
+        if (resumeAfter != null || startAfter != null) {
+            Token token = Token.parse(resumeAfter != null ? resumeAfter : startAfter);
+            if (token.invalidate && resumeAfter != null) {
+                throw new MongoServerError(260, "InvalidResumeToken",
+                    "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate"
+                        + " notification; use 'startAfter'");
+            }
+            position = token.ts;
+            inclusive = false;
+        } else if (startAt != null) {
+            if (!(startAt instanceof BsonTimestamp)) {
+                throw new MongoServerError(14, "TypeMismatch", "startAtOperationTime must be a timestamp");
+            }
+            position = ((BsonTimestamp) startAt).getValue();
+            inclusive = true;
+        } else {
+            position = lastTs;
+            inclusive = false;
+        }
+        if (resumeAfter != null || startAfter != null || startAt != null) {
+            long oldest = entries.firstKey();
+            if (Long.compareUnsigned(position, oldest) < 0) {
+                throw new MongoServerError(286, "ChangeStreamHistoryLost",
+                    "Resume of change stream was not possible, as the resume point may no longer be in the oplog.");
+            }
+        }
+        long start = inclusive ? position - 1 : position;
+        ChangeStreamCursor cursor = new ChangeStreamCursor(cursorRegistry.generateCursorId(), db, coll,
+            aggregation, hashedKeys, fullDocument, beforeChange, start);
+        cursorRegistry.add(cursor);
+        return cursor;
+    }
+
+    private static String tokenOf(long ts, boolean invalidate) {
+        return String.format("%016x", ts) + (invalidate ? "01" : "");
+    }
+
+    private static final class Token {
+        final long ts;
+        final boolean invalidate;
+
+        private Token(long ts, boolean invalidate) {
+            this.ts = ts;
+            this.invalidate = invalidate;
+        }
+
+        static Token parse(Object value) {
+            Object data = value instanceof Document ? ((Document) value).get("_data") : null;
+            if (data instanceof String) {
+                String s = (String) data;
+                if ((s.length() == 16 || (s.length() == 18 && s.endsWith("01"))) && s.matches("[0-9a-fA-F]+")) {
+                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), s.length() == 18);
+                }
+            }
+            throw new MongoServerError(260, "InvalidResumeToken",
+                "invalid resume token " + value + " (this MongoDB stand-in only accepts its own tokens)");
+        }
+    }
+
+    private final class ChangeStreamCursor extends AbstractCursor {
+        private final String db;
+        private final String coll;
+        private final Aggregation aggregation;
+        private final StandInHashedKeys hashedKeys;
+        private final String fullDocument;
+        private final String beforeChange;
+        private long position;
+        private Document pendingInvalidate;
+        private boolean closed;
+
+        ChangeStreamCursor(long id, String db, String coll, Aggregation aggregation, StandInHashedKeys hashedKeys,
+                           String fullDocument, String beforeChange, long position) {
+            super(id);
+            this.db = db;
+            this.coll = coll;
+            this.aggregation = aggregation;
+            this.hashedKeys = hashedKeys;
+            this.fullDocument = fullDocument;
+            this.beforeChange = beforeChange;
+            this.position = position;
+        }
+
+        @Override
+        public boolean isEmpty() {
+            return closed;
+        }
+
+        @Override
+        public synchronized List<Document> takeDocuments(int numberToReturn) {
+            int limit = numberToReturn > 0 ? numberToReturn : DEFAULT_BATCH;
+            Long await = AWAIT_MS.get();
+            long deadline = System.currentTimeMillis() + (await == null ? 0 : await);
+            List<Document> batch = new ArrayList<>();
+            while (true) {
+                scan(batch, limit);
+                long remaining = deadline - System.currentTimeMillis();
+                if (!batch.isEmpty() || closed || remaining <= 0) {
+                    break;
+                }
+                synchronized (monitor) {
+                    if (lastTs == position) {
+                        try {
+                            monitor.wait(remaining);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            break;
+                        }
+                    }
+                }
+            }
+            POST_BATCH_RESUME_TOKEN.set(new Document("_data", closed && !batch.isEmpty()
+                ? ((Document) batch.get(batch.size() - 1).get("_id")).get("_data")
+                : tokenOf(position, false)));
+            return batch;
+        }
+
+        private void scan(List<Document> batch, int limit) {
+            if (pendingInvalidate != null && batch.size() < limit) {
+                batch.add(pendingInvalidate);
+                pendingInvalidate = null;
+                closed = true;
+                return;
+            }
+            long upTo = lastTs; // entries up to lastTs are all in the map
+            ConcurrentNavigableMap<Long, Document> tail = entries.tailMap(position, false);
+            for (Map.Entry<Long, Document> e : tail.entrySet()) {
+                if (batch.size() >= limit || closed || Long.compareUnsigned(e.getKey(), upTo) > 0) {
+                    return;
+                }
+                position = e.getKey();
+                for (Document event : toEvents(e.getValue())) {
+                    if (event.get("operationType").equals("invalidate")) {
+                        if (batch.size() < limit) {
+                            batch.add(event);
+                            closed = true;
+                        } else {
+                            pendingInvalidate = event;
+                        }
+                        return;
+                    }
+                    Document out = applyPipeline(event);
+                    if (out != null) {
+                        batch.add(out);
+                    }
+                }
+            }
+            if (Long.compareUnsigned(upTo, position) > 0) {
+                position = upTo;
+            }
+        }
+
+        private Document applyPipeline(Document event) {
+            if (aggregation == null) {
+                return event;
+            }
+            Object id = event.get("_id");
+            hashedKeys.addTo(event);
+            Document out = aggregation.runStagesAsStream(java.util.stream.Stream.of(event)).findFirst().orElse(null);
+            if (out != null) {
+                out.remove(StandInHashedKeys.FIELD);
+            }
+            if (out != null && !Objects.equals(out.get("_id"), id)) {
+                throw new MongoServerError(280, "ChangeStreamFatalError",
+                    "Encountered an event whose _id field, which contains the resume token, was modified by the"
+                        + " pipeline. Modifying the _id field of an event makes it impossible to resume the stream"
+                        + " from that point. Only transformations that retain the unmodified _id field are allowed.");
+            }
+            return out;
+        }
+
+        private boolean inScope(String entryDb) {
+            if (INTERNAL_DATABASES.contains(entryDb)) {
+                return false;
+            }
+            return db == null || db.equals(entryDb);
+        }
+
+        private List<Document> toEvents(Document entry) {
+            String op = (String) entry.get("op");
+            String ns = (String) entry.get("ns");
+            if (op.equals("n")) {
+                return Collections.emptyList();
+            }
+            String entryDb = Utils.getDatabaseNameFromFullName(ns);
+            if (!inScope(entryDb)) {
+                return Collections.emptyList();
+            }
+            BsonTimestamp ts = (BsonTimestamp) entry.get("ts");
+            Document o = (Document) entry.get("o");
+            if (op.equals("c")) {
+                return commandEvents(entry, entryDb, ts, o);
+            }
+            String entryColl = Utils.getCollectionNameFromFullName(ns);
+            if (coll != null && !coll.equals(entryColl)) {
+                return Collections.emptyList();
+            }
+            Document event = header(ts, entry);
+            Object id;
+            switch (op) {
+                case "i":
+                    id = o.get("_id");
+                    event.append("operationType", "insert").append("clusterTime", ts).append("wallTime", entry.get("wall"))
+                        .append("fullDocument", o);
+                    break;
+                case "u": {
+                    id = ((Document) entry.get("o2")).get("_id");
+                    boolean replace = o.keySet().stream().noneMatch(k -> k.startsWith("$"));
+                    event.append("operationType", replace ? "replace" : "update").append("clusterTime", ts)
+                        .append("wallTime", entry.get("wall"));
+                    if (replace) {
+                        event.append("fullDocument", o);
+                    } else if (fullDocument.equals("updateLookup")) {
+                        MongoCollection<?> collection = collection(ns);
+                        event.append("fullDocument", collection == null ? null : findById(collection, id));
+                    } else if (fullDocument.equals("whenAvailable")) {
+                        event.append("fullDocument", null);
+                    }
+                    break;
+                }
+                case "d":
+                    id = o.get("_id");
+                    event.append("operationType", "delete").append("clusterTime", ts).append("wallTime", entry.get("wall"));
+                    break;
+                default:
+                    return Collections.emptyList();
+            }
+            event.append("ns", new Document("db", entryDb).append("coll", entryColl));
+            event.append("documentKey", new Document("_id", id));
+            if (op.equals("u") && entry.containsKey("updateDescription")) {
+                event.append("updateDescription", entry.get("updateDescription"));
+            }
+            if (!op.equals("i") && beforeChange.equals("whenAvailable")) {
+                event.append("fullDocumentBeforeChange", null);
+            }
+            return List.of(event);
+        }
+
+        private List<Document> commandEvents(Document entry, String entryDb, BsonTimestamp ts, Document o) {
+            List<Document> events = new ArrayList<>(2);
+            if (o.containsKey("drop")) {
+                String dropped = (String) o.get("drop");
+                if (coll != null && !coll.equals(dropped)) {
+                    return events;
+                }
+                events.add(header(ts, entry).append("operationType", "drop").append("clusterTime", ts)
+                    .append("wallTime", entry.get("wall")).append("ns", new Document("db", entryDb).append("coll", dropped)));
+                if (coll != null) {
+                    events.add(invalidate(ts, entry));
+                }
+            } else if (o.containsKey("renameCollection")) {
+                String from = (String) o.get("renameCollection");
+                String to = (String) o.get("to");
+                if (coll != null && !from.equals(entryDb + "." + coll)) {
+                    return events;
+                }
+                events.add(header(ts, entry).append("operationType", "rename").append("clusterTime", ts)
+                    .append("wallTime", entry.get("wall"))
+                    .append("ns", new Document("db", entryDb).append("coll", Utils.getCollectionNameFromFullName(from)))
+                    .append("to", new Document("db", Utils.getDatabaseNameFromFullName(to))
+                        .append("coll", Utils.getCollectionNameFromFullName(to))));
+                if (coll != null) {
+                    events.add(invalidate(ts, entry));
+                }
+            } else if (o.containsKey("dropDatabase")) {
+                if (coll != null) {
+                    return events;
+                }
+                events.add(header(ts, entry).append("operationType", "dropDatabase").append("clusterTime", ts)
+                    .append("wallTime", entry.get("wall")).append("ns", new Document("db", entryDb)));
+                if (db != null) {
+                    events.add(invalidate(ts, entry));
+                }
+            }
+            return events;
+        }
+
+        private Document header(BsonTimestamp ts, Document entry) {
+            return new Document("_id", new Document("_data", tokenOf(ts.getValue(), false)));
+        }
+
+        private Document invalidate(BsonTimestamp ts, Document entry) {
+            return new Document("_id", new Document("_data", tokenOf(ts.getValue(), true)))
+                .append("operationType", "invalidate").append("clusterTime", ts).append("wallTime", entry.get("wall"));
+        }
+    }
+
+    /** updateDescription of an operator update, computed from the update and the document right after it. */
+    static final class UpdateDescriptions {
+
+        private UpdateDescriptions() {
+        }
+
+        static Document describe(Document update, Document after) {
+            Set<String> updated = new LinkedHashSet<>();
+            Set<String> removed = new LinkedHashSet<>();
+            for (Map.Entry<String, Object> op : update.entrySet()) {
+                if (!(op.getValue() instanceof Document)) {
+                    continue;
+                }
+                Document fields = (Document) op.getValue();
+                switch (op.getKey()) {
+                    case "$unset":
+                        fields.keySet().forEach(path -> removed.add(untilPositional(path)));
+                        break;
+                    case "$rename":
+                        for (Map.Entry<String, Object> r : fields.entrySet()) {
+                            removed.add(r.getKey());
+                            updated.add(String.valueOf(r.getValue()));
+                        }
+                        break;
+                    case "$setOnInsert":
+                        break;
+                    default:
+                        fields.keySet().forEach(path -> updated.add(untilPositional(path)));
+                }
+            }
+            Document updatedFields = new Document();
+            for (String path : updated) {
+                Object value = after == null ? null : valueAt(after, path);
+                if (value != MISSING) {
+                    updatedFields.put(path, value);
+                } else {
+                    removed.add(path);
+                }
+            }
+            List<String> removedFields = new ArrayList<>();
+            for (String path : removed) {
+                if (after == null || valueAt(after, path) == MISSING) {
+                    removedFields.add(path);
+                }
+            }
+            return new Document("updatedFields", updatedFields)
+                .append("removedFields", removedFields)
+                .append("truncatedArrays", new ArrayList<>());
+        }
+
+        private static final Object MISSING = new Object();
+
+        /** "a.$.b" / "a.$[].b" / "a.$[x].b" → "a": the array as a whole is reported as updated. */
+        private static String untilPositional(String path) {
+            String[] parts = path.split("\\.");
+            StringBuilder out = new StringBuilder();
+            for (String part : parts) {
+                if (part.startsWith("$")) {
+                    break;
+                }
+                if (out.length() > 0) {
+                    out.append('.');
+                }
+                out.append(part);
+            }
+            return out.length() > 0 ? out.toString() : path;
+        }
+
+        private static Object valueAt(Document document, String path) {
+            Object current = document;
+            for (String part : path.split("\\.")) {
+                if (current instanceof Document) {
+                    Document d = (Document) current;
+                    if (!d.containsKey(part)) {
+                        return MISSING;
+                    }
+                    current = d.get(part);
+                } else if (current instanceof List && part.matches("\\d+")) {
+                    List<?> list = (List<?>) current;
+                    int index = Integer.parseInt(part);
+                    if (index >= list.size()) {
+                        return MISSING;
+                    }
+                    current = list.get(index);
+                } else {
+                    return MISSING;
+                }
+            }
+            return current instanceof Collection || current instanceof Document ? copy(current) : current;
+        }
+
+        private static Object copy(Object value) {
+            if (value instanceof Document) {
+                return ((Document) value).cloneDeeply();
+            }
+            if (value instanceof Collection) {
+                List<Object> list = new ArrayList<>();
+                for (Object item : (Collection<?>) value) {
+                    list.add(copy(item));
+                }
+                return list;
+            }
+            return value;
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import type { Admin, Batch, Kafka } from 'kafkajs';
+import { createLogger, encodeChangeEvent } from '@cdc/core';
+import { PartitionWorker, type BatchContext, type WorkerDeps } from './partition-worker.js';
+import { createProcessorMetrics } from './metrics.js';
+import { FencedError, type OutgoingMessage, type Transactions } from './sink/partition-transactions.js';
+import type { FileStore } from './sink/file-store.js';
+import { fileName } from './sink/file-layout.js';
+import { sampleEvent } from './test-support/events.js';
+
+/** A partition worker wired to fakes: what it commits, seeks, writes and removes is recorded. */
+function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; maxRows?: number } = {}) {
+  const state = {
+    committed: options.committed ?? null,
+    commits: [] as { messages: readonly OutgoingMessage[]; nextOffset: number }[],
+    fences: 0,
+    seeks: [] as number[],
+    written: [] as string[],
+    removed: [] as string[],
+    failures: [...(options.commitFailures ?? [])],
+  };
+  const transactions: Transactions = {
+    fence: async () => void state.fences++,
+    commit: async (messages, nextOffset) => {
+      const failure = state.failures.shift();
+      if (failure === 'land') {
+        // committed on the broker, but the client saw an error (e.g. a timeout on EndTxn)
+        state.committed = nextOffset;
+        throw new Error('request timed out');
+      }
+      if (failure) throw failure;
+      state.commits.push({ messages, nextOffset });
+      state.committed = nextOffset;
+    },
+    close: async () => undefined,
+  };
+  const admin = {
+    fetchOffsets: async () => [{ topic: 't', partitions: [{ partition: 0, offset: String(state.committed ?? -1) }] }],
+    fetchTopicOffsets: async () => [{ partition: 0, offset: '100', high: '100', low: '0' }],
+  } as unknown as Admin;
+  const store = {
+    compression: 'SNAPPY',
+    library: 'fake',
+    writeAtomically: async (path: string) => {
+      state.written.push(path);
+      return { md5: 'bWQ1', crc32c: 'AAAAAA==', bytes: 10 };
+    },
+    listTopicFiles: async () => (options.files ?? []).map((name) => ({ name, path: `t/dt=2025-11-26/${name}` })),
+    remove: async (paths: readonly string[]) => void state.removed.push(...paths),
+  } as unknown as FileStore;
+  const registry = new Registry();
+  const metrics = createProcessorMetrics(registry);
+  const deps: WorkerDeps = {
+    kafka: {} as Kafka,
+    admin,
+    store,
+    metrics,
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    settings: { groupId: 'g', filesTopic: 'files', limits: { maxRows: options.maxRows ?? 3, maxBytes: 1 << 30, maxAgeMs: 60000 }, transactionTimeoutMs: 1000, fenceWaitMs: 60000, heartbeatEveryMs: 1000 },
+    seek: (_t, _p, offset) => void state.seeks.push(offset),
+    isStopping: () => false,
+    onRenamed: () => undefined,
+    onCommitted: () => undefined,
+    createTransactions: () => transactions,
+  };
+  const worker = new PartitionWorker('t', 0, deps);
+  const resolved: string[] = [];
+  let heartbeats = 0;
+  const ctx: BatchContext = {
+    resolveOffset: (offset) => void resolved.push(offset),
+    heartbeat: async () => void heartbeats++,
+    isRunning: () => true,
+    isStale: () => false,
+  };
+  const batch = (offsets: number[], value = (o: number) => encodeChangeEvent(sampleEvent('insert', o))): Batch =>
+    ({
+      topic: 't',
+      partition: 0,
+      highWatermark: String(Math.max(...offsets) + 1),
+      messages: offsets.map((o) => ({ offset: String(o), key: Buffer.from(`k${o}`), value: value(o), timestamp: '0', headers: {}, attributes: 0 })),
+    }) as unknown as Batch;
+  return { worker, state, ctx, batch, resolved, metrics, registry, heartbeats: () => heartbeats };
+}
+
+const counter = async (registry: Registry, name: string) => (await registry.getSingleMetric(name)!.get()).values.reduce((sum, v) => sum + v.value, 0);
+
+test('a full batch becomes a file and one transaction committing past it', async () => {
+  const h = harness();
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  assert.equal(h.state.fences, 1, 'the producer fenced the previous owner before anything else');
+  assert.deepEqual(h.state.written, [`t/dt=2025-11-26/${fileName({ topic: 't', partition: 0, firstOffset: 0, lastOffset: 2 })}`]);
+  assert.equal(h.state.commits.length, 1);
+  const [commit] = h.state.commits;
+  assert.equal(commit!.nextOffset, 3);
+  assert.deepEqual(commit!.messages.map((m) => m.topic), ['files']);
+  assert.equal(String(commit!.messages[0]!.message.key), 't-0');
+  const event = JSON.parse(String(commit!.messages[0]!.message.value));
+  assert.equal(event.file_id, 't-p0-000000000000-000000000002');
+  assert.equal(event.rows, 3);
+  assert.deepEqual(h.resolved, ['0', '1', '2']);
+  assert.equal(h.worker.committed, 3);
+});
+
+test('take-over removes unannounced files and skips records already committed by the previous owner', async () => {
+  const announced = fileName({ topic: 't', partition: 0, firstOffset: 0, lastOffset: 4 });
+  const leftover = fileName({ topic: 't', partition: 0, firstOffset: 5, lastOffset: 9 });
+  const h = harness({ committed: 5, files: [announced, leftover] });
+  await h.worker.consume(h.batch([3, 4, 5, 6, 7]), h.ctx);
+  assert.deepEqual(h.state.removed, [`t/dt=2025-11-26/${leftover}`]);
+  assert.equal(h.state.commits[0]!.nextOffset, 8);
+  const event = JSON.parse(String(h.state.commits[0]!.messages[0]!.message.value));
+  assert.equal(event.first_offset, 5, 'offsets 3 and 4 were skipped');
+  assert.equal(event.rows, 3);
+  assert.deepEqual(h.resolved, ['3', '4', '5', '6', '7']);
+});
+
+test('a position past the committed offset after take-over seeks back to it', async () => {
+  const h = harness({ committed: 5 });
+  await h.worker.consume(h.batch([8, 9]), h.ctx);
+  assert.deepEqual(h.state.seeks, [5]);
+  assert.deepEqual(h.resolved, [], 'nothing is taken from the batch');
+  assert.equal(h.state.commits.length, 0);
+});
+
+test('poison records are dead-lettered in the transaction; a batch of only poison commits without a file', async () => {
+  const h = harness({ maxRows: 1 });
+  await h.worker.consume(h.batch([0, 1], (o) => (o === 0 ? Buffer.from('nope') : encodeChangeEvent(sampleEvent('delete', o)))), h.ctx);
+  assert.equal(h.state.commits.length, 1, 'the dead letter rides with the first row');
+  assert.deepEqual(h.state.commits[0]!.messages.map((m) => m.topic).sort(), ['files', 't.dlq']);
+  await h.worker.consume(h.batch([2, 3], () => Buffer.from('{}')), h.ctx);
+  h.worker.tick(Date.now() + 61000);
+  await h.worker.closeAndFlush('age');
+  const last = h.state.commits[h.state.commits.length - 1]!;
+  assert.deepEqual(last.messages.map((m) => m.topic), ['t.dlq', 't.dlq']);
+  assert.equal(last.nextOffset, 4);
+  assert.equal(await counter(h.registry, 'processor_dead_letters_total'), 3);
+});
+
+test('a transient transaction failure is retried after re-claiming the id and checking the committed offset', async () => {
+  const h = harness({ commitFailures: [new Error('broker went away')] });
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  assert.equal(h.state.commits.length, 1);
+  assert.equal(h.state.fences, 2, 'initial claim + re-claim before the retry');
+  assert.equal(h.worker.committed, 3);
+  assert.equal(await counter(h.registry, 'processor_transaction_retries_total'), 1);
+});
+
+test('a failed commit that had in fact landed is not committed twice', async () => {
+  const h = harness({ commitFailures: ['land'] });
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  assert.equal(h.state.commits.length, 0, 'no second transaction announcing the same file');
+  assert.equal(h.worker.committed, 3);
+  assert.equal(h.worker.state, 'ready');
+});
+
+test('fenced: the batch and everything after it is dropped, the position goes back to the committed offset', async () => {
+  const h = harness({ commitFailures: [new FencedError(new Error('INVALID_PRODUCER_EPOCH'))], maxRows: 2 });
+  await h.worker.consume(h.batch([0, 1, 2, 3]), h.ctx);
+  assert.equal(h.worker.state, 'fenced');
+  assert.deepEqual(h.state.seeks, [0]);
+  assert.equal(h.state.commits.length, 0);
+  assert.deepEqual(h.resolved, ['0'], 'records from the failed batch on are not resolved');
+  // While waiting for the rebalance that explains the fencing, batches are neither processed nor resolved.
+  await h.worker.consume(h.batch([0, 1]), h.ctx);
+  assert.equal(h.heartbeats(), 1);
+  assert.equal(h.state.commits.length, 0);
+  assert.equal(await counter(h.registry, 'processor_batches_dropped_total'), 1);
+});
+
+test('a rebalance while a file is being written drops it before the transaction', async () => {
+  const h = harness({ maxRows: 100 });
+  await h.worker.consume(h.batch([0, 1]), h.ctx);
+  const flushing = h.worker.closeAndFlush('age');
+  h.worker.reset('rebalance');
+  await flushing;
+  assert.equal(h.state.commits.length, 0);
+  assert.equal(h.worker.state, 'new', 'recovers on next sight');
+});

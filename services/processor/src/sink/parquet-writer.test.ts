@@ -1,0 +1,88 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { OPERATIONS } from '@cdc/core';
+import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES, createParquetWriter } from './parquet-writer.js';
+import { FileStore } from './file-store.js';
+import { fileChecksums } from './checksum.js';
+import { PARQUET_COLUMNS, toRow, type ParquetRow } from '../transform/to-row.js';
+import { sampleEvent } from '../test-support/events.js';
+
+let dir: string;
+let duck: DuckDBConnection;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'parquet-writer-'));
+  duck = await (await DuckDBInstance.create(':memory:')).connect();
+});
+after(() => {
+  duck.closeSync();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const rows: ParquetRow[] = OPERATIONS.map((op, i) => toRow(sampleEvent(op, i + 1, { t: 1764151872 + i, i: i + 1 }), { topic: 'orders-cdc', partition: 1, offset: 2 ** 40 + i }));
+
+/** DuckDB's types for the columns: what the warehouse side will see. */
+const EXPECTED_DUCKDB_TYPES: Record<string, string> = { UTF8: 'VARCHAR', TIMESTAMP_MICROS: 'TIMESTAMP', INT64: 'BIGINT', INT32: 'INTEGER', BOOLEAN: 'BOOLEAN' };
+
+async function readBack(path: string) {
+  const sql = (q: string) => duck.runAndReadAll(q.replace('$file', `'${path}'`));
+  const types = (await sql('DESCRIBE SELECT * FROM read_parquet($file)')).getRowObjectsJS() as { column_name: string; column_type: string }[];
+  const values = (
+    await sql(
+      `SELECT *, epoch_us(cluster_time)::BIGINT AS cluster_us, epoch_us(wall_time)::BIGINT AS wall_us FROM read_parquet($file) ORDER BY kafka_offset`,
+    )
+  ).getRowObjectsJS();
+  const codecs = (await sql('SELECT DISTINCT compression FROM parquet_metadata($file)')).getRowObjectsJS().map((r) => r.compression);
+  return { types, values, codecs };
+}
+
+for (const library of PARQUET_LIBRARIES) {
+  for (const compression of PARQUET_COMPRESSIONS) {
+    test(`${library} ${compression}: every column reads back in DuckDB with the right type and value`, async () => {
+      const writer = await createParquetWriter(library, { compression, rowGroupRows: 1000, pageRows: 2 });
+      const path = join(dir, `${library.replace(/\W/g, '')}-${compression}.parquet`);
+      const { bytes } = await writer.write(path, rows);
+      assert.ok(bytes > 0);
+      const { types, values, codecs } = await readBack(path);
+      assert.deepEqual(
+        types.map((t) => [t.column_name, t.column_type]),
+        PARQUET_COLUMNS.map((c) => [c.name, EXPECTED_DUCKDB_TYPES[c.type]]),
+      );
+      assert.deepEqual(codecs, [compression]);
+      assert.equal(values.length, rows.length);
+      values.forEach((got, i) => {
+        const want = rows[i]!;
+        for (const column of PARQUET_COLUMNS) {
+          const name = column.name;
+          if (column.type === 'TIMESTAMP_MICROS') continue;
+          const expected = want[name];
+          const actual = got[name];
+          if (column.type === 'INT64') assert.equal(actual, BigInt(expected as number), name);
+          else assert.equal(actual, expected, `${name} of ${want.op}`);
+        }
+        assert.equal(got.cluster_us, BigInt(want.cluster_time.getTime()) * 1000n);
+        assert.equal(got.wall_us, want.wall_time === null ? null : BigInt(want.wall_time.getTime()) * 1000n);
+      });
+    });
+  }
+}
+
+test('the file store writes atomically: temp name, fsync, rename; checksums are of the final file', async () => {
+  const writer = await createParquetWriter('@dsnp/parquetjs', { compression: 'SNAPPY', rowGroupRows: 1000, pageRows: 1000 });
+  const store = new FileStore(join(dir, 'tree'), writer);
+  const relative = 'orders-cdc/dt=2025-11-26/orders-cdc-p1-000000000000-000000000004.parquet';
+  const sums = await store.writeAtomically(relative, rows);
+  const final = store.absolute(relative);
+  assert.ok(existsSync(final));
+  assert.deepEqual(readdirSync(join(dir, 'tree', 'orders-cdc', 'dt=2025-11-26')), ['orders-cdc-p1-000000000000-000000000004.parquet'], 'no temp file left');
+  assert.deepEqual(await fileChecksums(final), sums);
+  const listed = await store.listTopicFiles('orders-cdc');
+  assert.deepEqual(listed, [{ name: 'orders-cdc-p1-000000000000-000000000004.parquet', path: relative }]);
+  assert.deepEqual(await store.listTopicFiles('missing-topic'), []);
+  await store.remove([relative]);
+  assert.equal(existsSync(final), false);
+});

@@ -1,0 +1,79 @@
+import type { Operation } from '@cdc/core';
+import type { ParquetRow } from './to-row.js';
+import type { DeadLetter } from './dead-letter.js';
+
+export interface BatchLimits {
+  maxRows: number;
+  maxBytes: number;
+  maxAgeMs: number;
+}
+
+export type CloseReason = 'rows' | 'bytes' | 'age';
+
+/**
+ * The records read from one partition since the last file: rows for the Parquet file and dead letters, covering
+ * the contiguous offset range [firstOffset, lastOffset] that its transaction commits past.
+ */
+export class OpenBatch {
+  readonly rows: ParquetRow[] = [];
+  readonly deadLetters: DeadLetter[] = [];
+  firstOffset = -1;
+  lastOffset = -1;
+  bytes = 0;
+
+  constructor(
+    /** the partition worker's epoch when the batch was opened: a batch of an older epoch is never committed */
+    readonly epoch: number,
+    readonly openedAt: number,
+  ) {}
+
+  private track(offset: number, bytes: number): void {
+    if (offset <= this.lastOffset) throw new Error(`offset ${offset} is not after ${this.lastOffset}`);
+    if (this.firstOffset < 0) this.firstOffset = offset;
+    this.lastOffset = offset;
+    this.bytes += bytes;
+  }
+
+  addRow(row: ParquetRow, bytes: number): void {
+    this.track(row.kafka_offset, bytes);
+    this.rows.push(row);
+  }
+
+  addDeadLetter(deadLetter: DeadLetter, bytes: number): void {
+    this.track(deadLetter.offset, bytes);
+    this.deadLetters.push(deadLetter);
+  }
+
+  get isEmpty(): boolean {
+    return this.firstOffset < 0;
+  }
+
+  /** Why the batch must be closed now, or null to keep it open. */
+  closeReason(limits: BatchLimits, now: number): CloseReason | null {
+    if (this.isEmpty) return null;
+    if (this.rows.length >= limits.maxRows) return 'rows';
+    if (this.bytes >= limits.maxBytes) return 'bytes';
+    if (now - this.openedAt >= limits.maxAgeMs) return 'age';
+    return null;
+  }
+}
+
+export interface BatchStats {
+  ops: Record<Operation, number>;
+  /** cluster time seconds, or null when the batch has no row */
+  minClusterTime: number | null;
+  maxClusterTime: number | null;
+}
+
+export function batchStats(rows: readonly ParquetRow[]): BatchStats {
+  const ops: Record<Operation, number> = { insert: 0, update: 0, replace: 0, delete: 0, snapshot: 0 };
+  let min: number | null = null;
+  let max: number | null = null;
+  for (const row of rows) {
+    ops[row.op]++;
+    const t = row.cluster_time.getTime() / 1000;
+    if (min === null || t < min) min = t;
+    if (max === null || t > max) max = t;
+  }
+  return { ops, minClusterTime: min, maxClusterTime: max };
+}

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { deadLetterTopicOf, decodeChangeEvent, EnvelopeError, type ChangeEvent } from '@cdc/core';
+import type { Message } from 'kafkajs';
+import { toRow, type ParquetRow } from './to-row.js';
+
+export type DeadLetterReason = EnvelopeError['reason'];
+
+/** A record that cannot become a row: it goes to `<topic>.dlq` in the transaction that commits past it. */
+export interface DeadLetter {
+  reason: DeadLetterReason;
+  error: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Kafka record timestamp (ms since the epoch, as a string) */
+  timestamp: string;
+}
+
+export interface IncomingRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  timestamp: string;
+}
+
+export type Classified = { ok: true; row: ParquetRow; event: ChangeEvent } | { ok: false; deadLetter: DeadLetter };
+
+/** Kafka record → row, or a dead letter naming why not (never throws: a bad record must not stop the partition). */
+export function classifyRecord(record: IncomingRecord): Classified {
+  const deadLetter = (reason: DeadLetterReason, error: string): Classified => ({
+    ok: false,
+    deadLetter: { reason, error, topic: record.topic, partition: record.partition, offset: record.offset, key: record.key, value: record.value, timestamp: record.timestamp },
+  });
+  if (record.value === null) return deadLetter('not_json', 'record has no value (tombstone)');
+  let event: ChangeEvent;
+  try {
+    event = decodeChangeEvent(record.value);
+  } catch (error) {
+    if (error instanceof EnvelopeError) return deadLetter(error.reason, error.message);
+    return deadLetter('invalid_envelope', (error as Error).message);
+  }
+  try {
+    return { ok: true, event, row: toRow(event, record) };
+  } catch (error) {
+    return deadLetter('invalid_envelope', (error as Error).message);
+  }
+}
+
+/**
+ * Original values above this size are cut in the dead-letter record (base64 grows them by a third, and the record
+ * must stay below the broker's message.max.bytes); `value_size` and `value_sha256` still describe the whole value.
+ */
+export const DEAD_LETTER_MAX_VALUE_BYTES = 512 * 1024;
+
+/** The dead-letter record: original key as key, original bytes base64 in the value, the reason also as a header. */
+export function deadLetterMessage(deadLetter: DeadLetter, failedAt: Date, maxValueBytes = DEAD_LETTER_MAX_VALUE_BYTES): { topic: string; message: Message } {
+  const value = deadLetter.value;
+  const truncated = value !== null && value.length > maxValueBytes;
+  return {
+    topic: deadLetterTopicOf(deadLetter.topic),
+    message: {
+      key: deadLetter.key,
+      value: JSON.stringify({
+        reason: deadLetter.reason,
+        error: deadLetter.error,
+        source_topic: deadLetter.topic,
+        source_partition: deadLetter.partition,
+        source_offset: deadLetter.offset,
+        source_timestamp: deadLetter.timestamp,
+        key_base64: deadLetter.key === null ? null : deadLetter.key.toString('base64'),
+        value_base64: value === null ? null : (truncated ? value.subarray(0, maxValueBytes) : value).toString('base64'),
+        value_truncated: truncated,
+        value_size: value?.length ?? null,
+        value_sha256: value === null ? null : createHash('sha256').update(value).digest('hex'),
+        failed_at: failedAt.toISOString(),
+        stage: 'processor',
+      }),
+      headers: { reason: deadLetter.reason, source_topic: deadLetter.topic, source_partition: String(deadLetter.partition), source_offset: String(deadLetter.offset) },
+    },
+  };
+}
