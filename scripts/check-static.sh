@@ -9,5 +9,5 @@ if ! command -v shellcheck >/dev/null 2>&1; then
 fi
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find scripts -name '*.sh' 2>/dev/null)
 mapfile -t scripts < <(printf '%s\n' "${scripts[@]}" | sort -u)
-shellcheck -x "${scripts[@]}"
+shellcheck -x -P SCRIPTDIR "${scripts[@]}"
 echo "shellcheck: ${#scripts[@]} scripts clean" >&2
