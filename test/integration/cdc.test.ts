@@ -105,7 +105,8 @@ describe('cdc service', () => {
       assert.ok(update!.update_description, 'update carries its update description');
       assert.match(update!.update_description!.updated_fields, /"status":"paid"/);
       assert.deepEqual(update!.update_description!.removed_fields, ['note']);
-      assert.match(update!.document!, /"status":"paid"/);
+      // updateLookup returns the document as it is when the event is read (MongoDB semantics), maybe already replaced.
+      assert.ok(update!.document === null || /"_id":\{"\$numberInt":"1"\}/.test(update!.document));
       assert.equal(replace!.update_description, null);
       assert.match(replace!.document!, /"status":"replaced"/);
       assert.equal(del!.document, null);
