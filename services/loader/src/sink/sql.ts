@@ -1,0 +1,125 @@
+import { qualifiedTable, type WarehouseNames } from '@cdc/core/gcp';
+
+/** A query with named parameters and their BigQuery types. */
+export interface Statement {
+  query: string;
+  params: Record<string, string | number | Date>;
+  types: Record<string, string>;
+}
+
+/** The rows of one file in the changes table: its source range, and its cluster-time bounds when known. */
+export interface FileRows {
+  topic: string;
+  partition: number;
+  firstOffset: number;
+  lastOffset: number;
+  minClusterTime: string | null;
+  maxClusterTime: string | null;
+}
+
+/** Columns of the current table filled from a change row (the rest: updated_at). */
+const STATE_COLUMNS = ['db', 'coll', 'document_id', 'document', 'op', 'event_id', 'cluster_time', 'cluster_time_increment', 'wall_time', 'snapshot', 'kafka_topic', 'kafka_partition', 'kafka_offset'] as const;
+
+/** Order of changes to one document, newest first: cluster time, increment, then a change beats a snapshot row of the same instant. */
+const NEWEST_FIRST = 'cluster_time DESC, cluster_time_increment DESC, IF(snapshot, 0, 1) DESC, kafka_offset DESC';
+
+/** SQL condition: change `a` is newer than state/change `b` (same order as NEWEST_FIRST). */
+export function newerThan(a: string, b: string): string {
+  return (
+    `(${a}.cluster_time > ${b}.cluster_time` +
+    ` OR (${a}.cluster_time = ${b}.cluster_time AND ${a}.cluster_time_increment > ${b}.cluster_time_increment)` +
+    ` OR (${a}.cluster_time = ${b}.cluster_time AND ${a}.cluster_time_increment = ${b}.cluster_time_increment AND NOT ${a}.snapshot AND ${b}.snapshot))`
+  );
+}
+
+/**
+ * An update whose document is null (the document was deleted before the change stream looked it up) carries no
+ * state: it must not blank the row, and the delete that follows it removes the row anyway.
+ */
+const CARRIES_STATE = "NOT (op = 'update' AND document IS NULL)";
+
+function fileRowsFilter(file: FileRows): { where: string; params: Statement['params']; types: Statement['types'] } {
+  const params: Statement['params'] = { topic: file.topic, partition: file.partition, first_offset: file.firstOffset, last_offset: file.lastOffset };
+  const types: Statement['types'] = { topic: 'STRING', partition: 'INT64', first_offset: 'INT64', last_offset: 'INT64' };
+  const conditions = ['kafka_topic = @topic', 'kafka_partition = @partition', 'kafka_offset BETWEEN @first_offset AND @last_offset'];
+  if (file.minClusterTime && file.maxClusterTime) {
+    // Also prunes the day partitions of the changes table to the file's.
+    conditions.push('cluster_time BETWEEN @min_cluster_time AND @max_cluster_time');
+    params.min_cluster_time = new Date(file.minClusterTime);
+    params.max_cluster_time = new Date(file.maxClusterTime);
+    types.min_cluster_time = 'TIMESTAMP';
+    types.max_cluster_time = 'TIMESTAMP';
+  }
+  return { where: conditions.join(' AND '), params, types };
+}
+
+/**
+ * Applies one loaded file to the current table. Source: the file's rows in the changes table, deduplicated by
+ * event_id, the newest state-carrying change per document. Guarded so that applying the same or an older change
+ * again changes nothing (idempotent, and order-independent between files):
+ *  - a matched row changes only when the source change is newer (a change beats a snapshot row at a tie);
+ *  - a newer delete removes the row;
+ *  - a document is inserted only when no newer delete of it is in the changes table (an old change applied again
+ *    after the delete must not bring the document back). That look-up reads only delete rows, only the small
+ *    columns, only from the day partitions from the file's oldest change on.
+ */
+export function buildMergeCurrent(names: WarehouseNames, file: FileRows): Statement {
+  const changes = qualifiedTable(names, names.changesTable);
+  const current = qualifiedTable(names, names.currentTable);
+  const { where, params, types } = fileRowsFilter(file);
+  const deletesSince = file.minClusterTime ? ' AND cluster_time >= @min_cluster_time' : '';
+  const columns = STATE_COLUMNS.join(', ');
+  const query = `MERGE ${current} AS T
+USING (
+  SELECT L.*, D.cluster_time AS deleted_cluster_time, D.cluster_time_increment AS deleted_increment
+  FROM (
+    SELECT * FROM (
+      SELECT ${columns} FROM ${changes}
+      WHERE ${where} AND ${CARRIES_STATE}
+      QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY kafka_offset) = 1
+    ) AS U
+    WHERE TRUE
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll, document_id ORDER BY ${NEWEST_FIRST}) = 1
+  ) AS L
+  LEFT JOIN (
+    SELECT db, coll, document_id, cluster_time, cluster_time_increment FROM ${changes}
+    WHERE op = 'delete'${deletesSince}
+      AND document_id IN (SELECT document_id FROM ${changes} WHERE ${where})
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll, document_id ORDER BY cluster_time DESC, cluster_time_increment DESC) = 1
+  ) AS D
+  ON D.db = L.db AND D.coll = L.coll AND D.document_id = L.document_id
+) AS S
+ON T.db = S.db AND T.coll = S.coll AND T.document_id = S.document_id
+WHEN MATCHED AND S.op = 'delete' AND ${newerThan('S', 'T')} THEN
+  DELETE
+WHEN MATCHED AND S.op != 'delete' AND ${newerThan('S', 'T')} THEN
+  UPDATE SET ${STATE_COLUMNS.filter((c) => !['db', 'coll', 'document_id'].includes(c))
+    .map((c) => `${c} = S.${c}`)
+    .join(', ')}, updated_at = CURRENT_TIMESTAMP()
+WHEN NOT MATCHED AND S.op != 'delete'
+  AND (S.deleted_cluster_time IS NULL OR S.cluster_time > S.deleted_cluster_time
+       OR (S.cluster_time = S.deleted_cluster_time AND S.cluster_time_increment > S.deleted_increment)) THEN
+  INSERT (${columns}, updated_at) VALUES (${STATE_COLUMNS.map((c) => `S.${c}`).join(', ')}, CURRENT_TIMESTAMP())`;
+  return { query, params, types };
+}
+
+/**
+ * The current state computed from the whole changes table (what the MERGE keeps up to date incrementally):
+ * the newest state-carrying change per document, unless it is a delete. Used by the view alternative, the
+ * periodic rebuild and as the reference in tests.
+ */
+export function currentStateQuery(names: WarehouseNames): string {
+  const changes = qualifiedTable(names, names.changesTable);
+  return `SELECT ${STATE_COLUMNS.join(', ')} FROM (
+  SELECT ${STATE_COLUMNS.join(', ')} FROM ${changes}
+  WHERE ${CARRIES_STATE}
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll, document_id ORDER BY ${NEWEST_FIRST}) = 1
+) AS latest
+WHERE op != 'delete'`;
+}
+
+/** Event ids loaded more than once into the changes table (at-least-once upstream): how many extra rows. */
+export function duplicateCountQuery(names: WarehouseNames): string {
+  const changes = qualifiedTable(names, names.changesTable);
+  return `SELECT COUNT(*) AS total_rows, COUNT(DISTINCT event_id) AS distinct_events, COUNT(*) - COUNT(DISTINCT event_id) AS duplicate_rows FROM ${changes}`;
+}

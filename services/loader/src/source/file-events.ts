@@ -1,0 +1,119 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { decodeFileReadyEvent, type Logger } from '@cdc/core';
+import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
+import type { FileLoader } from '../file-loader.js';
+import type { LoaderMetrics } from '../metrics.js';
+
+export interface FileEventsSettings {
+  groupId: string;
+  filesTopic: string;
+  concurrency: number;
+  sessionTimeoutMs: number;
+}
+
+/**
+ * Events mode: the consumer group of the files topic. Files of one files-topic partition (hence of one source
+ * partition: the key is `<topic>-<partition>`) load one after the other, partitions in parallel up to the
+ * concurrency. A file's offset is committed only once it is loaded, merged and marked (or quarantined): after a
+ * crash it is delivered again, and the job id derived from the file makes that harmless.
+ */
+export class FileEventsSource {
+  private readonly consumer: Consumer;
+  private stopping = false;
+  readonly failed: Promise<never>;
+  private fail!: (error: unknown) => void;
+
+  constructor(
+    kafka: Kafka,
+    private readonly loader: FileLoader,
+    private readonly metrics: LoaderMetrics,
+    private readonly logger: Logger,
+    private readonly settings: FileEventsSettings,
+  ) {
+    this.failed = new Promise<never>((_, reject) => (this.fail = reject));
+    this.failed.catch(() => undefined);
+    this.consumer = kafka.consumer({
+      groupId: settings.groupId,
+      readUncommitted: false,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
+      rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+    });
+    const { CRASH, GROUP_JOIN } = this.consumer.events;
+    this.consumer.on(GROUP_JOIN, ({ payload }) => this.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group'));
+    this.consumer.on(CRASH, ({ payload }) => {
+      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+      if (!payload.restart && !this.stopping) this.fail(payload.error);
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [this.settings.filesTopic], fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.settings.concurrency,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const labels = { topic: batch.topic, partition: String(batch.partition) };
+    const highWatermark = Number(batch.highWatermark);
+    const commit = async (next: number) => {
+      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
+      this.metrics.consumerLag.set(labels, Math.max(0, highWatermark - next));
+    };
+    let next = -1;
+    for (const message of batch.messages) {
+      if (this.stopping || !isRunning() || isStale()) return;
+      await this.withHeartbeats(heartbeat, this.handle(batch.topic, batch.partition, message));
+      next = Number(message.offset) + 1;
+      await commit(next);
+      resolveOffset(message.offset);
+    }
+    // Transaction markers (the processor announces files in transactions) and aborted records after the last
+    // file-ready event: commit past them too, so the committed offset reaches the end of the partition.
+    if (batch.firstOffset() !== null && !this.stopping && isRunning() && !isStale()) {
+      const last = Number(batch.lastOffset());
+      if (last + 1 > next) {
+        await commit(last + 1);
+        resolveOffset(String(last));
+      }
+    }
+  }
+
+  private async handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
+    const origin = { key: message.key?.toString() ?? null, event: message.value, source: { topic, partition, offset: message.offset } };
+    let file;
+    try {
+      if (!message.value) throw new Error('record has no value');
+      file = fromFileReadyEvent(decodeFileReadyEvent(message.value));
+      if (!isSafeRelativePath(file.path)) throw new Error(`path ${JSON.stringify(file.path)} is not a relative .parquet path inside the input directory`);
+    } catch (error) {
+      await this.loader.rejectEvent(`invalid file-ready event: ${(error as Error).message}`, origin);
+      return;
+    }
+    await this.loader.load(file, origin);
+  }
+
+  /** Long loads keep the group membership alive. */
+  private async withHeartbeats<T>(heartbeat: () => Promise<void>, work: Promise<T>): Promise<T> {
+    const timer = setInterval(() => {
+      heartbeat().catch((error: unknown) => this.logger.debug({ err: error }, 'heartbeat failed'));
+    }, Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 3)));
+    try {
+      return await work;
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
+  }
+}

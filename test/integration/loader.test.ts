@@ -1,0 +1,386 @@
+// Loader against real Kafka, the Cloud Storage and BigQuery emulators, started as a real process: file-ready
+// events in, every file exactly once in the changes table, the current table equal to the newest state.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
+import { createGcpClients, ensureWarehouse, warehouseNames } from '@cdc/core/gcp';
+import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
+import { readTopic, testKafka } from '../support/kafka.js';
+import { seededRandom, seedFromEnv } from '../support/random.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
+import { createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
+import {
+  bqRows,
+  expectedCurrent,
+  gcpEnv,
+  loaderScenario,
+  orderChange,
+  publishFileEvents,
+  runCli,
+  table,
+  writeTestFile,
+  type LoaderScenario,
+  waitForConsumed,
+  type WrittenTestFile,
+} from '../support/loader.js';
+
+const kafka = testKafka();
+const T0 = 1764151872;
+
+async function stopAll(...services: (ServiceProcess | undefined)[]) {
+  await Promise.all(services.map((s) => s?.kill('SIGTERM')));
+}
+
+/** Three files on two source partitions: inserts, updates, a snapshot tie, a delete, a null-document update. */
+async function threeFiles(s: LoaderScenario): Promise<{ files: WrittenTestFile[]; events: ChangeEvent[] }> {
+  const f1 = [
+    orderChange('snapshot', 1, { t: T0, i: 1 }, 1),
+    orderChange('snapshot', 2, { t: T0, i: 1 }, 2),
+    orderChange('insert', 3, { t: T0 + 1, i: 1 }, 3),
+    orderChange('update', 1, { t: T0, i: 1 }, 4), // same instant as the snapshot row: the change wins
+  ];
+  const f2 = [orderChange('update', 2, { t: T0 + 2, i: 1 }, 5), orderChange('delete', 3, { t: T0 + 3, i: 1 }, 6), orderChange('insert', 4, { t: T0 + 3, i: 2 }, 7)];
+  const f3 = [orderChange('replace', 1, { t: T0 + 4, i: 1 }, 8), orderChange('update', 4, { t: T0 + 5, i: 1 }, 9, { nullDocument: true })];
+  const files = [
+    await writeTestFile(s.inputDir, s.topic, 0, 0, f1),
+    await writeTestFile(s.inputDir, s.topic, 0, 4, f2),
+    await writeTestFile(s.inputDir, s.topic, 1, 0, f3),
+  ];
+  return { files, events: [...f1, ...f2, ...f3] };
+}
+
+/** Every expected event exactly once in the changes table; the current table equal to the expected state. */
+async function assertWarehouse(s: LoaderScenario, events: ChangeEvent[], loaded: ChangeEvent[] = events) {
+  const changes = await bqRows(s.gcpConfig, `SELECT event_id, kafka_partition, kafka_offset FROM ${table(s.gcpConfig, 'orders_changes')}`);
+  const ids = changes.map((r) => String(r.event_id)).sort();
+  assert.deepEqual(ids, loaded.map((e) => e.event_id).sort(), 'each record once in the changes table');
+  const current = await bqRows(s.gcpConfig, `SELECT document_id, document, op, event_id FROM ${table(s.gcpConfig, 'orders_current')} ORDER BY document_id`);
+  const expected = [...expectedCurrent(events).values()].sort((a, b) => a.document_id.localeCompare(b.document_id));
+  assert.deepEqual(
+    current.map((r) => ({ document_id: r.document_id, document: r.document, op: r.op, event_id: r.event_id })),
+    expected.map((e) => ({ document_id: e.document_id, document: e.document, op: e.op, event_id: e.event_id })),
+    'current table = newest state per document',
+  );
+  // The incremental MERGE agrees with the state computed from the whole changes table.
+  const names = { project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' };
+  const recomputed = await bqRows(s.gcpConfig, `SELECT document_id, event_id FROM (${currentStateQuery(names)}) ORDER BY document_id`);
+  assert.deepEqual(recomputed.map((r) => r.event_id), current.map((r) => r.event_id));
+}
+
+const namesOf = (s: LoaderScenario) => ({ project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' });
+
+/** Starts a loader that kills itself at a fault-injection point, then a clean one: every file exactly once. */
+async function crashAndRecover(name: string, hook: Record<string, string>) {
+  const s = loaderScenario(name);
+  await createTopic(kafka, s.filesTopic, 2);
+  const { files, events } = await threeFiles(s);
+  await publishFileEvents(kafka, s.filesTopic, files);
+  const crashed = await startService('loader', s.env({ ...hook, LOADER_CONCURRENCY: '1' }), `loader-${name}-1`);
+  await crashed.exited;
+  assert.equal(crashed.child.signalCode, 'SIGKILL', 'the first loader died by its fault-injection hook');
+  const restarted = await startService('loader', s.env({ LOADER_CONCURRENCY: '1' }), `loader-${name}-2`);
+  try {
+    await restarted.waitReady();
+    await waitForConsumed(kafka, s.group, s.filesTopic);
+    await assertWarehouse(s, events);
+    for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
+    return { s, restarted, metrics: await restarted.metrics() };
+  } finally {
+    await stopAll(restarted);
+  }
+}
+
+describe('loader service', () => {
+  test('the same file-ready event delivered twice loads the file once into both tables', async () => {
+    const s = loaderScenario('dup');
+    await createTopic(kafka, s.filesTopic, 2);
+    const { files, events } = await threeFiles(s);
+    // f2 twice in a row, f1 again at the end.
+    await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[1]!, files[2]!, files[0]!]);
+    const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '2' }), 'loader-dup');
+    try {
+      await loader.waitReady();
+      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await assertWarehouse(s, events);
+      for (const file of files) {
+        assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
+        assert.ok(!existsSync(file.absolutePath));
+      }
+      const metrics = await loader.metrics();
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
+      assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), events.length);
+      assert.equal(metricValue(metrics, 'loader_files_already_loaded_total'), 2);
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
+      assert.ok(metricValue(metrics, 'loader_freshness_seconds') > 0);
+      assert.equal(metricValue(metrics, 'loader_consumer_lag'), 0);
+      const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery({ project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' }));
+      assert.equal(Number(dups!.duplicate_rows), 0);
+    } finally {
+      await stopAll(loader);
+    }
+    assert.equal(await loader.exited, 0, 'SIGTERM exits cleanly');
+  });
+
+  test('with no retention, a duplicate event is recognised by its successful load job', async () => {
+    const s = loaderScenario('dup0');
+    await createTopic(kafka, s.filesTopic, 2);
+    const { files, events } = await threeFiles(s);
+    await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[2]!, files[1]!]);
+    const loader = await startService('loader', s.env({ LOADER_LOADED_RETENTION_HOURS: '0' }), 'loader-dup0');
+    try {
+      await loader.waitReady();
+      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await assertWarehouse(s, events);
+      for (const file of files) assert.ok(!existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'removed after loading');
+      const metrics = await loader.metrics();
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
+      assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'job' }), 1);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
+  test('SIGKILL between upload and load: the restart finds the object staged and loads the file once', async () => {
+    const { metrics } = await crashAndRecover('kill-upload', { LOADER_TEST_CRASH_AFTER_UPLOAD: '2' });
+    assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 2, 'the restart loads the second and third file');
+  });
+
+  test('SIGKILL between load and commit: BigQuery refuses the duplicate job id and the file counts as loaded', async () => {
+    const { restarted, metrics } = await crashAndRecover('kill-load', { LOADER_TEST_CRASH_AFTER_LOAD: '2' });
+    assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 1);
+    assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'job' }), 1);
+    assert.ok(restarted.output.some((line) => /already loaded by an earlier job/.test(line)));
+  });
+
+  test('SIGKILL between marking and commit: the redelivered event finds the file under loaded/', async () => {
+    const { metrics } = await crashAndRecover('kill-mark', { LOADER_TEST_CRASH_AFTER_MARK: '2' });
+    assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'marked' }), 1);
+  });
+
+  test('processor + loader: after inserts, updates, replaces, deletes, snapshots and duplicates the current table is the final state', async () => {
+    const s = loaderScenario('e2e');
+    const seed = seedFromEnv();
+    const random = seededRandom(seed);
+    await createTopic(kafka, s.topic, 2);
+    // A plausible history: a snapshot, then changes in cluster-time order; an update whose document is null is
+    // always followed by the delete that explains it; a deleted order may come back.
+    const events: ChangeEvent[] = [];
+    let seq = 0;
+    let t = T0;
+    const alive = new Set<number>();
+    for (let doc = 1; doc <= 6; doc++) {
+      events.push(orderChange('snapshot', doc, { t: T0, i: 1 }, ++seq));
+      alive.add(doc);
+    }
+    events.push(orderChange('update', 1, { t: T0, i: 1 }, ++seq)); // same instant as the snapshot: the change wins
+    for (let k = 0; k < 80; k++) {
+      t += random() < 0.5 ? 0 : 1;
+      const at = () => ({ t, i: k + 2 });
+      const doc = 1 + Math.floor(random() * 10);
+      if (!alive.has(doc)) {
+        events.push(orderChange('insert', doc, at(), ++seq));
+        alive.add(doc);
+        continue;
+      }
+      const r = random();
+      const op: Operation = r < 0.45 ? 'update' : r < 0.7 ? 'replace' : 'delete';
+      if (op === 'delete') {
+        if (random() < 0.5) events.push(orderChange('update', doc, at(), ++seq, { nullDocument: true }));
+        t++;
+        events.push(orderChange('delete', doc, { t, i: k + 2 }, ++seq));
+        alive.delete(doc);
+      } else {
+        events.push(orderChange(op, doc, at(), ++seq));
+      }
+    }
+    const duplicated = [events[3]!, events[20]!, events[40]!];
+    process.stdout.write(`# e2e seed ${seed} (replay with TEST_SEED=${seed})\n`);
+    const records = [...events, ...duplicated].map((event) => ({ partition: Number(JSON.parse(event.document_id).$numberInt) % 2, key: event.document_id, value: encodeChangeEvent(event), event }));
+    await produce(kafka, s.topic, records);
+    const processor = await startService(
+      'processor',
+      {
+        KAFKA_BROKERS: s.env().KAFKA_BROKERS!,
+        KAFKA_CLIENT_ID: `${s.prefix}-processor`,
+        KAFKA_TOPIC_PARTITIONS: '2',
+        PROCESSOR_TOPICS: s.topic,
+        PROCESSOR_GROUP_ID: `${s.prefix}-processor`,
+        PROCESSOR_FILES_TOPIC: s.filesTopic,
+        PROCESSOR_OUTPUT_DIR: s.inputDir,
+        PROCESSOR_BATCH_MAX_ROWS: '9',
+        PROCESSOR_BATCH_MAX_AGE_MS: '300',
+      },
+      'loader-e2e-processor',
+    );
+    const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '2' }), 'loader-e2e');
+    try {
+      await processor.waitReady();
+      await loader.waitReady();
+      await waitForCommittedToEnd(kafka, `${s.prefix}-processor`, s.topic, 90000);
+      await waitForConsumed(kafka, s.group, s.filesTopic);
+      const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery(namesOf(s)));
+      assert.equal(Number(dups!.duplicate_rows), duplicated.length, 'the dedup query counts the duplicates');
+      assert.deepEqual(new Set(events.map((e) => e.op)), new Set(OPERATIONS), 'every operation type occurred');
+      // Every produced record once in the changes table, duplicates included; the current table unaffected by them.
+      await assertWarehouse(s, events, [...events, ...duplicated]);
+      const metrics = await loader.metrics();
+      assert.ok(metricValue(metrics, 'loader_files_loaded_total') >= 8, 'several files per partition');
+      assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), records.length);
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
+    } finally {
+      await stopAll(loader, processor);
+    }
+  });
+
+  test('corrupt, mismatched and missing files are quarantined and reported; the next files still load', async () => {
+    const s = loaderScenario('bad');
+    await createTopic(kafka, s.filesTopic, 2);
+    const e = (n: number) => orderChange('insert', n, { t: T0 + n, i: 1 }, n);
+    const a = await writeTestFile(s.inputDir, s.topic, 0, 0, [e(1), e(2)]);
+    const b = await writeTestFile(s.inputDir, s.topic, 0, 2, [e(3), e(4)]);
+    // b: truncated, announced with the checksums of the truncated bytes (the processor wrote garbage).
+    truncateSync(b.absolutePath, 200);
+    const truncated = await fileChecksums(b.absolutePath);
+    b.event = { ...b.event, md5: truncated.md5, crc32c: truncated.crc32c, bytes: truncated.bytes };
+    b.value = JSON.stringify(b.event);
+    const c = await writeTestFile(s.inputDir, s.topic, 0, 4, [e(5)]);
+    // d: the file on disk is not the one announced.
+    const d = await writeTestFile(s.inputDir, s.topic, 1, 0, [e(6)]);
+    d.value = JSON.stringify({ ...d.event, md5: a.event.md5 });
+    // missing: announced, never written.
+    const missingEvent = { ...d.event, file_id: `${s.topic}-p1-000000000002-000000000003`, path: d.event.path.replace('000000000000-000000000000', '000000000002-000000000003'), first_offset: 2, last_offset: 3 };
+    const f = await writeTestFile(s.inputDir, s.topic, 1, 4, [e(7)]);
+    await publishFileEvents(kafka, s.filesTopic, [a, b, c, { key: 'garbage', value: '{"not":"a file-ready event"}' }, d, { key: d.key, value: JSON.stringify(missingEvent) }, f]);
+    const loader = await startService('loader', s.env(), 'loader-bad');
+    try {
+      await loader.waitReady();
+      await waitForConsumed(kafka, s.group, s.filesTopic);
+      const loaded = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
+      assert.deepEqual(loaded.map((r) => String(r.event_id)).sort(), [e(1), e(2), e(5), e(7)].map((x) => x.event_id).sort());
+      const quarantine = join(s.inputDir, 'quarantine');
+      assert.ok(existsSync(join(quarantine, b.event.path)), 'the truncated file is in quarantine/');
+      assert.ok(existsSync(join(quarantine, d.event.path)), 'the mismatched file is in quarantine/');
+      assert.ok(existsSync(join(quarantine, `${missingEvent.path}.reason.json`)), 'the missing file has a reason note');
+      const dead = await readTopic(kafka, `${s.filesTopic}.dlq`, { minCount: 4 });
+      const reasons = new Map(dead.map((m) => [JSON.parse(String(m.value)).file_id ?? 'garbage', JSON.parse(String(m.value))]));
+      assert.equal(reasons.get(b.event.file_id)?.reason, 'load_failed');
+      assert.equal(reasons.get(d.event.file_id)?.reason, 'checksum_mismatch');
+      assert.equal(reasons.get(missingEvent.file_id)?.reason, 'missing_file');
+      assert.equal(reasons.get('garbage')?.reason, 'invalid_event');
+      assert.equal(reasons.get(b.event.file_id)?.path, b.event.path);
+      assert.ok(loader.output.some((line) => /file quarantined/.test(line) && line.includes(b.event.path)), 'logged with the file name');
+      const metrics = await loader.metrics();
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 4);
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total', { reason: 'load_failed' }), 1);
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
+  test('poll mode without a bucket loads the files it finds straight from the disk', async () => {
+    const s = loaderScenario('poll');
+    const e = (n: number, op: Operation = 'insert') => orderChange(op, n, { t: T0 + n + (op === 'delete' ? 10 : 0), i: 1 }, op === 'delete' ? 100 + n : n);
+    const first = [await writeTestFile(s.inputDir, s.topic, 0, 0, [e(1), e(2)]), await writeTestFile(s.inputDir, s.topic, 1, 0, [e(3)])];
+    const loader = await startService('loader', s.env({ LOADER_MODE: 'poll', LOADER_POLL_INTERVAL_MS: '300', GCS_BUCKET: '' }), 'loader-poll');
+    try {
+      await loader.waitReady();
+      const late = await writeTestFile(s.inputDir, s.topic, 0, 2, [e(4), e(1, 'delete')]);
+      for (const file of [...first, late]) await waitFor(`${file.event.path} loaded`, () => existsSync(join(s.inputDir, 'loaded', file.event.path)), 60000);
+      await assertWarehouse(s, [e(1), e(2), e(3), e(4), e(1, 'delete')]);
+      assert.equal(metricValue(await loader.metrics(), 'loader_direct_mode'), 1);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+});
+
+describe('gcp-utils', () => {
+  test('setup twice: the second run changes nothing; a refused bucket is reported and loads go direct', async () => {
+    const s = loaderScenario('setup');
+    const first = await runCli('gcp-utils/dist/main.js', [], gcpEnv(s));
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /bucket gs:\/\/\S+: created/);
+    assert.match(first.stdout, /table \S+\.orders_changes: created \(partitioned by DAY on cluster_time, clustered by document_id\)/);
+    assert.match(first.stdout, /created: bucket .*dataset .*table orders_changes, table orders_current/);
+    const second = await runCli('gcp-utils/dist/main.js', [], gcpEnv(s));
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /nothing changed/);
+    assert.doesNotMatch(second.stdout, /: created/);
+    const clients = createGcpClients(s.gcpConfig);
+    const [metadata] = await clients.bigquery.dataset(s.dataset).table('orders_changes').getMetadata();
+    assert.deepEqual(metadata.timePartitioning, { type: 'DAY', field: 'cluster_time' });
+    assert.deepEqual(metadata.clustering, { fields: ['document_id'] });
+    assert.ok((await clients.storage.bucket(s.bucket).exists())[0]);
+
+    // Cloud Storage refuses this name (400 invalid bucket name): setup says so and goes on, the loader loads direct.
+    const refusedBucket = `Refused_${s.prefix}`;
+    const refused = await runCli('gcp-utils/dist/main.js', [], gcpEnv(s, { GCS_BUCKET: refusedBucket }));
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(refused.stdout, /REFUSED by Cloud Storage \(HTTP 400/);
+    assert.match(refused.stdout, /straight from the local disk/);
+    await createTopic(kafka, s.filesTopic, 2);
+    const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1), orderChange('update', 1, { t: T0, i: 2 }, 2)]);
+    await publishFileEvents(kafka, s.filesTopic, [file, file]);
+    const loader = await startService('loader', s.env({ GCS_BUCKET: refusedBucket }), 'loader-refused');
+    try {
+      await loader.waitReady();
+      await waitForConsumed(kafka, s.group, s.filesTopic);
+      assert.ok(loader.output.some((line) => /refused by Cloud Storage/.test(line)));
+      const rows = await bqRows(s.gcpConfig, `SELECT op FROM ${table(s.gcpConfig, 'orders_changes')} ORDER BY op`);
+      assert.deepEqual(rows.map((r) => r.op), ['insert', 'update'], 'loaded once, from the local file');
+      const current = await bqRows(s.gcpConfig, `SELECT op FROM ${table(s.gcpConfig, 'orders_current')}`);
+      assert.deepEqual(current.map((r) => r.op), ['update']);
+      const metrics = await loader.metrics();
+      assert.equal(metricValue(metrics, 'loader_direct_mode'), 1);
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 1);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+});
+
+describe('analysis tool', () => {
+  test('answers a --query (table and JSON), a piped session, and fails on bad SQL', async () => {
+    const s = loaderScenario('analysis');
+    const clients = createGcpClients(s.gcpConfig);
+    await ensureWarehouse(clients, warehouseNames(s.gcpConfig), undefined);
+    const changes = table(s.gcpConfig, 'orders_changes');
+    const current = table(s.gcpConfig, 'orders_current');
+    await clients.bigquery.query(`INSERT INTO ${changes} (event_id, op, db, coll, document_id, cluster_time, cluster_time_increment, snapshot, source_instance, document, schema_version, kafka_topic, kafka_partition, kafka_offset)
+      VALUES ('e1', 'insert', 'shop', 'orders', '{"$numberInt":"7"}', TIMESTAMP '2025-11-26 10:00:00+00', 1, FALSE, 'cdc-0', '{"status":"new"}', 1, 'orders-cdc', 0, 0),
+             ('e2', 'update', 'shop', 'orders', '{"$numberInt":"7"}', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'cdc-0', '{"status":"paid"}', 1, 'orders-cdc', 0, 1),
+             ('e2', 'update', 'shop', 'orders', '{"$numberInt":"7"}', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'cdc-0', '{"status":"paid"}', 1, 'orders-cdc', 0, 2)`);
+    await clients.bigquery.query(`INSERT INTO ${current} (db, coll, document_id, document, op, event_id, cluster_time, cluster_time_increment, snapshot, kafka_topic, kafka_partition, kafka_offset, updated_at)
+      VALUES ('shop', 'orders', '{"$numberInt":"7"}', '{"status":"paid"}', 'update', 'e2', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'orders-cdc', 0, 1, CURRENT_TIMESTAMP())`);
+    const env = gcpEnv(s);
+    const cli = 'services/analysis-tool/dist/main.js';
+
+    const query = await runCli(cli, ['--query', `SELECT op, COUNT(*) AS n FROM ${s.dataset}.orders_changes GROUP BY op ORDER BY op`], env);
+    assert.equal(query.code, 0, query.stderr);
+    assert.match(query.stdout, /^op +\| n\n-+-\+-+\ninsert \| 1\nupdate \| 2\n\(2 rows, \d+ ms\)\n$/);
+
+    const json = await runCli(cli, ['-e', `SELECT event_id, kafka_offset FROM ${s.dataset}.orders_changes ORDER BY kafka_offset`, '--json'], env);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout), [
+      { event_id: 'e1', kafka_offset: 0 },
+      { event_id: 'e2', kafka_offset: 1 },
+      { event_id: 'e2', kafka_offset: 2 },
+    ]);
+
+    const bad = await runCli(cli, ['-e', `SELECT no_such_column FROM ${s.dataset}.orders_changes`], env);
+    assert.notEqual(bad.code, 0, 'SQL errors exit non-zero');
+    assert.match(bad.stderr, /ERROR.*no_such_column/);
+
+    const session = await runCli(cli, [], env, `\\tables\nSELECT document_id,\n  JSON_VALUE(document, '$.status') AS status\nFROM ${s.dataset}.orders_current;\n\\order-history 7\n\\order 7\n\\dups\n\\history\n\\q\nSELECT 'never run';\n`);
+    assert.equal(session.code, 0, session.stderr);
+    assert.match(session.stdout, new RegExp(`${s.dataset}\\.orders_changes +\\| TABLE`));
+    assert.match(session.stdout, /\{"\$numberInt":"7"\} \| paid/);
+    assert.match(session.stdout, /\| insert \|[\s\S]*\| update \|[\s\S]*\(2 rows/, 'history: each event once, oldest first');
+    assert.match(session.stdout, /total_rows \| distinct_events \| duplicate_rows\n-+-\+-+-\+-+\n +3 \| +2 \| +1/);
+    assert.match(session.stdout, /\\order-history 7/);
+    assert.doesNotMatch(session.stdout, /never run/);
+  });
+});

@@ -1,0 +1,218 @@
+// Helpers for loader tests: real Parquet files written the processor's way, their file-ready events, and
+// BigQuery/Cloud Storage emulator access.
+import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
+import { waitFor } from './processor.js';
+import { BSON, documentIdOf, encodeChangeEvent, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type FileReadyEvent, type Operation } from '@cdc/core';
+import { createGcpClients, type GcpClients, type GcpConfig } from '@cdc/core/gcp';
+import { batchStats, createParquetWriter, fileEventKey, fileReadyEvent, FileStore, relativeFilePath, toRow } from '@cdc/processor';
+import { infra, uniqueName } from './infra.js';
+import { repoRoot } from './service-process.js';
+
+const { Int32, Decimal128 } = BSON;
+
+export interface LoaderScenario {
+  prefix: string;
+  /** BigQuery dataset (unique per test) */
+  dataset: string;
+  bucket: string;
+  /** source topic the files pretend to come from */
+  topic: string;
+  filesTopic: string;
+  group: string;
+  inputDir: string;
+  gcpConfig: GcpConfig;
+  env(extra?: Record<string, string>): Record<string, string>;
+}
+
+export function loaderScenario(name: string): LoaderScenario {
+  const prefix = uniqueName(`load-${name}`);
+  const dataset = prefix.replaceAll('-', '_');
+  const s = {
+    prefix,
+    dataset,
+    bucket: prefix,
+    topic: `${prefix}-orders-cdc`,
+    filesTopic: `${prefix}-files`,
+    group: `${prefix}-loader`,
+    inputDir: join(repoRoot, '.run', 'test-data', prefix),
+  };
+  const gcpConfig: GcpConfig = {
+    GCP_PROJECT: infra.bigqueryProject,
+    BQ_DATASET: dataset,
+    BQ_LOCATION: 'US',
+    BQ_CHANGES_TABLE: 'orders_changes',
+    BQ_CURRENT_TABLE: 'orders_current',
+    GCS_BUCKET: s.bucket,
+    GCS_ENDPOINT: infra.gcsEndpoint,
+    BIGQUERY_ENDPOINT: infra.bigqueryEndpoint,
+  };
+  return {
+    ...s,
+    gcpConfig,
+    env: (extra = {}) => ({
+      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_CLIENT_ID: prefix,
+      KAFKA_TOPIC_PARTITIONS: '2',
+      LOADER_GROUP_ID: s.group,
+      LOADER_FILES_TOPIC: s.filesTopic,
+      LOADER_INPUT_DIR: s.inputDir,
+      LOADER_SESSION_TIMEOUT_MS: '6000',
+      LOADER_RETRY_BASE_MS: '100',
+      LOADER_RETRY_MAX_MS: '1000',
+      GCP_PROJECT: infra.bigqueryProject,
+      BQ_DATASET: dataset,
+      GCS_BUCKET: s.bucket,
+      GCS_ENDPOINT: infra.gcsEndpoint,
+      BIGQUERY_ENDPOINT: infra.bigqueryEndpoint,
+      SHUTDOWN_TIMEOUT_MS: '10000',
+      ...extra,
+    }),
+  };
+}
+
+let clients: GcpClients | null = null;
+
+export function testGcp(config: GcpConfig): GcpClients {
+  clients ??= createGcpClients(config);
+  return clients;
+}
+
+/** Rows of a query against the BigQuery emulator, integers as numbers, timestamps as ISO strings. */
+export async function bqRows(config: GcpConfig, query: string): Promise<Record<string, unknown>[]> {
+  const [rows] = await testGcp(config).bigquery.query({ query });
+  return (rows as Record<string, unknown>[]).map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v !== null && typeof v === 'object' && 'value' in v ? String((v as { value: unknown }).value) : v])),
+  );
+}
+
+export function table(config: GcpConfig, name: string): string {
+  return `\`${config.GCP_PROJECT}.${config.BQ_DATASET}.${name}\``;
+}
+
+/** One change of order `doc`: `seq` makes the event id unique (same seq = same event, a duplicate). */
+export function orderChange(op: Operation, doc: number, clusterTime: { t: number; i: number }, seq: number, options: { nullDocument?: boolean; status?: string } = {}): ChangeEvent {
+  const id = new Int32(doc);
+  const documentId = documentIdOf({ _id: id });
+  const snapshot = op === 'snapshot';
+  const document =
+    op === 'delete' || options.nullDocument ? null : toCanonicalJson({ _id: id, status: options.status ?? `${op}-${seq}`, total: Decimal128.fromString(`${doc}.${seq % 100}`) });
+  return {
+    schema_version: 1,
+    event_id: snapshot ? snapshotEventId('shop', 'orders', documentId, clusterTime) : eventIdFromResumeToken(`82-${doc}-${seq}`),
+    op,
+    db: 'shop',
+    coll: 'orders',
+    document_id: documentId,
+    document,
+    document_before: null,
+    update_description: op === 'update' ? { updated_fields: toCanonicalJson({ status: `${op}-${seq}` }), removed_fields: [], truncated_arrays: [] } : null,
+    cluster_time: clusterTime,
+    wall_time: snapshot ? null : new Date(clusterTime.t * 1000 + 5).toISOString(),
+    resume_token: snapshot ? null : `82-${doc}-${seq}`,
+    source: { instance: 'cdc-0', snapshot },
+  };
+}
+
+export interface WrittenTestFile {
+  event: FileReadyEvent;
+  /** the event as published: key and JSON value */
+  key: string;
+  value: string;
+  absolutePath: string;
+}
+
+let store: FileStore | null = null;
+
+/**
+ * Writes the events as one Parquet file the way the processor does (same writer, same layout, same event) for
+ * source offsets firstOffset, firstOffset+1, ...
+ */
+export async function writeTestFile(inputDir: string, topic: string, partition: number, firstOffset: number, events: ChangeEvent[]): Promise<WrittenTestFile> {
+  const writer = await createParquetWriter('@dsnp/parquetjs', { compression: 'ZSTD', rowGroupRows: 10000, pageRows: 8192 });
+  store = new FileStore(inputDir, writer);
+  const rows = events.map((event, k) => toRow(event, { topic, partition, offset: firstOffset + k }));
+  const range = { topic, partition, firstOffset, lastOffset: firstOffset + events.length - 1 };
+  const stats = batchStats(rows);
+  const path = relativeFilePath(range, stats.minClusterTime!);
+  const checksums = await store.writeAtomically(path, rows);
+  const event = fileReadyEvent({ range, path, rows: rows.length, checksums, stats, deadLetters: 0, compression: writer.compression, writer: writer.library }, new Date());
+  return { event, key: fileEventKey(topic, partition), value: JSON.stringify(event), absolutePath: store.absolute(path) };
+}
+
+/** Publishes file-ready events (plain producer) in the given order. */
+export async function publishFileEvents(kafka: Kafka, filesTopic: string, files: { key: string; value: string }[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (const file of files) await producer.send({ topic: filesTopic, acks: -1, messages: [{ key: file.key, value: file.value }] });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** The expected current state: per document the newest state-carrying change (a change beats a snapshot at a tie), deletes removed. */
+export function expectedCurrent(events: readonly ChangeEvent[]): Map<string, ChangeEvent> {
+  const newest = new Map<string, ChangeEvent>();
+  const newer = (a: ChangeEvent, b: ChangeEvent) =>
+    a.cluster_time.t - b.cluster_time.t || a.cluster_time.i - b.cluster_time.i || (a.source.snapshot ? 0 : 1) - (b.source.snapshot ? 0 : 1);
+  for (const event of events) {
+    if (event.op === 'update' && event.document === null) continue;
+    const seen = newest.get(event.document_id);
+    if (!seen || newer(event, seen) > 0) newest.set(event.document_id, event);
+  }
+  return new Map([...newest].filter(([, e]) => e.op !== 'delete'));
+}
+
+export { encodeChangeEvent };
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command-line tool of the repository (`<dir>/dist/main.js`) to completion, optionally with stdin. */
+export async function runCli(relativeMain: string, args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [join(repoRoot, relativeMain), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input ?? '');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
+/** The variables of a scenario the command-line tools read. */
+export function gcpEnv(s: LoaderScenario, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    GCP_PROJECT: s.gcpConfig.GCP_PROJECT,
+    BQ_DATASET: s.dataset,
+    GCS_BUCKET: s.bucket,
+    GCS_ENDPOINT: infra.gcsEndpoint,
+    BIGQUERY_ENDPOINT: infra.bigqueryEndpoint,
+    ...extra,
+  };
+}
+
+/** Waits until the group has committed every non-empty partition of the topic up to its end. */
+export async function waitForConsumed(kafka: Kafka, groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      `group ${groupId} to consume ${topic} to its end`,
+      async () => {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        return ends.every((end) => end.high === end.low || Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? -1) >= Number(end.high));
+      },
+      timeoutMs,
+      250,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
