@@ -85,6 +85,15 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
     running.set(component, service);
     return service;
   };
+  // Like the compose restart policy: a service that exits on its own is restarted (and reported).
+  const selfExits: string[] = [];
+  const supervise = async () => {
+    for (const [component, service] of running) {
+      if (component === 'kafka' || service.child.exitCode === null) continue;
+      selfExits.push(`${service.name} exited with ${service.child.exitCode}`);
+      await start(component, `${component}-restart-${selfExits.length}`);
+    }
+  };
 
   // A marker write gives the test's own change stream a start point: the truth to compare against.
   const markerStream = orders.watch([], { maxAwaitTimeMS: 200 });
@@ -118,6 +127,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
 
     for (let k = 0; k < KILLS; k++) {
       await sleep(1000 + random() * 3000);
+      await supervise();
       const victim = COMPONENTS[Math.floor(random() * COMPONENTS.length)]!;
       if (victim === 'kafka') {
         killBroker();
@@ -139,6 +149,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
     let actual = new Map<string, string>();
     let differences: string[] = [];
     while (Date.now() < deadline) {
+      await supervise();
       const rows = await bqRows(scenario.gcpConfig, `SELECT document_id, document FROM ${table(scenario.gcpConfig, 'orders_current')}`).catch(() => []);
       actual = new Map(rows.filter((r) => r.document_id !== '{"$numberInt":"-1"}').map((r) => [String(r.document_id), toCanonicalJson(fromCanonicalJson(String(r.document)))]));
       differences = [...new Set([...expected.keys(), ...actual.keys()])].filter((id) => expected.get(id) !== actual.get(id));
@@ -164,6 +175,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
     const loaded = new Set((await bqRows(scenario.gcpConfig, `SELECT event_id FROM ${table(scenario.gcpConfig, 'orders_changes')} WHERE NOT snapshot`)).map((r) => String(r.event_id)));
     const missing = [...changeIds].filter((id) => !loaded.has(id));
     assert.deepEqual(missing, [], `changes missing from orders_changes (CHAOS_SEED=${seed})`);
+    if (selfExits.length > 0) console.log(`chaos: services that exited on their own and were restarted: ${selfExits.join('; ')}`);
     console.log(`chaos: seed ${seed}, ${KILLS} kills, ${writeCount} writes, ${changeIds.size} changes, ${expected.size} live documents: converged`);
   } catch (error) {
     console.error(`chaos test failed: replay with CHAOS_SEED=${seed} CHAOS_KILLS=${KILLS}`);

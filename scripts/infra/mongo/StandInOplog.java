@@ -90,9 +90,16 @@ final class StandInOplog implements Oplog {
         if (isInternal(namespace)) {
             return;
         }
+        // The library logs every document of an insert command, also those refused (duplicate key) or never
+        // reached (ordered insert stopped at an error); MongoDB logs only what was inserted. Keep a document only
+        // when the collection now holds exactly it.
+        MongoCollection<?> collection = collection(namespace);
         List<Document> toAppend = new ArrayList<>(documents.size());
         for (Document document : documents) {
-            toAppend.add(entry("i", namespace, document.cloneDeeply()));
+            Document stored = collection == null ? null : findById(collection, document.get("_id"));
+            if (stored != null && stored.equals(document)) {
+                toAppend.add(entry("i", namespace, document.cloneDeeply()));
+            }
         }
         append(toAppend);
     }

@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { decodeFileReadyEvent, type Logger } from '@cdc/core';
+import { consumerRetry, decodeFileReadyEvent, isRejoinError, type Logger } from '@cdc/core';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
 import type { FileLoader } from '../file-loader.js';
 import type { LoaderMetrics } from '../metrics.js';
@@ -19,6 +19,7 @@ export interface FileEventsSettings {
  */
 export class FileEventsSource {
   private readonly consumer: Consumer;
+  private readonly retry: ReturnType<typeof consumerRetry>;
   private stopping = false;
   readonly failed: Promise<never>;
   private fail!: (error: unknown) => void;
@@ -32,6 +33,7 @@ export class FileEventsSource {
   ) {
     this.failed = new Promise<never>((_, reject) => (this.fail = reject));
     this.failed.catch(() => undefined);
+    this.retry = consumerRetry(logger);
     this.consumer = kafka.consumer({
       groupId: settings.groupId,
       readUncommitted: false,
@@ -39,6 +41,7 @@ export class FileEventsSource {
       heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
       rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
       allowAutoTopicCreation: false,
+      retry: this.retry,
       maxWaitTimeInMs: 1000,
     });
     const { CRASH, GROUP_JOIN } = this.consumer.events;
@@ -63,26 +66,32 @@ export class FileEventsSource {
   private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const labels = { topic: batch.topic, partition: String(batch.partition) };
     const highWatermark = Number(batch.highWatermark);
-    const commit = async (next: number) => {
-      await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
+    /** false when the group moved on (member expelled, rebalance): the batch is re-delivered, and reloads are no-ops. */
+    const commit = async (next: number): Promise<boolean> => {
+      try {
+        await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
+      } catch (error) {
+        if (!isRejoinError(error)) throw error;
+        this.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'offset commit refused by the group coordinator; rejoining');
+        return false;
+      }
       this.metrics.consumerLag.set(labels, Math.max(0, highWatermark - next));
+      return true;
     };
     let next = -1;
     for (const message of batch.messages) {
       if (this.stopping || !isRunning() || isStale()) return;
       await this.withHeartbeats(heartbeat, this.handle(batch.topic, batch.partition, message));
       next = Number(message.offset) + 1;
-      await commit(next);
+      if (!(await commit(next))) return;
       resolveOffset(message.offset);
+      this.retry.markHealthy();
     }
     // Transaction markers (the processor announces files in transactions) and aborted records after the last
     // file-ready event: commit past them too, so the committed offset reaches the end of the partition.
     if (batch.firstOffset() !== null && !this.stopping && isRunning() && !isStale()) {
       const last = Number(batch.lastOffset());
-      if (last + 1 > next) {
-        await commit(last + 1);
-        resolveOffset(String(last));
-      }
+      if (last + 1 > next && (await commit(last + 1))) resolveOffset(String(last));
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import type { Logger } from '@cdc/core';
+import { consumerRetry, type Logger } from '@cdc/core';
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -20,6 +20,7 @@ export interface ConsumerSettings extends WorkerSettings {
 export class CdcTopicConsumer {
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly consumer: Consumer;
+  private readonly retry: ReturnType<typeof consumerRetry>;
   private stopping = false;
   private timer: NodeJS.Timeout | null = null;
   private renamed = 0;
@@ -39,6 +40,7 @@ export class CdcTopicConsumer {
   ) {
     this.failed = new Promise<never>((_, reject) => (this.fail = reject));
     this.failed.catch(() => undefined);
+    this.retry = consumerRetry(logger);
     this.consumer = kafka.consumer({
       groupId: settings.groupId,
       readUncommitted: false,
@@ -46,6 +48,7 @@ export class CdcTopicConsumer {
       heartbeatInterval: settings.heartbeatEveryMs,
       rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
       allowAutoTopicCreation: false,
+      retry: this.retry,
       // An idle fetch returns after this long: bounds how long a shutdown waits for the consumer to stop.
       maxWaitTimeInMs: 1000,
     });
@@ -116,6 +119,7 @@ export class CdcTopicConsumer {
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (this.stopping) return;
         await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, heartbeat, isRunning, isStale });
+        this.retry.markHealthy();
       },
     });
     const tickMs = Math.max(50, Math.min(1000, Math.floor(this.settings.limits.maxAgeMs / 4)));
