@@ -17,7 +17,8 @@
 # The emulator is started through a small launcher (written below) that
 #  - keeps DuckDB from downloading extensions at run time (only package registries are reachable): GEOGRAPHY
 #    and Avro are therefore unsupported;
-#  - refuses a caller-chosen job id that already exists with 409 "duplicate", as BigQuery does;
+#  - refuses a caller-chosen job id that already exists with 409 "duplicate", as BigQuery does, also for loads of
+#    uploaded local files (whose caller-chosen job id it ignored);
 #  - matches Parquet columns to table columns by name in load jobs, as BigQuery does (it went by position);
 #  - answers a failed jobs.query with the HTTP error BigQuery gives (the emulator returned 200 with an
 #    "errors" field, which @google-cloud/bigquery silently turns into an empty result).
@@ -212,6 +213,42 @@ def _raise_query_errors(endpoint):
 for _route in jobs.router.routes:
     if getattr(_route, "path", "").endswith("/projects/{project_id}/queries") and "POST" in getattr(_route, "methods", ()):
         _route.endpoint = _raise_query_errors(_route.endpoint)
+
+import contextvars  # noqa: E402
+
+import bqemulator.api.routes.upload as upload  # noqa: E402
+
+# Loads of uploaded local files (jobs.insert on the upload endpoint) get the job id the caller chose, and a
+# duplicate id is refused with 409, as BigQuery does (the emulator made up a new id every time).
+_requested_job_id = contextvars.ContextVar("requested_job_id", default=None)
+_upload_job_ids = {}
+_configuration_from_envelope = upload._load_configuration_from_envelope
+_new_upload_job_id = upload._new_job_id
+_run_upload_load = upload._run_load
+
+
+def _configuration_keeping_job_id(envelope):
+    configuration = _configuration_from_envelope(envelope)
+    job_id = (envelope.get("jobReference") or {}).get("jobId")
+    if job_id:
+        _upload_job_ids[id(configuration)] = job_id
+    return configuration
+
+
+async def _run_upload_load_with_job_id(*, project_id, configuration, media_path, ctx):
+    job_id = _upload_job_ids.pop(id(configuration), None)
+    if job_id and ctx.catalog.get_job(project_id, job_id) is not None:
+        raise errors.AlreadyExistsError(f"Already Exists: Job {project_id}:US.{job_id}")
+    token = _requested_job_id.set(job_id)
+    try:
+        return await _run_upload_load(project_id=project_id, configuration=configuration, media_path=media_path, ctx=ctx)
+    finally:
+        _requested_job_id.reset(token)
+
+
+upload._load_configuration_from_envelope = _configuration_keeping_job_id
+upload._new_job_id = lambda: _requested_job_id.get() or _new_upload_job_id()
+upload._run_load = _run_upload_load_with_job_id
 
 from bqemulator.cli import main  # noqa: E402
 

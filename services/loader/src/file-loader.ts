@@ -1,5 +1,5 @@
 import { fileChecksums, retry, type Logger } from '@cdc/core';
-import { isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
+import { gcpErrorInfo, isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
 import type { Producer } from 'kafkajs';
 import type { LoadableFile } from './transform/loadable-file.js';
 import { loadJobId } from './transform/job-id.js';
@@ -66,7 +66,8 @@ export class FileLoader {
       shouldStop: () => this.deps.isStopping(),
       onRetry: ({ attempt, delayMs, error }) => {
         metrics.retries.inc({ step: name });
-        logger.warn({ file: file.path, step: name, attempt, delayMs, err: error }, `${name} failed with a transient error; retrying`);
+        // The error summary only: client errors can carry request headers (an access token).
+        logger.warn({ file: file.path, step: name, attempt, delayMs, error: gcpErrorInfo(error) }, `${name} failed with a transient error; retrying`);
       },
     });
   }

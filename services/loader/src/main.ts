@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Partitioners } from 'kafkajs';
 import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, retry, runService } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
+import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
 import { FileLoader } from './file-loader.js';
@@ -23,15 +23,17 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const clients = createGcpClients(config);
   const names = warehouseNames(config);
   logger.info({ project: clients.projectId, dataset: names.dataset, auth: clients.auth, bigquery: config.BIGQUERY_ENDPOINT ?? 'Google Cloud', storage: config.GCS_ENDPOINT ?? 'Google Cloud' }, 'connecting to Google Cloud');
-  const report = await connectOrExplain(`prepare BigQuery dataset ${names.dataset} and bucket ${config.GCS_BUCKET ?? '(none)'}`, () =>
-    retry(() => ensureWarehouse(clients, names, config.GCS_BUCKET), {
-      isTransient: isTransientGcpError,
-      maxAttempts: config.LOADER_RETRY_ATTEMPTS,
-      baseDelayMs: config.LOADER_RETRY_BASE_MS,
-      maxDelayMs: config.LOADER_RETRY_MAX_MS,
-      onRetry: ({ attempt, error }) => logger.warn({ attempt, err: error }, 'Google Cloud not reachable yet; retrying'),
-    }),
-  );
+  const report = await retry(() => ensureWarehouse(clients, names, config.GCS_BUCKET), {
+    isTransient: isTransientGcpError,
+    maxAttempts: config.LOADER_RETRY_ATTEMPTS,
+    baseDelayMs: config.LOADER_RETRY_BASE_MS,
+    maxDelayMs: config.LOADER_RETRY_MAX_MS,
+    onRetry: ({ attempt, error }) => logger.warn({ attempt, error: gcpErrorInfo(error) }, 'Google Cloud not reachable yet; retrying'),
+  }).catch((error: unknown) => {
+    // The summary only (no cause): client errors can carry request headers.
+    const info = gcpErrorInfo(error);
+    throw new Error(`cannot prepare BigQuery dataset ${names.dataset} and bucket ${config.GCS_BUCKET ?? '(none)'}: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
+  });
   const problems = schemaProblems(report);
   if (problems.length > 0) throw new Error(`the BigQuery tables do not have the expected columns (loads would fail): ${problems.join('; ')}`);
   logger.info({ dataset: report.dataset, tables: report.tables.map((t) => `${t.table}: ${t.status}`) }, 'BigQuery tables ready');

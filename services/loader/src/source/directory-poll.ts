@@ -1,4 +1,5 @@
 import type { Logger } from '@cdc/core';
+import { gcpErrorInfo } from '@cdc/core/gcp';
 import { fromPolledPath, type LoadableFile } from '../transform/loadable-file.js';
 import type { FileLoader } from '../file-loader.js';
 import type { LocalFiles } from '../sink/local-files.js';
@@ -63,7 +64,7 @@ export class DirectoryPollSource {
             await this.loader.load(file, { key: null, event: null, source: null });
           } catch (error) {
             // Transient trouble persisted: the rest of this partition waits for the next scan (order is kept).
-            this.logger.error({ err: error, file: file.path }, 'file not loaded; retried at the next scan');
+            this.logger.error({ error: gcpErrorInfo(error), file: file.path }, 'file not loaded; retried at the next scan');
             break;
           }
         }
