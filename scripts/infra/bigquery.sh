@@ -275,37 +275,8 @@ cmd_up() {
     --persistent --data-dir "$dir/data" --project "$BIGQUERY_PROJECT" \
     --log-level warning --log-format json
   wait_port "$BIGQUERY_PORT" 60 "$NAME"
-  local start=$SECONDS
-  until ready; do
-    (( SECONDS - start > 30 )) && die "bigquery did not answer on $ENDPOINT (log: $dir/$NAME.log)"
-    sleep 0.2
-  done
+  wait_ready "$NAME" "$ENDPOINT" 30
   log "bigquery running on $ENDPOINT (project $BIGQUERY_PROJECT, data: $dir/data)"
 }
 
-cmd_down() { stop_bg "$NAME"; log "bigquery stopped"; }
-
-cmd_status() {
-  if is_running "$NAME" && ready; then
-    echo "running $ENDPOINT project $BIGQUERY_PROJECT pid $(cat "$RUN_DIR/$NAME/pid")"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
-
-cmd_reset() {
-  cmd_down
-  rm -rf "$RUN_DIR/bigquery/data"
-  log "bigquery data deleted"
-}
-
-case "${1:-}" in
-  install) cmd_install ;;
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  url) echo "$ENDPOINT" ;;
-  reset) cmd_reset ;;
-  *) echo "usage: $0 install|up|down|status|url|reset" >&2; exit 2 ;;
-esac
+run_component "$NAME" "$ENDPOINT" "$ENDPOINT project $BIGQUERY_PROJECT" "${1:-}"

@@ -94,37 +94,8 @@ cmd_up() {
     -backend filesystem -filesystem-root "$dir/data" \
     -log-level warn
   wait_port "$GCS_PORT" 30 "$NAME"
-  local start=$SECONDS
-  until ready; do
-    (( SECONDS - start > 30 )) && die "gcs did not answer on $ENDPOINT (log: $dir/$NAME.log)"
-    sleep 0.2
-  done
+  wait_ready "$NAME" "$ENDPOINT" 30
   log "gcs running on $ENDPOINT (data: $dir/data)"
 }
 
-cmd_down() { stop_bg "$NAME"; log "gcs stopped"; }
-
-cmd_status() {
-  if is_running "$NAME" && ready; then
-    echo "running $ENDPOINT pid $(cat "$RUN_DIR/$NAME/pid")"
-  else
-    echo "stopped"
-    return 3
-  fi
-}
-
-cmd_reset() {
-  cmd_down
-  rm -rf "$RUN_DIR/gcs/data"
-  log "gcs data deleted"
-}
-
-case "${1:-}" in
-  install) cmd_install ;;
-  up) cmd_up ;;
-  down) cmd_down ;;
-  status) cmd_status ;;
-  url) echo "$ENDPOINT" ;;
-  reset) cmd_reset ;;
-  *) echo "usage: $0 install|up|down|status|url|reset" >&2; exit 2 ;;
-esac
+run_component "$NAME" "$ENDPOINT" "$ENDPOINT" "${1:-}"

@@ -55,3 +55,37 @@ wait_port() {
     sleep 0.2
   done
 }
+
+# wait_ready NAME ENDPOINT TIMEOUT_S: poll the component's own `ready` function until it answers.
+wait_ready() {
+  local name="$1" endpoint="$2" timeout="$3" start=$SECONDS
+  until ready; do
+    (( SECONDS - start > timeout )) && die "$name did not answer on $endpoint (log: $RUN_DIR/$name/$name.log)"
+    sleep 0.2
+  done
+}
+
+# print_status NAME DETAILS: the `status` sub-command of a component that has a `ready` function.
+print_status() {
+  if is_running "$1" && ready; then
+    echo "running $2 pid $(cat "$RUN_DIR/$1/pid")"
+  else
+    echo "stopped"
+    return 3
+  fi
+}
+
+# run_component NAME ENDPOINT STATUS_DETAILS ACTION: the sub-commands shared by the emulator scripts, which
+# define cmd_install, cmd_up and a `ready` function.
+run_component() {
+  local name="$1" endpoint="$2" details="$3" action="${4:-}"
+  case "$action" in
+    install) cmd_install ;;
+    up) cmd_up ;;
+    down) stop_bg "$name"; log "$name stopped" ;;
+    status) print_status "$name" "$details" ;;
+    url) echo "$endpoint" ;;
+    reset) stop_bg "$name"; rm -rf "${RUN_DIR:?}/$name/data"; log "$name data deleted" ;;
+    *) echo "usage: $0 install|up|down|status|url|reset" >&2; exit 2 ;;
+  esac
+}

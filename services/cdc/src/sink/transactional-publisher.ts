@@ -1,5 +1,5 @@
-import { CompressionTypes, Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
-import type { Logger } from '@cdc/core';
+import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
+import { createTransactionalProducer, type Logger } from '@cdc/core';
 
 export interface OutgoingMessage {
   topic: string;
@@ -31,15 +31,7 @@ export class TransactionalPublisher {
 
   private async connect(): Promise<Producer> {
     if (this.producer) return this.producer;
-    const producer = this.kafka.producer({
-      transactionalId: this.settings.transactionalId,
-      transactionTimeout: this.settings.transactionTimeoutMs,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // Explicit so kafkajs does not warn; the default murmur2 partitioner matches the Java client.
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const producer = createTransactionalProducer(this.kafka, this.settings);
     await producer.connect();
     this.producer = producer;
     return producer;

@@ -1,4 +1,4 @@
-import { Kafka, logLevel as KafkaLogLevel, type LogEntry } from 'kafkajs';
+import { Kafka, Partitioners, logLevel as KafkaLogLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
 import type { Logger } from '../logging/logger.js';
 
 const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -67,4 +67,55 @@ const REJOIN_MESSAGES = /not aware of this member|rebalanc|generation|not the co
 export function isRejoinError(error: unknown): boolean {
   const e = error as { type?: string; message?: string; cause?: { type?: string } } | null;
   return REJOIN_TYPES.has(e?.type ?? '') || REJOIN_TYPES.has(e?.cause?.type ?? '') || REJOIN_MESSAGES.test(e?.message ?? '');
+}
+
+/**
+ * The transactional producer every exactly-once writer uses: idempotent, one request in flight (ordering),
+ * no topic auto-creation, and kafkajs's default (Java-compatible murmur2) partitioner chosen explicitly.
+ */
+export function createTransactionalProducer(kafka: Kafka, settings: { transactionalId: string; transactionTimeoutMs: number }): Producer {
+  return kafka.producer({
+    transactionalId: settings.transactionalId,
+    transactionTimeout: settings.transactionTimeoutMs,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+}
+
+export interface GroupConsumer {
+  consumer: Consumer;
+  retry: ReturnType<typeof consumerRetry>;
+  /** rejects when the consumer crashed for good (kafkajs will not restart it) while not stopping */
+  failed: Promise<never>;
+}
+
+/** A read_committed, manually committed group consumer with the shared restart policy and crash reporting. */
+export function createGroupConsumer(
+  kafka: Kafka,
+  settings: { groupId: string; sessionTimeoutMs: number; heartbeatIntervalMs?: number },
+  logger: Logger,
+  isStopping: () => boolean,
+): GroupConsumer {
+  const retry = consumerRetry(logger);
+  const consumer = kafka.consumer({
+    groupId: settings.groupId,
+    readUncommitted: false,
+    sessionTimeout: settings.sessionTimeoutMs,
+    heartbeatInterval: settings.heartbeatIntervalMs ?? Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
+    rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
+    allowAutoTopicCreation: false,
+    retry,
+    // An idle fetch returns after this long: bounds how long a shutdown waits for the consumer to stop.
+    maxWaitTimeInMs: 1000,
+  });
+  let fail: (error: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (fail = reject));
+  failed.catch(() => undefined);
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
+    if (!payload.restart && !isStopping()) fail(payload.error);
+  });
+  return { consumer, retry, failed };
 }

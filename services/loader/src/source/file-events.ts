@@ -1,5 +1,5 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { consumerRetry, decodeFileReadyEvent, isRejoinError, type Logger } from '@cdc/core';
+import { createGroupConsumer, decodeFileReadyEvent, isRejoinError, type GroupConsumer, type Logger } from '@cdc/core';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
 import type { FileLoader } from '../file-loader.js';
 import type { LoaderMetrics } from '../metrics.js';
@@ -19,10 +19,9 @@ export interface FileEventsSettings {
  */
 export class FileEventsSource {
   private readonly consumer: Consumer;
-  private readonly retry: ReturnType<typeof consumerRetry>;
+  private readonly retry: GroupConsumer['retry'];
   private stopping = false;
   readonly failed: Promise<never>;
-  private fail!: (error: unknown) => void;
 
   constructor(
     kafka: Kafka,
@@ -31,25 +30,11 @@ export class FileEventsSource {
     private readonly logger: Logger,
     private readonly settings: FileEventsSettings,
   ) {
-    this.failed = new Promise<never>((_, reject) => (this.fail = reject));
-    this.failed.catch(() => undefined);
-    this.retry = consumerRetry(logger);
-    this.consumer = kafka.consumer({
-      groupId: settings.groupId,
-      readUncommitted: false,
-      sessionTimeout: settings.sessionTimeoutMs,
-      heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
-      rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
-      allowAutoTopicCreation: false,
-      retry: this.retry,
-      maxWaitTimeInMs: 1000,
-    });
-    const { CRASH, GROUP_JOIN } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, ({ payload }) => this.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group'));
-    this.consumer.on(CRASH, ({ payload }) => {
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart && !this.stopping) this.fail(payload.error);
-    });
+    const group = createGroupConsumer(kafka, { groupId: settings.groupId, sessionTimeoutMs: settings.sessionTimeoutMs }, logger, () => this.stopping);
+    this.consumer = group.consumer;
+    this.retry = group.retry;
+    this.failed = group.failed;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group'));
   }
 
   async start(): Promise<void> {

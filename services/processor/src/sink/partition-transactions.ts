@@ -1,5 +1,5 @@
-import { Partitioners, type Kafka, type Message, type Producer } from 'kafkajs';
-import type { Logger } from '@cdc/core';
+import type { Kafka, Message, Producer } from 'kafkajs';
+import { createTransactionalProducer, type Logger } from '@cdc/core';
 
 export interface OutgoingMessage {
   topic: string;
@@ -81,14 +81,7 @@ export class PartitionTransactions implements Transactions {
   /** (Re)creates the producer and claims the transactional id: InitProducerId waits for and ends the previous owner's transaction. */
   async fence(): Promise<void> {
     await this.close();
-    const producer = this.kafka.producer({
-      transactionalId: this.settings.transactionalId,
-      transactionTimeout: this.settings.transactionTimeoutMs,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const producer = createTransactionalProducer(this.kafka, this.settings);
     await producer.connect();
     this.producer = producer;
     try {

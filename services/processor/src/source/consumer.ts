@@ -1,5 +1,5 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { consumerRetry, type Logger } from '@cdc/core';
+import { createGroupConsumer, type GroupConsumer, type Logger } from '@cdc/core';
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -20,7 +20,7 @@ export interface ConsumerSettings extends WorkerSettings {
 export class CdcTopicConsumer {
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly consumer: Consumer;
-  private readonly retry: ReturnType<typeof consumerRetry>;
+  private readonly retry: GroupConsumer['retry'];
   private stopping = false;
   private timer: NodeJS.Timeout | null = null;
   private renamed = 0;
@@ -28,7 +28,6 @@ export class CdcTopicConsumer {
   private generation = 0;
   /** rejects when the consumer crashes for good */
   readonly failed: Promise<never>;
-  private fail!: (error: unknown) => void;
 
   constructor(
     private readonly kafka: Kafka,
@@ -38,26 +37,11 @@ export class CdcTopicConsumer {
     private readonly logger: Logger,
     private readonly settings: ConsumerSettings,
   ) {
-    this.failed = new Promise<never>((_, reject) => (this.fail = reject));
-    this.failed.catch(() => undefined);
-    this.retry = consumerRetry(logger);
-    this.consumer = kafka.consumer({
-      groupId: settings.groupId,
-      readUncommitted: false,
-      sessionTimeout: settings.sessionTimeoutMs,
-      heartbeatInterval: settings.heartbeatEveryMs,
-      rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
-      allowAutoTopicCreation: false,
-      retry: this.retry,
-      // An idle fetch returns after this long: bounds how long a shutdown waits for the consumer to stop.
-      maxWaitTimeInMs: 1000,
-    });
-    const { GROUP_JOIN, CRASH } = this.consumer.events;
-    this.consumer.on(GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberAssignment));
-    this.consumer.on(CRASH, ({ payload }) => {
-      this.logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-      if (!payload.restart && !this.stopping) this.fail(payload.error);
-    });
+    const group = createGroupConsumer(kafka, { groupId: settings.groupId, sessionTimeoutMs: settings.sessionTimeoutMs, heartbeatIntervalMs: settings.heartbeatEveryMs }, logger, () => this.stopping);
+    this.consumer = group.consumer;
+    this.retry = group.retry;
+    this.failed = group.failed;
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberAssignment));
   }
 
   private onGroupJoin(assignment: Record<string, number[]>): void {
