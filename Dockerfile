@@ -1,0 +1,79 @@
+# syntax=docker/dockerfile:1
+# One multi-stage Dockerfile builds the image of every workspace: the build context is the repository root (it
+# must hold the workspace manifests and the lockfile). compose/cdc.yml and compose/process.yml pass these:
+#   --build-arg SERVICE=<workspace folder>   services/cdc, services/processor, services/loader,
+#                                            services/analysis-tool or gcp-utils
+#   --target service   a long-running service with ops HTTP on HTTP_PORT (/healthz /readyz /metrics), probed by
+#                      HEALTHCHECK; needs --build-arg HTTP_PORT (cdc 8081, processor 8082, loader 8083)
+#   --target cli       a command-line tool or one-shot job (analysis-tool, gcp-utils): no server, HEALTHCHECK NONE
+#   docker build --target service --build-arg SERVICE=services/cdc --build-arg HTTP_PORT=8081 -t cdc-pipeline/cdc .
+#   docker build --target cli --build-arg SERVICE=gcp-utils -t cdc-pipeline/gcp-utils .
+# No secret is baked in: configuration comes from the environment at run time (see .env.example).
+ARG SERVICE
+
+# --- manifests: the workspace's package.json files and the lockfile, all that npm ci needs ------------------
+FROM node:20.20.2-bookworm-slim AS manifests
+ARG SERVICE
+RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
+  || { echo "build with --build-arg SERVICE=<workspace folder>, e.g. services/cdc or gcp-utils" >&2; exit 1; }
+WORKDIR /app
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+# manifests first: the npm ci layers stay cached until a package.json or the lockfile changes
+COPY package.json package-lock.json ./
+COPY services/core/package.json services/core/
+COPY ${SERVICE}/package.json ${SERVICE}/
+
+# --- build: all dependencies (dev included), TypeScript compiled with project references ---------------------
+FROM manifests AS build
+ARG SERVICE
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN npm ci --workspace "${SERVICE}" --include-workspace-root
+COPY tsconfig.base.json ./
+COPY services/core/ services/core/
+COPY ${SERVICE}/ ${SERVICE}/
+RUN npx tsc -b "${SERVICE}" \
+ && find . -path ./node_modules -prune -o \( -name '*.test.js' -o -name '*.test.js.map' -o -name '*.test.d.ts' -o -name '*.test.d.ts.map' -o -name '*.tsbuildinfo' \) -type f -print0 | xargs -0 rm -f
+
+# --- deps: production dependencies of this workspace only ---------------------------------------------------
+FROM manifests AS deps
+ARG SERVICE
+RUN npm ci --omit=dev --workspace "${SERVICE}" && npm cache clean --force
+
+# --- runtime: compiled code and production dependencies, shared by the two targets below ---------------------
+FROM node:20.20.2-bookworm-slim AS runtime
+ARG SERVICE
+# SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument)
+ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js
+WORKDIR /app
+COPY --from=deps /app/node_modules node_modules
+COPY --from=build /app/services/core/package.json services/core/
+COPY --from=build /app/services/core/dist services/core/dist
+COPY --from=build /app/${SERVICE}/package.json ${SERVICE}/
+COPY --from=build /app/${SERVICE}/dist ${SERVICE}/dist
+# node ${SERVICE}/dist/main.js [arguments], working directory /app; exec: node is PID 1 and receives the signals
+ENTRYPOINT ["/bin/sh", "-c", "exec node \"$SERVICE_MAIN\" \"$@\"", "node"]
+
+# --- cli: analysis-tool, gcp-utils -----------------------------------------------------------------------------
+# analysis-tool: docker run -it --rm -e GCP_PROJECT=... -e BIGQUERY_ENDPOINT=... cdc-pipeline/analysis-tool
+#                (SQL prompt), or ... cdc-pipeline/analysis-tool --query 'SELECT ...' [--json] (one query)
+# gcp-utils: one-shot, idempotent Google Cloud setup (bucket, dataset, tables); exit code 0 when all exists
+FROM runtime AS cli
+# the image's unprivileged "node" user, numeric so that runAsNonRoot-style checks can verify it
+USER 1000:1000
+# no server, nothing to probe: the result of a run is its exit code
+HEALTHCHECK NONE
+
+# --- service: cdc, processor, loader (the default target) -----------------------------------------------------
+FROM runtime AS service
+ARG HTTP_PORT
+# the shared Parquet volume (processor writes, loader reads) is mounted here; created owned by the runtime
+# user so that a fresh named volume inherits it
+RUN [ -n "${HTTP_PORT}" ] || { echo "the service target needs --build-arg HTTP_PORT" >&2; exit 1; } \
+ && mkdir -p /data/parquet && chown 1000:1000 /data/parquet
+ENV HTTP_PORT=${HTTP_PORT} PROCESSOR_OUTPUT_DIR=/data/parquet LOADER_INPUT_DIR=/data/parquet
+# the image's unprivileged "node" user, numeric so that runAsNonRoot-style checks can verify it
+USER 1000:1000
+EXPOSE ${HTTP_PORT}
+# liveness: the process answers on its ops port (compose checks /readyz on top of this)
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.HTTP_PORT+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
