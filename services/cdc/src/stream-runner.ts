@@ -6,7 +6,7 @@ import { SnapshotSource } from './source/snapshot-source.js';
 import { changeToEnvelope, clusterTimeOf, resumeTokenData, snapshotToEnvelope, STREAM_END_TYPES } from './transform/to-envelope.js';
 import { deadLetterMessage, eventToMessage } from './transform/to-message.js';
 import { BatchBuffer } from './transform/batch.js';
-import type { Checkpoint } from './checkpoint/checkpoint.js';
+import { sameCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 import { planStart, shouldResnapshotOnHistoryLost, type SnapshotMode } from './checkpoint/plan.js';
 import type { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import type { OutgoingMessage, TransactionalPublisher } from './sink/transactional-publisher.js';
@@ -157,10 +157,15 @@ export class StreamRunner {
     let inFlight: Promise<void> = Promise.resolve();
     try {
       for (;;) {
-        const { batch, end } = await this.readBatch(source);
+        const { batch, end, fatal } = await this.readBatch(source);
         // One transaction in flight while the next batch is read: bounded memory, and Kafka's pace sets ours.
         await inFlight;
         if (batch) inFlight = this.commit(batch);
+        if (fatal) {
+          // The changes read before the end event are published (and checkpointed) before stopping.
+          await inFlight;
+          throw fatal;
+        }
         if (end) {
           await inFlight;
           return end;
@@ -176,7 +181,7 @@ export class StreamRunner {
     }
   }
 
-  private async readBatch(source: ChangeSource): Promise<{ batch: PendingBatch | null; end: ResumePoint | null }> {
+  private async readBatch(source: ChangeSource): Promise<{ batch: PendingBatch | null; end: ResumePoint | null; fatal?: FatalStreamError }> {
     const { streamId, topic } = this.settings;
     const buffer = new BatchBuffer<OutgoingMessage>(this.settings.batchMaxEvents, this.settings.batchMaxBytes);
     const ops = new Map<string, number>();
@@ -184,6 +189,7 @@ export class StreamRunner {
     let lastClusterTime: ClusterTime | null = null;
     let firstAt = 0;
     let end: ResumePoint | null = null;
+    let fatal: FatalStreamError | undefined;
     while (!buffer.full && !this.stopping) {
       if (buffer.length > 0 && Date.now() - firstAt >= this.settings.batchMaxWaitMs) break;
       const change = await source.tryNext();
@@ -192,7 +198,13 @@ export class StreamRunner {
       const token = resumeTokenData(change._id);
       if (STREAM_END_TYPES.has(change.operationType)) {
         this.metrics.streamEnds.inc({ stream: streamId, type: change.operationType });
-        end = this.onStreamEnd(change, token);
+        try {
+          end = this.onStreamEnd(change, token);
+        } catch (error) {
+          if (!(error instanceof FatalStreamError)) throw error;
+          fatal = error;
+          break;
+        }
         if (end === null) continue;
         lastToken = token;
         break;
@@ -214,9 +226,9 @@ export class StreamRunner {
       ops.set(change.operationType, (ops.get(change.operationType) ?? 0) + 1);
     }
     this.metrics.batchBytes.set({ stream: streamId }, buffer.bytes);
-    if (lastToken === null) return { batch: null, end };
+    if (lastToken === null) return { batch: null, end, fatal };
     const checkpoint = this.streamCheckpoint(lastToken, null, end?.kind === 'after-end');
-    return { batch: { messages: buffer.take(), checkpoint, ops, lastClusterTime }, end };
+    return { batch: { messages: buffer.take(), checkpoint, ops, lastClusterTime }, end, fatal };
   }
 
   /** drop / rename / invalidate: null = keep reading (the invalidate that follows ends the stream). */
@@ -257,7 +269,11 @@ export class StreamRunner {
   private async commit(batch: PendingBatch): Promise<void> {
     const { streamId } = this.settings;
     const messages = [...batch.messages, this.store.message(streamId, batch.checkpoint)];
-    await this.publisher.publish(messages, () => this.stopping);
+    await this.publisher.publish(messages, {
+      shouldStop: () => this.stopping,
+      // The checkpoint carries its own timestamp: finding it as the latest one means this very transaction committed.
+      committedAlready: async () => sameCheckpoint(await this.store.load(streamId, this.publisher), batch.checkpoint),
+    });
     this.metrics.transactions.inc({ stream: streamId });
     for (const [op, count] of batch.ops) this.metrics.eventsPublished.inc({ stream: streamId, op }, count);
     this.metrics.lastCheckpoint.set({ stream: streamId }, Date.now() / 1000);

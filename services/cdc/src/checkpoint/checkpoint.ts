@@ -35,3 +35,9 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Buffer {
 export function decodeCheckpoint(bytes: Buffer): Checkpoint {
   return CheckpointSchema.parse(JSON.parse(bytes.toString('utf8')));
 }
+
+/** Same checkpoint, whatever the key order (a decoded checkpoint follows the schema's order). */
+export function sameCheckpoint(a: Checkpoint | null, b: Checkpoint): boolean {
+  const sorted = (c: Checkpoint) => JSON.stringify(c, Object.keys(c).sort());
+  return a !== null && sorted(a) === sorted(b);
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planStart, shouldResnapshotOnHistoryLost } from './plan.js';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, sameCheckpoint, type Checkpoint } from './checkpoint.js';
 
 const at = { t: 50, i: 1 };
 
@@ -34,4 +34,11 @@ test('checkpoints round-trip and reject garbage', () => {
   const cp: Checkpoint = { version: 1, phase: 'stream', resume_token: '82AB', start_at: null, updated_at: '2026-11-26T00:00:00Z' };
   assert.deepEqual(decodeCheckpoint(encodeCheckpoint(cp)), cp);
   assert.throws(() => decodeCheckpoint(Buffer.from('{"version":1,"phase":"other"}')));
+});
+
+test('a decoded checkpoint is recognised as the one committed, another one is not', () => {
+  const cp: Checkpoint = { version: 1, phase: 'stream', resume_token: '82AB', start_at: null, updated_at: '2026-11-26T00:00:00.001Z' };
+  assert.equal(sameCheckpoint(decodeCheckpoint(encodeCheckpoint(cp)), cp), true);
+  assert.equal(sameCheckpoint(decodeCheckpoint(encodeCheckpoint({ ...cp, updated_at: '2026-11-26T00:00:00.002Z' })), cp), false);
+  assert.equal(sameCheckpoint(null, cp), false);
 });

@@ -37,8 +37,17 @@ export class TransactionalPublisher {
     return producer;
   }
 
-  /** Returns the offsets assigned to the last message of each topic, once committed. */
-  async publish(messages: OutgoingMessage[], shouldStop: () => boolean = () => false): Promise<Map<string, string>> {
+  /**
+   * Returns the offsets assigned to the last message of each topic, once committed (empty when a retry found the
+   * batch already committed). A failure can be ambiguous: the broker may have committed the transaction and died
+   * before answering. Before re-sending, `committedAlready` (when given) checks that, so a batch is never
+   * committed twice.
+   */
+  async publish(
+    messages: OutgoingMessage[],
+    options: { shouldStop?: () => boolean; committedAlready?: () => Promise<boolean> } = {},
+  ): Promise<Map<string, string>> {
+    const shouldStop = options.shouldStop ?? (() => false);
     const byTopic = new Map<string, Message[]>();
     for (const { topic, message } of messages) {
       const list = byTopic.get(topic) ?? [];
@@ -57,6 +66,10 @@ export class TransactionalPublisher {
         await this.reset();
         await new Promise((resolve) => setTimeout(resolve, backoff * (0.5 + Math.random())));
         backoff = Math.min(backoff * 2, 30000);
+        if (options.committedAlready && (await options.committedAlready().catch(() => false))) {
+          this.logger.warn({ attempt }, 'the failed transaction had been committed; not sending it again');
+          return new Map();
+        }
       }
     }
   }
