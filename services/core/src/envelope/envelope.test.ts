@@ -108,4 +108,10 @@ test('bad envelopes are classified for dead-lettering', () => {
   assert.equal(reasonOf(JSON.stringify({ ...sampleEvent(), event_id: 'short' })), 'invalid_envelope');
   assert.equal(reasonOf(JSON.stringify({ ...sampleEvent(), cluster_time: { t: -1, i: 0 } })), 'invalid_envelope');
   assert.equal(reasonOf('null'), 'unknown_schema_version');
+  // Bytes that are not UTF-8 inside a string value: refused, not silently turned into U+FFFD.
+  const text = JSON.stringify({ ...sampleEvent(), document: '{"name":"caf@"}' });
+  const at = text.indexOf('@');
+  const invalid = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xc3, 0x28]), Buffer.from(text.slice(at + 1))]);
+  assert.throws(() => decodeChangeEvent(invalid), (error: unknown) => error instanceof EnvelopeError && error.reason === 'not_json' && /UTF-8/.test(error.message));
+  assert.deepEqual(decodeChangeEvent(Buffer.from(JSON.stringify({ ...sampleEvent(), document: '{"name":"café ✓ 𝄞"}' }))).document, '{"name":"café ✓ 𝄞"}');
 });

@@ -59,11 +59,20 @@ export class EnvelopeError extends Error {
   }
 }
 
+/** Strict UTF-8: invalid bytes throw instead of becoming U+FFFD (which would alter the data without a trace). */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 /** Decode a Kafka message value into a change event, classifying failures for dead-lettering. */
 export function decodeChangeEvent(bytes: Buffer | string): ChangeEvent {
+  let text: string;
+  try {
+    text = typeof bytes === 'string' ? bytes : utf8.decode(bytes);
+  } catch {
+    throw new EnvelopeError('value is not JSON: it is not valid UTF-8 text', 'not_json');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new EnvelopeError(`value is not JSON: ${(error as Error).message}`, 'not_json');
   }

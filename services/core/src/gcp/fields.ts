@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import * as fields from '../config/fields.js';
 
@@ -25,12 +25,34 @@ export const gcpFields = () => ({
   GCS_BUCKET: z.string().optional(),
   GCS_ENDPOINT: endpoint,
   BIGQUERY_ENDPOINT: endpoint,
-  /** service-account key file; checked to exist, its content is never read by us nor logged */
+  /**
+   * service-account key file; checked to exist and to be a JSON credentials file (else the client libraries fail
+   * later with a misleading network or auth error); its content is never logged nor put in an error message
+   */
   GOOGLE_APPLICATION_CREDENTIALS: z
     .string()
     .optional()
-    .refine((path) => path === undefined || (existsSync(path) && statSync(path).isFile()), 'key file does not exist or is not a file'),
+    .superRefine((path, ctx) => {
+      if (path === undefined) return;
+      const problem = credentialsFileProblem(path);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
 });
+
+/** Why the file cannot be a Google credentials file (a JSON object with a `type`), or null; never quotes the content. */
+function credentialsFileProblem(path: string): string | null {
+  if (!existsSync(path) || !statSync(path).isFile()) return 'key file does not exist or is not a file';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return 'key file is not a JSON credentials file (it does not parse as JSON; content not shown)';
+  }
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { type?: unknown }).type !== 'string') {
+    return 'key file is not a JSON credentials file (no "type" field, e.g. "service_account"; content not shown)';
+  }
+  return null;
+}
 
 /** The parsed values of gcpFields. */
 export interface GcpConfig {

@@ -1,0 +1,353 @@
+#!/usr/bin/env node
+// CDC throughput benchmark: events/s from the MongoDB change stream to committed Kafka transactions, with the real
+// service (`services/cdc/dist/main.js`) started as a process, against two ceilings measured in the same run on the
+// same changes:
+//   read     the official driver reading the same change stream (fullDocument: updateLookup, as the service does)
+//   produce  kafkajs producing the same records (the exact bytes the CDC wrote: key, value, headers) with an
+//            idempotent producer, acks=-1, the CDC's batch sizes, one batch at a time, to a fresh topic
+// plus, for diagnosis only, `produce-tx`: the same with one Kafka transaction per batch (what the CDC pays).
+//
+// Method: the CDC is started once with CDC_SNAPSHOT=never so that it checkpoints "now", stopped (SIGTERM), N changes
+// are written while it is down (inserts of realistic orders by insertMany, plus updates and deletes), then it is
+// started again and timed from "change stream opened" until cdc_events_published_total reaches N. Further runs
+// reuse the same backlog with a fresh topic and a checkpoint topic seeded at the same start time. Each ceiling runs
+// in a fresh child process. CPU use of the service, the broker and the database is sampled from /proc.
+//
+//   npx tsc -b && node bench/cdc.mjs [--events 200000] [--runs 3] [--partitions 6] [--env CDC_BATCH_MAX_EVENTS=5000,...]
+//   node bench/cdc.mjs --backlog 1000000      one run, RSS sampled every second (min/median/max), no ceilings
+//   node bench/cdc.mjs --cpu-prof             also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
+//   node bench/cdc.mjs --node-args '--max-semi-space-size=32'   node flags for the service
+//   node bench/cdc.mjs --variants '[{"name":"a"},{"name":"b","env":{"CDC_BATCH_MAX_EVENTS":"5000"},"nodeArgs":"--max-semi-space-size=32"}]'
+//                                             compare CDC settings on the same backlog (each round runs every variant);
+//                                             "dist": "<dir>" runs another build (e.g. a copy of services/cdc/dist under .run/)
+//
+// MONGO_URI / KAFKA_BROKERS select the servers (default: the local infrastructure). Results: bench/results/cdc-*.json.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import * as mongodb from 'mongodb';
+import {
+  cpuMeter,
+  createTopics,
+  deleteTopics,
+  fmt,
+  infra,
+  load,
+  logDir,
+  memoryOf,
+  metricValue,
+  now,
+  repoRoot,
+  rssSampler,
+  saveResult,
+  sleep,
+  startService,
+  uniqueName,
+  waitForServers,
+} from './lib/common.mjs';
+import { writeBacklog } from './lib/backlog.mjs';
+import { runCeiling, serverPids } from './lib/ceilings.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
+    backlog: { type: 'string' },
+    runs: { type: 'string' },
+    partitions: { type: 'string', default: '6' },
+    'insert-batch': { type: 'string', default: '1000' },
+    env: { type: 'string', default: '' },
+    ceilings: { type: 'boolean' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
+    variants: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const kafka = new Kafka({ clientId: 'bench-cdc', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+
+// ------------------------------------------------------------------ the CDC itself
+
+function cdcEnv(prefix, db, extra) {
+  return {
+    MONGO_URI: infra.mongoUri,
+    KAFKA_BROKERS: infra.kafkaBrokers,
+    CDC_COLLECTIONS: `${db}.orders`,
+    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
+    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
+    KAFKA_CLIENT_ID: prefix,
+    KAFKA_TOPIC_PARTITIONS: args.partitions,
+    CDC_SNAPSHOT: 'never',
+    ...extra,
+  };
+}
+
+/** A stream checkpoint at `startAt`, as if the CDC had been stopped then (seeds runs after the first). */
+async function seedCheckpoint(topic, streamId, startAt) {
+  const { encodeCheckpoint } = await import(join(repoRoot, 'services', 'cdc', 'dist', 'checkpoint', 'checkpoint.js'));
+  await createTopics(kafka, [topic], 1, [{ name: 'cleanup.policy', value: 'compact' }, { name: 'min.compaction.lag.ms', value: '60000' }]);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: [{ key: streamId, partition: 0, value: encodeCheckpoint({ version: 1, phase: 'stream', resume_token: null, start_at: startAt, updated_at: new Date().toISOString() }) }],
+  });
+  await producer.disconnect();
+}
+
+async function timeCdc(prefix, db, events, extraEnv, nodeArgText, label, distDir) {
+  const nodeArgs = nodeArgText.split(' ').filter(Boolean);
+  if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`, `--cpu-prof-name=${label}.cpuprofile`);
+  if (nodeArgs.length) mkdirSync(join(logDir, 'profiles'), { recursive: true });
+  const cdc = await startService('cdc', cdcEnv(prefix, db, extraEnv), label, nodeArgs, distDir);
+  // RSS sampled once per second from the start of the work (VmHWM still covers start-up)
+  let rss = null;
+  const rssOverTime = [];
+  const meter = cpuMeter({ cdc: cdc.pid, ...serverPids, bench: process.pid });
+  const loadBefore = load();
+  try {
+    const opened = await cdc.waitForLog(/change stream opened/, 120000);
+    rss = rssSampler(cdc.pid, 1000);
+    meter.start();
+    let published = 0;
+    let firstAt = null;
+    let lastProgress = now();
+    let lastSampleAt = 0;
+    while (published < events) {
+      if (cdc.exitCode !== undefined) throw new Error(`cdc exited (${cdc.exitCode}):\n${cdc.lines.slice(-15).map(([, l]) => l).join('\n')}`);
+      const text = await cdc.metrics();
+      const value = metricValue(text, 'cdc_events_published_total');
+      const t = now();
+      if (value > published) {
+        published = value;
+        lastProgress = t;
+        firstAt ??= t;
+      }
+      if (t - lastSampleAt >= 1000) {
+        lastSampleAt = t;
+        rssOverTime.push({ s: Number(((t - opened.at) / 1000).toFixed(1)), published, read: metricValue(text, 'cdc_events_read_total'), rssMiB: Number((memoryOf(cdc.pid)?.rssMiB ?? 0).toFixed(1)) });
+      }
+      if (t - lastProgress > 90000) throw new Error(`no progress for 90 s at ${published} of ${events} events (log: ${cdc.logFile})`);
+      // Every 200 ms: rendering /metrics costs the service ~1% of its CPU at 50 ms.
+      if (published < events) await sleep(200);
+    }
+    const endAt = now();
+    const cpu = meter.stop();
+    const memory = rss.stop();
+    const metricsText = await cdc.metrics();
+    const seconds = (endAt - opened.at) / 1000;
+    return {
+      events: published,
+      seconds,
+      eventsPerSec: published / seconds,
+      secondsFromSpawn: (endAt - cdc.startedAt) / 1000,
+      startupSeconds: (opened.at - cdc.startedAt) / 1000,
+      firstCommitAfterOpenSeconds: firstAt === null ? null : (firstAt - opened.at) / 1000,
+      transactions: metricValue(metricsText, 'cdc_transactions_total'),
+      deadLetters: metricValue(metricsText, 'cdc_dead_letters_total'),
+      rss: memory,
+      peakRssMiB: memory.peakMiB,
+      cpu,
+      load: { before: loadBefore, after: load() },
+      overTime: rssOverTime,
+      logFile: cdc.logFile,
+    };
+  } finally {
+    rss?.stop();
+    await cdc.stop('SIGTERM');
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+async function parent() {
+  const backlogMode = args.backlog !== undefined;
+  const events = Number(backlogMode ? args.backlog : args.events);
+  const runs = Number(args.runs ?? (backlogMode ? 1 : 3));
+  const withCeilings = args.ceilings ?? !backlogMode;
+  const extraEnv = Object.fromEntries(
+    args.env
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  /** CDC variants compared on the same backlog: [{ name, env: {VAR: value}, nodeArgs: '--flag' }] */
+  const variants = args.variants ? JSON.parse(args.variants) : [{ name: 'default', env: {} }];
+  for (const v of variants) v.env ??= {};
+  const { cdcConfigSchema } = await import(join(repoRoot, 'services', 'cdc', 'dist', 'config.js'));
+  const config = cdcConfigSchema.parse(cdcEnv('x', 'x', extraEnv));
+  const batchMaxEvents = config.CDC_BATCH_MAX_EVENTS;
+  const batchMaxBytes = config.CDC_BATCH_MAX_BYTES;
+
+  const base = uniqueName('bench-cdc');
+  const db = base.replaceAll('-', '_');
+  const streamId = `${db}.orders`;
+  const mongo = new mongodb.MongoClient(infra.mongoUri, { serverSelectionTimeoutMS: 10000 });
+  await mongo.connect();
+  const collection = mongo.db(db).collection('orders');
+  const topicsToDelete = [];
+  const result = {
+    bench: 'cdc',
+    at: new Date().toISOString(),
+    node: process.version,
+    mode: backlogMode ? 'backlog' : 'throughput',
+    events,
+    runs: [],
+    retries: [],
+    variants,
+    settings: { partitions: Number(args.partitions), batchMaxEvents, batchMaxBytes, batchMaxWaitMs: config.CDC_BATCH_MAX_WAIT_MS, env: extraEnv, nodeArgs: args['node-args'], mongoUri: infra.mongoUri, kafkaBrokers: infra.kafkaBrokers },
+    servers: { mongo: serverPids.mongo(), kafka: serverPids.kafka() },
+  };
+  console.error(`cdc bench: ${fmt(events)} changes, ${runs} run(s), db ${db}, load ${load().join(' ')}`);
+  // The broker and MongoDB are shared with tests that stop and restart them: start once they answer.
+  await waitForServers(kafka, mongo);
+  try {
+    // 1. The CDC checkpoints "now", then stops.
+    const first = `${base}-r0-${variants[0].name}`;
+    topicsToDelete.push(`${first}-orders-cdc`, `${first}-orders-cdc.dlq`, `${first}-checkpoints`);
+    for (let attempt = 1; ; attempt++) {
+      const initial = await startService('cdc', cdcEnv(first, db, { ...extraEnv, ...variants[0].env }), `${first}-checkpoint-${attempt}`);
+      try {
+        await initial.waitForLog(/change stream opened/, 120000);
+        break;
+      } catch (error) {
+        if (attempt >= 3) throw error;
+        console.error(`the first CDC start failed (${String(error.message).split('\n')[0]}): waiting for the servers`);
+        await waitForServers(kafka, mongo);
+      } finally {
+        await initial.stop('SIGTERM');
+      }
+    }
+    const ping = await mongo.db('admin').command({ ping: 1 });
+    const startAt = { t: ping.operationTime.high >>> 0, i: ping.operationTime.low >>> 0 };
+
+    // 2. The backlog, written while it is down.
+    console.error(`writing the backlog (load ${load().join(' ')})`);
+    result.write = await writeBacklog(collection, events, Number(args['insert-batch']));
+    result.write.load = load();
+    console.error(`  ${fmt(result.write.events)} changes in ${result.write.seconds.toFixed(1)} s (${fmt(result.write.changesPerSec)}/s): ${JSON.stringify(result.write.ops)}`);
+
+    // 3. Rounds: each variant of the CDC, then the ceilings, one after the other on the same backlog.
+    const runRound = async (r, attempt) => {
+      const tag = `r${r}${attempt > 0 ? `a${attempt}` : ''}`;
+      const serversAtStart = JSON.stringify({ mongo: serverPids.mongo(), kafka: serverPids.kafka() });
+      const round = { read: null, produce: null, produceTx: null };
+      const doRead = () => {
+        console.error(`round ${r}: ceiling read (driver change stream), load ${load().join(' ')}`);
+        round.read = runCeiling('read', { db, startAt, events, batchSize: Math.min(batchMaxEvents, 1000), maxAwaitMs: Math.min(config.CDC_BATCH_MAX_WAIT_MS, 1000) });
+        round.read.load = load();
+        console.error(`  read: ${fmt(round.read.eventsPerSec)} events/s`);
+      };
+      if (withCeilings && r % 2 === 1) doRead();
+      const order = variants.map((_, k) => variants[(k + r) % variants.length]);
+      const cdcRuns = [];
+      for (const variant of order) {
+        const prefix = r === 0 && attempt === 0 && variant === variants[0] ? first : `${base}-${tag}-${variant.name}`;
+        if (prefix !== first) {
+          topicsToDelete.push(`${prefix}-orders-cdc`, `${prefix}-orders-cdc.dlq`, `${prefix}-checkpoints`);
+          await seedCheckpoint(`${prefix}-checkpoints`, streamId, startAt);
+        }
+        console.error(`round ${r}: CDC service${variants.length > 1 ? ` (${variant.name})` : ''}, load ${load().join(' ')}`);
+        const cdc = await timeCdc(prefix, db, events, { ...extraEnv, ...variant.env }, [args['node-args'], variant.nodeArgs ?? ''].join(' '), `${prefix}-cdc`, variant.dist);
+        console.error(`  ${fmt(cdc.eventsPerSec)} events/s, peak RSS ${cdc.peakRssMiB} MiB, cpu ${JSON.stringify(cdc.cpu)}`);
+        cdcRuns.push({ run: r, variant: variant.name, topic: `${prefix}-orders-cdc`, cdc });
+      }
+      if (withCeilings) {
+        if (r % 2 === 0) doRead();
+        for (const transactional of [false, true]) {
+          const toTopic = `${base}-${tag}-ceiling${transactional ? '-tx' : ''}`;
+          topicsToDelete.push(toTopic, ...(transactional ? [`${toTopic}-checkpoints`] : []));
+          console.error(`round ${r}: ceiling produce${transactional ? ' (transactional, diagnostic)' : ''}, load ${load().join(' ')}`);
+          const produced = runCeiling('produce', { fromTopic: cdcRuns[0].topic, toTopic, partitions: Number(args.partitions), batchMaxEvents, batchMaxBytes, transactional });
+          produced.load = load();
+          if (produced.events !== events || produced.uniqueEventIds !== events) {
+            throw new Error(`the CDC topic holds ${produced.events} records with ${produced.uniqueEventIds} distinct event ids; expected ${events}`);
+          }
+          round[transactional ? 'produceTx' : 'produce'] = produced;
+          console.error(`  produce${transactional ? '-tx' : ''}: ${fmt(produced.eventsPerSec)} events/s`);
+        }
+      }
+      // The broker and the database are shared: a round during which one of them restarted measured that, not us.
+      const serversAtEnd = JSON.stringify({ mongo: serverPids.mongo(), kafka: serverPids.kafka() });
+      if (serversAtEnd !== serversAtStart) throw new Error(`a server restarted during the round (${serversAtStart} -> ${serversAtEnd})`);
+      for (const run of cdcRuns) {
+        Object.assign(run, round);
+        if (withCeilings) {
+          run.ceiling = Math.min(round.read.eventsPerSec, round.produce.eventsPerSec);
+          run.ratio = run.cdc.eventsPerSec / run.ceiling;
+        }
+        result.runs.push(run);
+      }
+    };
+    for (let r = 0; r < runs; r++) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await runRound(r, attempt);
+          break;
+        } catch (error) {
+          const reason = String(error.message).split('\n')[0];
+          if (attempt >= 2) throw error;
+          console.error(`round ${r} failed (${reason}): waiting for the servers, then running it again`);
+          result.retries.push({ round: r, attempt, reason, at: new Date().toISOString() });
+          await waitForServers(kafka, mongo);
+        } finally {
+          if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(0)).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    if (!args.keep) {
+      await deleteTopics(kafka, topicsToDelete).catch((e) => console.error(`topic clean-up failed: ${e.message}`));
+      await mongo.db(db).dropDatabase().catch(() => undefined);
+    }
+    await mongo.close();
+  }
+  summarize(result);
+  const path = saveResult(backlogMode ? 'cdc-backlog' : 'cdc', result);
+  console.log(`\nsaved ${path}`);
+}
+
+function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function summarize(result) {
+  for (const retry of result.retries) console.log(`round ${retry.round} was run again after: ${retry.reason}`);
+  const { runs } = result;
+  console.log(`\nCDC benchmark: ${fmt(result.events)} changes (${JSON.stringify(result.write.ops)}), ${result.settings.partitions} partitions, batch ${result.settings.batchMaxEvents} events / ${(result.settings.batchMaxBytes / 2 ** 20).toFixed(0)} MiB, node ${result.node}`);
+  console.log(`backlog written at ${fmt(result.write.changesPerSec)} changes/s (load ${result.write.load.join(' ')})\n`);
+  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | CDC / min(ceilings) | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of runs) {
+    console.log(
+      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${r.ratio ? r.ratio.toFixed(2) : '-'} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
+    );
+  }
+  result.median = {};
+  for (const variant of result.variants.map((v) => v.name)) {
+    const mine = runs.filter((r) => r.variant === variant);
+    if (mine.length < 2) continue;
+    const m = (result.median[variant] = {
+      cdc: median(mine.map((r) => r.cdc.eventsPerSec)),
+      read: median(mine.map((r) => r.read?.eventsPerSec)),
+      produce: median(mine.map((r) => r.produce?.eventsPerSec)),
+      produceTx: median(mine.map((r) => r.produceTx?.eventsPerSec)),
+      ratio: median(mine.map((r) => r.ratio)),
+      peakRssMiB: median(mine.map((r) => r.cdc.peakRssMiB)),
+    });
+    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${m.ratio ? m.ratio.toFixed(2) : '-'} | ${m.peakRssMiB} | | | | |`);
+  }
+  if (result.mode === 'backlog') {
+    const r = runs[0].cdc;
+    console.log(`\nCDC RSS over the ${r.seconds.toFixed(0)} s run (${r.rss.samples} samples, 1/s): min ${r.rss.minMiB} MiB, median ${r.rss.medianMiB} MiB, max ${r.rss.maxMiB} MiB, peak (VmHWM) ${r.rss.peakMiB} MiB; median of the first quarter ${r.rss.firstQuarterMedianMiB} MiB, of the last quarter ${r.rss.lastQuarterMedianMiB} MiB`);
+  }
+  console.log('\ncpu = CPU seconds per wall second while streaming (1.0 = one core of 2). Ceilings run alone, each in a fresh process.');
+}
+
+await parent();
+process.exit(0);

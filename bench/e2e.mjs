@@ -1,0 +1,443 @@
+#!/usr/bin/env node
+// End-to-end benchmark: MongoDB -> cdc -> Kafka -> processor -> Parquet -> loader -> Cloud Storage + BigQuery, the three
+// real services (`services/*/dist/main.js`) started as processes with names unique to the run, while N realistic
+// changes (insertMany of orders, plus updates and deletes) are written to MongoDB at full speed.
+//
+// Measured, in one run:
+//   - per-stage progress every second from each service's /metrics (cdc_events_published_total,
+//     processor_rows_written_total, loader_rows_loaded_total) and the benchmark's own write count; each stage's
+//     throughput = N / (time from its first progress until it reached N), and its best 5-second rate;
+//   - peak RSS per service (VmHWM) and RSS over time; CPU per second of wall time of every process involved;
+//   - latency from the MongoDB write (a row's cluster_time, 1 s resolution) to a durable, announced Parquet file
+//     (the processor's "file committed" log line of the file) and to visible in BigQuery (the loader's "file loaded"
+//     log line: load job done and current-state MERGE done). Per row: the rows of a file are taken as spread evenly
+//     over the file's [min_cluster_time, max_cluster_time + 1 s); per file: from max_cluster_time (the newest row);
+//   - the ceilings of bench/lib/ceilings.mjs on the same data, each alone in a fresh process after the pipeline
+//     finished: change-stream read and kafkajs produce (CDC), kafkajs consume and Parquet write (processor).
+//
+//   npx tsc -b && node bench/e2e.mjs [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--no-ceilings] [--keep]
+//
+// MONGO_URI, KAFKA_BROKERS, GCS_ENDPOINT, BIGQUERY_ENDPOINT, BIGQUERY_PROJECT select the servers (default: the local
+// infrastructure). Results: bench/results/e2e-<timestamp>.json and .svg (throughput over time per stage).
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import * as mongodb from 'mongodb';
+import { writeBacklog } from './lib/backlog.mjs';
+import { announcedFiles, runCeiling, serverPids } from './lib/ceilings.mjs';
+import {
+  cpuMeter,
+  deleteTopics,
+  fmt,
+  infra,
+  load,
+  metricValue,
+  now,
+  pidListeningOn,
+  repoRoot,
+  rssSampler,
+  saveResult,
+  sleep,
+  startService,
+  uniqueName,
+  withAdmin,
+} from './lib/common.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
+    partitions: { type: 'string', default: '6' },
+    'insert-batch': { type: 'string', default: '1000' },
+    'batch-max-age-ms': { type: 'string', default: '2000' },
+    'no-ceilings': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const gcp = {
+  GCP_PROJECT: process.env.BIGQUERY_PROJECT ?? 'local-project',
+  GCS_ENDPOINT: process.env.GCS_ENDPOINT ?? `http://127.0.0.1:${process.env.GCS_PORT ?? '4443'}`,
+  BIGQUERY_ENDPOINT: process.env.BIGQUERY_ENDPOINT ?? `http://127.0.0.1:${process.env.BIGQUERY_PORT ?? '9050'}`,
+};
+const kafka = new Kafka({ clientId: 'bench-e2e', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+const STAGES = [
+  { key: 'written', label: 'MongoDB writes', color: '#888888' },
+  { key: 'cdc', label: 'cdc published', color: '#1f77b4', metric: 'cdc_events_published_total' },
+  { key: 'processor', label: 'processor rows in Parquet', color: '#ff7f0e', metric: 'processor_rows_written_total' },
+  { key: 'loader', label: 'loader rows in BigQuery', color: '#2ca02c', metric: 'loader_rows_loaded_total' },
+];
+
+// ------------------------------------------------------------------ statistics
+
+/** Weighted percentile of [value, weight] pairs. */
+function percentile(pairs, p) {
+  const sorted = pairs.filter(([v]) => Number.isFinite(v)).sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((sum, [, w]) => sum + w, 0);
+  let seen = 0;
+  for (const [v, w] of sorted) {
+    seen += w;
+    if (seen >= p * total) return v;
+  }
+  return sorted.at(-1)?.[0] ?? null;
+}
+
+const latencySummary = (pairs) => ({
+  p50Ms: percentile(pairs, 0.5),
+  p99Ms: percentile(pairs, 0.99),
+  maxMs: percentile(pairs, 1),
+});
+
+/** Latencies of each file's rows to `doneAtMs` (epoch ms by file path): per row (spread evenly) and per file (newest row). */
+function latencies(files, doneAtMs) {
+  const perRow = [];
+  const perFile = [];
+  for (const f of files) {
+    const done = doneAtMs.get(f.path);
+    if (done === undefined) continue;
+    const min = Date.parse(f.min_cluster_time);
+    const max = Date.parse(f.max_cluster_time) + 1000; // cluster_time has 1 s resolution
+    const points = Math.min(f.rows, 200);
+    for (let k = 0; k < points; k++) perRow.push([done - (min + ((k + 0.5) / points) * (max - min)), f.rows / points]);
+    perFile.push([done - max + 500, f.rows]);
+  }
+  return { perRow: latencySummary(perRow), perFileNewestRow: latencySummary(perFile), files: perFile.length };
+}
+
+/** Throughput of one stage from the samples: N over its active span, and the best rate over 5 s. */
+function stageThroughput(samples, key, events) {
+  const first = samples.find((s) => s[key] > 0);
+  const last = samples.find((s) => s[key] >= events);
+  if (!first || !last) return { events: samples.at(-1)?.[key] ?? 0, complete: false };
+  // the stage started somewhere between the sample before `first` and `first`: take the sample before
+  const before = samples[Math.max(0, samples.indexOf(first) - 1)];
+  const seconds = last.s - before.s;
+  let best = 0;
+  for (let i = 0, j = 0; i < samples.length; i++) {
+    while (samples[i].s - samples[j].s > 5) j++;
+    if (samples[i].s - samples[j].s >= 4.5) best = Math.max(best, (samples[i][key] - samples[j][key]) / (samples[i].s - samples[j].s));
+  }
+  return { events, complete: true, startS: before.s, doneS: last.s, seconds, perSec: events / seconds, best5sPerSec: best };
+}
+
+// ------------------------------------------------------------------ chart
+
+function svgChart(samples, title) {
+  const W = 960;
+  const H = 300;
+  const pad = { l: 70, r: 20, t: 30, b: 40 };
+  const rates = STAGES.map((st) =>
+    samples.slice(1).map((s, i) => ({ s: s.s, v: (s[st.key] - samples[i][st.key]) / Math.max(0.001, s.s - samples[i].s) })),
+  );
+  const maxS = Math.max(1, samples.at(-1)?.s ?? 1);
+  const panel = (y0, series, maxV, yLabel) => {
+    const x = (s) => pad.l + (s / maxS) * (W - pad.l - pad.r);
+    const y = (v) => y0 + pad.t + (1 - v / maxV) * (H - pad.t - pad.b);
+    const parts = [];
+    for (let k = 0; k <= 4; k++) {
+      const v = (maxV * k) / 4;
+      parts.push(`<line x1="${pad.l}" x2="${W - pad.r}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`);
+      parts.push(`<text x="${pad.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
+    }
+    const step = Math.max(1, Math.ceil(maxS / 10 / 5) * 5);
+    for (let s = 0; s <= maxS; s += step) parts.push(`<text x="${x(s).toFixed(1)}" y="${y0 + H - pad.b + 16}" text-anchor="middle">${s}</text>`);
+    parts.push(`<text x="${pad.l}" y="${y0 + pad.t - 10}">${yLabel}</text>`);
+    parts.push(`<text x="${W - pad.r}" y="${y0 + H - 6}" text-anchor="end">seconds since the first write</text>`);
+    series.forEach((points, k) => {
+      const d = points.map((p) => `${x(p.s).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
+      parts.push(`<polyline fill="none" stroke="${STAGES[k].color}" stroke-width="1.5" points="${d}"/>`);
+    });
+    return parts.join('\n');
+  };
+  const maxRate = Math.max(1, ...rates.flat().map((p) => p.v));
+  const cumulative = STAGES.map((st) => samples.map((s) => ({ s: s.s, v: s[st.key] })));
+  const maxCount = Math.max(1, ...cumulative.flat().map((p) => p.v));
+  const legend = STAGES.map((st, k) => `<rect x="${pad.l + k * 220}" y="${2 * H + 8}" width="14" height="4" fill="${st.color}"/><text x="${pad.l + k * 220 + 20}" y="${2 * H + 14}">${st.label}</text>`).join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${2 * H + 30}" font-family="sans-serif" font-size="11">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="14" text-anchor="middle" font-size="13">${title}</text>
+${panel(0, rates, maxRate, 'events per second (1 s samples)')}
+${panel(H, cumulative, maxCount, 'events done (cumulative)')}
+${legend}
+</svg>
+`;
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const events = Number(args.events);
+  const partitions = args.partitions;
+  const base = uniqueName('bench-e2e');
+  const db = base.replaceAll('-', '_');
+  const cdcTopic = `${base}-orders-cdc`;
+  const filesTopic = `${base}-files`;
+  const outputDir = join(repoRoot, '.run', 'bench-data', base);
+  const envs = {
+    cdc: {
+      MONGO_URI: infra.mongoUri,
+      KAFKA_BROKERS: infra.kafkaBrokers,
+      CDC_COLLECTIONS: `${db}.orders`,
+      CDC_TOPIC_TEMPLATE: `${base}-{coll}-cdc`,
+      CDC_CHECKPOINT_TOPIC: `${base}-checkpoints`,
+      KAFKA_CLIENT_ID: `${base}-cdc`,
+      KAFKA_TOPIC_PARTITIONS: partitions,
+      CDC_SNAPSHOT: 'never',
+    },
+    processor: {
+      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_CLIENT_ID: `${base}-processor`,
+      KAFKA_TOPIC_PARTITIONS: partitions,
+      PROCESSOR_TOPICS: cdcTopic,
+      PROCESSOR_GROUP_ID: `${base}-processor`,
+      PROCESSOR_FILES_TOPIC: filesTopic,
+      PROCESSOR_OUTPUT_DIR: outputDir,
+      PROCESSOR_BATCH_MAX_AGE_MS: args['batch-max-age-ms'],
+    },
+    loader: {
+      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_CLIENT_ID: `${base}-loader`,
+      KAFKA_TOPIC_PARTITIONS: partitions,
+      LOADER_GROUP_ID: `${base}-loader`,
+      LOADER_FILES_TOPIC: filesTopic,
+      LOADER_INPUT_DIR: outputDir,
+      BQ_DATASET: db,
+      GCS_BUCKET: base,
+      ...gcp,
+    },
+  };
+  const { cdcConfigSchema } = await import(join(repoRoot, 'services', 'cdc', 'dist', 'config.js'));
+  const { processorConfigSchema } = await import(join(repoRoot, 'services', 'processor', 'dist', 'config.js'));
+  const cdcConfig = cdcConfigSchema.parse(envs.cdc);
+  const processorConfig = processorConfigSchema.parse(envs.processor);
+  const bqPort = Number(new URL(gcp.BIGQUERY_ENDPOINT).port);
+  const gcsPort = Number(new URL(gcp.GCS_ENDPOINT).port);
+
+  const result = {
+    bench: 'e2e',
+    at: new Date().toISOString(),
+    node: process.version,
+    events,
+    names: { base, db, cdcTopic, filesTopic, dataset: db, bucket: base },
+    settings: {
+      partitions: Number(partitions),
+      insertBatch: Number(args['insert-batch']),
+      cdc: { batchMaxEvents: cdcConfig.CDC_BATCH_MAX_EVENTS, batchMaxBytes: cdcConfig.CDC_BATCH_MAX_BYTES, batchMaxWaitMs: cdcConfig.CDC_BATCH_MAX_WAIT_MS },
+      processor: {
+        batchMaxRows: processorConfig.PROCESSOR_BATCH_MAX_ROWS,
+        batchMaxBytes: processorConfig.PROCESSOR_BATCH_MAX_BYTES,
+        batchMaxAgeMs: processorConfig.PROCESSOR_BATCH_MAX_AGE_MS,
+        library: processorConfig.PROCESSOR_PARQUET_LIBRARY,
+        compression: processorConfig.PROCESSOR_PARQUET_COMPRESSION,
+        partitionsConcurrency: processorConfig.PROCESSOR_PARTITIONS_CONCURRENCY,
+      },
+      envs,
+    },
+    load: { atStart: load() },
+  };
+  console.error(`e2e bench: ${fmt(events)} changes, names ${base}, load ${load().join(' ')}`);
+
+  const mongo = new mongodb.MongoClient(infra.mongoUri, { serverSelectionTimeoutMS: 10000 });
+  await mongo.connect();
+  const collection = mongo.db(db).collection('orders');
+  const services = {};
+  const rss = {};
+  try {
+    // 1. The three services, each ready before the next starts (the CDC creates the change topic, the processor the files topic).
+    const t0 = now();
+    services.cdc = await startService('cdc', envs.cdc, `${base}-cdc`);
+    await services.cdc.waitForLog(/change stream opened/, 120000);
+    services.processor = await startService('processor', envs.processor, `${base}-processor`);
+    await services.processor.waitForLog(/joined the consumer group/, 120000);
+    services.loader = await startService('loader', envs.loader, `${base}-loader`);
+    await services.loader.waitForLog(/joined the consumer group/, 120000);
+    result.startupSeconds = (now() - t0) / 1000;
+    for (const [name, s] of Object.entries(services)) rss[name] = rssSampler(s.pid, 1000);
+    const meter = cpuMeter({
+      cdc: services.cdc.pid,
+      processor: services.processor.pid,
+      loader: services.loader.pid,
+      ...serverPids,
+      bigquery: () => pidListeningOn(bqPort),
+      gcs: () => pidListeningOn(gcsPort),
+      bench: process.pid,
+    });
+    const ping = await mongo.db('admin').command({ ping: 1 });
+    const startAt = { t: ping.operationTime.high >>> 0, i: ping.operationTime.low >>> 0 };
+
+    // 2. Writes at full speed while the stages are sampled every second.
+    let written = 0;
+    const samples = [];
+    const startedAt = now();
+    let sampling = true;
+    const sampler = (async () => {
+      let lastProgress = now();
+      let lastTotal = -1;
+      while (sampling) {
+        const tick = now();
+        for (const [name, s] of Object.entries(services)) {
+          if (s.exitCode !== undefined) throw new Error(`${name} exited (${s.exitCode}):\n${s.lines.slice(-15).map(([, l]) => l).join('\n')}`);
+        }
+        const texts = await Promise.all(STAGES.slice(1).map((st) => services[st.key].metrics()));
+        const sample = { s: Number(((now() - startedAt) / 1000).toFixed(2)), written, kafkaPid: serverPids.kafka(), mongoPid: serverPids.mongo() };
+        STAGES.slice(1).forEach((st, k) => (sample[st.key] = metricValue(texts[k], st.metric)));
+        for (const name of Object.keys(services)) sample[`${name}RssMiB`] = rss[name].samples.at(-1) ?? null;
+        samples.push(sample);
+        if (sample.loader >= events) return;
+        const total = sample.written + sample.cdc + sample.processor + sample.loader;
+        if (total > lastTotal) {
+          lastTotal = total;
+          lastProgress = now();
+        } else if (now() - lastProgress > 300000) {
+          throw new Error(`no progress for 300 s: ${JSON.stringify(sample)} (logs: ${Object.values(services).map((s) => s.logFile).join(', ')})`);
+        }
+        await sleep(Math.max(0, 1000 - (now() - tick)));
+      }
+    })();
+    sampler.catch(() => undefined); // handled below, after the writes (a failure while writing must not crash the run)
+    meter.start();
+    const writing = writeBacklog(collection, events, Number(args['insert-batch']), { onProgress: (n) => (written = n) });
+    try {
+      result.write = await writing;
+      result.write.load = load();
+      console.error(`  wrote ${fmt(events)} changes in ${result.write.seconds.toFixed(1)} s (${fmt(result.write.changesPerSec)}/s): ${JSON.stringify(result.write.ops)}`);
+      await sampler;
+    } finally {
+      sampling = false;
+      await sampler.catch(() => undefined);
+    }
+    const pipelineSeconds = (now() - startedAt) / 1000;
+    result.cpu = meter.stop();
+    result.load.afterPipeline = load();
+    for (const [name, sampler] of Object.entries(rss)) result[`${name}Rss`] = sampler.stop();
+    result.peakRssMiB = Object.fromEntries(Object.keys(services).map((name) => [name, result[`${name}Rss`].peakMiB]));
+    result.samples = samples;
+    // The broker and the database are shared (tests may kill or restart them): a run during which one restarted
+    // measured that too; it is flagged, not hidden.
+    result.serverRestarts = ['kafkaPid', 'mongoPid'].flatMap((key) =>
+      samples.slice(1).flatMap((x, i) => (x[key] !== samples[i][key] ? [{ server: key.replace('Pid', ''), atS: x.s, from: samples[i][key], to: x[key] }] : [])),
+    );
+    if (result.serverRestarts.length > 0) console.error(`  WARNING: servers restarted during the run: ${JSON.stringify(result.serverRestarts)}`);
+    result.pipelineSeconds = pipelineSeconds;
+    result.throughput = Object.fromEntries(STAGES.map((st) => [st.key, stageThroughput(samples, st.key, events)]));
+    result.throughput.endToEnd = { events, seconds: pipelineSeconds, perSec: events / pipelineSeconds };
+    console.error(`  all ${fmt(events)} rows loaded ${pipelineSeconds.toFixed(1)} s after the first write`);
+
+    // 3. Latency: per file, from the cluster times of its rows to its commit (processor) and its load (loader).
+    const metricsText = await services.processor.metrics();
+    result.processorFiles = metricValue(metricsText, 'processor_files_written_total');
+    const doneAt = (service, message) =>
+      new Map(
+        service.lines
+          .map(([, line]) => {
+            try {
+              return JSON.parse(line);
+            } catch {
+              return null;
+            }
+          })
+          .filter((l) => l?.msg === message && l.file)
+          .map((l) => [l.file, Date.parse(l.time)]),
+      );
+    const committed = doneAt(services.processor, 'file committed');
+    const loaded = doneAt(services.loader, 'file loaded');
+    for (const s of Object.values(services)) await s.stop('SIGTERM');
+    let files;
+    try {
+      files = await announcedFiles(filesTopic, events, outputDir, { checkSizes: false, full: true });
+    } catch (error) {
+      // e.g. duplicates announced after a broker restart: recorded, and the run goes on with what was announced
+      result.filesCheck = error.message;
+      console.error(`  WARNING: the files topic failed its check: ${error.message}`);
+      files = await announcedFiles(filesTopic, events, outputDir, { checkSizes: false, full: true, check: false });
+    }
+    result.files = { announcedRows: files.reduce((sum, f) => sum + f.rows, 0), count: files.length, committedLogged: committed.size, loadedLogged: loaded.size, meanRows: events / files.length };
+    result.latency = { toParquet: latencies(files, committed), toBigQuery: latencies(files, loaded) };
+    try {
+      const { createGcpClients } = await import('@cdc/core/gcp');
+      const { bigquery } = createGcpClients({ ...gcp, BQ_LOCATION: 'US', GCS_BUCKET: base, BQ_DATASET: db });
+      const [rows] = await bigquery.query({ query: `SELECT COUNT(*) AS n FROM \`${gcp.GCP_PROJECT}.${db}.orders_changes\`` });
+      result.bigQueryRows = Number(rows[0].n);
+    } catch (error) {
+      result.bigQueryRows = `query failed: ${error.message}`;
+    }
+
+    // 4. The ceilings, on the same changes, rows and files, each alone in a fresh process.
+    if (!args['no-ceilings']) {
+      const ceilings = (result.ceilings = {});
+      const step = (name, fn) => {
+        console.error(`ceiling ${name}, load ${load().join(' ')}`);
+        ceilings[name] = fn();
+        ceilings[name].load = load();
+        console.error(`  ${name}: ${fmt(ceilings[name].eventsPerSec ?? ceilings[name].rowsPerSec)}/s`);
+      };
+      step('read', () => runCeiling('read', { db, startAt, events, batchSize: Math.min(cdcConfig.CDC_BATCH_MAX_EVENTS, 1000), maxAwaitMs: Math.min(cdcConfig.CDC_BATCH_MAX_WAIT_MS, 1000) }));
+      step('produce', () =>
+        runCeiling('produce', { fromTopic: cdcTopic, toTopic: `${base}-ceiling`, partitions: Number(partitions), batchMaxEvents: cdcConfig.CDC_BATCH_MAX_EVENTS, batchMaxBytes: cdcConfig.CDC_BATCH_MAX_BYTES, transactional: false }),
+      );
+      step('consume', () => runCeiling('consume', { topic: cdcTopic, rows: events, partitionsConcurrency: processorConfig.PROCESSOR_PARTITIONS_CONCURRENCY }));
+      step('write', () =>
+        runCeiling('write', { topic: cdcTopic, env: envs.processor, files: files.map((f) => ({ partition: f.partition, first_offset: f.first_offset, last_offset: f.last_offset })) }),
+      );
+      const cdcCeiling = Math.min(ceilings.read.eventsPerSec, ceilings.produce.eventsPerSec);
+      const processorCeiling = Math.min(ceilings.consume.rowsPerSec, ceilings.write.rowsPerSec);
+      result.ratios = {
+        cdc: { perSec: result.throughput.cdc.perSec, ceiling: cdcCeiling, ratio: result.throughput.cdc.perSec / cdcCeiling, writesPerSec: result.write.changesPerSec, ratioToMinOfCeilingAndWrites: result.throughput.cdc.perSec / Math.min(cdcCeiling, result.write.changesPerSec) },
+        processor: { perSec: result.throughput.processor.perSec, ceiling: processorCeiling, ratio: result.throughput.processor.perSec / processorCeiling },
+      };
+    }
+    result.load.atEnd = load();
+  } finally {
+    for (const s of Object.values(services)) await s.stop('SIGTERM');
+    for (const sampler of Object.values(rss)) sampler.stop();
+    if (!args.keep) {
+      const doomed = await withAdmin(kafka, (admin) => admin.listTopics()).then((all) => all.filter((t) => t.startsWith(base)));
+      await deleteTopics(kafka, doomed).catch((e) => console.error(`topic clean-up failed: ${e.message}`));
+      await mongo.db(db).dropDatabase().catch(() => undefined);
+      rmSync(outputDir, { recursive: true, force: true });
+      try {
+        const { createGcpClients } = await import('@cdc/core/gcp');
+        const { bigquery, storage } = createGcpClients({ ...gcp, BQ_LOCATION: 'US', GCS_BUCKET: base, BQ_DATASET: db });
+        await bigquery.dataset(db).delete({ force: true });
+        await storage.bucket(base).deleteFiles({ force: true });
+        await storage.bucket(base).delete();
+      } catch (error) {
+        console.error(`BigQuery / Cloud Storage clean-up: ${error.message}`);
+      }
+    }
+    await mongo.close();
+  }
+
+  const path = saveResult('e2e', result);
+  const svgPath = path.replace(/\.json$/, '.svg');
+  writeFileSync(svgPath, svgChart(result.samples, `e2e: ${fmt(events)} changes, ${result.settings.partitions} partitions, load ${result.load.atStart.join(' ')}`));
+  summarize(result);
+  console.log(`\nsaved ${path}\n      ${svgPath}`);
+}
+
+function summarize(r) {
+  const t = r.throughput;
+  const s = (v) => (v === null || v === undefined ? '-' : `${(v / 1000).toFixed(2)} s`);
+  console.log(`\nEnd-to-end benchmark: ${fmt(r.events)} changes (${JSON.stringify(r.write.ops)}), ${r.settings.partitions} partitions, files at ${r.settings.processor.batchMaxAgeMs} ms, node ${r.node}`);
+  if (r.serverRestarts?.length) console.log(`WARNING: a shared server restarted (or was down) during the run, the figures include that: ${JSON.stringify(r.serverRestarts)}`);
+  console.log(`load average: start ${r.load.atStart.join(' ')}, after the pipeline ${r.load.afterPipeline.join(' ')}, end ${r.load.atEnd?.join(' ')}\n`);
+  console.log('| stage | events/s (N / active span) | best 5 s | active s | ceiling events/s | ratio | peak RSS MiB | cpu |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`| MongoDB writes | ${fmt(t.written.perSec)} | ${fmt(t.written.best5sPerSec)} | ${t.written.seconds?.toFixed(1)} | | | | mongo ${r.cpu.mongo} |`);
+  console.log(`| cdc | ${fmt(t.cdc.perSec)} | ${fmt(t.cdc.best5sPerSec)} | ${t.cdc.seconds?.toFixed(1)} | ${fmt(r.ratios?.cdc.ceiling)} (read ${fmt(r.ceilings?.read.eventsPerSec)}, produce ${fmt(r.ceilings?.produce.eventsPerSec)}) | ${r.ratios?.cdc.ratio.toFixed(2) ?? '-'} | ${r.peakRssMiB.cdc} | ${r.cpu.cdc} |`);
+  console.log(`| processor | ${fmt(t.processor.perSec)} | ${fmt(t.processor.best5sPerSec)} | ${t.processor.seconds?.toFixed(1)} | ${fmt(r.ratios?.processor.ceiling)} (consume ${fmt(r.ceilings?.consume.rowsPerSec)}, write ${fmt(r.ceilings?.write.rowsPerSec)}) | ${r.ratios?.processor.ratio.toFixed(2) ?? '-'} | ${r.peakRssMiB.processor} | ${r.cpu.processor} |`);
+  console.log(`| loader | ${fmt(t.loader.perSec)} | ${fmt(t.loader.best5sPerSec)} | ${t.loader.seconds?.toFixed(1)} | | | ${r.peakRssMiB.loader} | ${r.cpu.loader} (bigquery ${r.cpu.bigquery}, gcs ${r.cpu.gcs}) |`);
+  if (r.ratios) console.log(`| (cdc / min(ceiling, MongoDB write rate)) | | | | ${fmt(Math.min(r.ratios.cdc.ceiling, r.write.changesPerSec))} | ${r.ratios.cdc.ratioToMinOfCeilingAndWrites.toFixed(2)} | | |`);
+  console.log(`| end to end | ${fmt(t.endToEnd.perSec)} | | ${t.endToEnd.seconds.toFixed(1)} | | | | kafka ${r.cpu.kafka}, bench ${r.cpu.bench} |`);
+  const l = r.latency;
+  console.log(`\nlatency from the MongoDB write (cluster_time, 1 s resolution), per row (rows spread evenly over their file's cluster times):`);
+  console.log(`  to durable Parquet:   p50 ${s(l.toParquet.perRow.p50Ms)}, p99 ${s(l.toParquet.perRow.p99Ms)}, max ${s(l.toParquet.perRow.maxMs)} (${l.toParquet.files} files)`);
+  console.log(`  to visible in BigQuery: p50 ${s(l.toBigQuery.perRow.p50Ms)}, p99 ${s(l.toBigQuery.perRow.p99Ms)}, max ${s(l.toBigQuery.perRow.maxMs)} (${l.toBigQuery.files} files)`);
+  console.log(`  newest row of each file (row-weighted): Parquet p50 ${s(l.toParquet.perFileNewestRow.p50Ms)} p99 ${s(l.toParquet.perFileNewestRow.p99Ms)}; BigQuery p50 ${s(l.toBigQuery.perFileNewestRow.p50Ms)} p99 ${s(l.toBigQuery.perFileNewestRow.p99Ms)}`);
+  console.log(`rows in BigQuery orders_changes: ${r.bigQueryRows}; ${r.files.count} files (mean ${fmt(r.files.meanRows)} rows)`);
+  console.log('\ncpu = CPU seconds per wall second over the pipeline run (1.0 = one core of 2). The stages run concurrently on the same 2 cores;');
+  console.log('the ceilings run afterwards, each alone. The CDC cannot publish faster than MongoDB is written: compare it with the write rate too.');
+}
+
+await main();
+process.exit(0);

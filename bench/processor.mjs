@@ -1,0 +1,358 @@
+#!/usr/bin/env node
+// Processor throughput benchmark: rows/s from a CDC topic to durable, announced Parquet files, with the real service
+// (`services/processor/dist/main.js`) started as a process, against two ceilings measured in the same run:
+//   consume  kafkajs reading the same topic (read_committed, eachBatch, same partition concurrency, fresh group)
+//   write    the processor's own Parquet writer (services/processor/dist/sink/parquet-writer.js, same library,
+//            compression and row groups) writing the same rows into the same files (the processor's announced
+//            offset ranges), without fsync / checksums / Kafka
+//
+// Method: a topic is pre-filled with N envelopes of realistic orders (Kafka transactions of 2000 records, like the
+// CDC). The processor starts with a fresh consumer group and is timed from its group join until
+// processor_rows_written_total reaches N (rows in renamed, fsynced files whose file-ready event is committed); the
+// files topic is then read back and checked (every offset in exactly one file). Each ceiling runs in a fresh child
+// process. Each round uses a fresh group, files topic and output directory on the same input topic.
+//
+//   npx tsc -b && node bench/processor.mjs [--rows 200000] [--runs 3] [--partitions 6] [--env PROCESSOR_BATCH_MAX_AGE_MS=2000,...]
+//   node bench/processor.mjs --cpu-prof              also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
+//   node bench/processor.mjs --variants '[{"name":"a"},{"name":"b","env":{"PROCESSOR_BATCH_MAX_AGE_MS":"1000"}}]'
+//                                                   compare settings on the same topic ("nodeArgs", and "dist": another build)
+//
+// KAFKA_BROKERS selects the broker (default: the local infrastructure). Results: bench/results/processor-*.json.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import {
+  cpuMeter,
+  createTopics,
+  deleteTopics,
+  fmt,
+  infra,
+  load,
+  logDir,
+  memoryOf,
+  metricValue,
+  now,
+  orderFactory,
+  pidListeningOn,
+  repoRoot,
+  rssSampler,
+  saveResult,
+  sleep,
+  startService,
+  uniqueName,
+  waitForServers,
+} from './lib/common.mjs';
+import { announcedFiles, runCeiling } from './lib/ceilings.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    rows: { type: 'string', default: process.env.BENCH_ROWS ?? '200000' },
+    runs: { type: 'string', default: '3' },
+    partitions: { type: 'string', default: '6' },
+    env: { type: 'string', default: '' },
+    variants: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'node-args': { type: 'string', default: '' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const kafka = new Kafka({ clientId: 'bench-processor', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+const kafkaPort = Number(infra.kafkaBrokers.split(',')[0].split(':')[1] ?? 9092);
+/** looked up when a measurement starts and ends (someone may restart the broker) */
+const kafkaPid = () => pidListeningOn(kafkaPort);
+const dist = join(repoRoot, 'services', 'processor', 'dist');
+
+// ------------------------------------------------------------------ input
+
+/**
+ * N envelopes of realistic orders (ops: 10% snapshot, 50% insert, 30% update, 5% replace, 5% delete), produced as
+ * the CDC does: keyed by document, with its headers, in transactions of 2000 records.
+ */
+async function prefill(topic, rows, partitions) {
+  const core = await import('@cdc/core');
+  const { BSON, toCanonicalJson, documentIdOf, eventIdFromResumeToken, snapshotEventId, encodeChangeEvent } = core;
+  const factory = orderFactory(BSON, 7);
+  const { random, statuses } = factory;
+  await createTopics(kafka, [topic], partitions);
+  const producer = kafka.producer({ transactionalId: `${topic}-prefill`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const baseSeconds = Math.floor(Date.now() / 1000) - 3600;
+  let bytes = 0;
+  const started = now();
+  try {
+    for (let from = 0; from < rows; from += 2000) {
+      const messages = [];
+      for (let n = from; n < Math.min(rows, from + 2000); n++) {
+        const order = factory.order(n, new BSON.ObjectId(n.toString(16).padStart(24, '0')));
+        const r = random();
+        const op = r < 0.1 ? 'snapshot' : r < 0.6 ? 'insert' : r < 0.9 ? 'update' : r < 0.95 ? 'replace' : 'delete';
+        if (op !== 'insert' && op !== 'snapshot') order.status = statuses[Math.floor(random() * statuses.length)];
+        const clusterTime = { t: baseSeconds + Math.floor(n / 100), i: (n % 100) + 1 };
+        const token = `8265${n.toString(16).padStart(20, '0')}`;
+        const documentId = documentIdOf({ _id: order._id });
+        const event = {
+          schema_version: 1,
+          event_id: op === 'snapshot' ? snapshotEventId('shop', 'orders', documentId, clusterTime) : eventIdFromResumeToken(token),
+          op,
+          db: 'shop',
+          coll: 'orders',
+          document_id: documentId,
+          document: op === 'delete' ? null : toCanonicalJson(order),
+          update_description: op === 'update' ? { updated_fields: toCanonicalJson({ status: order.status, updated_at: order.updated_at }), removed_fields: [], truncated_arrays: [] } : null,
+          cluster_time: clusterTime,
+          wall_time: op === 'snapshot' ? null : new Date(clusterTime.t * 1000 + (n % 1000)).toISOString(),
+          resume_token: op === 'snapshot' ? null : token,
+          source: { instance: 'cdc-0', snapshot: op === 'snapshot' },
+        };
+        const value = encodeChangeEvent(event);
+        bytes += value.length + documentId.length;
+        messages.push({ key: documentId, value, headers: { event_id: event.event_id, op, schema_version: '1' } });
+      }
+      const tx = await producer.transaction();
+      await tx.send({ topic, messages, acks: -1 });
+      await tx.commit();
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return { rows, payloadMiB: bytes / 2 ** 20, seconds: (now() - started) / 1000 };
+}
+
+// ------------------------------------------------------------------ the processor itself
+
+function processorEnv(prefix, inputTopic, extra) {
+  return {
+    KAFKA_BROKERS: infra.kafkaBrokers,
+    KAFKA_CLIENT_ID: prefix,
+    KAFKA_TOPIC_PARTITIONS: args.partitions,
+    PROCESSOR_TOPICS: inputTopic,
+    PROCESSOR_GROUP_ID: `${prefix}-group`,
+    PROCESSOR_FILES_TOPIC: `${prefix}-files`,
+    PROCESSOR_OUTPUT_DIR: join(repoRoot, '.run', 'bench-data', prefix),
+    ...extra,
+  };
+}
+
+async function timeProcessor(prefix, inputTopic, rows, extraEnv, nodeArgText, label, distDir) {
+  const nodeArgs = nodeArgText.split(' ').filter(Boolean);
+  if (args['cpu-prof']) {
+    mkdirSync(join(logDir, 'profiles'), { recursive: true });
+    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`, `--cpu-prof-name=${label}.cpuprofile`);
+  }
+  const env = processorEnv(prefix, inputTopic, extraEnv);
+  const processor = await startService('processor', env, label, nodeArgs, distDir);
+  // RSS sampled once per second from the start of the work (VmHWM still covers start-up)
+  let rss = null;
+  const meter = cpuMeter({ processor: processor.pid, kafka: kafkaPid, bench: process.pid });
+  const loadBefore = load();
+  const overTime = [];
+  try {
+    const joined = await processor.waitForLog(/joined the consumer group/, 120000);
+    rss = rssSampler(processor.pid, 1000);
+    meter.start();
+    let written = 0;
+    let lastProgress = now();
+    let lastSampleAt = 0;
+    while (written < rows) {
+      if (processor.exitCode !== undefined) throw new Error(`processor exited (${processor.exitCode}):\n${processor.lines.slice(-15).map(([, l]) => l).join('\n')}`);
+      const text = await processor.metrics();
+      const value = metricValue(text, 'processor_rows_written_total');
+      const t = now();
+      if (value > written) {
+        written = value;
+        lastProgress = t;
+      }
+      if (t - lastSampleAt >= 1000) {
+        lastSampleAt = t;
+        overTime.push({ s: Number(((t - joined.at) / 1000).toFixed(1)), written, openRows: metricValue(text, 'processor_open_batch_rows'), rssMiB: Number((memoryOf(processor.pid)?.rssMiB ?? 0).toFixed(1)) });
+      }
+      if (t - lastProgress > 90000) throw new Error(`no progress for 90 s at ${written} of ${rows} rows (log: ${processor.logFile})`);
+      if (written < rows) await sleep(200);
+    }
+    const endAt = now();
+    const cpu = meter.stop();
+    const memory = rss.stop();
+    const text = await processor.metrics();
+    const seconds = (endAt - joined.at) / 1000;
+    const fileLines = processor.lines.filter(([, l]) => l.includes('file committed')).map(([at, l]) => ({ at, ...JSON.parse(l) }));
+    return {
+      rows: written,
+      seconds,
+      rowsPerSec: written / seconds,
+      secondsFromSpawn: (endAt - processor.startedAt) / 1000,
+      startupSeconds: (joined.at - processor.startedAt) / 1000,
+      files: metricValue(text, 'processor_files_written_total'),
+      parquetMiB: metricValue(text, 'processor_bytes_written_total') / 2 ** 20,
+      closeReasons: fileLines.reduce((acc, f) => ({ ...acc, [f.reason]: (acc[f.reason] ?? 0) + 1 }), {}),
+      fileWriteSecondsSum: metricValue(text, 'processor_file_write_seconds_sum'),
+      lastFileAfterSeconds: fileLines.length ? (fileLines.at(-1).at - joined.at) / 1000 : null,
+      deadLetters: metricValue(text, 'processor_dead_letters_total'),
+      rss: memory,
+      peakRssMiB: memory.peakMiB,
+      cpu,
+      load: { before: loadBefore, after: load() },
+      overTime,
+      logFile: processor.logFile,
+      env,
+    };
+  } finally {
+    rss?.stop();
+    await processor.stop('SIGTERM');
+  }
+}
+
+// ------------------------------------------------------------------ main
+
+async function parent() {
+  const rows = Number(args.rows);
+  const runs = Number(args.runs);
+  const extraEnv = Object.fromEntries(
+    args.env
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  );
+  const variants = args.variants ? JSON.parse(args.variants) : [{ name: 'default', env: {} }];
+  for (const v of variants) v.env ??= {};
+  const { processorConfigSchema } = await import(join(dist, 'config.js'));
+  const config = processorConfigSchema.parse(processorEnv('x', 'x', extraEnv));
+  const base = uniqueName('bench-proc');
+  const inputTopic = `${base}-orders-cdc`;
+  const topicsToDelete = [inputTopic];
+  const dirsToDelete = [];
+  const result = {
+    bench: 'processor',
+    at: new Date().toISOString(),
+    node: process.version,
+    rows,
+    variants,
+    settings: {
+      partitions: Number(args.partitions),
+      batchMaxRows: config.PROCESSOR_BATCH_MAX_ROWS,
+      batchMaxBytes: config.PROCESSOR_BATCH_MAX_BYTES,
+      batchMaxAgeMs: config.PROCESSOR_BATCH_MAX_AGE_MS,
+      library: config.PROCESSOR_PARQUET_LIBRARY,
+      compression: config.PROCESSOR_PARQUET_COMPRESSION,
+      partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
+      env: extraEnv,
+      nodeArgs: args['node-args'],
+      kafkaBrokers: infra.kafkaBrokers,
+    },
+    runs: [],
+    retries: [],
+  };
+  console.error(`processor bench: ${fmt(rows)} rows, ${runs} round(s), topic ${inputTopic}, load ${load().join(' ')}`);
+  // The broker is shared with tests that stop and restart it: start once it answers.
+  await waitForServers(kafka);
+  try {
+    result.input = await prefill(inputTopic, rows, Number(args.partitions));
+    console.error(`  topic filled: ${result.input.payloadMiB.toFixed(1)} MiB of envelopes in ${result.input.seconds.toFixed(1)} s`);
+    const runRound = async (r, attempt) => {
+      const tag = `r${r}${attempt > 0 ? `a${attempt}` : ''}`;
+      const brokerAtStart = kafkaPid();
+      const round = {};
+      const ceilingEnv = { ...extraEnv, ...variants[0].env };
+      const doConsume = () => {
+        console.error(`round ${r}: ceiling consume (kafkajs eachBatch, read_committed), load ${load().join(' ')}`);
+        round.consume = runCeiling('consume', { topic: inputTopic, rows, partitionsConcurrency: processorConfigSchema.parse(processorEnv('x', 'x', ceilingEnv)).PROCESSOR_PARTITIONS_CONCURRENCY });
+        round.consume.load = load();
+        console.error(`  consume: ${fmt(round.consume.rowsPerSec)} rows/s`);
+      };
+      if (r % 2 === 1) doConsume();
+      const procRuns = [];
+      for (const variant of variants.map((_, k) => variants[(k + r) % variants.length])) {
+        const prefix = `${base}-${tag}-${variant.name}`;
+        topicsToDelete.push(`${prefix}-files`, `${inputTopic}.dlq`);
+        const env = { ...extraEnv, ...variant.env };
+        const outputDir = processorEnv(prefix, inputTopic, env).PROCESSOR_OUTPUT_DIR;
+        dirsToDelete.push(outputDir);
+        console.error(`round ${r}: processor service${variants.length > 1 ? ` (${variant.name})` : ''}, load ${load().join(' ')}`);
+        const processor = await timeProcessor(prefix, inputTopic, rows, env, [args['node-args'], variant.nodeArgs ?? ''].join(' '), `${prefix}-processor`, variant.dist);
+        const files = await announcedFiles(`${prefix}-files`, rows, outputDir);
+        console.error(`  ${fmt(processor.rowsPerSec)} rows/s, ${files.length} files (${JSON.stringify(processor.closeReasons)}), peak RSS ${processor.peakRssMiB} MiB, cpu ${JSON.stringify(processor.cpu)}`);
+        procRuns.push({ run: r, variant: variant.name, processor, files, env });
+        if (!args.keep) rmSync(outputDir, { recursive: true, force: true });
+      }
+      if (r % 2 === 0) doConsume();
+      console.error(`round ${r}: ceiling write (processor's Parquet writer, same rows and files), load ${load().join(' ')}`);
+      round.write = runCeiling('write', { topic: inputTopic, env: processorEnv('x', inputTopic, ceilingEnv), files: procRuns.find((p) => p.variant === variants[0].name).files });
+      round.write.load = load();
+      console.error(`  write: ${fmt(round.write.rowsPerSec)} rows/s (${round.write.files} files, ${round.write.compression})`);
+      // The broker is shared: a round during which it restarted measured that, not the processor.
+      if (kafkaPid() !== brokerAtStart) throw new Error(`the broker restarted during the round (pid ${brokerAtStart} -> ${kafkaPid()})`);
+      for (const run of procRuns) {
+        Object.assign(run, round);
+        run.ceiling = Math.min(round.consume.rowsPerSec, round.write.rowsPerSec);
+        run.ratio = run.processor.rowsPerSec / run.ceiling;
+        result.runs.push(run);
+      }
+    };
+    for (let r = 0; r < runs; r++) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await runRound(r, attempt);
+          break;
+        } catch (error) {
+          const reason = String(error.message).split('\n')[0];
+          if (attempt >= 2) throw error;
+          console.error(`round ${r} failed (${reason}): waiting for the broker, then running it again`);
+          result.retries.push({ round: r, attempt, reason, at: new Date().toISOString() });
+          await waitForServers(kafka);
+        } finally {
+          if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(1)).catch(() => undefined);
+        }
+      }
+    }
+  } finally {
+    if (!args.keep) {
+      await deleteTopics(kafka, topicsToDelete).catch((e) => console.error(`topic clean-up failed: ${e.message}`));
+      for (const dir of dirsToDelete) rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  summarize(result);
+  const path = saveResult('processor', result);
+  console.log(`\nsaved ${path}`);
+}
+
+function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function summarize(result) {
+  for (const retry of result.retries) console.log(`round ${retry.round} was run again after: ${retry.reason}`);
+  const s = result.settings;
+  console.log(
+    `\nProcessor benchmark: ${fmt(result.rows)} rows (${result.input.payloadMiB.toFixed(0)} MiB of envelopes), ${s.partitions} partitions, ${s.library} ${s.compression}, ` +
+      `files at ${fmt(s.batchMaxRows)} rows / ${(s.batchMaxBytes / 2 ** 20).toFixed(0)} MiB / ${s.batchMaxAgeMs} ms, ${s.partitionsConcurrency} partitions at a time, node ${result.node}\n`,
+  );
+  console.log('| run | variant | processor rows/s | consume rows/s | write rows/s | processor / min(ceilings) | files | last file at s | processor peak RSS MiB | processor cpu | kafka cpu | load 1m |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of result.runs) {
+    const p = r.processor;
+    console.log(
+      `| ${r.run} | ${r.variant} | ${fmt(p.rowsPerSec)} | ${fmt(r.consume.rowsPerSec)} | ${fmt(r.write.rowsPerSec)} | ${r.ratio.toFixed(2)} | ${p.files} | ${p.lastFileAfterSeconds?.toFixed(1)} | ${p.peakRssMiB} | ${p.cpu.processor} | ${p.cpu.kafka} | ${p.load.after[0]} |`,
+    );
+  }
+  result.median = {};
+  for (const variant of result.variants.map((v) => v.name)) {
+    const mine = result.runs.filter((r) => r.variant === variant);
+    if (mine.length < 2) continue;
+    const m = (result.median[variant] = {
+      processor: median(mine.map((r) => r.processor.rowsPerSec)),
+      consume: median(mine.map((r) => r.consume.rowsPerSec)),
+      write: median(mine.map((r) => r.write.rowsPerSec)),
+      ratio: median(mine.map((r) => r.ratio)),
+      peakRssMiB: median(mine.map((r) => r.processor.peakRssMiB)),
+    });
+    console.log(`| median | ${variant} | ${fmt(m.processor)} | ${fmt(m.consume)} | ${fmt(m.write)} | ${m.ratio.toFixed(2)} | | | ${m.peakRssMiB} | | | |`);
+  }
+  console.log('\nprocessor rows/s: from its consumer group join until every row is in an announced file. cpu = CPU seconds per wall second (1.0 = one core of 2).');
+}
+
+await parent();
+process.exit(0);
