@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Decimal128, Long, type Document, type MongoClient } from 'mongodb';
+import { Decimal128, Double, Long, type Document, type MongoClient } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka } from '../support/kafka.js';
@@ -78,7 +78,7 @@ describe('cdc service', () => {
       await cdc.waitReady();
       await cdc.waitForLog(/change stream opened/);
       const orders = mongo.db(db).collection('orders');
-      await orders.insertOne({ _id: 1 as unknown as never, status: 'new', total: Decimal128.fromString('19.99'), qty: Long.fromString('9007199254740993'), note: 'x' });
+      await orders.insertOne({ _id: 1 as unknown as never, status: 'new', total: Decimal128.fromString('19.99'), qty: Long.fromString('9007199254740993'), weight: new Double(42), count: 42, note: 'x' });
       await orders.updateOne({ _id: 1 as unknown as never }, { $set: { status: 'paid' }, $unset: { note: '' } });
       await orders.replaceOne({ _id: 1 as unknown as never }, { status: 'replaced', total: Decimal128.fromString('1.00') });
       await orders.deleteOne({ _id: 1 as unknown as never });
@@ -102,6 +102,9 @@ describe('cdc service', () => {
       assert.equal(inserted.total._bsontype, 'Decimal128');
       assert.equal(inserted.qty._bsontype, 'Long');
       assert.equal(inserted.qty.toString(), '9007199254740993');
+      // A double holding a whole number stays a double, distinct from an int32 of the same value.
+      assert.match(insert!.document!, /"weight":\{"\$numberDouble":"42\.0"\}/);
+      assert.match(insert!.document!, /"count":\{"\$numberInt":"42"\}/);
       assert.ok(update!.update_description, 'update carries its update description');
       assert.match(update!.update_description!.updated_fields, /"status":"paid"/);
       assert.deepEqual(update!.update_description!.removed_fields, ['note']);
@@ -187,7 +190,7 @@ describe('cdc service', () => {
     const db = prefix.replaceAll('-', '_');
     const orders = mongo.db(db).collection('orders');
     const total = 3000;
-    await orders.insertMany(Array.from({ length: total }, (_, i) => ({ _id: i as unknown as never, status: 'new', total: Decimal128.fromString(`${i}.50`) })));
+    await orders.insertMany(Array.from({ length: total }, (_, i) => ({ _id: i as unknown as never, status: 'new', total: Decimal128.fromString(`${i}.50`), weight: new Double(i) })));
     const env = cdcEnv(prefix, db, { CDC_SNAPSHOT: 'initial', CDC_SNAPSHOT_BATCH_SIZE: '100' });
     let cdc = await startService('cdc', env, 'cdc-snap');
     let writing = true;
@@ -222,6 +225,9 @@ describe('cdc service', () => {
       const events = messages.map((m) => decode(m.value));
       const snapshotRows = events.filter((e) => e.op === 'snapshot').length;
       assert.ok(snapshotRows < total + 1000, `snapshot restarted instead of resuming: ${snapshotRows} snapshot rows`);
+      const weights = events.filter((e) => e.op === 'snapshot' && e.document?.includes('"weight"')).map((e) => /"weight":(\{[^}]*\})/.exec(e.document!)![1]);
+      assert.ok(weights.length > total / 2, `${weights.length} snapshot rows carry their weight`);
+      for (const weight of weights) assert.match(weight!, /^\{"\$numberDouble":"\d+\.0"\}$/, 'snapshot rows keep doubles as doubles');
       // Rebuild the state: the latest cluster time wins; at a tie a streamed change beats a snapshot row.
       const state = new Map<string, ChangeEvent>();
       for (const event of events) {

@@ -209,7 +209,6 @@ export class StreamRunner {
         lastToken = token;
         break;
       }
-      this.metrics.eventsRead.inc({ stream: streamId, op: change.operationType });
       lastToken = token;
       lastClusterTime = clusterTimeOf(change.clusterTime as Timestamp);
       let encoded: { ok: boolean; out: OutgoingMessage; bytes: number };
@@ -225,6 +224,8 @@ export class StreamRunner {
       buffer.add(encoded.out, encoded.bytes);
       ops.set(change.operationType, (ops.get(change.operationType) ?? 0) + 1);
     }
+    // Counted per batch, not per event: label lookups per change were a measurable share of the CPU.
+    for (const [op, count] of ops) this.metrics.eventsRead.inc({ stream: streamId, op }, count);
     this.metrics.batchBytes.set({ stream: streamId }, buffer.bytes);
     if (lastToken === null) return { batch: null, end, fatal };
     const checkpoint = this.streamCheckpoint(lastToken, null, end?.kind === 'after-end');

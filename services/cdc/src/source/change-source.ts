@@ -12,6 +12,7 @@ export interface ChangeSourceSettings {
   /** extra $match stages (hash partitioning of one collection across instances) */
   pipeline: Document[];
   maxAwaitTimeMs: number;
+  /** changes per getMore; also how many changes are read ahead of the consumer */
   batchSize: number;
 }
 
@@ -20,9 +21,21 @@ export function isHistoryLost(error: unknown): boolean {
   return error instanceof MongoServerError && (error.code === 286 || error.codeName === 'ChangeStreamHistoryLost' || /resume point may no longer be in the oplog/i.test(error.message));
 }
 
-/** One change stream on one collection, pulled on demand so a slow sink stops the reads (backpressure). */
+type Change = ChangeStreamDocument<Document>;
+
+/**
+ * One change stream on one collection, read ahead by at most one getMore batch: the next getMore runs on the
+ * server while the previous batch is encoded and published. When the consumer stops taking (a slow sink), the
+ * read-ahead stops too (backpressure), so memory stays bounded.
+ */
 export class ChangeSource {
-  private stream: ChangeStream<Document, ChangeStreamDocument<Document>> | null = null;
+  private stream: ChangeStream<Document, Change> | null = null;
+  private queue: Change[] = [];
+  private head = 0;
+  private failure: { error: unknown } | null = null;
+  private wakeConsumer: (() => void) | null = null;
+  private wakeReader: (() => void) | null = null;
+  private reading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly collection: Collection,
@@ -34,29 +47,89 @@ export class ChangeSource {
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: this.settings.maxAwaitTimeMs,
       batchSize: this.settings.batchSize,
+      // Keep Int32, Double and Long as their BSON types: promoted to JS numbers, a double 42.0 would be written as an int.
+      promoteValues: false,
     };
     if (this.settings.fullDocumentBeforeChange !== 'off') options.fullDocumentBeforeChange = this.settings.fullDocumentBeforeChange;
     if (from.kind === 'token') options.resumeAfter = { _data: from.token };
     if (from.kind === 'after-end') options.startAfter = { _data: from.token };
     if (from.kind === 'time') options.startAtOperationTime = from.at;
-    this.stream = this.collection.watch(this.settings.pipeline, options);
+    const stream = this.collection.watch(this.settings.pipeline, options);
+    this.stream = stream;
+    this.reading = this.readAhead(stream);
   }
 
-  /** The next change, or null when none arrived within maxAwaitTimeMs. */
-  async tryNext(): Promise<ChangeStreamDocument<Document> | null> {
+  private get buffered(): number {
+    return this.queue.length - this.head;
+  }
+
+  private async readAhead(stream: ChangeStream<Document, Change>): Promise<void> {
+    try {
+      while (this.stream === stream) {
+        if (this.buffered >= this.settings.batchSize) {
+          await new Promise<void>((resolve) => (this.wakeReader = resolve));
+          continue;
+        }
+        const started = Date.now();
+        const change = await stream.tryNext();
+        if (change) {
+          this.queue.push(change);
+          this.wake();
+          continue;
+        }
+        // A server that answers an empty getMore at once (instead of waiting maxAwaitTimeMS) would make us spin.
+        const idleWait = Math.min(50, this.settings.maxAwaitTimeMs) - (Date.now() - started);
+        if (idleWait > 0) await new Promise((resolve) => setTimeout(resolve, idleWait));
+      }
+    } catch (error) {
+      if (this.stream === stream) this.failure = { error };
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    const wake = this.wakeConsumer;
+    this.wakeConsumer = null;
+    wake?.();
+  }
+
+  /** The next change, or null when none arrived within maxAwaitTimeMs; read errors surface here, after the changes before them. */
+  async tryNext(): Promise<Change | null> {
     if (!this.stream) throw new Error('change stream not open');
-    const started = Date.now();
-    const change = await this.stream.tryNext();
-    // A server that answers an empty getMore at once (instead of waiting maxAwaitTimeMS) would make us spin.
-    const idleWait = Math.min(50, this.settings.maxAwaitTimeMs) - (Date.now() - started);
-    if (change === null && idleWait > 0) await new Promise((resolve) => setTimeout(resolve, idleWait));
-    return change;
+    if (this.buffered === 0 && !this.failure) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.wakeConsumer = resolve;
+        timer = setTimeout(resolve, this.settings.maxAwaitTimeMs);
+      });
+      clearTimeout(timer);
+      this.wakeConsumer = null;
+    }
+    if (this.buffered > 0) {
+      const change = this.queue[this.head]!;
+      this.head++;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      }
+      const wake = this.wakeReader;
+      this.wakeReader = null;
+      wake?.();
+      return change;
+    }
+    if (this.failure) throw this.failure.error;
+    return null;
   }
 
   async close(): Promise<void> {
     const stream = this.stream;
     this.stream = null;
+    this.wakeReader?.();
+    this.wakeReader = null;
     await stream?.close().catch(() => undefined);
+    await this.reading;
+    this.queue = [];
+    this.head = 0;
   }
 }
 

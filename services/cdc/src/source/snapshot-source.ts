@@ -19,7 +19,7 @@ export class SnapshotSource {
 
   async nextBatch(): Promise<Document[]> {
     const filter: Document = this.lastId === undefined ? {} : { _id: { $gt: this.lastId } };
-    const docs = await this.collection.find(filter).sort({ _id: 1 }).limit(this.batchSize).toArray();
+    const docs = await this.collection.find(filter, { promoteValues: false }).sort({ _id: 1 }).limit(this.batchSize).toArray();
     if (docs.length > 0) this.lastId = docs[docs.length - 1]!._id;
     return docs;
   }
