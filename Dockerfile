@@ -42,8 +42,9 @@ RUN npm ci --omit=dev --workspace "${SERVICE}" && npm cache clean --force
 # --- runtime: compiled code and production dependencies, shared by the two targets below ---------------------
 FROM node:20.20.2-bookworm-slim AS runtime
 ARG SERVICE
-# SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument)
-ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js
+# SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument). A 32 MiB young generation
+# (Node's default is 16) cut the CDC's garbage-collection time enough for +20-30 % events/s (bench/cdc.mjs variants).
+ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js NODE_OPTIONS=--max-semi-space-size=32
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/services/core/package.json services/core/

@@ -5,7 +5,10 @@
 //   read     the official driver reading the same change stream (fullDocument: updateLookup, as the service does)
 //   produce  kafkajs producing the same records (the exact bytes the CDC wrote: key, value, headers) with an
 //            idempotent producer, acks=-1, the CDC's batch sizes, one batch at a time, to a fresh topic
-// plus, for diagnosis only, `produce-tx`: the same with one Kafka transaction per batch (what the CDC pays).
+// plus, for diagnosis only, `produce-tx`: the same with one Kafka transaction per batch (what the CDC pays), and the
+// CPU bound: each ceiling runs alone and may use every core, while the CDC needs reading and producing at once on
+// cores it shares with the database and the broker, so this machine cannot run the two faster than
+//   cores / (CPU per event of read + CPU per event of produce, client and server processes, from the two ceilings).
 //
 // Method: the CDC is started once with CDC_SNAPSHOT=never so that it checkpoints "now", stopped (SIGTERM), N changes
 // are written while it is down (inserts of realistic orders by insertMany, plus updates and deletes), then it is
@@ -22,7 +25,13 @@
 //                                             "dist": "<dir>" runs another build (e.g. a copy of services/cdc/dist under .run/)
 //
 // MONGO_URI / KAFKA_BROKERS select the servers (default: the local infrastructure). Results: bench/results/cdc-*.json.
+// Mind the MongoDB stand-in: it keeps its whole oplog in memory (about 7 KB of heap per change of these orders), so
+// every run grows the shared server for good. Big backlogs belong on a private stand-in (port and run dir of its own):
+//   CDC_RUN_DIR=<dir> MONGO_PORT=27219 MONGO_JAVA_OPTS=-Xmx4g MONGO_OPLOG_MAX_ENTRIES=400000 scripts/infra/mongo.sh up
+//   MONGO_URI='mongodb://127.0.0.1:27219/?replicaSet=rs0' node bench/cdc.mjs
+// (--backlog 1000000 needs about 8 GB of heap there, and an oplog cap above the backlog).
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
@@ -234,9 +243,10 @@ async function parent() {
       const tag = `r${r}${attempt > 0 ? `a${attempt}` : ''}`;
       const serversAtStart = JSON.stringify({ mongo: serverPids.mongo(), kafka: serverPids.kafka() });
       const round = { read: null, produce: null, produceTx: null };
+      const readSpec = { db, startAt, events, batchSize: Math.min(batchMaxEvents, 1000), maxAwaitMs: Math.min(config.CDC_BATCH_MAX_WAIT_MS, 1000) };
       const doRead = () => {
         console.error(`round ${r}: ceiling read (driver change stream), load ${load().join(' ')}`);
-        round.read = runCeiling('read', { db, startAt, events, batchSize: Math.min(batchMaxEvents, 1000), maxAwaitMs: Math.min(config.CDC_BATCH_MAX_WAIT_MS, 1000) });
+        round.read = runCeiling('read', readSpec);
         round.read.load = load();
         console.error(`  read: ${fmt(round.read.eventsPerSec)} events/s`);
       };
@@ -277,6 +287,7 @@ async function parent() {
         if (withCeilings) {
           run.ceiling = Math.min(round.read.eventsPerSec, round.produce.eventsPerSec);
           run.ratio = run.cdc.eventsPerSec / run.ceiling;
+          run.cpuBound = cpuBound(round.read, round.produce);
         }
         result.runs.push(run);
       }
@@ -309,6 +320,15 @@ async function parent() {
   console.log(`\nsaved ${path}`);
 }
 
+/**
+ * The rate at which this machine's cores could run reading and producing together, from the CPU each ceiling used
+ * per event (client + server): each ceiling runs alone and may use every core, the CDC needs both at once.
+ */
+function cpuBound(read, produce) {
+  const perEvent = (ceiling) => Object.values(ceiling.cpu).reduce((sum, cores) => sum + cores, 0) / ceiling.eventsPerSec;
+  return availableParallelism() / (perEvent(read) + perEvent(produce));
+}
+
 function median(values) {
   const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
   if (sorted.length === 0) return null;
@@ -321,11 +341,12 @@ function summarize(result) {
   const { runs } = result;
   console.log(`\nCDC benchmark: ${fmt(result.events)} changes (${JSON.stringify(result.write.ops)}), ${result.settings.partitions} partitions, batch ${result.settings.batchMaxEvents} events / ${(result.settings.batchMaxBytes / 2 ** 20).toFixed(0)} MiB, node ${result.node}`);
   console.log(`backlog written at ${fmt(result.write.changesPerSec)} changes/s (load ${result.write.load.join(' ')})\n`);
-  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | CDC / min(ceilings) | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const ratio = (x) => (x ? x.toFixed(2) : '-');
+  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | CPU bound events/s | CDC / min(read, produce) | CDC / CPU bound | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of runs) {
     console.log(
-      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${r.ratio ? r.ratio.toFixed(2) : '-'} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
+      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${fmt(r.cpuBound)} | ${ratio(r.ratio)} | ${ratio(r.cpuBound && r.cdc.eventsPerSec / r.cpuBound)} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
     );
   }
   result.median = {};
@@ -337,16 +358,21 @@ function summarize(result) {
       read: median(mine.map((r) => r.read?.eventsPerSec)),
       produce: median(mine.map((r) => r.produce?.eventsPerSec)),
       produceTx: median(mine.map((r) => r.produceTx?.eventsPerSec)),
+      cpuBound: median(mine.map((r) => r.cpuBound)),
       ratio: median(mine.map((r) => r.ratio)),
+      cpuBoundRatio: median(mine.map((r) => r.cpuBound && r.cdc.eventsPerSec / r.cpuBound)),
       peakRssMiB: median(mine.map((r) => r.cdc.peakRssMiB)),
     });
-    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${m.ratio ? m.ratio.toFixed(2) : '-'} | ${m.peakRssMiB} | | | | |`);
+    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${fmt(m.cpuBound)} | ${ratio(m.ratio)} | ${ratio(m.cpuBoundRatio)} | ${m.peakRssMiB} | | | | |`);
   }
   if (result.mode === 'backlog') {
     const r = runs[0].cdc;
     console.log(`\nCDC RSS over the ${r.seconds.toFixed(0)} s run (${r.rss.samples} samples, 1/s): min ${r.rss.minMiB} MiB, median ${r.rss.medianMiB} MiB, max ${r.rss.maxMiB} MiB, peak (VmHWM) ${r.rss.peakMiB} MiB; median of the first quarter ${r.rss.firstQuarterMedianMiB} MiB, of the last quarter ${r.rss.lastQuarterMedianMiB} MiB`);
   }
-  console.log('\ncpu = CPU seconds per wall second while streaming (1.0 = one core of 2). Ceilings run alone, each in a fresh process.');
+  console.log(
+    `\ncpu = CPU seconds per wall second while streaming (1.0 = one core of ${availableParallelism()}). Ceilings run alone, each in a fresh process. ` +
+      'CPU bound = cores / (CPU per event of read + CPU per event of produce, client and server): the rate at which this machine could do both.',
+  );
 }
 
 await parent();

@@ -97,7 +97,8 @@ node_command() {
   local name="$1"; shift
   local vars=()
   mapfile -t vars < <(service_env "$name")
-  printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "${vars[@]}" node "$@"
+  # the node options of the container image (Dockerfile)
+  printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" NODE_OPTIONS=--max-semi-space-size=32 "${vars[@]}" node "$@"
 }
 
 require_build() {

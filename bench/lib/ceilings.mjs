@@ -1,7 +1,7 @@
 // The ceilings of the pipeline benchmarks (bench/cdc.mjs, bench/processor.mjs, bench/e2e.mjs): each runs alone in a
 // fresh child process (`runCeiling(mode, spec)` starts this file with `--expose-gc <mode> <spec>`) and prints its
 // result as one JSON line.
-//   read     the official driver reading a change stream (fullDocument: updateLookup, as the CDC does)
+//   read     the official driver reading a change stream (fullDocument: updateLookup, promoteValues off, as the CDC does)
 //   produce  kafkajs producing the records of a CDC topic (same key, value, headers) in the CDC's batches
 //   consume  kafkajs reading a topic (read_committed, eachBatch, fresh group)
 //   write    the processor's own Parquet writer writing the rows of a topic into the processor's announced files
@@ -40,6 +40,17 @@ export function batchesOf(records, maxEvents, maxBytes) {
   return batches;
 }
 
+/** The change stream as the CDC opens it. */
+function watchAsTheCdc(collection, spec) {
+  return collection.watch([], {
+    startAtOperationTime: new mongodb.Timestamp({ t: spec.startAt.t, i: spec.startAt.i }),
+    fullDocument: 'updateLookup',
+    batchSize: spec.batchSize,
+    maxAwaitTimeMS: spec.maxAwaitMs,
+    promoteValues: false,
+  });
+}
+
 export async function childRead(spec) {
   const client = new mongodb.MongoClient(infra.mongoUri, { serverSelectionTimeoutMS: 10000 });
   await client.connect();
@@ -48,12 +59,7 @@ export async function childRead(spec) {
     const meter = cpuMeter({ self: process.pid, mongo: serverPids.mongo });
     const started = now();
     meter.start();
-    const stream = collection.watch([], {
-      startAtOperationTime: new mongodb.Timestamp({ t: spec.startAt.t, i: spec.startAt.i }),
-      fullDocument: 'updateLookup',
-      batchSize: spec.batchSize,
-      maxAwaitTimeMS: spec.maxAwaitMs,
-    });
+    const stream = watchAsTheCdc(collection, spec);
     let count = 0;
     while (count < spec.events) {
       if (await stream.tryNext()) count++;

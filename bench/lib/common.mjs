@@ -238,7 +238,8 @@ export async function startService(service, env, label, nodeArgs = [], distDir =
   const logFile = join(logDir, `${label}.log`);
   const log = createWriteStream(logFile);
   const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, distDir, 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+    // NODE_OPTIONS as the container image (Dockerfile) and the local stack run the services
+    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', NODE_OPTIONS: '--max-semi-space-size=32', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: repoRoot,
   });
