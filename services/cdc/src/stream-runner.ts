@@ -1,34 +1,27 @@
-import type { ChangeStreamDocument, Document, MongoClient } from 'mongodb';
+import type { Document, MongoClient } from 'mongodb';
 import { Timestamp } from 'mongodb';
 import type { ClusterTime, Logger } from '@cdc/core';
-import { ChangeSource, currentClusterTime, isHistoryLost, type ResumePoint } from './source/change-source.js';
+import { currentClusterTime, isHistoryLost, type ResumePoint } from './source/change-source.js';
+import { ChangeReader, type ChangeReaderInit, type StreamStart } from './source/change-reader.js';
+import type { BatcherSettings, ChangeBatch } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
-import { changeToEnvelope, clusterTimeOf, resumeTokenData, snapshotToEnvelope, STREAM_END_TYPES } from './transform/to-envelope.js';
-import { deadLetterMessage, eventToMessage } from './transform/to-message.js';
-import { BatchBuffer } from './transform/batch.js';
+import { clusterTimeOf, snapshotToEnvelope } from './transform/to-envelope.js';
+import { eventToMessage } from './transform/to-message.js';
 import { sameCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 import { planStart, shouldResnapshotOnHistoryLost, type SnapshotMode } from './checkpoint/plan.js';
 import type { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import type { OutgoingMessage, TransactionalPublisher } from './sink/transactional-publisher.js';
 import type { CdcMetrics } from './metrics.js';
 
-export interface StreamSettings {
-  streamId: string;
-  db: string;
-  coll: string;
-  topic: string;
-  instance: string;
+export interface StreamSettings extends BatcherSettings {
+  /** the reading thread opens its own connection */
+  readerConnection: ChangeReaderInit['mongo'];
   /** $match stages restricting this stream to its share of documents (hash mode) */
   pipeline: Document[];
   snapshotMode: SnapshotMode;
   snapshotBatchSize: number;
   onHistoryLost: 'fail' | 'resnapshot';
-  onStreamEnd: 'stop' | 'reopen';
   fullDocumentBeforeChange: 'off' | 'whenAvailable' | 'required';
-  batchMaxEvents: number;
-  batchMaxBytes: number;
-  batchMaxWaitMs: number;
-  maxMessageBytes: number;
   checkpointTopic: string;
 }
 
@@ -49,9 +42,15 @@ interface PendingBatch {
 
 const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
 
+function streamStart(from: ResumePoint): StreamStart {
+  if (from.kind === 'now') throw new Error('a stream opens at a token or a cluster time, never at "now"');
+  return from.kind === 'time' ? { kind: 'time', at: clusterTimeOf(from.at) } : from;
+}
+
 /** source (snapshot, then change stream) → envelope → Kafka transaction with checkpoint, for one stream. */
 export class StreamRunner {
   private stopping = false;
+  private reader: ChangeReader | null = null;
   phase: 'starting' | 'snapshot' | 'streaming' | 'stopped' = 'starting';
 
   constructor(
@@ -65,6 +64,7 @@ export class StreamRunner {
 
   stop(): void {
     this.stopping = true;
+    this.reader?.stop();
   }
 
   async run(): Promise<void> {
@@ -146,29 +146,44 @@ export class StreamRunner {
   private async stream(from: ResumePoint): Promise<ResumePoint> {
     this.phase = 'streaming';
     const { streamId } = this.settings;
-    const source = new ChangeSource(this.client.db(this.settings.db).collection(this.settings.coll), {
-      fullDocumentBeforeChange: this.settings.fullDocumentBeforeChange,
-      pipeline: this.settings.pipeline,
-      maxAwaitTimeMs: Math.min(this.settings.batchMaxWaitMs, 1000),
-      batchSize: Math.min(this.settings.batchMaxEvents, 1000),
+    const reader = new ChangeReader({
+      mongo: this.settings.readerConnection,
+      db: this.settings.db,
+      coll: this.settings.coll,
+      from: streamStart(from),
+      source: {
+        fullDocumentBeforeChange: this.settings.fullDocumentBeforeChange,
+        pipeline: this.settings.pipeline,
+        maxAwaitTimeMs: Math.min(this.settings.batchMaxWaitMs, 1000),
+        batchSize: Math.min(this.settings.batchMaxEvents, 1000),
+      },
+      batcher: this.settings,
     });
-    source.open(from);
+    this.reader = reader;
     this.logger.info({ streamId, from: from.kind }, 'change stream opened');
     let inFlight: Promise<void> = Promise.resolve();
     try {
       for (;;) {
-        const { batch, end, fatal } = await this.readBatch(source);
+        const batch = await reader.next();
+        this.account(batch);
         // One transaction in flight while the next batch is read: bounded memory, and Kafka's pace sets ours.
         await inFlight;
-        if (batch) inFlight = this.commit(batch);
-        if (fatal) {
+        if (batch.lastToken !== null) {
+          inFlight = this.commit({
+            messages: batch.messages,
+            ops: new Map(batch.ops),
+            lastClusterTime: batch.lastClusterTime,
+            checkpoint: this.streamCheckpoint(batch.lastToken, null, batch.reopenAfter !== null),
+          });
+        }
+        if (batch.fatal !== null) {
           // The changes read before the end event are published (and checkpointed) before stopping.
           await inFlight;
-          throw fatal;
+          throw new FatalStreamError(batch.fatal, 3);
         }
-        if (end) {
+        if (batch.reopenAfter !== null) {
           await inFlight;
-          return end;
+          return { kind: 'after-end', token: batch.reopenAfter };
         }
         if (this.stopping) {
           await inFlight;
@@ -176,95 +191,25 @@ export class StreamRunner {
         }
       }
     } finally {
+      this.reader = null;
       await inFlight.catch(() => undefined);
-      await source.close();
+      await reader.close();
     }
   }
 
-  private async readBatch(source: ChangeSource): Promise<{ batch: PendingBatch | null; end: ResumePoint | null; fatal?: FatalStreamError }> {
-    const { streamId, topic } = this.settings;
-    const buffer = new BatchBuffer<OutgoingMessage>(this.settings.batchMaxEvents, this.settings.batchMaxBytes);
-    const ops = new Map<string, number>();
-    let lastToken: string | null = null;
-    let lastClusterTime: ClusterTime | null = null;
-    let firstAt = 0;
-    let end: ResumePoint | null = null;
-    let fatal: FatalStreamError | undefined;
-    while (!buffer.full && !this.stopping) {
-      if (buffer.length > 0 && Date.now() - firstAt >= this.settings.batchMaxWaitMs) break;
-      const change = await source.tryNext();
-      if (!change) continue;
-      if (buffer.length === 0) firstAt = Date.now();
-      const token = resumeTokenData(change._id);
-      if (STREAM_END_TYPES.has(change.operationType)) {
-        this.metrics.streamEnds.inc({ stream: streamId, type: change.operationType });
-        try {
-          end = this.onStreamEnd(change, token);
-        } catch (error) {
-          if (!(error instanceof FatalStreamError)) throw error;
-          fatal = error;
-          break;
-        }
-        if (end === null) continue;
-        lastToken = token;
-        break;
-      }
-      lastToken = token;
-      lastClusterTime = clusterTimeOf(change.clusterTime as Timestamp);
-      let encoded: { ok: boolean; out: OutgoingMessage; bytes: number };
-      try {
-        encoded = eventToMessage(changeToEnvelope(change, { instance: this.settings.instance }), topic, this.settings.maxMessageBytes);
-      } catch (error) {
-        encoded = { ok: false, bytes: 1024, out: this.serializeFailure(change, token, error as Error) };
-      }
-      if (!encoded.ok) {
-        this.metrics.deadLetters.inc({ stream: streamId, reason: encoded.out.message.headers?.reason?.toString() ?? 'unknown' });
-        this.logger.warn({ streamId, resume_token: token, reason: encoded.out.message.headers?.reason?.toString() }, 'event sent to dead-letter topic');
-      }
-      buffer.add(encoded.out, encoded.bytes);
-      ops.set(change.operationType, (ops.get(change.operationType) ?? 0) + 1);
-    }
-    // Counted per batch, not per event: label lookups per change were a measurable share of the CPU.
-    for (const [op, count] of ops) this.metrics.eventsRead.inc({ stream: streamId, op }, count);
-    this.metrics.batchBytes.set({ stream: streamId }, buffer.bytes);
-    if (lastToken === null) return { batch: null, end, fatal };
-    const checkpoint = this.streamCheckpoint(lastToken, null, end?.kind === 'after-end');
-    return { batch: { messages: buffer.take(), checkpoint, ops, lastClusterTime }, end, fatal };
-  }
-
-  /** drop / rename / invalidate: null = keep reading (the invalidate that follows ends the stream). */
-  private onStreamEnd(change: ChangeStreamDocument<Document>, token: string): ResumePoint | null {
+  /** Logs and counts what the reading thread saw. */
+  private account(batch: ChangeBatch): void {
     const { streamId } = this.settings;
-    this.logger.warn({ streamId, type: change.operationType, resume_token: token }, 'change stream end event');
-    if (this.settings.onStreamEnd === 'stop') {
-      // The end event itself is not checkpointed: a restart sees it again and stops again until an operator acts.
-      throw new FatalStreamError(
-        `stream ${streamId}: the collection saw '${change.operationType}', which ends its change stream. ` +
-          `Stopping as configured (CDC_ON_STREAM_END=stop). To continue after it, restart with CDC_ON_STREAM_END=reopen.`,
-        3,
-      );
+    for (const end of batch.streamEnds) {
+      this.metrics.streamEnds.inc({ stream: streamId, type: end.type });
+      this.logger.warn({ streamId, type: end.type, resume_token: end.resume_token }, 'change stream end event');
     }
-    return change.operationType === 'invalidate' ? { kind: 'after-end', token } : null;
-  }
-
-  private serializeFailure(change: ChangeStreamDocument<Document>, token: string, error: Error): OutgoingMessage {
-    let documentId: string | null = null;
-    try {
-      documentId = JSON.stringify((change as { documentKey?: unknown }).documentKey ?? null);
-    } catch {
-      documentId = null;
+    for (const dead of batch.deadLetters) {
+      this.metrics.deadLetters.inc({ stream: streamId, reason: dead.reason });
+      this.logger.warn({ streamId, resume_token: dead.resume_token, reason: dead.reason }, 'event sent to dead-letter topic');
     }
-    return deadLetterMessage(this.settings.topic, {
-      reason: 'serialize_failed',
-      error: error.message,
-      db: this.settings.db,
-      coll: this.settings.coll,
-      op: change.operationType,
-      document_id: documentId,
-      resume_token: token,
-      event_id: null,
-      size_bytes: null,
-    });
+    for (const [op, count] of batch.ops) this.metrics.eventsRead.inc({ stream: streamId, op }, count);
+    this.metrics.batchBytes.set({ stream: streamId }, batch.bytes);
   }
 
   private async commit(batch: PendingBatch): Promise<void> {
