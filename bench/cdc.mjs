@@ -18,7 +18,7 @@
 //
 //   npx tsc -b && node bench/cdc.mjs [--events 200000] [--runs 3] [--partitions 6] [--env CDC_BATCH_MAX_EVENTS=5000,...]
 //   node bench/cdc.mjs --backlog 1000000      one run, RSS sampled every second (min/median/max), no ceilings
-//   node bench/cdc.mjs --cpu-prof             also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
+//   node bench/cdc.mjs --cpu-prof             also write V8 CPU profiles of the service, one per thread (.run/bench-logs/profiles/<run>/)
 //   node bench/cdc.mjs --node-args '--max-semi-space-size=32'   node flags for the service
 //   node bench/cdc.mjs --variants '[{"name":"a"},{"name":"b","env":{"CDC_BATCH_MAX_EVENTS":"5000"},"nodeArgs":"--max-semi-space-size=32"}]'
 //                                             compare CDC settings on the same backlog (each round runs every variant);
@@ -108,7 +108,8 @@ async function seedCheckpoint(topic, streamId, startAt) {
 
 async function timeCdc(prefix, db, events, extraEnv, nodeArgText, label, distDir) {
   const nodeArgs = nodeArgText.split(' ').filter(Boolean);
-  if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`, `--cpu-prof-name=${label}.cpuprofile`);
+  // one directory per run: the service writes a profile per thread (main and the change reading thread)
+  if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles', label)}`);
   if (nodeArgs.length) mkdirSync(join(logDir, 'profiles'), { recursive: true });
   const cdc = await startService('cdc', cdcEnv(prefix, db, extraEnv), label, nodeArgs, distDir);
   // RSS sampled once per second from the start of the work (VmHWM still covers start-up)

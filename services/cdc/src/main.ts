@@ -63,7 +63,6 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       store,
       {
         streamId,
-        readerConnection: { uri: config.MONGO_URI, serverSelectionTimeoutMS: config.MONGO_CONNECT_TIMEOUT_MS, appName: instance },
         db,
         coll,
         topic: topicFor(config.CDC_TOPIC_TEMPLATE, db, coll),

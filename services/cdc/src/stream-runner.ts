@@ -1,9 +1,8 @@
 import type { Document, MongoClient } from 'mongodb';
 import { Timestamp } from 'mongodb';
 import type { ClusterTime, Logger } from '@cdc/core';
-import { currentClusterTime, isHistoryLost, type ResumePoint } from './source/change-source.js';
-import { ChangeReader, type ChangeReaderInit, type StreamStart } from './source/change-reader.js';
-import type { BatcherSettings, ChangeBatch } from './source/change-batcher.js';
+import { ChangeSource, currentClusterTime, isHistoryLost, type ResumePoint } from './source/change-source.js';
+import { ChangeBatcher, type BatcherSettings, type ChangeBatch } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf, snapshotToEnvelope } from './transform/to-envelope.js';
 import { eventToMessage } from './transform/to-message.js';
@@ -14,8 +13,6 @@ import type { OutgoingMessage, TransactionalPublisher } from './sink/transaction
 import type { CdcMetrics } from './metrics.js';
 
 export interface StreamSettings extends BatcherSettings {
-  /** the reading thread opens its own connection */
-  readerConnection: ChangeReaderInit['mongo'];
   /** $match stages restricting this stream to its share of documents (hash mode) */
   pipeline: Document[];
   snapshotMode: SnapshotMode;
@@ -42,15 +39,10 @@ interface PendingBatch {
 
 const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
 
-function streamStart(from: ResumePoint): StreamStart {
-  if (from.kind === 'now') throw new Error('a stream opens at a token or a cluster time, never at "now"');
-  return from.kind === 'time' ? { kind: 'time', at: clusterTimeOf(from.at) } : from;
-}
-
 /** source (snapshot, then change stream) → envelope → Kafka transaction with checkpoint, for one stream. */
 export class StreamRunner {
   private stopping = false;
-  private reader: ChangeReader | null = null;
+  private batcher: ChangeBatcher | null = null;
   phase: 'starting' | 'snapshot' | 'streaming' | 'stopped' = 'starting';
 
   constructor(
@@ -64,7 +56,7 @@ export class StreamRunner {
 
   stop(): void {
     this.stopping = true;
-    this.reader?.stop();
+    this.batcher?.stop();
   }
 
   async run(): Promise<void> {
@@ -146,25 +138,20 @@ export class StreamRunner {
   private async stream(from: ResumePoint): Promise<ResumePoint> {
     this.phase = 'streaming';
     const { streamId } = this.settings;
-    const reader = new ChangeReader({
-      mongo: this.settings.readerConnection,
-      db: this.settings.db,
-      coll: this.settings.coll,
-      from: streamStart(from),
-      source: {
-        fullDocumentBeforeChange: this.settings.fullDocumentBeforeChange,
-        pipeline: this.settings.pipeline,
-        maxAwaitTimeMs: Math.min(this.settings.batchMaxWaitMs, 1000),
-        batchSize: Math.min(this.settings.batchMaxEvents, 1000),
-      },
-      batcher: this.settings,
+    const source = new ChangeSource(this.client.db(this.settings.db).collection(this.settings.coll), {
+      fullDocumentBeforeChange: this.settings.fullDocumentBeforeChange,
+      pipeline: this.settings.pipeline,
+      maxAwaitTimeMs: Math.min(this.settings.batchMaxWaitMs, 1000),
+      batchSize: Math.min(this.settings.batchMaxEvents, 1000),
     });
-    this.reader = reader;
+    source.open(from);
+    const batcher = new ChangeBatcher(source, this.settings);
+    this.batcher = batcher;
     this.logger.info({ streamId, from: from.kind }, 'change stream opened');
     let inFlight: Promise<void> = Promise.resolve();
     try {
       for (;;) {
-        const batch = await reader.next();
+        const batch = await batcher.next();
         this.account(batch);
         // One transaction in flight while the next batch is read: bounded memory, and Kafka's pace sets ours.
         await inFlight;
@@ -191,13 +178,13 @@ export class StreamRunner {
         }
       }
     } finally {
-      this.reader = null;
+      this.batcher = null;
       await inFlight.catch(() => undefined);
-      await reader.close();
+      await source.close();
     }
   }
 
-  /** Logs and counts what the reading thread saw. */
+  /** Logs and counts what the batcher saw. */
   private account(batch: ChangeBatch): void {
     const { streamId } = this.settings;
     for (const end of batch.streamEnds) {

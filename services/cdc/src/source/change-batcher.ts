@@ -18,10 +18,7 @@ export interface BatcherSettings {
   maxMessageBytes: number;
 }
 
-/**
- * One batch of encoded changes and what was seen while reading it. Plain data (it crosses from the reading thread):
- * the caller logs, counts and publishes it.
- */
+/** One batch of encoded changes and what was seen while reading it: the caller logs, counts and publishes it. */
 export interface ChangeBatch {
   messages: OutgoingMessage[];
   /** resume token of the last change read, null when nothing was read */

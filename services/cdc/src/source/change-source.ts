@@ -1,4 +1,5 @@
 import type { ChangeStream, ChangeStreamDocument, ChangeStreamOptions, Collection, Document, MongoClient, Timestamp } from 'mongodb';
+import { MongoServerError } from 'mongodb';
 
 export type ResumePoint =
   | { kind: 'token'; token: string }
@@ -15,11 +16,9 @@ export interface ChangeSourceSettings {
   batchSize: number;
 }
 
-/** ChangeStreamHistoryLost: the resume point has rolled off the oplog (a server error, also as relayed by the reading thread). */
+/** ChangeStreamHistoryLost: the resume point has rolled off the oplog. */
 export function isHistoryLost(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const { code, codeName } = error as { code?: unknown; codeName?: unknown };
-  return code === 286 || codeName === 'ChangeStreamHistoryLost' || /resume point may no longer be in the oplog/i.test(error.message);
+  return error instanceof MongoServerError && (error.code === 286 || error.codeName === 'ChangeStreamHistoryLost' || /resume point may no longer be in the oplog/i.test(error.message));
 }
 
 type Change = ChangeStreamDocument<Document>;
