@@ -5,10 +5,10 @@
 //   read     the official driver reading the same change stream (fullDocument: updateLookup, as the service does)
 //   produce  kafkajs producing the same records (the exact bytes the CDC wrote: key, value, headers) with an
 //            idempotent producer, acks=-1, the CDC's batch sizes, one batch at a time, to a fresh topic
-// plus, for diagnosis only, `produce-tx`: the same with one Kafka transaction per batch (what the CDC pays), and the
-// CPU bound: each ceiling runs alone and may use every core, while the CDC needs reading and producing at once on
-// cores it shares with the database and the broker, so this machine cannot run the two faster than
-//   cores / (CPU per event of read + CPU per event of produce, client and server processes, from the two ceilings).
+// plus, for diagnosis only, `produce-tx`: the same with one Kafka transaction per batch (what the CDC pays), and two
+// bounds derived from the ceilings' CPU per event (each ceiling runs alone; the CDC needs both at once):
+//   machine     cores / (CPU per event of read + of produce, client and server processes)
+//   one-thread  1 / (the two clients' own CPU per event): both raw clients in one Node thread, as the CDC runs them
 //
 // Method: the CDC is started once with CDC_SNAPSHOT=never so that it checkpoints "now", stopped (SIGTERM), N changes
 // are written while it is down (inserts of realistic orders by insertMany, plus updates and deletes), then it is
@@ -288,7 +288,7 @@ async function parent() {
         if (withCeilings) {
           run.ceiling = Math.min(round.read.eventsPerSec, round.produce.eventsPerSec);
           run.ratio = run.cdc.eventsPerSec / run.ceiling;
-          run.cpuBound = cpuBound(round.read, round.produce);
+          run.bounds = bounds(round.read, round.produce);
         }
         result.runs.push(run);
       }
@@ -322,12 +322,16 @@ async function parent() {
 }
 
 /**
- * The rate at which this machine's cores could run reading and producing together, from the CPU each ceiling used
- * per event (client + server): each ceiling runs alone and may use every core, the CDC needs both at once.
+ * What the two raw clients could do together, from the CPU each ceiling used per event. Each ceiling runs alone; the
+ * CDC needs both at once: `machine` = this machine's cores / (CPU per event of read + of produce, client and server
+ * processes); `thread` = 1 / (the clients' own CPU per event, read + produce): one Node thread running both.
  */
-function cpuBound(read, produce) {
-  const perEvent = (ceiling) => Object.values(ceiling.cpu).reduce((sum, cores) => sum + cores, 0) / ceiling.eventsPerSec;
-  return availableParallelism() / (perEvent(read) + perEvent(produce));
+function bounds(read, produce) {
+  const perEvent = (ceiling, shares) => shares.reduce((sum, name) => sum + (ceiling.cpu[name] ?? 0), 0) / ceiling.eventsPerSec;
+  return {
+    machine: availableParallelism() / (perEvent(read, Object.keys(read.cpu)) + perEvent(produce, Object.keys(produce.cpu))),
+    thread: 1 / (perEvent(read, ['self']) + perEvent(produce, ['self'])),
+  };
 }
 
 function median(values) {
@@ -343,11 +347,11 @@ function summarize(result) {
   console.log(`\nCDC benchmark: ${fmt(result.events)} changes (${JSON.stringify(result.write.ops)}), ${result.settings.partitions} partitions, batch ${result.settings.batchMaxEvents} events / ${(result.settings.batchMaxBytes / 2 ** 20).toFixed(0)} MiB, node ${result.node}`);
   console.log(`backlog written at ${fmt(result.write.changesPerSec)} changes/s (load ${result.write.load.join(' ')})\n`);
   const ratio = (x) => (x ? x.toFixed(2) : '-');
-  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | CPU bound events/s | CDC / min(read, produce) | CDC / CPU bound | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | machine bound events/s | one-thread bound events/s | CDC / min(read, produce) | CDC / one-thread bound | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of runs) {
     console.log(
-      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${fmt(r.cpuBound)} | ${ratio(r.ratio)} | ${ratio(r.cpuBound && r.cdc.eventsPerSec / r.cpuBound)} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
+      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${fmt(r.bounds?.machine)} | ${fmt(r.bounds?.thread)} | ${ratio(r.ratio)} | ${ratio(r.bounds && r.cdc.eventsPerSec / r.bounds.thread)} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
     );
   }
   result.median = {};
@@ -359,12 +363,13 @@ function summarize(result) {
       read: median(mine.map((r) => r.read?.eventsPerSec)),
       produce: median(mine.map((r) => r.produce?.eventsPerSec)),
       produceTx: median(mine.map((r) => r.produceTx?.eventsPerSec)),
-      cpuBound: median(mine.map((r) => r.cpuBound)),
+      machineBound: median(mine.map((r) => r.bounds?.machine)),
+      threadBound: median(mine.map((r) => r.bounds?.thread)),
       ratio: median(mine.map((r) => r.ratio)),
-      cpuBoundRatio: median(mine.map((r) => r.cpuBound && r.cdc.eventsPerSec / r.cpuBound)),
+      threadBoundRatio: median(mine.map((r) => r.bounds && r.cdc.eventsPerSec / r.bounds.thread)),
       peakRssMiB: median(mine.map((r) => r.cdc.peakRssMiB)),
     });
-    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${fmt(m.cpuBound)} | ${ratio(m.ratio)} | ${ratio(m.cpuBoundRatio)} | ${m.peakRssMiB} | | | | |`);
+    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${fmt(m.machineBound)} | ${fmt(m.threadBound)} | ${ratio(m.ratio)} | ${ratio(m.threadBoundRatio)} | ${m.peakRssMiB} | | | | |`);
   }
   if (result.mode === 'backlog') {
     const r = runs[0].cdc;
@@ -372,7 +377,7 @@ function summarize(result) {
   }
   console.log(
     `\ncpu = CPU seconds per wall second while streaming (1.0 = one core of ${availableParallelism()}). Ceilings run alone, each in a fresh process. ` +
-      'CPU bound = cores / (CPU per event of read + CPU per event of produce, client and server): the rate at which this machine could do both.',
+      'Bounds: what the raw clients could do together, from the CPU per event each ceiling used (machine: all its processes on these cores; one-thread: the two clients in one Node thread, as the CDC runs them).',
   );
 }
 

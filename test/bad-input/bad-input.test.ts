@@ -119,7 +119,7 @@ const POISON: PoisonCase[] = [
     // The envelope is flat: `document` is a string the processor does not parse, so its depth is no concern here
     // (MongoDB itself refuses documents deeper than 100 levels); the row keeps the string as it came.
     name: '7a document string holding JSON nested 150 levels: written unchanged',
-    value: encodeChangeEvent(deepDocumentEvent),
+    value: Buffer.from(encodeChangeEvent(deepDocumentEvent)),
     event: deepDocumentEvent,
     expect: { row: (document) => assert.equal(document, deepDocument) },
   },

@@ -79,15 +79,16 @@ export interface Produced {
 }
 
 /** Sends records to explicit partitions (plain producer: read_committed consumers see them) and returns their offsets. */
-export async function produce(kafka: Kafka, topic: string, records: { partition: number; key: string; value: Buffer; event?: ChangeEvent }[]): Promise<Produced[]> {
+export async function produce(kafka: Kafka, topic: string, records: { partition: number; key: string; value: Buffer | string; event?: ChangeEvent }[]): Promise<Produced[]> {
   const producer = kafka.producer();
   await producer.connect();
   const produced: Produced[] = [];
   try {
     // One send per record keeps the offsets knowable without relying on batching details.
     for (const record of records) {
-      const [meta] = await producer.send({ topic, acks: -1, messages: [{ partition: record.partition, key: record.key, value: record.value }] });
-      produced.push({ partition: record.partition, offset: Number(meta!.baseOffset), key: record.key, value: record.value, event: record.event ?? null });
+      const value = typeof record.value === 'string' ? Buffer.from(record.value) : record.value;
+      const [meta] = await producer.send({ topic, acks: -1, messages: [{ partition: record.partition, key: record.key, value }] });
+      produced.push({ partition: record.partition, offset: Number(meta!.baseOffset), key: record.key, value, event: record.event ?? null });
     }
   } finally {
     await producer.disconnect();

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { Partitioners } from 'kafkajs';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, retry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, javaCompatiblePartitioner, retry, runService } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -58,7 +57,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
   ]);
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
-  const deadLetters = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const deadLetters = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: javaCompatiblePartitioner });
   await connectOrExplain('connect the dead-letter producer', () => deadLetters.connect());
   shutdown.register('dead-letter producer', () => deadLetters.disconnect());
 

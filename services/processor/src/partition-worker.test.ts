@@ -74,7 +74,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     isRunning: () => true,
     isStale: () => false,
   };
-  const batch = (offsets: number[], value = (o: number) => encodeChangeEvent(sampleEvent('insert', o))): Batch =>
+  const batch = (offsets: number[], value = (o: number) => Buffer.from(encodeChangeEvent(sampleEvent('insert', o)))): Batch =>
     ({
       topic: 't',
       partition: 0,
@@ -126,7 +126,7 @@ test('a position past the committed offset after take-over seeks back to it', as
 
 test('poison records are dead-lettered in the transaction; a batch of only poison commits without a file', async () => {
   const h = harness({ maxRows: 1 });
-  await h.worker.consume(h.batch([0, 1], (o) => (o === 0 ? Buffer.from('nope') : encodeChangeEvent(sampleEvent('delete', o)))), h.ctx);
+  await h.worker.consume(h.batch([0, 1], (o) => (o === 0 ? Buffer.from('nope') : Buffer.from(encodeChangeEvent(sampleEvent('delete', o))))), h.ctx);
   assert.equal(h.state.commits.length, 1, 'the dead letter rides with the first row');
   assert.deepEqual(h.state.commits[0]!.messages.map((m) => m.topic).sort(), ['files', 't.dlq']);
   await h.worker.consume(h.batch([2, 3], () => Buffer.from('{}')), h.ctx);

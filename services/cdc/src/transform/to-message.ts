@@ -27,23 +27,24 @@ export function deadLetterMessage(topic: string, info: DeadLetterInfo): Outgoing
 /** Envelope → Kafka record keyed by document (per-document order); too-large records become dead letters. */
 export function eventToMessage(event: ChangeEvent, topic: string, maxBytes: number): { ok: true; out: OutgoingMessage; bytes: number } | { ok: false; out: OutgoingMessage; bytes: number } {
   const value = encodeChangeEvent(event);
-  if (value.length > maxBytes) {
+  const size = Buffer.byteLength(value);
+  if (size > maxBytes) {
     const out = deadLetterMessage(topic, {
       reason: 'oversize',
-      error: `event of ${value.length} bytes exceeds CDC_MAX_MESSAGE_BYTES=${maxBytes}`,
+      error: `event of ${size} bytes exceeds CDC_MAX_MESSAGE_BYTES=${maxBytes}`,
       db: event.db,
       coll: event.coll,
       op: event.op,
       document_id: event.document_id,
       resume_token: event.resume_token,
       event_id: event.event_id,
-      size_bytes: value.length,
+      size_bytes: size,
     });
     return { ok: false, out, bytes: 1024 };
   }
   return {
     ok: true,
-    bytes: value.length + event.document_id.length,
+    bytes: size + event.document_id.length,
     out: {
       topic,
       message: {

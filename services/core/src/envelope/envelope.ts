@@ -88,8 +88,9 @@ export function decodeChangeEvent(bytes: Buffer | string): ChangeEvent {
   return result.data;
 }
 
-export function encodeChangeEvent(event: ChangeEvent): Buffer {
-  return Buffer.from(JSON.stringify(event), 'utf8');
+/** The Kafka record value: JSON text. A string, not a Buffer: kafkajs writes it straight into its request buffer. */
+export function encodeChangeEvent(event: ChangeEvent): string {
+  return JSON.stringify(event);
 }
 
 /** Total order of changes to one document: cluster time, then increment. */

@@ -7,7 +7,7 @@ import { sampleEvent } from '../test-support/events.js';
 const record = (value: Buffer | null) => ({ topic: 'orders-cdc', partition: 2, offset: 41, key: Buffer.from('k1'), value, timestamp: '1700000000000' });
 
 test('a valid envelope becomes a row', () => {
-  const result = classifyRecord(record(encodeChangeEvent(sampleEvent('insert', 1))));
+  const result = classifyRecord(record(Buffer.from(encodeChangeEvent(sampleEvent('insert', 1)))));
   assert.ok(result.ok);
   assert.equal(result.row.kafka_offset, 41);
 });
