@@ -33,64 +33,37 @@
 import { mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import * as mongodb from 'mongodb';
 import {
-  cpuMeter,
   createTopics,
   deleteTopics,
   fmt,
   infra,
   load,
   logDir,
-  memoryOf,
+  median,
   metricValue,
-  now,
   repoRoot,
-  rssSampler,
   saveResult,
-  sleep,
   startService,
   uniqueName,
   waitForServers,
 } from './lib/common.mjs';
 import { writeBacklog } from './lib/backlog.mjs';
 import { runCeiling, serverPids } from './lib/ceilings.mjs';
+import { benchKafka, cdcEnv, runRounds, serviceBenchArgs, timeService } from './lib/service-bench.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
-    backlog: { type: 'string' },
-    runs: { type: 'string' },
-    partitions: { type: 'string', default: '6' },
-    'insert-batch': { type: 'string', default: '1000' },
-    env: { type: 'string', default: '' },
-    ceilings: { type: 'boolean' },
-    'cpu-prof': { type: 'boolean', default: false },
-    'node-args': { type: 'string', default: '' },
-    variants: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-  },
+const { args, extraEnv, variants } = serviceBenchArgs({
+  events: { type: 'string', default: process.env.BENCH_EVENTS ?? '200000' },
+  backlog: { type: 'string' },
+  runs: { type: 'string' },
+  'insert-batch': { type: 'string', default: '1000' },
+  ceilings: { type: 'boolean' },
 });
 
-const kafka = new Kafka({ clientId: 'bench-cdc', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+const kafka = benchKafka('bench-cdc');
 
 // ------------------------------------------------------------------ the CDC itself
-
-function cdcEnv(prefix, db, extra) {
-  return {
-    MONGO_URI: infra.mongoUri,
-    KAFKA_BROKERS: infra.kafkaBrokers,
-    CDC_COLLECTIONS: `${db}.orders`,
-    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
-    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
-    KAFKA_CLIENT_ID: prefix,
-    KAFKA_TOPIC_PARTITIONS: args.partitions,
-    CDC_SNAPSHOT: 'never',
-    ...extra,
-  };
-}
 
 /** A stream checkpoint at `startAt`, as if the CDC had been stopped then (seeds runs after the first). */
 async function seedCheckpoint(topic, streamId, startAt) {
@@ -108,64 +81,38 @@ async function seedCheckpoint(topic, streamId, startAt) {
 
 async function timeCdc(prefix, db, events, extraEnv, nodeArgText, label, distDir) {
   const nodeArgs = nodeArgText.split(' ').filter(Boolean);
-  // one directory per run: the service writes a profile per thread (main and the change reading thread)
+  // one directory per run: node writes one profile per thread
   if (args['cpu-prof']) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles', label)}`);
   if (nodeArgs.length) mkdirSync(join(logDir, 'profiles'), { recursive: true });
-  const cdc = await startService('cdc', cdcEnv(prefix, db, extraEnv), label, nodeArgs, distDir);
-  // RSS sampled once per second from the start of the work (VmHWM still covers start-up)
-  let rss = null;
-  const rssOverTime = [];
-  const meter = cpuMeter({ cdc: cdc.pid, ...serverPids, bench: process.pid });
-  const loadBefore = load();
+  const cdc = await startService('cdc', cdcEnv(prefix, db, args.partitions, extraEnv), label, nodeArgs, distDir);
   try {
-    const opened = await cdc.waitForLog(/change stream opened/, 120000);
-    rss = rssSampler(cdc.pid, 1000);
-    meter.start();
-    let published = 0;
-    let firstAt = null;
-    let lastProgress = now();
-    let lastSampleAt = 0;
-    while (published < events) {
-      if (cdc.exitCode !== undefined) throw new Error(`cdc exited (${cdc.exitCode}):\n${cdc.lines.slice(-15).map(([, l]) => l).join('\n')}`);
-      const text = await cdc.metrics();
-      const value = metricValue(text, 'cdc_events_published_total');
-      const t = now();
-      if (value > published) {
-        published = value;
-        lastProgress = t;
-        firstAt ??= t;
-      }
-      if (t - lastSampleAt >= 1000) {
-        lastSampleAt = t;
-        rssOverTime.push({ s: Number(((t - opened.at) / 1000).toFixed(1)), published, read: metricValue(text, 'cdc_events_read_total'), rssMiB: Number((memoryOf(cdc.pid)?.rssMiB ?? 0).toFixed(1)) });
-      }
-      if (t - lastProgress > 90000) throw new Error(`no progress for 90 s at ${published} of ${events} events (log: ${cdc.logFile})`);
-      // Every 200 ms: rendering /metrics costs the service ~1% of its CPU at 50 ms.
-      if (published < events) await sleep(200);
-    }
-    const endAt = now();
-    const cpu = meter.stop();
-    const memory = rss.stop();
-    const metricsText = await cdc.metrics();
-    const seconds = (endAt - opened.at) / 1000;
+    const run = await timeService(cdc, {
+      name: 'cdc',
+      ready: /change stream opened/,
+      metric: 'cdc_events_published_total',
+      target: events,
+      unit: 'events',
+      pids: serverPids,
+      sample: (text, published) => ({ published, read: metricValue(text, 'cdc_events_read_total') }),
+    });
+    const seconds = (run.endAt - run.readyAt) / 1000;
     return {
-      events: published,
+      events: run.count,
       seconds,
-      eventsPerSec: published / seconds,
-      secondsFromSpawn: (endAt - cdc.startedAt) / 1000,
-      startupSeconds: (opened.at - cdc.startedAt) / 1000,
-      firstCommitAfterOpenSeconds: firstAt === null ? null : (firstAt - opened.at) / 1000,
-      transactions: metricValue(metricsText, 'cdc_transactions_total'),
-      deadLetters: metricValue(metricsText, 'cdc_dead_letters_total'),
-      rss: memory,
-      peakRssMiB: memory.peakMiB,
-      cpu,
-      load: { before: loadBefore, after: load() },
-      overTime: rssOverTime,
+      eventsPerSec: run.count / seconds,
+      secondsFromSpawn: (run.endAt - cdc.startedAt) / 1000,
+      startupSeconds: (run.readyAt - cdc.startedAt) / 1000,
+      firstCommitAfterOpenSeconds: run.firstAt === null ? null : (run.firstAt - run.readyAt) / 1000,
+      transactions: metricValue(run.metricsText, 'cdc_transactions_total'),
+      deadLetters: metricValue(run.metricsText, 'cdc_dead_letters_total'),
+      rss: run.rss,
+      peakRssMiB: run.rss.peakMiB,
+      cpu: run.cpu,
+      load: run.load,
+      overTime: run.overTime,
       logFile: cdc.logFile,
     };
   } finally {
-    rss?.stop();
     await cdc.stop('SIGTERM');
   }
 }
@@ -177,17 +124,8 @@ async function parent() {
   const events = Number(backlogMode ? args.backlog : args.events);
   const runs = Number(args.runs ?? (backlogMode ? 1 : 3));
   const withCeilings = args.ceilings ?? !backlogMode;
-  const extraEnv = Object.fromEntries(
-    args.env
-      .split(',')
-      .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-  );
-  /** CDC variants compared on the same backlog: [{ name, env: {VAR: value}, nodeArgs: '--flag' }] */
-  const variants = args.variants ? JSON.parse(args.variants) : [{ name: 'default', env: {} }];
-  for (const v of variants) v.env ??= {};
   const { cdcConfigSchema } = await import(join(repoRoot, 'services', 'cdc', 'dist', 'config.js'));
-  const config = cdcConfigSchema.parse(cdcEnv('x', 'x', extraEnv));
+  const config = cdcConfigSchema.parse(cdcEnv('x', 'x', args.partitions, extraEnv));
   const batchMaxEvents = config.CDC_BATCH_MAX_EVENTS;
   const batchMaxBytes = config.CDC_BATCH_MAX_BYTES;
 
@@ -218,7 +156,7 @@ async function parent() {
     const first = `${base}-r0-${variants[0].name}`;
     topicsToDelete.push(`${first}-orders-cdc`, `${first}-orders-cdc.dlq`, `${first}-checkpoints`);
     for (let attempt = 1; ; attempt++) {
-      const initial = await startService('cdc', cdcEnv(first, db, { ...extraEnv, ...variants[0].env }), `${first}-checkpoint-${attempt}`);
+      const initial = await startService('cdc', cdcEnv(first, db, args.partitions, { ...extraEnv, ...variants[0].env }), `${first}-checkpoint-${attempt}`);
       try {
         await initial.waitForLog(/change stream opened/, 120000);
         break;
@@ -293,22 +231,14 @@ async function parent() {
         result.runs.push(run);
       }
     };
-    for (let r = 0; r < runs; r++) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await runRound(r, attempt);
-          break;
-        } catch (error) {
-          const reason = String(error.message).split('\n')[0];
-          if (attempt >= 2) throw error;
-          console.error(`round ${r} failed (${reason}): waiting for the servers, then running it again`);
-          result.retries.push({ round: r, attempt, reason, at: new Date().toISOString() });
-          await waitForServers(kafka, mongo);
-        } finally {
-          if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(0)).catch(() => undefined);
-        }
-      }
-    }
+    await runRounds(runs, runRound, {
+      kafka,
+      mongo,
+      retries: result.retries,
+      afterAttempt: async () => {
+        if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(0)).catch(() => undefined);
+      },
+    });
   } finally {
     if (!args.keep) {
       await deleteTopics(kafka, topicsToDelete).catch((e) => console.error(`topic clean-up failed: ${e.message}`));
@@ -332,13 +262,6 @@ function bounds(read, produce) {
     machine: availableParallelism() / (perEvent(read, Object.keys(read.cpu)) + perEvent(produce, Object.keys(produce.cpu))),
     thread: 1 / (perEvent(read, ['self']) + perEvent(produce, ['self'])),
   };
-}
-
-function median(values) {
-  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function summarize(result) {

@@ -22,7 +22,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
 import * as mongodb from 'mongodb';
 import { writeBacklog } from './lib/backlog.mjs';
 import { announcedFiles, runCeiling, serverPids } from './lib/ceilings.mjs';
@@ -43,6 +42,7 @@ import {
   uniqueName,
   withAdmin,
 } from './lib/common.mjs';
+import { benchKafka, cdcEnv } from './lib/service-bench.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,7 +60,7 @@ const gcp = {
   GCS_ENDPOINT: process.env.GCS_ENDPOINT ?? `http://127.0.0.1:${process.env.GCS_PORT ?? '4443'}`,
   BIGQUERY_ENDPOINT: process.env.BIGQUERY_ENDPOINT ?? `http://127.0.0.1:${process.env.BIGQUERY_PORT ?? '9050'}`,
 };
-const kafka = new Kafka({ clientId: 'bench-e2e', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+const kafka = benchKafka('bench-e2e');
 const STAGES = [
   { key: 'written', label: 'MongoDB writes', color: '#888888' },
   { key: 'cdc', label: 'cdc published', color: '#1f77b4', metric: 'cdc_events_published_total' },
@@ -174,16 +174,7 @@ async function main() {
   const filesTopic = `${base}-files`;
   const outputDir = join(repoRoot, '.run', 'bench-data', base);
   const envs = {
-    cdc: {
-      MONGO_URI: infra.mongoUri,
-      KAFKA_BROKERS: infra.kafkaBrokers,
-      CDC_COLLECTIONS: `${db}.orders`,
-      CDC_TOPIC_TEMPLATE: `${base}-{coll}-cdc`,
-      CDC_CHECKPOINT_TOPIC: `${base}-checkpoints`,
-      KAFKA_CLIENT_ID: `${base}-cdc`,
-      KAFKA_TOPIC_PARTITIONS: partitions,
-      CDC_SNAPSHOT: 'never',
-    },
+    cdc: cdcEnv(base, db, partitions, { KAFKA_CLIENT_ID: `${base}-cdc` }),
     processor: {
       KAFKA_BROKERS: infra.kafkaBrokers,
       KAFKA_CLIENT_ID: `${base}-processor`,

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { orderFactory } from './lib/common.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'services', 'processor', 'dist');
@@ -26,51 +27,16 @@ const { values: args } = parseArgs({
 });
 const rowCount = Number(args.rows);
 
-/** Deterministic PRNG so every configuration writes the same data. */
-function seeded(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function makeRows(count) {
   const { BSON, toCanonicalJson, documentIdOf, eventIdFromResumeToken, snapshotEventId } = await import('@cdc/core');
   const { toRow } = await import(join(dist, 'transform', 'to-row.js'));
-  const { Decimal128, Int32, Long, ObjectId } = BSON;
-  const random = seeded(42);
-  const pick = (list) => list[Math.floor(random() * list.length)];
-  const price = () => Decimal128.fromString((1 + random() * 500).toFixed(2));
-  const statuses = ['new', 'paid', 'packed', 'shipped', 'delivered', 'cancelled'];
-  const cities = ['Zürich', 'Berlin', 'Lyon', 'Porto', 'Kraków', '東京'];
+  const factory = orderFactory(BSON, 42);
+  const { random } = factory;
   const baseSeconds = 1764151872;
   const rows = [];
   for (let n = 0; n < count; n++) {
-    const id = new ObjectId(n.toString(16).padStart(24, '0'));
-    const items = Array.from({ length: 1 + Math.floor(random() * 5) }, (_, k) => ({
-      sku: `SKU-${Math.floor(random() * 100000)}`,
-      name: `Product ${k} ${pick(['red', 'blue', 'large', 'small', 'organic'])}`,
-      qty: new Int32(1 + Math.floor(random() * 4)),
-      unit_price: price(),
-      discount: random() < 0.2 ? price() : null,
-    }));
-    const order = {
-      _id: id,
-      order_no: Long.fromNumber(1_000_000 + n),
-      customer: { id: new ObjectId(Math.floor(random() * 1e9).toString(16).padStart(24, '0')), email: `customer${n % 5000}@example.com`, tier: pick(['basic', 'gold', 'platinum']) },
-      status: pick(statuses),
-      items,
-      total: price(),
-      currency: 'EUR',
-      shipping: { street: `${Math.floor(random() * 300)} Main Street`, city: pick(cities), zip: String(10000 + Math.floor(random() * 89999)) },
-      created_at: new Date((baseSeconds - 86400 + n) * 1000),
-      updated_at: new Date((baseSeconds + n) * 1000),
-      tags: random() < 0.5 ? ['priority'] : [],
-    };
+    const id = new BSON.ObjectId(n.toString(16).padStart(24, '0'));
+    const order = factory.order(n, id, { randomStatus: true });
     const r = random();
     const op = r < 0.1 ? 'snapshot' : r < 0.5 ? 'insert' : r < 0.9 ? 'update' : r < 0.95 ? 'replace' : 'delete';
     const clusterTime = { t: baseSeconds + Math.floor(n / 10), i: n % 10 };

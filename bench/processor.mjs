@@ -20,48 +20,35 @@
 // KAFKA_BROKERS selects the broker (default: the local infrastructure). Results: bench/results/processor-*.json.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import {
-  cpuMeter,
   createTopics,
   deleteTopics,
   fmt,
   infra,
   load,
   logDir,
-  memoryOf,
+  median,
   metricValue,
   now,
   orderFactory,
-  pidListeningOn,
   repoRoot,
-  rssSampler,
   saveResult,
-  sleep,
   startService,
   uniqueName,
   waitForServers,
 } from './lib/common.mjs';
-import { announcedFiles, runCeiling } from './lib/ceilings.mjs';
+import { announcedFiles, runCeiling, serverPids } from './lib/ceilings.mjs';
+import { benchKafka, runRounds, serviceBenchArgs, timeService } from './lib/service-bench.mjs';
 
-const { values: args } = parseArgs({
-  options: {
-    rows: { type: 'string', default: process.env.BENCH_ROWS ?? '200000' },
-    runs: { type: 'string', default: '3' },
-    partitions: { type: 'string', default: '6' },
-    env: { type: 'string', default: '' },
-    variants: { type: 'string' },
-    'cpu-prof': { type: 'boolean', default: false },
-    'node-args': { type: 'string', default: '' },
-    keep: { type: 'boolean', default: false },
-  },
+const { args, extraEnv, variants } = serviceBenchArgs({
+  rows: { type: 'string', default: process.env.BENCH_ROWS ?? '200000' },
+  runs: { type: 'string', default: '3' },
 });
 
-const kafka = new Kafka({ clientId: 'bench-processor', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
-const kafkaPort = Number(infra.kafkaBrokers.split(',')[0].split(':')[1] ?? 9092);
+const kafka = benchKafka('bench-processor');
 /** looked up when a measurement starts and ends (someone may restart the broker) */
-const kafkaPid = () => pidListeningOn(kafkaPort);
+const kafkaPid = serverPids.kafka;
 const dist = join(repoRoot, 'services', 'processor', 'dist');
 
 // ------------------------------------------------------------------ input
@@ -143,62 +130,39 @@ async function timeProcessor(prefix, inputTopic, rows, extraEnv, nodeArgText, la
   }
   const env = processorEnv(prefix, inputTopic, extraEnv);
   const processor = await startService('processor', env, label, nodeArgs, distDir);
-  // RSS sampled once per second from the start of the work (VmHWM still covers start-up)
-  let rss = null;
-  const meter = cpuMeter({ processor: processor.pid, kafka: kafkaPid, bench: process.pid });
-  const loadBefore = load();
-  const overTime = [];
   try {
-    const joined = await processor.waitForLog(/joined the consumer group/, 120000);
-    rss = rssSampler(processor.pid, 1000);
-    meter.start();
-    let written = 0;
-    let lastProgress = now();
-    let lastSampleAt = 0;
-    while (written < rows) {
-      if (processor.exitCode !== undefined) throw new Error(`processor exited (${processor.exitCode}):\n${processor.lines.slice(-15).map(([, l]) => l).join('\n')}`);
-      const text = await processor.metrics();
-      const value = metricValue(text, 'processor_rows_written_total');
-      const t = now();
-      if (value > written) {
-        written = value;
-        lastProgress = t;
-      }
-      if (t - lastSampleAt >= 1000) {
-        lastSampleAt = t;
-        overTime.push({ s: Number(((t - joined.at) / 1000).toFixed(1)), written, openRows: metricValue(text, 'processor_open_batch_rows'), rssMiB: Number((memoryOf(processor.pid)?.rssMiB ?? 0).toFixed(1)) });
-      }
-      if (t - lastProgress > 90000) throw new Error(`no progress for 90 s at ${written} of ${rows} rows (log: ${processor.logFile})`);
-      if (written < rows) await sleep(200);
-    }
-    const endAt = now();
-    const cpu = meter.stop();
-    const memory = rss.stop();
-    const text = await processor.metrics();
-    const seconds = (endAt - joined.at) / 1000;
+    const run = await timeService(processor, {
+      name: 'processor',
+      ready: /joined the consumer group/,
+      metric: 'processor_rows_written_total',
+      target: rows,
+      unit: 'rows',
+      pids: { kafka: kafkaPid },
+      sample: (text, written) => ({ written, openRows: metricValue(text, 'processor_open_batch_rows') }),
+    });
+    const seconds = (run.endAt - run.readyAt) / 1000;
     const fileLines = processor.lines.filter(([, l]) => l.includes('file committed')).map(([at, l]) => ({ at, ...JSON.parse(l) }));
     return {
-      rows: written,
+      rows: run.count,
       seconds,
-      rowsPerSec: written / seconds,
-      secondsFromSpawn: (endAt - processor.startedAt) / 1000,
-      startupSeconds: (joined.at - processor.startedAt) / 1000,
-      files: metricValue(text, 'processor_files_written_total'),
-      parquetMiB: metricValue(text, 'processor_bytes_written_total') / 2 ** 20,
+      rowsPerSec: run.count / seconds,
+      secondsFromSpawn: (run.endAt - processor.startedAt) / 1000,
+      startupSeconds: (run.readyAt - processor.startedAt) / 1000,
+      files: metricValue(run.metricsText, 'processor_files_written_total'),
+      parquetMiB: metricValue(run.metricsText, 'processor_bytes_written_total') / 2 ** 20,
       closeReasons: fileLines.reduce((acc, f) => ({ ...acc, [f.reason]: (acc[f.reason] ?? 0) + 1 }), {}),
-      fileWriteSecondsSum: metricValue(text, 'processor_file_write_seconds_sum'),
-      lastFileAfterSeconds: fileLines.length ? (fileLines.at(-1).at - joined.at) / 1000 : null,
-      deadLetters: metricValue(text, 'processor_dead_letters_total'),
-      rss: memory,
-      peakRssMiB: memory.peakMiB,
-      cpu,
-      load: { before: loadBefore, after: load() },
-      overTime,
+      fileWriteSecondsSum: metricValue(run.metricsText, 'processor_file_write_seconds_sum'),
+      lastFileAfterSeconds: fileLines.length ? (fileLines.at(-1).at - run.readyAt) / 1000 : null,
+      deadLetters: metricValue(run.metricsText, 'processor_dead_letters_total'),
+      rss: run.rss,
+      peakRssMiB: run.rss.peakMiB,
+      cpu: run.cpu,
+      load: run.load,
+      overTime: run.overTime,
       logFile: processor.logFile,
       env,
     };
   } finally {
-    rss?.stop();
     await processor.stop('SIGTERM');
   }
 }
@@ -208,14 +172,6 @@ async function timeProcessor(prefix, inputTopic, rows, extraEnv, nodeArgText, la
 async function parent() {
   const rows = Number(args.rows);
   const runs = Number(args.runs);
-  const extraEnv = Object.fromEntries(
-    args.env
-      .split(',')
-      .filter(Boolean)
-      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
-  );
-  const variants = args.variants ? JSON.parse(args.variants) : [{ name: 'default', env: {} }];
-  for (const v of variants) v.env ??= {};
   const { processorConfigSchema } = await import(join(dist, 'config.js'));
   const config = processorConfigSchema.parse(processorEnv('x', 'x', extraEnv));
   const base = uniqueName('bench-proc');
@@ -289,22 +245,14 @@ async function parent() {
         result.runs.push(run);
       }
     };
-    for (let r = 0; r < runs; r++) {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await runRound(r, attempt);
-          break;
-        } catch (error) {
-          const reason = String(error.message).split('\n')[0];
-          if (attempt >= 2) throw error;
-          console.error(`round ${r} failed (${reason}): waiting for the broker, then running it again`);
-          result.retries.push({ round: r, attempt, reason, at: new Date().toISOString() });
-          await waitForServers(kafka);
-        } finally {
-          if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(1)).catch(() => undefined);
-        }
-      }
-    }
+    await runRounds(runs, runRound, {
+      kafka,
+      retries: result.retries,
+      // the input topic (first) serves every round
+      afterAttempt: async () => {
+        if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(1)).catch(() => undefined);
+      },
+    });
   } finally {
     if (!args.keep) {
       await deleteTopics(kafka, topicsToDelete).catch((e) => console.error(`topic clean-up failed: ${e.message}`));
@@ -314,13 +262,6 @@ async function parent() {
   summarize(result);
   const path = saveResult('processor', result);
   console.log(`\nsaved ${path}`);
-}
-
-function median(values) {
-  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function summarize(result) {

@@ -10,11 +10,12 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
 import * as mongodb from 'mongodb';
 import { cpuMeter, createTopics, infra, memoryOf, now, pidListeningOn, readWholeTopic, repoRoot } from './common.mjs';
+import { benchKafka } from './service-bench.mjs';
 
-const kafka = new Kafka({ clientId: 'bench-ceiling', brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+const kafka = benchKafka('bench-ceiling');
 const mongoPort = Number(/:(\d+)/.exec(infra.mongoUri.replace(/^mongodb:\/\//, ''))?.[1] ?? 27017);
 const kafkaPort = Number(infra.kafkaBrokers.split(',')[0].split(':')[1] ?? 9092);
 /** the servers' processes, looked up when a measurement starts and ends (someone may restart them) */

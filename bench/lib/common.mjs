@@ -39,8 +39,9 @@ export function seeded(seed) {
 }
 
 /**
- * A realistic order (same shape as bench/parquet-writers.mjs): nested customer and address, 1-5 items with
- * Decimal128 prices, Int32 quantities, Long order number, dates, tags. About 0.9 KiB as canonical Extended JSON.
+ * A realistic order: nested customer and address, 1-5 items with Decimal128 prices, Int32 quantities, Long order
+ * number, dates, tags. About 0.9 KiB as canonical Extended JSON. Its status is 'new', or with `randomStatus` a random
+ * one (bench/parquet-writers.mjs).
  */
 export function orderFactory(BSON, seed = 42) {
   const { Decimal128, Int32, Long, ObjectId } = BSON;
@@ -48,12 +49,13 @@ export function orderFactory(BSON, seed = 42) {
   const pick = (list) => list[Math.floor(random() * list.length)];
   const price = () => Decimal128.fromString((1 + random() * 500).toFixed(2));
   const cities = ['Zürich', 'Berlin', 'Lyon', 'Porto', 'Kraków', '東京'];
+  const statuses = ['new', 'paid', 'packed', 'shipped', 'delivered', 'cancelled'];
   const baseSeconds = 1764151872;
   return {
     random,
     pick,
-    statuses: ['new', 'paid', 'packed', 'shipped', 'delivered', 'cancelled'],
-    order(n, id = new ObjectId()) {
+    statuses,
+    order(n, id = new ObjectId(), { randomStatus = false } = {}) {
       const items = Array.from({ length: 1 + Math.floor(random() * 5) }, (_, k) => ({
         sku: `SKU-${Math.floor(random() * 100000)}`,
         name: `Product ${k} ${pick(['red', 'blue', 'large', 'small', 'organic'])}`,
@@ -69,7 +71,7 @@ export function orderFactory(BSON, seed = 42) {
           email: `customer${n % 5000}@example.com`,
           tier: pick(['basic', 'gold', 'platinum']),
         },
-        status: 'new',
+        status: randomStatus ? pick(statuses) : 'new',
         items,
         total: price(),
         currency: 'EUR',
@@ -453,6 +455,14 @@ export function saveResult(name, result) {
   const path = join(resultsDir, `${name}-${stamp}.json`);
   writeFileSync(path, JSON.stringify(result, null, 2));
   return path;
+}
+
+/** Median of the numbers in `values` (anything else, e.g. the ceiling of a run without ceilings, is left out), or null. */
+export function median(values) {
+  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 export const fmt = (n) => (n === null || n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
