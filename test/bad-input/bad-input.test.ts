@@ -10,7 +10,7 @@ import type { MongoClient } from 'mongodb';
 import { BSON, ChangeEventSchema, encodeChangeEvent, eventIdFromResumeToken, fileChecksums, fromCanonicalJson, OPERATIONS, type ChangeEvent } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka, type ReadMessage } from '../support/kafka.js';
-import { testMongo } from '../support/mongo.js';
+import { cdcEnv, testMongo } from '../support/mongo.js';
 import { startPrivateMongo, type PrivateMongo } from '../support/private-mongo.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, readParquet, waitForCommittedToEnd, type Produced } from '../support/processor.js';
@@ -230,20 +230,13 @@ describe('cdc: bad documents and a dropped collection', () => {
   const prefix = uniqueName('bad-cdc');
   const db = prefix.replaceAll('-', '_');
   const topic = `${prefix}-orders-cdc`;
-  const env = {
-    MONGO_URI: infra.mongoUri,
-    KAFKA_BROKERS: infra.kafkaBrokers,
-    KAFKA_CLIENT_ID: prefix,
+  const env = cdcEnv(prefix, db, {
     KAFKA_TOPIC_PARTITIONS: '1',
-    CDC_COLLECTIONS: `${db}.orders`,
-    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
-    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
-    CDC_SNAPSHOT: 'never',
     KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES,
     CDC_MAX_MESSAGE_BYTES: '4000',
     // Long enough that the last insert and the drop fall into one batch.
     CDC_BATCH_MAX_WAIT_MS: '1000',
-  };
+  });
   const dotted = { _id: 9, 'a.b': 'dotted', $price: Decimal128.fromString('9.99'), nested: { 'x.y': new Int32(1), $z: ['$', '.'] }, 'with space': true };
   const deep = JSON.parse(nestedJson(150, '1')) as unknown;
   let mongo: MongoClient;
@@ -354,18 +347,7 @@ describe('cdc: resume token history lost', () => {
     const { MongoClient: Client } = await import('mongodb');
     mongo = new Client(privateMongo.uri, { serverSelectionTimeoutMS: 10000 });
     await mongo.connect();
-    env = {
-      MONGO_URI: privateMongo.uri,
-      KAFKA_BROKERS: infra.kafkaBrokers,
-      KAFKA_CLIENT_ID: prefix,
-      KAFKA_TOPIC_PARTITIONS: '1',
-      CDC_COLLECTIONS: `${db}.orders`,
-      CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
-      CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
-      CDC_SNAPSHOT: 'never',
-      CDC_BATCH_MAX_WAIT_MS: '50',
-      KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES,
-    };
+    env = cdcEnv(prefix, db, { MONGO_URI: privateMongo.uri, KAFKA_TOPIC_PARTITIONS: '1', KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES });
     // A first run checkpoints a resume token, then stops; meanwhile more changes than the oplog holds.
     const first = await startService('cdc', env, 'bad-input-hist-1');
     await first.waitReady();

@@ -7,7 +7,7 @@ import { Decimal128, Double, Long, type Document, type MongoClient } from 'mongo
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka } from '../support/kafka.js';
-import { testMongo } from '../support/mongo.js';
+import { cdcEnv, testMongo } from '../support/mongo.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 
@@ -21,21 +21,6 @@ before(async () => {
 after(async () => {
   await mongo.close();
 });
-
-function cdcEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    MONGO_URI: infra.mongoUri,
-    KAFKA_BROKERS: infra.kafkaBrokers,
-    CDC_COLLECTIONS: `${db}.orders`,
-    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
-    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
-    KAFKA_CLIENT_ID: prefix,
-    KAFKA_TOPIC_PARTITIONS: '3',
-    CDC_BATCH_MAX_WAIT_MS: '50',
-    CDC_SNAPSHOT: 'never',
-    ...extra,
-  };
-}
 
 const decode = (value: Buffer | null): ChangeEvent => ChangeEventSchema.parse(JSON.parse(String(value)));
 

@@ -6,3 +6,22 @@ export async function testMongo(): Promise<MongoClient> {
   await client.connect();
   return client;
 }
+
+/**
+ * The environment of a CDC service watching `<db>.orders` into topics named after `prefix` (so tests never share
+ * topics); `extra` overrides any of it (e.g. MONGO_URI of a private stand-in).
+ */
+export function cdcEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MONGO_URI: infra.mongoUri,
+    KAFKA_BROKERS: infra.kafkaBrokers,
+    CDC_COLLECTIONS: `${db}.orders`,
+    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
+    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
+    KAFKA_CLIENT_ID: prefix,
+    KAFKA_TOPIC_PARTITIONS: '3',
+    CDC_BATCH_MAX_WAIT_MS: '50',
+    CDC_SNAPSHOT: 'never',
+    ...extra,
+  };
+}

@@ -5,10 +5,7 @@ import { toRow, type ParquetRow } from './to-row.js';
 
 export type DeadLetterReason = EnvelopeError['reason'];
 
-/** A record that cannot become a row: it goes to `<topic>.dlq` in the transaction that commits past it. */
-export interface DeadLetter {
-  reason: DeadLetterReason;
-  error: string;
+export interface IncomingRecord {
   topic: string;
   partition: number;
   offset: number;
@@ -18,13 +15,10 @@ export interface DeadLetter {
   timestamp: string;
 }
 
-export interface IncomingRecord {
-  topic: string;
-  partition: number;
-  offset: number;
-  key: Buffer | null;
-  value: Buffer | null;
-  timestamp: string;
+/** A record that cannot become a row: it goes to `<topic>.dlq` in the transaction that commits past it. */
+export interface DeadLetter extends IncomingRecord {
+  reason: DeadLetterReason;
+  error: string;
 }
 
 export type Classified = { ok: true; row: ParquetRow; event: ChangeEvent } | { ok: false; deadLetter: DeadLetter };
