@@ -148,6 +148,7 @@ write_launcher() {
   cat >"$1" <<'PY'
 """Start bqemulator offline and closer to BigQuery (see bigquery.sh)."""
 import functools
+import os
 import sys
 
 import duckdb
@@ -160,6 +161,9 @@ def _offline_connect(*args, **kwargs):
     config = dict(kwargs.pop("config", None) or {})
     config.setdefault("autoinstall_known_extensions", False)
     config.setdefault("custom_extension_repository", "http://127.0.0.1:9/")
+    # DuckDB caches up to 80 % of the machine's memory by default: a 200k-change benchmark grew the emulator to
+    # 17 GB and the kernel killed it. Bounded, DuckDB evicts and spills instead.
+    config.setdefault("memory_limit", os.environ.get("BIGQUERY_MEMORY_LIMIT", "3GB"))
     return _connect(*args, config=config, **kwargs)
 
 
