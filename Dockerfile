@@ -12,7 +12,7 @@
 ARG SERVICE
 
 # --- manifests: the workspace's package.json files and the lockfile, all that npm ci needs ------------------
-FROM node:20.20.2-bookworm-slim AS manifests
+FROM node:24.22.3-bookworm-slim AS manifests
 ARG SERVICE
 RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
   || { echo "build with --build-arg SERVICE=<workspace folder>, e.g. services/cdc or gcp-utils" >&2; exit 1; }
@@ -40,7 +40,7 @@ ARG SERVICE
 RUN npm ci --omit=dev --workspace "${SERVICE}" && npm cache clean --force
 
 # --- runtime: compiled code and production dependencies, shared by the two targets below ---------------------
-FROM node:20.20.2-bookworm-slim AS runtime
+FROM node:24.22.3-bookworm-slim AS runtime
 ARG SERVICE
 # SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument). A 32 MiB young generation
 # (Node's default is 16) cut the CDC's garbage-collection time enough for +20-30 % events/s (bench/cdc.mjs variants).

@@ -21,6 +21,8 @@ ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$ROOT_DIR/scripts/lib/dotenv.sh"
 # shellcheck source=scripts/lib/compose.sh
 source "$ROOT_DIR/scripts/lib/compose.sh"
+# shellcheck source=scripts/lib/node.sh
+source "$ROOT_DIR/scripts/lib/node.sh"
 
 mode=""; timeout="${TEST_TIMEOUT:-180}"; file="$ROOT_DIR/data-samples/order-2.json"
 while [[ $# -gt 0 ]]; do
@@ -82,6 +84,7 @@ insert_compose() {
 }
 
 insert_local() {
+  use_project_node
   local uri; uri="$(bash "$ROOT_DIR/scripts/infra/mongo.sh" url)"
   # shellcheck disable=SC2016 # JavaScript
   (cd "$ROOT_DIR" && node -e '

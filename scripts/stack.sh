@@ -32,6 +32,9 @@ HOST=127.0.0.1
 
 # shellcheck source-path=SCRIPTDIR source=lib/dotenv.sh
 source "$ROOT_DIR/scripts/lib/dotenv.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/node.sh
+source "$ROOT_DIR/scripts/lib/node.sh"
+use_project_node
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -8,6 +8,11 @@ cd "$ROOT_DIR"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# shellcheck source-path=SCRIPTDIR source=lib/node.sh
+source "$ROOT_DIR/scripts/lib/node.sh"
+use_project_node
+step "node $(node --version) ($(command -v node)), npm $(npm --version)"
+
 step "npm dependencies"
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
   npm ci --no-audit --no-fund
