@@ -54,8 +54,11 @@ final class StandInUpdateDescriptions {
             }
         }
         for (String path : removed) {
-            if (valueAt(after, path) == MISSING && valueAt(before, path) != MISSING) {
+            Object value = valueAt(after, path);
+            if (value == MISSING && valueAt(before, path) != MISSING) {
                 removedFields.add(path);
+            } else if (value != MISSING && !sameValue(value, valueAt(before, path))) {
+                updatedFields.put(path, copy(value)); // $unset of an array element leaves null in its place
             }
         }
         return new Document("updatedFields", updatedFields)

@@ -309,8 +309,9 @@ final class StandInWrites {
 
     // ------------------------------------------------------------------ rules and helpers
 
+    /** As MongoDB decides it: by the first field name ({a: 1, $b: 1} is a replacement refused for $b). */
     private static boolean isReplacement(Document update) {
-        return update.keySet().stream().noneMatch(key -> key.startsWith("$"));
+        return update.isEmpty() || !update.keySet().iterator().next().startsWith("$");
     }
 
     private static void checkReplacementFieldNames(Document replacement) {
