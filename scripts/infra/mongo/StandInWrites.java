@@ -75,6 +75,7 @@ final class StandInWrites {
     }
 
     private void insertOne(MongoCollection<?> collection, String namespace, Document document) {
+        checkIdFieldNames(document.get(ID));
         synchronized (collection) {
             collection.addDocument(document);
             oplog.logInsert(namespace, document.cloneDeeply());
@@ -165,8 +166,7 @@ final class StandInWrites {
         if (isReplacement(update)) {
             checkReplacementFieldNames(update);
             if (update.containsKey(ID) && !StandInLibraryAccess.sameValue(update.get(ID), id)) {
-                throw new ImmutableFieldException("After applying the update, the (immutable) field '_id' was found"
-                    + " to have been altered to _id: " + update.get(ID));
+                throw idAltered(update.get(ID));
             }
             updated = withIdFirst(id, update.cloneDeeply());
         } else {
@@ -195,11 +195,16 @@ final class StandInWrites {
             document = update.cloneDeeply();
         } else {
             StandInLibraryAccess.checkConflictingPaths(update);
-            document = seed;
+            document = seed.cloneDeeply();
             for (Map.Entry<String, Object> operator : update.entrySet()) {
                 StandInLibraryAccess.applyOperator(document, operator.getKey(), (Document) operator.getValue(), ID,
                     true, null, arrayFilters);
             }
+        }
+        boolean idChanged = seed.containsKey(ID) && document.containsKey(ID)
+            && !StandInLibraryAccess.sameValue(document.get(ID), seed.get(ID));
+        if (idChanged) {
+            throw idAltered(document.get(ID));
         }
         Object id = document.containsKey(ID) ? document.get(ID)
             : seed.containsKey(ID) ? seed.get(ID) : StandInLibraryAccess.upsertId(collection, filter);
@@ -347,6 +352,26 @@ final class StandInWrites {
         String first = path.split("\\.", -1)[0];
         if (first.startsWith("$")) {
             throw dollarPrefixed(first);
+        }
+    }
+
+    private static ImmutableFieldException idAltered(Object id) {
+        return new ImmutableFieldException(
+            "After applying the update, the (immutable) field '_id' was found to have been altered to _id: " + id);
+    }
+
+    /** MongoDB refuses $-prefixed names anywhere inside an _id document. */
+    private static void checkIdFieldNames(Object id) {
+        if (id instanceof Document) {
+            for (Map.Entry<String, Object> field : ((Document) id).entrySet()) {
+                if (field.getKey().startsWith("$")) {
+                    throw new MongoServerError(52, "DollarPrefixedFieldName", "_id fields may not contain '$'-prefixed"
+                        + " fields: " + field.getKey() + " is not valid for storage.");
+                }
+                checkIdFieldNames(field.getValue());
+            }
+        } else if (id instanceof List) {
+            ((List<?>) id).forEach(StandInWrites::checkIdFieldNames);
         }
     }
 
