@@ -3,8 +3,13 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.h2.mvstore.MVMap;
+import org.h2.mvstore.MVStore;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoCollection;
@@ -39,6 +44,7 @@ final class StandInCommands {
     private static final Set<String> TRANSACTION_COMMANDS = Set.of("committransaction", "aborttransaction");
     private static final long DEFAULT_AWAIT_MS = 1000;
     private static final Set<String> WRITE_COMMANDS = Set.of("insert", "update", "delete", "findandmodify");
+    private static final Set<String> SCHEMA_COMMANDS = Set.of("drop", "renamecollection", "dropdatabase");
 
     private final MongoBackend backend;
     private final String replicaSetName; // empty: report a standalone server
@@ -86,18 +92,12 @@ final class StandInCommands {
             }
         } else if (cmd.equals("aggregate") && isChangeStream(query)) {
             response = changeStream(db, command, query);
-        } else if (cmd.equals("renamecollection") && db.equals("admin")) {
-            response = next.handle(channel, db, command, query);
-            if (oplog != null) {
-                oplog.handleRename(String.valueOf(query.get(command)), String.valueOf(query.get("to")));
-            }
+        } else if (writes != null && SCHEMA_COMMANDS.contains(cmd)) {
+            AtomicReference<Document> reply = new AtomicReference<>();
+            writes.inOneCommit(() -> reply.set(schemaChange(channel, db, cmd, command, query, next)));
+            response = reply.get();
         } else if (writes != null && WRITE_COMMANDS.contains(cmd) && StandInWrites.isLogged(db, command, query)) {
             response = write(db, cmd, command, query);
-        } else if (cmd.equals("dropdatabase")) {
-            response = next.handle(channel, db, command, query);
-            if (oplog != null) {
-                oplog.handleDropDatabase(db);
-            }
         } else {
             response = next.handle(channel, db, command, query);
         }
@@ -114,6 +114,34 @@ final class StandInCommands {
                 .append("signature", new Document("hash", new BinData(new byte[20])).append("keyId", 0L)));
         }
         return response;
+    }
+
+    /** drop, renameCollection and dropDatabase with their oplog entries (the library logs only the drop itself). */
+    private Document schemaChange(Channel channel, String db, String cmd, String command, Document query, Next next) {
+        Document response = next.handle(channel, db, command, query);
+        if (cmd.equals("renamecollection") && db.equals("admin")) {
+            oplog.handleRename(String.valueOf(query.get(command)), String.valueOf(query.get("to")));
+        } else if (cmd.equals("dropdatabase")) {
+            oplog.handleDropDatabase(db);
+        }
+        return response;
+    }
+
+    /**
+     * Commits the H2 store every delayMs, never in the middle of a change and its oplog entry (the store's own
+     * auto-commit is off): after a kill -9 both are on disk or neither is.
+     */
+    void commitEvery(MVStore store, int delayMs) {
+        ScheduledExecutorService committer = Executors.newSingleThreadScheduledExecutor(task -> {
+            Thread thread = new Thread(task, "stand-in-commit");
+            thread.setDaemon(true);
+            return thread;
+        });
+        committer.scheduleWithFixedDelay(() -> writes.betweenChanges(() -> {
+            if (!store.isClosed()) {
+                store.commit();
+            }
+        }), delayMs, delayMs, TimeUnit.MILLISECONDS);
     }
 
     private Document write(String db, String cmd, String command, Document query) {

@@ -2,6 +2,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoCollection;
@@ -37,6 +38,8 @@ final class StandInWrites {
     private final MongoBackend backend;
     private final StandInOplog oplog;
     private final QueryMatcher matcher = new DefaultQueryMatcher();
+    // read side: one change and its oplog entry (many at once); write side: an H2 commit
+    private final ReentrantReadWriteLock commitLock = new ReentrantReadWriteLock();
 
     StandInWrites(MongoBackend backend, StandInOplog oplog) {
         this.backend = backend;
@@ -77,8 +80,10 @@ final class StandInWrites {
     private void insertOne(MongoCollection<?> collection, String namespace, Document document) {
         checkIdFieldNames(document.get(ID));
         synchronized (collection) {
-            collection.addDocument(document);
-            oplog.logInsert(namespace, document.cloneDeeply());
+            inOneCommit(() -> {
+                collection.addDocument(document);
+                oplog.logInsert(namespace, document.cloneDeeply());
+            });
         }
     }
 
@@ -149,12 +154,14 @@ final class StandInWrites {
             return false;
         }
         Document before = stored.cloneDeeply();
-        StandInLibraryAccess.replaceStored(collection, stored, updated);
-        if (isReplacement(update)) {
-            oplog.logReplace(namespace, stored.get(ID), stored.cloneDeeply());
-        } else {
-            oplog.logUpdate(namespace, stored.get(ID), update, before, stored);
-        }
+        inOneCommit(() -> {
+            StandInLibraryAccess.replaceStored(collection, stored, updated);
+            if (isReplacement(update)) {
+                oplog.logReplace(namespace, stored.get(ID), stored.cloneDeeply());
+            } else {
+                oplog.logUpdate(namespace, stored.get(ID), update, before, stored);
+            }
+        });
         return true;
     }
 
@@ -244,8 +251,10 @@ final class StandInWrites {
 
     private void deleteStored(MongoCollection<?> collection, String namespace, Document stored) {
         Object id = stored.get(ID);
-        collection.removeDocument(stored);
-        oplog.logDelete(namespace, id);
+        inOneCommit(() -> {
+            collection.removeDocument(stored);
+            oplog.logDelete(namespace, id);
+        });
     }
 
     // ------------------------------------------------------------------ findAndModify
@@ -310,6 +319,29 @@ final class StandInWrites {
         Document response = new Document("lastErrorObject", lastErrorObject).append("value", value);
         Utils.markOkay(response);
         return response;
+    }
+
+    /**
+     * Runs a change of the data together with its oplog entry so that no H2 commit (StandInCommands.commitEvery)
+     * falls between them: after a kill -9 both are on disk or neither is.
+     */
+    void inOneCommit(Runnable change) {
+        commitLock.readLock().lock();
+        try {
+            change.run();
+        } finally {
+            commitLock.readLock().unlock();
+        }
+    }
+
+    /** Runs the commit while no change is half done. */
+    void betweenChanges(Runnable commit) {
+        commitLock.writeLock().lock();
+        try {
+            commit.run();
+        } finally {
+            commitLock.writeLock().unlock();
+        }
     }
 
     // ------------------------------------------------------------------ rules and helpers
