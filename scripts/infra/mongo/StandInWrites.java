@@ -177,8 +177,7 @@ final class StandInWrites {
             }
             updated = withIdFirst(id, update.cloneDeeply());
         } else {
-            checkOperatorPaths(update);
-            StandInLibraryAccess.checkConflictingPaths(update);
+            checkOperators(update, false);
             updated = stored.cloneDeeply();
             for (Map.Entry<String, Object> operator : update.entrySet()) {
                 StandInLibraryAccess.applyOperator(updated, operator.getKey(), (Document) operator.getValue(), ID,
@@ -201,7 +200,7 @@ final class StandInWrites {
             checkReplacementFieldNames(update);
             document = update.cloneDeeply();
         } else {
-            StandInLibraryAccess.checkConflictingPaths(update);
+            checkOperators(update, true);
             document = seed.cloneDeeply();
             for (Map.Entry<String, Object> operator : update.entrySet()) {
                 StandInLibraryAccess.applyOperator(document, operator.getKey(), (Document) operator.getValue(), ID,
@@ -266,7 +265,8 @@ final class StandInWrites {
         boolean remove = Utils.isTrue(query.get("remove"));
         Object updateValue = query.get("update");
         if (remove == (updateValue != null)) {
-            throw new MongoServerError(9, "FailedToParse", "Either an update or remove=true must be specified");
+            throw new MongoServerError(9, "FailedToParse", remove
+                ? "Cannot specify both an update and remove=true" : "Either an update or remove=true must be specified");
         }
         Document update = remove ? null : updateOf(updateValue);
         boolean upsert = Utils.isTrue(query.get("upsert"));
@@ -359,25 +359,31 @@ final class StandInWrites {
         }
     }
 
-    /** Operator paths: all keys operators, each path split at dots, none starting with a $-prefixed name. */
-    private static void checkOperatorPaths(Document update) {
+    /**
+     * An operator update: every key an operator with a document of paths, no two paths in conflict, and unless the
+     * update inserts (an upsert, validated like an insert), no path starting with a $-prefixed name.
+     */
+    private static void checkOperators(Document update, boolean inserting) {
         for (Map.Entry<String, Object> operator : update.entrySet()) {
             if (!operator.getKey().startsWith("$")) {
                 throw new MongoServerError(9, "FailedToParse", "Unknown modifier: " + operator.getKey()
                     + ". Expected a valid update modifier or pipeline-style update specified as an array");
             }
             if (!(operator.getValue() instanceof Document)) {
-                throw new MongoServerError(9, "FailedToParse", "Modifiers operate on fields but we found type "
-                    + "something else instead. For example: {$mod: {<field>: ...}} not {" + operator.getKey() + ": ...}");
+                throw new MongoServerError(9, "FailedToParse", "Modifiers operate on fields: "
+                    + operator.getKey() + " needs a document, as in {$set: {<field>: ...}}");
             }
-            Document fields = (Document) operator.getValue();
-            for (Map.Entry<String, Object> field : fields.entrySet()) {
+            for (Map.Entry<String, Object> field : ((Document) operator.getValue()).entrySet()) {
+                if (inserting) {
+                    break;
+                }
                 checkPath(field.getKey());
                 if (operator.getKey().equals("$rename") && field.getValue() instanceof String) {
                     checkPath((String) field.getValue());
                 }
             }
         }
+        StandInLibraryAccess.checkConflictingPaths(update);
     }
 
     private static void checkPath(String path) {
