@@ -138,8 +138,13 @@ final class StandInCommands {
             return thread;
         });
         committer.scheduleWithFixedDelay(() -> writes.betweenChanges(() -> {
-            if (!store.isClosed()) {
-                store.commit();
+            try {
+                if (!store.isClosed()) {
+                    store.commit();
+                }
+            } catch (RuntimeException e) {
+                // logged, not thrown: a thrown exception would end the schedule, and with it every later commit
+                System.err.println("mongo stand-in: commit failed: " + e);
             }
         }), delayMs, delayMs, TimeUnit.MILLISECONDS);
     }
