@@ -14,7 +14,7 @@ import { cdcEnv, testMongo } from '../support/mongo.js';
 import { startPrivateMongo, type PrivateMongo } from '../support/private-mongo.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, readParquet, waitForCommittedToEnd, type Produced } from '../support/processor.js';
-import { bqRows, loaderScenario, orderChange, publishFileEvents, runCli, table, testGcp, waitForConsumed, writeTestFile, type WrittenTestFile } from '../support/loader.js';
+import { bqRows, loaderScenario, orderChange, publishFileEvents, runCli, table, testGcp, writeTestFile, type WrittenTestFile } from '../support/loader.js';
 
 const { Decimal128, Int32 } = BSON;
 const kafka = testKafka();
@@ -582,7 +582,7 @@ describe('loader: bad files and bad file-ready events', () => {
     ]);
     loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '1', KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES }), 'bad-input-loader');
     await loader.waitReady();
-    await waitForConsumed(kafka, s.group, s.filesTopic);
+    await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
     deadLetters = await deadLettersByKey(`${s.filesTopic}.dlq`, CASES.length);
     loadedEventIds = (await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`)).map((r) => String(r.event_id)).sort();
   });
@@ -659,7 +659,7 @@ describe('loader: bad files and bad file-ready events', () => {
     );
     try {
       await direct.waitReady();
-      await waitForConsumed(kafka, group, filesTopic);
+      await waitForCommittedToEnd(kafka, group, filesTopic);
       assert.ok(direct.output.some((line) => /the bucket cannot be used \(refused by Cloud Storage\)/.test(line) && line.includes(refused)));
       assert.equal(metricValue(await direct.metrics(), 'loader_direct_mode'), 1);
       const rows = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')} WHERE event_id = '${e(30).event_id}'`);
