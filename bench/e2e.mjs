@@ -239,9 +239,9 @@ async function main() {
     services.cdc = await startService('cdc', envs.cdc, `${base}-cdc`);
     await services.cdc.waitForLog(/change stream opened/, 120000);
     services.processor = await startService('processor', envs.processor, `${base}-processor`);
-    await services.processor.waitForLog(/partitions assigned/, 120000);
+    await services.processor.waitForLog(/joined the consumer group/, 120000);
     services.loader = await startService('loader', envs.loader, `${base}-loader`);
-    await services.loader.waitForLog(/partitions assigned/, 120000);
+    await services.loader.waitForLog(/joined the consumer group/, 120000);
     result.startupSeconds = (now() - t0) / 1000;
     for (const [name, s] of Object.entries(services)) rss[name] = rssSampler(s.pid, 1000);
     const meter = cpuMeter({

@@ -132,7 +132,7 @@ async function timeProcessor(prefix, inputTopic, rows, extraEnv, nodeArgText, la
   try {
     const run = await timeService(processor, {
       name: 'processor',
-      ready: /partitions assigned/,
+      ready: /joined the consumer group/,
       metric: 'processor_rows_written_total',
       target: rows,
       unit: 'rows',

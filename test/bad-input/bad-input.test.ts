@@ -55,7 +55,7 @@ async function exitWithin(service: ServiceProcess, ms = 60000): Promise<number |
 const stillRunning = (service: ServiceProcess) => {
   assert.equal(service.child.exitCode, null, `${service.name} is still running`);
   assert.equal(service.child.signalCode, null, `${service.name} is still running`);
-  // (a consumer crash that kafkajs restarts, e.g. while the broker is away, is not one: the group is rejoined)
+  // (an error the Kafka client recovers from, e.g. while the broker is away, is not one: the group is rejoined)
   assert.ok(!service.output.some((line) => /"level":60|unhandled rejection|giving up/.test(line)), `${service.name} logged no fatal error (log: ${service.logFile})`);
 };
 

@@ -89,6 +89,14 @@ export function createProducer(kafka: Kafka): Producer {
   return kafka.producer({ kafkaJS: { acks: -1, allowAutoTopicCreation: false }, partitioner: 'murmur2_random' });
 }
 
+/** Partitions per topic, for logs (`{ "orders-cdc": [0, 2] }`). */
+export function assignmentOf(partitions: readonly TopicPartition[]): Record<string, number[]> {
+  const byTopic: Record<string, number[]> = {};
+  for (const { topic, partition } of partitions) (byTopic[topic] ??= []).push(partition);
+  for (const list of Object.values(byTopic)) list.sort((a, b) => a - b);
+  return byTopic;
+}
+
 export type RebalanceListener = (event: { kind: 'assign' | 'revoke'; partitions: TopicPartition[] }) => void;
 
 /**

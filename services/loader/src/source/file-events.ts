@@ -1,4 +1,4 @@
-import { createGroupConsumer, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
 import type { FileLoader } from '../file-loader.js';
 import type { LoaderMetrics } from '../metrics.js';
@@ -32,7 +32,10 @@ export class FileEventsSource {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
-      onRebalance: ({ kind, partitions }) => this.logger.info({ kind, partitions }, kind === 'assign' ? 'partitions assigned' : 'partitions revoked'),
+      onRebalance: ({ kind, partitions }) =>
+        kind === 'assign'
+          ? this.logger.info({ assignment: assignmentOf(partitions) }, 'joined the consumer group')
+          : this.logger.info({ revoked: assignmentOf(partitions) }, 'partitions revoked'),
     });
   }
 

@@ -1,4 +1,4 @@
-import { createGroupConsumer, type Admin, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, type Admin, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -51,7 +51,8 @@ export class CdcTopicConsumer {
       if (kind === 'assign') worker.reset('rebalance');
       else worker.revoke();
     }
-    this.logger.info({ rebalance: this.rebalances, kind, partitions }, kind === 'assign' ? 'partitions assigned; they recover on first record' : 'partitions revoked');
+    if (kind === 'assign') this.logger.info({ rebalance: this.rebalances, assignment: assignmentOf(partitions) }, 'joined the consumer group; partitions recover on first record');
+    else this.logger.info({ rebalance: this.rebalances, revoked: assignmentOf(partitions) }, 'partitions revoked');
   }
 
   private worker(topic: string, partition: number): PartitionWorker {
