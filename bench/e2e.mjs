@@ -13,7 +13,7 @@
 //     log line: load job done and current-state MERGE done). Per row: the rows of a file are taken as spread evenly
 //     over the file's [min_cluster_time, max_cluster_time + 1 s); per file: from max_cluster_time (the newest row);
 //   - the ceilings of bench/lib/ceilings.mjs on the same data, each alone in a fresh process after the pipeline
-//     finished: change-stream read and kafkajs produce (CDC), kafkajs consume and Parquet write (processor).
+//     finished: change-stream read and Kafka produce (CDC), Kafka consume and Parquet write (processor).
 //
 //   npx tsc -b && node bench/e2e.mjs [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--no-ceilings] [--keep]
 //

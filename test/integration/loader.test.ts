@@ -22,7 +22,6 @@ import {
   table,
   writeTestFile,
   type LoaderScenario,
-  waitForConsumed,
   type WrittenTestFile,
 } from '../support/loader.js';
 
@@ -83,7 +82,7 @@ async function crashAndRecover(name: string, hook: Record<string, string>) {
   const restarted = await startService('loader', s.env({ LOADER_CONCURRENCY: '1' }), `loader-${name}-2`);
   try {
     await restarted.waitReady();
-    await waitForConsumed(kafka, s.group, s.filesTopic);
+    await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
     await assertWarehouse(s, events);
     for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
     return { s, restarted, metrics: await restarted.metrics() };
@@ -102,7 +101,7 @@ describe('loader service', () => {
     const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '2' }), 'loader-dup');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       await assertWarehouse(s, events);
       for (const file of files) {
         assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
@@ -131,7 +130,7 @@ describe('loader service', () => {
     const loader = await startService('loader', s.env({ LOADER_LOADED_RETENTION_HOURS: '0' }), 'loader-dup0');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       await assertWarehouse(s, events);
       for (const file of files) assert.ok(!existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'removed after loading');
       const metrics = await loader.metrics();
@@ -219,7 +218,7 @@ describe('loader service', () => {
       await processor.waitReady();
       await loader.waitReady();
       await waitForCommittedToEnd(kafka, `${s.prefix}-processor`, s.topic, 90000);
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery(namesOf(s)));
       assert.equal(Number(dups!.duplicate_rows), duplicated.length, 'the dedup query counts the duplicates');
       assert.deepEqual(new Set(events.map((e) => e.op)), new Set(OPERATIONS), 'every operation type occurred');
@@ -256,7 +255,7 @@ describe('loader service', () => {
     const loader = await startService('loader', s.env(), 'loader-bad');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       const loaded = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
       assert.deepEqual(loaded.map((r) => String(r.event_id)).sort(), [e(1), e(2), e(5), e(7)].map((x) => x.event_id).sort());
       const quarantine = join(s.inputDir, 'quarantine');
@@ -327,7 +326,7 @@ describe('gcp-utils', () => {
     const loader = await startService('loader', s.env({ GCS_BUCKET: refusedBucket }), 'loader-refused');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       assert.ok(loader.output.some((line) => /refused by Cloud Storage/.test(line)));
       const rows = await bqRows(s.gcpConfig, `SELECT op FROM ${table(s.gcpConfig, 'orders_changes')} ORDER BY op`);
       assert.deepEqual(rows.map((r) => r.op), ['insert', 'update'], 'loaded once, from the local file');

@@ -1,6 +1,5 @@
-import { fileChecksums, retry, type Logger } from '@cdc/core';
+import { fileChecksums, retry, type Logger, type Producer } from '@cdc/core';
 import { gcpErrorInfo, isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
-import type { Producer } from 'kafkajs';
 import type { LoadableFile } from './transform/loadable-file.js';
 import { loadJobId } from './transform/job-id.js';
 import { quarantineMessage, type QuarantinedFile } from './transform/dead-letter.js';
@@ -188,7 +187,7 @@ export class FileLoader {
 
   private async sendDeadLetter(file: QuarantinedFile): Promise<void> {
     const { topic, message } = quarantineMessage(file, new Date());
-    await retry(() => this.deps.deadLetters.send({ topic, acks: -1, messages: [message] }), {
+    await retry(() => this.deps.deadLetters.send({ topic, messages: [message] }), {
       isTransient: () => true,
       maxAttempts: this.deps.settings.retry.attempts,
       baseDelayMs: this.deps.settings.retry.baseMs,

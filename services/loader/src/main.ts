@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, javaCompatiblePartitioner, retry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, deadLetterTopicOf, ensureTopicsWithRetry, retry, runService } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -48,16 +48,22 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   metrics.directLoads.set(stage ? 0 : 1);
 
   // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, retries: config.KAFKA_CONNECT_RETRIES });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
-  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () => admin.connect());
+  await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
-  await ensureTopics(admin, [
-    { topic: config.LOADER_FILES_TOPIC, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-    { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-  ]);
+  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
+    ensureTopicsWithRetry(
+      admin,
+      [
+        { topic: config.LOADER_FILES_TOPIC, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
+        { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
+      ],
+      { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger },
+    ),
+  );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
-  const deadLetters = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: javaCompatiblePartitioner });
+  const deadLetters = createProducer(kafka);
   await connectOrExplain('connect the dead-letter producer', () => deadLetters.connect());
   shutdown.register('dead-letter producer', () => deadLetters.disconnect());
 
@@ -110,6 +116,6 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   shutdown.register('files consumer', () => source.stop());
   await connectOrExplain(`join consumer group ${config.LOADER_GROUP_ID}`, () => source.start());
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
+  // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-  await source.failed;
 });
