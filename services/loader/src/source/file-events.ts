@@ -1,7 +1,7 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { createGroupConsumer, decodeFileReadyEvent, isRejoinError, type GroupConsumer, type Logger } from '@cdc/core';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
-import type { FileLoader } from '../file-loader.js';
+import type { FileGroups } from '../file-groups.js';
 import type { LoaderMetrics } from '../metrics.js';
 
 export interface FileEventsSettings {
@@ -12,10 +12,10 @@ export interface FileEventsSettings {
 }
 
 /**
- * Events mode: the consumer group of the files topic. Files of one files-topic partition (hence of one source
- * partition: the key is `<topic>-<partition>`) load one after the other, partitions in parallel up to the
- * concurrency. A file's offset is committed only once it is loaded, merged and marked (or quarantined): after a
- * crash it is delivered again, and the job id derived from the file makes that harmless.
+ * Events mode: the consumer group of the files topic. Every file of a batch is handed to the groups at once (the
+ * files of all partitions being consumed share a group); offsets are committed in order as the files' groups finish.
+ * A file's offset is committed only once it is loaded, merged and marked (or quarantined): after a crash it is
+ * delivered again, and loading it again adds nothing (records already in the changes table are skipped).
  */
 export class FileEventsSource {
   private readonly consumer: Consumer;
@@ -25,7 +25,7 @@ export class FileEventsSource {
 
   constructor(
     kafka: Kafka,
-    private readonly loader: FileLoader,
+    private readonly groups: FileGroups,
     private readonly metrics: LoaderMetrics,
     private readonly logger: Logger,
     private readonly settings: FileEventsSettings,
@@ -64,9 +64,18 @@ export class FileEventsSource {
       return true;
     };
     let next = -1;
-    for (const message of batch.messages) {
-      if (this.stopping || !isRunning() || isStale()) return;
-      await this.withHeartbeats(heartbeat, this.handle(batch.topic, batch.partition, message));
+    const handled = batch.messages.map((message) => ({ message, done: this.handle(batch.topic, batch.partition, message) }));
+    // Settled in order below; those after a failure are not awaited (their files come again).
+    for (const { done } of handled) done.catch(() => undefined);
+    for (const { message, done } of handled) {
+      if (this.stopping || this.groups.stopped || !isRunning() || isStale()) return;
+      try {
+        await this.withHeartbeats(heartbeat, done);
+      } catch (error) {
+        // Stopping hands waiting files back: not loaded, not committed.
+        if (this.groups.stopped) return;
+        throw error;
+      }
       next = Number(message.offset) + 1;
       if (!(await commit(next))) return;
       resolveOffset(message.offset);
@@ -74,7 +83,7 @@ export class FileEventsSource {
     }
     // Transaction markers (the processor announces files in transactions) and aborted records after the last
     // file-ready event: commit past them too, so the committed offset reaches the end of the partition.
-    if (batch.firstOffset() !== null && !this.stopping && isRunning() && !isStale()) {
+    if (batch.firstOffset() !== null && !this.stopping && !this.groups.stopped && isRunning() && !isStale()) {
       const last = Number(batch.lastOffset());
       if (last + 1 > next && (await commit(last + 1))) resolveOffset(String(last));
     }
@@ -88,10 +97,10 @@ export class FileEventsSource {
       file = fromFileReadyEvent(decodeFileReadyEvent(message.value));
       if (!isSafeRelativePath(file.path)) throw new Error(`path ${JSON.stringify(file.path)} is not a relative .parquet path inside the input directory`);
     } catch (error) {
-      await this.loader.rejectEvent(`invalid file-ready event: ${(error as Error).message}`, origin);
+      await this.groups.rejectEvent(`invalid file-ready event: ${(error as Error).message}`, origin);
       return;
     }
-    await this.loader.load(file, origin);
+    await this.groups.submit(file, origin);
   }
 
   /** Long loads keep the group membership alive. */
