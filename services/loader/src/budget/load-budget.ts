@@ -28,7 +28,7 @@ export interface BudgetState {
  * The per-table daily budget of load jobs (BigQuery allows 1,500 per table per day, failed ones included). Every
  * job is counted before it is requested, in a file of this instance under the shared directory (the loaders of one
  * table share the Parquet tree), so restarts and other instances are counted too. Jobs are paced: the next may
- * start once `msLeftToday / jobsLeftToday` has passed since the previous one, so a day never holds more than the
+ * start once `msLeftToday / (jobsLeftToday + 1)` has passed since the previous one, so a day never holds more than the
  * limit, and unused budget of a quiet morning speeds up the afternoon. When traffic grows, groups wait longer and
  * grow instead.
  */
@@ -81,7 +81,8 @@ export class LoadJobBudget {
     if (key !== this.day) return now;
     const left = this.limit - this.used;
     if (left <= 0) return now + msLeft;
-    return Math.max(now, this.lastJobAt + Math.floor(msLeft / left));
+    // One share more than jobs left: the last one still falls inside the day.
+    return Math.max(now, this.lastJobAt + Math.floor(msLeft / (left + 1)));
   }
 
   /** Counts one load job (before it is requested: a job that fails still counts). */
