@@ -21,6 +21,7 @@ import {
   orderChange,
   publishFileEvents,
   runCli,
+  shippedGrouping,
   table,
   writeTestFile,
   type LoaderScenario,
@@ -30,8 +31,6 @@ import {
 
 const kafka = testKafka();
 const T0 = 1764151872;
-/** Short group windows and no pacing (the emulator has no quota): tests run in seconds. The dup test runs the shipped defaults. */
-const FAST = { LOADER_GROUP_WINDOW_MS: '500', LOADER_LOAD_JOBS_PER_DAY: '100000' };
 
 async function stopAll(...services: (ServiceProcess | undefined)[]) {
   await Promise.all(services.map((s) => s?.kill('SIGTERM')));
@@ -90,10 +89,10 @@ async function crashAndRecover(name: string, hook: Record<string, string>) {
   await createTopic(kafka, s.filesTopic, 2);
   const { files, events } = await threeFiles(s);
   await publishFileEvents(kafka, s.filesTopic, files);
-  const crashed = await startService('loader', s.env({ ...FAST, LOADER_GROUP_WINDOW_MS: '2000', ...hook }), `loader-${name}-1`);
+  const crashed = await startService('loader', s.env({ LOADER_GROUP_WINDOW_MS: '2000', ...hook }), `loader-${name}-1`);
   await crashed.exited;
   assert.equal(crashed.child.signalCode, 'SIGKILL', 'the first loader died by its fault-injection hook');
-  const restarted = await startService('loader', s.env({ ...FAST, LOADER_GROUP_MAX_FILES: '2' }), `loader-${name}-2`);
+  const restarted = await startService('loader', s.env({ LOADER_GROUP_MAX_FILES: '2' }), `loader-${name}-2`);
   try {
     await restarted.waitReady();
     await waitForConsumed(kafka, s.group, s.filesTopic);
@@ -114,7 +113,7 @@ describe('loader service', () => {
     const { files, events } = await threeFiles(s);
     // f2 twice in a row, f1 again at the end.
     await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[1]!, files[2]!, files[0]!]);
-    const loader = await startService('loader', s.env(), 'loader-dup');
+    const loader = await startService('loader', shippedGrouping(s.env()), 'loader-dup');
     try {
       await loader.waitReady();
       await waitForConsumed(kafka, s.group, s.filesTopic);
@@ -149,7 +148,7 @@ describe('loader service', () => {
     await createTopic(kafka, s.filesTopic, 2);
     const { files, events } = await threeFiles(s);
     await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[2]!]);
-    const loader = await startService('loader', s.env({ ...FAST, LOADER_LOADED_RETENTION_HOURS: '0' }), 'loader-dup0');
+    const loader = await startService('loader', s.env({ LOADER_LOADED_RETENTION_HOURS: '0' }), 'loader-dup0');
     try {
       await loader.waitReady();
       await waitForConsumed(kafka, s.group, s.filesTopic);
@@ -205,7 +204,7 @@ describe('loader service', () => {
     const proxy = await startQuotaProxy(infra.bigqueryEndpoint);
     // Refused until told otherwise: the group fails after its attempts.
     proxy.failLoads = Number.MAX_SAFE_INTEGER;
-    const loader = await startService('loader', s.env({ ...FAST, BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_RETRY_ATTEMPTS: '3' }), 'loader-quota');
+    const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_RETRY_ATTEMPTS: '3' }), 'loader-quota');
     try {
       await loader.waitReady();
       await waitFor('a group given up after its attempts', () => loader.output.some((line) => /group not loaded; its files come again/.test(line)), 60000);
@@ -293,7 +292,7 @@ describe('loader service', () => {
       },
       'loader-e2e-processor',
     );
-    const loader = await startService('loader', s.env({ ...FAST, LOADER_CONCURRENCY: '2' }), 'loader-e2e');
+    const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '2' }), 'loader-e2e');
     try {
       await processor.waitReady();
       await loader.waitReady();
@@ -332,7 +331,7 @@ describe('loader service', () => {
     const missingEvent = { ...d.event, file_id: `${s.topic}-p1-000000000002-000000000003`, path: d.event.path.replace('000000000000-000000000000', '000000000002-000000000003'), first_offset: 2, last_offset: 3 };
     const f = await writeTestFile(s.inputDir, s.topic, 1, 4, [e(7)]);
     await publishFileEvents(kafka, s.filesTopic, [a, b, c, { key: 'garbage', value: '{"not":"a file-ready event"}' }, d, { key: d.key, value: JSON.stringify(missingEvent) }, f]);
-    const loader = await startService('loader', s.env(FAST), 'loader-bad');
+    const loader = await startService('loader', s.env(), 'loader-bad');
     try {
       await loader.waitReady();
       await waitForConsumed(kafka, s.group, s.filesTopic);
@@ -363,7 +362,7 @@ describe('loader service', () => {
     const s = loaderScenario('poll');
     const e = (n: number, op: Operation = 'insert') => orderChange(op, n, { t: T0 + n + (op === 'delete' ? 10 : 0), i: 1 }, op === 'delete' ? 100 + n : n);
     const first = [await writeTestFile(s.inputDir, s.topic, 0, 0, [e(1), e(2)]), await writeTestFile(s.inputDir, s.topic, 1, 0, [e(3)])];
-    const loader = await startService('loader', s.env({ ...FAST, LOADER_MODE: 'poll', LOADER_POLL_INTERVAL_MS: '300', GCS_BUCKET: '' }), 'loader-poll');
+    const loader = await startService('loader', s.env({ LOADER_MODE: 'poll', LOADER_POLL_INTERVAL_MS: '300', GCS_BUCKET: '' }), 'loader-poll');
     try {
       await loader.waitReady();
       const late = await writeTestFile(s.inputDir, s.topic, 0, 2, [e(4), e(1, 'delete')]);
@@ -403,7 +402,7 @@ describe('gcp-utils', () => {
     await createTopic(kafka, s.filesTopic, 2);
     const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1), orderChange('update', 1, { t: T0, i: 2 }, 2)]);
     await publishFileEvents(kafka, s.filesTopic, [file, file]);
-    const loader = await startService('loader', s.env({ ...FAST, GCS_BUCKET: refusedBucket }), 'loader-refused');
+    const loader = await startService('loader', s.env({ GCS_BUCKET: refusedBucket }), 'loader-refused');
     try {
       await loader.waitReady();
       await waitForConsumed(kafka, s.group, s.filesTopic);

@@ -150,6 +150,7 @@ export class FileLoader {
     const staged = files.reduce((n, f) => n + (f.file.rows ?? 0), 0);
     const now = Date.now();
     for (const { file } of files) {
+      log.info({ file: file.path }, 'file loaded');
       metrics.filesLoaded.inc({ topic: file.topic });
       metrics.noteLoaded(file.topic, file.maxClusterTime);
       if (file.readyAt) metrics.readyToVisibleSeconds.observe(Math.max(0, (now - Date.parse(file.readyAt)) / 1000));
