@@ -118,7 +118,7 @@ export class FileLoader {
     } catch (error) {
       if (!(error instanceof PermanentFileError)) throw error;
       if (ready.length === 1) {
-        outcomes.set(ready[0]!.file.path, await this.quarantineOnFault(ready[0]!, () => Promise.reject(error)));
+        outcomes.set(ready[0]!.file.path, await this.quarantine(ready[0]!, error));
         return outcomes;
       }
       this.deps.logger.warn({ files: ready.length, error: error.message }, 'the group load failed on its files; loading them one by one to find the bad one');
@@ -267,27 +267,31 @@ export class FileLoader {
     }
   }
 
-  /** Runs `task`; a PermanentFileError quarantines the file (moved to quarantine/, reported) instead of failing. */
+  /** Runs `task`; a PermanentFileError quarantines the file instead of failing. */
   private async quarantineOnFault<T>(entry: GroupEntry, task: () => Promise<T>): Promise<T | 'quarantined'> {
     try {
       return await task();
     } catch (error) {
       if (!(error instanceof PermanentFileError)) throw error;
-      const { file, origin } = entry;
-      const moved = await this.deps.local.quarantine(file.path, {
-        reason: error.reason,
-        error: error.message,
-        file_id: file.fileId,
-        quarantined_at: new Date().toISOString(),
-        topic: file.topic,
-        partition: file.partition,
-        first_offset: file.firstOffset,
-        last_offset: file.lastOffset,
-      });
-      await this.report(file, origin, error.reason, error.message, moved);
-      this.deps.logger.error({ file: file.path, reason: error.reason, error: error.message, quarantinedAs: moved }, 'file quarantined');
-      return 'quarantined';
+      return this.quarantine(entry, error);
     }
+  }
+
+  /** The file is at fault: moved to quarantine/ with a reason note, reported on the dead-letter topic. */
+  private async quarantine({ file, origin }: GroupEntry, error: PermanentFileError): Promise<'quarantined'> {
+    const moved = await this.deps.local.quarantine(file.path, {
+      reason: error.reason,
+      error: error.message,
+      file_id: file.fileId,
+      quarantined_at: new Date().toISOString(),
+      topic: file.topic,
+      partition: file.partition,
+      first_offset: file.firstOffset,
+      last_offset: file.lastOffset,
+    });
+    await this.report(file, origin, error.reason, error.message, moved);
+    this.deps.logger.error({ file: file.path, reason: error.reason, error: error.message, quarantinedAs: moved }, 'file quarantined');
+    return 'quarantined';
   }
 
   /** A file-ready event that cannot be read: reported on the dead-letter topic (there is no file to move). */
