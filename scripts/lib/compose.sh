@@ -7,7 +7,8 @@
 # Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml, then
 #   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS names a key file (Google Cloud),
 #   - nothing more with GCP_MODE=adc (Google Cloud with Application Default Credentials, e.g. on a GCP VM),
-#   - else gcp-emulators.yml, and the services pointed at the emulators on the compose network.
+#   - else gcp-emulators.yml, the services pointed at the emulators on the compose network, and the loader's
+#     grouping set for an emulator (no load-job quota: a group every second, unpaced).
 # Shell variables exported here win over .env in compose's interpolation.
 
 # shellcheck disable=SC2034 # GCP_TARGET, COMPOSE_FILES: read by the scripts that source this file
@@ -42,6 +43,8 @@ compose_init() {
     COMPOSE_FILES+=(-f "$dir/gcp-emulators.yml")
     export GCS_ENDPOINT="http://gcs:4443" BIGQUERY_ENDPOINT="http://bigquery:9050"
     export GCP_PROJECT; GCP_PROJECT="$(dotenv_get GCP_PROJECT local-project)"
+    # The emulator has no load-job quota: the loader loads a group every second, unpaced.
+    export LOADER_GROUP_WINDOW_MS=1000 LOADER_LOAD_JOBS_PER_DAY=1000000
   fi
 }
 
