@@ -10,6 +10,7 @@ import type { GcsStage } from './sink/gcs-stage.js';
 import type { LocalFiles } from './sink/local-files.js';
 import { PermanentFileError, RetryableError, type QuarantineReason } from './sink/errors.js';
 import type { LoaderMetrics } from './metrics.js';
+import type { TypedViews } from './views/typed-views.js';
 
 export interface FileLoaderSettings {
   names: WarehouseNames;
@@ -25,6 +26,8 @@ export interface FileLoaderDeps {
   /** null: no usable bucket, files are loaded from the local disk */
   stage: GcsStage | null;
   bigquery: BigQueryLoader;
+  /** null: typed views switched off */
+  views: TypedViews | null;
   deadLetters: Producer;
   metrics: LoaderMetrics;
   logger: Logger;
@@ -133,6 +136,8 @@ export class FileLoader {
       const outcome = await this.step('load', file, () => bigquery.load(source, baseId));
       this.crashPoint('load', ++this.loads);
       const merged = await this.step('merge', file, () => bigquery.run(buildMergeCurrent(settings.names, file)));
+      // Before the marking: after a crash the file comes again, still on disk, and the views catch up.
+      if (this.deps.views) await this.step('typed views', file, () => this.deps.views!.update([absolute]));
       await local.markLoaded(file.path, settings.retentionHours);
       this.crashPoint('mark', ++this.marks);
 

@@ -89,7 +89,7 @@ test('view names and statements: current state and deduplicated history of one c
   const { current, history } = typedViewStatements(names, "o'rders", columns);
   assert.match(current, /^CREATE OR REPLACE VIEW `p\.cdc\.o_rders`/);
   assert.match(current, /FROM `p\.cdc\.orders_current`\nWHERE coll = 'o\\'rders'$/);
-  assert.match(current, /SAFE\.PARSE_NUMERIC\(JSON_VALUE\(document, '\$\."total"\."\$numberDecimal"'\)\) AS total,/);
+  assert.match(current, /SAFE\.PARSE_NUMERIC\(JSON_VALUE\(document, '\$\."total"\."\$numberDecimal"'\)\) AS `total`,/);
   assert.match(history, /^CREATE OR REPLACE VIEW `p\.cdc\.o_rders_history`/);
   assert.match(history, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY event_id ORDER BY kafka_offset\) = 1$/);
   assert.equal(sqlString('a\\b'), "'a\\\\b'");

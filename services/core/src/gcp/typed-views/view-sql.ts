@@ -96,6 +96,9 @@ const WRAPPER: Partial<Record<FieldKind, string>> = {
   decimalOutOfRange: '$numberDecimal',
 };
 
+/** Names in backticks: a field may be called `order` or `group` (keywords), and the emulator keeps their case only so. */
+const quoteName = (name: string) => `\`${name}\``;
+
 /** SQL string literal (BigQuery and the emulator: backslash escapes). */
 export const sqlString = (text: string): string => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
@@ -193,7 +196,7 @@ function typedValue(node: FieldNode, at: Source, drifts: Drift[], column: string
     case 'document': {
       if (node.children.size === 0) return json;
       const fields = structFields(node, at, drifts, column);
-      const struct = `STRUCT(${fields.map((f) => `${f.expr} AS ${f.name}`).join(', ')})`;
+      const struct = `STRUCT(${fields.map((f) => `${f.expr} AS ${quoteName(f.name)}`).join(', ')})`;
       const type = `STRUCT<${fields.map((f) => `${f.name} ${f.type}`).join(', ')}>`;
       // A missing or null document stays NULL (not a STRUCT of NULLs); inside arrays the caller filters instead.
       if (at.keys.length === 0) return { type, expr: struct };
@@ -282,7 +285,7 @@ export function typedViewNames(collection: string): TypedViewNames {
   return { current: base, history: `${base}_history` };
 }
 
-const selectList = (columns: readonly ViewColumn[]) => columns.map((c) => `  ${c.expr} AS ${c.name}`).join(',\n');
+const selectList = (columns: readonly ViewColumn[]) => columns.map((c) => `  ${c.expr} AS ${quoteName(c.name)}`).join(',\n');
 
 /** CREATE OR REPLACE VIEW statements (current, history) for a collection. */
 export function typedViewStatements(names: WarehouseNames, collection: string, columns: readonly ViewColumn[]): { current: string; history: string } {
