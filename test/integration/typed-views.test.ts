@@ -210,6 +210,16 @@ describe('typed views', () => {
     const result = await runCli('services/analysis-tool/dist/main.js', ['-e', `SELECT status, SUM(total) AS revenue FROM ${s.dataset}.orders GROUP BY status ORDER BY status`, '--json'], gcpEnv(s));
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), [{ status: 'new', revenue: '7.25' }, { status: 'paid', revenue: '15.75' }]);
+    const ready = async (command: string) => {
+      const run = await runCli('services/analysis-tool/dist/main.js', ['-e', command, '--json'], gcpEnv(s));
+      assert.equal(run.code, 0, run.stderr);
+      return JSON.parse(run.stdout) as Record<string, unknown>[];
+    };
+    assert.deepEqual(await ready('\\revenue 36500'), [{ day: '2025-11-26', orders: 3, revenue: '23' }]);
+    const history = await ready(`\\order-history ${ID_B.toHexString()}`);
+    assert.deepEqual(history.map((r) => [r._op, r.status, r.total, r.coupon]), [['insert', 'new', '0', null], ['update', 'new', '7.25', 'WELCOME10']]);
+    const [current] = await ready(`\\order ${ID_C.toHexString()}`);
+    assert.deepEqual([current!.status, current!.total, current!.qty, current!.qty_json], ['paid', '3.25', null, '"three"']);
   });
 
   test('a restarted loader converges on the recorded fields without re-creating anything it does not need', async () => {
