@@ -194,7 +194,7 @@ export class Session {
       this.print(formatTable(fields, { maxWidth: this.options.maxWidth, columns: ['column', 'type', 'mode', 'description'] }));
       if (metadata.timePartitioning) this.print(`partitioned by ${metadata.timePartitioning.type} on ${metadata.timePartitioning.field ?? '_PARTITIONTIME'}`);
       if (metadata.clustering?.fields?.length) this.print(`clustered by ${metadata.clustering.fields.join(', ')}`);
-      if (metadata.numRows !== undefined) this.print(`${metadata.numRows} rows`);
+      if (metadata.numRows !== undefined && metadata.type !== 'VIEW') this.print(`${metadata.numRows} rows`);
     } catch (error) {
       this.failures++;
       this.err.write(`ERROR: ${gcpErrorInfo(error).message}\n`);

@@ -119,15 +119,29 @@ export function parsePairKey(key: string): { path: (string | null)[]; kind: Fiel
  * level itself is not recorded; documents and arrays are recorded and descended into up to MAX_FIELD_DEPTH.
  */
 export function collectFieldKinds(document: Record<string, unknown>, into: Set<string>): void {
-  const visit = (value: unknown, path: (string | null)[]) => {
+  // Runs on every loaded document: the path is carried as the inside of its JSON array (`"items",null,"sku"`),
+  // the same text pairKey makes, without building arrays per value.
+  const visit = (value: unknown, inner: string, depth: number) => {
     const kind = kindOf(value);
-    into.add(pairKey(path, kind));
-    if (path.length >= MAX_FIELD_DEPTH) return;
+    into.add(`${kind} [${inner}]`);
+    if (depth >= MAX_FIELD_DEPTH) return;
     if (kind === 'document') {
-      for (const [key, child] of Object.entries(value as Record<string, unknown>)) if (isAddressableKey(key)) visit(child, [...path, key]);
+      for (const key in value as Record<string, unknown>) if (isAddressableKey(key)) visit((value as Record<string, unknown>)[key], `${inner},${quoted(key)}`, depth + 1);
     } else if (kind === 'array') {
-      for (const element of value as unknown[]) visit(element, [...path, null]);
+      for (const element of value as unknown[]) visit(element, `${inner},null`, depth + 1);
     }
   };
-  for (const [key, child] of Object.entries(document)) if (isAddressableKey(key)) visit(child, [key]);
+  for (const key in document) if (isAddressableKey(key)) visit(document[key], quoted(key), 1);
+}
+
+// Field names repeat across documents: each is quoted once (bounded, for map-like documents with ever-new keys).
+const quotedKeys = new Map<string, string>();
+function quoted(key: string): string {
+  let text = quotedKeys.get(key);
+  if (text === undefined) {
+    text = JSON.stringify(key);
+    if (quotedKeys.size >= 50_000) quotedKeys.clear();
+    quotedKeys.set(key, text);
+  }
+  return text;
 }
