@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, warehouseNames } from '@cdc/core/gcp';
+import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
@@ -432,6 +432,9 @@ describe('analysis tool', () => {
              ('e2', 'update', 'shop', 'orders', '{"$numberInt":"7"}', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'cdc-0', '{"status":"paid"}', 1, 'orders-cdc', 0, 2)`);
     await clients.bigquery.query(`INSERT INTO ${current} (db, coll, document_id, document, op, event_id, cluster_time, cluster_time_increment, snapshot, kafka_topic, kafka_partition, kafka_offset, updated_at)
       VALUES ('shop', 'orders', '{"$numberInt":"7"}', '{"status":"paid"}', 'update', 'e2', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'orders-cdc', 0, 1, CURRENT_TIMESTAMP())`);
+    // The typed views, as the loader makes them for documents with a string status.
+    const views = typedViewStatements(warehouseNames(s.gcpConfig), 'orders', typedColumns([{ path: ['status'], kind: 'string' }]).columns);
+    for (const statement of [views.current, views.history]) await clients.bigquery.query(statement);
     const env = gcpEnv(s);
     const cli = 'services/analysis-tool/dist/main.js';
 

@@ -9,6 +9,7 @@ import type { GcsStage } from './sink/gcs-stage.js';
 import type { LocalFiles } from './sink/local-files.js';
 import { PermanentFileError, RetryableError, type QuarantineReason } from './sink/errors.js';
 import type { LoaderMetrics } from './metrics.js';
+import type { TypedViews } from './views/typed-views.js';
 
 export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'mark';
 
@@ -29,6 +30,8 @@ export interface FileLoaderDeps {
   stage: GcsStage | null;
   bigquery: BigQueryLoader;
   budget: JobCounter;
+  /** null: typed views switched off */
+  views: TypedViews | null;
   deadLetters: Producer;
   metrics: LoaderMetrics;
   logger: Logger;
@@ -143,6 +146,8 @@ export class FileLoader {
     this.crashPoint('insert');
     const merged = await this.step('merge', files, () => this.deps.bigquery.run(buildMergeGroup(settings.names, attempt.stagingTable, bounds)));
     this.crashPoint('merge');
+    // Before the marking: after a crash the files come again, still on disk, and the views catch up.
+    if (this.deps.views) await this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute)));
     await this.markLoaded(files);
     await this.dropStaging(attempt.stagingTable);
 

@@ -15,6 +15,7 @@ import { GcsStage } from './sink/gcs-stage.js';
 import { LocalFiles } from './sink/local-files.js';
 import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
+import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 
 await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
   const crashAfter = {
@@ -57,6 +58,11 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     logger.info({ bucket: report.bucket.bucket, status: report.bucket.status }, 'staging files in the bucket');
   }
   metrics.directLoads.set(stage ? 0 : 1);
+  let views: TypedViews | null = null;
+  if (config.LOADER_TYPED_VIEWS) {
+    views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+    await retry(() => views!.ensure(), { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS });
+  }
 
   // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
@@ -100,6 +106,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     stage,
     bigquery,
     budget,
+    views,
     deadLetters,
     metrics,
     logger,
