@@ -186,7 +186,7 @@ build_mongo() {
 
 main() {
   if [[ "${1:-}" == --list ]]; then list_images; return 0; fi
-  command -v docker >/dev/null && docker info >/dev/null 2>&1 || die "no Docker engine answers"
+  docker info >/dev/null 2>&1 || die "no Docker engine answers"
   mkdir -p "$WORK_DIR/logs"
   local start=$SECONDS images=()
   base_image

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields, secret } from '@cdc/core';
+import { commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -28,8 +28,7 @@ export const cdcConfigSchema = z.object({
   CDC_MAX_MESSAGE_BYTES: fields.positiveInt(900 * 1024),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   ...kafkaFields('cdc'),
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  ...topicFields(),
   KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
   ...commonFields(8081),
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, javaCompatiblePartitioner, retry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopics, javaCompatiblePartitioner, retry, runService, topicWithDeadLetter } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -52,10 +52,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const admin = kafka.admin();
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () => admin.connect());
   shutdown.register('kafka admin', () => admin.disconnect());
-  await ensureTopics(admin, [
-    { topic: config.LOADER_FILES_TOPIC, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-    { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-  ]);
+  await ensureTopics(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config));
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
   const deadLetters = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: javaCompatiblePartitioner });
   await connectOrExplain('connect the dead-letter producer', () => deadLetters.connect());
@@ -112,4 +109,4 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   setReady(true);
   await source.failed;
-});
+}, { topics: (config) => topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config) });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopics, runService, topicWithDeadLetter } from '@cdc/core';
+import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
 import { createParquetWriter } from './sink/parquet-writer.js';
@@ -24,12 +25,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   const admin = kafka.admin();
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () => admin.connect());
   shutdown.register('kafka admin', () => admin.disconnect());
-  const topic = (name: string, numPartitions: number) => ({ topic: name, numPartitions, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
-  await ensureTopics(admin, [
-    ...config.PROCESSOR_TOPICS.map((t) => topic(t, config.KAFKA_TOPIC_PARTITIONS)),
-    ...config.PROCESSOR_TOPICS.map((t) => topic(deadLetterTopicOf(t), 1)),
-    topic(config.PROCESSOR_FILES_TOPIC, config.KAFKA_TOPIC_PARTITIONS),
-  ]);
+  await ensureTopics(admin, processorTopics(config));
 
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {
     topics: config.PROCESSOR_TOPICS,
@@ -50,4 +46,9 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   setReady(true);
   // Runs until shutdown (which exits the process) or a consumer crash kafkajs does not restart.
   await consumer.failed;
-});
+}, { topics: processorTopics });
+
+/** The processor's topics: its input topics and the files topic, each with its dead-letter topic. */
+function processorTopics(config: ProcessorConfig) {
+  return [...config.PROCESSOR_TOPICS.flatMap((t) => topicWithDeadLetter(t, 'cdc', config)), ...topicWithDeadLetter(config.PROCESSOR_FILES_TOPIC, 'files', config)];
+}
