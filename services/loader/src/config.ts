@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields } from '@cdc/core';
+import { commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
 import { bigQueryName, gcpFields } from '@cdc/core/gcp';
 
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
@@ -54,8 +54,7 @@ export const loaderConfigSchema = z.object({
   LOADER_TEST_CRASH_AFTER_MARK: fields.nonNegativeInt(0),
   ...gcpFields(),
   ...kafkaFields('loader'),
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  ...topicFields(),
   ...commonFields(8083),
 });
 

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, deadLetterTopicOf, ensureTopicsWithRetry, retry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -70,14 +70,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(
-      admin,
-      [
-        { topic: config.LOADER_FILES_TOPIC, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-        { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-      ],
-      { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger },
-    ),
+    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
   const deadLetters = createProducer(kafka);
@@ -164,4 +157,4 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-});
+}, { topics: (config) => topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config) });
