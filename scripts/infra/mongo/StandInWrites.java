@@ -120,12 +120,16 @@ final class StandInWrites {
                 }
                 synchronized (collection) {
                     List<Document> matches = StandInLibraryAccess.storedMatches(collection, filter, null, multi ? 0 : 1);
+                    // counted only when the whole statement succeeds, as by MongoDB (a failed updateMany keeps, and logs,
+                    // the documents it changed before the failure)
+                    int statementModified = 0;
                     for (Document stored : matches) {
-                        matched++;
                         if (updateStored(collection, namespace, stored, filter, update, arrayFilters)) {
-                            modified++;
+                            statementModified++;
                         }
                     }
+                    matched += matches.size();
+                    modified += statementModified;
                     if (matches.isEmpty() && upsert) {
                         Document document = upsertDocument(collection, filter, update, arrayFilters);
                         insertOne(collection, namespace, document);
@@ -373,17 +377,20 @@ final class StandInWrites {
                 throw new MongoServerError(9, "FailedToParse", "Modifiers operate on fields: "
                     + operator.getKey() + " needs a document, as in {$set: {<field>: ...}}");
             }
-            for (Map.Entry<String, Object> field : ((Document) operator.getValue()).entrySet()) {
-                if (inserting) {
-                    break;
-                }
-                checkPath(field.getKey());
-                if (operator.getKey().equals("$rename") && field.getValue() instanceof String) {
-                    checkPath((String) field.getValue());
-                }
+            if (!inserting) {
+                checkPaths(operator.getKey(), (Document) operator.getValue());
             }
         }
         StandInLibraryAccess.checkConflictingPaths(update);
+    }
+
+    private static void checkPaths(String operator, Document fields) {
+        for (Map.Entry<String, Object> field : fields.entrySet()) {
+            checkPath(field.getKey());
+            if (operator.equals("$rename") && field.getValue() instanceof String) {
+                checkPath((String) field.getValue());
+            }
+        }
     }
 
     private static void checkPath(String path) {
