@@ -269,11 +269,11 @@ function summarize(result) {
   console.log(`\nCDC benchmark: ${fmt(result.events)} changes (${JSON.stringify(result.write.ops)}), ${result.settings.partitions} partitions, batch ${result.settings.batchMaxEvents} events / ${(result.settings.batchMaxBytes / 2 ** 20).toFixed(0)} MiB, node ${result.node}`);
   console.log(`backlog written at ${fmt(result.write.changesPerSec)} changes/s (load ${result.write.load.join(' ')})\n`);
   const ratio = (x) => (x ? x.toFixed(2) : '-');
-  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | machine bound events/s | one-thread bound events/s | CDC / min(read, produce) | CDC / one-thread bound | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| run | variant | CDC events/s | read events/s | produce events/s | produce-tx events/s | machine bound events/s | one-thread bound events/s | CDC / min(read, produce) | CDC / one-thread bound | CDC events per CPU-second | CDC peak RSS MiB | CDC cpu | mongo cpu | kafka cpu | load 1m |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of runs) {
     console.log(
-      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${fmt(r.bounds?.machine)} | ${fmt(r.bounds?.thread)} | ${ratio(r.ratio)} | ${ratio(r.bounds && r.cdc.eventsPerSec / r.bounds.thread)} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
+      `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${fmt(r.bounds?.machine)} | ${fmt(r.bounds?.thread)} | ${ratio(r.ratio)} | ${ratio(r.bounds && r.cdc.eventsPerSec / r.bounds.thread)} | ${fmt(r.cdc.eventsPerSec / r.cdc.cpu.cdc)} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
     );
   }
   result.median = {};
@@ -291,7 +291,7 @@ function summarize(result) {
       threadBoundRatio: median(mine.map((r) => r.bounds && r.cdc.eventsPerSec / r.bounds.thread)),
       peakRssMiB: median(mine.map((r) => r.cdc.peakRssMiB)),
     });
-    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${fmt(m.machineBound)} | ${fmt(m.threadBound)} | ${ratio(m.ratio)} | ${ratio(m.threadBoundRatio)} | ${m.peakRssMiB} | | | | |`);
+    console.log(`| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${fmt(m.machineBound)} | ${fmt(m.threadBound)} | ${ratio(m.ratio)} | ${ratio(m.threadBoundRatio)} | | ${m.peakRssMiB} | | | | |`);
   }
   if (result.mode === 'backlog') {
     const r = runs[0].cdc;

@@ -122,6 +122,8 @@ describe('aborted transactions fenced out of first-offset order', () => {
         for (const name of ['orders', 'customers']) {
           const messages = await readTopic(kafka, `${prefix}-${name}-cdc`, { minCount: 7, timeoutMs: 30000 });
           const ids = messages.map((m) => JSON.parse(String(m.value)) as ChangeEvent).map((e) => Number(JSON.parse(e.document_id).$numberInt));
+          // per-document order is per partition; across partitions any order
+          ids.sort((a, b) => a - b);
           assert.deepEqual(ids, [1, 2, 3, 4, 5, 6, 7], `${name}: every change once, none skipped`);
         }
       } finally {

@@ -20,17 +20,22 @@ export type ReadMessage = KafkaJS.KafkaMessage & {
 };
 
 /**
- * Every committed message of a topic (read_committed), read from the beginning until the consumer has reached
- * the end offsets seen when `minCount` messages were received and no more arrive for `quietMs`.
+ * Every committed message of a topic (read_committed), read from the beginning until `minCount` messages were
+ * received and no more arrive for `quietMs` after the group assigned the partitions.
  */
 export async function readTopic(kafka: Kafka, topic: string, options: { minCount?: number; timeoutMs?: number; quietMs?: number } = {}): Promise<ReadMessage[]> {
   const { minCount = 0, timeoutMs = 60000, quietMs = 1500 } = options;
+  const messages: ReadMessage[] = [];
+  let assigned = false;
+  let lastArrival = Date.now();
   const consumer = kafka.consumer({
     kafkaJS: { groupId: `test-reader-${randomUUID()}`, fromBeginning: true, autoCommit: false, readUncommitted: false },
     'isolation.level': 'read_committed',
+    rebalance_cb: () => {
+      assigned = true;
+      lastArrival = Date.now();
+    },
   });
-  const messages: ReadMessage[] = [];
-  let lastArrival = Date.now();
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic] });
@@ -42,7 +47,7 @@ export async function readTopic(kafka: Kafka, topic: string, options: { minCount
     });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (messages.length >= minCount && Date.now() - lastArrival >= quietMs) break;
+      if (assigned && messages.length >= minCount && Date.now() - lastArrival >= quietMs) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     if (messages.length < minCount) throw new Error(`read ${messages.length} of at least ${minCount} messages from ${topic} within ${timeoutMs} ms`);
@@ -58,7 +63,7 @@ export async function readTopic(kafka: Kafka, topic: string, options: { minCount
  */
 export async function waitForCommittedToEnd(kafka: Kafka, groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
   const ends = new Map<number, number>();
-  for (const m of await readTopic(kafka, topic, { quietMs: 500 })) ends.set(m.partition, Math.max(ends.get(m.partition) ?? 0, Number(m.offset) + 1));
+  for (const m of await readTopic(kafka, topic)) ends.set(m.partition, Math.max(ends.get(m.partition) ?? 0, Number(m.offset) + 1));
   const admin = kafka.admin();
   await admin.connect();
   try {

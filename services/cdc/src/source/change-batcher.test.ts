@@ -12,7 +12,8 @@ const settings: BatcherSettings = {
   onStreamEnd: 'stop',
   batchMaxEvents: 3,
   batchMaxBytes: 1 << 20,
-  batchMaxWaitMs: 50,
+  // long enough that a loaded machine does not close a batch by age before its count or byte bound
+  batchMaxWaitMs: 1000,
   maxMessageBytes: 10_000,
 };
 
