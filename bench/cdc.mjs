@@ -3,7 +3,7 @@
 // service (`services/cdc/dist/main.js`) started as a process, against two ceilings measured in the same run on the
 // same changes:
 //   read     the official driver reading the same change stream (fullDocument: updateLookup, as the service does)
-//   produce  kafkajs producing the same records (the exact bytes the CDC wrote: key, value, headers) with an
+//   produce  the Kafka client producing the same records (the exact bytes the CDC wrote: key, value, headers) with an
 //            idempotent producer, acks=-1, the CDC's batch sizes, one batch at a time, to a fresh topic
 // plus, for diagnosis only, `produce-tx`: the same with one Kafka transaction per batch (what the CDC pays), and two
 // bounds derived from the ceilings' CPU per event (each ceiling runs alone; the CDC needs both at once):
@@ -69,11 +69,10 @@ const kafka = benchKafka('bench-cdc');
 async function seedCheckpoint(topic, streamId, startAt) {
   const { encodeCheckpoint } = await import(join(repoRoot, 'services', 'cdc', 'dist', 'checkpoint', 'checkpoint.js'));
   await createTopics(kafka, [topic], 1, [{ name: 'cleanup.policy', value: 'compact' }, { name: 'min.compaction.lag.ms', value: '60000' }]);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  const producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1, allowAutoTopicCreation: false } });
   await producer.connect();
   await producer.send({
     topic,
-    acks: -1,
     messages: [{ key: streamId, partition: 0, value: encodeCheckpoint({ version: 1, phase: 'stream', resume_token: null, start_at: startAt, updated_at: new Date().toISOString() }) }],
   });
   await producer.disconnect();

@@ -14,7 +14,7 @@
 //     over the file's [min_cluster_time, max_cluster_time + 1 s); per file: from max_cluster_time (the newest row);
 //   - the loader's groups and load jobs, and the load jobs per day the run's rate implies beside the shipped budget;
 //   - the ceilings of bench/lib/ceilings.mjs on the same data, each alone in a fresh process after the pipeline
-//     finished: change-stream read and kafkajs produce (CDC), kafkajs consume and Parquet write (processor).
+//     finished: change-stream read and Kafka produce (CDC), Kafka consume and Parquet write (processor).
 //
 //   npx tsc -b && node bench/e2e.mjs [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--group-window-ms 1000] [--no-ceilings] [--keep]
 //

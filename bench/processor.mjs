@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Processor throughput benchmark: rows/s from a CDC topic to durable, announced Parquet files, with the real service
 // (`services/processor/dist/main.js`) started as a process, against two ceilings measured in the same run:
-//   consume  kafkajs reading the same topic (read_committed, eachBatch, same partition concurrency, fresh group)
+//   consume  the Kafka client reading the same topic (read_committed, eachBatch, same partition concurrency, fresh group)
 //   write    the processor's own Parquet writer (services/processor/dist/sink/parquet-writer.js, same library,
 //            compression and row groups) writing the same rows into the same files (the processor's announced
 //            offset ranges), without fsync / checksums / Kafka
@@ -20,7 +20,6 @@
 // KAFKA_BROKERS selects the broker (default: the local infrastructure). Results: bench/results/processor-*.json.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Partitioners } from 'kafkajs';
 import {
   createTopics,
   deleteTopics,
@@ -63,7 +62,7 @@ async function prefill(topic, rows, partitions) {
   const factory = orderFactory(BSON, 7);
   const { random, statuses } = factory;
   await createTopics(kafka, [topic], partitions);
-  const producer = kafka.producer({ transactionalId: `${topic}-prefill`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
+  const producer = kafka.producer({ kafkaJS: { transactionalId: `${topic}-prefill`, idempotent: true, acks: -1, allowAutoTopicCreation: false }, partitioner: 'murmur2_random' });
   await producer.connect();
   const baseSeconds = Math.floor(Date.now() / 1000) - 3600;
   let bytes = 0;
@@ -97,9 +96,9 @@ async function prefill(topic, rows, partitions) {
         bytes += value.length + documentId.length;
         messages.push({ key: documentId, value, headers: { event_id: event.event_id, op, schema_version: '1' } });
       }
-      const tx = await producer.transaction();
-      await tx.send({ topic, messages, acks: -1 });
-      await tx.commit();
+      await producer.transaction();
+      await producer.send({ topic, messages });
+      await producer.commit();
     }
   } finally {
     await producer.disconnect();
@@ -211,7 +210,7 @@ async function parent() {
       const round = {};
       const ceilingEnv = { ...extraEnv, ...variants[0].env };
       const doConsume = () => {
-        console.error(`round ${r}: ceiling consume (kafkajs eachBatch, read_committed), load ${load().join(' ')}`);
+        console.error(`round ${r}: ceiling consume (eachBatch, read_committed), load ${load().join(' ')}`);
         round.consume = runCeiling('consume', { topic: inputTopic, rows, partitionsConcurrency: processorConfigSchema.parse(processorEnv('x', 'x', ceilingEnv)).PROCESSOR_PARTITIONS_CONCURRENCY });
         round.consume.load = load();
         console.error(`  consume: ${fmt(round.consume.rowsPerSec)} rows/s`);

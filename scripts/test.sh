@@ -10,11 +10,15 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 # shellcheck source-path=SCRIPTDIR source=lib/node.sh
 source "$ROOT_DIR/scripts/lib/node.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/kafka-client.sh
+source "$ROOT_DIR/scripts/lib/kafka-client.sh"
 use_project_node
 step "node $(node --version) ($(command -v node)), npm $(npm --version)"
 
 step "npm dependencies"
+# Only when the lockfile changed: npm ci rebuilds the Kafka client from source (minutes) where no binary is prebuilt.
 if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  ensure_kafka_client_build_deps
   npm ci --no-audit --no-fund
 fi
 

@@ -2,15 +2,14 @@
 // fresh child process (`runCeiling(mode, spec)` starts this file with `--expose-gc <mode> <spec>`) and prints its
 // result as one JSON line.
 //   read     the official driver reading a change stream (fullDocument: updateLookup, promoteValues off, as the CDC does)
-//   produce  kafkajs producing the records of a CDC topic (same key, value, headers) in the CDC's batches
-//   consume  kafkajs reading a topic (read_committed, eachBatch, fresh group)
+//   produce  the Kafka client producing the records of a CDC topic (same key, value, headers) in the CDC's batches
+//   consume  the Kafka client reading a topic (read_committed, eachBatch, fresh group)
 //   write    the processor's own Parquet writer writing the rows of a topic into the processor's announced files
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Partitioners } from 'kafkajs';
 import * as mongodb from 'mongodb';
 import { cpuMeter, createTopics, infra, memoryOf, now, pidListeningOn, readWholeTopic, repoRoot } from './common.mjs';
 import { benchKafka } from './service-bench.mjs';
@@ -81,12 +80,10 @@ export async function childProduce(spec) {
   const payloadBytes = records.reduce((sum, r) => sum + r.value.length + (r.key?.length ?? 0), 0);
   await createTopics(kafka, [spec.toTopic], spec.partitions);
   if (spec.transactional) await createTopics(kafka, [`${spec.toTopic}-checkpoints`], 1);
+  // The CDC's producer settings (core/kafka/client.ts): idempotent, acks from all in-sync replicas, Java partitioner.
   const producer = kafka.producer({
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    ...(spec.transactional ? { transactionalId: spec.toTopic, transactionTimeout: 60000 } : {}),
+    kafkaJS: { idempotent: true, acks: -1, allowAutoTopicCreation: false, ...(spec.transactional ? { transactionalId: spec.toTopic, transactionTimeout: 60000 } : {}) },
+    partitioner: 'murmur2_random',
   });
   await producer.connect();
   const batches = batchesOf(records, spec.batchMaxEvents, spec.batchMaxBytes).map((batch) =>
@@ -98,17 +95,16 @@ export async function childProduce(spec) {
   meter.start();
   for (const messages of batches) {
     if (spec.transactional) {
-      const tx = await producer.transaction();
-      await tx.sendBatch({
+      await producer.transaction();
+      await producer.sendBatch({
         topicMessages: [
           { topic: spec.toTopic, messages },
           { topic: `${spec.toTopic}-checkpoints`, messages: [{ key: 'stream', value: JSON.stringify({ version: 1, phase: 'stream', resume_token: 'x'.repeat(16) }), partition: 0 }] },
         ],
-        acks: -1,
       });
-      await tx.commit();
+      await producer.commit();
     } else {
-      await producer.send({ topic: spec.toTopic, messages, acks: -1 });
+      await producer.send({ topic: spec.toTopic, messages });
     }
   }
   const seconds = (now() - started) / 1000;
@@ -128,21 +124,25 @@ export async function childProduce(spec) {
 
 export async function childConsume(spec) {
   const { randomUUID } = await import('node:crypto');
-  const consumer = kafka.consumer({ groupId: `bench-consume-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false });
   const meter = cpuMeter({ self: process.pid, kafka: kafkaPid });
   let count = 0;
   let bytes = 0;
   let joinedAt = null;
-  consumer.on(consumer.events.GROUP_JOIN, () => {
-    joinedAt ??= now();
-    meter.start();
+  // The processor's consumer settings (core/kafka/client.ts createGroupConsumer), timed from the group join.
+  const consumer = kafka.consumer({
+    kafkaJS: { groupId: `bench-consume-${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 },
+    'isolation.level': 'read_committed',
+    'js.consumer.max.batch.size': 1000,
+    rebalance_cb: () => {
+      joinedAt ??= now();
+      meter.start();
+    },
   });
   await consumer.connect();
-  await consumer.subscribe({ topic: spec.topic, fromBeginning: true });
+  await consumer.subscribe({ topics: [spec.topic] });
   let done;
   const finished = new Promise((resolve) => (done = resolve));
   await consumer.run({
-    autoCommit: false,
     partitionsConsumedConcurrently: spec.partitionsConcurrency,
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);

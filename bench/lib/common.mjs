@@ -358,17 +358,14 @@ export async function withAdmin(kafka, fn) {
   }
 }
 
-/**
- * Creates topics and waits until each partition has a leader (kafkajs's own waitForLeaders gives up when a fresh
- * KRaft topic briefly answers UNKNOWN_TOPIC_OR_PARTITION).
- */
+/** Creates topics and waits until each partition has a leader. */
 export async function createTopics(kafka, topics, numPartitions, configEntries = []) {
   await withAdmin(kafka, async (admin) => {
-    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1, configEntries })), waitForLeaders: false });
+    await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1, configEntries })) });
     const deadline = Date.now() + 30000;
     for (;;) {
       try {
-        const { topics: meta } = await admin.fetchTopicMetadata({ topics });
+        const meta = await admin.fetchTopicMetadata({ topics });
         if (meta.every((t) => t.partitions.length === numPartitions && t.partitions.every((p) => p.leader >= 0))) return;
       } catch (error) {
         if (Date.now() > deadline) throw error;
@@ -389,8 +386,9 @@ export async function deleteTopics(kafka, topics) {
 }
 
 /**
- * Every committed record of a topic (read_committed), in partition order: stops once each partition's position
- * reached the end offset read at the start (the topic is expected to be complete).
+ * Every committed record of a topic (read_committed), in partition order: stops once each partition's last record
+ * reached the end offset read at the start (the topic is expected to be complete). A transactional topic ends with
+ * a commit marker that no consumer is handed: a partition one short of its end counts as done after a quiet second.
  */
 export async function readWholeTopic(kafka, topic, { onBatch } = {}) {
   const { randomUUID } = await import('node:crypto');
@@ -398,36 +396,35 @@ export async function readWholeTopic(kafka, topic, { onBatch } = {}) {
   const remaining = new Map(ends.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high)]));
   const records = [];
   if (remaining.size === 0) return records;
-  const consumer = kafka.consumer({ groupId: `bench-reader-${randomUUID()}`, readUncommitted: false, maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 });
+  const consumer = kafka.consumer({
+    kafkaJS: { groupId: `bench-reader-${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 },
+    'js.consumer.max.batch.size': -1,
+  });
+  const reached = new Map();
+  let lastBatchAt = Date.now();
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
-    await new Promise((resolveDone, reject) => {
-      // Done when each partition's fetch position reaches its end offset. END_BATCH_PROCESS also comes for a batch of
-      // control records only (a trailing commit marker fetched alone), for which eachBatch is not called; its
-      // lastOffset counts control records too.
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const end = remaining.get(payload.partition);
-        if (end !== undefined && Number(payload.lastOffset) + 1 >= end) {
-          remaining.delete(payload.partition);
-          if (remaining.size === 0) resolveDone();
+    await consumer.subscribe({ topics: [topic] });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        lastBatchAt = Date.now();
+        reached.set(batch.partition, Number(batch.lastOffset()) + 1);
+        if (onBatch) return onBatch(batch);
+        for (const m of batch.messages) {
+          records.push({ partition: batch.partition, offset: Number(m.offset), key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp });
         }
-      });
-      consumer
-        .run({
-          autoCommit: false,
-          eachBatch: async ({ batch }) => {
-            if (onBatch) return onBatch(batch);
-            for (const m of batch.messages) {
-              records.push({ partition: batch.partition, offset: Number(m.offset), key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp });
-            }
-          },
-        })
-        .catch(reject);
+      },
     });
+    const done = () =>
+      [...remaining].every(([partition, end]) => {
+        const at = reached.get(partition) ?? -1;
+        return at >= end || (at === end - 1 && Date.now() - lastBatchAt > 1000);
+      });
+    while (!done()) await sleep(50);
   } finally {
     await consumer.disconnect();
   }
+  records.sort((x, y) => x.partition - y.partition || x.offset - y.offset);
   return records;
 }
 

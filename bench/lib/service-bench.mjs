@@ -1,12 +1,12 @@
 // What the benchmarks of the services (bench/cdc.mjs, bench/processor.mjs, bench/e2e.mjs) share beyond common.mjs:
 // their Kafka client, their common options, the CDC's environment, timing a running service and retried rounds.
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import confluent from '@confluentinc/kafka-javascript';
 import { cpuMeter, infra, load, memoryOf, metricValue, now, rssSampler, sleep, waitForServers } from './common.mjs';
 
-/** A kafkajs client for the broker of `infra`, quiet (kafkajs logs nothing). */
+/** A Kafka client (the services' own: Confluent's, librdkafka underneath) for the broker of `infra`, quiet. */
 export function benchKafka(clientId) {
-  return new Kafka({ clientId, brokers: infra.kafkaBrokers.split(','), logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+  return new confluent.KafkaJS.Kafka({ kafkaJS: { clientId, brokers: infra.kafkaBrokers.split(','), logLevel: confluent.KafkaJS.logLevel.NOTHING } });
 }
 
 /**

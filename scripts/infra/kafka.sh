@@ -18,9 +18,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$SCRIPT_DIR/lib.sh"
 
 NAME=kafka
-# Kafka 4.4.0 (newest release when chosen): kafkajs 2.2.4 works against it. Every API kafkajs uses
-# still has a common version after the protocol removals of Kafka 4.0; produce, transactions,
-# consumer groups and admin calls were tested.
+# Kafka 4.4.0 (newest release when chosen); the services' client (librdkafka) negotiates protocol versions and
+# uses the classic consumer-group protocol, which 4.x keeps.
 # KAFKA_LOG4J_VERSION is the log4j2 slf4j binding added to the broker jars; as a direct dependency it also
 # decides the log4j-api/core versions, so keep it at (or above) what kafka-server itself asks for.
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"

@@ -24,6 +24,8 @@ install_cached_node() {
 }
 
 use_project_node() {
+  # The Kafka client builds librdkafka against the system libraries when it has no prebuilt binary (see kafka-client.sh).
+  export CKJS_LINKING="${CKJS_LINKING:-dynamic}"
   local wanted_major="${NODE_VERSION_PINNED%%.*}" have
   have="$(node_major)"
   if [[ -n "$have" ]] && (( have >= wanted_major )); then

@@ -14,7 +14,7 @@ import { cdcEnv, testMongo } from '../support/mongo.js';
 import { startPrivateMongo, type PrivateMongo } from '../support/private-mongo.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, readParquet, waitForCommittedToEnd, type Produced } from '../support/processor.js';
-import { bqRows, loaderScenario, orderChange, publishFileEvents, runCli, table, testGcp, waitForConsumed, writeTestFile, type WrittenTestFile } from '../support/loader.js';
+import { bqRows, loaderScenario, orderChange, publishFileEvents, runCli, table, testGcp, writeTestFile, type WrittenTestFile } from '../support/loader.js';
 
 const { Decimal128, Int32 } = BSON;
 const kafka = testKafka();
@@ -55,7 +55,7 @@ async function exitWithin(service: ServiceProcess, ms = 60000): Promise<number |
 const stillRunning = (service: ServiceProcess) => {
   assert.equal(service.child.exitCode, null, `${service.name} is still running`);
   assert.equal(service.child.signalCode, null, `${service.name} is still running`);
-  // (a consumer crash that kafkajs restarts, e.g. while the broker is away, is not one: the group is rejoined)
+  // (an error the Kafka client recovers from, e.g. while the broker is away, is not one: the group is rejoined)
   assert.ok(!service.output.some((line) => /"level":60|unhandled rejection|giving up/.test(line)), `${service.name} logged no fatal error (log: ${service.logFile})`);
 };
 
@@ -582,7 +582,7 @@ describe('loader: bad files and bad file-ready events', () => {
     ]);
     loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '1', KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES }), 'bad-input-loader');
     await loader.waitReady();
-    await waitForConsumed(kafka, s.group, s.filesTopic);
+    await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
     deadLetters = await deadLettersByKey(`${s.filesTopic}.dlq`, CASES.length);
     loadedEventIds = (await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`)).map((r) => String(r.event_id)).sort();
   });
@@ -659,7 +659,7 @@ describe('loader: bad files and bad file-ready events', () => {
     );
     try {
       await direct.waitReady();
-      await waitForConsumed(kafka, group, filesTopic);
+      await waitForCommittedToEnd(kafka, group, filesTopic);
       assert.ok(direct.output.some((line) => /the bucket cannot be used \(refused by Cloud Storage\)/.test(line) && line.includes(refused)));
       assert.equal(metricValue(await direct.metrics(), 'loader_direct_mode'), 1);
       const rows = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')} WHERE event_id = '${e(30).event_id}'`);

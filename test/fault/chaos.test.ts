@@ -1,6 +1,11 @@
-// End-to-end chaos: a writer mutates MongoDB while components are SIGKILLed at random moments and restarted.
-// At the end the BigQuery current-state table equals the collection, and the change-history table holds every
-// change exactly once. CHAOS_KILLS (default 10) and CHAOS_SEED replay a run; `npm run chaos:long` runs 100 kills.
+// End-to-end chaos with the shipped defaults (no shortened session, transaction or batch timeouts): a writer
+// mutates two MongoDB collections (two CDC streams sharing the checkpoint partition) while components are
+// SIGKILLed and restarted. Half the kills are aimed at the dangerous windows through the fault-injection hooks: a
+// Parquet file renamed but its transaction open (every partition's batch closes on the same age tick, so others
+// are flushing too), a transaction committed but not yet logged, the CDC between sending a transaction's records
+// and committing them. At the end the BigQuery current-state table equals the collection, and the change-history
+// table holds every change exactly once (counted, not deduplicated). CHAOS_KILLS (default 10) and CHAOS_SEED
+// replay a run; `npm run chaos:long` runs 100 kills.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -19,6 +24,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KILLS = Number(process.env.CHAOS_KILLS ?? 10);
 const COMPONENTS = ['cdc', 'processor', 'loader', 'kafka'] as const;
 type Component = (typeof COMPONENTS)[number];
+type Service = Exclude<Component, 'kafka'>;
+
+/** Fault-injection hooks aimed at the windows where a crash is most dangerous: each makes the process SIGKILL itself. */
+const AIMED: Record<Service, { name: string; env: (n: number) => Record<string, string> }[]> = {
+  cdc: [{ name: 'cdc mid-transaction', env: (n) => ({ CDC_TEST_CRASH_IN_TRANSACTION: String(n) }) }],
+  processor: [
+    { name: 'file renamed, transaction open', env: (n) => ({ PROCESSOR_TEST_CRASH_AFTER_RENAME: String(n) }) },
+    { name: 'transaction committed, not logged', env: (n) => ({ PROCESSOR_TEST_CRASH_AFTER_COMMIT: String(n) }) },
+  ],
+  loader: [
+    { name: 'file uploaded, not loaded', env: (n) => ({ LOADER_TEST_CRASH_AFTER_UPLOAD: String(n) }) },
+    { name: 'file loaded, offset not committed', env: (n) => ({ LOADER_TEST_CRASH_AFTER_LOAD: String(n) }) },
+  ],
+};
 
 function killBroker(): void {
   const pidFile = join(process.env.CDC_RUN_DIR ?? join(repoRoot, '.run'), 'kafka', 'pid');
@@ -52,18 +71,19 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   const cdcTopic = `${prefix}-orders-cdc`;
   const mongo = await testMongo();
   const orders = mongo.db(db).collection('orders');
-  const running = new Map<Component, ServiceProcess>();
-  const envs: Record<Exclude<Component, 'kafka'>, Record<string, string>> = {
+  // A second stream of the same CDC instance: its checkpoints share the checkpoint partition with orders'.
+  const customers = mongo.db(db).collection('customers');
+  const running = new Map<Service, ServiceProcess>();
+  const armed = new Set<ServiceProcess>();
+  const envs: Record<Service, Record<string, string>> = {
     cdc: {
       MONGO_URI: infra.mongoUri,
       KAFKA_BROKERS: infra.kafkaBrokers,
-      CDC_COLLECTIONS: `${db}.orders`,
+      CDC_COLLECTIONS: `${db}.orders,${db}.customers`,
       CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
       CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
       KAFKA_CLIENT_ID: `${prefix}-cdc`,
       KAFKA_TOPIC_PARTITIONS: '3',
-      CDC_SNAPSHOT: 'initial',
-      CDC_BATCH_MAX_WAIT_MS: '50',
       KAFKA_CONNECT_RETRIES: '20',
     },
     processor: {
@@ -73,27 +93,31 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       PROCESSOR_GROUP_ID: `${prefix}-processor`,
       PROCESSOR_FILES_TOPIC: scenario.filesTopic,
       PROCESSOR_OUTPUT_DIR: scenario.inputDir,
-      PROCESSOR_BATCH_MAX_AGE_MS: '1000',
-      PROCESSOR_SESSION_TIMEOUT_MS: '6000',
       KAFKA_TOPIC_PARTITIONS: '3',
       KAFKA_CONNECT_RETRIES: '20',
     },
-    loader: scenario.env({ KAFKA_CONNECT_RETRIES: '20', LOADER_CONCURRENCY: '3' }),
+    // The shipped session timeout (the scenario's default shortens it for the other loader tests).
+    loader: scenario.env({ KAFKA_CONNECT_RETRIES: '20', LOADER_CONCURRENCY: '3', LOADER_SESSION_TIMEOUT_MS: '30000' }),
   };
-  const start = async (component: Exclude<Component, 'kafka'>, label: string) => {
-    const service = await startService(component, envs[component], `${prefix}-${label}`);
+  const start = async (component: Service, label: string, hook: Record<string, string> = {}) => {
+    const service = await startService(component, { ...envs[component], ...hook }, `${prefix}-${label}`);
     running.set(component, service);
+    if (Object.keys(hook).length > 0) armed.add(service);
     return service;
   };
-  // Like the compose restart policy: a service that exits on its own is restarted (and reported).
+  // Like the compose restart policy: a service that exits on its own is restarted (and reported, unless it was
+  // armed with a fault-injection hook and died by it).
   const selfExits: string[] = [];
+  let hooksFired = 0;
   const supervise = async () => {
     for (const [component, service] of running) {
-      if (component === 'kafka' || service.child.exitCode === null) continue;
-      selfExits.push(`${service.name} exited with ${service.child.exitCode}`);
-      await start(component, `${component}-restart-${selfExits.length}`);
+      if (service.child.exitCode === null && service.child.signalCode === null) continue;
+      if (armed.has(service) && service.child.signalCode === 'SIGKILL') hooksFired++;
+      else selfExits.push(`${service.name} exited with ${service.child.exitCode ?? service.child.signalCode}`);
+      await start(component, `${component}-restart-${hooksFired + selfExits.length}`);
     }
   };
+  const kinds = new Map<string, number>();
 
   // A marker write gives the test's own change stream a start point: the truth to compare against.
   const markerStream = orders.watch([], { maxAwaitTimeMS: 200 });
@@ -113,7 +137,8 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
         const id = Math.floor(random() * 150);
         const roll = random();
         try {
-          if (roll < 0.35) await orders.insertOne({ _id: id as unknown as never, ...order(random, id, 0) });
+          if (roll < 0.1) await customers.updateOne({ _id: id as unknown as never }, { $inc: { visits: 1 } }, { upsert: true });
+          else if (roll < 0.35) await orders.insertOne({ _id: id as unknown as never, ...order(random, id, 0) });
           else if (roll < 0.65) await orders.updateOne({ _id: id as unknown as never }, { $set: { status: 'paid', at: new Date() }, $inc: { version: 1 } });
           else if (roll < 0.8) await orders.replaceOne({ _id: id as unknown as never }, order(random, id, 100));
           else await orders.deleteOne({ _id: id as unknown as never });
@@ -131,12 +156,18 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       const victim = COMPONENTS[Math.floor(random() * COMPONENTS.length)]!;
       if (victim === 'kafka') {
         killBroker();
+        kinds.set('broker', (kinds.get('broker') ?? 0) + 1);
         await sleep(random() * 1000);
         startBroker();
       } else {
         await running.get(victim)!.kill('SIGKILL');
         await sleep(random() * 1000);
-        await start(victim, `${victim}-${k}`);
+        // Half the time the successor is armed: it kills itself in a dangerous window a little later.
+        const hooks = AIMED[victim];
+        const aimed = random() < 0.5 ? hooks[Math.floor(random() * hooks.length)]! : null;
+        const kind = aimed ? `${victim}: ${aimed.name}` : `${victim}: random moment`;
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        await start(victim, `${victim}-${k}`, aimed ? aimed.env(1 + Math.floor(random() * 3)) : {});
       }
     }
     writing = false;
@@ -176,7 +207,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
     const missing = [...changeIds].filter((id) => !loaded.has(id));
     assert.deepEqual(missing, [], `changes missing from orders_changes (CHAOS_SEED=${seed})`);
     if (selfExits.length > 0) console.log(`chaos: services that exited on their own and were restarted: ${selfExits.join('; ')}`);
-    console.log(`chaos: seed ${seed}, ${KILLS} kills, ${writeCount} writes, ${changeIds.size} changes, ${expected.size} live documents: converged`);
+    console.log(`chaos: seed ${seed}, ${KILLS} kills (${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(', ')}; ${hooksFired} aimed hooks fired), ${writeCount} writes, ${changeIds.size} changes (${counts!.n} rows, ${counts!.distinct_ids} distinct event ids), ${expected.size} live documents: converged`);
   } catch (error) {
     console.error(`chaos test failed: replay with CHAOS_SEED=${seed} CHAOS_KILLS=${KILLS}`);
     throw error;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, warehouseNames } from '@cdc/core/gcp';
+import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
@@ -25,7 +25,6 @@ import {
   table,
   writeTestFile,
   type LoaderScenario,
-  waitForConsumed,
   type WrittenTestFile,
 } from '../support/loader.js';
 
@@ -95,7 +94,7 @@ async function crashAndRecover(name: string, hook: Record<string, string>) {
   const restarted = await startService('loader', s.env({ LOADER_GROUP_MAX_FILES: '2' }), `loader-${name}-2`);
   try {
     await restarted.waitReady();
-    await waitForConsumed(kafka, s.group, s.filesTopic);
+    await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
     await assertWarehouse(s, events);
     for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
     const metrics = await restarted.metrics();
@@ -116,7 +115,7 @@ describe('loader service', () => {
     const loader = await startService('loader', shippedGrouping(s.env()), 'loader-dup');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       await assertWarehouse(s, events);
       for (const file of files) {
         assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
@@ -151,9 +150,9 @@ describe('loader service', () => {
     const loader = await startService('loader', s.env({ LOADER_LOADED_RETENTION_HOURS: '0' }), 'loader-dup0');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       await publishFileEvents(kafka, s.filesTopic, [files[1]!]);
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       await assertWarehouse(s, events);
       for (const file of files) assert.ok(!existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'removed after loading');
       const metrics = await loader.metrics();
@@ -224,7 +223,7 @@ describe('loader service', () => {
 
       // The quota comes back: the files come again and load once.
       proxy.failLoads = 1;
-      await waitForConsumed(kafka, s.group, s.filesTopic, 120000);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
       await assertWarehouse(s, events);
       for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)));
       metrics = await loader.metrics();
@@ -297,7 +296,7 @@ describe('loader service', () => {
       await processor.waitReady();
       await loader.waitReady();
       await waitForCommittedToEnd(kafka, `${s.prefix}-processor`, s.topic, 90000);
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery(namesOf(s)));
       assert.equal(Number(dups!.duplicate_rows), duplicated.length, 'the dedup query counts the duplicates');
       assert.deepEqual(new Set(events.map((e) => e.op)), new Set(OPERATIONS), 'every operation type occurred');
@@ -334,7 +333,7 @@ describe('loader service', () => {
     const loader = await startService('loader', s.env(), 'loader-bad');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       const loaded = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
       assert.deepEqual(loaded.map((r) => String(r.event_id)).sort(), [e(1), e(2), e(5), e(7)].map((x) => x.event_id).sort());
       const quarantine = join(s.inputDir, 'quarantine');
@@ -405,7 +404,7 @@ describe('gcp-utils', () => {
     const loader = await startService('loader', s.env({ GCS_BUCKET: refusedBucket }), 'loader-refused');
     try {
       await loader.waitReady();
-      await waitForConsumed(kafka, s.group, s.filesTopic);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       assert.ok(loader.output.some((line) => /refused by Cloud Storage/.test(line)));
       const rows = await bqRows(s.gcpConfig, `SELECT op FROM ${table(s.gcpConfig, 'orders_changes')} ORDER BY op`);
       assert.deepEqual(rows.map((r) => r.op), ['insert', 'update'], 'loaded once, from the local file');
@@ -433,6 +432,9 @@ describe('analysis tool', () => {
              ('e2', 'update', 'shop', 'orders', '{"$numberInt":"7"}', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'cdc-0', '{"status":"paid"}', 1, 'orders-cdc', 0, 2)`);
     await clients.bigquery.query(`INSERT INTO ${current} (db, coll, document_id, document, op, event_id, cluster_time, cluster_time_increment, snapshot, kafka_topic, kafka_partition, kafka_offset, updated_at)
       VALUES ('shop', 'orders', '{"$numberInt":"7"}', '{"status":"paid"}', 'update', 'e2', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'orders-cdc', 0, 1, CURRENT_TIMESTAMP())`);
+    // The typed views, as the loader makes them for documents with a string status.
+    const views = typedViewStatements(warehouseNames(s.gcpConfig), 'orders', typedColumns([{ path: ['status'], kind: 'string' }]).columns);
+    for (const statement of [views.current, views.history]) await clients.bigquery.query(statement);
     const env = gcpEnv(s);
     const cli = 'services/analysis-tool/dist/main.js';
 

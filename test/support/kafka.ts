@@ -1,12 +1,20 @@
-import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
+import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
 import { randomUUID } from 'node:crypto';
 import { infra } from './infra.js';
+import { waitFor } from './wait.js';
+
+export type Kafka = KafkaJS.Kafka;
 
 export function testKafka(): Kafka {
-  return new Kafka({ clientId: 'tests', brokers: [infra.kafkaBrokers], logLevel: logLevel.NOTHING, retry: { retries: 10 } });
+  return new confluent.KafkaJS.Kafka({ kafkaJS: { clientId: 'tests', brokers: [infra.kafkaBrokers], logLevel: confluent.KafkaJS.logLevel.NOTHING } });
 }
 
-export type ReadMessage = KafkaMessage & {
+/** A plain producer that answers each send at once (no linger), acks from all in-sync replicas. */
+export function testProducer(kafka: Kafka): KafkaJS.Producer {
+  return kafka.producer({ kafkaJS: { acks: -1 }, 'linger.ms': 0 });
+}
+
+export type ReadMessage = KafkaJS.KafkaMessage & {
   topic: string;
   partition: number;
 };
@@ -17,14 +25,16 @@ export type ReadMessage = KafkaMessage & {
  */
 export async function readTopic(kafka: Kafka, topic: string, options: { minCount?: number; timeoutMs?: number; quietMs?: number } = {}): Promise<ReadMessage[]> {
   const { minCount = 0, timeoutMs = 60000, quietMs = 1500 } = options;
-  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted: false });
+  const consumer = kafka.consumer({
+    kafkaJS: { groupId: `test-reader-${randomUUID()}`, fromBeginning: true, autoCommit: false, readUncommitted: false },
+    'isolation.level': 'read_committed',
+  });
   const messages: ReadMessage[] = [];
   let lastArrival = Date.now();
   await consumer.connect();
   try {
-    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.subscribe({ topics: [topic] });
     await consumer.run({
-      autoCommit: false,
       eachMessage: async ({ topic: t, partition, message }) => {
         messages.push({ ...message, topic: t, partition });
         lastArrival = Date.now();
@@ -39,5 +49,29 @@ export async function readTopic(kafka: Kafka, topic: string, options: { minCount
     return messages;
   } finally {
     await consumer.disconnect();
+  }
+}
+
+/**
+ * Waits until the group has committed, in every partition, past the last committed record. (Not the high
+ * watermark: a transactional topic ends with a commit marker, which a consumer is never handed.)
+ */
+export async function waitForCommittedToEnd(kafka: Kafka, groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
+  const ends = new Map<number, number>();
+  for (const m of await readTopic(kafka, topic, { quietMs: 500 })) ends.set(m.partition, Math.max(ends.get(m.partition) ?? 0, Number(m.offset) + 1));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await waitFor(
+      `group ${groupId} to commit ${topic} to its end`,
+      async () => {
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic], requireStableOffsets: true });
+        return [...ends].every(([partition, end]) => Number(committed?.partitions.find((p) => p.partition === partition)?.offset ?? -1) >= end);
+      },
+      timeoutMs,
+      250,
+    );
+  } finally {
+    await admin.disconnect();
   }
 }

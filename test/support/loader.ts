@@ -1,8 +1,7 @@
 // Helpers for loader tests: real Parquet files written the processor's way, their file-ready events, and
 // BigQuery/Cloud Storage emulator access.
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
-import { waitFor } from './processor.js';
+import { testProducer, type Kafka } from './kafka.js';
 import { BSON, documentIdOf, encodeChangeEvent, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type FileReadyEvent, type Operation } from '@cdc/core';
 import { createGcpClients, type GcpClients, type GcpConfig } from '@cdc/core/gcp';
 import { batchStats, createParquetWriter, fileEventKey, fileReadyEvent, FileStore, relativeFilePath, toRow } from '@cdc/processor';
@@ -154,10 +153,10 @@ export async function writeTestFile(inputDir: string, topic: string, partition: 
 
 /** Publishes file-ready events (plain producer) in the given order. */
 export async function publishFileEvents(kafka: Kafka, filesTopic: string, files: { key: string; value: string }[]): Promise<void> {
-  const producer = kafka.producer();
+  const producer = testProducer(kafka);
   await producer.connect();
   try {
-    for (const file of files) await producer.send({ topic: filesTopic, acks: -1, messages: [{ key: file.key, value: file.value }] });
+    for (const file of files) await producer.send({ topic: filesTopic, messages: [{ key: file.key, value: file.value }] });
   } finally {
     await producer.disconnect();
   }
@@ -207,24 +206,4 @@ export function gcpEnv(s: LoaderScenario, extra: Record<string, string> = {}): R
     BIGQUERY_ENDPOINT: infra.bigqueryEndpoint,
     ...extra,
   };
-}
-
-/** Waits until the group has committed every non-empty partition of the topic up to its end. */
-export async function waitForConsumed(kafka: Kafka, groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await waitFor(
-      `group ${groupId} to consume ${topic} to its end`,
-      async () => {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        return ends.every((end) => end.high === end.low || Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? -1) >= Number(end.high));
-      },
-      timeoutMs,
-      250,
-    );
-  } finally {
-    await admin.disconnect();
-  }
 }

@@ -2,36 +2,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Kafka } from 'kafkajs';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { BSON, documentIdOf, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type Operation } from '@cdc/core';
-import { readTopic } from './kafka.js';
+import { readTopic, testProducer, type Kafka } from './kafka.js';
+export { sleep, waitFor } from './wait.js';
+export { waitForCommittedToEnd } from './kafka.js';
 
 const { Decimal128, Int32, Long } = BSON;
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns a truthy value; fails with `what` after the timeout. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 60000, everyMs = 200): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
-}
 
 export async function createTopic(kafka: Kafka, topic: string, numPartitions: number): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }] });
   } finally {
     await admin.disconnect();
   }
@@ -80,40 +63,20 @@ export interface Produced {
 
 /** Sends records to explicit partitions (plain producer: read_committed consumers see them) and returns their offsets. */
 export async function produce(kafka: Kafka, topic: string, records: { partition: number; key: string; value: Buffer | string; event?: ChangeEvent }[]): Promise<Produced[]> {
-  const producer = kafka.producer();
+  const producer = testProducer(kafka);
   await producer.connect();
   const produced: Produced[] = [];
   try {
     // One send per record keeps the offsets knowable without relying on batching details.
     for (const record of records) {
       const value = typeof record.value === 'string' ? Buffer.from(record.value) : record.value;
-      const [meta] = await producer.send({ topic, acks: -1, messages: [{ partition: record.partition, key: record.key, value }] });
+      const [meta] = await producer.send({ topic, messages: [{ partition: record.partition, key: record.key, value }] });
       produced.push({ partition: record.partition, offset: Number(meta!.baseOffset), key: record.key, value, event: record.event ?? null });
     }
   } finally {
     await producer.disconnect();
   }
   return produced;
-}
-
-/** Waits until the group has committed every partition of the topic up to its end. */
-export async function waitForCommittedToEnd(kafka: Kafka, groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await waitFor(
-      `group ${groupId} to commit ${topic} to its end`,
-      async () => {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        return ends.every((end) => Number(committed!.partitions.find((p) => p.partition === end.partition)?.offset ?? -1) >= Number(end.high));
-      },
-      timeoutMs,
-      250,
-    );
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 export interface FileEvent {

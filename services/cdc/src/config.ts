@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields, secret } from '@cdc/core';
+import { commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -27,9 +27,10 @@ export const cdcConfigSchema = z.object({
   /** events larger than this go to the dead-letter topic; keep below the broker's message.max.bytes */
   CDC_MAX_MESSAGE_BYTES: fields.positiveInt(900 * 1024),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
+  /** tests only: SIGKILL itself once the Nth transaction (over all streams) has sent its records but not committed */
+  CDC_TEST_CRASH_IN_TRANSACTION: fields.nonNegativeInt(0),
   ...kafkaFields('cdc'),
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  ...topicFields(),
   KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
   ...commonFields(8081),
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {

@@ -5,7 +5,7 @@ export * from './http/ops-server.js';
 export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
 export * from './kafka/topics.js';
-export * from './kafka/partitioner.js';
+export * from './errors/errors.js';
 export * from './service/bootstrap.js';
 export * from './service/common-fields.js';
 export * from './lifecycle/retry.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields } from '@cdc/core';
-import { gcpFields } from '@cdc/core/gcp';
+import { commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
+import { bigQueryName, gcpFields } from '@cdc/core/gcp';
 
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
 
@@ -35,6 +35,10 @@ export const loaderConfigSchema = z.object({
   LOADER_RETRY_MAX_MS: fields.positiveInt(30000),
   /** files at least this large are uploaded with a resumable upload */
   LOADER_RESUMABLE_MIN_BYTES: fields.positiveInt(8 * 1024 * 1024),
+  /** typed views per collection (`orders`, `orders_history`) kept in step with the fields of the loaded documents */
+  LOADER_TYPED_VIEWS: fields.bool(true),
+  /** table of the dataset recording the fields seen per collection and their BSON types (what the typed views are made from) */
+  LOADER_VIEW_FIELDS_TABLE: bigQueryName('typed_view_fields'),
   /** consumer group session timeout */
   LOADER_SESSION_TIMEOUT_MS: fields.positiveInt(30000),
   /**
@@ -50,8 +54,7 @@ export const loaderConfigSchema = z.object({
   LOADER_TEST_CRASH_AFTER_MARK: fields.nonNegativeInt(0),
   ...gcpFields(),
   ...kafkaFields('loader'),
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  ...topicFields(),
   ...commonFields(8083),
 });
 

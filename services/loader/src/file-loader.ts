@@ -1,6 +1,5 @@
-import { fileChecksums, retry, type Logger } from '@cdc/core';
+import { fileChecksums, retry, type Logger, type Producer } from '@cdc/core';
 import { gcpErrorInfo, isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
-import type { Producer } from 'kafkajs';
 import type { LoadableFile } from './transform/loadable-file.js';
 import { groupAttempt, type GroupAttempt } from './transform/job-id.js';
 import { quarantineMessage, type QuarantinedFile } from './transform/dead-letter.js';
@@ -10,6 +9,7 @@ import type { GcsStage } from './sink/gcs-stage.js';
 import type { LocalFiles } from './sink/local-files.js';
 import { PermanentFileError, RetryableError, type QuarantineReason } from './sink/errors.js';
 import type { LoaderMetrics } from './metrics.js';
+import type { TypedViews } from './views/typed-views.js';
 
 export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'mark';
 
@@ -30,6 +30,8 @@ export interface FileLoaderDeps {
   stage: GcsStage | null;
   bigquery: BigQueryLoader;
   budget: JobCounter;
+  /** null: typed views switched off */
+  views: TypedViews | null;
   deadLetters: Producer;
   metrics: LoaderMetrics;
   logger: Logger;
@@ -157,6 +159,8 @@ export class FileLoader {
     this.crashPoint('insert');
     const merged = await timed('merge', () => this.step('merge', files, () => this.deps.bigquery.run(buildMergeGroup(settings.names, attempt.stagingTable, bounds))));
     this.crashPoint('merge');
+    // Before the marking: after a crash the files come again, still on disk, and the views catch up.
+    if (this.deps.views) await timed('views', () => this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute))));
     await timed('mark', () => this.markLoaded(files));
     await timed('drop', () => this.dropStaging(attempt.stagingTable));
 
@@ -324,7 +328,7 @@ export class FileLoader {
 
   private async sendDeadLetter(file: QuarantinedFile): Promise<void> {
     const { topic, message } = quarantineMessage(file, new Date());
-    await retry(() => this.deps.deadLetters.send({ topic, acks: -1, messages: [message] }), {
+    await retry(() => this.deps.deadLetters.send({ topic, messages: [message] }), {
       isTransient: () => true,
       maxAttempts: this.deps.settings.retry.attempts,
       baseDelayMs: this.deps.settings.retry.baseMs,

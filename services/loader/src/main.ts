@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, javaCompatiblePartitioner, retry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -15,6 +15,7 @@ import { GcsStage } from './sink/gcs-stage.js';
 import { LocalFiles } from './sink/local-files.js';
 import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
+import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 
 await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
   const crashAfter = {
@@ -57,18 +58,22 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     logger.info({ bucket: report.bucket.bucket, status: report.bucket.status }, 'staging files in the bucket');
   }
   metrics.directLoads.set(stage ? 0 : 1);
+  let views: TypedViews | null = null;
+  if (config.LOADER_TYPED_VIEWS) {
+    views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+    await retry(() => views!.ensure(), { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS });
+  }
 
   // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, retries: config.KAFKA_CONNECT_RETRIES });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
-  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () => admin.connect());
+  await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
-  await ensureTopics(admin, [
-    { topic: config.LOADER_FILES_TOPIC, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-    { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-  ]);
+  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
+    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+  );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
-  const deadLetters = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: javaCompatiblePartitioner });
+  const deadLetters = createProducer(kafka);
   await connectOrExplain('connect the dead-letter producer', () => deadLetters.connect());
   shutdown.register('dead-letter producer', () => deadLetters.disconnect());
 
@@ -94,6 +99,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     stage,
     bigquery,
     budget,
+    views,
     deadLetters,
     metrics,
     logger,
@@ -149,6 +155,6 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   shutdown.register('file groups', () => groups.stop());
   await connectOrExplain(`join consumer group ${config.LOADER_GROUP_ID}`, () => source.start());
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
+  // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-  await source.failed;
-});
+}, { topics: (config) => topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config) });

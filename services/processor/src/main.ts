@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopics, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
 import { createParquetWriter } from './sink/parquet-writer.js';
@@ -20,16 +21,13 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   const store = new FileStore(config.PROCESSOR_OUTPUT_DIR, writer);
   await mkdir(store.root, { recursive: true });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, retries: config.KAFKA_CONNECT_RETRIES });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
   const admin = kafka.admin();
-  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () => admin.connect());
+  await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
-  const topic = (name: string, numPartitions: number) => ({ topic: name, numPartitions, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
-  await ensureTopics(admin, [
-    ...config.PROCESSOR_TOPICS.map((t) => topic(t, config.KAFKA_TOPIC_PARTITIONS)),
-    ...config.PROCESSOR_TOPICS.map((t) => topic(deadLetterTopicOf(t), 1)),
-    topic(config.PROCESSOR_FILES_TOPIC, config.KAFKA_TOPIC_PARTITIONS),
-  ]);
+  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
+    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+  );
 
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {
     topics: config.PROCESSOR_TOPICS,
@@ -39,7 +37,6 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     transactionTimeoutMs: config.KAFKA_TRANSACTION_TIMEOUT_MS,
     sessionTimeoutMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
     fenceWaitMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
-    heartbeatEveryMs: Math.max(500, Math.min(3000, Math.floor(config.PROCESSOR_SESSION_TIMEOUT_MS / 3))),
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
     crashAfterRename: config.PROCESSOR_TEST_CRASH_AFTER_RENAME,
     crashAfterCommit: config.PROCESSOR_TEST_CRASH_AFTER_COMMIT,
@@ -47,7 +44,11 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());
   logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');
+  // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-  // Runs until shutdown (which exits the process) or a consumer crash kafkajs does not restart.
-  await consumer.failed;
-});
+}, { topics: processorTopics });
+
+/** The processor's topics: its input topics and the files topic, each with its dead-letter topic. */
+function processorTopics(config: ProcessorConfig) {
+  return [...config.PROCESSOR_TOPICS.flatMap((t) => topicWithDeadLetter(t, 'cdc', config)), ...topicWithDeadLetter(config.PROCESSOR_FILES_TOPIC, 'files', config)];
+}

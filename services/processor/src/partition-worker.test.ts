@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import type { Admin, Batch, Kafka } from 'kafkajs';
-import { createLogger, encodeChangeEvent } from '@cdc/core';
+import { createLogger, encodeChangeEvent, FencedError, type Admin, type Batch, type Consumer, type Kafka } from '@cdc/core';
 import { PartitionWorker, type BatchContext, type WorkerDeps } from './partition-worker.js';
 import { createProcessorMetrics } from './metrics.js';
-import { FencedError, type OutgoingMessage, type Transactions } from './sink/partition-transactions.js';
+import type { OutgoingMessage, Transactions } from './sink/partition-transactions.js';
 import type { FileStore } from './sink/file-store.js';
 import { fileName } from './sink/file-layout.js';
 import { sampleEvent } from './test-support/events.js';
@@ -54,11 +53,12 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
   const metrics = createProcessorMetrics(registry);
   const deps: WorkerDeps = {
     kafka: {} as Kafka,
+    consumer: {} as Consumer,
     admin,
     store,
     metrics,
     logger: createLogger({ service: 'test', level: 'silent' }),
-    settings: { groupId: 'g', filesTopic: 'files', limits: { maxRows: options.maxRows ?? 3, maxBytes: 1 << 30, maxAgeMs: 60000 }, transactionTimeoutMs: 1000, fenceWaitMs: 60000, heartbeatEveryMs: 1000 },
+    settings: { groupId: 'g', filesTopic: 'files', limits: { maxRows: options.maxRows ?? 3, maxBytes: 1 << 30, maxAgeMs: 60000 }, transactionTimeoutMs: 1000, fenceWaitMs: 60000 },
     seek: (_t, _p, offset) => void state.seeks.push(offset),
     isStopping: () => false,
     onRenamed: () => undefined,
@@ -67,10 +67,8 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
   };
   const worker = new PartitionWorker('t', 0, deps);
   const resolved: string[] = [];
-  let heartbeats = 0;
   const ctx: BatchContext = {
     resolveOffset: (offset) => void resolved.push(offset),
-    heartbeat: async () => void heartbeats++,
     isRunning: () => true,
     isStale: () => false,
   };
@@ -81,7 +79,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
       highWatermark: String(Math.max(...offsets) + 1),
       messages: offsets.map((o) => ({ offset: String(o), key: Buffer.from(`k${o}`), value: value(o), timestamp: '0', headers: {}, attributes: 0 })),
     }) as unknown as Batch;
-  return { worker, state, ctx, batch, resolved, metrics, registry, heartbeats: () => heartbeats };
+  return { worker, state, ctx, batch, resolved, metrics, registry };
 }
 
 const counter = async (registry: Registry, name: string) => (await registry.getSingleMetric(name)!.get()).values.reduce((sum, v) => sum + v.value, 0);
@@ -164,7 +162,7 @@ test('fenced: the batch and everything after it is dropped, the position goes ba
   assert.deepEqual(h.resolved, ['0'], 'records from the failed batch on are not resolved');
   // While waiting for the rebalance that explains the fencing, batches are neither processed nor resolved.
   await h.worker.consume(h.batch([0, 1]), h.ctx);
-  assert.equal(h.heartbeats(), 1);
+  assert.deepEqual(h.resolved, ['0']);
   assert.equal(h.state.commits.length, 0);
   assert.equal(await counter(h.registry, 'processor_batches_dropped_total'), 1);
 });
@@ -177,4 +175,25 @@ test('a rebalance while a file is being written drops it before the transaction'
   await flushing;
   assert.equal(h.state.commits.length, 0);
   assert.equal(h.worker.state, 'new', 'recovers on next sight');
+});
+
+test('the state machine refuses a transition its table does not list', async () => {
+  const h = harness();
+  assert.equal(h.worker.state, 'new');
+  // fenced is only reachable from ready (a commit refused by a newer owner)
+  assert.throws(() => (h.worker as unknown as { transition(to: string): void }).transition('fenced'), /no transition from new to fenced/);
+  await h.worker.consume(h.batch([0]), h.ctx);
+  assert.equal(h.worker.state, 'ready');
+});
+
+test('a rebalance during the take-over makes it stale: the partition recovers again before taking records', async () => {
+  const h = harness({ committed: 0 });
+  const consuming = h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  h.worker.reset('rebalance');
+  await consuming;
+  assert.equal(h.worker.state, 'new', 'the stale recovery did not make the worker ready');
+  assert.equal(h.state.commits.length, 0);
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  assert.equal(h.worker.state, 'ready');
+  assert.equal(h.state.commits.length, 1);
 });

@@ -1,11 +1,10 @@
-import type { Admin, Batch, Kafka } from 'kafkajs';
-import type { Logger } from '@cdc/core';
+import { FencedError, retry, ServiceError, type Admin, type Batch, type Consumer, type Kafka, type Logger } from '@cdc/core';
 import { OpenBatch, batchStats, type BatchLimits, type CloseReason } from './transform/batch.js';
 import { classifyRecord, deadLetterMessage } from './transform/dead-letter.js';
 import { leftoverFiles, relativeFilePath, type FileRange } from './sink/file-layout.js';
 import { fileEventKey, fileReadyEvent, type WrittenFile } from './sink/file-event.js';
 import type { FileStore } from './sink/file-store.js';
-import { FencedError, PartitionTransactions, type OutgoingMessage, type PartitionTransactionsSettings, type Transactions } from './sink/partition-transactions.js';
+import { PartitionTransactions, type OutgoingMessage, type PartitionTransactionsSettings, type Transactions } from './sink/partition-transactions.js';
 import type { ProcessorMetrics } from './metrics.js';
 
 export interface WorkerSettings {
@@ -15,11 +14,12 @@ export interface WorkerSettings {
   transactionTimeoutMs: number;
   /** after being fenced, how long to wait for the rebalance that should explain it before taking the partition back */
   fenceWaitMs: number;
-  heartbeatEveryMs: number;
 }
 
 export interface WorkerDeps {
   kafka: Kafka;
+  /** the group consumer: its group metadata goes with every transaction's offsets (KIP-447) */
+  consumer: Consumer;
   admin: Admin;
   store: FileStore;
   metrics: ProcessorMetrics;
@@ -35,18 +35,29 @@ export interface WorkerDeps {
   createTransactions?: (settings: PartitionTransactionsSettings, logger: Logger) => Transactions;
 }
 
-/** What eachBatch hands over besides the batch. */
+/** What eachBatch hands over besides the batch (librdkafka heartbeats by itself). */
 export interface BatchContext {
   resolveOffset(offset: string): void;
-  heartbeat(): Promise<void>;
   isRunning(): boolean;
   isStale(): boolean;
 }
 
+/**
+ * new: must recover (fence, read the committed offset, remove unannounced files) before turning records into rows;
+ * ready: owns the partition; fenced: another owner claimed the transactional id, waiting for the rebalance.
+ * Every change of state goes through `transition`, which refuses any pair not listed here.
+ */
 type WorkerState = 'new' | 'ready' | 'fenced';
+const TRANSITIONS: Readonly<Record<WorkerState, readonly WorkerState[]>> = {
+  new: ['new', 'ready'],
+  ready: ['new', 'fenced'],
+  fenced: ['new'],
+};
 
-class OwnershipLostError extends Error {
-  override name = 'OwnershipLostError';
+class OwnershipLostError extends ServiceError {
+  constructor(message: string) {
+    super(message, { reason: 'ownership-lost' });
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -61,7 +72,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 export class PartitionWorker {
   epoch = 0;
-  state: WorkerState = 'new';
+  private current: WorkerState = 'new';
   open: OpenBatch | null = null;
   /** the group's committed offset as last known (null: none) */
   committed: number | null = null;
@@ -85,13 +96,22 @@ export class PartitionWorker {
     const transactionSettings: PartitionTransactionsSettings = {
       transactionalId: `${deps.settings.groupId}-${topic}-${partition}`,
       transactionTimeoutMs: deps.settings.transactionTimeoutMs,
-      consumerGroupId: deps.settings.groupId,
       topic,
       partition,
     };
     this.transactions = deps.createTransactions
       ? deps.createTransactions(transactionSettings, this.log)
-      : new PartitionTransactions(deps.kafka, transactionSettings, this.log);
+      : new PartitionTransactions(deps.kafka, deps.consumer, transactionSettings, this.log);
+  }
+
+  get state(): WorkerState {
+    return this.current;
+  }
+
+  /** The single guard of the state machine (see TRANSITIONS). */
+  private transition(to: WorkerState): void {
+    if (!TRANSITIONS[this.current].includes(to)) throw new Error(`partition worker ${this.topic}/${this.partition}: no transition from ${this.current} to ${to}`);
+    this.current = to;
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
@@ -104,7 +124,7 @@ export class PartitionWorker {
   reset(reason: string): void {
     this.epoch++;
     this.dropOpen(reason);
-    this.state = 'new';
+    this.transition('new');
   }
 
   /** No longer assigned here: release the producer once any running work is done. */
@@ -133,17 +153,17 @@ export class PartitionWorker {
     this.updateLag();
     if (this.state === 'fenced') {
       if (Date.now() - this.fencedAt < this.deps.settings.fenceWaitMs) {
-        // Someone else claimed the partition: expect the rebalance (the heartbeat throws when it comes). Nothing is
-        // resolved, so these records are fetched again.
-        await ctx.heartbeat();
+        // Someone else claimed the partition: expect the rebalance. Nothing is resolved, so these records are
+        // fetched again.
         await sleep(500);
         return;
       }
       this.log.warn('no rebalance followed the fencing; taking the partition back');
-      this.state = 'new';
+      this.transition('new');
     }
     if (this.state === 'new') {
-      await this.withHeartbeats(ctx, this.enqueue(() => this.recover()));
+      const epoch = this.epoch;
+      if (!(await this.enqueue(() => this.recover(epoch)))) return;
       const first = Number(batch.messages[0]?.offset ?? this.next);
       if (first > this.next) {
         // Our position ran past the committed offset (a dropped batch): read again from it. Records delivered after
@@ -161,7 +181,7 @@ export class PartitionWorker {
       if (offset >= this.next && offset > this.lastAppended) {
         this.append(batch.topic, batch.partition, message.key, message.value, offset, message.timestamp);
         const reason = this.open!.closeReason(limits, Date.now());
-        if (reason) await this.withHeartbeats(ctx, this.closeAndFlush(reason));
+        if (reason) await this.closeAndFlush(reason);
       }
       if (this.state === 'ready') ctx.resolveOffset(message.offset);
     }
@@ -199,7 +219,9 @@ export class PartitionWorker {
   }
 
   /** Take-over: fence the previous owner, read the committed offset, remove what it wrote but never announced. */
-  private async recover(): Promise<void> {
+  /** false when a rebalance made it stale (the next batch recovers again) */
+  private async recover(epoch: number): Promise<boolean> {
+    if (epoch !== this.epoch || this.state !== 'new') return false;
     this.open = null;
     await this.transactions.fence();
     const committed = await this.fetchCommitted();
@@ -210,18 +232,21 @@ export class PartitionWorker {
       await this.deps.store.remove(doomed);
       this.deps.metrics.leftoversRemoved.inc({ topic: this.topic }, doomed.length);
     }
+    if (epoch !== this.epoch) return false;
     this.committed = committed;
     this.next = next;
     this.lastAppended = next - 1;
     this.epoch++;
-    this.state = 'ready';
+    this.transition('ready');
     this.deps.metrics.recoveries.inc({ topic: this.topic });
     this.updateLag();
     this.log.info({ committed, next, removed: doomed.length }, 'partition taken over');
+    return true;
   }
 
   private async fetchCommitted(): Promise<number | null> {
-    const result = await this.deps.admin.fetchOffsets({ groupId: this.deps.settings.groupId, topics: [this.topic] });
+    // Stable: an offset committed by a transaction still in flight is waited for, never read half-done.
+    const result = await this.deps.admin.fetchOffsets({ groupId: this.deps.settings.groupId, topics: [this.topic], requireStableOffsets: true });
     const offset = result.find((t) => t.topic === this.topic)?.partitions.find((p) => p.partition === this.partition)?.offset;
     const value = offset === undefined ? -1 : Number(offset);
     return value >= 0 ? value : null;
@@ -286,11 +311,11 @@ export class PartitionWorker {
       this.epoch++;
       this.open = null;
       if (error instanceof FencedError) {
-        this.state = 'fenced';
+        this.transition('fenced');
         this.fencedAt = Date.now();
         this.log.warn({ err: error, firstOffset: range.firstOffset }, 'fenced by a newer owner of this partition; batch dropped');
       } else {
-        this.state = 'new';
+        this.transition('new');
         this.log.error({ err: error, firstOffset: range.firstOffset }, 'batch failed; its records will be read again');
       }
       metrics.batchesDropped.inc({ topic, reason: error instanceof FencedError ? 'fenced' : 'failed' });
@@ -304,10 +329,10 @@ export class PartitionWorker {
    * had in fact committed; unchanged = try again; anything else = another owner moved it.
    */
   private async commit(batch: OpenBatch, messages: OutgoingMessage[]): Promise<void> {
-    let backoff = 500;
     let verified = true;
-    for (let attempt = 1; ; attempt++) {
-      try {
+    const stale = () => batch.epoch !== this.epoch || this.deps.isStopping();
+    await retry(
+      async () => {
         if (!verified) {
           await this.transactions.fence();
           const committed = await this.fetchCommitted();
@@ -318,39 +343,26 @@ export class PartitionWorker {
           if (committed !== this.committed) throw new OwnershipLostError(`committed offset moved from ${this.committed} to ${committed}: another owner`);
           verified = true;
         }
-        await this.transactions.commit(messages, batch.lastOffset + 1);
-        return;
-      } catch (error) {
-        if (error instanceof FencedError || error instanceof OwnershipLostError) throw error;
-        if (batch.epoch !== this.epoch || this.deps.isStopping()) throw error;
         verified = false;
-        this.deps.metrics.transactionRetries.inc({ topic: this.topic });
-        this.log.warn({ err: error, attempt, backoffMs: backoff }, 'transaction failed; retrying with a new producer');
-        await sleep(backoff * (0.5 + Math.random()));
-        backoff = Math.min(backoff * 2, 30000);
-        if (batch.epoch !== this.epoch || this.deps.isStopping()) throw error;
-      }
-    }
+        await this.transactions.commit(messages, batch.lastOffset + 1);
+        verified = true;
+      },
+      {
+        isTransient: (error) => !(error instanceof FencedError || error instanceof OwnershipLostError) && !stale(),
+        maxAttempts: Number.POSITIVE_INFINITY,
+        baseDelayMs: 500,
+        maxDelayMs: 30000,
+        shouldStop: stale,
+        onRetry: ({ attempt, delayMs, error }) => {
+          this.deps.metrics.transactionRetries.inc({ topic: this.topic });
+          this.log.warn({ err: error, attempt, backoffMs: delayMs }, 'transaction failed; retrying with a new producer');
+        },
+      },
+    );
   }
 
   private updateLag(): void {
     if (this.highWatermark === null || this.state === 'new') return;
     this.deps.metrics.consumerLag.set(this.labels, Math.max(0, this.highWatermark - this.next));
-  }
-
-  /** Long work inside eachBatch keeps the group membership alive; a rebalance noticed meanwhile is raised afterwards. */
-  private async withHeartbeats<T>(ctx: BatchContext, work: Promise<T>): Promise<T> {
-    let heartbeatError: unknown = null;
-    const timer = setInterval(() => {
-      ctx.heartbeat().catch((error: unknown) => (heartbeatError ??= error));
-    }, this.deps.settings.heartbeatEveryMs);
-    let result: T;
-    try {
-      result = await work;
-    } finally {
-      clearInterval(timer);
-    }
-    if (heartbeatError) throw heartbeatError;
-    return result;
   }
 }

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
-import { ensureTopics, type Logger } from '@cdc/core';
+import type { Kafka, Logger, TopicSpec } from '@cdc/core';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
-import type { OutgoingMessage, TransactionalPublisher } from '../sink/transactional-publisher.js';
+import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
 
 /** Single partition: total order of checkpoints, and one end marker tells a reader it has seen everything. */
 const CHECKPOINT_PARTITION = 0;
 const MARKER_PREFIX = '__read-marker__/';
+
+/** The checkpoint topic: compacted (the latest checkpoint per stream is what counts), one partition. */
+export function checkpointTopicSpec(topic: string, replicationFactor: number): TopicSpec {
+  return { topic, numPartitions: 1, replicationFactor, config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' } };
+}
 
 export class CheckpointStore {
   constructor(
@@ -15,23 +19,6 @@ export class CheckpointStore {
     private readonly replicationFactor: number,
     private readonly logger: Logger,
   ) {}
-
-  async ensureTopic(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, [
-        {
-          topic: this.topic,
-          numPartitions: 1,
-          replicationFactor: this.replicationFactor,
-          config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
-        },
-      ]);
-    } finally {
-      await admin.disconnect();
-    }
-  }
 
   message(streamId: string, checkpoint: Checkpoint): OutgoingMessage {
     return { topic: this.topic, message: { key: streamId, value: encodeCheckpoint(checkpoint), partition: CHECKPOINT_PARTITION } };
@@ -42,20 +29,23 @@ export class CheckpointStore {
    * transactional id (which also fences and aborts any transaction a previous incarnation left open); reading
    * the committed records up to that marker then sees every checkpoint ever committed for the stream.
    */
-  async load(streamId: string, publisher: TransactionalPublisher): Promise<Checkpoint | null> {
+  async load(streamId: string, publisher: Publisher): Promise<Checkpoint | null> {
     const markerKey = `${MARKER_PREFIX}${streamId}`;
     const markerValue = randomUUID();
     await publisher.publish([{ topic: this.topic, message: { key: markerKey, value: markerValue, partition: CHECKPOINT_PARTITION } }]);
 
-    const consumer = this.kafka.consumer({ groupId: `cdc-checkpoint-reader-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false });
+    // read_committed: a checkpoint of an aborted transaction names events that were never published.
+    const consumer = this.kafka.consumer({
+      kafkaJS: { groupId: `cdc-checkpoint-reader-${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, allowAutoTopicCreation: false },
+      'isolation.level': 'read_committed',
+    });
     let latest: Checkpoint | null = null;
     try {
       await consumer.connect();
-      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await consumer.subscribe({ topics: [this.topic] });
       await new Promise<void>((resolve, reject) => {
         consumer
           .run({
-            autoCommit: false,
             eachMessage: async ({ message }) => {
               const key = message.key?.toString();
               if (key === streamId && message.value) latest = decodeCheckpoint(message.value);

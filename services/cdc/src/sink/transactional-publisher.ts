@@ -1,5 +1,4 @@
-import { CompressionTypes, type Kafka, type Message, type Producer } from 'kafkajs';
-import { createTransactionalProducer, type Logger } from '@cdc/core';
+import { createTransactionalProducer, retry, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
 
 export interface OutgoingMessage {
   topic: string;
@@ -12,14 +11,28 @@ export interface PublisherSettings {
   compression: 'none' | 'gzip';
   /** how long to wait between attempts when a transaction fails (doubles up to 30 s) */
   retryBackoffMs?: number;
+  /** test fault injection: called once the records are sent, before the commit */
+  onSent?: () => void;
+}
+
+/** What a stream needs to publish: one batch of messages in one transaction (a fake in unit tests). */
+export interface Publisher {
+  publish(messages: OutgoingMessage[], options?: PublishOptions): Promise<void>;
+}
+
+export interface PublishOptions {
+  /** a hard stop: give up instead of retrying (the batch stays uncommitted and is read again on restart) */
+  shouldStop?: () => boolean;
+  /** after a failure, whether the broker committed the transaction anyway (checked before sending it again) */
+  committedAlready?: () => Promise<boolean>;
 }
 
 /**
  * Publishes each batch of events together with its checkpoint in one Kafka transaction (as Kafka Connect's
  * exactly-once source support does): a crash commits both or neither. A failed transaction is aborted and
- * retried with the same messages; a new producer with the same transactional id fences any zombie.
+ * retried with a new producer of the same transactional id, which fences any zombie.
  */
-export class TransactionalPublisher {
+export class TransactionalPublisher implements Publisher {
   private producer: Producer | null = null;
   private closed = false;
 
@@ -32,65 +45,53 @@ export class TransactionalPublisher {
   private async connect(): Promise<Producer> {
     if (this.producer) return this.producer;
     const producer = createTransactionalProducer(this.kafka, this.settings);
-    await producer.connect();
+    try {
+      await producer.connect();
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw error;
+    }
     this.producer = producer;
     return producer;
   }
 
   /**
-   * Returns the offsets assigned to the last message of each topic, once committed (empty when a retry found the
-   * batch already committed). A failure can be ambiguous: the broker may have committed the transaction and died
-   * before answering. Before re-sending, `committedAlready` (when given) checks that, so a batch is never
-   * committed twice.
+   * Resolves once committed (or once a retry found the batch already committed). A failure can be ambiguous: the
+   * broker may have committed the transaction and died before answering. Before re-sending, `committedAlready`
+   * (when given) checks that, so a batch is never committed twice.
    */
-  async publish(
-    messages: OutgoingMessage[],
-    options: { shouldStop?: () => boolean; committedAlready?: () => Promise<boolean> } = {},
-  ): Promise<Map<string, string>> {
-    const shouldStop = options.shouldStop ?? (() => false);
-    const byTopic = new Map<string, Message[]>();
-    for (const { topic, message } of messages) {
-      const list = byTopic.get(topic) ?? [];
-      list.push(message);
-      byTopic.set(topic, list);
-    }
-    let backoff = this.settings.retryBackoffMs ?? 500;
-    for (let attempt = 1; ; attempt++) {
-      if (this.closed) throw new Error('publisher closed');
-      try {
-        return await this.publishOnce(byTopic);
-      } catch (error) {
-        // A hard stop must not spin forever on a dead broker; the batch stays uncommitted and is re-read on restart.
-        if (shouldStop()) throw error;
-        this.logger.warn({ err: error, attempt, backoffMs: backoff }, 'transaction failed, retrying with a new producer');
-        await this.reset();
-        await new Promise((resolve) => setTimeout(resolve, backoff * (0.5 + Math.random())));
-        backoff = Math.min(backoff * 2, 30000);
-        if (options.committedAlready && (await options.committedAlready().catch(() => false))) {
+  async publish(messages: OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
+    const topicMessages = [...Map.groupBy(messages, (m) => m.topic)].map(([topic, list]) => ({ topic, messages: list.map((m) => m.message) }));
+    await retry(
+      async (attempt) => {
+        if (this.closed) throw new Error('publisher closed');
+        if (attempt > 1 && options.committedAlready && (await options.committedAlready().catch(() => false))) {
           this.logger.warn({ attempt }, 'the failed transaction had been committed; not sending it again');
-          return new Map();
+          return;
         }
-      }
-    }
+        await this.publishOnce(topicMessages);
+      },
+      {
+        isTransient: () => !this.closed,
+        maxAttempts: Number.POSITIVE_INFINITY,
+        baseDelayMs: this.settings.retryBackoffMs ?? 500,
+        maxDelayMs: 30000,
+        shouldStop: options.shouldStop,
+        onRetry: ({ attempt, delayMs, error }) => this.logger.warn({ err: error, attempt, backoffMs: delayMs }, 'transaction failed, retrying with a new producer'),
+      },
+    );
   }
 
-  private async publishOnce(byTopic: Map<string, Message[]>): Promise<Map<string, string>> {
+  private async publishOnce(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
     const producer = await this.connect();
-    const transaction = await producer.transaction();
     try {
-      const metadata = await transaction.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        acks: -1,
-        compression: this.settings.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-      });
-      await transaction.commit();
-      const offsets = new Map<string, string>();
-      for (const record of metadata) {
-        if (record.baseOffset !== undefined) offsets.set(`${record.topicName}:${record.partition}`, record.baseOffset);
-      }
-      return offsets;
+      await producer.transaction();
+      await producer.sendBatch({ topicMessages });
+      this.settings.onSent?.();
+      await producer.commit();
     } catch (error) {
-      await transaction.abort().catch(() => undefined);
+      if (producer.isActive()) await producer.abort().catch(() => undefined);
+      await this.reset();
       throw error;
     }
   }

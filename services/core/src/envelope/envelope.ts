@@ -88,7 +88,7 @@ export function decodeChangeEvent(bytes: Buffer | string): ChangeEvent {
   return result.data;
 }
 
-/** The Kafka record value: JSON text. A string, not a Buffer: kafkajs writes it straight into its request buffer. */
+/** The Kafka record value: JSON text (a string: the client copies it into its own buffer once). */
 export function encodeChangeEvent(event: ChangeEvent): string {
   return JSON.stringify(event);
 }

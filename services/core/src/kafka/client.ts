@@ -1,13 +1,20 @@
-import { Kafka, logLevel as KafkaLogLevel, type Consumer, type LogEntry, type Producer } from 'kafkajs';
+import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logging/logger.js';
-import { javaCompatiblePartitioner } from './partitioner.js';
 
-const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
-  [KafkaLogLevel.ERROR]: 'error',
-  [KafkaLogLevel.WARN]: 'warn',
-  [KafkaLogLevel.INFO]: 'info',
-  [KafkaLogLevel.DEBUG]: 'debug',
-};
+// The Confluent client (librdkafka underneath) through its KafkaJS-compatible API. Services take these types from
+// here, so the client is named in one place.
+export type Kafka = KafkaJS.Kafka;
+export type Producer = KafkaJS.Producer;
+export type Consumer = KafkaJS.Consumer;
+export type Admin = KafkaJS.Admin;
+export type Message = KafkaJS.Message;
+export type KafkaMessage = KafkaJS.KafkaMessage;
+export type Batch = KafkaJS.Batch;
+export type EachBatchPayload = KafkaJS.EachBatchPayload;
+export type TopicPartition = KafkaJS.TopicPartition;
+
+const { Kafka: ConfluentKafka, logLevel: LogLevel, ErrorCodes } = confluent.KafkaJS;
+export { ErrorCodes as KafkaErrorCodes };
 
 export interface KafkaSettings {
   brokers: string[];
@@ -15,108 +22,114 @@ export interface KafkaSettings {
   logger: Logger;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
-  retries?: number;
 }
 
-/** One kafkajs client whose logs go through pino (so they carry the service name and are JSON). */
+const levels: { level: KafkaJS.logLevel; method: 'error' | 'warn' | 'info' | 'debug' }[] = [
+  { level: LogLevel.ERROR, method: 'error' },
+  { level: LogLevel.WARN, method: 'warn' },
+  { level: LogLevel.INFO, method: 'info' },
+  { level: LogLevel.DEBUG, method: 'debug' },
+];
+
+/** The client's (and librdkafka's) log lines through pino, so they carry the service name and are JSON. */
+function clientLogger(logger: Logger, initial: KafkaJS.logLevel): KafkaJS.Logger {
+  let threshold = initial;
+  const adapter = {
+    setLogLevel: (level: KafkaJS.logLevel) => {
+      threshold = level;
+    },
+    namespace: (namespace: string, level?: KafkaJS.logLevel) => clientLogger(logger.child({ kafkaNamespace: namespace }), level ?? threshold),
+  } as KafkaJS.Logger;
+  for (const { level, method } of levels) {
+    adapter[method] = (message: string, extra?: object) => {
+      if (level <= threshold) logger[method]({ ...extra }, message);
+    };
+  }
+  return adapter;
+}
+
+/** One client factory per service; producers, consumers and admins made from it share its settings and logger. */
 export function createKafka(settings: KafkaSettings): Kafka {
-  const kafkaLogger = settings.logger.child({ component: 'kafkajs' });
-  return new Kafka({
-    clientId: settings.clientId,
-    brokers: settings.brokers,
-    connectionTimeout: settings.connectionTimeoutMs ?? 5000,
-    requestTimeout: settings.requestTimeoutMs ?? 30000,
-    retry: { initialRetryTime: 300, retries: settings.retries ?? 5, maxRetryTime: 10000 },
-    logLevel: KafkaLogLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log }: LogEntry) => {
-        const { message, ...rest } = log;
-        kafkaLogger[levelNames[level] ?? 'info']({ ...rest, kafkaNamespace: log.namespace }, message);
-      },
+  return new ConfluentKafka({
+    kafkaJS: {
+      clientId: settings.clientId,
+      brokers: settings.brokers,
+      connectionTimeout: settings.connectionTimeoutMs ?? 5000,
+      requestTimeout: settings.requestTimeoutMs ?? 30000,
+      logLevel: LogLevel.WARN,
+      logger: clientLogger(settings.logger.child({ component: 'kafka' }), LogLevel.WARN),
+    },
   });
 }
 
 /**
- * kafkajs consumer retry settings: after a crash (e.g. the member was expelled while the broker was down) the
- * consumer rejoins and resumes from committed offsets instead of the process exiting; after `maxRestarts`
- * crashes in a row without a successful batch in between, it gives up so a permanent fault does not loop forever.
+ * The transactional producer every exactly-once writer uses: idempotent (librdkafka keeps order with up to 5
+ * requests in flight), acks from all in-sync replicas, no topic auto-creation. librdkafka's default partitioner
+ * (murmur2_random) is the Java client's: the same partition for every key.
  */
-export function consumerRetry(logger: Logger, maxRestarts = 20): { retries: number; restartOnFailure: (error: Error) => Promise<boolean>; markHealthy: () => void } {
-  let restarts = 0;
-  return {
-    retries: 8,
-    restartOnFailure: async (error: Error) => {
-      restarts++;
-      const restart = restarts <= maxRestarts;
-      logger.warn({ err: error, restarts, maxRestarts, restart }, restart ? 'consumer failed, rejoining the group' : 'consumer keeps failing, giving up');
-      return restart;
-    },
-    markHealthy: () => {
-      restarts = 0;
-    },
-  };
-}
-
-const REJOIN_TYPES = new Set(['UNKNOWN_MEMBER_ID', 'REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'NOT_COORDINATOR']);
-const REJOIN_MESSAGES = /not aware of this member|rebalanc|generation|not the correct coordinator/i;
-
-/**
- * Coordinator answers meaning "this member must rejoin the group", not that anything is broken. kafkajs wraps
- * them in a KafkaJSNonRetriableError that keeps only the message, hence the message check.
- */
-export function isRejoinError(error: unknown): boolean {
-  const e = error as { type?: string; message?: string; cause?: { type?: string } } | null;
-  return REJOIN_TYPES.has(e?.type ?? '') || REJOIN_TYPES.has(e?.cause?.type ?? '') || REJOIN_MESSAGES.test(e?.message ?? '');
-}
-
-/**
- * The transactional producer every exactly-once writer uses: idempotent, one request in flight (ordering),
- * no topic auto-creation, and the Java client's (murmur2) partitioner, as kafkajs's default but cheaper.
- */
-export function createTransactionalProducer(kafka: Kafka, settings: { transactionalId: string; transactionTimeoutMs: number }): Producer {
+export function createTransactionalProducer(
+  kafka: Kafka,
+  settings: { transactionalId: string; transactionTimeoutMs: number; compression?: 'none' | 'gzip' },
+): Producer {
   return kafka.producer({
-    transactionalId: settings.transactionalId,
-    transactionTimeout: settings.transactionTimeoutMs,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-    createPartitioner: javaCompatiblePartitioner,
+    kafkaJS: {
+      transactionalId: settings.transactionalId,
+      transactionTimeout: settings.transactionTimeoutMs,
+      idempotent: true,
+      acks: -1,
+      allowAutoTopicCreation: false,
+      compression: (settings.compression ?? 'none') as KafkaJS.CompressionTypes,
+    },
+    partitioner: 'murmur2_random',
   });
 }
 
-export interface GroupConsumer {
-  consumer: Consumer;
-  retry: ReturnType<typeof consumerRetry>;
-  /** rejects when the consumer crashed for good (kafkajs will not restart it) while not stopping */
-  failed: Promise<never>;
+/** A plain producer (dead letters outside transactions): acks from all in-sync replicas, the Java client's partitioner. */
+export function createProducer(kafka: Kafka): Producer {
+  return kafka.producer({ kafkaJS: { acks: -1, allowAutoTopicCreation: false }, partitioner: 'murmur2_random' });
 }
 
-/** A read_committed, manually committed group consumer with the shared restart policy and crash reporting. */
+/** Partitions per topic, for logs (`{ "orders-cdc": [0, 2] }`). */
+export function assignmentOf(partitions: readonly TopicPartition[]): Record<string, number[]> {
+  const byTopic: Record<string, number[]> = {};
+  for (const { topic, partition } of partitions) (byTopic[topic] ??= []).push(partition);
+  for (const list of Object.values(byTopic)) list.sort((a, b) => a - b);
+  return byTopic;
+}
+
+export type RebalanceListener = (event: { kind: 'assign' | 'revoke'; partitions: TopicPartition[] }) => void;
+
+/**
+ * A read_committed group consumer that commits only when told (by a transaction or commitOffsets), starting from
+ * the beginning when the group has no offset. librdkafka heartbeats from its own thread; `rebalanceTimeout` is
+ * also the longest one eachBatch call may take before the member is expelled.
+ */
 export function createGroupConsumer(
   kafka: Kafka,
-  settings: { groupId: string; sessionTimeoutMs: number; heartbeatIntervalMs?: number },
-  logger: Logger,
-  isStopping: () => boolean,
-): GroupConsumer {
-  const retry = consumerRetry(logger);
-  const consumer = kafka.consumer({
-    groupId: settings.groupId,
-    readUncommitted: false,
-    sessionTimeout: settings.sessionTimeoutMs,
-    heartbeatInterval: settings.heartbeatIntervalMs ?? Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
-    rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
-    allowAutoTopicCreation: false,
-    retry,
-    // An idle fetch returns after this long: bounds how long a shutdown waits for the consumer to stop.
-    maxWaitTimeInMs: 1000,
+  settings: { groupId: string; sessionTimeoutMs: number; maxBatchSize?: number; onRebalance?: RebalanceListener },
+): Consumer {
+  const onRebalance = settings.onRebalance;
+  return kafka.consumer({
+    kafkaJS: {
+      groupId: settings.groupId,
+      readUncommitted: false,
+      fromBeginning: true,
+      autoCommit: false,
+      sessionTimeout: settings.sessionTimeoutMs,
+      heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
+      rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
+      allowAutoTopicCreation: false,
+      // An idle fetch returns after this long: bounds how long a shutdown waits for the consumer to stop.
+      maxWaitTimeInMs: 1000,
+    },
+    'isolation.level': 'read_committed',
+    'js.consumer.max.batch.size': settings.maxBatchSize ?? 1000,
+    ...(onRebalance
+      ? {
+          rebalance_cb: (error: { code: number }, partitions: TopicPartition[]) => {
+            onRebalance({ kind: error.code === ErrorCodes.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke', partitions });
+          },
+        }
+      : {}),
   });
-  let fail: (error: unknown) => void = () => undefined;
-  const failed = new Promise<never>((_, reject) => (fail = reject));
-  failed.catch(() => undefined);
-  consumer.on(consumer.events.CRASH, ({ payload }) => {
-    logger.error({ err: payload.error, restart: payload.restart }, 'consumer crashed');
-    if (!payload.restart && !isStopping()) fail(payload.error);
-  });
-  return { consumer, retry, failed };
 }

@@ -10,6 +10,6 @@ export const commonFields = (defaultHttpPort: number) => ({
 export const kafkaFields = (clientId: string) => ({
   KAFKA_BROKERS: fields.brokerList('127.0.0.1:9092'),
   KAFKA_CLIENT_ID: fields.nonEmpty(clientId),
-  /** connection attempts before a start-up fails (kafkajs retries with backoff in between) */
+  /** attempts to reach Kafka at start-up, with backoff in between, before the service gives up */
   KAFKA_CONNECT_RETRIES: fields.nonNegativeInt(5),
 });

@@ -1,5 +1,4 @@
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { createGroupConsumer, decodeFileReadyEvent, isRejoinError, type GroupConsumer, type Logger } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
 import type { FileGroups } from '../file-groups.js';
 import type { LoaderMetrics } from '../metrics.js';
@@ -12,16 +11,16 @@ export interface FileEventsSettings {
 }
 
 /**
- * Events mode: the consumer group of the files topic. Every file of a batch is handed to the groups at once (the
- * files of all partitions being consumed share a group); offsets are committed in order as the files' groups finish.
- * A file's offset is committed only once it is loaded, merged and marked (or quarantined): after a crash it is
- * delivered again, and loading it again adds nothing (records already in the changes table are skipped).
+ * Events mode: the consumer group of the files topic (read_committed: the processor announces files in
+ * transactions, and an aborted announcement names a file that will be removed). Every file of a batch is handed to
+ * the groups at once (the files of all partitions being consumed share a group); offsets are committed in order as
+ * the files' groups finish. A file's offset is committed only once it is loaded, merged and marked (or quarantined):
+ * after a crash it is delivered again, and loading it again adds nothing (records already in the changes table are
+ * skipped).
  */
 export class FileEventsSource {
   private readonly consumer: Consumer;
-  private readonly retry: GroupConsumer['retry'];
   private stopping = false;
-  readonly failed: Promise<never>;
 
   constructor(
     kafka: Kafka,
@@ -30,25 +29,27 @@ export class FileEventsSource {
     private readonly logger: Logger,
     private readonly settings: FileEventsSettings,
   ) {
-    const group = createGroupConsumer(kafka, { groupId: settings.groupId, sessionTimeoutMs: settings.sessionTimeoutMs }, logger, () => this.stopping);
-    this.consumer = group.consumer;
-    this.retry = group.retry;
-    this.failed = group.failed;
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.logger.info({ assignment: payload.memberAssignment }, 'joined the consumer group'));
+    this.consumer = createGroupConsumer(kafka, {
+      groupId: settings.groupId,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
+      onRebalance: ({ kind, partitions }) =>
+        kind === 'assign'
+          ? this.logger.info({ assignment: assignmentOf(partitions) }, 'joined the consumer group')
+          : this.logger.info({ revoked: assignmentOf(partitions) }, 'partitions revoked'),
+    });
   }
 
   async start(): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [this.settings.filesTopic], fromBeginning: true });
+    await this.consumer.subscribe({ topics: [this.settings.filesTopic] });
     await this.consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.concurrency,
       eachBatch: (payload) => this.eachBatch(payload),
     });
   }
 
-  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+  private async eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const labels = { topic: batch.topic, partition: String(batch.partition) };
     const highWatermark = Number(batch.highWatermark);
     /** false when the group moved on (member expelled, rebalance): the batch is re-delivered, and reloads are no-ops. */
@@ -56,36 +57,28 @@ export class FileEventsSource {
       try {
         await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
       } catch (error) {
-        if (!isRejoinError(error)) throw error;
+        if (!isRejoin(error)) throw error;
         this.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'offset commit refused by the group coordinator; rejoining');
         return false;
       }
+      // A transaction marker after the last event counts as one (librdkafka hands over records only).
       this.metrics.consumerLag.set(labels, Math.max(0, highWatermark - next));
       return true;
     };
-    let next = -1;
     const handled = batch.messages.map((message) => ({ message, done: this.handle(batch.topic, batch.partition, message) }));
     // Settled in order below; those after a failure are not awaited (their files come again).
     for (const { done } of handled) done.catch(() => undefined);
     for (const { message, done } of handled) {
       if (this.stopping || this.groups.stopped || !isRunning() || isStale()) return;
       try {
-        await this.withHeartbeats(heartbeat, done);
+        await done;
       } catch (error) {
         // Stopping hands waiting files back: not loaded, not committed.
         if (this.groups.stopped) return;
         throw error;
       }
-      next = Number(message.offset) + 1;
-      if (!(await commit(next))) return;
+      if (!(await commit(Number(message.offset) + 1))) return;
       resolveOffset(message.offset);
-      this.retry.markHealthy();
-    }
-    // Transaction markers (the processor announces files in transactions) and aborted records after the last
-    // file-ready event: commit past them too, so the committed offset reaches the end of the partition.
-    if (batch.firstOffset() !== null && !this.stopping && !this.groups.stopped && isRunning() && !isStale()) {
-      const last = Number(batch.lastOffset());
-      if (last + 1 > next && (await commit(last + 1))) resolveOffset(String(last));
     }
   }
 
@@ -101,18 +94,6 @@ export class FileEventsSource {
       return;
     }
     await this.groups.submit(file, origin);
-  }
-
-  /** Long loads keep the group membership alive. */
-  private async withHeartbeats<T>(heartbeat: () => Promise<void>, work: Promise<T>): Promise<T> {
-    const timer = setInterval(() => {
-      heartbeat().catch((error: unknown) => this.logger.debug({ err: error }, 'heartbeat failed'));
-    }, Math.max(500, Math.floor(this.settings.sessionTimeoutMs / 3)));
-    try {
-      return await work;
-    } finally {
-      clearInterval(timer);
-    }
   }
 
   async stop(): Promise<void> {

@@ -1,5 +1,4 @@
-import type { Message } from 'kafkajs';
-import { deadLetterTopicOf } from '@cdc/core';
+import { deadLetterTopicOf, type Message } from '@cdc/core';
 
 export interface QuarantinedFile {
   reason: string;

@@ -1,5 +1,4 @@
-import type { Admin, Consumer, Kafka } from 'kafkajs';
-import { createGroupConsumer, type GroupConsumer, type Logger } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, type Admin, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -12,22 +11,22 @@ export interface ConsumerSettings extends WorkerSettings {
   crashAfterCommit: number;
 }
 
+const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 /**
- * The consumer group side: read_committed, no auto-commit, eachBatch handed to the partition's worker. Group
- * joins drop every open batch (kafkajs restarts each partition from its committed offset) and make each
- * partition recover on first sight. An age timer closes batches when no record arrives.
+ * The consumer group side: read_committed, no auto-commit, eachBatch handed to the partition's worker. Every
+ * rebalance drops the open batches of the partitions it touches (librdkafka restarts them from the committed
+ * offset) and makes each assigned partition recover on first sight. An age timer closes batches when no record
+ * arrives.
  */
 export class CdcTopicConsumer {
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly consumer: Consumer;
-  private readonly retry: GroupConsumer['retry'];
   private stopping = false;
   private timer: NodeJS.Timeout | null = null;
   private renamed = 0;
   private committed = 0;
-  private generation = 0;
-  /** rejects when the consumer crashes for good */
-  readonly failed: Promise<never>;
+  private rebalances = 0;
 
   constructor(
     private readonly kafka: Kafka,
@@ -37,28 +36,32 @@ export class CdcTopicConsumer {
     private readonly logger: Logger,
     private readonly settings: ConsumerSettings,
   ) {
-    const group = createGroupConsumer(kafka, { groupId: settings.groupId, sessionTimeoutMs: settings.sessionTimeoutMs, heartbeatIntervalMs: settings.heartbeatEveryMs }, logger, () => this.stopping);
-    this.consumer = group.consumer;
-    this.retry = group.retry;
-    this.failed = group.failed;
-    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => this.onGroupJoin(payload.memberAssignment));
+    this.consumer = createGroupConsumer(kafka, {
+      groupId: settings.groupId,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
+      onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
+    });
   }
 
-  private onGroupJoin(assignment: Record<string, number[]>): void {
-    this.generation++;
-    for (const worker of this.workers.values()) {
-      if (assignment[worker.topic]?.includes(worker.partition)) worker.reset('rebalance');
+  private onRebalance(kind: 'assign' | 'revoke', partitions: TopicPartition[]): void {
+    this.rebalances++;
+    const touched = new Set(partitions.map((p) => keyOf(p.topic, p.partition)));
+    for (const [key, worker] of this.workers) {
+      if (!touched.has(key)) continue;
+      if (kind === 'assign') worker.reset('rebalance');
       else worker.revoke();
     }
-    this.logger.info({ generation: this.generation, assignment }, 'joined the consumer group; partitions recover on first record');
+    if (kind === 'assign') this.logger.info({ rebalance: this.rebalances, assignment: assignmentOf(partitions) }, 'joined the consumer group; partitions recover on first record');
+    else this.logger.info({ rebalance: this.rebalances, revoked: assignmentOf(partitions) }, 'partitions revoked');
   }
 
   private worker(topic: string, partition: number): PartitionWorker {
-    const key = `${topic}\u0000${partition}`;
+    const key = keyOf(topic, partition);
     let worker = this.workers.get(key);
     if (!worker) {
       worker = new PartitionWorker(topic, partition, {
         kafka: this.kafka,
+        consumer: this.consumer,
         admin: this.admin,
         store: this.store,
         metrics: this.metrics,
@@ -88,22 +91,20 @@ export class CdcTopicConsumer {
     try {
       this.consumer.seek({ topic, partition, offset: String(offset) });
     } catch (error) {
-      // Not running (rejoining or stopping): the join restarts the partition from its committed offset anyway.
+      // Not connected (stopping): the next owner starts from the committed offset anyway.
       this.logger.debug({ err: error, topic, partition }, 'seek skipped');
     }
   }
 
   async start(): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.settings.topics, fromBeginning: true });
+    await this.consumer.subscribe({ topics: this.settings.topics });
     await this.consumer.run({
-      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.partitionsConcurrency,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
         if (this.stopping) return;
-        await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, heartbeat, isRunning, isStale });
-        this.retry.markHealthy();
+        await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, isRunning, isStale });
       },
     });
     const tickMs = Math.max(50, Math.min(1000, Math.floor(this.settings.limits.maxAgeMs / 4)));

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { deadLetterTopicOf, decodeChangeEvent, EnvelopeError, type ChangeEvent } from '@cdc/core';
-import type { Message } from 'kafkajs';
+import { deadLetterTopicOf, decodeChangeEvent, EnvelopeError, type ChangeEvent, type Message } from '@cdc/core';
 import { toRow, type ParquetRow } from './to-row.js';
 
 export type DeadLetterReason = EnvelopeError['reason'];

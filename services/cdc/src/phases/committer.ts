@@ -1,0 +1,47 @@
+import type { ClusterTime } from '@cdc/core';
+import { sameCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
+import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
+import type { CdcMetrics } from '../metrics.js';
+
+/** What the phases need from the checkpoint store (a fake in unit tests). */
+export interface CheckpointLog {
+  message(streamId: string, checkpoint: Checkpoint): OutgoingMessage;
+  load(streamId: string, publisher: Publisher): Promise<Checkpoint | null>;
+}
+
+export interface PendingBatch {
+  messages: OutgoingMessage[];
+  checkpoint: Checkpoint;
+  ops: Map<string, number>;
+  lastClusterTime: ClusterTime | null;
+}
+
+/** One batch of a stream and its checkpoint, in one transaction; what both phases commit through. */
+export class BatchCommitter {
+  constructor(
+    private readonly streamId: string,
+    private readonly publisher: Publisher,
+    private readonly checkpoints: CheckpointLog,
+    private readonly metrics: CdcMetrics,
+    private readonly isStopping: () => boolean,
+  ) {}
+
+  async commit(batch: PendingBatch): Promise<void> {
+    const { streamId } = this;
+    const messages = [...batch.messages, this.checkpoints.message(streamId, batch.checkpoint)];
+    await this.publisher.publish(messages, {
+      shouldStop: this.isStopping,
+      // The checkpoint carries its own timestamp: finding it as the latest one means this very transaction committed.
+      committedAlready: async () => sameCheckpoint(await this.checkpoints.load(streamId, this.publisher), batch.checkpoint),
+    });
+    this.metrics.transactions.inc({ stream: streamId });
+    for (const [op, count] of batch.ops) this.metrics.eventsPublished.inc({ stream: streamId, op }, count);
+    this.metrics.lastCheckpoint.set({ stream: streamId }, Date.now() / 1000);
+    if (batch.lastClusterTime) this.metrics.lastEventClusterTime.set({ stream: streamId }, batch.lastClusterTime.t);
+  }
+}
+
+/** A stream checkpoint: after a token, or (no token yet) from a cluster time. */
+export function streamCheckpoint(token: string | null, startAt: ClusterTime | null, startAfter = false): Checkpoint {
+  return { version: 1, phase: 'stream', resume_token: token, start_at: startAt, ...(startAfter ? { start_after: true } : {}), updated_at: new Date().toISOString() };
+}

@@ -1,0 +1,190 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Int32, type Document } from 'mongodb';
+import { Registry } from 'prom-client';
+import { createLogger, FatalError } from '@cdc/core';
+import { createCdcMetrics } from '../metrics.js';
+import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
+import type { OutgoingMessage, Publisher, PublishOptions } from '../sink/transactional-publisher.js';
+import type { ChangeBatch } from '../source/change-batcher.js';
+import { BatchCommitter, type CheckpointLog } from './committer.js';
+import { SnapshotPhase } from './snapshot-phase.js';
+import { StreamingPhase, type ChangeBatches } from './streaming-phase.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const AT = { t: 1764151872, i: 3 };
+
+/** A publisher and a checkpoint log that keep what was committed in memory; `failures` fail the next publishes. */
+function fakes(options: { failures?: ('fail' | 'land')[] } = {}) {
+  const committed: OutgoingMessage[][] = [];
+  const failures = [...(options.failures ?? [])];
+  const publisher: Publisher = {
+    publish: async (messages: OutgoingMessage[], opts: PublishOptions = {}) => {
+      for (let attempt = 1; ; attempt++) {
+        if (attempt > 1 && (await opts.committedAlready?.())) return;
+        const failure = failures.shift();
+        if (failure === 'land') committed.push(messages);
+        if (failure) continue;
+        committed.push(messages);
+        return;
+      }
+    },
+  };
+  const checkpoints: CheckpointLog = {
+    message: (streamId: string, checkpoint: Checkpoint) => ({ topic: 'checkpoints', message: { key: streamId, value: encodeCheckpoint(checkpoint) } }),
+    load: async (streamId: string) => {
+      const all = committed.flat().filter((m) => m.topic === 'checkpoints' && m.message.key === streamId);
+      return all.length === 0 ? null : decodeCheckpoint(all[all.length - 1]!.message.value as Buffer);
+    },
+  };
+  const metrics = createCdcMetrics(new Registry());
+  const committer = new BatchCommitter('shop.orders', publisher, checkpoints, metrics, () => false);
+  const checkpointsOf = () => committed.map((tx) => decodeCheckpoint(tx.find((m) => m.topic === 'checkpoints')!.message.value as Buffer));
+  return { committed, committer, metrics, checkpointsOf };
+}
+
+test('snapshot: each batch is committed with a resumable checkpoint, then a stream checkpoint at the snapshot time', async () => {
+  const f = fakes();
+  const docs = [1, 2, 3, 4, 5].map((n) => ({ _id: new Int32(n), n }));
+  let lastId: string | null = null;
+  const opened: (string | null)[] = [];
+  const phase = new SnapshotPhase({
+    committer: f.committer,
+    openReader: (from) => {
+      opened.push(from);
+      let position = 0;
+      return {
+        nextBatch: async (): Promise<Document[]> => {
+          const batch = docs.slice(position, position + 2);
+          position += batch.length;
+          if (batch.length > 0) lastId = JSON.stringify({ $numberInt: String(batch[batch.length - 1]!.n) });
+          return batch;
+        },
+        get lastIdJson() {
+          return lastId;
+        },
+      };
+    },
+    clusterTimeNow: async () => AT,
+    metrics: f.metrics,
+    logger,
+    settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
+    isStopping: () => false,
+  });
+  assert.deepEqual(await phase.run(null), AT);
+  assert.deepEqual(opened, [null]);
+  assert.deepEqual(
+    f.committed.map((tx) => tx.filter((m) => m.topic === 'orders-cdc').length),
+    [2, 2, 1, 0],
+    'three batches of events, then the checkpoint alone',
+  );
+  const checkpoints = f.checkpointsOf();
+  assert.deepEqual(
+    checkpoints.slice(0, 3).map((c) => (c.phase === 'snapshot' ? [c.snapshot_at, c.last_id] : null)),
+    [
+      [AT, '{"$numberInt":"2"}'],
+      [AT, '{"$numberInt":"4"}'],
+      [AT, '{"$numberInt":"5"}'],
+    ],
+  );
+  const last = checkpoints[3]!;
+  assert.equal(last.phase, 'stream');
+  assert.deepEqual(last.phase === 'stream' ? [last.resume_token, last.start_at] : null, [null, AT]);
+});
+
+test('snapshot: a stop request ends it with exit code 0 before the next batch', async () => {
+  const f = fakes();
+  const phase = new SnapshotPhase({
+    committer: f.committer,
+    openReader: () => ({ nextBatch: async () => [{ _id: 1 }], lastIdJson: '1' }),
+    clusterTimeNow: async () => AT,
+    metrics: f.metrics,
+    logger,
+    settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
+    isStopping: () => true,
+  });
+  await assert.rejects(phase.run(null), (error: unknown) => error instanceof FatalError && error.exitCode === 0);
+  assert.equal(f.committed.length, 0);
+});
+
+function batch(token: string | null, extra: Partial<ChangeBatch> = {}): ChangeBatch {
+  const messages = token === null ? [] : [{ topic: 'orders-cdc', message: { key: 'k', value: token } }];
+  return { messages, lastToken: token, lastClusterTime: AT, ops: token === null ? [] : [['insert', 1]], bytes: 10, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null, ...extra };
+}
+
+function scripted(batches: ChangeBatch[]): ChangeBatches & { closed: boolean } {
+  const queue = [...batches];
+  return {
+    closed: false,
+    next: async () => queue.shift() ?? batch(null),
+    stop: () => undefined,
+    async close() {
+      this.closed = true;
+    },
+  };
+}
+
+test('streaming: every batch with changes is committed with its last token; empty batches commit nothing', async () => {
+  const f = fakes();
+  const batches = scripted([batch('T1'), batch(null), batch('T2')]);
+  const phase = new StreamingPhase({
+    committer: f.committer,
+    open: () => batches,
+    metrics: f.metrics,
+    logger,
+    streamId: 'shop.orders',
+    // stop once both batches with changes are committed
+    isStopping: () => f.committed.length >= 2,
+  });
+  const from = { kind: 'time' as const, at: null as never };
+  assert.equal(await phase.run(from), from, 'a stopped stream resumes where it was');
+  assert.deepEqual(
+    f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)),
+    ['T1', 'T2'],
+  );
+  assert.ok(batches.closed, 'the change stream is closed');
+});
+
+test('streaming: a failed transaction that had committed is not sent again', async () => {
+  const f = fakes({ failures: ['land'] });
+  let reads = 0;
+  const phase = new StreamingPhase({
+    committer: f.committer,
+    open: () => scripted([batch('T1')]),
+    metrics: f.metrics,
+    logger,
+    streamId: 'shop.orders',
+    isStopping: () => ++reads > 1,
+  });
+  await phase.run({ kind: 'time', at: null as never });
+  assert.equal(f.committed.length, 1, 'committed once, although the client saw a failure');
+});
+
+test('streaming: a stream end with CDC_ON_STREAM_END=stop commits the changes before it, then stops with exit code 3', async () => {
+  const f = fakes();
+  const phase = new StreamingPhase({
+    committer: f.committer,
+    open: () => scripted([batch('T1', { fatal: 'collection dropped', streamEnds: [{ type: 'drop', resume_token: 'T1' }] })]),
+    metrics: f.metrics,
+    logger,
+    streamId: 'shop.orders',
+    isStopping: () => false,
+  });
+  await assert.rejects(phase.run({ kind: 'time', at: null as never }), (error: unknown) => error instanceof FatalError && error.exitCode === 3 && /dropped/.test(error.message));
+  assert.deepEqual(f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)), ['T1']);
+});
+
+test('streaming: an invalidate with reopen returns the point after it, checkpointed with start_after', async () => {
+  const f = fakes();
+  const phase = new StreamingPhase({
+    committer: f.committer,
+    open: () => scripted([batch('T9', { reopenAfter: 'T9' })]),
+    metrics: f.metrics,
+    logger,
+    streamId: 'shop.orders',
+    isStopping: () => false,
+  });
+  assert.deepEqual(await phase.run({ kind: 'time', at: null as never }), { kind: 'after-end', token: 'T9' });
+  const [checkpoint] = f.checkpointsOf();
+  assert.equal(checkpoint!.phase === 'stream' && checkpoint!.start_after, true);
+});

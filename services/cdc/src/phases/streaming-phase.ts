@@ -1,0 +1,91 @@
+import { FatalError, type Logger } from '@cdc/core';
+import type { ChangeBatch } from '../source/change-batcher.js';
+import type { ResumePoint } from '../source/change-source.js';
+import type { CdcMetrics } from '../metrics.js';
+import { streamCheckpoint, type BatchCommitter } from './committer.js';
+
+/** Batches of changes from an open change stream (ChangeSource + ChangeBatcher; a fake in unit tests). */
+export interface ChangeBatches {
+  next(): Promise<ChangeBatch>;
+  stop(): void;
+  close(): Promise<void>;
+}
+
+export interface StreamingPhaseDeps {
+  committer: BatchCommitter;
+  open(from: ResumePoint): ChangeBatches;
+  metrics: CdcMetrics;
+  logger: Logger;
+  streamId: string;
+  isStopping(): boolean;
+}
+
+/**
+ * Streaming: each batch of changes committed with the resume token of its last change. One transaction is in
+ * flight while the next batch is read (bounded memory; Kafka's pace sets ours). Returns where to reopen after an
+ * invalidate (CDC_ON_STREAM_END=reopen) or, once stopped, where it was; a drop/rename/invalidate with =stop ends
+ * with a FatalError after the changes read before it are committed.
+ */
+export class StreamingPhase {
+  private batches: ChangeBatches | null = null;
+
+  constructor(private readonly deps: StreamingPhaseDeps) {}
+
+  stop(): void {
+    this.batches?.stop();
+  }
+
+  async run(from: ResumePoint): Promise<ResumePoint> {
+    const { committer, logger, streamId } = this.deps;
+    const batches = this.deps.open(from);
+    this.batches = batches;
+    logger.info({ streamId, from: from.kind }, 'change stream opened');
+    let inFlight: Promise<void> = Promise.resolve();
+    try {
+      for (;;) {
+        const batch = await batches.next();
+        this.account(batch);
+        await inFlight;
+        if (batch.lastToken !== null) {
+          inFlight = committer.commit({
+            messages: batch.messages,
+            ops: new Map(batch.ops),
+            lastClusterTime: batch.lastClusterTime,
+            checkpoint: streamCheckpoint(batch.lastToken, null, batch.reopenAfter !== null),
+          });
+        }
+        if (batch.fatal !== null) {
+          await inFlight;
+          throw new FatalError(batch.fatal, { reason: 'stream-ended', exitCode: 3 });
+        }
+        if (batch.reopenAfter !== null) {
+          await inFlight;
+          return { kind: 'after-end', token: batch.reopenAfter };
+        }
+        if (this.deps.isStopping()) {
+          await inFlight;
+          return from;
+        }
+      }
+    } finally {
+      this.batches = null;
+      await inFlight.catch(() => undefined);
+      await batches.close();
+    }
+  }
+
+  /** Logs and counts what the batcher saw. */
+  private account(batch: ChangeBatch): void {
+    const { metrics, logger, streamId } = this.deps;
+    for (const end of batch.streamEnds) {
+      metrics.streamEnds.inc({ stream: streamId, type: end.type });
+      logger.warn({ streamId, type: end.type, resume_token: end.resume_token }, 'change stream end event');
+    }
+    for (const dead of batch.deadLetters) {
+      metrics.deadLetters.inc({ stream: streamId, reason: dead.reason });
+      logger.warn({ streamId, resume_token: dead.resume_token, reason: dead.reason }, 'event sent to dead-letter topic');
+    }
+    for (const [op, count] of batch.ops) metrics.eventsRead.inc({ stream: streamId, op }, count);
+    metrics.batchBytes.set({ stream: streamId }, batch.bytes);
+  }
+}
