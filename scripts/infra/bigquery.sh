@@ -22,7 +22,9 @@
 #  - matches Parquet columns to table columns by name in load jobs, as BigQuery does (it went by position);
 #  - answers a failed jobs.query with the HTTP error BigQuery gives (the emulator returned 200 with an
 #    "errors" field, which @google-cloud/bigquery silently turns into an empty result);
-#  - keeps the case of column names in queries it rewrites (it lowercased them all, e.g. in views with arrays).
+#  - keeps the case of column names in queries it rewrites (it lowercased them all, e.g. in views with arrays);
+#  - takes no automatic snapshot (a full copy of the table) after every load and DML statement: time travel
+#    (FOR SYSTEM_TIME AS OF) is therefore unsupported; the project does not use it.
 # Differences left: a load into a missing table creates it only from an explicit load schema (no Parquet
 # autodetect); statistics.load.outputRows is the table's row count after the load; locations are ignored (all
 # "US"); ALTER TABLE ADD COLUMN changes storage but not the table metadata, tables.patch the reverse;
@@ -177,6 +179,20 @@ from bqemulator.domain import errors  # noqa: E402
 
 engine.DuckDBEngine._load_spatial = lambda self: None
 engine.DuckDBEngine._load_format_extensions = lambda self: None
+
+import bqemulator.versioning.snapshots as snapshots  # noqa: E402
+from bqemulator.domain.events import TableDataChanged  # noqa: E402
+
+
+def _record_change_without_copy(self, project_id, dataset_id, table_id):
+    # The emulator copied the whole table after every load and DML statement (for FOR SYSTEM_TIME AS OF, which the
+    # project does not use): each load of a growing table got slower and memory grew with history. Only the
+    # change event (cache invalidation) is kept.
+    self._events.publish(TableDataChanged(project_id, dataset_id, table_id))
+    return None
+
+
+snapshots.SnapshotManager.record_change = _record_change_without_copy
 
 
 def _load_parquet_by_name(path, target_ref, ctx):

@@ -440,7 +440,7 @@ describe('analysis tool', () => {
 
     const query = await runCli(cli, ['--query', `SELECT op, COUNT(*) AS n FROM ${s.dataset}.orders_changes GROUP BY op ORDER BY op`], env);
     assert.equal(query.code, 0, query.stderr);
-    assert.match(query.stdout, /^op +\| n\n-+-\+-+\ninsert \| 1\nupdate \| 2\n\(2 rows, \d+ ms\)\n$/);
+    assert.match(query.stdout, /^op +\| n\n-+-\+-+\ninsert \| 1\nupdate \| 2\n\(2 rows, (\d+ ms|[\d.]+ s)\)\n$/);
 
     const json = await runCli(cli, ['-e', `SELECT event_id, kafka_offset FROM ${s.dataset}.orders_changes ORDER BY kafka_offset`, '--json'], env);
     assert.equal(json.code, 0, json.stderr);

@@ -61,6 +61,9 @@ interface ReadyFile extends GroupEntry {
   bytes: number;
 }
 
+/** Uploads of one group in flight at once: each is a few round trips, so a group of hundreds of files is not a queue of them. */
+const UPLOAD_CONCURRENCY = 8;
+
 const isRetryable = (error: unknown) => error instanceof RetryableError || (!(error instanceof PermanentFileError) && isTransientGcpError(error));
 
 /** Cluster-time bounds of the group when every file announced them. */
@@ -137,19 +140,29 @@ export class FileLoader {
 
   private async loadVerified(files: ReadyFile[]): Promise<void> {
     const { settings, metrics, logger } = this.deps;
-    const sources = await this.upload(files);
-    const attempt = await this.step('load', files, () => this.loadStaging(files, sources));
+    // Milliseconds per step, logged with the group (where the time goes).
+    const ms: Record<string, number> = {};
+    const timed = async <T>(name: string, task: () => Promise<T>): Promise<T> => {
+      const start = Date.now();
+      try {
+        return await task();
+      } finally {
+        ms[name] = Date.now() - start;
+      }
+    };
+    const sources = await timed('upload', () => this.upload(files));
+    const attempt = await timed('load', () => this.step('load', files, () => this.loadStaging(files, sources)));
     const log = logger.child({ group: attempt.key, staging: attempt.stagingTable, files: files.length });
     this.crashPoint('load');
     const bounds = boundsOf(files.map((f) => f.file));
-    const inserted = await this.step('insert', files, () => this.deps.bigquery.run(buildInsertNew(settings.names, attempt.stagingTable, bounds)));
+    const inserted = await timed('insert', () => this.step('insert', files, () => this.deps.bigquery.run(buildInsertNew(settings.names, attempt.stagingTable, bounds))));
     this.crashPoint('insert');
-    const merged = await this.step('merge', files, () => this.deps.bigquery.run(buildMergeGroup(settings.names, attempt.stagingTable, bounds)));
+    const merged = await timed('merge', () => this.step('merge', files, () => this.deps.bigquery.run(buildMergeGroup(settings.names, attempt.stagingTable, bounds))));
     this.crashPoint('merge');
     // Before the marking: after a crash the files come again, still on disk, and the views catch up.
-    if (this.deps.views) await this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute)));
-    await this.markLoaded(files);
-    await this.dropStaging(attempt.stagingTable);
+    if (this.deps.views) await timed('views', () => this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute))));
+    await timed('mark', () => this.markLoaded(files));
+    await timed('drop', () => this.dropStaging(attempt.stagingTable));
 
     const staged = files.reduce((n, f) => n + (f.file.rows ?? 0), 0);
     const now = Date.now();
@@ -162,7 +175,7 @@ export class FileLoader {
     metrics.rowsLoaded.inc(inserted);
     if (staged > inserted) metrics.rowsAlreadyPresent.inc(staged - inserted);
     metrics.groupFiles.observe(files.length);
-    log.info({ rows: inserted, alreadyPresent: Math.max(0, staged - inserted), currentRowsChanged: merged, via: this.deps.stage ? 'gcs' : 'local' }, 'group loaded');
+    log.info({ rows: inserted, alreadyPresent: Math.max(0, staged - inserted), currentRowsChanged: merged, via: this.deps.stage ? 'gcs' : 'local', ms }, 'group loaded');
   }
 
   /** The file on disk must be the one announced; a file already handled earlier is recognised. */
@@ -204,15 +217,18 @@ export class FileLoader {
   private async upload(files: ReadyFile[]): Promise<LoadSource[]> {
     const { stage, logger } = this.deps;
     if (!stage) return files.map((f) => ({ kind: 'local', path: f.absolute }));
-    const sources: LoadSource[] = [];
-    for (const f of files) {
-      const staged = { path: f.file.path, md5: f.md5, crc32c: f.crc32c, bytes: f.bytes, fileId: f.file.fileId };
-      const result = await this.step('upload', [f], () => stage.upload(f.absolute, staged));
-      logger.debug({ object: stage.uri(f.file.path), result }, 'staged');
-      this.crashPoint('upload');
-      sources.push({ kind: 'gcs', object: stage.object(f.file.path) });
-    }
-    return sources;
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const f = files[next++]!;
+        const staged = { path: f.file.path, md5: f.md5, crc32c: f.crc32c, bytes: f.bytes, fileId: f.file.fileId };
+        const result = await this.step('upload', [f], () => stage.upload(f.absolute, staged));
+        logger.debug({ object: stage.uri(f.file.path), result }, 'staged');
+        this.crashPoint('upload');
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(UPLOAD_CONCURRENCY, files.length) }, worker));
+    return files.map((f) => ({ kind: 'gcs', object: stage.object(f.file.path) }));
   }
 
   /** One attempt: a fresh staging table loaded with the group (dropped again when the attempt fails). */
