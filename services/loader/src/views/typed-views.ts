@@ -174,8 +174,7 @@ FROM UNNEST(@pairs) AS pair WITH OFFSET i`,
     }
     const { columns, drifts } = typedColumns(state.records);
     const statements = typedViewStatements(this.names, collection, columns);
-    await this.query(statements.current);
-    await this.query(statements.history);
+    await Promise.all([this.query(statements.current), this.query(statements.history)]);
     state.applied = true;
     this.metrics.updates.inc({ collection });
     this.metrics.driftedFields.set({ collection }, drifts.length);
