@@ -54,10 +54,11 @@ describe('local process stack: scripts/stack.sh + ./test.sh --local', { skip: mi
     assert.equal(down.code, 0, `scripts/stack.sh down failed:\n${down.output.slice(-3000)}`);
   });
 
-  test('order-2 reaches the current-state table; one non-empty log per service is saved', async () => {
+  test('order-2 reaches the current-state table and its typed view; one non-empty log per service is saved', async () => {
     const result = await run('bash', ['test.sh', '--local', '--timeout', '240', 'data-samples/order-2.json'], 300_000);
     assert.equal(result.code, 0, `./test.sh --local failed:\n${result.output.slice(-6000)}`);
     assert.match(result.output, /PASS: order [0-9a-f]{24} is in /);
+    assert.match(result.output, /PASS: typed view of orders: .*"_id": "[0-9a-f]{24}"/);
 
     const logsLine = /\[test\] logs: (logs\/\S+)/.exec(result.output);
     assert.ok(logsLine, `test.sh did not say where the logs are:\n${result.output.slice(-2000)}`);

@@ -105,7 +105,15 @@ OPTIONS (description = 'Fields seen per collection and their BSON types: what th
    * (the caller retries); a permanent one is logged and counted: the data is loaded, the view is tried again later.
    */
   async update(paths: readonly string[]): Promise<void> {
-    const fields = await TypedViews.fieldsOf(paths);
+    let fields: Map<string, Set<string>>;
+    try {
+      fields = await TypedViews.fieldsOf(paths);
+    } catch (error) {
+      // The file is loaded already (BigQuery read it): a document the views cannot read must not stop loading.
+      this.metrics.errors.inc({ collection: '' });
+      this.logger.error({ files: paths, error: (error as Error).message }, 'typed views: cannot read the fields of the files; views not extended by them');
+      return;
+    }
     const run = this.queue.then(async () => {
       for (const [collection, pairs] of fields) {
         try {
@@ -166,8 +174,7 @@ FROM UNNEST(@pairs) AS pair WITH OFFSET i`,
     }
     const { columns, drifts } = typedColumns(state.records);
     const statements = typedViewStatements(this.names, collection, columns);
-    await this.query(statements.current);
-    await this.query(statements.history);
+    await Promise.all([this.query(statements.current), this.query(statements.history)]);
     state.applied = true;
     this.metrics.updates.inc({ collection });
     this.metrics.driftedFields.set({ collection }, drifts.length);

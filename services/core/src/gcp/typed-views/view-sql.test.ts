@@ -42,6 +42,7 @@ test('drift: numbers widen; a column that cannot hold every value exactly gets a
     ['number then string: stays a number + raw', [r(['s'], 'int32'), r(['s'], 'string')], { s: 'INT64', s_json: 'JSON' }, { kinds: ['int32', 'string'], companion: 's_json' }],
     ['array with null elements + raw', [r(['t'], 'array'), r(['t', null], 'string'), r(['t', null], 'null')], { t: 'ARRAY<STRING>', t_json: 'JSON' }, { kinds: ['array'], companion: 't_json' }],
     ['null is no drift', [r(['s'], 'null'), r(['s'], 'string')], { s: 'STRING' }, null],
+    ['a JSON column needs no companion', [r(['x'], 'other'), r(['x'], 'string')], { x: 'JSON' }, { kinds: ['other', 'string'], companion: null }],
   ];
   for (const [what, records, types, drift] of cases) {
     const { columns, drifts } = typedColumns(records);

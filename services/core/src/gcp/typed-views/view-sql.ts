@@ -245,10 +245,12 @@ function structFields(node: FieldNode, at: Source, drifts: Drift[], column: stri
     const name = names.get(key)!;
     const here: Source = { ...at, keys: [...at.keys, key], display: at.display ? `${at.display}.${key}` : key };
     const path = column ? `${column}.${name}` : name;
-    out.push({ name, ...typedValue(child, here, drifts, path) });
+    const value = typedValue(child, here, drifts, path);
+    out.push({ name, ...value });
     const kinds = child.kinds.filter((k) => k !== 'null');
     const drifted = new Set(kinds.map(bsonType)).size > 1;
-    const companion = needsCompanion(child);
+    // A JSON column holds every value already.
+    const companion = value.type !== 'JSON' && needsCompanion(child);
     if (companion) {
       let companionName = `${name}_json`;
       if (taken.some((t) => t.toLowerCase() === companionName.toLowerCase())) companionName += `_${shortHash(key)}`;
