@@ -120,12 +120,16 @@ final class StandInWrites {
                 }
                 synchronized (collection) {
                     List<Document> matches = StandInLibraryAccess.storedMatches(collection, filter, null, multi ? 0 : 1);
+                    // counted only when the whole statement succeeds, as by MongoDB (a failed updateMany keeps, and logs,
+                    // the documents it changed before the failure)
+                    int statementModified = 0;
                     for (Document stored : matches) {
-                        matched++;
                         if (updateStored(collection, namespace, stored, filter, update, arrayFilters)) {
-                            modified++;
+                            statementModified++;
                         }
                     }
+                    matched += matches.size();
+                    modified += statementModified;
                     if (matches.isEmpty() && upsert) {
                         Document document = upsertDocument(collection, filter, update, arrayFilters);
                         insertOne(collection, namespace, document);
