@@ -377,17 +377,20 @@ final class StandInWrites {
                 throw new MongoServerError(9, "FailedToParse", "Modifiers operate on fields: "
                     + operator.getKey() + " needs a document, as in {$set: {<field>: ...}}");
             }
-            for (Map.Entry<String, Object> field : ((Document) operator.getValue()).entrySet()) {
-                if (inserting) {
-                    break;
-                }
-                checkPath(field.getKey());
-                if (operator.getKey().equals("$rename") && field.getValue() instanceof String) {
-                    checkPath((String) field.getValue());
-                }
+            if (!inserting) {
+                checkPaths(operator.getKey(), (Document) operator.getValue());
             }
         }
         StandInLibraryAccess.checkConflictingPaths(update);
+    }
+
+    private static void checkPaths(String operator, Document fields) {
+        for (Map.Entry<String, Object> field : fields.entrySet()) {
+            checkPath(field.getKey());
+            if (operator.equals("$rename") && field.getValue() instanceof String) {
+                checkPath((String) field.getValue());
+            }
+        }
     }
 
     private static void checkPath(String path) {
