@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # One multi-stage Dockerfile builds the image of every workspace: the build context is the repository root (it
 # must hold the workspace manifests and the lockfile). compose/cdc.yml and compose/process.yml pass these:
 #   --build-arg SERVICE=<workspace folder>   services/cdc, services/processor, services/loader,
@@ -9,57 +8,47 @@
 #   docker build --target service --build-arg SERVICE=services/cdc --build-arg HTTP_PORT=8081 -t cdc-pipeline/cdc .
 #   docker build --target cli --build-arg SERVICE=gcp-utils -t cdc-pipeline/gcp-utils .
 # No secret is baked in: configuration comes from the environment at run time (see .env.example).
-ARG SERVICE
 
-# --- kafka-client: the native Kafka client (librdkafka), built once for every image -----------------------------
-# No SERVICE in this stage, so every service build reuses its cached layer: the C/C++ build (minutes) runs once.
-# Linked against Debian's shared libraries (CKJS_LINKING=dynamic); the runtime stage installs only those.
-FROM node:24.22.3-bookworm-slim AS kafka-client
+# --- build: every workspace's dependencies (dev included) and every workspace compiled, with no build argument:
+#     the same for all images, so it is built once and every further image takes it from the layer cache
+#     (deploy.sh builds the images one after the other for that). Native addons are compiled here, once: the Kafka
+#     client (librdkafka) is linked against Debian's shared libraries (CKJS_LINKING=dynamic), which the runtime
+#     stage installs without the toolchain.
+FROM node:24.22.3-bookworm-slim AS build
 # Debian packages follow the pinned base image (bookworm); their point releases are security fixes, not pinned.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ make python3 zlib1g-dev libssl-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false CKJS_LINKING=dynamic
-COPY package.json package-lock.json ./
-COPY services/core/package.json services/core/
-RUN npm ci --omit=dev --workspace services/core
-
-# --- manifests: the workspace's package.json files and the lockfile, all that npm ci needs ------------------
-FROM node:24.22.3-bookworm-slim AS manifests
-ARG SERVICE
-RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
-  || { echo "build with --build-arg SERVICE=<workspace folder>, e.g. services/cdc or gcp-utils" >&2; exit 1; }
-WORKDIR /app
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-# manifests first: the npm ci layers stay cached until a package.json or the lockfile changes
-COPY package.json package-lock.json ./
-COPY services/core/package.json services/core/
-COPY ${SERVICE}/package.json ${SERVICE}/
-
-# --- build: all dependencies (dev included), TypeScript compiled with project references ---------------------
-FROM manifests AS build
-ARG SERVICE
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# types only here: the native client is not built (--ignore-scripts)
-RUN npm ci --ignore-scripts --workspace "${SERVICE}" --include-workspace-root
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false CKJS_LINKING=dynamic
+# manifests first: the npm ci layer stays cached until a package.json or the lockfile changes
+COPY package.json package-lock.json ./
+COPY services/core/package.json services/core/
+COPY services/cdc/package.json services/cdc/
+COPY services/processor/package.json services/processor/
+COPY services/loader/package.json services/loader/
+COPY services/analysis-tool/package.json services/analysis-tool/
+COPY gcp-utils/package.json gcp-utils/
+RUN npm ci --include-workspace-root --workspace services/core --workspace services/cdc --workspace services/processor \
+      --workspace services/loader --workspace services/analysis-tool --workspace gcp-utils
 COPY tsconfig.base.json ./
-COPY services/core/ services/core/
-COPY ${SERVICE}/ ${SERVICE}/
-RUN npx tsc -b "${SERVICE}" \
+COPY services/ services/
+COPY gcp-utils/ gcp-utils/
+RUN npx tsc -b services/cdc services/processor services/loader services/analysis-tool gcp-utils \
  && find . -path ./node_modules -prune -o \( -name '*.test.js' -o -name '*.test.js.map' -o -name '*.test.d.ts' -o -name '*.test.d.ts.map' -o -name '*.tsbuildinfo' \) -type f -print0 | xargs -0 rm -f
 
-# --- deps: production dependencies of this workspace only ---------------------------------------------------
-FROM manifests AS deps
-ARG SERVICE
-RUN npm ci --ignore-scripts --omit=dev --workspace "${SERVICE}" && npm cache clean --force
-COPY --from=kafka-client /app/node_modules/@confluentinc/kafka-javascript node_modules/@confluentinc/kafka-javascript
+# --- deps: the production dependencies of every workspace (dev dependencies pruned), shared by all images ---------
+FROM build AS deps
+RUN npm prune --omit=dev && npm cache clean --force
 
 # --- runtime: compiled code and production dependencies, shared by the two targets below ---------------------
 FROM node:24.22.3-bookworm-slim AS runtime
 ARG SERVICE
-# the shared libraries the Kafka client was linked against (kafka-client stage); versions follow the base image
+RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
+  || { echo "build with --build-arg SERVICE=<workspace folder>, e.g. services/cdc or gcp-utils" >&2; exit 1; }
+# the shared libraries the Kafka client was linked against (build stage); versions follow the base image
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libssl3 zlib1g libzstd1 libcurl4 libsasl2-2 liblz4-1 \

@@ -146,43 +146,23 @@ wait_completed() {
 }
 
 # --- topics ------------------------------------------------------------------------------------------------------
-# Creates the pipeline's topics with the configured partitions, replication and retention (kafka-topics.sh in the
-# kafka container); for existing topics applies the retention and reports a partition count that differs (never
-# changed here: adding partitions moves keys to other partitions).
+# topic_plan: the topics of cdc, processor and loader, each printed by the service itself for its configuration
+# (`--print-topics`, one short container run each, nothing else started), so names, partitions, replication and
+# topic configs have one source: NAME PARTITIONS REPLICATION CONFIGS (k=v,... or -) per line.
+topic_plan() {
+  local service
+  for service in cdc processor loader; do
+    compose run --rm --no-deps -T "$service" --print-topics || die "$service could not print its topics (see above)"
+  done
+}
+
+# Creates the pipeline's topics (kafka-topics.sh in the kafka container); for existing topics applies the configs
+# and reports a partition count that differs (never changed here: adding partitions moves keys to other partitions).
 create_topics() {
-  local partitions rf cdc_retention files_retention dlq_retention template
-  partitions="$(dotenv_get KAFKA_TOPIC_PARTITIONS 6)"
-  rf="${KAFKA_REPLICATION_FACTOR:-$(dotenv_get KAFKA_REPLICATION_FACTOR 1)}"
-  cdc_retention="$(dotenv_get KAFKA_CDC_TOPIC_RETENTION_MS 604800000)"
-  files_retention="$(dotenv_get KAFKA_FILES_TOPIC_RETENTION_MS 604800000)"
-  dlq_retention="$(dotenv_get KAFKA_DLQ_TOPIC_RETENTION_MS 2592000000)"
-  template="$(dotenv_get CDC_TOPIC_TEMPLATE '{coll}-cdc')"
-
-  # name|partitions|configs (comma-separated key=value)
-  local specs=() ns db coll topic seen=" "
-  add() { [[ "$seen" == *" $1 "* ]] && return 0; seen+="$1 "; specs+=("$1|$2|$3"); }
-  IFS=',' read -r -a namespaces <<<"$(dotenv_get CDC_COLLECTIONS shop.orders)"
-  for ns in "${namespaces[@]}"; do
-    ns="${ns// /}"; [[ -n "$ns" ]] || continue
-    db="${ns%%.*}"; coll="${ns#*.}"
-    topic="${template//\{db\}/$db}"; topic="${topic//\{coll\}/$coll}"
-    add "$topic" "$partitions" "retention.ms=$cdc_retention"
-    add "$topic.dlq" 1 "retention.ms=$dlq_retention"
-  done
-  IFS=',' read -r -a proc_topics <<<"$(dotenv_get PROCESSOR_TOPICS orders-cdc)"
-  for topic in "${proc_topics[@]}"; do
-    topic="${topic// /}"; [[ -n "$topic" ]] || continue
-    add "$topic" "$partitions" "retention.ms=$cdc_retention"
-    add "$topic.dlq" 1 "retention.ms=$dlq_retention"
-  done
-  add "$(dotenv_get CDC_CHECKPOINT_TOPIC cdc-checkpoints)" 1 "cleanup.policy=compact,min.compaction.lag.ms=60000"
-  for topic in "$(dotenv_get PROCESSOR_FILES_TOPIC parquet-files)" "$(dotenv_get LOADER_FILES_TOPIC parquet-files)"; do
-    add "$topic" "$partitions" "retention.ms=$files_retention"
-    add "$topic.dlq" 1 "retention.ms=$dlq_retention"
-  done
-
+  local plan
+  plan="$(topic_plan)"
   # One shell in the container for all of it: each Kafka tool start is a JVM start.
-  local script spec name count configs
+  local script name count rf configs
   # shellcheck disable=SC2016 # a script for the container's shell: expanded there, not here
   script='set -eu
 export KAFKA_HEAP_OPTS=-Xmx256m
@@ -193,20 +173,23 @@ ensure() {
   if printf "%s\n" "$existing" | grep -qx "$name"; then
     have="$($bin/kafka-topics.sh --bootstrap-server $bs --describe --topic "$name" | sed -n "s/.*PartitionCount: *\([0-9]*\).*/\1/p" | head -n 1)"
     [ "$have" = "$partitions" ] || echo "    $name: $have partitions, $partitions configured (not changed: adding partitions moves keys)"
-    $bin/kafka-configs.sh --bootstrap-server $bs --alter --entity-type topics --entity-name "$name" --add-config "$configs" >/dev/null
+    [ "$configs" = - ] || $bin/kafka-configs.sh --bootstrap-server $bs --alter --entity-type topics --entity-name "$name" --add-config "$configs" >/dev/null
     echo "    $name: exists ($configs)"
   else
     set -- --bootstrap-server $bs --create --if-not-exists --topic "$name" --partitions "$partitions" --replication-factor "$rf"
-    old_ifs="$IFS"; IFS=,; for c in $configs; do set -- "$@" --config "$c"; done; IFS="$old_ifs"
+    old_ifs="$IFS"; IFS=,; [ "$configs" = - ] || for c in $configs; do set -- "$@" --config "$c"; done; IFS="$old_ifs"
     $bin/kafka-topics.sh "$@" >/dev/null
     echo "    $name: created ($partitions partitions, replication $rf, $configs)"
   fi
 }
 '
-  for spec in "${specs[@]}"; do
-    IFS='|' read -r name count configs <<<"$spec"
+  local seen=" "
+  while read -r name count rf configs; do
+    # a topic that two services use (the CDC topics, the files topic) is planned by both: the first one counts
+    [[ -n "$name" && "$seen" != *" $name "* ]] || continue
+    seen+="$name "
     script+="ensure '$name' '$count' '$rf' '$configs'"$'\n'
-  done
+  done <<<"$plan"
   compose exec -T kafka sh -s <<<"$script" >&2 || die "topic creation failed"
 }
 
@@ -236,7 +219,9 @@ deploy_up() {
 
   if [[ "$build" == true ]]; then
     step "building images"
-    compose build
+    # one at a time: the Dockerfile's build stage (dependencies, compilation) is the same for every image, so the
+    # first build makes it and the others take it from the cache instead of all making it at once
+    compose --parallel 1 build
   fi
 
   local storage=()

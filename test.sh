@@ -105,15 +105,18 @@ insert_local() {
   ' "$uri" "$file" "$id" "$db" "$coll")
 }
 
-query() {
+analysis() {
   if [[ "$mode" == compose ]]; then
     local flags=(--json)
     [[ "$GCP_TARGET" == emulators ]] || flags+=(--gcp)
-    compose run --rm --no-deps -T analysis-tool "${flags[@]}" --query "$sql"
+    compose run --rm --no-deps -T analysis-tool "${flags[@]}" "$@"
   else
-    bash "$ROOT_DIR/scripts/stack.sh" run analysis-tool --json --query "$sql"
+    bash "$ROOT_DIR/scripts/stack.sh" run analysis-tool --json "$@"
   fi
 }
+query() { analysis --query "$sql"; }
+# the order through the collection's typed view (the loader extends it right after the MERGE)
+typed_order() { analysis --collection "$coll" --query "\\order $id"; }
 
 save_logs() {
   local dir; dir="$ROOT_DIR/logs/$(date -u +%Y%m%dT%H%M%SZ)"
@@ -149,6 +152,20 @@ else
   done
   if (( result == 0 )); then
     say "PASS: order $id is in $project.$dataset.$table after $((SECONDS - started))s"
+    result=1
+    while (( SECONDS - started <= timeout )); do
+      if last="$(typed_order 2>&1)" && [[ "$last" == *"\"_id\": \"$id\""* ]]; then
+        result=0
+        break
+      fi
+      sleep 3
+    done
+    if (( result == 0 )); then
+      say "PASS: typed view of $coll: $(printf '%s' "$last" | tr -s ' \n' ' ' | cut -c1-400)"
+    else
+      printf '%s\n' "$last" | tail -n 20 >&2
+      fail "order $id not in the typed view of $coll within ${timeout}s (last output above)"
+    fi
   else
     printf '%s\n' "$last" | tail -n 20 >&2
     fail "order $id not in $project.$dataset.$table within ${timeout}s (last query output above)"

@@ -10,12 +10,13 @@
 //   - peak RSS per service (VmHWM) and RSS over time; CPU per second of wall time of every process involved;
 //   - latency from the MongoDB write (a row's cluster_time, 1 s resolution) to a durable, announced Parquet file
 //     (the processor's "file committed" log line of the file) and to visible in BigQuery (the loader's "file loaded"
-//     log line: load job done and current-state MERGE done). Per row: the rows of a file are taken as spread evenly
+//     log line: its group's load job, insert and current-state MERGE done). Per row: the rows of a file are taken as spread evenly
 //     over the file's [min_cluster_time, max_cluster_time + 1 s); per file: from max_cluster_time (the newest row);
+//   - the loader's groups and load jobs, and the load jobs per day the run's rate implies beside the shipped budget;
 //   - the ceilings of bench/lib/ceilings.mjs on the same data, each alone in a fresh process after the pipeline
 //     finished: change-stream read and Kafka produce (CDC), Kafka consume and Parquet write (processor).
 //
-//   npx tsc -b && node bench/e2e.mjs [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--no-ceilings] [--keep]
+//   npx tsc -b && node bench/e2e.mjs [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--group-window-ms 1000] [--no-ceilings] [--keep]
 //
 // MONGO_URI, KAFKA_BROKERS, GCS_ENDPOINT, BIGQUERY_ENDPOINT, BIGQUERY_PROJECT select the servers (default: the local
 // infrastructure). Results: bench/results/e2e-<timestamp>.json and .svg (throughput over time per stage).
@@ -50,6 +51,8 @@ const { values: args } = parseArgs({
     partitions: { type: 'string', default: '6' },
     'insert-batch': { type: 'string', default: '1000' },
     'batch-max-age-ms': { type: 'string', default: '2000' },
+    // the emulator has no load-job quota: groups every second, unpaced (as the local stack)
+    'group-window-ms': { type: 'string', default: '1000' },
     'no-ceilings': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -192,6 +195,8 @@ async function main() {
       LOADER_GROUP_ID: `${base}-loader`,
       LOADER_FILES_TOPIC: filesTopic,
       LOADER_INPUT_DIR: outputDir,
+      LOADER_GROUP_WINDOW_MS: args['group-window-ms'],
+      LOADER_LOAD_JOBS_PER_DAY: '1000000',
       BQ_DATASET: db,
       GCS_BUCKET: base,
       ...gcp,
@@ -201,6 +206,9 @@ async function main() {
   const { processorConfigSchema } = await import(join(repoRoot, 'services', 'processor', 'dist', 'config.js'));
   const cdcConfig = cdcConfigSchema.parse(envs.cdc);
   const processorConfig = processorConfigSchema.parse(envs.processor);
+  const { loaderConfigSchema } = await import(join(repoRoot, 'services', 'loader', 'dist', 'config.js'));
+  /** the shipped budget, for the comparison with the load jobs this run's rate implies */
+  const shippedBudget = loaderConfigSchema.parse({}).LOADER_LOAD_JOBS_PER_DAY;
   const bqPort = Number(new URL(gcp.BIGQUERY_ENDPOINT).port);
   const gcsPort = Number(new URL(gcp.GCS_ENDPOINT).port);
 
@@ -330,6 +338,21 @@ async function main() {
           .filter((l) => l?.msg === message && l.file)
           .map((l) => [l.file, Date.parse(l.time)]),
       );
+    const loaderMetrics = await services.loader.metrics();
+    const jobs = metricValue(loaderMetrics, 'loader_load_jobs_today');
+    const groups = metricValue(loaderMetrics, 'loader_group_files_count');
+    const groupedFiles = metricValue(loaderMetrics, 'loader_group_files_sum');
+    const loaderSeconds = result.throughput.loader.seconds;
+    // At this traffic with the shipped budget, the window stretches to the budget's pace and groups grow to match.
+    const pacedWindowS = 86400 / shippedBudget;
+    result.loadJobs = {
+      jobs,
+      groups,
+      meanGroupFiles: groups ? groupedFiles / groups : null,
+      perDayAtThisRate: loaderSeconds ? Math.round((jobs / loaderSeconds) * 86400) : null,
+      shippedBudget,
+      atShippedBudget: { windowS: pacedWindowS, groupFiles: loaderSeconds ? Math.ceil((groupedFiles / loaderSeconds) * pacedWindowS) : null, perDay: Math.min(shippedBudget, loaderSeconds ? Math.round((jobs / loaderSeconds) * 86400) : shippedBudget) },
+    };
     const committed = doneAt(services.processor, 'file committed');
     const loaded = doneAt(services.loader, 'file loaded');
     for (const s of Object.values(services)) await s.stop('SIGTERM');
@@ -426,6 +449,11 @@ function summarize(r) {
   console.log(`  to visible in BigQuery: p50 ${s(l.toBigQuery.perRow.p50Ms)}, p99 ${s(l.toBigQuery.perRow.p99Ms)}, max ${s(l.toBigQuery.perRow.maxMs)} (${l.toBigQuery.files} files)`);
   console.log(`  newest row of each file (row-weighted): Parquet p50 ${s(l.toParquet.perFileNewestRow.p50Ms)} p99 ${s(l.toParquet.perFileNewestRow.p99Ms)}; BigQuery p50 ${s(l.toBigQuery.perFileNewestRow.p50Ms)} p99 ${s(l.toBigQuery.perFileNewestRow.p99Ms)}`);
   console.log(`rows in BigQuery orders_changes: ${r.bigQueryRows}; ${r.files.count} files (mean ${fmt(r.files.meanRows)} rows)`);
+  const j = r.loadJobs;
+  if (j) {
+    console.log(`loader: ${j.groups} groups (mean ${j.meanGroupFiles?.toFixed(1)} files), ${j.jobs} load jobs = ${fmt(j.perDayAtThisRate)} per day at this rate (group window ${r.settings.envs.loader.LOADER_GROUP_WINDOW_MS} ms, unpaced: the emulator has no quota)`);
+    console.log(`  beside the shipped budget of ${fmt(j.shippedBudget)} load jobs per table per day: at this traffic the window stretches to ${j.atShippedBudget.windowS.toFixed(1)} s, groups of ~${fmt(j.atShippedBudget.groupFiles)} files, ${fmt(j.atShippedBudget.perDay)} jobs a day`);
+  }
   console.log('\ncpu = CPU seconds per wall second over the pipeline run (1.0 = one core of 2). The stages run concurrently on the same 2 cores;');
   console.log('the ceilings run afterwards, each alone. The CDC cannot publish faster than MongoDB is written: compare it with the write rate too.');
 }

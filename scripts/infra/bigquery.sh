@@ -21,7 +21,8 @@
 #    uploaded local files (whose caller-chosen job id it ignored);
 #  - matches Parquet columns to table columns by name in load jobs, as BigQuery does (it went by position);
 #  - answers a failed jobs.query with the HTTP error BigQuery gives (the emulator returned 200 with an
-#    "errors" field, which @google-cloud/bigquery silently turns into an empty result).
+#    "errors" field, which @google-cloud/bigquery silently turns into an empty result);
+#  - keeps the case of column names in queries it rewrites (it lowercased them all, e.g. in views with arrays).
 # Differences left: a load into a missing table creates it only from an explicit load schema (no Parquet
 # autodetect); statistics.load.outputRows is the table's row count after the load; locations are ignored (all
 # "US"); ALTER TABLE ADD COLUMN changes storage but not the table metadata, tables.patch the reverse;
@@ -253,6 +254,22 @@ async def _run_upload_load_with_job_id(*, project_id, configuration, media_path,
 upload._load_configuration_from_envelope = _configuration_keeping_job_id
 upload._new_job_id = lambda: _requested_job_id.get() or _new_upload_job_id()
 upload._run_load = _run_upload_load_with_job_id
+
+import bqemulator.sql.translator as translator  # noqa: E402
+
+_qualify = translator.qualify
+
+
+def _qualify_keeping_case(expression, **kwargs):
+    # The type pass lowercased every name of a rewritten query (a view with ARRAY(SELECT ... UNNEST ...) returned
+    # `moonlanding` for `moonLanding`); BigQuery keeps the case of column names. DuckDB resolves names
+    # case-insensitively whatever the case, so only the names returned change.
+    if kwargs.get("dialect") == "duckdb":
+        kwargs["dialect"] = "duckdb, normalization_strategy = case_sensitive"
+    return _qualify(expression, **kwargs)
+
+
+translator.qualify = _qualify_keeping_case
 
 from bqemulator.cli import main  # noqa: E402
 

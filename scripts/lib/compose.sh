@@ -7,7 +7,9 @@
 # Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml, then
 #   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS names a key file (Google Cloud),
 #   - nothing more with GCP_MODE=adc (Google Cloud with Application Default Credentials, e.g. on a GCP VM),
-#   - else gcp-emulators.yml, and the services pointed at the emulators on the compose network.
+#   - else gcp-emulators.yml, the services pointed at the emulators on the compose network, and the loader's
+#     grouping set for an emulator (no load-job quota: a group every second, unpaced).
+# CDC_COMPOSE_OVERRIDES: more compose files (colon-separated) laid over all of these, e.g. the test stand-ins.
 # Shell variables exported here win over .env in compose's interpolation.
 
 # shellcheck disable=SC2034 # GCP_TARGET, COMPOSE_FILES: read by the scripts that source this file
@@ -42,7 +44,20 @@ compose_init() {
     COMPOSE_FILES+=(-f "$dir/gcp-emulators.yml")
     export GCS_ENDPOINT="http://gcs:4443" BIGQUERY_ENDPOINT="http://bigquery:9050"
     export GCP_PROJECT; GCP_PROJECT="$(dotenv_get GCP_PROJECT local-project)"
+    # The emulator has no load-job quota: the loader loads a group every second, unpaced.
+    export LOADER_GROUP_WINDOW_MS=1000 LOADER_LOAD_JOBS_PER_DAY=1000000
   fi
+  local overrides=()
+  mapfile -t overrides < <(compose_overrides)
+  COMPOSE_FILES+=("${overrides[@]}")
+}
+
+# compose_overrides: -f FILE for each file of CDC_COMPOSE_OVERRIDES.
+compose_overrides() {
+  local file files=()
+  IFS=: read -r -a files <<<"${CDC_COMPOSE_OVERRIDES:-}"
+  for file in "${files[@]}"; do [[ -n "$file" ]] && printf -- '-f\n%s\n' "$file"; done
+  return 0
 }
 
 # compose ARGS...: docker compose on the pipeline's files, the .env file and every profile.
@@ -54,11 +69,12 @@ compose() {
 
 # compose_all_files ARGS...: every layer that may have been used (for down: removes what any of them made).
 compose_all_files() {
-  local dir="$ROOT_DIR/compose" env_file=()
+  local dir="$ROOT_DIR/compose" env_file=() overrides=()
   [[ -f "$ROOT_DIR/.env" ]] && env_file=(--env-file "$ROOT_DIR/.env")
+  mapfile -t overrides < <(compose_overrides)
   docker compose --project-name "$COMPOSE_PROJECT" "${env_file[@]}" \
     -f "$dir/storage.yml" -f "$dir/storage.ha.yml" -f "$dir/cdc.yml" -f "$dir/process.yml" -f "$dir/gcp-emulators.yml" \
-    --profile tools "$@"
+    "${overrides[@]}" --profile tools "$@"
 }
 
 # compose_running: true when containers of the project exist and its cdc container is running.

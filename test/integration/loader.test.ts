@@ -5,11 +5,13 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, warehouseNames } from '@cdc/core/gcp';
+import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
+import { startQuotaProxy } from '../support/bigquery-quota-proxy.js';
+import { infra } from '../support/infra.js';
 import { createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
 import {
   bqRows,
@@ -19,6 +21,7 @@ import {
   orderChange,
   publishFileEvents,
   runCli,
+  shippedGrouping,
   table,
   writeTestFile,
   type LoaderScenario,
@@ -70,35 +73,46 @@ async function assertWarehouse(s: LoaderScenario, events: ChangeEvent[], loaded:
 
 const namesOf = (s: LoaderScenario) => ({ project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' });
 
-/** Starts a loader that kills itself at a fault-injection point, then a clean one: every file exactly once. */
+/** Staging tables still in the dataset (left by a crashed attempt until they expire). */
+async function stagingTables(s: LoaderScenario): Promise<string[]> {
+  const [tables] = await createGcpClients(s.gcpConfig).bigquery.dataset(s.dataset).getTables();
+  return tables.map((t) => t.id!).filter((id) => id.includes('__stage_'));
+}
+
+/**
+ * A loader that kills itself at a fault-injection point while loading one group of three files from two source
+ * partitions, then a clean one that groups differently (at most two files a group): every record once.
+ */
 async function crashAndRecover(name: string, hook: Record<string, string>) {
   const s = loaderScenario(name);
   await createTopic(kafka, s.filesTopic, 2);
   const { files, events } = await threeFiles(s);
   await publishFileEvents(kafka, s.filesTopic, files);
-  const crashed = await startService('loader', s.env({ ...hook, LOADER_CONCURRENCY: '1' }), `loader-${name}-1`);
+  const crashed = await startService('loader', s.env({ LOADER_GROUP_WINDOW_MS: '2000', ...hook }), `loader-${name}-1`);
   await crashed.exited;
   assert.equal(crashed.child.signalCode, 'SIGKILL', 'the first loader died by its fault-injection hook');
-  const restarted = await startService('loader', s.env({ LOADER_CONCURRENCY: '1' }), `loader-${name}-2`);
+  const restarted = await startService('loader', s.env({ LOADER_GROUP_MAX_FILES: '2' }), `loader-${name}-2`);
   try {
     await restarted.waitReady();
     await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
     await assertWarehouse(s, events);
     for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
-    return { s, restarted, metrics: await restarted.metrics() };
+    const metrics = await restarted.metrics();
+    assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
+    return { s, files, events, restarted, metrics };
   } finally {
     await stopAll(restarted);
   }
 }
 
 describe('loader service', () => {
-  test('the same file-ready event delivered twice loads the file once into both tables', async () => {
+  test('shipped defaults: the files of two partitions, one announced twice, load as one group (one load job, one MERGE), each record once', async () => {
     const s = loaderScenario('dup');
     await createTopic(kafka, s.filesTopic, 2);
     const { files, events } = await threeFiles(s);
     // f2 twice in a row, f1 again at the end.
     await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[1]!, files[2]!, files[0]!]);
-    const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '2' }), 'loader-dup');
+    const loader = await startService('loader', shippedGrouping(s.env()), 'loader-dup');
     try {
       await loader.waitReady();
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
@@ -110,11 +124,17 @@ describe('loader service', () => {
       const metrics = await loader.metrics();
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
       assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), events.length);
-      assert.equal(metricValue(metrics, 'loader_files_already_loaded_total'), 2);
+      assert.equal(metricValue(metrics, 'loader_files_already_loaded_total'), 2, 'the repeated announcements');
+      assert.equal(metricValue(metrics, 'loader_group_files_count'), 1, 'one group');
+      assert.equal(metricValue(metrics, 'loader_group_files_sum'), 3, 'of three files');
+      assert.equal(metricValue(metrics, 'loader_load_jobs_today'), 1, 'one load job');
+      assert.equal(metricValue(metrics, 'loader_load_jobs_budget'), 1000);
+      assert.equal(metricValue(metrics, 'loader_ready_to_visible_seconds_count'), 3);
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
       assert.ok(metricValue(metrics, 'loader_freshness_seconds') > 0);
       assert.equal(metricValue(metrics, 'loader_consumer_lag'), 0);
-      const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery({ project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' }));
+      assert.deepEqual(await stagingTables(s), [], 'the staging table is dropped');
+      const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery(namesOf(s)));
       assert.equal(Number(dups!.duplicate_rows), 0);
     } finally {
       await stopAll(loader);
@@ -122,40 +142,98 @@ describe('loader service', () => {
     assert.equal(await loader.exited, 0, 'SIGTERM exits cleanly');
   });
 
-  test('with no retention, a duplicate event is recognised by its successful load job', async () => {
+  test('with no retention, a file announced again after its group is recognised by its rows in the changes table', async () => {
     const s = loaderScenario('dup0');
     await createTopic(kafka, s.filesTopic, 2);
     const { files, events } = await threeFiles(s);
-    await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[2]!, files[1]!]);
+    await publishFileEvents(kafka, s.filesTopic, [files[0]!, files[1]!, files[2]!]);
     const loader = await startService('loader', s.env({ LOADER_LOADED_RETENTION_HOURS: '0' }), 'loader-dup0');
     try {
       await loader.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      await publishFileEvents(kafka, s.filesTopic, [files[1]!]);
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       await assertWarehouse(s, events);
       for (const file of files) assert.ok(!existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'removed after loading');
       const metrics = await loader.metrics();
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
-      assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'job' }), 1);
+      assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'present' }), 1);
     } finally {
       await stopAll(loader);
     }
   });
 
-  test('SIGKILL between upload and load: the restart finds the object staged and loads the file once', async () => {
+  test('SIGKILL in the middle of a group\'s uploads: the restart loads every file once', async () => {
     const { metrics } = await crashAndRecover('kill-upload', { LOADER_TEST_CRASH_AFTER_UPLOAD: '2' });
-    assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 2, 'the restart loads the second and third file');
+    assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 9);
+    assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 0);
   });
 
-  test('SIGKILL between load and commit: BigQuery refuses the duplicate job id and the file counts as loaded', async () => {
-    const { restarted, metrics } = await crashAndRecover('kill-load', { LOADER_TEST_CRASH_AFTER_LOAD: '2' });
-    assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 1);
-    assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'job' }), 1);
-    assert.ok(restarted.output.some((line) => /already loaded by an earlier job/.test(line)));
+  test('SIGKILL after the staging load: the staged rows were never inserted; the restart, grouping differently, inserts each once', async () => {
+    const { s, metrics } = await crashAndRecover('kill-load', { LOADER_TEST_CRASH_AFTER_LOAD: '1' });
+    assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 9);
+    assert.equal(metricValue(metrics, 'loader_group_files_count'), 2, 'two groups after the restart, not the crashed one');
+    assert.equal((await stagingTables(s)).length, 1, "the crashed attempt's staging table is left to expire");
   });
 
-  test('SIGKILL between marking and commit: the redelivered event finds the file under loaded/', async () => {
+  test('SIGKILL after the insert: the restart skips every record already in the changes table and still merges', async () => {
+    const { metrics } = await crashAndRecover('kill-insert', { LOADER_TEST_CRASH_AFTER_INSERT: '1' });
+    assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0, 'nothing inserted twice');
+    assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 9);
+  });
+
+  test('SIGKILL after the MERGE: nothing is applied twice', async () => {
+    const { metrics } = await crashAndRecover('kill-merge', { LOADER_TEST_CRASH_AFTER_MERGE: '1' });
+    assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0);
+    assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 9);
+  });
+
+  test('SIGKILL after marking some files of the group, before the commit: marked files are found under loaded/, the rest skip their rows', async () => {
     const { metrics } = await crashAndRecover('kill-mark', { LOADER_TEST_CRASH_AFTER_MARK: '2' });
-    assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'marked' }), 1);
+    assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'marked' }), 2);
+    assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0);
+    assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 1);
+  });
+
+  test('quota and rate-limit errors are retried with backoff and never count as loaded; when they persist nothing is marked or committed', async () => {
+    const s = loaderScenario('quota');
+    await createTopic(kafka, s.filesTopic, 2);
+    const { files, events } = await threeFiles(s);
+    await publishFileEvents(kafka, s.filesTopic, files);
+    const proxy = await startQuotaProxy(infra.bigqueryEndpoint);
+    // Refused until told otherwise: the group fails after its attempts.
+    proxy.failLoads = Number.MAX_SAFE_INTEGER;
+    const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_RETRY_ATTEMPTS: '3' }), 'loader-quota');
+    try {
+      await loader.waitReady();
+      await waitFor('a group given up after its attempts', () => loader.output.some((line) => /group not loaded; its files come again/.test(line)), 60000);
+      assert.ok(proxy.refused >= 3);
+      assert.ok(loader.output.some((line) => /quotaExceeded/.test(line)) && loader.output.some((line) => /rateLimitExceeded/.test(line)), 'both kinds retried');
+      const refusedSoFar = proxy.refused;
+      let metrics = await loader.metrics();
+      assert.ok(metricValue(metrics, 'loader_retries_total', { step: 'load' }) >= 2);
+      assert.ok(metricValue(metrics, 'loader_load_jobs_today') >= refusedSoFar - 1, 'failed load jobs count against the budget');
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 0);
+      for (const file of files) assert.ok(existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'not marked loaded');
+      assert.deepEqual(await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`), []);
+      const admin = kafka.admin();
+      await admin.connect();
+      const [committed] = await admin.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => admin.disconnect());
+      assert.ok(committed!.partitions.every((p) => Number(p.offset) <= 0), 'no offset committed');
+
+      // The quota comes back: the files come again and load once.
+      proxy.failLoads = 1;
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
+      await assertWarehouse(s, events);
+      for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)));
+      metrics = await loader.metrics();
+      assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), events.length);
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0, 'quota errors never quarantine');
+      assert.ok(proxy.forwarded >= 1);
+    } finally {
+      await stopAll(loader);
+      await proxy.close();
+    }
   });
 
   test('processor + loader: after inserts, updates, replaces, deletes, snapshots and duplicates the current table is the final state', async () => {
@@ -354,6 +432,9 @@ describe('analysis tool', () => {
              ('e2', 'update', 'shop', 'orders', '{"$numberInt":"7"}', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'cdc-0', '{"status":"paid"}', 1, 'orders-cdc', 0, 2)`);
     await clients.bigquery.query(`INSERT INTO ${current} (db, coll, document_id, document, op, event_id, cluster_time, cluster_time_increment, snapshot, kafka_topic, kafka_partition, kafka_offset, updated_at)
       VALUES ('shop', 'orders', '{"$numberInt":"7"}', '{"status":"paid"}', 'update', 'e2', TIMESTAMP '2025-11-26 11:00:00+00', 1, FALSE, 'orders-cdc', 0, 1, CURRENT_TIMESTAMP())`);
+    // The typed views, as the loader makes them for documents with a string status.
+    const views = typedViewStatements(warehouseNames(s.gcpConfig), 'orders', typedColumns([{ path: ['status'], kind: 'string' }]).columns);
+    for (const statement of [views.current, views.history]) await clients.bigquery.query(statement);
     const env = gcpEnv(s);
     const cli = 'services/analysis-tool/dist/main.js';
 

@@ -26,9 +26,9 @@ import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
  * updateDescription, replace/rename/drop/dropDatabase/invalidate events, resumable tokens, postBatchResumeToken,
  * operationTime/$clusterTime, database- and cluster-wide streams, events for findAndModify, $toHashedIndexKey in
  * change stream pipelines (StandInHashedKeys), and a fix for the H2 backend's dropDatabase (StandInH2Database).
- * With the H2 backend the data and the oplog are kept
- * in one file and survive a restart (SIGTERM closes the file cleanly; kill -9 loses at most the last
- * MONGO_COMMIT_DELAY_MS of writes).
+ * Writes go through StandInWrites: each document is changed and logged in one step, or refused and left unchanged.
+ * With the H2 backend the data and the oplog are kept in one file and survive a restart (SIGTERM closes the file
+ * cleanly; kill -9 loses at most the last MONGO_COMMIT_DELAY_MS of writes, each with its oplog entry).
  *
  * <pre>
  *   java MongoStandIn [HOST [PORT [DATA_FILE]]]       start the server (runs until SIGTERM/SIGINT)
@@ -38,7 +38,7 @@ import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
  * Environment (arguments win):
  *   MONGO_HOST (127.0.0.1), MONGO_PORT (27017), MONGO_DATA_FILE (H2 file; empty = in memory)
  *   MONGO_BACKEND            h2 | memory (default h2)
- *   MONGO_COMMIT_DELAY_MS    H2 auto-commit delay, i.e. what a kill -9 may lose (default 200)
+ *   MONGO_COMMIT_DELAY_MS    H2 commit interval, i.e. what a kill -9 may lose (default 200)
  *   MONGO_COMPAT             1 (default): the stand-in's oplog and replica-set command layer (StandInOplog,
  *                            StandInCommands); 0: the library as it is (its own oplog, standalone server)
  *   MONGO_REPLICA_SET        replica set name reported by hello (default rs0; empty: standalone), compat only
@@ -71,6 +71,7 @@ public final class MongoStandIn {
         int workerThreads = Integer.parseInt(env("MONGO_WORKER_THREADS", "64"));
         MongoVersion version = reportedVersion(env("MONGO_REPORTED_VERSION", compat ? "5.0:13" : "5.0:8"));
         StandInCommands commands = null;
+        MVStore committedStore = null; // the H2 store that the command layer commits
 
         final MongoBackend backend;
         String description;
@@ -96,14 +97,19 @@ public final class MongoStandIn {
             } else {
                 description = "H2 backend in memory (nothing survives a restart)";
             }
-            MVStore store = builder.open();
-            store.setAutoCommitDelay(commitDelayMs); // bounds what a kill -9 can lose
             if (compat) {
+                // StandInCommands.commitEvery commits instead, never between a change and its oplog entry
+                builder.autoCommitDisabled().autoCommitBufferSize(0);
+            }
+            MVStore store = builder.open();
+            if (compat) {
+                committedStore = store;
                 StandInH2Backend h2 = new StandInH2Backend(store, oplogMaxEntries);
                 commands = new StandInCommands(h2, replicaSet, host + ":" + port, version);
                 h2.setCommands(commands);
                 backend = h2;
             } else {
+                store.setAutoCommitDelay(commitDelayMs); // bounds what a kill -9 can lose
                 backend = new H2Backend(store);
             }
         } else {
@@ -117,6 +123,9 @@ public final class MongoStandIn {
 
         MongoServer server = new MongoServer(backend);
         server.enableOplog();
+        if (committedStore != null) {
+            commands.commitEvery(committedStore, commitDelayMs);
+        }
         server.bind(new InetSocketAddress(host, port), 1, workerThreads);
 
         CountDownLatch stopped = new CountDownLatch(1);

@@ -1,9 +1,12 @@
 import java.time.Clock;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.h2.mvstore.MVMap;
 import org.h2.mvstore.MVStore;
@@ -16,22 +19,19 @@ import de.bwaldvogel.mongo.backend.Cursor;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
 import de.bwaldvogel.mongo.backend.Utils;
 import de.bwaldvogel.mongo.backend.aggregation.Aggregation;
-import de.bwaldvogel.mongo.backend.h2.H2Backend;
-import de.bwaldvogel.mongo.backend.h2.H2Database;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.bson.BinData;
 import de.bwaldvogel.mongo.bson.BsonTimestamp;
 import de.bwaldvogel.mongo.bson.Document;
 import de.bwaldvogel.mongo.bson.ObjectId;
 import de.bwaldvogel.mongo.exception.MongoServerError;
-import de.bwaldvogel.mongo.oplog.Oplog;
 
 import io.netty.channel.Channel;
 
 /**
  * Command layer of the stand-in: makes the server look like a one-member replica set (hello/isMaster with setName,
- * sessions, operationTime and $clusterTime on replies), turns down transactions plainly, logs renames and dropped
- * databases to the oplog, serves database- and cluster-wide change streams, lets a change stream getMore wait for
+ * sessions, operationTime and $clusterTime on replies), turns down transactions plainly, runs the write commands
+ * through StandInWrites (each document changed and logged in one step), logs renames and dropped databases to the
+ * oplog, serves database- and cluster-wide change streams, lets a change stream getMore wait for
  * events and adds postBatchResumeToken to its replies.
  */
 final class StandInCommands {
@@ -43,6 +43,8 @@ final class StandInCommands {
 
     private static final Set<String> TRANSACTION_COMMANDS = Set.of("committransaction", "aborttransaction");
     private static final long DEFAULT_AWAIT_MS = 1000;
+    private static final Set<String> WRITE_COMMANDS = Set.of("insert", "update", "delete", "findandmodify");
+    private static final Set<String> SCHEMA_COMMANDS = Set.of("drop", "renamecollection", "dropdatabase");
 
     private final MongoBackend backend;
     private final String replicaSetName; // empty: report a standalone server
@@ -50,6 +52,7 @@ final class StandInCommands {
     private final MongoVersion version;
     private final ObjectId electionId = new ObjectId("7fffffff0000000000000001");
     private StandInOplog oplog;
+    private StandInWrites writes;
 
     StandInCommands(MongoBackend backend, String replicaSetName, String hostAndPort, MongoVersion version) {
         this.backend = backend;
@@ -60,6 +63,7 @@ final class StandInCommands {
 
     StandInOplog createOplog(CursorRegistry cursorRegistry, Clock clock, MVMap<Long, byte[]> persisted, int maxEntries) {
         oplog = new StandInOplog(backend, cursorRegistry, clock, persisted, maxEntries);
+        writes = new StandInWrites(backend, oplog);
         return oplog;
     }
 
@@ -88,18 +92,12 @@ final class StandInCommands {
             }
         } else if (cmd.equals("aggregate") && isChangeStream(query)) {
             response = changeStream(db, command, query);
-        } else if (cmd.equals("renamecollection") && db.equals("admin")) {
-            response = next.handle(channel, db, command, query);
-            if (oplog != null) {
-                oplog.handleRename(String.valueOf(query.get(command)), String.valueOf(query.get("to")));
-            }
-        } else if (cmd.equals("findandmodify")) {
-            response = findAndModify(channel, db, command, query, next);
-        } else if (cmd.equals("dropdatabase")) {
-            response = next.handle(channel, db, command, query);
-            if (oplog != null) {
-                oplog.handleDropDatabase(db);
-            }
+        } else if (writes != null && SCHEMA_COMMANDS.contains(cmd)) {
+            AtomicReference<Document> reply = new AtomicReference<>();
+            writes.inOneCommit(() -> reply.set(schemaChange(channel, db, cmd, command, query, next)));
+            response = reply.get();
+        } else if (writes != null && WRITE_COMMANDS.contains(cmd) && StandInWrites.isLogged(db, command, query)) {
+            response = write(db, cmd, command, query);
         } else {
             response = next.handle(channel, db, command, query);
         }
@@ -118,61 +116,50 @@ final class StandInCommands {
         return response;
     }
 
-    /**
-     * The library writes no oplog entry for findAndModify (findOneAndUpdate/Replace/Delete) and answers no
-     * lastErrorObject for removes and upserts: both are added here. The entry is written right after the command,
-     * not atomically with it.
-     */
-    private Document findAndModify(Channel channel, String db, String command, Document query, Next next) {
-        String namespace = db + "." + query.get(command);
-        boolean remove = Utils.isTrue(query.get("remove"));
-        Object update = query.get("update");
-        boolean upsertNew = false;
-        Document request = query;
-        if (!remove && update instanceof Document && Utils.isTrue(query.get("upsert")) && !Utils.isTrue(query.get("new"))) {
-            MongoDatabase database = backend.resolveDatabase(db);
-            MongoCollection<?> collection = database.resolveCollection(String.valueOf(query.get(command)), false);
-            Object filter = query.get("query");
-            upsertNew = collection == null || !collection.handleQuery(
-                filter instanceof Document ? (Document) filter : new Document(), 0, 1).iterator().hasNext();
-            if (upsertNew) {
-                // ask for the new document to learn its _id; the reply gets value null as asked
-                request = query.clone();
-                request.put("new", Boolean.TRUE);
-                request.remove("fields");
-            }
-        }
-        Document response = next.handle(channel, db, command, request);
-        if (response == null) {
-            return null;
-        }
-        Object value = response.get("value");
-        if (remove) {
-            response.putIfAbsent("lastErrorObject", new Document("n", value instanceof Document ? 1 : 0));
-            if (oplog != null && value instanceof Document) {
-                oplog.handleDelete(namespace, null, List.of(((Document) value).get("_id")));
-            }
-        } else if (update instanceof Document) {
-            Document lastError = (Document) response.get("lastErrorObject");
-            if (lastError != null && Utils.isTrue(lastError.get("updatedExisting"))) {
-                if (oplog != null && value instanceof Document) {
-                    oplog.handleUpdate(namespace, null, (Document) update, List.of(((Document) value).get("_id")));
-                }
-            } else if (value instanceof Document && (upsertNew || Utils.isTrue(query.get("upsert")))) {
-                Object id = ((Document) value).get("_id");
-                response.put("lastErrorObject", new Document("n", 1).append("updatedExisting", Boolean.FALSE)
-                    .append("upserted", id));
-                if (upsertNew) {
-                    response.put("value", null);
-                }
-                if (oplog != null) {
-                    oplog.logInsertById(namespace, id);
-                }
-            } else {
-                response.putIfAbsent("lastErrorObject", new Document("n", 0).append("updatedExisting", Boolean.FALSE));
-            }
+    /** drop, renameCollection and dropDatabase with their oplog entries (the library logs only the drop itself). */
+    private Document schemaChange(Channel channel, String db, String cmd, String command, Document query, Next next) {
+        Document response = next.handle(channel, db, command, query);
+        if (cmd.equals("renamecollection") && db.equals("admin")) {
+            oplog.handleRename(String.valueOf(query.get(command)), String.valueOf(query.get("to")));
+        } else if (cmd.equals("dropdatabase")) {
+            oplog.handleDropDatabase(db);
         }
         return response;
+    }
+
+    /**
+     * Commits the H2 store every delayMs, never in the middle of a change and its oplog entry (the store's own
+     * auto-commit is off): after a kill -9 both are on disk or neither is.
+     */
+    void commitEvery(MVStore store, int delayMs) {
+        ScheduledExecutorService committer = Executors.newSingleThreadScheduledExecutor(task -> {
+            Thread thread = new Thread(task, "stand-in-commit");
+            thread.setDaemon(true);
+            return thread;
+        });
+        committer.scheduleWithFixedDelay(() -> writes.betweenChanges(() -> {
+            try {
+                if (!store.isClosed()) {
+                    store.commit();
+                }
+            } catch (RuntimeException e) {
+                // logged, not thrown: a thrown exception would end the schedule, and with it every later commit
+                System.err.println("mongo stand-in: commit failed: " + e);
+            }
+        }), delayMs, delayMs, TimeUnit.MILLISECONDS);
+    }
+
+    private Document write(String db, String cmd, String command, Document query) {
+        switch (cmd) {
+            case "insert":
+                return writes.insert(db, query);
+            case "update":
+                return writes.update(db, query);
+            case "delete":
+                return writes.delete(db, query);
+            default:
+                return writes.findAndModify(db, command, query);
+        }
     }
 
     private static boolean isChangeStream(Document query) {
@@ -267,105 +254,5 @@ final class StandInCommands {
             .append("readOnly", Boolean.FALSE);
         Utils.markOkay(response);
         return response;
-    }
-}
-
-/** H2 (file or memory) backend with the stand-in's oplog and command layer. */
-final class StandInH2Backend extends H2Backend {
-    private final int oplogMaxEntries;
-    private StandInCommands commands;
-
-    StandInH2Backend(MVStore store, int oplogMaxEntries) {
-        super(store);
-        this.oplogMaxEntries = oplogMaxEntries;
-    }
-
-    void setCommands(StandInCommands commands) {
-        this.commands = commands;
-    }
-
-    @Override
-    protected MongoDatabase openOrCreateDatabase(String databaseName) {
-        return new StandInH2Database(databaseName, getMvStore(), getCursorRegistry());
-    }
-
-    @Override
-    protected Oplog createOplog() {
-        MVMap<Long, byte[]> map = getMvStore().openMap("stand-in.oplog");
-        return commands.createOplog(getCursorRegistry(), getClock(), map, oplogMaxEntries);
-    }
-
-    @Override
-    public Document handleCommand(Channel channel, String databaseName, String command, Document query) {
-        return commands.handle(channel, databaseName, command, query, super::handleCommand);
-    }
-}
-
-/**
- * H2Database.drop removes every map whose name merely starts with the database's name, i.e. also the maps of a
- * database "NAME_other" or "NAME2" (their data is lost and their open collections fail with "Map … is closed"). This
- * drops the database's collections one by one and then removes only the database's own maps.
- */
-final class StandInH2Database extends H2Database {
-    private final MVStore store;
-
-    StandInH2Database(String databaseName, MVStore store, CursorRegistry cursorRegistry) {
-        super(databaseName, store, cursorRegistry);
-        this.store = store;
-    }
-
-    @Override
-    public void drop(Oplog oplog) {
-        String prefix = getDatabaseName() + ".";
-        List<String> names = new ArrayList<>();
-        MongoCollection<?> namespaces = resolveCollection("system.namespaces", false);
-        if (namespaces != null) {
-            for (Document namespace : namespaces.handleQuery(new Document())) {
-                String fullName = String.valueOf(namespace.get("name"));
-                if (fullName.startsWith(prefix)) {
-                    names.add(fullName.substring(prefix.length()));
-                }
-            }
-        }
-        for (String name : names) {
-            if (!name.startsWith("system.") && resolveCollection(name, false) != null) {
-                dropCollection(name, oplog);
-            }
-        }
-        for (String name : List.of("system.indexes", "system.namespaces")) {
-            if (resolveCollection(name, false) != null) {
-                dropCollection(name, oplog);
-            }
-        }
-        String db = getDatabaseName();
-        for (String map : new ArrayList<>(store.getMapNames())) {
-            if (map.startsWith(db + ".") || map.startsWith("databases." + db + ".") || map.startsWith("meta." + db + ".")) {
-                store.removeMap(map);
-            }
-        }
-    }
-}
-
-/** Memory backend with the stand-in's oplog and command layer. */
-final class StandInMemoryBackend extends MemoryBackend {
-    private final int oplogMaxEntries;
-    private StandInCommands commands;
-
-    StandInMemoryBackend(int oplogMaxEntries) {
-        this.oplogMaxEntries = oplogMaxEntries;
-    }
-
-    void setCommands(StandInCommands commands) {
-        this.commands = commands;
-    }
-
-    @Override
-    protected Oplog createOplog() {
-        return commands.createOplog(getCursorRegistry(), getClock(), null, oplogMaxEntries);
-    }
-
-    @Override
-    public Document handleCommand(Channel channel, String databaseName, String command, Document query) {
-        return commands.handle(channel, databaseName, command, query, super::handleCommand);
     }
 }

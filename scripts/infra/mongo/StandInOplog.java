@@ -4,7 +4,6 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -85,67 +84,38 @@ final class StandInOplog implements Oplog {
 
     // ------------------------------------------------------------------ writing
 
+    // The library's own write paths call these; the stand-in's write commands (StandInWrites) replace them for every
+    // logged collection and log each document themselves, so what still arrives here are internal writes.
     @Override
     public void handleInsert(String namespace, List<Document> documents) {
-        if (isInternal(namespace)) {
-            return;
-        }
-        // The library logs every document of an insert command, also those refused (duplicate key) or never
-        // reached (ordered insert stopped at an error); MongoDB logs only what was inserted. Keep a document only
-        // when the collection now holds exactly it.
-        MongoCollection<?> collection = collection(namespace);
-        List<Document> toAppend = new ArrayList<>(documents.size());
-        for (Document document : documents) {
-            Document stored = collection == null ? null : findById(collection, document.get("_id"));
-            if (stored != null && stored.equals(document)) {
-                toAppend.add(entry("i", namespace, document.cloneDeeply()));
-            }
-        }
-        append(toAppend);
-    }
-
-    /** An insert that the library did not log (an upsert by findAndModify): logs the document as it is now. */
-    void logInsertById(String namespace, Object id) {
-        MongoCollection<?> collection = collection(namespace);
-        Document document = collection == null ? null : findById(collection, id);
-        if (document != null) {
-            handleInsert(namespace, List.of(document));
-        }
     }
 
     @Override
     public void handleUpdate(String namespace, Document selector, Document query, List<Object> modifiedIds) {
-        if (isInternal(namespace) || modifiedIds.isEmpty()) {
-            return;
-        }
-        boolean replacement = query.keySet().stream().noneMatch(k -> k.startsWith("$"));
-        MongoCollection<?> collection = collection(namespace);
-        List<Document> toAppend = new ArrayList<>(modifiedIds.size());
-        for (Object id : modifiedIds) {
-            // the library calls this right after applying the update, while it holds the collection's lock
-            Document current = collection == null ? null : findById(collection, id);
-            Document entry = entry("u", namespace, null).append("o2", new Document("_id", id));
-            if (replacement) {
-                entry.put("o", current != null ? current.cloneDeeply() : query.cloneDeeply());
-            } else {
-                entry.put("o", query.cloneDeeply());
-                entry.put("updateDescription", UpdateDescriptions.describe(query, current));
-            }
-            toAppend.add(entry);
-        }
-        append(toAppend);
     }
 
     @Override
     public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
-        if (isInternal(namespace) || deletedIds.isEmpty()) {
-            return;
-        }
-        List<Document> toAppend = new ArrayList<>(deletedIds.size());
-        for (Object id : deletedIds) {
-            toAppend.add(entry("d", namespace, new Document("_id", id)));
-        }
-        append(toAppend);
+    }
+
+    /** Called with the collection's lock held, right after the document was stored. */
+    void logInsert(String namespace, Document document) {
+        append(List.of(entry("i", namespace, document)));
+    }
+
+    /** An operator update; before/after are the whole document around it (the lock is held). */
+    void logUpdate(String namespace, Object id, Document update, Document before, Document after) {
+        append(List.of(entry("u", namespace, update.cloneDeeply())
+            .append("o2", new Document("_id", id))
+            .append("updateDescription", StandInUpdateDescriptions.describe(update, before, after))));
+    }
+
+    void logReplace(String namespace, Object id, Document replacement) {
+        append(List.of(entry("u", namespace, replacement).append("o2", new Document("_id", id))));
+    }
+
+    void logDelete(String namespace, Object id) {
+        append(List.of(entry("d", namespace, new Document("_id", id))));
     }
 
     @Override
@@ -223,7 +193,7 @@ final class StandInOplog implements Oplog {
         }
     }
 
-    private static byte[] encode(Document document) {
+    static byte[] encode(Document document) {
         ByteBuf buffer = Unpooled.buffer();
         try {
             BsonEncoder.encodeDocument(document, buffer);
@@ -239,7 +209,7 @@ final class StandInOplog implements Oplog {
         return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bytes));
     }
 
-    private static boolean isInternal(String namespace) {
+    static boolean isInternal(String namespace) {
         return INTERNAL_DATABASES.contains(Utils.getDatabaseNameFromFullName(namespace))
             || Utils.getCollectionNameFromFullName(namespace).startsWith("system.");
     }
@@ -492,7 +462,7 @@ final class StandInOplog implements Oplog {
                     break;
                 case "u": {
                     id = ((Document) entry.get("o2")).get("_id");
-                    boolean replace = o.keySet().stream().noneMatch(k -> k.startsWith("$"));
+                    boolean replace = !entry.containsKey("updateDescription");
                     event.append("operationType", replace ? "replace" : "update").append("clusterTime", ts)
                         .append("wallTime", entry.get("wall"));
                     if (replace) {
@@ -569,112 +539,6 @@ final class StandInOplog implements Oplog {
         private Document invalidate(BsonTimestamp ts, Document entry) {
             return new Document("_id", new Document("_data", tokenOf(ts.getValue(), true)))
                 .append("operationType", "invalidate").append("clusterTime", ts).append("wallTime", entry.get("wall"));
-        }
-    }
-
-    /** updateDescription of an operator update, computed from the update and the document right after it. */
-    static final class UpdateDescriptions {
-
-        private UpdateDescriptions() {
-        }
-
-        static Document describe(Document update, Document after) {
-            Set<String> updated = new LinkedHashSet<>();
-            Set<String> removed = new LinkedHashSet<>();
-            for (Map.Entry<String, Object> op : update.entrySet()) {
-                if (!(op.getValue() instanceof Document)) {
-                    continue;
-                }
-                Document fields = (Document) op.getValue();
-                switch (op.getKey()) {
-                    case "$unset":
-                        fields.keySet().forEach(path -> removed.add(untilPositional(path)));
-                        break;
-                    case "$rename":
-                        for (Map.Entry<String, Object> r : fields.entrySet()) {
-                            removed.add(r.getKey());
-                            updated.add(String.valueOf(r.getValue()));
-                        }
-                        break;
-                    case "$setOnInsert":
-                        break;
-                    default:
-                        fields.keySet().forEach(path -> updated.add(untilPositional(path)));
-                }
-            }
-            Document updatedFields = new Document();
-            for (String path : updated) {
-                Object value = after == null ? null : valueAt(after, path);
-                if (value != MISSING) {
-                    updatedFields.put(path, value);
-                } else {
-                    removed.add(path);
-                }
-            }
-            List<String> removedFields = new ArrayList<>();
-            for (String path : removed) {
-                if (after == null || valueAt(after, path) == MISSING) {
-                    removedFields.add(path);
-                }
-            }
-            return new Document("updatedFields", updatedFields)
-                .append("removedFields", removedFields)
-                .append("truncatedArrays", new ArrayList<>());
-        }
-
-        private static final Object MISSING = new Object();
-
-        /** "a.$.b" / "a.$[].b" / "a.$[x].b" → "a": the array as a whole is reported as updated. */
-        private static String untilPositional(String path) {
-            String[] parts = path.split("\\.");
-            StringBuilder out = new StringBuilder();
-            for (String part : parts) {
-                if (part.startsWith("$")) {
-                    break;
-                }
-                if (out.length() > 0) {
-                    out.append('.');
-                }
-                out.append(part);
-            }
-            return out.length() > 0 ? out.toString() : path;
-        }
-
-        private static Object valueAt(Document document, String path) {
-            Object current = document;
-            for (String part : path.split("\\.")) {
-                if (current instanceof Document) {
-                    Document d = (Document) current;
-                    if (!d.containsKey(part)) {
-                        return MISSING;
-                    }
-                    current = d.get(part);
-                } else if (current instanceof List && part.matches("\\d+")) {
-                    List<?> list = (List<?>) current;
-                    int index = Integer.parseInt(part);
-                    if (index >= list.size()) {
-                        return MISSING;
-                    }
-                    current = list.get(index);
-                } else {
-                    return MISSING;
-                }
-            }
-            return current instanceof Collection || current instanceof Document ? copy(current) : current;
-        }
-
-        private static Object copy(Object value) {
-            if (value instanceof Document) {
-                return ((Document) value).cloneDeeply();
-            }
-            if (value instanceof Collection) {
-                List<Object> list = new ArrayList<>();
-                for (Object item : (Collection<?>) value) {
-                    list.add(copy(item));
-                }
-                return list;
-            }
-            return value;
         }
     }
 }

@@ -14,6 +14,7 @@ options:
   -e, --query <sql>     SQL (or a \\command) to run instead of the prompt
       --json            print rows as JSON
       --dataset <name>  dataset of the ready-made commands (default BQ_DATASET or "cdc")
+      --collection <c>  collection of the order commands, whose typed views they read (default "orders")
       --endpoint <url>  BigQuery endpoint (default BIGQUERY_ENDPOINT, else the local emulator)
       --gcp             use Google Cloud itself (ignore endpoints; key file or Application Default Credentials)
       --max-width <n>   cut table cells to n characters (default 60)
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     query: { type: 'string', short: 'e' },
     json: { type: 'boolean', default: false },
     dataset: { type: 'string' },
+    collection: { type: 'string', default: 'orders' },
     endpoint: { type: 'string' },
     gcp: { type: 'boolean', default: false },
     'max-width': { type: 'string' },
@@ -44,7 +46,7 @@ else config.BIGQUERY_ENDPOINT = values.endpoint ?? config.BIGQUERY_ENDPOINT ?? `
 const maxWidth = values['max-width'] ? Number(values['max-width']) : 60;
 
 const { bigquery } = createGcpClients(config);
-const session = new Session(bigquery, warehouseNames(config), process.stdout, process.stderr, { json: values.json, maxWidth, location: config.BQ_LOCATION });
+const session = new Session(bigquery, warehouseNames(config), process.stdout, process.stderr, { json: values.json, maxWidth, location: config.BQ_LOCATION, collection: values.collection });
 
 async function runText(text: string): Promise<boolean> {
   const trimmed = text.trim();

@@ -1,4 +1,4 @@
-import { qualifiedTable, type WarehouseNames } from '@cdc/core/gcp';
+import { qualifiedTable, typedViewNames, type WarehouseNames } from '@cdc/core/gcp';
 
 export interface ReadyQuery {
   query: string;
@@ -20,13 +20,23 @@ export function documentIdCandidates(input: string): string[] {
 
 const idParams = (input: string) => ({ params: { ids: documentIdCandidates(input) }, types: { ids: ['STRING'] } });
 
-/** Orders by status (from the current document) and day of their latest change, newest days first. */
-export function ordersByStatusAndDay(names: WarehouseNames, days: number): ReadyQuery {
-  const current = qualifiedTable(names, names.currentTable);
+/** The typed views of the orders collection, qualified for SQL (the loader makes them: see its README). */
+export interface OrderViews {
+  current: string;
+  history: string;
+}
+
+export function orderViews(names: WarehouseNames, collection: string): OrderViews {
+  const views = typedViewNames(collection);
+  return { current: qualifiedTable(names, views.current), history: qualifiedTable(names, views.history) };
+}
+
+/** Orders by status and day of their latest change, newest days first. */
+export function ordersByStatusAndDay(views: OrderViews, days: number): ReadyQuery {
   return {
-    query: `SELECT DATE(cluster_time) AS day, COALESCE(JSON_VALUE(document, '$.status'), '(none)') AS status, COUNT(*) AS orders
-FROM ${current}
-WHERE cluster_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY)
+    query: `SELECT DATE(_cluster_time) AS day, COALESCE(status, '(none)') AS status, COUNT(*) AS orders
+FROM ${views.current}
+WHERE _cluster_time >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY)
 GROUP BY day, status
 ORDER BY day DESC, orders DESC, status`,
     params: { days },
@@ -34,24 +44,36 @@ ORDER BY day DESC, orders DESC, status`,
   };
 }
 
-/** Every change of one order, oldest first, one row per event (duplicates by event_id dropped). */
-export function orderHistory(names: WarehouseNames, id: string): ReadyQuery {
-  const changes = qualifiedTable(names, names.changesTable);
+/** Revenue per day: live orders by the day they first appeared (insert or snapshot), with their current total. */
+export function revenuePerDay(views: OrderViews, days: number): ReadyQuery {
   return {
-    query: `SELECT cluster_time, cluster_time_increment AS inc, op, snapshot, event_id, document, update_description
-FROM ${changes}
-WHERE document_id IN UNNEST(@ids)
-QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY kafka_offset) = 1
-ORDER BY cluster_time, cluster_time_increment, kafka_offset`,
+    query: `SELECT DATE(first.seen) AS day, COUNT(*) AS orders, SUM(o.total) AS revenue
+FROM ${views.current} AS o
+JOIN (SELECT _document_id, MIN(_cluster_time) AS seen FROM ${views.history} GROUP BY _document_id) AS first
+  ON first._document_id = o._document_id
+WHERE first.seen >= TIMESTAMP_SUB(CURRENT_TIMESTAMP(), INTERVAL @days DAY)
+GROUP BY day
+ORDER BY day DESC`,
+    params: { days },
+    types: { days: 'INT64' },
+  };
+}
+
+/** Every change of one order, oldest first, one row per event (duplicates dropped by the view), typed fields. */
+export function orderHistory(views: OrderViews, id: string): ReadyQuery {
+  return {
+    query: `SELECT * EXCEPT (_db, _document_id, _document, _update_description)
+FROM ${views.history}
+WHERE _document_id IN UNNEST(@ids)
+ORDER BY _cluster_time, _cluster_time_increment`,
     ...idParams(id),
   };
 }
 
-/** The current state of one order. */
-export function orderCurrent(names: WarehouseNames, id: string): ReadyQuery {
-  const current = qualifiedTable(names, names.currentTable);
+/** The current state of one order, typed fields. */
+export function orderCurrent(views: OrderViews, id: string): ReadyQuery {
   return {
-    query: `SELECT document_id, op, cluster_time, event_id, updated_at, document FROM ${current} WHERE document_id IN UNNEST(@ids)`,
+    query: `SELECT * EXCEPT (_db, _document) FROM ${views.current} WHERE _document_id IN UNNEST(@ids)`,
     ...idParams(id),
   };
 }

@@ -3,20 +3,23 @@ import type { BigQuery } from '@cdc/core/gcp';
 import { gcpErrorInfo, type WarehouseNames } from '@cdc/core/gcp';
 import { formatDuration, formatTable, plainRows, rowCount } from './format.js';
 import { splitStatements } from './statements.js';
-import { dedupedChanges, duplicates, freshness, orderCurrent, orderHistory, ordersByStatusAndDay, type ReadyQuery } from './queries.js';
+import { dedupedChanges, duplicates, freshness, orderCurrent, orderHistory, ordersByStatusAndDay, orderViews, revenuePerDay, type OrderViews, type ReadyQuery } from './queries.js';
 
 export interface SessionOptions {
   json: boolean;
   maxWidth: number;
   location: string;
+  /** collection of the ready-made order commands (their typed views) */
+  collection: string;
 }
 
 export const HELP = `Type SQL ending with ';' (several lines are fine), or a command:
   \\tables                 tables and views of the dataset, with row counts
   \\schema <table>         columns, partitioning and clustering of a table
   \\by-status [days]       orders by status and day of their latest change (default: 30 days)
-  \\order <id>             the current state of one order (id: ObjectId hex, number, string or Extended JSON)
-  \\order-history <id>     every change of one order, oldest first (alias: \\history-of)
+  \\revenue [days]         orders and revenue (SUM(total)) per day they first appeared (default: 30 days)
+  \\order <id>             the current state of one order, typed (id: ObjectId hex, number, string or Extended JSON)
+  \\order-history <id>     every change of one order, oldest first, typed (alias: \\history-of)
   \\freshness              how far the warehouse is behind MongoDB (now - newest change loaded)
   \\dups                   duplicate events (by event_id) in the changes table
   \\dedup                  print the query for the changes table without duplicates
@@ -24,12 +27,16 @@ export const HELP = `Type SQL ending with ';' (several lines are fine), or a com
   \\json                   switch between table and JSON output
   \\help                   this text
   \\q                      quit
-Tables: qualify them with the dataset, e.g. SELECT * FROM cdc.orders_current LIMIT 10;`;
+Tables: qualify them with the dataset. The typed views (made by the loader) are the place to start:
+  SELECT status, COUNT(*) AS orders, SUM(total) AS revenue FROM cdc.orders GROUP BY status;
+  SELECT _op, _cluster_time, status, total FROM cdc.orders_history ORDER BY _cluster_time DESC LIMIT 10;
+The exact documents (canonical Extended JSON) are in _document, and in cdc.orders_current / cdc.orders_changes.`;
 
 /** Runs statements and commands against BigQuery, printing results; counts failures for the exit code. */
 export class Session {
   readonly history: string[] = [];
   failures = 0;
+  private readonly views: OrderViews;
 
   constructor(
     private readonly bigquery: BigQuery,
@@ -37,7 +44,9 @@ export class Session {
     private readonly out: Writable,
     private readonly err: Writable,
     private readonly options: SessionOptions,
-  ) {}
+  ) {
+    this.views = orderViews(names, options.collection);
+  }
 
   private print(text: string): void {
     this.out.write(`${text}\n`);
@@ -111,17 +120,23 @@ export class Session {
       case '\\by-status': {
         const days = args[0] ? Number(args[0]) : 30;
         if (!Number.isInteger(days) || days <= 0) this.usage('\\by-status [days]');
-        else await this.execute(ordersByStatusAndDay(this.names, days));
+        else await this.execute(ordersByStatusAndDay(this.views, days));
+        break;
+      }
+      case '\\revenue': {
+        const days = args[0] ? Number(args[0]) : 30;
+        if (!Number.isInteger(days) || days <= 0) this.usage('\\revenue [days]');
+        else await this.execute(revenuePerDay(this.views, days));
         break;
       }
       case '\\order':
         if (!arg) this.usage('\\order <id>');
-        else await this.execute(orderCurrent(this.names, arg));
+        else await this.execute(orderCurrent(this.views, arg));
         break;
       case '\\order-history':
       case '\\history-of':
         if (!arg) this.usage('\\order-history <id>');
-        else await this.execute(orderHistory(this.names, arg));
+        else await this.execute(orderHistory(this.views, arg));
         break;
       case '\\freshness':
         await this.execute(freshness(this.names));
@@ -179,7 +194,7 @@ export class Session {
       this.print(formatTable(fields, { maxWidth: this.options.maxWidth, columns: ['column', 'type', 'mode', 'description'] }));
       if (metadata.timePartitioning) this.print(`partitioned by ${metadata.timePartitioning.type} on ${metadata.timePartitioning.field ?? '_PARTITIONTIME'}`);
       if (metadata.clustering?.fields?.length) this.print(`clustered by ${metadata.clustering.fields.join(', ')}`);
-      if (metadata.numRows !== undefined) this.print(`${metadata.numRows} rows`);
+      if (metadata.numRows !== undefined && metadata.type !== 'VIEW') this.print(`${metadata.numRows} rows`);
     } catch (error) {
       this.failures++;
       this.err.write(`ERROR: ${gcpErrorInfo(error).message}\n`);

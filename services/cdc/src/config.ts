@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields, secret } from '@cdc/core';
+import { commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -30,8 +30,7 @@ export const cdcConfigSchema = z.object({
   /** tests only: SIGKILL itself once the Nth transaction (over all streams) has sent its records but not committed */
   CDC_TEST_CRASH_IN_TRANSACTION: fields.nonNegativeInt(0),
   ...kafkaFields('cdc'),
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  ...topicFields(),
   KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
   ...commonFields(8081),
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {

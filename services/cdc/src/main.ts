@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, deadLetterTopicOf, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService } from '@cdc/core';
 import { cdcConfigSchema } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -8,6 +8,7 @@ import { TransactionalPublisher } from './sink/transactional-publisher.js';
 import { StreamRunner } from './stream-runner.js';
 import { assignCollections, parseNamespace, streamIdFor, topicFor } from './transform/routing.js';
 import { hashPartitionStage } from './source/hash-partition.js';
+import { cdcTopics } from './topics.js';
 
 await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
@@ -31,22 +32,13 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const topics = namespaces.map((ns) => topicFor(config.CDC_TOPIC_TEMPLATE, parseNamespace(ns).db, parseNamespace(ns).coll));
     await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-      ensureTopicsWithRetry(
-        admin,
-        [
-          ...topics.map((topic) => ({ topic, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR })),
-          ...topics.map((topic) => ({ topic: deadLetterTopicOf(topic), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR })),
-        ],
-        { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger },
-      ),
+      ensureTopicsWithRetry(admin, cdcTopics(config, namespaces), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
     );
   } finally {
     await admin.disconnect();
   }
   const store = new CheckpointStore(kafka, config.CDC_CHECKPOINT_TOPIC, config.KAFKA_REPLICATION_FACTOR, logger);
-  await store.ensureTopic();
 
   if (config.CDC_TEST_CRASH_IN_TRANSACTION) logger.warn('test fault-injection hook is set: this process will SIGKILL itself');
   let sent = 0;
@@ -107,4 +99,4 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   // A runner ends only when stopped or on a fatal error; either way the service ends.
   await Promise.all(running);
   if (runners.length === 0) await new Promise<void>(() => {});
-});
+}, { topics: (config) => cdcTopics(config) });

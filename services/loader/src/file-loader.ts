@@ -1,22 +1,27 @@
 import { fileChecksums, retry, type Logger, type Producer } from '@cdc/core';
 import { gcpErrorInfo, isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
 import type { LoadableFile } from './transform/loadable-file.js';
-import { loadJobId } from './transform/job-id.js';
+import { groupAttempt, type GroupAttempt } from './transform/job-id.js';
 import { quarantineMessage, type QuarantinedFile } from './transform/dead-letter.js';
-import { buildMergeCurrent } from './sink/sql.js';
-import type { BigQueryLoader, LoadSource } from './sink/bigquery-load.js';
+import { buildInsertNew, buildMergeGroup, buildRangeCount, type TimeBounds } from './sink/sql.js';
+import type { BigQueryLoader, JobCounter, LoadSource } from './sink/bigquery-load.js';
 import type { GcsStage } from './sink/gcs-stage.js';
 import type { LocalFiles } from './sink/local-files.js';
 import { PermanentFileError, RetryableError, type QuarantineReason } from './sink/errors.js';
 import type { LoaderMetrics } from './metrics.js';
+import type { TypedViews } from './views/typed-views.js';
+
+export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'mark';
 
 export interface FileLoaderSettings {
   names: WarehouseNames;
   filesTopic: string;
   retentionHours: number;
   retry: { attempts: number; baseMs: number; maxMs: number };
-  /** test fault injection: SIGKILL after the N-th upload / load / marking */
-  crashAfter: { upload: number; load: number; mark: number };
+  /** staging tables left by a crash are dropped by BigQuery after this long */
+  stagingExpiryMs: number;
+  /** test fault injection: SIGKILL after the N-th file uploaded / group staged / inserted / merged / file marked */
+  crashAfter: Record<CrashPoint, number>;
 }
 
 export interface FileLoaderDeps {
@@ -24,6 +29,9 @@ export interface FileLoaderDeps {
   /** null: no usable bucket, files are loaded from the local disk */
   stage: GcsStage | null;
   bigquery: BigQueryLoader;
+  budget: JobCounter;
+  /** null: typed views switched off */
+  views: TypedViews | null;
   deadLetters: Producer;
   metrics: LoaderMetrics;
   logger: Logger;
@@ -40,22 +48,207 @@ export interface FileOrigin {
   source: { topic: string; partition: number; offset: string } | null;
 }
 
+export interface GroupEntry {
+  file: LoadableFile;
+  origin: FileOrigin;
+}
+
+/** A file verified on disk, ready to be loaded. */
+interface ReadyFile extends GroupEntry {
+  absolute: string;
+  md5: string;
+  crc32c: string;
+  bytes: number;
+}
+
 const isRetryable = (error: unknown) => error instanceof RetryableError || (!(error instanceof PermanentFileError) && isTransientGcpError(error));
 
+/** Cluster-time bounds of the group when every file announced them. */
+function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
+  if (files.some((f) => !f.minClusterTime || !f.maxClusterTime)) return null;
+  const min = files.map((f) => f.minClusterTime!).reduce((a, b) => (Date.parse(a) <= Date.parse(b) ? a : b));
+  const max = files.map((f) => f.maxClusterTime!).reduce((a, b) => (Date.parse(a) >= Date.parse(b) ? a : b));
+  return { minClusterTime: min, maxClusterTime: max };
+}
+
 /**
- * One file, start to end: verify it, stage it, load it (job id derived from the file), MERGE it into the current
- * table, mark it loaded. Transient errors are retried with backoff; when they persist the error is thrown (the file
- * is tried again later, from the start, which is safe). A file at fault is quarantined and reported: never skipped
- * silently. The caller commits the file's offset only after this resolves.
+ * A group of files, start to end, as named steps: verify each file, upload it, load the group into a fresh staging
+ * table (one load job), insert into the changes table the records not already there, MERGE the group into the
+ * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
+ * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
+ * retried with backoff; when they persist the error is thrown (the files come again later). A file at fault is
+ * quarantined and reported, never skipped silently. The caller commits the files' offsets only after this resolves.
  */
 export class FileLoader {
-  private uploads = 0;
-  private loads = 0;
-  private marks = 0;
+  private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, mark: 0 };
 
   constructor(private readonly deps: FileLoaderDeps) {}
 
-  private step<T>(name: string, file: LoadableFile, task: () => Promise<T>): Promise<T> {
+  /** Loads the group; one outcome per entry, in order. A file announced twice in the group is loaded once. */
+  async loadGroup(entries: readonly GroupEntry[]): Promise<FileOutcome[]> {
+    const { metrics } = this.deps;
+    const endTimer = metrics.groupSeconds.startTimer();
+    try {
+      const first = new Map<string, GroupEntry>();
+      for (const entry of entries) if (!first.has(entry.file.path)) first.set(entry.file.path, entry);
+      const outcomes = new Map<string, FileOutcome>();
+      const ready: ReadyFile[] = [];
+      for (const entry of first.values()) {
+        const checked = await this.quarantineOnFault(entry, () => this.verify(entry));
+        if (typeof checked === 'string') outcomes.set(entry.file.path, checked);
+        else ready.push(checked);
+      }
+      for (const [path, outcome] of await this.loadReady(ready)) outcomes.set(path, outcome);
+      return entries.map((entry) => {
+        const outcome = outcomes.get(entry.file.path)!;
+        if (first.get(entry.file.path) === entry || outcome !== 'loaded') return outcome;
+        metrics.alreadyLoaded.inc({ topic: entry.file.topic, how: 'duplicate' });
+        return 'already-loaded';
+      });
+    } finally {
+      endTimer();
+    }
+  }
+
+  /** The group's verified files in one go; when the load blames the files, each alone (to quarantine only the bad one). */
+  private async loadReady(ready: ReadyFile[]): Promise<Map<string, FileOutcome>> {
+    const outcomes = new Map<string, FileOutcome>();
+    if (ready.length === 0) return outcomes;
+    try {
+      await this.loadVerified(ready);
+      for (const file of ready) outcomes.set(file.file.path, 'loaded');
+    } catch (error) {
+      if (!(error instanceof PermanentFileError)) throw error;
+      if (ready.length === 1) {
+        outcomes.set(ready[0]!.file.path, await this.quarantine(ready[0]!, error));
+        return outcomes;
+      }
+      this.deps.logger.warn({ files: ready.length, error: error.message }, 'the group load failed on its files; loading them one by one to find the bad one');
+      for (const file of ready) {
+        const result = await this.quarantineOnFault(file, async () => {
+          await this.loadVerified([file]);
+          return 'loaded' as const;
+        });
+        outcomes.set(file.file.path, result);
+      }
+    }
+    return outcomes;
+  }
+
+  private async loadVerified(files: ReadyFile[]): Promise<void> {
+    const { settings, metrics, logger } = this.deps;
+    const sources = await this.upload(files);
+    const attempt = await this.step('load', files, () => this.loadStaging(files, sources));
+    const log = logger.child({ group: attempt.key, staging: attempt.stagingTable, files: files.length });
+    this.crashPoint('load');
+    const bounds = boundsOf(files.map((f) => f.file));
+    const inserted = await this.step('insert', files, () => this.deps.bigquery.run(buildInsertNew(settings.names, attempt.stagingTable, bounds)));
+    this.crashPoint('insert');
+    const merged = await this.step('merge', files, () => this.deps.bigquery.run(buildMergeGroup(settings.names, attempt.stagingTable, bounds)));
+    this.crashPoint('merge');
+    // Before the marking: after a crash the files come again, still on disk, and the views catch up.
+    if (this.deps.views) await this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute)));
+    await this.markLoaded(files);
+    await this.dropStaging(attempt.stagingTable);
+
+    const staged = files.reduce((n, f) => n + (f.file.rows ?? 0), 0);
+    const now = Date.now();
+    for (const { file } of files) {
+      log.info({ file: file.path }, 'file loaded');
+      metrics.filesLoaded.inc({ topic: file.topic });
+      metrics.noteLoaded(file.topic, file.maxClusterTime);
+      if (file.readyAt) metrics.readyToVisibleSeconds.observe(Math.max(0, (now - Date.parse(file.readyAt)) / 1000));
+    }
+    metrics.rowsLoaded.inc(inserted);
+    if (staged > inserted) metrics.rowsAlreadyPresent.inc(staged - inserted);
+    metrics.groupFiles.observe(files.length);
+    log.info({ rows: inserted, alreadyPresent: Math.max(0, staged - inserted), currentRowsChanged: merged, via: this.deps.stage ? 'gcs' : 'local' }, 'group loaded');
+  }
+
+  /** The file on disk must be the one announced; a file already handled earlier is recognised. */
+  private async verify({ file, origin }: GroupEntry): Promise<ReadyFile | FileOutcome> {
+    const { local, metrics, logger } = this.deps;
+    const where = await local.locate(file.path);
+    if (where === 'loaded') {
+      metrics.alreadyLoaded.inc({ topic: file.topic, how: 'marked' });
+      logger.info({ file: file.path }, 'file already loaded (found under loaded/)');
+      return 'already-loaded';
+    }
+    if (where === 'quarantine') {
+      // Quarantined before, offset not committed: report again (at-least-once dead letters) and move on.
+      const note = await local.quarantineNote(file.path);
+      await this.report(file, origin, (note?.reason as QuarantineReason | undefined) ?? 'load_failed', note?.error ?? 'quarantined earlier', local.absolute(file.path, 'quarantine'));
+      logger.warn({ file: file.path }, 'file was quarantined earlier; reported again');
+      return 'quarantined';
+    }
+    const absolute = local.absolute(file.path);
+    if (where === 'missing') {
+      // Files leave the input directory only after both tables have their rows (retention 0 deletes them then).
+      if (file.rows !== null) {
+        const [row] = await this.step('presence check', [{ file }], () => this.deps.bigquery.rows(buildRangeCount(this.deps.settings.names, file)));
+        if (Number(row?.present ?? 0) === file.rows) {
+          metrics.alreadyLoaded.inc({ topic: file.topic, how: 'present' });
+          logger.info({ file: file.path }, 'local file gone but its rows are in the changes table: already loaded');
+          return 'already-loaded';
+        }
+      }
+      throw new PermanentFileError('missing_file', `${absolute} does not exist (nor under loaded/ or quarantine/)`);
+    }
+    const checksums = await fileChecksums(absolute);
+    if ((file.md5 && checksums.md5 !== file.md5) || (file.crc32c && checksums.crc32c !== file.crc32c)) {
+      throw new PermanentFileError('checksum_mismatch', `${file.path}: md5 ${checksums.md5} crc32c ${checksums.crc32c} on disk, announced md5 ${file.md5} crc32c ${file.crc32c}`);
+    }
+    return { file, origin, absolute, ...checksums };
+  }
+
+  private async upload(files: ReadyFile[]): Promise<LoadSource[]> {
+    const { stage, logger } = this.deps;
+    if (!stage) return files.map((f) => ({ kind: 'local', path: f.absolute }));
+    const sources: LoadSource[] = [];
+    for (const f of files) {
+      const staged = { path: f.file.path, md5: f.md5, crc32c: f.crc32c, bytes: f.bytes, fileId: f.file.fileId };
+      const result = await this.step('upload', [f], () => stage.upload(f.absolute, staged));
+      logger.debug({ object: stage.uri(f.file.path), result }, 'staged');
+      this.crashPoint('upload');
+      sources.push({ kind: 'gcs', object: stage.object(f.file.path) });
+    }
+    return sources;
+  }
+
+  /** One attempt: a fresh staging table loaded with the group (dropped again when the attempt fails). */
+  private async loadStaging(files: ReadyFile[], sources: LoadSource[]): Promise<GroupAttempt> {
+    const { bigquery, budget, settings } = this.deps;
+    const attempt = groupAttempt(
+      settings.names.changesTable,
+      files.map((f) => ({ topic: f.file.topic, partition: f.file.partition, firstOffset: f.file.firstOffset, lastOffset: f.file.lastOffset, md5: f.md5 })),
+    );
+    await bigquery.createStaging(attempt.stagingTable, settings.stagingExpiryMs);
+    try {
+      await bigquery.loadStaging(attempt.stagingTable, sources, attempt.jobId, budget);
+    } catch (error) {
+      await bigquery.dropTable(attempt.stagingTable).catch(() => undefined);
+      throw error;
+    }
+    return attempt;
+  }
+
+  private async markLoaded(files: ReadyFile[]): Promise<void> {
+    for (const { file } of files) {
+      await this.deps.local.markLoaded(file.path, this.deps.settings.retentionHours);
+      this.crashPoint('mark');
+    }
+  }
+
+  /** Both tables have the rows: the staging table is no longer needed (if the drop fails, it expires). */
+  private async dropStaging(table: string): Promise<void> {
+    try {
+      await this.deps.bigquery.dropTable(table);
+    } catch (error) {
+      this.deps.logger.warn({ staging: table, error: gcpErrorInfo(error) }, 'staging table not dropped; it expires by itself');
+    }
+  }
+
+  private step<T>(name: string, files: readonly { file: LoadableFile }[], task: () => Promise<T>): Promise<T> {
     const { settings, metrics, logger } = this.deps;
     return retry(task, {
       isTransient: isRetryable,
@@ -66,111 +259,43 @@ export class FileLoader {
       onRetry: ({ attempt, delayMs, error }) => {
         metrics.retries.inc({ step: name });
         // The error summary only: client errors can carry request headers (an access token).
-        logger.warn({ file: file.path, step: name, attempt, delayMs, error: gcpErrorInfo(error) }, `${name} failed with a transient error; retrying`);
+        logger.warn({ files: files.map((f) => f.file.path), step: name, attempt, delayMs, error: gcpErrorInfo(error) }, `${name} failed with a transient error; retrying`);
       },
     });
   }
 
-  private crashPoint(kind: 'upload' | 'load' | 'mark', count: number): void {
-    if (count === this.deps.settings.crashAfter[kind]) {
+  private crashPoint(kind: CrashPoint): void {
+    if (++this.counts[kind] === this.deps.settings.crashAfter[kind]) {
       this.deps.logger.warn({ hook: `LOADER_TEST_CRASH_AFTER_${kind.toUpperCase()}` }, 'fault injection: SIGKILL now');
       process.kill(process.pid, 'SIGKILL');
     }
   }
 
-  async load(file: LoadableFile, origin: FileOrigin): Promise<FileOutcome> {
-    const { local, stage, bigquery, metrics, logger, settings } = this.deps;
-    const log = logger.child({ file: file.path, fileId: file.fileId });
-    const endTimer = metrics.loadSeconds.startTimer({ topic: file.topic });
+  /** Runs `task`; a PermanentFileError quarantines the file instead of failing. */
+  private async quarantineOnFault<T>(entry: GroupEntry, task: () => Promise<T>): Promise<T | 'quarantined'> {
     try {
-      const where = await local.locate(file.path);
-      if (where === 'loaded') {
-        metrics.alreadyLoaded.inc({ topic: file.topic, how: 'marked' });
-        log.info('file already loaded (found under loaded/)');
-        return 'already-loaded';
-      }
-      if (where === 'quarantine') {
-        // Quarantined before, offset not committed: report again (at-least-once dead letters) and move on.
-        const note = await local.quarantineNote(file.path);
-        await this.report(file, origin, (note?.reason as QuarantineReason | undefined) ?? 'load_failed', note?.error ?? 'quarantined earlier', local.absolute(file.path, 'quarantine'));
-        log.warn('file was quarantined earlier; reported again');
-        return 'quarantined';
-      }
-      const absolute = local.absolute(file.path);
-      if (where === 'missing') {
-        if (file.md5) {
-          const jobId = await this.step('job lookup', file, () => bigquery.findLoaded(this.jobId(file, file.md5!)));
-          if (jobId) {
-            // Loaded, but maybe not merged (the MERGE is idempotent: run it again).
-            await this.step('merge', file, () => bigquery.run(buildMergeCurrent(settings.names, file)));
-            metrics.alreadyLoaded.inc({ topic: file.topic, how: 'job' });
-            log.info({ jobId }, 'local file gone but a load job of it succeeded: already loaded');
-            return 'already-loaded';
-          }
-        }
-        throw new PermanentFileError('missing_file', `${absolute} does not exist (nor under loaded/ or quarantine/)`);
-      }
-
-      // The file on disk must be the one announced.
-      const checksums = await fileChecksums(absolute);
-      if ((file.md5 && checksums.md5 !== file.md5) || (file.crc32c && checksums.crc32c !== file.crc32c)) {
-        throw new PermanentFileError('checksum_mismatch', `${file.path}: md5 ${checksums.md5} crc32c ${checksums.crc32c} on disk, announced md5 ${file.md5} crc32c ${file.crc32c}`);
-      }
-      const baseId = this.jobId(file, checksums.md5);
-
-      let source: LoadSource;
-      if (stage) {
-        const staged = { path: file.path, md5: checksums.md5, crc32c: checksums.crc32c, bytes: checksums.bytes, fileId: file.fileId };
-        const result = await this.step('upload', file, () => stage.upload(absolute, staged));
-        log.debug({ object: stage.uri(file.path), result }, 'staged');
-        this.crashPoint('upload', ++this.uploads);
-        source = { kind: 'gcs', object: stage.object(file.path) };
-      } else {
-        source = { kind: 'local', path: absolute };
-      }
-
-      const outcome = await this.step('load', file, () => bigquery.load(source, baseId));
-      this.crashPoint('load', ++this.loads);
-      const merged = await this.step('merge', file, () => bigquery.run(buildMergeCurrent(settings.names, file)));
-      await local.markLoaded(file.path, settings.retentionHours);
-      this.crashPoint('mark', ++this.marks);
-
-      const rows = file.rows ?? outcome.outputRows ?? 0;
-      if (outcome.status === 'loaded') {
-        metrics.filesLoaded.inc({ topic: file.topic });
-        metrics.rowsLoaded.inc({ topic: file.topic }, rows);
-      } else {
-        metrics.alreadyLoaded.inc({ topic: file.topic, how: 'job' });
-      }
-      metrics.noteLoaded(file.topic, file.maxClusterTime);
-      log.info(
-        { jobId: outcome.jobId, rows, currentRowsChanged: merged, via: stage ? 'gcs' : 'local', status: outcome.status },
-        outcome.status === 'loaded' ? 'file loaded' : 'file already loaded by an earlier job; current state merged again',
-      );
-      return outcome.status;
+      return await task();
     } catch (error) {
       if (!(error instanceof PermanentFileError)) throw error;
-      const moved = await local.quarantine(file.path, {
-        reason: error.reason,
-        error: error.message,
-        file_id: file.fileId,
-        quarantined_at: new Date().toISOString(),
-        topic: file.topic,
-        partition: file.partition,
-        first_offset: file.firstOffset,
-        last_offset: file.lastOffset,
-      });
-      await this.report(file, origin, error.reason, error.message, moved);
-      log.error({ reason: error.reason, error: error.message, quarantinedAs: moved }, 'file quarantined');
-      return 'quarantined';
-    } finally {
-      endTimer();
+      return this.quarantine(entry, error);
     }
   }
 
-  private jobId(file: LoadableFile, md5: string): string {
-    const { names } = this.deps.settings;
-    return loadJobId({ dataset: names.dataset, table: names.changesTable, topic: file.topic, partition: file.partition, firstOffset: file.firstOffset, lastOffset: file.lastOffset, md5 });
+  /** The file is at fault: moved to quarantine/ with a reason note, reported on the dead-letter topic. */
+  private async quarantine({ file, origin }: GroupEntry, error: PermanentFileError): Promise<'quarantined'> {
+    const moved = await this.deps.local.quarantine(file.path, {
+      reason: error.reason,
+      error: error.message,
+      file_id: file.fileId,
+      quarantined_at: new Date().toISOString(),
+      topic: file.topic,
+      partition: file.partition,
+      first_offset: file.firstOffset,
+      last_offset: file.lastOffset,
+    });
+    await this.report(file, origin, error.reason, error.message, moved);
+    this.deps.logger.error({ file: file.path, reason: error.reason, error: error.message, quarantinedAs: moved }, 'file quarantined');
+    return 'quarantined';
   }
 
   /** A file-ready event that cannot be read: reported on the dead-letter topic (there is no file to move). */

@@ -2,3 +2,4 @@
 export * from './sink/sql.js';
 export * from './transform/job-id.js';
 export { LOADED_DIR, QUARANTINE_DIR } from './sink/local-files.js';
+export { TypedViews } from './views/typed-views.js';

@@ -1,19 +1,31 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, createProducer, deadLetterTopicOf, ensureTopicsWithRetry, retry, runService } from '@cdc/core';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
 import { FileLoader } from './file-loader.js';
+import { FileGroups } from './file-groups.js';
+import { LoadJobBudget, budgetWarning } from './budget/load-budget.js';
+import { stagingPrefix } from './transform/job-id.js';
 import { BigQueryLoader } from './sink/bigquery-load.js';
 import { GcsStage } from './sink/gcs-stage.js';
 import { LocalFiles } from './sink/local-files.js';
 import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
+import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 
 await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
-  const crashAfter = { upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD, load: config.LOADER_TEST_CRASH_AFTER_LOAD, mark: config.LOADER_TEST_CRASH_AFTER_MARK };
-  if (crashAfter.upload || crashAfter.load || crashAfter.mark) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
+  const crashAfter = {
+    upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
+    load: config.LOADER_TEST_CRASH_AFTER_LOAD,
+    insert: config.LOADER_TEST_CRASH_AFTER_INSERT,
+    merge: config.LOADER_TEST_CRASH_AFTER_MERGE,
+    mark: config.LOADER_TEST_CRASH_AFTER_MARK,
+  };
+  if (Object.values(crashAfter).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
   const metrics = createLoaderMetrics(ops.registry);
   const local = new LocalFiles(config.LOADER_INPUT_DIR);
   await mkdir(local.root, { recursive: true });
@@ -46,6 +58,11 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     logger.info({ bucket: report.bucket.bucket, status: report.bucket.status }, 'staging files in the bucket');
   }
   metrics.directLoads.set(stage ? 0 : 1);
+  let views: TypedViews | null = null;
+  if (config.LOADER_TYPED_VIEWS) {
+    views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+    await retry(() => views!.ensure(), { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS });
+  }
 
   // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
@@ -53,24 +70,36 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(
-      admin,
-      [
-        { topic: config.LOADER_FILES_TOPIC, numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-        { topic: deadLetterTopicOf(config.LOADER_FILES_TOPIC), numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR },
-      ],
-      { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger },
-    ),
+    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
   const deadLetters = createProducer(kafka);
   await connectOrExplain('connect the dead-letter producer', () => deadLetters.connect());
   shutdown.register('dead-letter producer', () => deadLetters.disconnect());
 
+  // The daily load-job budget of the changes table, counted on the shared disk (all instances, across restarts).
+  const budget = new LoadJobBudget(join(local.root, '.load-jobs', names.dataset, names.changesTable), `${hostname()}-${process.pid}-${Date.now()}`, config.LOADER_LOAD_JOBS_PER_DAY);
+  await budget.open();
+  metrics.watchBudget(() => budget.state());
+  const budgetCheck = setInterval(() => {
+    const warning = budgetWarning(budget.state());
+    if (warning) logger.warn({ ...budget.state(), table: names.changesTable }, warning);
+  }, 60_000);
+  budgetCheck.unref();
+  shutdown.register('budget check', () => clearInterval(budgetCheck));
+
+  const bigquery = new BigQueryLoader(clients.bigquery, names, config.BQ_LOCATION, logger);
+  // Staging tables of attempts cut short by a crash (older than any running attempt); BigQuery also expires them.
+  const stale = await bigquery.staleTables(stagingPrefix(names.changesTable), Date.now() - 3600_000).catch(() => []);
+  for (const table of stale) await bigquery.dropTable(table).catch(() => undefined);
+  if (stale.length > 0) logger.info({ dropped: stale.length }, 'dropped staging tables left by earlier crashes');
+
   const loader = new FileLoader({
     local,
     stage,
-    bigquery: new BigQueryLoader(clients.bigquery, names, config.BQ_LOCATION, logger),
+    bigquery,
+    budget,
+    views,
     deadLetters,
     metrics,
     logger,
@@ -79,6 +108,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
       filesTopic: config.LOADER_FILES_TOPIC,
       retentionHours: config.LOADER_LOADED_RETENTION_HOURS,
       retry: { attempts: config.LOADER_RETRY_ATTEMPTS, baseMs: config.LOADER_RETRY_BASE_MS, maxMs: config.LOADER_RETRY_MAX_MS },
+      stagingExpiryMs: config.LOADER_STAGING_EXPIRY_HOURS * 3600_000,
       crashAfter,
     },
     // true from the first shutdown step on: retries end, the file is not committed and comes again later
@@ -98,24 +128,33 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     shutdown.register('retention sweep', () => clearInterval(timer));
   }
 
+  const groups = new FileGroups(loader, budget, logger, { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES });
+  logger.info(
+    { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, ...budget.state() },
+    'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
+  );
+
   if (config.LOADER_MODE === 'poll') {
-    const poller = new DirectoryPollSource(local, loader, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS, concurrency: config.LOADER_CONCURRENCY });
+    const poller = new DirectoryPollSource(local, groups, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS });
     shutdown.register('directory poll', () => poller.stop());
+    // Runs before the source stops (steps run in reverse): files waiting for a group are handed back at once.
+    shutdown.register('file groups', () => groups.stop());
     poller.start();
     logger.info({ input: local.root, intervalMs: config.LOADER_POLL_INTERVAL_MS }, 'loading files found by polling (at-least-once)');
     setReady(true);
     await new Promise<never>(() => undefined);
   }
 
-  const source = new FileEventsSource(kafka, loader, metrics, logger, {
+  const source = new FileEventsSource(kafka, groups, metrics, logger, {
     groupId: config.LOADER_GROUP_ID,
     filesTopic: config.LOADER_FILES_TOPIC,
     concurrency: config.LOADER_CONCURRENCY,
     sessionTimeoutMs: config.LOADER_SESSION_TIMEOUT_MS,
   });
   shutdown.register('files consumer', () => source.stop());
+  shutdown.register('file groups', () => groups.stop());
   await connectOrExplain(`join consumer group ${config.LOADER_GROUP_ID}`, () => source.start());
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-});
+}, { topics: (config) => topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config) });

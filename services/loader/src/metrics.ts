@@ -1,10 +1,26 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BudgetState } from './budget/load-budget.js';
 
 export function createLoaderMetrics(registry: Registry) {
   const newestLoaded = new Map<string, number>();
+  let budget: (() => BudgetState) | null = null;
+  const budgetGauge = (name: string, help: string, value: (s: BudgetState) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (budget) this.set(value(budget()));
+      },
+    });
   const metrics = {
     filesLoaded: new Counter({ name: 'loader_files_loaded_total', help: 'Files loaded into the changes table and merged into the current table', labelNames: ['topic'], registers: [registry] }),
-    rowsLoaded: new Counter({ name: 'loader_rows_loaded_total', help: 'Rows of the files loaded', labelNames: ['topic'], registers: [registry] }),
+    rowsLoaded: new Counter({ name: 'loader_rows_loaded_total', help: 'Rows inserted into the changes table', registers: [registry] }),
+    rowsAlreadyPresent: new Counter({
+      name: 'loader_rows_already_present_total',
+      help: 'Rows of loaded groups found already in the changes table (a group done again after a crash): skipped',
+      registers: [registry],
+    }),
     alreadyLoaded: new Counter({
       name: 'loader_files_already_loaded_total',
       help: 'Files found already loaded (duplicate event, retry after a crash): not loaded again',
@@ -12,14 +28,23 @@ export function createLoaderMetrics(registry: Registry) {
       registers: [registry],
     }),
     quarantined: new Counter({ name: 'loader_files_quarantined_total', help: 'Files quarantined (moved to quarantine/, reported on the dead-letter topic)', labelNames: ['topic', 'reason'], registers: [registry] }),
-    retries: new Counter({ name: 'loader_retries_total', help: 'Retries after transient errors', labelNames: ['step'], registers: [registry] }),
-    loadSeconds: new Histogram({
-      name: 'loader_load_seconds',
-      help: 'Time to load one file: checksum, upload, load job, MERGE, marking',
-      labelNames: ['topic'],
-      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    retries: new Counter({ name: 'loader_retries_total', help: 'Retries after transient errors (quota and rate limits included)', labelNames: ['step'], registers: [registry] }),
+    groupSeconds: new Histogram({
+      name: 'loader_group_seconds',
+      help: 'Time to load one group: checks, uploads, load job, insert, MERGE, marking',
+      buckets: [0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
       registers: [registry],
     }),
+    groupFiles: new Histogram({ name: 'loader_group_files', help: 'Files per loaded group (one load job each)', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers: [registry] }),
+    readyToVisibleSeconds: new Histogram({
+      name: 'loader_ready_to_visible_seconds',
+      help: 'From the file-ready event to the file rows visible in both tables',
+      buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    }),
+    jobsToday: budgetGauge('loader_load_jobs_today', 'Load jobs into the changes table started today (BigQuery quota day, all instances)', (s) => s.usedToday),
+    jobsProjected: budgetGauge('loader_load_jobs_projected', "Today's load jobs projected from the last hour's rate", (s) => s.projected),
+    jobsBudget: budgetGauge('loader_load_jobs_budget', 'Daily load-job budget of the changes table (LOADER_LOAD_JOBS_PER_DAY)', (s) => s.limit),
     consumerLag: new Gauge({ name: 'loader_consumer_lag', help: 'Files-topic high watermark minus the committed offset, per partition', labelNames: ['topic', 'partition'], registers: [registry] }),
     freshness: new Gauge({
       name: 'loader_freshness_seconds',
@@ -37,6 +62,10 @@ export function createLoaderMetrics(registry: Registry) {
       if (!maxClusterTime) return;
       const t = Date.parse(maxClusterTime);
       if (!Number.isNaN(t) && t > (newestLoaded.get(topic) ?? 0)) newestLoaded.set(topic, t);
+    },
+    /** the budget the load-job gauges report */
+    watchBudget(state: () => BudgetState): void {
+      budget = state;
     },
   };
   return metrics;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields } from '@cdc/core';
+import { commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.js';
 
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
@@ -39,9 +39,8 @@ export const processorConfigSchema = z.object({
   PROCESSOR_TEST_CRASH_AFTER_RENAME: fields.nonNegativeInt(0),
   PROCESSOR_TEST_CRASH_AFTER_COMMIT: fields.nonNegativeInt(0),
   ...kafkaFields('processor'),
-  /** partitions of the topics the processor creates when missing (files topic, input topics) */
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  /** the topics the processor creates when missing (files topic, input topics) */
+  ...topicFields(),
   /** a transaction (file event + dead letters + offsets) not committed within this time is aborted by the broker */
   KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
   ...commonFields(8082),

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, deadLetterTopicOf, ensureTopicsWithRetry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
 import { createParquetWriter } from './sink/parquet-writer.js';
@@ -24,13 +25,8 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
-  const topic = (name: string, numPartitions: number) => ({ topic: name, numPartitions, replicationFactor: config.KAFKA_REPLICATION_FACTOR });
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, [
-      ...config.PROCESSOR_TOPICS.map((t) => topic(t, config.KAFKA_TOPIC_PARTITIONS)),
-      ...config.PROCESSOR_TOPICS.map((t) => topic(deadLetterTopicOf(t), 1)),
-      topic(config.PROCESSOR_FILES_TOPIC, config.KAFKA_TOPIC_PARTITIONS),
-    ], { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
 
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {
@@ -50,4 +46,9 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-});
+}, { topics: processorTopics });
+
+/** The processor's topics: its input topics and the files topic, each with its dead-letter topic. */
+function processorTopics(config: ProcessorConfig) {
+  return [...config.PROCESSOR_TOPICS.flatMap((t) => topicWithDeadLetter(t, 'cdc', config)), ...topicWithDeadLetter(config.PROCESSOR_FILES_TOPIC, 'files', config)];
+}

@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { ensureTopics, type Kafka, type Logger } from '@cdc/core';
+import type { Kafka, Logger, TopicSpec } from '@cdc/core';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
 
 /** Single partition: total order of checkpoints, and one end marker tells a reader it has seen everything. */
 const CHECKPOINT_PARTITION = 0;
 const MARKER_PREFIX = '__read-marker__/';
+
+/** The checkpoint topic: compacted (the latest checkpoint per stream is what counts), one partition. */
+export function checkpointTopicSpec(topic: string, replicationFactor: number): TopicSpec {
+  return { topic, numPartitions: 1, replicationFactor, config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' } };
+}
 
 export class CheckpointStore {
   constructor(
@@ -14,23 +19,6 @@ export class CheckpointStore {
     private readonly replicationFactor: number,
     private readonly logger: Logger,
   ) {}
-
-  async ensureTopic(): Promise<void> {
-    const admin = this.kafka.admin();
-    await admin.connect();
-    try {
-      await ensureTopics(admin, [
-        {
-          topic: this.topic,
-          numPartitions: 1,
-          replicationFactor: this.replicationFactor,
-          config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' },
-        },
-      ]);
-    } finally {
-      await admin.disconnect();
-    }
-  }
 
   message(streamId: string, checkpoint: Checkpoint): OutgoingMessage {
     return { topic: this.topic, message: { key: streamId, value: encodeCheckpoint(checkpoint), partition: CHECKPOINT_PARTITION } };

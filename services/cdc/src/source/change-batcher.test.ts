@@ -82,7 +82,8 @@ test('oversize and unserializable changes become dead letters with their reason 
   const looping: Record<string, unknown> = { _id: 2 };
   looping.loop = looping;
   const broken = change('insert', { fullDocument: looping });
-  const batch = await new ChangeBatcher(feed([big, broken, change('insert')]), settings).next();
+  // The count bound closes this batch; a long age bound keeps a slow machine from closing it early.
+  const batch = await new ChangeBatcher(feed([big, broken, change('insert')]), { ...settings, batchMaxWaitMs: 60_000 }).next();
   assert.equal(batch.messages.length, 3, 'nothing dropped');
   assert.deepEqual(batch.messages.map((m) => m.topic), ['orders-cdc.dlq', 'orders-cdc.dlq', 'orders-cdc']);
   assert.deepEqual(batch.deadLetters.map((d) => d.reason), ['oversize', 'serialize_failed']);

@@ -7,6 +7,8 @@ export const port = (fallback: number) => z.coerce.number().int().min(0).max(655
 export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 export const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+/** Kafka retention in ms; -1 = forever */
+export const retentionMs = (fallback: number) => z.coerce.number().int().min(-1).default(fallback);
 
 export const bool = (fallback: boolean) =>
   z

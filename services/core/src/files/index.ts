@@ -3,3 +3,4 @@ export * from './columns.js';
 export * from './layout.js';
 export * from './file-event.js';
 export * from './checksum.js';
+export * from './parquet-library.js';

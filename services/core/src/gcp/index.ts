@@ -7,3 +7,4 @@ export * from './warehouse.js';
 // Client types for the users of this module (they depend on @cdc/core only).
 export type { BigQuery, Dataset, Job, JobMetadata, Query, QueryRowsResponse, TableField, TableMetadata } from '@google-cloud/bigquery';
 export type { Bucket, File, Storage } from '@google-cloud/storage';
+export * from './typed-views/index.js';

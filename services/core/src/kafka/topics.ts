@@ -1,6 +1,7 @@
 import type { Admin } from './client.js';
 import type { Logger } from '../logging/logger.js';
 import { retry } from '../lifecycle/retry.js';
+import * as fields from '../config/fields.js';
 
 export interface TopicSpec {
   topic: string;
@@ -47,4 +48,49 @@ export async function ensureTopicsWithRetry(admin: Admin, specs: TopicSpec[], op
 /** The dead-letter topic paired with a topic. */
 export function deadLetterTopicOf(topic: string): string {
   return `${topic}.dlq`;
+}
+
+/**
+ * Partitions, replication and retention of the topics the services create (each service its own topics when
+ * missing; deploy.sh all of them up front, from the services' `--print-topics`). Spread into each schema.
+ */
+export const topicFields = () => ({
+  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
+  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
+  /** retention, ms (-1 = forever): CDC topics, files topic, dead-letter topics */
+  KAFKA_CDC_TOPIC_RETENTION_MS: fields.retentionMs(604800000),
+  KAFKA_FILES_TOPIC_RETENTION_MS: fields.retentionMs(604800000),
+  KAFKA_DLQ_TOPIC_RETENTION_MS: fields.retentionMs(2592000000),
+});
+
+export interface TopicSettings {
+  KAFKA_TOPIC_PARTITIONS: number;
+  KAFKA_REPLICATION_FACTOR: number;
+  KAFKA_CDC_TOPIC_RETENTION_MS: number;
+  KAFKA_FILES_TOPIC_RETENTION_MS: number;
+  KAFKA_DLQ_TOPIC_RETENTION_MS: number;
+}
+
+/** A data topic ('cdc' or 'files') and its dead-letter topic (one partition, its own retention). */
+export function topicWithDeadLetter(topic: string, kind: 'cdc' | 'files', settings: TopicSettings): TopicSpec[] {
+  const retention = kind === 'cdc' ? settings.KAFKA_CDC_TOPIC_RETENTION_MS : settings.KAFKA_FILES_TOPIC_RETENTION_MS;
+  return [
+    { topic, numPartitions: settings.KAFKA_TOPIC_PARTITIONS, replicationFactor: settings.KAFKA_REPLICATION_FACTOR, config: { 'retention.ms': String(retention) } },
+    {
+      topic: deadLetterTopicOf(topic),
+      numPartitions: 1,
+      replicationFactor: settings.KAFKA_REPLICATION_FACTOR,
+      config: { 'retention.ms': String(settings.KAFKA_DLQ_TOPIC_RETENTION_MS) },
+    },
+  ];
+}
+
+/** One line per topic, `NAME PARTITIONS REPLICATION KEY=VALUE,...` (`-` for no config): what deploy.sh reads. */
+export function formatTopicPlan(specs: TopicSpec[]): string {
+  return specs
+    .map((s) => {
+      const config = Object.entries(s.config ?? {}).map(([key, value]) => `${key}=${value}`).join(',');
+      return `${s.topic} ${s.numPartitions} ${s.replicationFactor} ${config || '-'}\n`;
+    })
+    .join('');
 }

@@ -3,6 +3,7 @@ import { describeConfig, loadConfig, type EnvSchema } from '../config/load-confi
 import { createLogger, type Logger } from '../logging/logger.js';
 import { startOpsServer, type OpsServer } from '../http/ops-server.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
+import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
 
 /** Variables every service schema includes (see `commonFields`). */
 interface CommonConfig {
@@ -23,13 +24,20 @@ export interface ServiceContext<C> {
 /**
  * The one way every service starts: config (exit 78 naming each bad variable), JSON logger, ops HTTP,
  * signal handling with a shutdown deadline. Fatal errors from `main` are logged and end the process non-zero.
+ * With the argument --print-topics, a service that names its topics (`topics`) prints them (formatTopicPlan) for
+ * its configuration and exits: deploy.sh creates topics from that, so names and settings have one source.
  */
 export async function runService<S extends EnvSchema>(
   service: string,
   schema: S,
   main: (ctx: ServiceContext<z.output<S>>) => Promise<void>,
+  options: { topics?: (config: z.output<S>) => TopicSpec[] } = {},
 ): Promise<void> {
   const config = loadConfig(schema) as z.output<S> & CommonConfig;
+  if (options.topics && process.argv.includes('--print-topics')) {
+    process.stdout.write(formatTopicPlan(options.topics(config)));
+    return;
+  }
   const logger = createLogger({ service, level: config.LOG_LEVEL, instance: process.env.SERVICE_INSTANCE });
   logger.info({ config: describeConfig(schema, config) }, 'starting');
   let ready = false;

@@ -1,32 +1,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildMergeCurrent, currentStateQuery, duplicateCountQuery, newerThan } from './sql.js';
+import { buildInsertNew, buildMergeGroup, buildRangeCount, currentStateQuery, duplicateCountQuery, newerThan } from './sql.js';
 
 const names = { project: 'p', dataset: 'cdc', changesTable: 'orders_changes', currentTable: 'orders_current' };
-const file = { topic: 'orders-cdc', partition: 3, firstOffset: 100, lastOffset: 199, minClusterTime: '2025-11-26T10:11:12.000Z', maxClusterTime: '2025-11-26T10:13:00.000Z' };
+const file = { topic: 'orders-cdc', partition: 3, firstOffset: 100, lastOffset: 199 };
+const bounds = { minClusterTime: '2025-11-26T10:11:12.000Z', maxClusterTime: '2025-11-26T10:13:00.000Z' };
 const squash = (sql: string) => sql.replace(/\s+/g, ' ');
 
-test('the MERGE reads only the file rows, by source range and (when known) cluster-time bounds, as parameters', () => {
-  const { query, params, types } = buildMergeCurrent(names, file);
-  assert.match(query, /^MERGE `p\.cdc\.orders_current` AS T/);
-  assert.match(squash(query), /FROM `p\.cdc\.orders_changes` WHERE kafka_topic = @topic AND kafka_partition = @partition AND kafka_offset BETWEEN @first_offset AND @last_offset AND cluster_time BETWEEN @min_cluster_time AND @max_cluster_time/);
-  assert.deepEqual({ ...params, min_cluster_time: String((params.min_cluster_time as Date).toISOString()), max_cluster_time: String((params.max_cluster_time as Date).toISOString()) }, {
-    topic: 'orders-cdc',
-    partition: 3,
-    first_offset: 100,
-    last_offset: 199,
-    min_cluster_time: '2025-11-26T10:11:12.000Z',
-    max_cluster_time: '2025-11-26T10:13:00.000Z',
-  });
-  assert.deepEqual(types, { topic: 'STRING', partition: 'INT64', first_offset: 'INT64', last_offset: 'INT64', min_cluster_time: 'TIMESTAMP', max_cluster_time: 'TIMESTAMP' });
-  assert.doesNotMatch(query, /orders-cdc|2025-11-26/, 'values travel as parameters, never in the SQL text');
-  const unbounded = buildMergeCurrent(names, { ...file, minClusterTime: null, maxClusterTime: null });
-  assert.doesNotMatch(unbounded.query, /@min_cluster_time|@max_cluster_time/);
-  assert.deepEqual(Object.keys(unbounded.params), ['topic', 'partition', 'first_offset', 'last_offset']);
+test('the insert copies the staged group, skipping records already in the changes table and repeated ones', () => {
+  const { query, params, types } = buildInsertNew(names, 'orders_changes__stage_x', bounds);
+  const q = squash(query);
+  assert.match(q, /^INSERT INTO `p\.cdc\.orders_changes` \(event_id, op, db, .*, kafka_offset\) SELECT event_id, op, db, /);
+  assert.match(q, /kafka_offset FROM `p\.cdc\.orders_changes__stage_x` AS S WHERE NOT EXISTS \( SELECT 1 FROM `p\.cdc\.orders_changes` AS C WHERE C\.kafka_topic = S\.kafka_topic AND C\.kafka_partition = S\.kafka_partition AND C\.kafka_offset = S\.kafka_offset AND C\.cluster_time BETWEEN @min_cluster_time AND @max_cluster_time \)/);
+  assert.match(q, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY kafka_topic, kafka_partition, kafka_offset ORDER BY event_id\) = 1$/);
+  assert.deepEqual(types, { min_cluster_time: 'TIMESTAMP', max_cluster_time: 'TIMESTAMP' });
+  assert.equal((params.min_cluster_time as Date).toISOString(), bounds.minClusterTime);
+  assert.doesNotMatch(query, /2025-11-26/, 'values travel as parameters, never in the SQL text');
+  const unbounded = buildInsertNew(names, 'orders_changes__stage_x', null);
+  assert.doesNotMatch(unbounded.query, /@min_cluster_time/);
+  assert.deepEqual(unbounded.params, {});
 });
 
-test('the MERGE source: deduplicated by event_id, newest state-carrying change per document', () => {
-  const q = squash(buildMergeCurrent(names, file).query);
+test('the presence check counts the distinct offsets of a file range', () => {
+  const { query, params } = buildRangeCount(names, file);
+  assert.match(squash(query), /SELECT COUNT\(DISTINCT kafka_offset\) AS present FROM `p\.cdc\.orders_changes` WHERE kafka_topic = @topic AND kafka_partition = @partition AND kafka_offset BETWEEN @first_offset AND @last_offset/);
+  assert.deepEqual(params, { topic: 'orders-cdc', partition: 3, first_offset: 100, last_offset: 199 });
+});
+
+test('the MERGE source: the staged group, deduplicated by event_id, newest state-carrying change per document', () => {
+  const q = squash(buildMergeGroup(names, 'orders_changes__stage_x', bounds).query);
+  assert.match(q, /SELECT db, coll, document_id, document, op, event_id, .* FROM `p\.cdc\.orders_changes__stage_x` WHERE NOT/);
   assert.match(q, /NOT \(op = 'update' AND document IS NULL\)/, 'updates without a document are not state');
   assert.match(q, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY event_id ORDER BY kafka_offset\) = 1/);
   assert.match(q, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY db, coll, document_id ORDER BY cluster_time DESC, cluster_time_increment DESC, IF\(snapshot, 0, 1\) DESC, kafka_offset DESC\) = 1/);
@@ -34,14 +37,15 @@ test('the MERGE source: deduplicated by event_id, newest state-carrying change p
 });
 
 test('the MERGE is guarded: only a newer change updates or deletes; no insert behind a newer delete', () => {
-  const q = squash(buildMergeCurrent(names, file).query);
+  const q = squash(buildMergeGroup(names, 'orders_changes__stage_x', bounds).query);
   const newer = newerThan('S', 'T');
   assert.ok(q.includes(`WHEN MATCHED AND S.op = 'delete' AND ${newer} THEN DELETE`));
   assert.ok(q.includes(`WHEN MATCHED AND S.op != 'delete' AND ${newer} THEN UPDATE SET document = S.document, op = S.op, event_id = S.event_id`));
   assert.match(q, /updated_at = CURRENT_TIMESTAMP\(\)/);
   assert.match(q, /WHEN NOT MATCHED AND S\.op != 'delete' AND \(S\.deleted_cluster_time IS NULL OR S\.cluster_time > S\.deleted_cluster_time OR \(S\.cluster_time = S\.deleted_cluster_time AND S\.cluster_time_increment > S\.deleted_increment\)\) THEN INSERT \(db, coll, document_id,/);
   assert.doesNotMatch(q, /INSERT ROW/, 'explicit column list');
-  assert.match(q, /WHERE op = 'delete' AND cluster_time >= @min_cluster_time AND document_id IN \(SELECT document_id FROM/, 'the delete look-up is pruned to the file days on');
+  assert.match(q, /WHERE op = 'delete' AND cluster_time >= @min_cluster_time AND document_id IN \(SELECT document_id FROM/, 'the delete look-up is pruned to the group days on');
+  assert.match(q, /document_id IN \(SELECT document_id FROM `p\.cdc\.orders_changes__stage_x`\)/);
 });
 
 test('newer-than: cluster time, then increment, then a change beats a snapshot row at the same instant', () => {

@@ -1,4 +1,4 @@
-import { qualifiedTable, type WarehouseNames } from '@cdc/core/gcp';
+import { changesTableColumns, qualifiedTable, type WarehouseNames } from '@cdc/core/gcp';
 
 /** A query with named parameters and their BigQuery types. */
 export interface Statement {
@@ -7,14 +7,18 @@ export interface Statement {
   types: Record<string, string>;
 }
 
-/** The rows of one file in the changes table: its source range, and its cluster-time bounds when known. */
-export interface FileRows {
+/** The rows of one file in the changes table: its source range. */
+export interface FileRange {
   topic: string;
   partition: number;
   firstOffset: number;
   lastOffset: number;
-  minClusterTime: string | null;
-  maxClusterTime: string | null;
+}
+
+/** Cluster-time bounds of a group's rows when every file announced them: prune the changes table's day partitions. */
+export interface TimeBounds {
+  minClusterTime: string;
+  maxClusterTime: string;
 }
 
 /** Columns of the current table filled from a change row (the rest: updated_at). */
@@ -22,6 +26,9 @@ const STATE_COLUMNS = ['db', 'coll', 'document_id', 'document', 'op', 'event_id'
 
 /** Order of changes to one document, newest first: cluster time, increment, then a change beats a snapshot row of the same instant. */
 const NEWEST_FIRST = 'cluster_time DESC, cluster_time_increment DESC, IF(snapshot, 0, 1) DESC, kafka_offset DESC';
+
+/** A row of the changes table is one Kafka record: its identity is its source position (upstream duplicates of an event_id stay, see the dedup query). */
+const SOURCE_POSITION = ['kafka_topic', 'kafka_partition', 'kafka_offset'] as const;
 
 /** SQL condition: change `a` is newer than state/change `b` (same order as NEWEST_FIRST). */
 export function newerThan(a: string, b: string): string {
@@ -38,44 +45,60 @@ export function newerThan(a: string, b: string): string {
  */
 const CARRIES_STATE = "NOT (op = 'update' AND document IS NULL)";
 
-function fileRowsFilter(file: FileRows): { where: string; params: Statement['params']; types: Statement['types'] } {
-  const params: Statement['params'] = { topic: file.topic, partition: file.partition, first_offset: file.firstOffset, last_offset: file.lastOffset };
-  const types: Statement['types'] = { topic: 'STRING', partition: 'INT64', first_offset: 'INT64', last_offset: 'INT64' };
-  const conditions = ['kafka_topic = @topic', 'kafka_partition = @partition', 'kafka_offset BETWEEN @first_offset AND @last_offset'];
-  if (file.minClusterTime && file.maxClusterTime) {
-    // Also prunes the day partitions of the changes table to the file's.
-    conditions.push('cluster_time BETWEEN @min_cluster_time AND @max_cluster_time');
-    params.min_cluster_time = new Date(file.minClusterTime);
-    params.max_cluster_time = new Date(file.maxClusterTime);
-    types.min_cluster_time = 'TIMESTAMP';
-    types.max_cluster_time = 'TIMESTAMP';
-  }
-  return { where: conditions.join(' AND '), params, types };
+function boundParams(bounds: TimeBounds | null): Pick<Statement, 'params' | 'types'> {
+  if (!bounds) return { params: {}, types: {} };
+  return {
+    params: { min_cluster_time: new Date(bounds.minClusterTime), max_cluster_time: new Date(bounds.maxClusterTime) },
+    types: { min_cluster_time: 'TIMESTAMP', max_cluster_time: 'TIMESTAMP' },
+  };
 }
 
 /**
- * Applies one loaded file to the current table. Source: the file's rows in the changes table, deduplicated by
- * event_id, the newest state-carrying change per document. Guarded so that applying the same or an older change
- * again changes nothing (idempotent, and order-independent between files):
+ * Copies a staged group into the changes table, skipping every record already there (by source position) and
+ * repeated ones within the group: running it again after a crash, or for a group that overlaps an earlier one
+ * (a restart may group files differently), adds nothing twice. The look-up reads the small columns of the day
+ * partitions of the group only.
+ */
+export function buildInsertNew(names: WarehouseNames, staging: string, bounds: TimeBounds | null): Statement {
+  const changes = qualifiedTable(names, names.changesTable);
+  const columns = changesTableColumns()
+    .map((c) => c.name)
+    .join(', ');
+  const prune = bounds ? ' AND C.cluster_time BETWEEN @min_cluster_time AND @max_cluster_time' : '';
+  const query = `INSERT INTO ${changes} (${columns})
+SELECT ${columns} FROM ${qualifiedTable(names, staging)} AS S
+WHERE NOT EXISTS (
+  SELECT 1 FROM ${changes} AS C
+  WHERE ${SOURCE_POSITION.map((c) => `C.${c} = S.${c}`).join(' AND ')}${prune}
+)
+QUALIFY ROW_NUMBER() OVER (PARTITION BY ${SOURCE_POSITION.join(', ')} ORDER BY event_id) = 1`;
+  return { query, ...boundParams(bounds) };
+}
+
+/**
+ * Applies a staged group to the current table. Source: the group's rows, deduplicated by event_id, the newest
+ * state-carrying change per document (so within a group, whatever its files and partitions, only each document's
+ * newest change competes). Guarded so that applying the same or an older change again changes nothing
+ * (idempotent, and order-independent between groups):
  *  - a matched row changes only when the source change is newer (a change beats a snapshot row at a tie);
  *  - a newer delete removes the row;
  *  - a document is inserted only when no newer delete of it is in the changes table (an old change applied again
  *    after the delete must not bring the document back). That look-up reads only delete rows, only the small
- *    columns, only from the day partitions from the file's oldest change on.
+ *    columns, only from the day partitions from the group's oldest change on.
  */
-export function buildMergeCurrent(names: WarehouseNames, file: FileRows): Statement {
+export function buildMergeGroup(names: WarehouseNames, staging: string, bounds: TimeBounds | null): Statement {
   const changes = qualifiedTable(names, names.changesTable);
   const current = qualifiedTable(names, names.currentTable);
-  const { where, params, types } = fileRowsFilter(file);
-  const deletesSince = file.minClusterTime ? ' AND cluster_time >= @min_cluster_time' : '';
+  const stage = qualifiedTable(names, staging);
+  const deletesSince = bounds ? ' AND cluster_time >= @min_cluster_time' : '';
   const columns = STATE_COLUMNS.join(', ');
   const query = `MERGE ${current} AS T
 USING (
   SELECT L.*, D.cluster_time AS deleted_cluster_time, D.cluster_time_increment AS deleted_increment
   FROM (
     SELECT * FROM (
-      SELECT ${columns} FROM ${changes}
-      WHERE ${where} AND ${CARRIES_STATE}
+      SELECT ${columns} FROM ${stage}
+      WHERE ${CARRIES_STATE}
       QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY kafka_offset) = 1
     ) AS U
     WHERE TRUE
@@ -84,7 +107,7 @@ USING (
   LEFT JOIN (
     SELECT db, coll, document_id, cluster_time, cluster_time_increment FROM ${changes}
     WHERE op = 'delete'${deletesSince}
-      AND document_id IN (SELECT document_id FROM ${changes} WHERE ${where})
+      AND document_id IN (SELECT document_id FROM ${stage})
     QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll, document_id ORDER BY cluster_time DESC, cluster_time_increment DESC) = 1
   ) AS D
   ON D.db = L.db AND D.coll = L.coll AND D.document_id = L.document_id
@@ -100,7 +123,18 @@ WHEN NOT MATCHED AND S.op != 'delete'
   AND (S.deleted_cluster_time IS NULL OR S.cluster_time > S.deleted_cluster_time
        OR (S.cluster_time = S.deleted_cluster_time AND S.cluster_time_increment > S.deleted_increment)) THEN
   INSERT (${columns}, updated_at) VALUES (${STATE_COLUMNS.map((c) => `S.${c}`).join(', ')}, CURRENT_TIMESTAMP())`;
-  return { query, params, types };
+  return { query, ...boundParams(bounds) };
+}
+
+/** Records of the file's source range present in the changes table (all of them: the file was loaded). */
+export function buildRangeCount(names: WarehouseNames, file: FileRange): Statement {
+  const query = `SELECT COUNT(DISTINCT kafka_offset) AS present FROM ${qualifiedTable(names, names.changesTable)}
+WHERE kafka_topic = @topic AND kafka_partition = @partition AND kafka_offset BETWEEN @first_offset AND @last_offset`;
+  return {
+    query,
+    params: { topic: file.topic, partition: file.partition, first_offset: file.firstOffset, last_offset: file.lastOffset },
+    types: { topic: 'STRING', partition: 'INT64', first_offset: 'INT64', last_offset: 'INT64' },
+  };
 }
 
 /**

@@ -1,31 +1,26 @@
 import type { Logger } from '@cdc/core';
 import { gcpErrorInfo } from '@cdc/core/gcp';
 import { fromPolledPath, type LoadableFile } from '../transform/loadable-file.js';
-import type { FileLoader } from '../file-loader.js';
+import type { FileGroups } from '../file-groups.js';
 import type { LocalFiles } from '../sink/local-files.js';
 
 export interface DirectoryPollSettings {
   intervalMs: number;
-  concurrency: number;
 }
 
-/** Files found in one scan, grouped by source partition, each group in offset order. */
-export function planScan(paths: readonly string[]): LoadableFile[][] {
-  const groups = new Map<string, LoadableFile[]>();
-  for (const path of paths) {
-    const file = fromPolledPath(path);
-    if (!file) continue;
-    const key = `${file.topic}\u0000${file.partition}`;
-    groups.set(key, [...(groups.get(key) ?? []), file]);
-  }
-  return [...groups.values()].map((files) => files.sort((a, b) => a.firstOffset - b.firstOffset));
+/** The loadable files among the paths of one scan, in source order (unknown names skipped). */
+export function planScan(paths: readonly string[]): LoadableFile[] {
+  return paths
+    .map(fromPolledPath)
+    .filter((file): file is LoadableFile => file !== null)
+    .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition || a.firstOffset - b.firstOffset);
 }
 
 /**
  * Poll mode (the prototype's way, kept as an option): scan the shared directory every interval and load every
- * `*.parquet` found. At-least-once: a file renamed into place by a processor that crashed before announcing it is
- * loaded too, although the processor later replaces it with a file covering the same records. The job id
- * (derived from name and checksum) still keeps the same file from loading twice.
+ * `*.parquet` found, all of one scan handed to the groups at once. At-least-once: a file renamed into place by a
+ * processor that crashed before announcing it is loaded too, although the processor later replaces it with a file
+ * covering the same records (whose rows are then skipped as already present).
  */
 export class DirectoryPollSource {
   private timer: NodeJS.Timeout | null = null;
@@ -34,7 +29,7 @@ export class DirectoryPollSource {
 
   constructor(
     private readonly local: LocalFiles,
-    private readonly loader: FileLoader,
+    private readonly groups: FileGroups,
     private readonly logger: Logger,
     private readonly settings: DirectoryPollSettings,
   ) {}
@@ -51,26 +46,14 @@ export class DirectoryPollSource {
   }
 
   async scan(): Promise<void> {
-    const groups = planScan(await this.local.listPending());
-    if (groups.length === 0) return;
-    this.logger.info({ files: groups.reduce((n, g) => n + g.length, 0), partitions: groups.length }, 'scan found files');
-    let next = 0;
-    const worker = async () => {
-      while (!this.stopping && next < groups.length) {
-        const group = groups[next++]!;
-        for (const file of group) {
-          if (this.stopping) return;
-          try {
-            await this.loader.load(file, { key: null, event: null, source: null });
-          } catch (error) {
-            // Transient trouble persisted: the rest of this partition waits for the next scan (order is kept).
-            this.logger.error({ error: gcpErrorInfo(error), file: file.path }, 'file not loaded; retried at the next scan');
-            break;
-          }
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.settings.concurrency, groups.length) }, worker));
+    const files = planScan(await this.local.listPending());
+    if (files.length === 0) return;
+    this.logger.info({ files: files.length }, 'scan found files');
+    const results = await Promise.allSettled(files.map((file) => this.groups.submit(file, { key: null, event: null, source: null })));
+    results.forEach((result, i) => {
+      // Transient trouble persisted: the file is retried at the next scan.
+      if (result.status === 'rejected' && !this.stopping) this.logger.error({ error: gcpErrorInfo(result.reason), file: files[i]!.path }, 'file not loaded; retried at the next scan');
+    });
   }
 
   async stop(): Promise<void> {

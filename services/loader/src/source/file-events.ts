@@ -1,6 +1,6 @@
 import { assignmentOf, createGroupConsumer, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
-import type { FileLoader } from '../file-loader.js';
+import type { FileGroups } from '../file-groups.js';
 import type { LoaderMetrics } from '../metrics.js';
 
 export interface FileEventsSettings {
@@ -12,11 +12,11 @@ export interface FileEventsSettings {
 
 /**
  * Events mode: the consumer group of the files topic (read_committed: the processor announces files in
- * transactions, and an aborted announcement names a file that will be removed). Files of one files-topic
- * partition (hence of one source partition: the key is `<topic>-<partition>`) load one after the other,
- * partitions in parallel up to the concurrency. A file's offset is committed only once it is loaded, merged and
- * marked (or quarantined): after a crash it is delivered again, and the job id derived from the file makes that
- * harmless.
+ * transactions, and an aborted announcement names a file that will be removed). Every file of a batch is handed to
+ * the groups at once (the files of all partitions being consumed share a group); offsets are committed in order as
+ * the files' groups finish. A file's offset is committed only once it is loaded, merged and marked (or quarantined):
+ * after a crash it is delivered again, and loading it again adds nothing (records already in the changes table are
+ * skipped).
  */
 export class FileEventsSource {
   private readonly consumer: Consumer;
@@ -24,7 +24,7 @@ export class FileEventsSource {
 
   constructor(
     kafka: Kafka,
-    private readonly loader: FileLoader,
+    private readonly groups: FileGroups,
     private readonly metrics: LoaderMetrics,
     private readonly logger: Logger,
     private readonly settings: FileEventsSettings,
@@ -65,9 +65,18 @@ export class FileEventsSource {
       this.metrics.consumerLag.set(labels, Math.max(0, highWatermark - next));
       return true;
     };
-    for (const message of batch.messages) {
-      if (this.stopping || !isRunning() || isStale()) return;
-      await this.handle(batch.topic, batch.partition, message);
+    const handled = batch.messages.map((message) => ({ message, done: this.handle(batch.topic, batch.partition, message) }));
+    // Settled in order below; those after a failure are not awaited (their files come again).
+    for (const { done } of handled) done.catch(() => undefined);
+    for (const { message, done } of handled) {
+      if (this.stopping || this.groups.stopped || !isRunning() || isStale()) return;
+      try {
+        await done;
+      } catch (error) {
+        // Stopping hands waiting files back: not loaded, not committed.
+        if (this.groups.stopped) return;
+        throw error;
+      }
       if (!(await commit(Number(message.offset) + 1))) return;
       resolveOffset(message.offset);
     }
@@ -81,10 +90,10 @@ export class FileEventsSource {
       file = fromFileReadyEvent(decodeFileReadyEvent(message.value));
       if (!isSafeRelativePath(file.path)) throw new Error(`path ${JSON.stringify(file.path)} is not a relative .parquet path inside the input directory`);
     } catch (error) {
-      await this.loader.rejectEvent(`invalid file-ready event: ${(error as Error).message}`, origin);
+      await this.groups.rejectEvent(`invalid file-ready event: ${(error as Error).message}`, origin);
       return;
     }
-    await this.loader.load(file, origin);
+    await this.groups.submit(file, origin);
   }
 
   async stop(): Promise<void> {

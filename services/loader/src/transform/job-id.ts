@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
-export interface LoadIdentity {
-  dataset: string;
-  table: string;
+/** What identifies a file of a group: its source range and content. */
+export interface FileIdentity {
   topic: string;
   partition: number;
   firstOffset: number;
@@ -11,25 +10,33 @@ export interface LoadIdentity {
   md5: string;
 }
 
-const MAX_JOB_ID = 1024;
-const sanitize = (text: string) => text.replace(/[^A-Za-z0-9_-]/g, '_');
+const sanitize = (text: string) => text.replace(/[^A-Za-z0-9_]/g, '_');
 
-/**
- * The load job id of a file: the same file into the same table always gets the same id, so BigQuery itself
- * refuses a second load of it (409 duplicate) whoever asks and whenever. The checksum tells two different files of
- * the same range apart. Valid job ids are [A-Za-z0-9_-], at most 1024 characters.
- */
-export function loadJobId(identity: LoadIdentity): string {
-  const checksum = Buffer.from(identity.md5, 'base64').toString('hex').slice(0, 16) || sanitize(identity.md5).slice(0, 16);
-  const range = `p${identity.partition}_${identity.firstOffset}_${identity.lastOffset}_${checksum}`;
-  const id = `cdc_load_${sanitize(identity.dataset)}_${sanitize(identity.table)}_${sanitize(identity.topic)}_${range}`;
-  // Room for the attempt suffix; very long names are replaced by their hash.
-  if (id.length <= MAX_JOB_ID - 8) return id;
-  const digest = createHash('sha256').update(`${identity.dataset}\0${identity.table}\0${identity.topic}`).digest('hex').slice(0, 32);
-  return `cdc_load_${digest}_${range}`;
+/** A short digest of a group's files (order does not matter): names its jobs and staging tables, for tracing. */
+export function groupKey(files: readonly FileIdentity[]): string {
+  const lines = files.map((f) => `${f.topic}\0${f.partition}\0${f.firstOffset}\0${f.lastOffset}\0${f.md5}`).sort();
+  return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 16);
 }
 
-/** Attempt 1 uses the id itself; a later attempt (only after a failed one) `<id>_a<n>`, deterministic as well. */
-export function attemptJobId(baseId: string, attempt: number): string {
-  return attempt <= 1 ? baseId : `${baseId}_a${attempt}`;
+/**
+ * Names of one attempt to load a group: a fresh staging table and load job every attempt. Exactly-once does not
+ * rest on these names (the insert from staging skips records already in the changes table), so an attempt never
+ * has to find out what an earlier one left: a crashed attempt's table simply expires.
+ */
+export interface GroupAttempt {
+  key: string;
+  /** staging table, in the dataset of the changes table */
+  stagingTable: string;
+  /** id prefix of the attempt's load jobs (`_<n>` per job) */
+  jobId: string;
+}
+
+/** Staging tables of the changes table start with this (to find those left by crashed attempts). */
+export function stagingPrefix(changesTable: string): string {
+  return `${sanitize(changesTable)}__stage_`;
+}
+
+export function groupAttempt(changesTable: string, files: readonly FileIdentity[], nonce = randomBytes(4).toString('hex')): GroupAttempt {
+  const key = groupKey(files);
+  return { key, stagingTable: `${stagingPrefix(changesTable)}${key}_${nonce}`, jobId: `cdc_group_${sanitize(changesTable)}_${key}_${nonce}` };
 }

@@ -37,6 +37,7 @@ test('a file-ready event becomes a loadable file with its checksums and time bou
     bytes: 4096,
     minClusterTime: event.min_cluster_time,
     maxClusterTime: event.max_cluster_time,
+    readyAt: '2026-01-01T00:00:00.000Z',
     origin: 'event',
   });
 });
@@ -48,6 +49,7 @@ test('a polled path carries its identity in its name; other names are ignored', 
   assert.equal(file?.firstOffset, 100);
   assert.equal(file?.lastOffset, 199);
   assert.equal(file?.md5, null);
+  assert.equal(file?.readyAt, null);
   assert.equal(file?.origin, 'poll');
   assert.equal(fromPolledPath('orders-cdc/notes.parquet'), null);
 });

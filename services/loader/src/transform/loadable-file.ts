@@ -18,6 +18,8 @@ export interface LoadableFile {
   /** ISO times bounding the file's cluster times (prune the MERGE source); null when unknown (polling) */
   minClusterTime: string | null;
   maxClusterTime: string | null;
+  /** when the processor announced the file (ISO); null when found by polling */
+  readyAt: string | null;
   origin: 'event' | 'poll';
 }
 
@@ -35,6 +37,7 @@ export function fromFileReadyEvent(event: FileReadyEvent): LoadableFile {
     bytes: event.bytes,
     minClusterTime: event.min_cluster_time,
     maxClusterTime: event.max_cluster_time,
+    readyAt: event.created_at,
     origin: 'event',
   };
 }
@@ -57,6 +60,7 @@ export function fromPolledPath(relativePath: string): LoadableFile | null {
     bytes: null,
     minClusterTime: null,
     maxClusterTime: null,
+    readyAt: null,
     origin: 'poll',
   };
 }

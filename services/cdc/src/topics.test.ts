@@ -1,0 +1,17 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseConfig } from '@cdc/core';
+import { cdcConfigSchema } from './config.js';
+import { cdcTopics } from './topics.js';
+
+test('the CDC topics: per collection its topic and dead-letter topic (once per topic), then the checkpoint topic', () => {
+  const config = parseConfig(cdcConfigSchema, {
+    env: { MONGO_URI: 'mongodb://h:27017', CDC_COLLECTIONS: 'shop.orders,crm.orders,shop.customers', CDC_TOPIC_TEMPLATE: '{coll}-cdc' },
+  });
+  assert.deepEqual(
+    cdcTopics(config).map((t) => `${t.topic}/${t.numPartitions}`),
+    ['orders-cdc/6', 'orders-cdc.dlq/1', 'customers-cdc/6', 'customers-cdc.dlq/1', 'cdc-checkpoints/1'],
+  );
+  assert.deepEqual(cdcTopics(config, ['shop.customers']).map((t) => t.topic), ['customers-cdc', 'customers-cdc.dlq', 'cdc-checkpoints']);
+  assert.equal(cdcTopics(config).at(-1)?.config?.['cleanup.policy'], 'compact');
+});

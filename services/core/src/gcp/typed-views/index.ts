@@ -1,0 +1,2 @@
+export * from './field-kinds.js';
+export * from './view-sql.js';

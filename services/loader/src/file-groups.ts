@@ -1,0 +1,113 @@
+import type { Logger } from '@cdc/core';
+import type { FileLoader, FileOrigin, FileOutcome, GroupEntry } from './file-loader.js';
+import type { LoadableFile } from './transform/loadable-file.js';
+import { RetryableError } from './sink/errors.js';
+
+export interface GroupSettings {
+  /** a group collects files this long from its first one (the budget may make it wait longer) */
+  windowMs: number;
+  /** a group closes early with this many files, or bytes */
+  maxFiles: number;
+  maxBytes: number;
+}
+
+/** What the grouping needs of the budget: when the next load job may start. */
+export interface GroupPacer {
+  nextStart(): number;
+}
+
+interface Pending extends GroupEntry {
+  at: number;
+  resolve(outcome: FileOutcome): void;
+  reject(error: unknown): void;
+}
+
+/** When the next group may start: after its window (or at once when full), and not before the budget allows. */
+export function groupStartAt(pending: readonly { at: number; file: { bytes: number | null } }[], settings: GroupSettings, budgetStart: number, now: number): number {
+  const bytes = pending.reduce((n, p) => n + (p.file.bytes ?? 0), 0);
+  const full = pending.length >= settings.maxFiles || bytes >= settings.maxBytes;
+  return Math.max(full ? now : pending[0]!.at + settings.windowMs, budgetStart);
+}
+
+/** Takes the files of the next group from the front of the queue: up to maxFiles and maxBytes (at least one file). */
+export function takeGroup<T extends { file: { bytes: number | null } }>(pending: T[], settings: GroupSettings): T[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < pending.length && n < settings.maxFiles) {
+    const size = pending[n]!.file.bytes ?? 0;
+    if (n > 0 && bytes + size > settings.maxBytes) break;
+    bytes += size;
+    n++;
+  }
+  return pending.splice(0, n);
+}
+
+/**
+ * Collects the files handed in by the source (any partition) into groups and loads one group at a time with the
+ * file loader; each file's promise settles with its group. While a group loads, the next one collects: the
+ * busier the traffic and the tighter the budget, the bigger the groups, never more load jobs.
+ */
+export class FileGroups {
+  private readonly pending: Pending[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+
+  constructor(
+    private readonly loader: FileLoader,
+    private readonly pacer: GroupPacer,
+    private readonly logger: Logger,
+    private readonly settings: GroupSettings,
+  ) {}
+
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
+  /** Settles once the file's group is loaded (or the file found loaded or quarantined); rejects when the group failed. */
+  submit(file: LoadableFile, origin: FileOrigin): Promise<FileOutcome> {
+    if (this.stopping) return Promise.reject(new RetryableError('loader stopping'));
+    return new Promise<FileOutcome>((resolve, reject) => {
+      this.pending.push({ file, origin, at: Date.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  rejectEvent(error: string, origin: FileOrigin): Promise<void> {
+    return this.loader.rejectEvent(error, origin);
+  }
+
+  private schedule(): void {
+    if (this.stopping || this.running || this.pending.length === 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    const now = Date.now();
+    const at = groupStartAt(this.pending, this.settings, this.pacer.nextStart(), now);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.runGroup().finally(() => {
+        this.running = null;
+        this.schedule();
+      });
+    }, at - now);
+  }
+
+  private async runGroup(): Promise<void> {
+    const group = takeGroup(this.pending, this.settings);
+    if (group.length === 0) return;
+    try {
+      const outcomes = await this.loader.loadGroup(group);
+      group.forEach((entry, i) => entry.resolve(outcomes[i]!));
+    } catch (error) {
+      this.logger.warn({ files: group.length, err: error }, 'group not loaded; its files come again');
+      for (const entry of group) entry.reject(error);
+    }
+  }
+
+  /** No new group starts; waiting files are handed back (not loaded, not committed); the running group finishes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const entry of this.pending.splice(0)) entry.reject(new RetryableError('loader stopping'));
+    await this.running;
+  }
+}

@@ -1,0 +1,176 @@
+// The product's main path in real containers, as a user runs it (npm run test:docker, after scripts/docker/run.sh
+// has a Docker engine, the Compose CLI and the stand-in base images ready): cp .env.example .env, ./deploy.sh,
+// ./test.sh, a service container killed while a writer inserts (nothing lost or doubled in BigQuery),
+// ./deploy.sh down --volumes; then the HA overlay (COMPOSE_HA=true) with one Kafka broker stopped mid-stream.
+// MongoDB is the stand-in image (test/docker/compose.stand-ins.yml, via CDC_COMPOSE_OVERRIDES); every other
+// service runs from the project's compose files and Dockerfiles as shipped, with the .env.example defaults.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MongoClient } from 'mongodb';
+
+const root = resolve(import.meta.dirname, '../..');
+const env = Object.fromEntries(
+  readFileSync(join(root, '.env.example'), 'utf8')
+    .split('\n')
+    .map((line) => /^([A-Z0-9_]+)=(.*)$/.exec(line))
+    .filter(Boolean)
+    .map(([, key, value]) => [key, value]),
+);
+const project = env.GCP_PROJECT;
+const table = (name) => `\`${project}.${env.BQ_DATASET}.${name}\``;
+const mongoUri = `mongodb://127.0.0.1:${env.MONGO_PORT}/?directConnection=true`;
+const [db, coll] = env.CDC_COLLECTIONS.split(',')[0].trim().split('.');
+const MINUTE = 60_000;
+
+/** runs a command in the repository root, its output passed through; resolves to { code, output } */
+function run(command, args, { timeoutMs = 20 * MINUTE } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk) => {
+      output += chunk;
+      process.stderr.write(chunk);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code: signal ? `signal ${signal}` : code, output });
+    });
+  });
+}
+
+async function runOk(command, args, options) {
+  const result = await run(command, args, options);
+  assert.equal(result.code, 0, `${command} ${args.join(' ')} failed`);
+  return result.output;
+}
+
+/** one query on the BigQuery emulator's REST API (published on the host); rows as arrays of strings */
+async function bigquery(sql) {
+  const response = await fetch(`http://127.0.0.1:${env.BIGQUERY_PORT}/bigquery/v2/projects/${project}/queries`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: sql, useLegacySql: false, timeoutMs: 30_000 }),
+  });
+  assert.ok(response.ok, `BigQuery query failed: ${response.status} ${await response.text()}`);
+  const body = await response.json();
+  return (body.rows ?? []).map((row) => row.f.map((cell) => cell.v));
+}
+
+const containerOf = async (service) =>
+  (await runOk('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${env.COMPOSE_PROJECT_NAME}`, '--filter', `label=com.docker.compose.service=${service}`])).trim();
+
+async function waitHealthy(service, timeoutMs = 5 * MINUTE) {
+  const start = Date.now();
+  for (;;) {
+    const id = await containerOf(service);
+    if (id && (await runOk('docker', ['inspect', '-f', '{{.State.Health.Status}}', id])).trim() === 'healthy') return;
+    assert.ok(Date.now() - start < timeoutMs, `${service} not healthy again within ${timeoutMs / 1000}s`);
+    await sleep(2000);
+  }
+}
+
+/**
+ * Inserts `count` orders (string _ids `<prefix>-<n>`, one every `intervalMs`) while `disrupt` runs, then waits
+ * until the current-state table holds each exactly once and the changes table each insert event exactly once.
+ */
+async function writeThroughDisruption(prefix, count, intervalMs, disrupt) {
+  const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 30_000 });
+  await client.connect();
+  const orders = client.db(db).collection(coll);
+  const writer = (async () => {
+    for (let n = 0; n < count; n++) {
+      await orders.insertOne({ _id: `${prefix}-${String(n).padStart(5, '0')}`, status: 'new', total: n, items: [{ sku: `sku-${n % 7}`, qty: 1 }] });
+      await sleep(intervalMs);
+    }
+  })();
+  try {
+    await Promise.all([writer, disrupt()]);
+  } finally {
+    await client.close();
+  }
+  const where = `WHERE document_id LIKE '%${prefix}-%'`;
+  const deadline = Date.now() + 6 * MINUTE;
+  let current, changes;
+  for (;;) {
+    [current] = await bigquery(`SELECT COUNT(*), COUNT(DISTINCT document_id) FROM ${table(env.BQ_CURRENT_TABLE)} ${where}`);
+    [changes] = await bigquery(`SELECT COUNT(*), COUNT(DISTINCT event_id) FROM ${table(env.BQ_CHANGES_TABLE)} ${where} AND op = 'insert'`);
+    if (Number(current[1]) >= count && Number(changes[1]) >= count) break;
+    assert.ok(Date.now() < deadline, `not all ${count} orders in BigQuery in time: current ${current}, changes ${changes}`);
+    await sleep(5000);
+  }
+  assert.deepEqual(current.map(Number), [count, count], 'current-state table: one row per order');
+  assert.deepEqual(changes.map(Number), [count, count], 'changes table: one insert event per order');
+}
+
+const setEnv = (key, value) => {
+  const path = join(root, '.env');
+  writeFileSync(path, readFileSync(path, 'utf8').replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${value}`));
+};
+
+describe('docker compose deployment', { concurrency: false }, () => {
+  const dotenv = join(root, '.env');
+  const saved = join(root, '.env.before-test-docker');
+  before(() => {
+    // a developer's own .env is kept aside and put back; the test uses the shipped defaults
+    if (existsSync(dotenv)) renameSync(dotenv, saved);
+    copyFileSync(join(root, '.env.example'), dotenv);
+  });
+  after(async () => {
+    await run('./deploy.sh', ['down', '--volumes']);
+    rmSync(dotenv, { force: true });
+    if (existsSync(saved)) renameSync(saved, dotenv);
+  });
+
+  test('./deploy.sh builds every image and brings the stack up', { timeout: 30 * MINUTE }, async () => {
+    const output = await runOk('./deploy.sh', [], { timeoutMs: 30 * MINUTE });
+    assert.match(output, /pipeline up in \d+s/);
+  });
+
+  test('./test.sh: order-2 reaches orders_current, one log file per service', { timeout: 10 * MINUTE }, async () => {
+    const output = await runOk('./test.sh', []);
+    assert.match(output, /PASS: order \w+ is in /);
+    const dir = join(root, /logs: (logs\/\S+)/.exec(output)[1]);
+    const logs = readdirSync(dir).sort();
+    for (const service of ['bigquery', 'cdc', 'gcp-setup', 'gcs', 'kafka', 'loader', 'mongo', 'processor']) {
+      assert.ok(logs.includes(`${service}.log`), `no log of ${service} in ${dir}: ${logs}`);
+      assert.ok(statSync(join(dir, `${service}.log`)).size > 0, `empty log of ${service}`);
+    }
+  });
+
+  test('a killed cdc and processor are restarted by compose: nothing lost or doubled', { timeout: 15 * MINUTE }, async () => {
+    await writeThroughDisruption(`kill-${Date.now()}`, 300, 100, async () => {
+      for (const service of ['cdc', 'processor']) {
+        await sleep(8000);
+        await runOk('docker', ['kill', await containerOf(service)]);
+        // the restart policy brings it back: the same container, healthy again
+        await waitHealthy(service);
+      }
+    });
+  });
+
+  test('./deploy.sh down --volumes removes the stack', { timeout: 5 * MINUTE }, async () => {
+    await runOk('./deploy.sh', ['down', '--volumes']);
+    assert.equal(await containerOf('kafka'), '');
+  });
+
+  test('HA overlay: 3 brokers, one stopped mid-stream: nothing lost or doubled', { timeout: 40 * MINUTE }, async () => {
+    setEnv('COMPOSE_HA', 'true');
+    await runOk('./deploy.sh', [], { timeoutMs: 30 * MINUTE });
+    const brokers = await Promise.all(['kafka', 'kafka-2', 'kafka-3'].map(containerOf));
+    assert.ok(brokers.every(Boolean), `3 brokers running: ${brokers}`);
+    await writeThroughDisruption(`ha-${Date.now()}`, 200, 100, async () => {
+      await sleep(8000);
+      await runOk('docker', ['stop', brokers[1]]);
+    });
+    await runOk('docker', ['start', brokers[1]]);
+    await runOk('./deploy.sh', ['down', '--volumes']);
+  });
+});
