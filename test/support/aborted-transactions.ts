@@ -18,6 +18,24 @@ function transactionalProducer(transactionalId: string): KafkaJS.Producer {
 }
 
 /**
+ * A connected transactional producer. connect() runs InitProducerId, which the client gives 5 s: on a loaded
+ * machine that can pass while the coordinator is still aborting a predecessor, so a failed attempt is dropped and
+ * the id claimed again by a new producer.
+ */
+async function connected(transactionalId: string): Promise<KafkaJS.Producer> {
+  for (let attempt = 1; ; attempt++) {
+    const producer = transactionalProducer(transactionalId);
+    try {
+      await producer.connect();
+      return producer;
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      if (attempt >= 5) throw error;
+    }
+  }
+}
+
+/**
  * Producer k (k = 0, 1, ...) opens a transaction and writes its records to `partition`, round-robin with the
  * others (so producer 0's first offset is the lowest); all stay open. Then successors with the same transactional
  * ids fence them one by one in `fenceOrder` (e.g. [2, 0, 1]), so the broker aborts them out of first-offset order.
@@ -25,11 +43,12 @@ function transactionalProducer(transactionalId: string): KafkaJS.Producer {
  */
 export async function abortOutOfOrder(topic: string, partition: number, recordsPerProducer: AbortedRecord[][], fenceOrder: number[]): Promise<number[]> {
   const ids = recordsPerProducer.map((_, k) => uniqueName(`zombie-${k}`));
-  const zombies = ids.map(transactionalProducer);
+  const zombies: KafkaJS.Producer[] = [];
   const offsets: number[] = [];
   try {
-    for (const zombie of zombies) {
-      await zombie.connect();
+    for (const id of ids) {
+      const zombie = await connected(id);
+      zombies.push(zombie);
       await zombie.transaction();
     }
     const rounds = Math.max(...recordsPerProducer.map((r) => r.length));
@@ -43,8 +62,7 @@ export async function abortOutOfOrder(topic: string, partition: number, recordsP
     }
     // Each successor's InitProducerId returns once the coordinator has written the abort markers of its predecessor.
     for (const k of fenceOrder) {
-      const successor = transactionalProducer(ids[k]!);
-      await successor.connect();
+      const successor = await connected(ids[k]!);
       await successor.disconnect();
     }
   } finally {
