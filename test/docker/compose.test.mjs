@@ -59,8 +59,9 @@ async function bigquery(sql) {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query: sql, useLegacySql: false, timeoutMs: 30_000 }),
   });
-  assert.ok(response.ok, `BigQuery query failed: ${response.status} ${await response.text()}`);
-  const body = await response.json();
+  const text = await response.text();
+  assert.ok(response.ok, `BigQuery query failed: ${response.status} ${text}`);
+  const body = JSON.parse(text);
   return (body.rows ?? []).map((row) => row.f.map((cell) => cell.v));
 }
 
