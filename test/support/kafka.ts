@@ -63,7 +63,9 @@ export async function readTopic(kafka: Kafka, topic: string, options: { minCount
  */
 export async function waitForCommittedToEnd(kafka: Kafka, groupId: string, topic: string, timeoutMs = 60000): Promise<void> {
   const ends = new Map<number, number>();
-  for (const m of await readTopic(kafka, topic)) ends.set(m.partition, Math.max(ends.get(m.partition) ?? 0, Number(m.offset) + 1));
+  // At least one record: every caller waits on a topic it has just published to, and an empty read (a slow fetch
+  // on a busy machine) would otherwise make the wait pass at once.
+  for (const m of await readTopic(kafka, topic, { minCount: 1, timeoutMs })) ends.set(m.partition, Math.max(ends.get(m.partition) ?? 0, Number(m.offset) + 1));
   const admin = kafka.admin();
   await admin.connect();
   try {

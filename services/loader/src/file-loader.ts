@@ -1,4 +1,4 @@
-import { fileChecksums, retry, type Logger, type Producer } from '@cdc/core';
+import { fileChecksums, freshRecords, retry, type Logger, type Producer } from '@cdc/core';
 import { gcpErrorInfo, isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
 import type { LoadableFile } from './transform/loadable-file.js';
 import { groupAttempt, type GroupAttempt } from './transform/job-id.js';
@@ -328,7 +328,7 @@ export class FileLoader {
 
   private async sendDeadLetter(file: QuarantinedFile): Promise<void> {
     const { topic, message } = quarantineMessage(file, new Date());
-    await retry(() => this.deps.deadLetters.send({ topic, messages: [message] }), {
+    await retry(() => this.deps.deadLetters.send({ topic, messages: freshRecords([message]) }), {
       isTransient: () => true,
       maxAttempts: this.deps.settings.retry.attempts,
       baseDelayMs: this.deps.settings.retry.baseMs,

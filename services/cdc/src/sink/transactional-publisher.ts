@@ -1,4 +1,4 @@
-import { createTransactionalProducer, retry, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
+import { createTransactionalProducer, freshRecords, retry, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
 
 export interface OutgoingMessage {
   topic: string;
@@ -86,7 +86,7 @@ export class TransactionalPublisher implements Publisher {
     const producer = await this.connect();
     try {
       await producer.transaction();
-      await producer.sendBatch({ topicMessages });
+      await producer.sendBatch({ topicMessages: topicMessages.map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) })) });
       this.settings.onSent?.();
       await producer.commit();
     } catch (error) {

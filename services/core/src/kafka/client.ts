@@ -89,6 +89,15 @@ export function createProducer(kafka: Kafka): Producer {
   return kafka.producer({ kafkaJS: { acks: -1, allowAutoTopicCreation: false }, partitioner: 'murmur2_random' });
 }
 
+/**
+ * The client converts the records it is handed in place (headers into its own list form, string values into
+ * buffers), and converting a converted record fails ("Header value must be a string or buffer"): every send gets
+ * fresh copies, so a retried send, or a retried transaction, sends the records as they were made.
+ */
+export function freshRecords(messages: readonly Message[]): Message[] {
+  return messages.map((m) => ({ ...m, headers: m.headers ? { ...m.headers } : m.headers }));
+}
+
 /** Partitions per topic, for logs (`{ "orders-cdc": [0, 2] }`). */
 export function assignmentOf(partitions: readonly TopicPartition[]): Record<string, number[]> {
   const byTopic: Record<string, number[]> = {};

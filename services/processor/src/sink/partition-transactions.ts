@@ -1,4 +1,4 @@
-import { createTransactionalProducer, FencedError, isFenced, type Consumer, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
+import { createTransactionalProducer, FencedError, freshRecords, isFenced, type Consumer, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
 
 export interface OutgoingMessage {
   topic: string;
@@ -67,7 +67,7 @@ export class PartitionTransactions implements Transactions {
     const producer = this.producer!;
     await producer.transaction();
     try {
-      const topicMessages = byTopic(messages);
+      const topicMessages = byTopic(messages).map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) }));
       if (topicMessages.length > 0) await producer.sendBatch({ topicMessages });
       await producer.sendOffsets({
         consumer: this.consumer,
