@@ -22,7 +22,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false CKJS_LINKING=dynamic
+# nodedir: node-gyp builds against the headers the image's Node ships in /usr/local/include/node instead of
+# downloading them from the Node.js website (not reachable from a registry-only network)
+ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false CKJS_LINKING=dynamic \
+    npm_config_nodedir=/usr/local
 # manifests first: the npm ci layer stays cached until a package.json or the lockfile changes
 COPY package.json package-lock.json ./
 COPY services/core/package.json services/core/
