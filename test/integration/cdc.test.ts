@@ -231,11 +231,11 @@ describe('cdc service', () => {
     }
   });
 
-  // Known failure on the librdkafka client (issue #12 stays open): after the broker comes back the cdc's pending
-  // transaction never settles (no error, no retry logged) and nothing more is published until the cdc restarts.
-  // Marked todo so its result stays visible in every run without failing it; the chaos test, whose broker kills
-  // are followed by service kills, passes.
-  test('Kafka broker stopped and restarted mid-stream: the service retries and loses nothing', { todo: 'hangs after a broker restart on the librdkafka client: the pending transaction never settles' }, async () => {
+  // Intermittent on the librdkafka client (issue #12 stays open): twice on a loaded machine the cdc's pending
+  // transaction never settled after the broker came back (no error, no retry logged) and nothing more was
+  // published until the cdc restarted; on a quieter machine it passed in 24 s. Marked todo so its result stays
+  // visible in every run without failing it.
+  test('Kafka broker stopped and restarted mid-stream: the service retries and loses nothing', { todo: 'intermittent on the librdkafka client: after a broker restart the pending transaction may never settle' }, async () => {
     const prefix = uniqueName('cdc-broker');
     const db = prefix.replaceAll('-', '_');
     const orders = mongo.db(db).collection('orders');
