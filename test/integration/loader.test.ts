@@ -105,14 +105,8 @@ async function crashAndRecover(name: string, hook: Record<string, string>) {
   }
 }
 
-// Known failure on the librdkafka client (issue #14 stays open): its consumer hands the loader one partition's
-// batch at a time, so a group never gathers the files of several partitions and holds one file; loads stay
-// exactly-once (each record once, checked by the other tests) but these scenarios' group-shape assertions fail.
-// Marked todo so their results stay visible in every run without failing it.
-const CROSS_PARTITION_GROUPS = 'groups across partitions do not form on the librdkafka consumer (one partition per batch)';
-
 describe('loader service', () => {
-  test('shipped defaults: the files of two partitions, one announced twice, load as one group (one load job, one MERGE), each record once', { todo: CROSS_PARTITION_GROUPS }, async () => {
+  test('shipped defaults: the files of two partitions, one announced twice, load as one group (one load job, one MERGE), each record once', async () => {
     const s = loaderScenario('dup');
     await createTopic(kafka, s.filesTopic, 2);
     const { files, events } = await threeFiles(s);
@@ -169,32 +163,32 @@ describe('loader service', () => {
     }
   });
 
-  test('SIGKILL in the middle of a group\'s uploads: the restart loads every file once', { todo: CROSS_PARTITION_GROUPS }, async () => {
+  test('SIGKILL in the middle of a group\'s uploads: the restart loads every file once', async () => {
     const { metrics } = await crashAndRecover('kill-upload', { LOADER_TEST_CRASH_AFTER_UPLOAD: '2' });
     assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 9);
     assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 0);
   });
 
-  test('SIGKILL after the staging load: the staged rows were never inserted; the restart, grouping differently, inserts each once', { todo: CROSS_PARTITION_GROUPS }, async () => {
+  test('SIGKILL after the staging load: the staged rows were never inserted; the restart, grouping differently, inserts each once', async () => {
     const { s, metrics } = await crashAndRecover('kill-load', { LOADER_TEST_CRASH_AFTER_LOAD: '1' });
     assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 9);
     assert.equal(metricValue(metrics, 'loader_group_files_count'), 2, 'two groups after the restart, not the crashed one');
     assert.equal((await stagingTables(s)).length, 1, "the crashed attempt's staging table is left to expire");
   });
 
-  test('SIGKILL after the insert: the restart skips every record already in the changes table and still merges', { todo: CROSS_PARTITION_GROUPS }, async () => {
+  test('SIGKILL after the insert: the restart skips every record already in the changes table and still merges', async () => {
     const { metrics } = await crashAndRecover('kill-insert', { LOADER_TEST_CRASH_AFTER_INSERT: '1' });
     assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0, 'nothing inserted twice');
     assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 9);
   });
 
-  test('SIGKILL after the MERGE: nothing is applied twice', { todo: CROSS_PARTITION_GROUPS }, async () => {
+  test('SIGKILL after the MERGE: nothing is applied twice', async () => {
     const { metrics } = await crashAndRecover('kill-merge', { LOADER_TEST_CRASH_AFTER_MERGE: '1' });
     assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0);
     assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 9);
   });
 
-  test('SIGKILL after marking some files of the group, before the commit: marked files are found under loaded/, the rest skip their rows', { todo: CROSS_PARTITION_GROUPS }, async () => {
+  test('SIGKILL after marking some files of the group, before the commit: marked files are found under loaded/, the rest skip their rows', async () => {
     const { metrics } = await crashAndRecover('kill-mark', { LOADER_TEST_CRASH_AFTER_MARK: '2' });
     assert.equal(metricValue(metrics, 'loader_files_already_loaded_total', { how: 'marked' }), 2);
     assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0);
@@ -207,12 +201,12 @@ describe('loader service', () => {
     const { files, events } = await threeFiles(s);
     await publishFileEvents(kafka, s.filesTopic, files);
     const proxy = await startQuotaProxy(infra.bigqueryEndpoint);
-    // Refused until told otherwise: the group fails after its attempts.
+    // Refused until told otherwise: the group fails after its attempts and is held for another try.
     proxy.failLoads = Number.MAX_SAFE_INTEGER;
     const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_RETRY_ATTEMPTS: '3' }), 'loader-quota');
     try {
       await loader.waitReady();
-      await waitFor('a group given up after its attempts', () => loader.output.some((line) => /group not loaded; its files come again/.test(line)), 60000);
+      await waitFor('a group failed after its attempts', () => loader.output.some((line) => /group not loaded; trying it again/.test(line)), 60000);
       assert.ok(proxy.refused >= 3);
       assert.ok(loader.output.some((line) => /quotaExceeded/.test(line)) && loader.output.some((line) => /rateLimitExceeded/.test(line)), 'both kinds retried');
       const refusedSoFar = proxy.refused;
@@ -229,7 +223,7 @@ describe('loader service', () => {
       const committed = offsets.find((t) => t.topic === s.filesTopic)?.partitions ?? [];
       assert.ok(committed.every((p) => Number(p.offset) <= 0), 'no offset committed');
 
-      // The quota comes back: the files come again and load once.
+      // The quota comes back: the held group is tried again and loads once.
       proxy.failLoads = 1;
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
       await assertWarehouse(s, events);
@@ -241,6 +235,32 @@ describe('loader service', () => {
     } finally {
       await stopAll(loader);
       await proxy.close();
+    }
+  });
+
+  test('a partition with more files in flight than a full group is paused, then resumed: every file loads once, in groups', async () => {
+    const s = loaderScenario('pause');
+    await createTopic(kafka, s.filesTopic, 1);
+    const files: WrittenTestFile[] = [];
+    const events: ChangeEvent[] = [];
+    for (let k = 0; k < 7; k++) {
+      const fileEvents = [orderChange('insert', 10 + k, { t: T0 + k, i: 1 }, 100 + k), orderChange('update', 10 + k, { t: T0 + k, i: 2 }, 200 + k)];
+      files.push(await writeTestFile(s.inputDir, s.topic, 0, 2 * k, fileEvents));
+      events.push(...fileEvents);
+    }
+    await publishFileEvents(kafka, s.filesTopic, files);
+    // Two files a group, so at most two in flight: the one partition is paused after its first batch.
+    const loader = await startService('loader', s.env({ LOADER_GROUP_MAX_FILES: '2' }), 'loader-pause');
+    try {
+      await loader.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      await assertWarehouse(s, events);
+      assert.ok(loader.output.some((line) => /partition paused until more of its files are loaded/.test(line)), 'the partition was paused');
+      const metrics = await loader.metrics();
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), files.length);
+      assert.ok(metricValue(metrics, 'loader_group_files_count') >= 4, 'groups of at most two files');
+    } finally {
+      await stopAll(loader);
     }
   });
 

@@ -6,7 +6,7 @@ import type { FileLoader } from './file-loader.js';
 import { FileGroups, groupStartAt, takeGroup } from './file-groups.js';
 import type { LoadableFile } from './transform/loadable-file.js';
 
-const settings = { windowMs: 1000, maxFiles: 3, maxBytes: 100 };
+const settings = { windowMs: 1000, maxFiles: 3, maxBytes: 100, retryBaseMs: 1, retryMaxMs: 1 };
 const file = (at: number, bytes: number) => ({ at, file: { bytes } });
 
 test('a group starts after its window from the first file, at once when full, never before the budget allows', () => {
@@ -52,7 +52,7 @@ const loadable = (path: string) => ({ path, bytes: 10 }) as unknown as LoadableF
 
 test('files handed in together load as one group; those arriving while it loads form the next', async () => {
   const { groups, loader } = fakeLoader(50);
-  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { windowMs: 20, maxFiles: 100, maxBytes: 1e9 });
+  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 20, maxFiles: 100, maxBytes: 1e9 });
   const first = ['a', 'b', 'c'].map((p) => fileGroups.submit(loadable(p), origin));
   await new Promise((resolve) => setTimeout(resolve, 40));
   const second = ['d', 'e'].map((p) => fileGroups.submit(loadable(p), origin));
@@ -62,7 +62,7 @@ test('files handed in together load as one group; those arriving while it loads 
 
 test('the budget holds a group back; stopping hands waiting files back without loading them', async () => {
   const { groups, loader } = fakeLoader();
-  const fileGroups = new FileGroups(loader, { nextStart: () => Date.now() + 60_000 }, silent, { windowMs: 1, maxFiles: 1, maxBytes: 1e9 });
+  const fileGroups = new FileGroups(loader, { nextStart: () => Date.now() + 60_000 }, silent, { ...settings, windowMs: 1, maxFiles: 1, maxBytes: 1e9 });
   const waiting = fileGroups.submit(loadable('a'), origin);
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.deepEqual(groups, [], 'not before the budget allows, even when full');
@@ -72,9 +72,31 @@ test('the budget holds a group back; stopping hands waiting files back without l
   assert.deepEqual(groups, []);
 });
 
-test('a failed group rejects each of its files (they are not committed and come again)', async () => {
+test('a failed group is tried again with the files that arrived meanwhile, until it loads', async () => {
+  const attempts: string[][] = [];
+  const loader = {
+    loadGroup: async (entries: readonly { file: { path: string } }[]) => {
+      attempts.push(entries.map((e) => e.file.path));
+      if (attempts.length < 3) throw new Error('backend down');
+      return entries.map(() => 'loaded' as const);
+    },
+  } as unknown as FileLoader;
+  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 10, retryMaxMs: 20 });
+  const first = ['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const later = fileGroups.submit(loadable('c'), origin);
+  assert.deepEqual(await Promise.all([...first, later]), ['loaded', 'loaded', 'loaded']);
+  assert.equal(attempts.length, 3);
+  assert.deepEqual(attempts[0], ['a', 'b']);
+  assert.deepEqual(attempts[2], ['a', 'b', 'c'], 'the retried group takes the newcomer along');
+});
+
+test('stopping while a failed group waits for its retry hands its files back', async () => {
   const loader = { loadGroup: async () => Promise.reject(new Error('backend down')) } as unknown as FileLoader;
-  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { windowMs: 1, maxFiles: 10, maxBytes: 1e9 });
-  const results = await Promise.allSettled(['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin)));
+  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 60_000, retryMaxMs: 60_000 });
+  const files = ['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await fileGroups.stop();
+  const results = await Promise.allSettled(files);
   assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
 });

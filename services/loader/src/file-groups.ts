@@ -1,4 +1,4 @@
-import type { Logger } from '@cdc/core';
+import { backoffDelay, type Logger } from '@cdc/core';
 import type { FileLoader, FileOrigin, FileOutcome, GroupEntry } from './file-loader.js';
 import type { LoadableFile } from './transform/loadable-file.js';
 import { RetryableError } from './sink/errors.js';
@@ -9,6 +9,9 @@ export interface GroupSettings {
   /** a group closes early with this many files, or bytes */
   maxFiles: number;
   maxBytes: number;
+  /** a group that failed (its steps' own retries spent) is tried again after a backoff from retryBaseMs up to retryMaxMs */
+  retryBaseMs: number;
+  retryMaxMs: number;
 }
 
 /** What the grouping needs of the budget: when the next load job may start. */
@@ -45,13 +48,17 @@ export function takeGroup<T extends { file: { bytes: number | null } }>(pending:
 /**
  * Collects the files handed in by the source (any partition) into groups and loads one group at a time with the
  * file loader; each file's promise settles with its group. While a group loads, the next one collects: the
- * busier the traffic and the tighter the budget, the bigger the groups, never more load jobs.
+ * busier the traffic and the tighter the budget, the bigger the groups, never more load jobs. A group that fails
+ * is tried again (with the files that arrived meanwhile) until it loads or the loader stops.
  */
 export class FileGroups {
   private readonly pending: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopping = false;
+  /** failed attempts of the group at the front of the queue, and when it may be tried again */
+  private failures = 0;
+  private retryAt = 0;
 
   constructor(
     private readonly loader: FileLoader,
@@ -81,7 +88,7 @@ export class FileGroups {
     if (this.stopping || this.running || this.pending.length === 0) return;
     if (this.timer) clearTimeout(this.timer);
     const now = Date.now();
-    const at = groupStartAt(this.pending, this.settings, this.pacer.nextStart(), now);
+    const at = groupStartAt(this.pending, this.settings, Math.max(this.pacer.nextStart(), this.retryAt), now);
     this.timer = setTimeout(() => {
       this.timer = null;
       this.running = this.runGroup().finally(() => {
@@ -96,10 +103,20 @@ export class FileGroups {
     if (group.length === 0) return;
     try {
       const outcomes = await this.loader.loadGroup(group);
+      this.failures = 0;
+      this.retryAt = 0;
       group.forEach((entry, i) => entry.resolve(outcomes[i]!));
     } catch (error) {
-      this.logger.warn({ files: group.length, err: error }, 'group not loaded; its files come again');
-      for (const entry of group) entry.reject(error);
+      if (this.stopping) {
+        for (const entry of group) entry.reject(error);
+        return;
+      }
+      // Held here, not handed back: the source commits in order, so later files wait for these anyway.
+      this.failures++;
+      const delayMs = backoffDelay(this.failures, this.settings.retryBaseMs, this.settings.retryMaxMs);
+      this.retryAt = Date.now() + delayMs;
+      this.pending.unshift(...group);
+      this.logger.warn({ files: group.length, attempt: this.failures, delayMs, err: error }, 'group not loaded; trying it again');
     }
   }
 

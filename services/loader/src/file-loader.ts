@@ -79,7 +79,7 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
  * table (one load job), insert into the changes table the records not already there, MERGE the group into the
  * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
  * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
- * retried with backoff; when they persist the error is thrown (the files come again later). A file at fault is
+ * retried with backoff; when they persist the error is thrown (the groups try the group again). A file at fault is
  * quarantined and reported, never skipped silently. The caller commits the files' offsets only after this resolves.
  */
 export class FileLoader {

@@ -128,7 +128,13 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     shutdown.register('retention sweep', () => clearInterval(timer));
   }
 
-  const groups = new FileGroups(loader, budget, logger, { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES });
+  const groups = new FileGroups(loader, budget, logger, {
+    windowMs: config.LOADER_GROUP_WINDOW_MS,
+    maxFiles: config.LOADER_GROUP_MAX_FILES,
+    maxBytes: config.LOADER_GROUP_MAX_BYTES,
+    retryBaseMs: config.LOADER_RETRY_BASE_MS,
+    retryMaxMs: config.LOADER_RETRY_MAX_MS,
+  });
   logger.info(
     { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, ...budget.state() },
     'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
@@ -150,6 +156,11 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     filesTopic: config.LOADER_FILES_TOPIC,
     concurrency: config.LOADER_CONCURRENCY,
     sessionTimeoutMs: config.LOADER_SESSION_TIMEOUT_MS,
+    // A full group's worth per partition in flight at most: memory stays bounded while a backlog loads.
+    maxInFlightPerPartition: config.LOADER_GROUP_MAX_FILES,
+  }, (error) => {
+    logger.fatal({ err: error }, 'a file could be neither loaded nor quarantined; stopping (it comes again after the restart)');
+    void shutdown.run(1);
   });
   shutdown.register('files consumer', () => source.stop());
   shutdown.register('file groups', () => groups.stop());

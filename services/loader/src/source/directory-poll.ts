@@ -1,5 +1,4 @@
 import type { Logger } from '@cdc/core';
-import { gcpErrorInfo } from '@cdc/core/gcp';
 import { fromPolledPath, type LoadableFile } from '../transform/loadable-file.js';
 import type { FileGroups } from '../file-groups.js';
 import type { LocalFiles } from '../sink/local-files.js';
@@ -49,11 +48,8 @@ export class DirectoryPollSource {
     const files = planScan(await this.local.listPending());
     if (files.length === 0) return;
     this.logger.info({ files: files.length }, 'scan found files');
-    const results = await Promise.allSettled(files.map((file) => this.groups.submit(file, { key: null, event: null, source: null })));
-    results.forEach((result, i) => {
-      // Transient trouble persisted: the file is retried at the next scan.
-      if (result.status === 'rejected' && !this.stopping) this.logger.error({ error: gcpErrorInfo(result.reason), file: files[i]!.path }, 'file not loaded; retried at the next scan');
-    });
+    // A failed group is tried again by the groups; a file is handed back (rejected) only when the loader stops.
+    await Promise.allSettled(files.map((file) => this.groups.submit(file, { key: null, event: null, source: null })));
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
 import { assignmentOf, createGroupConsumer, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
+import { PartitionProgress } from './partition-progress.js';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
 import type { FileGroups } from '../file-groups.js';
 import type { LoaderMetrics } from '../metrics.js';
@@ -8,18 +9,24 @@ export interface FileEventsSettings {
   filesTopic: string;
   concurrency: number;
   sessionTimeoutMs: number;
+  /** a partition is paused while this many of its files are handed over and not yet committed */
+  maxInFlightPerPartition: number;
 }
 
 /**
  * Events mode: the consumer group of the files topic (read_committed: the processor announces files in
- * transactions, and an aborted announcement names a file that will be removed). Every file of a batch is handed to
- * the groups at once (the files of all partitions being consumed share a group); offsets are committed in order as
- * the files' groups finish. A file's offset is committed only once it is loaded, merged and marked (or quarantined):
- * after a crash it is delivered again, and loading it again adds nothing (records already in the changes table are
- * skipped).
+ * transactions, and an aborted announcement names a file that will be removed). Each batch is handed to the groups
+ * and eachBatch returns at once: the client fetches only while no batch is being handled, so holding a batch until
+ * its files load would let a group see one partition's files only. Offsets are committed per partition in order as
+ * the files' groups finish (`PartitionProgress`); a file's offset is committed only once it is loaded, merged and
+ * marked (or quarantined). After a crash the uncommitted files are delivered again, and loading one again adds
+ * nothing (records already in the changes table are skipped).
  */
 export class FileEventsSource {
   private readonly consumer: Consumer;
+  private readonly progress = new Map<number, PartitionProgress>();
+  private readonly paused = new Set<number>();
+  private readonly highWatermarks = new Map<number, number>();
   private stopping = false;
 
   constructor(
@@ -28,14 +35,22 @@ export class FileEventsSource {
     private readonly metrics: LoaderMetrics,
     private readonly logger: Logger,
     private readonly settings: FileEventsSettings,
+    /** a file neither loaded nor quarantined (not a shutdown): the service stops, the file comes again after a restart */
+    private readonly fail: (error: unknown) => void,
   ) {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
-      onRebalance: ({ kind, partitions }) =>
-        kind === 'assign'
-          ? this.logger.info({ assignment: assignmentOf(partitions) }, 'joined the consumer group')
-          : this.logger.info({ revoked: assignmentOf(partitions) }, 'partitions revoked'),
+      onRebalance: ({ kind, partitions }) => {
+        if (kind === 'assign') {
+          this.logger.info({ assignment: assignmentOf(partitions) }, 'joined the consumer group');
+          return;
+        }
+        this.logger.info({ revoked: assignmentOf(partitions) }, 'partitions revoked');
+        // Their files in flight still load (harmlessly again if the next owner loads them too); committing their
+        // offsets is the next owner's job, from the last offset committed.
+        for (const { partition } of partitions) this.forget(partition);
+      },
     });
   }
 
@@ -45,41 +60,65 @@ export class FileEventsSource {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.concurrency,
-      eachBatch: (payload) => this.eachBatch(payload),
+      eachBatch: async (payload) => this.eachBatch(payload),
     });
   }
 
-  private async eachBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const labels = { topic: batch.topic, partition: String(batch.partition) };
-    const highWatermark = Number(batch.highWatermark);
-    /** false when the group moved on (member expelled, rebalance): the batch is re-delivered, and reloads are no-ops. */
-    const commit = async (next: number): Promise<boolean> => {
-      try {
-        await this.consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(next) }]);
-      } catch (error) {
-        if (!isRejoin(error)) throw error;
-        this.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'offset commit refused by the group coordinator; rejoining');
-        return false;
-      }
-      // A transaction marker after the last event counts as one (librdkafka hands over records only).
-      this.metrics.consumerLag.set(labels, Math.max(0, highWatermark - next));
-      return true;
-    };
-    const handled = batch.messages.map((message) => ({ message, done: this.handle(batch.topic, batch.partition, message) }));
-    // Settled in order below; those after a failure are not awaited (their files come again).
-    for (const { done } of handled) done.catch(() => undefined);
-    for (const { message, done } of handled) {
-      if (this.stopping || this.groups.stopped || !isRunning() || isStale()) return;
-      try {
-        await done;
-      } catch (error) {
-        // Stopping hands waiting files back: not loaded, not committed.
-        if (this.groups.stopped) return;
-        throw error;
-      }
-      if (!(await commit(Number(message.offset) + 1))) return;
+  private eachBatch({ batch, resolveOffset }: EachBatchPayload): void {
+    if (this.stopping || this.groups.stopped) return;
+    const { topic, partition } = batch;
+    const progress = this.progressOf(partition);
+    for (const message of batch.messages) {
+      progress.track(Number(message.offset), this.handle(topic, partition, message));
+      // Handed over, so the client moves on; resolving is not committing (commits follow the loads).
       resolveOffset(message.offset);
     }
+    this.highWatermarks.set(partition, Number(batch.highWatermark));
+    if (progress.size >= this.settings.maxInFlightPerPartition && !this.paused.has(partition)) {
+      this.paused.add(partition);
+      this.consumer.pause([{ topic, partitions: [partition] }]);
+      this.logger.info({ partition, inFlight: progress.size }, 'partition paused until more of its files are loaded');
+    }
+  }
+
+  /** The partition's tracker, for as long as this member owns the partition. */
+  private progressOf(partition: number): PartitionProgress {
+    const current = this.progress.get(partition);
+    if (current) return current;
+    const topic = this.settings.filesTopic;
+    const progress: PartitionProgress = new PartitionProgress({
+      committable: async (next) => {
+        try {
+          await this.consumer.commitOffsets([{ topic, partition, offset: String(next) }]);
+        } catch (error) {
+          // The next commit covers these files; if none comes, they are delivered again (and found loaded).
+          this.logger.warn({ err: error, topic, partition, offset: next }, isRejoin(error) ? 'offset commit refused by the group coordinator (rebalance)' : 'offset commit failed');
+        }
+        // A transaction marker after the last event counts as one (librdkafka hands over records only).
+        this.metrics.consumerLag.set({ topic, partition: String(partition) }, Math.max(0, (this.highWatermarks.get(partition) ?? next) - next));
+        if (this.paused.has(partition) && progress.size < this.settings.maxInFlightPerPartition / 2) this.resume(partition);
+      },
+      failed: (offset, error) => {
+        // Stopping hands waiting files back: not loaded, not committed, delivered again after the restart.
+        if (this.stopping || this.groups.stopped) return;
+        this.logger.error({ err: error, topic, partition, offset }, 'file-ready event neither loaded nor quarantined');
+        this.fail(error);
+      },
+    });
+    this.progress.set(partition, progress);
+    return progress;
+  }
+
+  private resume(partition: number): void {
+    if (!this.paused.delete(partition)) return;
+    this.consumer.resume([{ topic: this.settings.filesTopic, partitions: [partition] }]);
+  }
+
+  private forget(partition: number): void {
+    this.progress.get(partition)?.close();
+    this.progress.delete(partition);
+    this.highWatermarks.delete(partition);
+    this.resume(partition);
   }
 
   private async handle(topic: string, partition: number, message: KafkaMessage): Promise<void> {
@@ -98,6 +137,8 @@ export class FileEventsSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    // Commits of files that finished loading go out before the consumer leaves.
+    await Promise.all([...this.progress.values()].map((p) => p.settled()));
     await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
   }
 }
