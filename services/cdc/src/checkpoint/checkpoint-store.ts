@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Kafka, Logger, TopicSpec } from '@cdc/core';
+import { retry, RetriableError, type Kafka, type Logger, type TopicSpec } from '@cdc/core';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
 
 /** Single partition: total order of checkpoints, and one end marker tells a reader it has seen everything. */
 const CHECKPOINT_PARTITION = 0;
 const MARKER_PREFIX = '__read-marker__/';
+/** Reading the topic up to the marker takes seconds (a group join and one partition); a read stuck longer is retried. */
+const READ_DEADLINE_MS = 60_000;
+const READ_ATTEMPTS = 5;
 
 /** The checkpoint topic: compacted (the latest checkpoint per stream is what counts), one partition. */
 export function checkpointTopicSpec(topic: string, replicationFactor: number): TopicSpec {
@@ -30,6 +33,16 @@ export class CheckpointStore {
    * the committed records up to that marker then sees every checkpoint ever committed for the stream.
    */
   async load(streamId: string, publisher: Publisher): Promise<Checkpoint | null> {
+    const latest = await retry(() => this.readOnce(streamId, publisher), {
+      isTransient: (error) => error instanceof RetriableError,
+      maxAttempts: READ_ATTEMPTS,
+      onRetry: ({ attempt, error }) => this.logger.warn({ streamId, attempt, err: error }, 'checkpoint read failed; reading again'),
+    });
+    this.logger.info({ streamId, checkpoint: latest }, latest ? 'checkpoint loaded' : 'no checkpoint yet');
+    return latest;
+  }
+
+  private async readOnce(streamId: string, publisher: Publisher): Promise<Checkpoint | null> {
     const markerKey = `${MARKER_PREFIX}${streamId}`;
     const markerValue = randomUUID();
     await publisher.publish([{ topic: this.topic, message: { key: markerKey, value: markerValue, partition: CHECKPOINT_PARTITION } }]);
@@ -40,10 +53,16 @@ export class CheckpointStore {
       'isolation.level': 'read_committed',
     });
     let latest: Checkpoint | null = null;
+    let timer: NodeJS.Timeout | undefined;
     try {
       await consumer.connect();
       await consumer.subscribe({ topics: [this.topic] });
       await new Promise<void>((resolve, reject) => {
+        // Without a deadline a consumer that never gets the partition (broker restarting) would wait forever, silently.
+        timer = setTimeout(
+          () => reject(new RetriableError(`checkpoint topic ${this.topic} not read up to its marker within ${READ_DEADLINE_MS} ms`, { reason: 'checkpoint_read_timeout' })),
+          READ_DEADLINE_MS,
+        );
         consumer
           .run({
             eachMessage: async ({ message }) => {
@@ -55,9 +74,9 @@ export class CheckpointStore {
           .catch(reject);
       });
     } finally {
+      clearTimeout(timer);
       await consumer.disconnect().catch(() => undefined);
     }
-    this.logger.info({ streamId, checkpoint: latest }, latest ? 'checkpoint loaded' : 'no checkpoint yet');
     return latest;
   }
 }

@@ -65,7 +65,8 @@ export class TransactionalPublisher implements Publisher {
     await retry(
       async (attempt) => {
         if (this.closed) throw new Error('publisher closed');
-        if (attempt > 1 && options.committedAlready && (await options.committedAlready().catch(() => false))) {
+        // A check that fails fails the attempt: re-sending without knowing could commit the batch twice.
+        if (attempt > 1 && options.committedAlready && (await options.committedAlready())) {
           this.logger.warn({ attempt }, 'the failed transaction had been committed; not sending it again');
           return;
         }
