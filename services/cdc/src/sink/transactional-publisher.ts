@@ -1,5 +1,7 @@
 import { createTransactionalProducer, freshRecords, retry, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
 
+const PENDING_LOG_MS = 15_000;
+
 export interface OutgoingMessage {
   topic: string;
   message: Message;
@@ -85,6 +87,10 @@ export class TransactionalPublisher implements Publisher {
 
   private async publishOnce(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
     const producer = await this.connect();
+    // librdkafka keeps retrying a transaction's records while the brokers are away (up to the transaction timeout)
+    // without surfacing an error: say so, so a quiet cdc is never a mystery.
+    const startedAt = Date.now();
+    const pending = setInterval(() => this.logger.warn({ pendingMs: Date.now() - startedAt }, 'transaction still pending (brokers unreachable?)'), PENDING_LOG_MS);
     try {
       await producer.transaction();
       await producer.sendBatch({ topicMessages: topicMessages.map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) })) });
@@ -94,6 +100,8 @@ export class TransactionalPublisher implements Publisher {
       if (producer.isActive()) await producer.abort().catch(() => undefined);
       await this.reset();
       throw error;
+    } finally {
+      clearInterval(pending);
     }
   }
 
