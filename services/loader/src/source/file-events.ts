@@ -137,7 +137,8 @@ export class FileEventsSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    // Commits of files that finished loading go out before the consumer leaves.
+    // Commits of files that finished loading go out before the consumer leaves (after the settled files' callbacks ran).
+    await new Promise((resolve) => setImmediate(resolve));
     await Promise.all([...this.progress.values()].map((p) => p.settled()));
     await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
   }
