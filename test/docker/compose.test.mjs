@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
@@ -78,6 +78,32 @@ async function waitHealthy(service, timeoutMs = 5 * MINUTE) {
   }
 }
 
+/** Quietly: a command's stdout and stderr together (for container logs, which can be long). */
+function capture(command, args) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const chunks = [];
+    child.stdout.on('data', (chunk) => chunks.push(chunk));
+    child.stderr.on('data', (chunk) => chunks.push(chunk));
+    child.on('error', reject);
+    child.on('close', () => resolvePromise(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** Before a failing scenario's stack is torn down: every container's log kept under .run/, the services' tails printed. */
+async function keepLogs(label) {
+  const dir = join(root, '.run', 'docker-test-logs', label);
+  mkdirSync(dir, { recursive: true });
+  const ids = (await capture('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${env.COMPOSE_PROJECT_NAME}`])).split('\n').filter(Boolean);
+  for (const id of ids) {
+    const name = (await capture('docker', ['inspect', '-f', '{{index .Config.Labels "com.docker.compose.service"}}', id])).trim();
+    const text = await capture('docker', ['logs', '--timestamps', id]);
+    writeFileSync(join(dir, `${name}.log`), text);
+    if (['cdc', 'processor', 'loader'].includes(name)) process.stderr.write(`--- ${name} (last 40 lines) ---\n${text.split('\n').slice(-40).join('\n')}\n`);
+  }
+  process.stderr.write(`container logs: ${dir}\n`);
+}
+
 /**
  * Inserts `count` orders (string _ids `<prefix>-<n>`, one every `intervalMs`) while `disrupt` runs, then waits
  * until the current-state table holds each exactly once and the changes table each insert event exactly once.
@@ -104,7 +130,10 @@ async function writeThroughDisruption(prefix, count, intervalMs, disrupt) {
     [current] = await bigquery(`SELECT COUNT(*), COUNT(DISTINCT document_id) FROM ${table(env.BQ_CURRENT_TABLE)} ${where}`);
     [changes] = await bigquery(`SELECT COUNT(*), COUNT(DISTINCT event_id) FROM ${table(env.BQ_CHANGES_TABLE)} ${where} AND op = 'insert'`);
     if (Number(current[1]) >= count && Number(changes[1]) >= count) break;
-    assert.ok(Date.now() < deadline, `not all ${count} orders in BigQuery in time: current ${current}, changes ${changes}`);
+    if (Date.now() >= deadline) {
+      await keepLogs(prefix);
+      assert.fail(`not all ${count} orders in BigQuery in time: current ${current}, changes ${changes}`);
+    }
     await sleep(5000);
   }
   assert.deepEqual(current.map(Number), [count, count], 'current-state table: one row per order');
