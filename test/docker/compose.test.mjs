@@ -26,14 +26,14 @@ const mongoUri = `mongodb://127.0.0.1:${env.MONGO_PORT}/?directConnection=true`;
 const [db, coll] = env.CDC_COLLECTIONS.split(',')[0].trim().split('.');
 const MINUTE = 60_000;
 
-/** runs a command in the repository root, its output passed through; resolves to { code, output } */
-function run(command, args, { timeoutMs = 20 * MINUTE } = {}) {
+/** runs a command in the repository root, its output passed through (unless quiet); resolves to { code, output } */
+function run(command, args, { timeoutMs = 20 * MINUTE, quiet = false } = {}) {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const collect = (chunk) => {
       output += chunk;
-      process.stderr.write(chunk);
+      if (!quiet) process.stderr.write(chunk);
     };
     child.stdout.on('data', collect);
     child.stderr.on('data', collect);
@@ -78,20 +78,9 @@ async function waitHealthy(service, timeoutMs = 5 * MINUTE) {
   }
 }
 
-/** Quietly: a command's stdout and stderr together (for container logs, which can be long). */
-function capture(command, args) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const chunks = [];
-    child.stdout.on('data', (chunk) => chunks.push(chunk));
-    child.stderr.on('data', (chunk) => chunks.push(chunk));
-    child.on('error', reject);
-    child.on('close', () => resolvePromise(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
 /** Before a failing scenario's stack is torn down: every container's log kept under .run/, the services' tails printed. */
 async function keepLogs(label) {
+  const capture = async (command, args) => (await run(command, args, { quiet: true })).output;
   const dir = join(root, '.run', 'docker-test-logs', label);
   mkdirSync(dir, { recursive: true });
   const ids = (await capture('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${env.COMPOSE_PROJECT_NAME}`])).split('\n').filter(Boolean);
