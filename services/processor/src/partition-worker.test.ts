@@ -174,7 +174,7 @@ test('a rebalance while a file is being written drops it before the transaction'
   h.worker.reset('rebalance');
   await flushing;
   assert.equal(h.state.commits.length, 0);
-  assert.equal(h.worker.state, 'new', 'recovers on next sight');
+  assert.equal(h.worker.state, 'new', 'must recover again');
 });
 
 test('the state machine refuses a transition its table does not list', async () => {
@@ -195,5 +195,26 @@ test('a rebalance during the take-over makes it stale: the partition recovers ag
   assert.equal(h.state.commits.length, 0);
   await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
   assert.equal(h.worker.state, 'ready');
+  assert.equal(h.state.commits.length, 1);
+});
+
+test('take-over at assignment fences the previous owner before any record arrives; the first batch does not fence again', async () => {
+  const h = harness({ committed: 4 });
+  assert.equal(await h.worker.takeOver(), true);
+  assert.equal(h.worker.state, 'ready');
+  assert.equal(h.state.fences, 1, "the old owner's open transaction is ended without waiting for a record");
+  assert.equal(h.worker.next, 4);
+  await h.worker.consume(h.batch([4, 5, 6]), h.ctx);
+  assert.equal(h.state.fences, 1);
+  assert.equal(h.state.commits[0]!.nextOffset, 7);
+});
+
+test('a batch arriving while the take-over runs waits for it and is then taken', async () => {
+  const h = harness({ committed: 0 });
+  const takingOver = h.worker.takeOver();
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  assert.equal(await takingOver, true);
+  assert.equal(h.state.fences, 1);
+  assert.deepEqual(h.resolved, ['0', '1', '2']);
   assert.equal(h.state.commits.length, 1);
 });

@@ -120,11 +120,27 @@ export class PartitionWorker {
     return run;
   }
 
-  /** Rebalance: the open batch is dropped (re-delivered from the committed offset) and the partition recovers on next sight. */
+  /** Rebalance: the open batch is dropped (re-delivered from the committed offset); the partition must recover. */
   reset(reason: string): void {
     this.epoch++;
     this.dropOpen(reason);
     this.transition('new');
+  }
+
+  /**
+   * Assigned: take over now rather than on the first record. A crashed owner's open transaction holds every record
+   * after it back from read_committed consumers until it is fenced or times out: waiting for a record would wait
+   * for the transaction timeout. Resolves true once ready; false when a rebalance made it stale or it failed (the
+   * next batch tries again).
+   */
+  async takeOver(): Promise<boolean> {
+    const epoch = this.epoch;
+    try {
+      return await this.enqueue(() => this.recover(epoch));
+    } catch (error) {
+      this.log.warn({ err: error }, 'take-over failed; retried when the next records arrive');
+      return false;
+    }
   }
 
   /** No longer assigned here: release the producer once any running work is done. */
@@ -218,10 +234,13 @@ export class PartitionWorker {
     return this.enqueue(() => this.flush(batch, reason));
   }
 
-  /** Take-over: fence the previous owner, read the committed offset, remove what it wrote but never announced. */
-  /** false when a rebalance made it stale (the next batch recovers again) */
+  /**
+   * Take-over: fence the previous owner, read the committed offset, remove what it wrote but never announced.
+   * Resolves whether the partition is ready: false when a rebalance made it stale (the next batch recovers again).
+   */
   private async recover(epoch: number): Promise<boolean> {
-    if (epoch !== this.epoch || this.state !== 'new') return false;
+    // Already taken over since it was queued (the take-over at assignment ran first): ready unless reset since.
+    if (epoch !== this.epoch || this.state !== 'new') return this.state === 'ready';
     this.open = null;
     await this.transactions.fence();
     const committed = await this.fetchCommitted();

@@ -16,7 +16,8 @@ const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
 /**
  * The consumer group side: read_committed, no auto-commit, eachBatch handed to the partition's worker. Every
  * rebalance drops the open batches of the partitions it touches (librdkafka restarts them from the committed
- * offset) and makes each assigned partition recover on first sight. An age timer closes batches when no record
+ * offset) and takes each assigned partition over at once (fencing a crashed owner's open transaction, which
+ * would otherwise hold the partition's records back until it timed out). An age timer closes batches when no record
  * arrives.
  */
 export class CdcTopicConsumer {
@@ -45,14 +46,17 @@ export class CdcTopicConsumer {
 
   private onRebalance(kind: 'assign' | 'revoke', partitions: TopicPartition[]): void {
     this.rebalances++;
-    const touched = new Set(partitions.map((p) => keyOf(p.topic, p.partition)));
-    for (const [key, worker] of this.workers) {
-      if (!touched.has(key)) continue;
-      if (kind === 'assign') worker.reset('rebalance');
-      else worker.revoke();
+    if (kind === 'revoke') {
+      for (const { topic, partition } of partitions) this.workers.get(keyOf(topic, partition))?.revoke();
+      this.logger.info({ rebalance: this.rebalances, revoked: assignmentOf(partitions) }, 'partitions revoked');
+      return;
     }
-    if (kind === 'assign') this.logger.info({ rebalance: this.rebalances, assignment: assignmentOf(partitions) }, 'joined the consumer group; partitions recover on first record');
-    else this.logger.info({ rebalance: this.rebalances, revoked: assignmentOf(partitions) }, 'partitions revoked');
+    this.logger.info({ rebalance: this.rebalances, assignment: assignmentOf(partitions) }, 'joined the consumer group; taking the partitions over');
+    for (const { topic, partition } of partitions) {
+      const worker = this.worker(topic, partition);
+      worker.reset('rebalance');
+      void worker.takeOver();
+    }
   }
 
   private worker(topic: string, partition: number): PartitionWorker {
