@@ -104,6 +104,9 @@ async function timeCdc(prefix, db, events, extraEnv, nodeArgText, label, distDir
       firstCommitAfterOpenSeconds: run.firstAt === null ? null : (run.firstAt - run.readyAt) / 1000,
       transactions: metricValue(run.metricsText, 'cdc_transactions_total'),
       deadLetters: metricValue(run.metricsText, 'cdc_dead_letters_total'),
+      // the streaming loop's time: reading+encoding batches vs waiting for the transaction in flight
+      readSeconds: metricValue(run.metricsText, 'cdc_streaming_seconds_total', 'step="read"'),
+      commitWaitSeconds: metricValue(run.metricsText, 'cdc_streaming_seconds_total', 'step="commit_wait"'),
       rss: run.rss,
       peakRssMiB: run.rss.peakMiB,
       cpu: run.cpu,

@@ -336,10 +336,10 @@ export async function startService(service, env, label, nodeArgs = [], distDir =
 }
 
 /** Value of one sample in Prometheus text output, summed over its label sets. */
-export function metricValue(text, name) {
+export function metricValue(text, name, label = '') {
   let total = 0;
   for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
+    if (!line.startsWith(name) || !line.includes(label)) continue;
     const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
     if (match && match[1] === name) total += Number(match[3]);
   }

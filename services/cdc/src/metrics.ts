@@ -10,6 +10,8 @@ export function createCdcMetrics(registry: Registry) {
     lastCheckpoint: new Gauge({ name: 'cdc_last_checkpoint_timestamp_seconds', help: 'Unix time of the last committed checkpoint', labelNames: ['stream'], registers: [registry] }),
     lastEventClusterTime: new Gauge({ name: 'cdc_last_published_cluster_time_seconds', help: 'Cluster time of the last event committed to Kafka (lag = now - this)', labelNames: ['stream'], registers: [registry] }),
     snapshotDocuments: new Counter({ name: 'cdc_snapshot_documents_total', help: 'Documents emitted by the initial snapshot', labelNames: ['stream'], registers: [registry] }),
+    // Where the streaming loop's time goes: reading and encoding changes, or waiting for the transaction in flight.
+    streamingSeconds: new Counter({ name: 'cdc_streaming_seconds_total', help: 'Streaming time spent reading+encoding a batch (step=read) or waiting for the previous transaction (step=commit_wait)', labelNames: ['stream', 'step'], registers: [registry] }),
     batchBytes: new Gauge({ name: 'cdc_batch_bytes', help: 'Bytes of the batch being published', labelNames: ['stream'], registers: [registry] }),
   };
 }

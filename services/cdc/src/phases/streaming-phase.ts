@@ -43,9 +43,12 @@ export class StreamingPhase {
     let inFlight: Promise<void> = Promise.resolve();
     try {
       for (;;) {
+        const readStarted = performance.now();
         const batch = await batches.next();
+        const readEnded = performance.now();
         this.account(batch);
         await inFlight;
+        this.timeSpent(readStarted, readEnded, performance.now());
         if (batch.lastToken !== null) {
           inFlight = committer.commit({
             messages: batch.messages,
@@ -72,6 +75,12 @@ export class StreamingPhase {
       await inFlight.catch(() => undefined);
       await batches.close();
     }
+  }
+
+  private timeSpent(readStarted: number, readEnded: number, waitEnded: number): void {
+    const { metrics, streamId } = this.deps;
+    metrics.streamingSeconds.inc({ stream: streamId, step: 'read' }, (readEnded - readStarted) / 1000);
+    metrics.streamingSeconds.inc({ stream: streamId, step: 'commit_wait' }, (waitEnded - readEnded) / 1000);
   }
 
   /** Logs and counts what the batcher saw. */
