@@ -56,17 +56,18 @@ RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libssl3 zlib1g libzstd1 libcurl4 libsasl2-2 liblz4-1 \
  && rm -rf /var/lib/apt/lists/*
-# SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument). A 32 MiB young generation
-# (Node's default is 16) cut the CDC's garbage-collection time enough for +20-30 % events/s (bench/cdc.mjs variants).
-ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js NODE_OPTIONS=--max-semi-space-size=32
+# SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument).
+ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js
 WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/services/core/package.json services/core/
 COPY --from=build /app/services/core/dist services/core/dist
 COPY --from=build /app/${SERVICE}/package.json ${SERVICE}/
 COPY --from=build /app/${SERVICE}/dist ${SERVICE}/dist
+# the workspace's Node flags: "nodeOptions" of its package.json, where the local stack and the benches read them too
+RUN node -p "require('./${SERVICE}/package.json').nodeOptions ?? ''" > node-options
 # node ${SERVICE}/dist/main.js [arguments], working directory /app; exec: node is PID 1 and receives the signals
-ENTRYPOINT ["/bin/sh", "-c", "exec node \"$SERVICE_MAIN\" \"$@\"", "node"]
+ENTRYPOINT ["/bin/sh", "-c", "NODE_OPTIONS=\"$(cat /app/node-options)\"; export NODE_OPTIONS; exec node \"$SERVICE_MAIN\" \"$@\"", "node"]
 
 # --- cli: analysis-tool, gcp-utils -----------------------------------------------------------------------------
 # analysis-tool: docker run -it --rm -e GCP_PROJECT=... -e BIGQUERY_ENDPOINT=... cdc-pipeline/analysis-tool

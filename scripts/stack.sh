@@ -103,8 +103,9 @@ node_command() {
   local name="$1"; shift
   local vars=()
   mapfile -t vars < <(service_env "$name")
-  # the node options of the container image (Dockerfile)
-  printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" NODE_OPTIONS=--max-semi-space-size=32 "${vars[@]}" node "$@"
+  # the workspace's Node flags, as the container image sets them: "nodeOptions" of <workspace>/package.json
+  local options; options="$(node -p "require(process.argv[1]).nodeOptions ?? ''" "$(dirname "$(dirname "$1")")/package.json")"
+  printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NODE_OPTIONS=$options" "${vars[@]}" node "$@"
 }
 
 require_build() {

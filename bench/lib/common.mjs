@@ -229,6 +229,11 @@ export async function freePort() {
   });
 }
 
+/** The Node flags a service runs with everywhere: "nodeOptions" of its package.json (see the Dockerfile). */
+export function nodeOptionsOf(service) {
+  return JSON.parse(readFileSync(join(repoRoot, 'services', service, 'package.json'), 'utf8')).nodeOptions ?? '';
+}
+
 /**
  * Starts a service's real entrypoint (`services/<service>/dist/main.js`) as a child process; its log goes to
  * .run/bench-logs/. `nodeArgs` go before the script (e.g. --cpu-prof); `distDir` (relative to the repo root) runs
@@ -240,8 +245,8 @@ export async function startService(service, env, label, nodeArgs = [], distDir =
   const logFile = join(logDir, `${label}.log`);
   const log = createWriteStream(logFile);
   const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, distDir, 'main.js')], {
-    // NODE_OPTIONS as the container image (Dockerfile) and the local stack run the services
-    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', NODE_OPTIONS: '--max-semi-space-size=32', ...env },
+    // the Node flags the container image and the local stack give the service ("nodeOptions" of its package.json)
+    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', NODE_OPTIONS: nodeOptionsOf(service), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: repoRoot,
   });
