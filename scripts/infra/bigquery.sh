@@ -41,7 +41,8 @@ BIGQUERY_PROJECT="${BIGQUERY_PROJECT:-local-project}"
 # Every package is pinned to a set that was tested: bqemulator 1.4.0 needs DuckDB 1.5 (with DuckDB 2.0 streaming
 # inserts fail with "connection has an unfinished result") and numpy (used by its UDFs, not declared).
 LAUNCHER="$ROOT_DIR/scripts/infra/bigquery/launch.py"
-CONSTRAINTS="$(cat "$ROOT_DIR/scripts/infra/bigquery/constraints.txt")"
+CONSTRAINTS_FILE="$ROOT_DIR/scripts/infra/bigquery/constraints.txt"
+CONSTRAINTS="$(cat "$CONSTRAINTS_FILE")"
 BQEMULATOR_PIN="$(grep '^bqemulator==' <<<"$CONSTRAINTS")"
 VENV="$CACHE_DIR/venv-bqemulator"
 STAMP="$VENV/.constraints"
@@ -66,9 +67,8 @@ cmd_install() {
   log "installing $BQEMULATOR_PIN into $VENV"
   rm -rf "$VENV"
   "$py" -m venv "$VENV"
-  printf '%s\n' "$CONSTRAINTS" >"$VENV/constraints.txt"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -c "$VENV/constraints.txt" "$BQEMULATOR_PIN" duckdb numpy
+    -c "$CONSTRAINTS_FILE" "$BQEMULATOR_PIN" duckdb numpy
   printf '%s\n' "$CONSTRAINTS" >"$STAMP"
   log "bqemulator installed in $((SECONDS - start))s"
 }
