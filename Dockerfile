@@ -51,10 +51,10 @@ FROM node:24.22.3-bookworm-slim AS runtime
 ARG SERVICE
 RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
   || { echo "build with --build-arg SERVICE=<workspace folder>, e.g. services/cdc or gcp-utils" >&2; exit 1; }
-# the shared libraries the Kafka client was linked against (build stage); versions follow the base image
+# the shared libraries the Kafka client was linked against (build stage); versions follow the base image; tini
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 zlib1g libzstd1 libcurl4 libsasl2-2 liblz4-1 \
+ && apt-get install -y --no-install-recommends libssl3 zlib1g libzstd1 libcurl4 libsasl2-2 liblz4-1 tini \
  && rm -rf /var/lib/apt/lists/*
 # SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument).
 ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js
@@ -66,8 +66,10 @@ COPY --from=build /app/${SERVICE}/package.json ${SERVICE}/
 COPY --from=build /app/${SERVICE}/dist ${SERVICE}/dist
 # the workspace's Node flags: "nodeOptions" of its package.json, where the local stack and the benches read them too
 RUN node -p "require('./${SERVICE}/package.json').nodeOptions ?? ''" > node-options
-# node ${SERVICE}/dist/main.js [arguments], working directory /app; exec: node is PID 1 and receives the signals
-ENTRYPOINT ["/bin/sh", "-c", "NODE_OPTIONS=\"$(cat /app/node-options)\"; export NODE_OPTIONS; exec node \"$SERVICE_MAIN\" \"$@\"", "node"]
+# node ${SERVICE}/dist/main.js [arguments], working directory /app. tini is PID 1 and passes the signals on: as
+# PID 1, node could not kill itself (the kernel drops a signal to a namespace's init that has no handler for it),
+# and a service whose Kafka client is stuck must (Shutdown.abort: process.exit would wait for the stuck thread).
+ENTRYPOINT ["/usr/bin/tini", "--", "/bin/sh", "-c", "NODE_OPTIONS=\"$(cat /app/node-options)\"; export NODE_OPTIONS; exec node \"$SERVICE_MAIN\" \"$@\"", "node"]
 
 # --- cli: analysis-tool, gcp-utils -----------------------------------------------------------------------------
 # analysis-tool: docker run -it --rm -e GCP_PROJECT=... -e BIGQUERY_ENDPOINT=... cdc-pipeline/analysis-tool

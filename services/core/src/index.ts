@@ -5,6 +5,7 @@ export * from './http/ops-server.js';
 export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
 export * from './kafka/topics.js';
+export * from './kafka/deadline.js';
 export * from './errors/errors.js';
 export * from './service/bootstrap.js';
 export * from './service/common-fields.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import { ClientStuckError, connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -40,6 +40,11 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
     crashAfterRename: config.PROCESSOR_TEST_CRASH_AFTER_RENAME,
     crashAfterCommit: config.PROCESSOR_TEST_CRASH_AFTER_COMMIT,
+  }, (error) => {
+    logger.fatal({ err: error, reason: error.reason }, error.message);
+    // a stuck client call holds a libuv pool thread: the shutdown steps (and process.exit) would wait on it
+    if (error instanceof ClientStuckError) shutdown.abort(error.reason);
+    else void shutdown.run(error.exitCode);
   });
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { createLogger, encodeChangeEvent, FencedError, type Admin, type Batch, type Consumer, type Kafka } from '@cdc/core';
+import { ClientStuckError, createLogger, encodeChangeEvent, FencedError, type Admin, type FatalError, type Batch, type Consumer, type Kafka } from '@cdc/core';
 import { PartitionWorker, type BatchContext, type WorkerDeps } from './partition-worker.js';
 import { createProcessorMetrics } from './metrics.js';
 import type { OutgoingMessage, Transactions } from './sink/partition-transactions.js';
@@ -10,7 +10,7 @@ import { fileName } from './sink/file-layout.js';
 import { sampleEvent } from './test-support/events.js';
 
 /** A partition worker wired to fakes: what it commits, seeks, writes and removes is recorded. */
-function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; maxRows?: number } = {}) {
+function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; fenceFailures?: Error[]; maxRows?: number } = {}) {
   const state = {
     committed: options.committed ?? null,
     commits: [] as { messages: readonly OutgoingMessage[]; nextOffset: number }[],
@@ -19,9 +19,15 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     written: [] as string[],
     removed: [] as string[],
     failures: [...(options.commitFailures ?? [])],
+    fenceFailures: [...(options.fenceFailures ?? [])],
+    fatal: [] as FatalError[],
   };
   const transactions: Transactions = {
-    fence: async () => void state.fences++,
+    fence: async () => {
+      state.fences++;
+      const failure = state.fenceFailures.shift();
+      if (failure) throw failure;
+    },
     commit: async (messages, nextOffset) => {
       const failure = state.failures.shift();
       if (failure === 'land') {
@@ -61,6 +67,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     settings: { groupId: 'g', filesTopic: 'files', limits: { maxRows: options.maxRows ?? 3, maxBytes: 1 << 30, maxAgeMs: 60000 }, transactionTimeoutMs: 1000, fenceWaitMs: 60000 },
     seek: (_t, _p, offset) => void state.seeks.push(offset),
     isStopping: () => false,
+    onFatal: (error) => void state.fatal.push(error),
     onRenamed: () => undefined,
     onCommitted: () => undefined,
     createTransactions: () => transactions,
@@ -217,4 +224,27 @@ test('a batch arriving while the take-over runs waits for it and is then taken',
   assert.equal(h.state.fences, 1);
   assert.deepEqual(h.resolved, ['0', '1', '2']);
   assert.equal(h.state.commits.length, 1);
+});
+
+test('a stuck client call ends the service: no retry, no commit, the error handed to onFatal', async () => {
+  const stuck = new ClientStuckError('send_offsets_to_transaction', 30000);
+  const h = harness({ commitFailures: [stuck] });
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  assert.deepEqual(h.state.fatal, [stuck]);
+  assert.equal(h.state.commits.length, 0);
+  assert.equal(h.state.fences, 1, 'no new producer claimed for a retry');
+  assert.equal(h.state.failures.length, 0);
+  assert.equal(await counter(h.registry, 'processor_transaction_retries_total'), 0);
+});
+
+test('a take-over whose client call is stuck ends the service; an ordinary failure is retried by the next batch', async () => {
+  const stuck = harness({ fenceFailures: [new ClientStuckError('connect (init_transactions)', 30000)] });
+  assert.equal(await stuck.worker.takeOver(), false);
+  assert.equal(stuck.state.fatal.length, 1);
+  const transient = harness({ fenceFailures: [new Error('coordinator not available')] });
+  assert.equal(await transient.worker.takeOver(), false);
+  assert.deepEqual(transient.state.fatal, []);
+  await transient.worker.consume(transient.batch([0, 1, 2]), transient.ctx);
+  assert.equal(transient.state.fences, 2);
+  assert.equal(transient.state.commits.length, 1);
 });

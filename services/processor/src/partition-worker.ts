@@ -1,4 +1,4 @@
-import { FencedError, retry, ServiceError, type Admin, type Batch, type Consumer, type Kafka, type Logger } from '@cdc/core';
+import { FatalError, FencedError, retry, ServiceError, type Admin, type Batch, type Consumer, type Kafka, type Logger } from '@cdc/core';
 import { OpenBatch, batchStats, type BatchLimits, type CloseReason } from './transform/batch.js';
 import { classifyRecord, deadLetterMessage } from './transform/dead-letter.js';
 import { leftoverFiles, relativeFilePath, type FileRange } from './sink/file-layout.js';
@@ -28,6 +28,8 @@ export interface WorkerDeps {
   /** move the consumer's position of this partition (records from there are delivered again) */
   seek(topic: string, partition: number, offset: number): void;
   isStopping(): boolean;
+  /** an error after which the process must end (a stuck client): the service shuts down with its exit code */
+  onFatal(error: FatalError): void;
   /** test fault-injection points */
   onRenamed(): void;
   onCommitted(): void;
@@ -133,12 +135,17 @@ export class PartitionWorker {
    * for the transaction timeout. Resolves true once ready; false when a rebalance made it stale or it failed (the
    * next batch tries again).
    */
-  async takeOver(): Promise<boolean> {
-    const epoch = this.epoch;
+  takeOver(): Promise<boolean> {
+    return this.recoverQueued(this.epoch);
+  }
+
+  /** Recovery on the partition's queue; a failure is retried by the next batch, unless it is fatal. */
+  private async recoverQueued(epoch: number): Promise<boolean> {
     try {
       return await this.enqueue(() => this.recover(epoch));
     } catch (error) {
-      this.log.warn({ err: error }, 'take-over failed; retried when the next records arrive');
+      if (error instanceof FatalError) this.deps.onFatal(error);
+      else this.log.warn({ err: error }, 'take-over failed; retried when the next records arrive');
       return false;
     }
   }
@@ -178,8 +185,7 @@ export class PartitionWorker {
       this.transition('new');
     }
     if (this.state === 'new') {
-      const epoch = this.epoch;
-      if (!(await this.enqueue(() => this.recover(epoch)))) return;
+      if (!(await this.recoverQueued(this.epoch))) return;
       const first = Number(batch.messages[0]?.offset ?? this.next);
       if (first > this.next) {
         // Our position ran past the committed offset (a dropped batch): read again from it. Records delivered after
@@ -322,6 +328,10 @@ export class PartitionWorker {
       );
       if (written) this.deps.onCommitted();
     } catch (error) {
+      if (error instanceof FatalError) {
+        this.deps.onFatal(error);
+        return;
+      }
       if (batch.epoch !== this.epoch) {
         metrics.batchesDropped.inc({ topic, reason: 'rebalance' });
         return;
@@ -367,7 +377,8 @@ export class PartitionWorker {
         verified = true;
       },
       {
-        isTransient: (error) => !(error instanceof FencedError || error instanceof OwnershipLostError) && !stale(),
+        // fenced, another owner, a stuck client: not retried
+        isTransient: (error) => !(error instanceof ServiceError && !error.retriable) && !stale(),
         maxAttempts: Number.POSITIVE_INFINITY,
         baseDelayMs: 500,
         maxDelayMs: 30000,

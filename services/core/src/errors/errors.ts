@@ -25,6 +25,23 @@ export class FatalError extends ServiceError {
   }
 }
 
+/**
+ * A client call that did not return although the client was given a timeout: the client is wedged. Seen with
+ * librdkafka's send_offsets_to_transaction, which waits forever for a group coordinator that left the cluster
+ * (librdkafka issues 5456 and 5511), blocking one of libuv's four pool threads for good. Nothing in the process can
+ * take that thread back (nor let the process exit normally), so the service kills itself and its supervisor
+ * restarts it; the take-over after the restart fences the transaction it left open.
+ */
+export class ClientStuckError extends FatalError {
+  constructor(call: string, deadlineMs: number) {
+    super(`Kafka client call ${call} did not return within ${deadlineMs} ms: the client is stuck; exiting so that a restart replaces it`, {
+      reason: 'kafka-client-stuck',
+      // the process kills itself (Shutdown.abort): 128 + SIGKILL is what the supervisor sees
+      exitCode: 137,
+    });
+  }
+}
+
 /** A newer owner took the transactional id (or the consumer group moved on): this writer must not commit again. */
 export class FencedError extends ServiceError {
   constructor(cause: unknown) {

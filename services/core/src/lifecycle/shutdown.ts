@@ -14,6 +14,7 @@ export class Shutdown {
     private readonly logger: Logger,
     private readonly deadlineMs: number,
     private readonly exit: (code: number) => void = (code) => process.exit(code),
+    private readonly kill: () => void = () => process.kill(process.pid, 'SIGKILL'),
   ) {}
 
   /** Steps run last-registered first: register clients before the loops that use them. */
@@ -34,14 +35,21 @@ export class Shutdown {
     return this.started !== null;
   }
 
+  /**
+   * Ends the process at once, no steps: SIGKILL to itself (status 137 to the supervisor). process.exit is no way
+   * out when something hangs: on exit Node joins libuv's pool threads, and a native call stuck in one (a wedged
+   * Kafka client) would keep the process there for ever.
+   */
+  abort(reason: string): void {
+    this.logger.error({ deadlineMs: this.deadlineMs }, `${reason}: killing the process`);
+    this.kill();
+  }
+
   /** Run every step once; a failing step is logged and the next still runs. */
   run(exitCode = 0): Promise<void> {
     if (this.started) return this.started;
     this.started = (async () => {
-      const timer = setTimeout(() => {
-        this.logger.error({ deadlineMs: this.deadlineMs }, 'shutdown deadline exceeded, exiting');
-        this.exit(exitCode === 0 ? 1 : exitCode);
-      }, this.deadlineMs);
+      const timer = setTimeout(() => this.abort('shutdown deadline exceeded'), this.deadlineMs);
       timer.unref();
       let code = exitCode;
       for (const step of [...this.steps].reverse()) {

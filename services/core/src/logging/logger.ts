@@ -32,5 +32,7 @@ export function createLogger(settings: LoggerSettings): Logger {
       },
     },
   };
-  return settings.destination ? pino(options, settings.destination) : pino(options);
+  // stdout written synchronously: pino's default writes through libuv's pool, which stuck native calls can fill
+  // (ClientStuckError), and then the lines that would explain it are never written
+  return pino(options, settings.destination ?? pino.destination({ dest: 1, sync: true }));
 }

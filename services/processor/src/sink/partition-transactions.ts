@@ -1,4 +1,4 @@
-import { createTransactionalProducer, FencedError, freshRecords, isFenced, type Consumer, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
+import { ClientStuckError, CLIENT_CALL_DEADLINE_MS, createTransactionalProducer, FencedError, freshRecords, isFenced, withDeadline, type Consumer, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
 
 export interface OutgoingMessage {
   topic: string;
@@ -36,6 +36,9 @@ export interface Transactions {
  * partition's, so `fence()` by the next owner (InitProducerId) aborts or waits out any transaction this one left
  * open, which the recovery then relies on; and the offsets go with the consumer's group metadata (KIP-447), so a
  * commit from before a rebalance is refused by the group coordinator.
+ *
+ * Every client call has a deadline: a call that outlives it means the client is wedged (see ClientStuckError), and
+ * the error ends the service instead of leaving the partition waiting for ever.
  */
 export class PartitionTransactions implements Transactions {
   private producer: Producer | null = null;
@@ -45,6 +48,7 @@ export class PartitionTransactions implements Transactions {
     private readonly consumer: Consumer,
     private readonly settings: PartitionTransactionsSettings,
     private readonly logger: Logger,
+    private readonly callDeadlineMs = CLIENT_CALL_DEADLINE_MS,
   ) {}
 
   /** (Re)creates the producer and claims the transactional id; connect() returns once InitProducerId has ended the previous owner's transaction. */
@@ -52,7 +56,7 @@ export class PartitionTransactions implements Transactions {
     await this.close();
     const producer = createTransactionalProducer(this.kafka, this.settings);
     try {
-      await producer.connect();
+      await withDeadline('connect (init_transactions)', this.callDeadlineMs, () => producer.connect());
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw error;
@@ -65,17 +69,23 @@ export class PartitionTransactions implements Transactions {
   async commit(messages: readonly OutgoingMessage[], nextOffset: number): Promise<void> {
     if (!this.producer) await this.fence();
     const producer = this.producer!;
-    await producer.transaction();
+    const call = <T>(name: string, run: () => Promise<T>, deadlineMs = this.callDeadlineMs) => withDeadline(name, deadlineMs, run);
+    await call('begin_transaction', () => producer.transaction());
     try {
       const topicMessages = byTopic(messages).map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) }));
-      if (topicMessages.length > 0) await producer.sendBatch({ topicMessages });
-      await producer.sendOffsets({
-        consumer: this.consumer,
-        topics: [{ topic: this.settings.topic, partitions: [{ partition: this.settings.partition, offset: String(nextOffset) }] }],
-      });
-      await producer.commit();
+      // a delivery may take up to the message timeout, which the client sets to the transaction timeout
+      if (topicMessages.length > 0) await call('send', () => producer.sendBatch({ topicMessages }), this.settings.transactionTimeoutMs + this.callDeadlineMs);
+      await call('send_offsets_to_transaction', () =>
+        producer.sendOffsets({
+          consumer: this.consumer,
+          topics: [{ topic: this.settings.topic, partitions: [{ partition: this.settings.partition, offset: String(nextOffset) }] }],
+        }),
+      );
+      await call('commit_transaction', () => producer.commit());
     } catch (error) {
-      if (producer.isActive()) await producer.abort().catch(() => undefined);
+      // A stuck client would only queue the abort and the disconnect behind the stuck call: the service exits.
+      if (error instanceof ClientStuckError) throw error;
+      if (producer.isActive()) await call('abort_transaction', () => producer.abort()).catch(() => undefined);
       // The producer is not reused after a failure: the next attempt claims the id anew (see the worker's commit).
       await this.close();
       if (isFenced(error)) throw new FencedError(error);

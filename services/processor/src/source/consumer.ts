@@ -1,4 +1,4 @@
-import { assignmentOf, createGroupConsumer, type Admin, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, type Admin, type FatalError, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -36,6 +36,8 @@ export class CdcTopicConsumer {
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
     private readonly settings: ConsumerSettings,
+    /** the service's way out (shutdown with the error's exit code); called once */
+    private readonly onFatal: (error: FatalError) => void,
   ) {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
@@ -73,6 +75,7 @@ export class CdcTopicConsumer {
         settings: this.settings,
         seek: (t, p, offset) => this.seek(t, p, offset),
         isStopping: () => this.stopping,
+        onFatal: (error) => this.fail(error),
         onRenamed: () => {
           if (++this.renamed === this.settings.crashAfterRename) this.crash('PROCESSOR_TEST_CRASH_AFTER_RENAME');
         },
@@ -83,6 +86,12 @@ export class CdcTopicConsumer {
       this.workers.set(key, worker);
     }
     return worker;
+  }
+
+  private fail(error: FatalError): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.onFatal(error);
   }
 
   /** Test fault injection: die like a power cut, no shutdown steps. */
