@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { ClientStuckError, connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -8,7 +8,7 @@ import { createParquetWriter } from './sink/parquet-writer.js';
 import { FileStore } from './sink/file-store.js';
 import { CdcTopicConsumer } from './source/consumer.js';
 
-await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
+await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
   if (config.PROCESSOR_TEST_CRASH_AFTER_RENAME || config.PROCESSOR_TEST_CRASH_AFTER_COMMIT) {
     logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
   }
@@ -40,12 +40,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
     crashAfterRename: config.PROCESSOR_TEST_CRASH_AFTER_RENAME,
     crashAfterCommit: config.PROCESSOR_TEST_CRASH_AFTER_COMMIT,
-  }, (error) => {
-    logger.fatal({ err: error, reason: error.reason }, error.message);
-    // a stuck client call holds a libuv pool thread: the shutdown steps (and process.exit) would wait on it
-    if (error instanceof ClientStuckError) shutdown.abort(error.reason);
-    else void shutdown.run(error.exitCode);
-  });
+  }, fail);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());
   logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');

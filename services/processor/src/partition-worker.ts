@@ -28,7 +28,7 @@ export interface WorkerDeps {
   /** move the consumer's position of this partition (records from there are delivered again) */
   seek(topic: string, partition: number, offset: number): void;
   isStopping(): boolean;
-  /** an error after which the process must end (a stuck client): the service shuts down with its exit code */
+  /** an error after which the process must end (a stuck client): the service ends as for a fatal error */
   onFatal(error: FatalError): void;
   /** test fault-injection points */
   onRenamed(): void;

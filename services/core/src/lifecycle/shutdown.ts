@@ -41,7 +41,7 @@ export class Shutdown {
    * Kafka client) would keep the process there for ever.
    */
   abort(reason: string): void {
-    this.logger.error({ deadlineMs: this.deadlineMs }, `${reason}: killing the process`);
+    this.logger.error(`${reason}: killing the process`);
     this.kill();
   }
 
@@ -49,7 +49,7 @@ export class Shutdown {
   run(exitCode = 0): Promise<void> {
     if (this.started) return this.started;
     this.started = (async () => {
-      const timer = setTimeout(() => this.abort('shutdown deadline exceeded'), this.deadlineMs);
+      const timer = setTimeout(() => this.abort(`shutdown deadline of ${this.deadlineMs} ms exceeded`), this.deadlineMs);
       timer.unref();
       let code = exitCode;
       for (const step of [...this.steps].reverse()) {

@@ -3,6 +3,7 @@ import { describeConfig, loadConfig, type EnvSchema } from '../config/load-confi
 import { createLogger, type Logger } from '../logging/logger.js';
 import { startOpsServer, type OpsServer } from '../http/ops-server.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
+import { ClientStuckError } from '../errors/errors.js';
 import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
 
 /** Variables every service schema includes (see `commonFields`). */
@@ -19,6 +20,8 @@ export interface ServiceContext<C> {
   shutdown: Shutdown;
   /** Set by the service once connected and working; served on /readyz. */
   setReady(ready: boolean): void;
+  /** Ends the service for an error met after start-up (from a callback), as an error thrown by `main` would. */
+  fail(error: unknown): void;
 }
 
 /**
@@ -47,15 +50,23 @@ export async function runService<S extends EnvSchema>(
     logger.fatal({ err: reason }, 'unhandled rejection');
     void shutdown.run(1);
   });
-  try {
-    const ops = await startOpsServer({ service, port: config.HTTP_PORT, logger, isReady: () => ready && !shutdown.requested });
-    shutdown.register('ops http server', () => ops.close());
-    await main({ config, logger, ops, shutdown, setReady: (value) => (ready = value) });
-  } catch (error) {
+  const fail = (error: unknown): Promise<void> => {
     const exitCode = (error as { exitCode?: number }).exitCode ?? 1;
     if (exitCode === 0) logger.info({ reason: (error as Error).message }, 'stopping');
     else logger.fatal({ err: error }, (error as Error).message);
-    await shutdown.run(exitCode);
+    // a stuck client call holds a libuv pool thread: the shutdown steps (and process.exit) would wait on it
+    if (error instanceof ClientStuckError) {
+      shutdown.abort(error.reason);
+      return Promise.resolve();
+    }
+    return shutdown.run(exitCode);
+  };
+  try {
+    const ops = await startOpsServer({ service, port: config.HTTP_PORT, logger, isReady: () => ready && !shutdown.requested });
+    shutdown.register('ops http server', () => ops.close());
+    await main({ config, logger, ops, shutdown, setReady: (value) => (ready = value), fail: (error) => void fail(error) });
+  } catch (error) {
+    await fail(error);
   }
 }
 

@@ -36,7 +36,7 @@ export class CdcTopicConsumer {
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
     private readonly settings: ConsumerSettings,
-    /** the service's way out (shutdown with the error's exit code); called once */
+    /** the service's way out (ServiceContext.fail); called once */
     private readonly onFatal: (error: FatalError) => void,
   ) {
     this.consumer = createGroupConsumer(kafka, {
