@@ -20,9 +20,9 @@ CACHE_DIR="${CDC_CACHE_DIR:-$ROOT_DIR/.cache}"
 started=$SECONDS
 
 # --- 1. shell scripts --------------------------------------------------------------------------------------------
-if ! command -v shellcheck >/dev/null 2>&1; then
-  apt-get update -qq && apt-get install -y -qq shellcheck >/dev/null
-fi
+# shellcheck source-path=SCRIPTDIR source=lib/prerequisites.sh
+source "$ROOT_DIR/scripts/lib/prerequisites.sh"
+require_prerequisites lint python
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find scripts compose -name '*.sh' 2>/dev/null; ls deploy.sh test.sh 2>/dev/null)
 mapfile -t scripts < <(printf '%s\n' "${scripts[@]}" | sort -u)
 shellcheck -x -P SCRIPTDIR "${scripts[@]}"

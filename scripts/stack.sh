@@ -32,9 +32,10 @@ HOST=127.0.0.1
 
 # shellcheck source-path=SCRIPTDIR source=lib/dotenv.sh
 source "$ROOT_DIR/scripts/lib/dotenv.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/node.sh
-source "$ROOT_DIR/scripts/lib/node.sh"
-use_project_node
+# shellcheck source-path=SCRIPTDIR source=lib/setup.sh
+source "$ROOT_DIR/scripts/lib/setup.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/process.sh
+source "$ROOT_DIR/scripts/lib/process.sh"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 die() { printf '[stack] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -94,7 +95,7 @@ service_env() {
 }
 
 pid_of() { local f="$STACK_DIR/$1.pid"; [[ -f "$f" ]] && cat "$f"; }
-alive() { local pid; pid="$(pid_of "$1")" && [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+alive() { local pid; pid="$(pid_of "$1")" && [[ -n "$pid" ]] && pid_alive "$pid"; }
 ready() { curl -fsS -o /dev/null --max-time 2 "http://$HOST:$(http_port "$1")/readyz" 2>/dev/null; }
 
 # run_node NAME SCRIPT [ARGS...]: the environment of NAME, working directory .run/stack, no inherited variables
@@ -106,21 +107,6 @@ node_command() {
   # the workspace's Node flags, as the container image sets them: "nodeOptions" of <workspace>/package.json
   local options; options="$(node -p "require(process.argv[1]).nodeOptions ?? ''" "$(dirname "$(dirname "$1")")/package.json")"
   printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NODE_OPTIONS=$options" "${vars[@]}" node "$@"
-}
-
-require_build() {
-  local missing=()
-  local file
-  for file in services/cdc/dist/main.js services/processor/dist/main.js services/loader/dist/main.js gcp-utils/dist/main.js; do
-    [[ -f "$ROOT_DIR/$file" ]] || missing+=("$file")
-  done
-  [[ ${#missing[@]} -eq 0 ]] && return 0
-  [[ -d "$ROOT_DIR/node_modules" ]] || die "npm dependencies missing: run npm ci first"
-  log "building (missing: ${missing[*]})"
-  (cd "$ROOT_DIR" && npx tsc -b)
-  for file in "${missing[@]}"; do
-    [[ -f "$ROOT_DIR/$file" ]] || die "$file is still missing after the build"
-  done
 }
 
 gcp_setup() {
@@ -163,12 +149,12 @@ start_service() {
 stop_service() {
   local name="$1" pid
   pid="$(pid_of "$name" || true)"
-  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+  if [[ -n "$pid" ]] && pid_alive "$pid"; then
     log "stopping $name (pid $pid)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     local i
-    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then
+    for ((i = 0; i < STOP_TIMEOUT * 5; i++)); do pid_alive "$pid" || break; sleep 0.2; done
+    if pid_alive "$pid"; then
       log "$name did not stop within ${STOP_TIMEOUT}s, killing it"
       kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     fi
@@ -180,7 +166,8 @@ cmd_up() {
   local start=$SECONDS
   mkdir -p "$STACK_DIR/parquet"
   load_config
-  require_build
+  # a fresh clone needs nothing else: prerequisites, Node, npm dependencies and the build (scripts/lib/setup.sh)
+  project_setup || die "set-up failed (see above)"
   bash "$ROOT_DIR/scripts/infra.sh" up kafka mongo gcs bigquery
   gcp_setup
   local name
@@ -244,7 +231,8 @@ cmd_run() {
     *) die "run: analysis-tool or gcp-utils" ;;
   esac
   shift
-  [[ -f "$script" ]] || die "$script missing: build first (npx tsc -b)"
+  [[ -f "$script" ]] || die "$script missing: run scripts/stack.sh up (or npm test) first"
+  use_project_node
   load_config
   mkdir -p "$STACK_DIR"
   local cmd=()

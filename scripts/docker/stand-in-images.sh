@@ -36,6 +36,8 @@ export DOCKER_BUILDKIT=0
 # NODE_VERSION_PINNED (.nvmrc) and install_cached_node: the Node build the project installs
 # shellcheck source=../lib/node.sh
 source "$ROOT_DIR/scripts/lib/node.sh"
+# shellcheck source=../lib/prerequisites.sh
+source "$ROOT_DIR/scripts/lib/prerequisites.sh"
 
 log() { printf '[stand-ins] %s\n' "$*" >&2; }
 die() { printf '[stand-ins] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -115,7 +117,7 @@ base_image() {
   docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 && { log "$BASE_IMAGE: up to date"; return 0; }
   tarball="$WORK_DIR/debian-$SUITE-$hash.tar"
   if [[ ! -s "$tarball" ]]; then
-    command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install debootstrap)"
+    require_prerequisites docker || die "debootstrap is needed (see above)"
     local root="$WORK_DIR/rootfs" start=$SECONDS
     log "debootstrap $SUITE from $mirror"
     rm -rf "$root"

@@ -109,15 +109,6 @@ format_storage() {
     >>"$dir/$NAME.log" 2>&1 || { tail -n 20 "$dir/$NAME.log" >&2; die "kafka storage format failed"; }
 }
 
-# broker_alive: the recorded broker process exists and is not a zombie (a killed JVM can linger for a
-# moment, and kill -0 alone also succeeds for a zombie).
-broker_alive() {
-  is_running "$NAME" || return 1
-  local state
-  state="$(ps -o stat= -p "$(cat "$RUN_DIR/$NAME/pid")" 2>/dev/null || true)"
-  [[ -n "$state" && "$state" != Z* ]]
-}
-
 # probe TIMEOUT_S: the broker answers metadata requests and its coordinators are up.
 # Exit status 0 ready, 1 timeout, 2 broker process gone.
 probe() {
@@ -150,7 +141,7 @@ wait_ready() {
 
 cmd_up() {
   cmd_install
-  if broker_alive; then
+  if is_running "$NAME"; then
     local rc=0
     probe "$KAFKA_START_TIMEOUT" || rc=$?
     if (( rc == 0 )); then
@@ -186,11 +177,11 @@ cmd_down() {
   local pidfile="$RUN_DIR/$NAME/pid" pid
   if [[ -f "$pidfile" ]]; then
     pid="$(cat "$pidfile")"
-    if kill -0 "$pid" 2>/dev/null; then
+    if pid_alive "$pid"; then
       # a clean shutdown flushes and closes the logs, so the next start skips log recovery
       kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 $((KAFKA_STOP_TIMEOUT * 5))); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-      kill -0 "$pid" 2>/dev/null && log "kafka did not stop within ${KAFKA_STOP_TIMEOUT}s, killing it"
+      for _ in $(seq 1 $((KAFKA_STOP_TIMEOUT * 5))); do pid_alive "$pid" || break; sleep 0.2; done
+      pid_alive "$pid" && log "kafka did not stop within ${KAFKA_STOP_TIMEOUT}s, killing it"
     fi
     stop_bg "$NAME" KILL
   fi
@@ -198,7 +189,7 @@ cmd_down() {
 }
 
 cmd_status() {
-  if broker_alive; then
+  if is_running "$NAME"; then
     echo "kafka: running (pid $(cat "$RUN_DIR/$NAME/pid"), $INFRA_HOST:$KAFKA_PORT, Kafka $KAFKA_VERSION)"
     return 0
   fi

@@ -8,6 +8,8 @@ CACHE_DIR="${CDC_CACHE_DIR:-$ROOT_DIR/.cache}"
 RUN_DIR="${CDC_RUN_DIR:-$ROOT_DIR/.run}"
 INFRA_HOST="127.0.0.1"
 export ROOT_DIR CACHE_DIR RUN_DIR INFRA_HOST
+# shellcheck source=../lib/process.sh
+source "$ROOT_DIR/scripts/lib/process.sh"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -17,7 +19,7 @@ component_dir() { mkdir -p "$RUN_DIR/$1"; printf '%s' "$RUN_DIR/$1"; }
 # is_running NAME: true when the pid recorded for NAME is alive.
 is_running() {
   local pidfile="$RUN_DIR/$1/pid"
-  [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+  [[ -f "$pidfile" ]] && pid_alive "$(cat "$pidfile")"
 }
 
 # start_bg NAME CMD...: start CMD detached in its own session, logging to .run/NAME/NAME.log.
@@ -33,9 +35,9 @@ stop_bg() {
   local name="$1" sig="${2:-TERM}" pidfile="$RUN_DIR/$1/pid"
   [[ -f "$pidfile" ]] || return 0
   local pid; pid="$(cat "$pidfile")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if pid_alive "$pid"; then
     kill "-$sig" -- "-$pid" 2>/dev/null || kill "-$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 1 100); do pid_alive "$pid" || break; sleep 0.1; done
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"

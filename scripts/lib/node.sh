@@ -24,7 +24,7 @@ install_cached_node() {
 }
 
 use_project_node() {
-  # The Kafka client builds librdkafka against the system libraries when it has no prebuilt binary (see kafka-client.sh).
+  # The Kafka client builds librdkafka against the system libraries when it has no prebuilt binary (the kafka-client group of prerequisites.sh).
   export CKJS_LINKING="${CKJS_LINKING:-dynamic}"
   local wanted_major="${NODE_VERSION_PINNED%%.*}" have
   have="$(node_major)"
