@@ -15,13 +15,12 @@
 #     client (librdkafka) is linked against Debian's shared libraries (CKJS_LINKING=dynamic), which the runtime
 #     stage installs without the toolchain.
 FROM node:24.22.3-bookworm-slim AS build
-# Debian packages follow the pinned base image (bookworm); their point releases are security fixes, not pinned.
-# hadolint ignore=DL3008
-RUN apt-get update \
- && apt-get install -y --no-install-recommends g++ make python3 zlib1g-dev libssl-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# The native build's Debian packages: the kafka-client group of the project's one list of prerequisites. They follow
+# the pinned base image (bookworm); their point releases are security fixes, not pinned.
+COPY scripts/lib/prerequisites.sh scripts/lib/
+RUN source scripts/lib/prerequisites.sh && require_prerequisites kafka-client && rm -rf /var/lib/apt/lists/*
 # nodedir: node-gyp builds against the headers the image's Node ships in /usr/local/include/node instead of
 # downloading them from the Node.js website (not reachable from a registry-only network)
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false CKJS_LINKING=dynamic \

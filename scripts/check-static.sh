@@ -23,7 +23,7 @@ started=$SECONDS
 # shellcheck source-path=SCRIPTDIR source=lib/prerequisites.sh
 source "$ROOT_DIR/scripts/lib/prerequisites.sh"
 require_prerequisites lint python
-mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null; find scripts compose -name '*.sh' 2>/dev/null; ls deploy.sh test.sh 2>/dev/null)
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null || true; find scripts compose -name '*.sh' 2>/dev/null; ls deploy.sh test.sh .ci/run 2>/dev/null)
 mapfile -t scripts < <(printf '%s\n' "${scripts[@]}" | sort -u)
 shellcheck -x -P SCRIPTDIR "${scripts[@]}"
 echo "shellcheck: ${#scripts[@]} scripts clean" >&2
@@ -128,7 +128,7 @@ if [[ ${#dockerfiles[@]} -gt 0 ]]; then
 fi
 
 # --- 4. Python -----------------------------------------------------------------------------------------------------
-mapfile -t python_files < <(git ls-files '*.py' 2>/dev/null; find scripts compose test -name '*.py' -not -path '*/node_modules/*' 2>/dev/null)
+mapfile -t python_files < <(git ls-files '*.py' 2>/dev/null || true; find scripts compose test -name '*.py' -not -path '*/node_modules/*' 2>/dev/null)
 mapfile -t python_files < <(printf '%s\n' "${python_files[@]}" | sed '/^$/d' | sort -u)
 heredocs="$(grep -lE "<<-?[[:space:]]*['\"]?PY['\"]?\b" "${scripts[@]}" || true)"
 [[ -z "$heredocs" ]] || { echo "Python in a shell heredoc (put it in a .py file): $heredocs" >&2; exit 1; }

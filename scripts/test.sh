@@ -8,6 +8,13 @@ cd "$ROOT_DIR"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+setup_only=false
+case "${1:-}" in
+  "") ;;
+  --setup-only) setup_only=true ;;
+  *) echo "usage: $0 [--setup-only]   (--setup-only: install, build, check and fetch the infrastructure; run no test)" >&2; exit 2 ;;
+esac
+
 # shellcheck source-path=SCRIPTDIR source=lib/setup.sh
 source "$ROOT_DIR/scripts/lib/setup.sh"
 step "set-up: prerequisites, node, npm dependencies, typecheck and build"
@@ -15,6 +22,12 @@ project_setup
 
 step "static checks"
 bash scripts/check-static.sh
+
+if [[ "$setup_only" == true ]]; then
+  step "local infrastructure: install only"
+  bash scripts/infra.sh install
+  exit 0
+fi
 
 step "local infrastructure"
 started=()

@@ -15,6 +15,7 @@
 #
 #   scripts/docker/stand-in-images.sh          build what is missing or changed
 #   scripts/docker/stand-in-images.sh --list   print the image names, one a line
+#   scripts/docker/stand-in-images.sh --base   only the debian bookworm root; print its image name
 #
 # Cache: each image carries a label with the hash of its inputs (Dockerfile folder, versions, downloaded
 # packages, base image); an image whose label matches is not rebuilt. The Docker engine's image store is that
@@ -199,6 +200,7 @@ main() {
   mkdir -p "$WORK_DIR/logs"
   local start=$SECONDS images=()
   base_image
+  if [[ "${1:-}" == --base ]]; then echo "$BASE_IMAGE"; return 0; fi
   mapfile -t images < <(node_images)
   (( ${#images[@]} > 0 )) || die "no FROM node:X-bookworm-slim in the Dockerfile"
   local image

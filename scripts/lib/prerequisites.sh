@@ -24,6 +24,7 @@ java      cmd:mvn         maven
 python    cmd:python3     python3
 python    py:ensurepip    python3-venv
 python    py:pip          python3-pip
+kafka-client cmd:python3   python3
 kafka-client deb:g++      g++
 kafka-client deb:make     make
 kafka-client deb:zlib1g-dev zlib1g-dev
@@ -78,8 +79,9 @@ require_prerequisites() {
   fi
   printf '[prerequisites] installing Debian packages: %s\n' "${missing[*]}" >&2
   # a machine whose lists are older than its mirror's packages would fail to download them: update first
-  apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # dpkg's progress goes to stdout, which callers may read (engine.sh up prints its environment there): dropped
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   local still
   still="$(missing_prerequisites "${groups[@]}" | tr '\n' ' ')"
   [[ -z "$still" ]] || { printf '[prerequisites] still missing after the install: %s\n' "$still" >&2; return 1; }

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../support/service-process.js';
 
@@ -71,9 +71,42 @@ describe('local process stack: scripts/stack.sh + ./test.sh --local', { skip: mi
     for (const file of files) assert.ok(statSync(join(dir, file)).size > 0, `${file} is empty`);
   });
 
+  test('a service killed with SIGKILL is started again by the next `stack.sh up` at once', async () => {
+    const pid = Number(readFileSync(join(repoRoot, '.run/stack/cdc.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    const up = await run('bash', ['scripts/stack.sh', 'up'], 300_000);
+    assert.equal(up.code, 0, `scripts/stack.sh up after a SIGKILL failed:\n${up.output.slice(-4000)}`);
+    assert.match(up.output, /started cdc \(pid \d+/);
+    const restarted = Number(readFileSync(join(repoRoot, '.run/stack/cdc.pid'), 'utf8').trim());
+    assert.notEqual(restarted, pid);
+  });
+
   test('the stack reports every service ready', async () => {
     const status = await run('bash', ['scripts/stack.sh', 'status'], 30_000);
     assert.equal(status.code, 0, status.output);
     for (const service of SERVICES) assert.match(status.output, new RegExp(`^${service}: ready`, 'm'));
   });
+});
+
+// A process killed but not yet reaped by its parent (a zombie) still answers kill -0; the scripts must not take it
+// for a running service (scripts/lib/process.sh). Here the zombie's parent is a process that never reaps it.
+test('pid_alive: a zombie is not alive, a running process is', async () => {
+  const parent = spawn('bash', ['-c', 'sleep 0.2 & exec sleep 20'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const check = await run('bash', ['-c', `source scripts/lib/process.sh
+      child="$(ps -o pid= --ppid ${parent.pid} | tr -d ' ')"
+      [[ -n "$child" ]] || { echo "no child"; exit 1; }
+      echo "state=$(ps -o stat= -p "$child")"
+      kill -0 "$child" && echo "kill0=yes"
+      pid_alive "$child" && echo "child=alive" || echo "child=dead"
+      pid_alive ${parent.pid} && echo "parent=alive" || echo "parent=dead"`], 30_000);
+    assert.equal(check.code, 0, check.output);
+    assert.match(check.output, /state=Z/, 'the test needs a zombie');
+    assert.match(check.output, /kill0=yes/);
+    assert.match(check.output, /child=dead/);
+    assert.match(check.output, /parent=alive/);
+  } finally {
+    parent.kill('SIGKILL');
+  }
 });
