@@ -75,7 +75,7 @@ cmd_install() {
       die "mvn could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
     }
   rm -f "$tmp/mvn.log"
-  javac -nowarn -d "$tmp/classes" -cp "$tmp/libs/*" "$TEMPLATE_DIR/KafkaReady.java" \
+  javac -encoding UTF-8 -nowarn -d "$tmp/classes" -cp "$tmp/libs/*" "$TEMPLATE_DIR/KafkaReady.java" \
     || { rm -rf "$tmp"; die "could not compile the readiness probe"; }
   printf '%s\n' "$stamp" >"$tmp/.installed"
   rm -rf "$INSTALL_DIR"

@@ -48,7 +48,7 @@ install() {
     printf '%s\n' "$out" >&2
     die "Maven could not fetch the stand-in's jars"
   fi
-  javac -nowarn -d "$BUILD_DIR/classes" -cp "$BUILD_DIR/lib/*" "$SRC_DIR"/*.java
+  javac -encoding UTF-8 -nowarn -d "$BUILD_DIR/classes" -cp "$BUILD_DIR/lib/*" "$SRC_DIR"/*.java
   printf '%s\n' "$hash" >"$BUILD_DIR/stamp"
 }
 
