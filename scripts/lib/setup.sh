@@ -3,16 +3,17 @@
 # (scripts/stack.sh): the Debian packages it needs (scripts/lib/prerequisites.sh), the project's Node
 # (scripts/lib/node.sh), the npm dependencies when the lockfile changed, then the build. Idempotent; quick
 # when nothing changed.
-#   source scripts/lib/setup.sh; project_setup
+#   source scripts/lib/setup.sh; project_setup [GROUP...]
 SETUP_ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source-path=SCRIPTDIR source=prerequisites.sh
 source "$SETUP_ROOT_DIR/scripts/lib/prerequisites.sh"
 # shellcheck source-path=SCRIPTDIR source=node.sh
 source "$SETUP_ROOT_DIR/scripts/lib/node.sh"
 
+# project_setup [GROUP...]: GROUPs are further prerequisite groups to install in the same apt run (npm test: lint).
 project_setup() {
   # the Kafka client's native build needs the kafka-client group (librdkafka from its source, linked dynamically)
-  require_prerequisites base node java python kafka-client || return 1
+  require_prerequisites base node java python kafka-client "$@" || return 1
   use_project_node || return 1
   printf '[setup] node %s (%s), npm %s\n' "$(node --version)" "$(command -v node)" "$(npm --version)" >&2
   # npm ci rebuilds the Kafka client from source (minutes): only when the lockfile is newer than the install
