@@ -6,15 +6,18 @@
 # command to run is printed and the call fails. `bash scripts/prerequisites.sh` is the same from the command line.
 # shellcheck disable=SC2034  # read by the callers
 
+# The groups: base (git: static checks and the pristine copy; curl: readiness probes; ps: is a process running;
+# setsid: detached services), node (a Node and npm to fetch the project's Node 24 with: scripts/lib/node.sh),
+# java (Kafka broker and the MongoDB stand-in; mvn fetches their jars), python (the BigQuery emulator, the GCS
+# emulator's wheel and the linters in venvs), kafka-client (the native build of librdkafka), lint (shell scripts),
+# docker (npm run test:docker: an engine of its own, and the debootstrap root of the stand-in images).
 # Each line: GROUP PROBE PACKAGE. A PROBE is cmd:NAME (a command on PATH), deb:NAME (a Debian package installed:
 # libraries and headers), or py:MODULE (importable by python3).
 PREREQUISITES="
 base      cmd:git         git
 base      cmd:curl        curl
-base      cmd:openssl     openssl
 base      cmd:ps          procps
 base      cmd:setsid      util-linux
-base      cmd:xz          xz-utils
 base      deb:ca-certificates ca-certificates
 node      cmd:node        nodejs
 node      cmd:npm         npm
@@ -25,8 +28,8 @@ python    cmd:python3     python3
 python    py:ensurepip    python3-venv
 python    py:pip          python3-pip
 kafka-client cmd:python3   python3
-kafka-client deb:g++      g++
-kafka-client deb:make     make
+kafka-client cmd:g++      g++
+kafka-client cmd:make     make
 kafka-client deb:zlib1g-dev zlib1g-dev
 kafka-client deb:libssl-dev libssl-dev
 kafka-client deb:libzstd-dev libzstd-dev
