@@ -167,6 +167,7 @@ cmd_up() {
   mkdir -p "$STACK_DIR/parquet"
   load_config
   # a fresh clone needs nothing else: prerequisites, Node, npm dependencies and the build (scripts/lib/setup.sh)
+  # shellcheck disable=SC2119 # no further groups: the stack needs no linter
   project_setup || die "set-up failed (see above)"
   bash "$ROOT_DIR/scripts/infra.sh" up kafka mongo gcs bigquery
   gcp_setup

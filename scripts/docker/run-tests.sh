@@ -4,14 +4,24 @@
 # of the tree sets itself up on a pristine Debian root (scripts/docker/pristine-setup.sh), then runs
 # test/docker/compose.test.mjs with node's test runner: ./deploy.sh, ./test.sh, container kills, the HA overlay.
 # MongoDB is the test-only stand-in (test/docker/compose.stand-ins.yml); see docs/test-stand-ins.md.
+#   scripts/docker/run-tests.sh                 all of it
+#   scripts/docker/run-tests.sh --prepare-only  engine, images and pristine set-up only; the engine is left running
+#                                               (.ci/run does this beside npm test: it needs no port of the tests)
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT_DIR"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+prepare_only=false
+case "${1:-}" in
+  "") ;;
+  --prepare-only) prepare_only=true ;;
+  *) echo "usage: $0 [--prepare-only]" >&2; exit 2 ;;
+esac
+
 step "Docker engine"
-trap 'bash scripts/docker/engine.sh down' EXIT
+[[ "$prepare_only" == true ]] || trap 'bash scripts/docker/engine.sh down' EXIT
 engine_env="$(bash scripts/docker/engine.sh up)"
 [[ -n "$engine_env" ]] && export "${engine_env?}"
 
@@ -25,6 +35,7 @@ bash scripts/docker/stand-in-images.sh
 echo "stand-in images: $((SECONDS - start))s" >&2
 wait "$pristine"
 echo "stand-in images and pristine set-up: $((SECONDS - start))s" >&2
+[[ "$prepare_only" == false ]] || exit 0
 
 step "compose deployment tests (node --test)"
 # shellcheck source=../lib/node.sh

@@ -80,11 +80,18 @@ require_prerequisites() {
     printf '[prerequisites] run: sudo apt-get update && sudo apt-get install -y --no-install-recommends %s\n' "${missing[*]}" >&2
     return 1
   fi
-  printf '[prerequisites] installing Debian packages: %s\n' "${missing[*]}" >&2
-  # a machine whose lists are older than its mirror's packages would fail to download them: update first
-  # dpkg's progress goes to stdout, which callers may read (engine.sh up prints its environment there): dropped
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # scripts that run side by side (.ci/run: npm test and the container preparation) take turns; the second one
+  # finds what the first installed
+  (
+    flock -w 1800 9 || { printf '[prerequisites] another install held the lock for 30 min\n' >&2; exit 1; }
+    mapfile -t missing < <(missing_prerequisites "${groups[@]}")
+    (( ${#missing[@]} == 0 )) && exit 0
+    printf '[prerequisites] installing Debian packages: %s\n' "${missing[*]}" >&2
+    # a machine whose lists are older than its mirror's packages would fail to download them: update first;
+    # dpkg's progress goes to stdout, which callers may read (engine.sh up prints its environment there): dropped
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  ) 9>>/var/lib/apt/cdc-pipeline-prerequisites.lock || return 1
   local still
   still="$(missing_prerequisites "${groups[@]}" | tr '\n' ' ')"
   [[ -z "$still" ]] || { printf '[prerequisites] still missing after the install: %s\n' "$still" >&2; return 1; }
