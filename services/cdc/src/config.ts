@@ -41,6 +41,10 @@ export const cdcConfigSchema = z.object({
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
+}).refine((c) => c.CDC_SNAPSHOT !== 'when_no_offset' || c.CDC_ON_HISTORY_LOST === 'resnapshot', {
+  // It once overrode CDC_ON_HISTORY_LOST=fail without a word; now the two settings have to agree.
+  path: ['CDC_SNAPSHOT'],
+  message: 'when_no_offset also snapshots when the saved resume point is lost from the oplog, so it needs CDC_ON_HISTORY_LOST=resnapshot (or use initial)',
 });
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;

@@ -5,7 +5,7 @@ import { ChangeSource, currentClusterTime, isHistoryLost, type ResumePoint } fro
 import { ChangeBatcher, type BatcherSettings } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf } from './transform/to-envelope.js';
-import { planStart, shouldResnapshotOnHistoryLost, type SnapshotMode } from './checkpoint/plan.js';
+import { planStart, type SnapshotMode } from './checkpoint/plan.js';
 import { resumePointOf } from './checkpoint/checkpoint.js';
 import type { Publisher } from './sink/transactional-publisher.js';
 import { BatchCommitter, streamCheckpoint, type CheckpointLog } from './phases/committer.js';
@@ -113,7 +113,8 @@ export class StreamRunner {
         from = await this.streamingPhase.run(from);
       } catch (error) {
         if (!isHistoryLost(error)) throw error;
-        if (!shouldResnapshotOnHistoryLost(this.settings.snapshotMode, this.settings.onHistoryLost)) {
+        // Only a fresh snapshot can restore a complete copy, and only the operator may ask for one.
+        if (this.settings.onHistoryLost !== 'resnapshot') {
           throw new FatalError(
             `stream ${this.settings.streamId}: the saved resume point is no longer in the MongoDB oplog (ChangeStreamHistoryLost), ` +
               `so changes since the last checkpoint cannot be read. To recover, restart with CDC_ON_HISTORY_LOST=resnapshot ` +

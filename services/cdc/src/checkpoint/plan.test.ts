@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planStart, shouldResnapshotOnHistoryLost } from './plan.js';
+import { planStart } from './plan.js';
 import { decodeCheckpoint, encodeCheckpoint, resumePointOf, sameCheckpoint, type Checkpoint } from './checkpoint.js';
 
 const at = { t: 50, i: 1 };
@@ -22,12 +22,6 @@ test('streaming resumes after the token, or from the snapshot time', () => {
   assert.deepEqual(planStart({ ...withToken, start_after: true }, 'initial'), { action: 'stream', from: { kind: 'after-end', token: '82AB' } });
   const afterSnapshot: Checkpoint = { version: 1, phase: 'stream', resume_token: null, start_at: at, updated_at: 'x' };
   assert.deepEqual(planStart(afterSnapshot, 'initial'), { action: 'stream', from: { kind: 'time', at } });
-});
-
-test('history lost resnapshots only when allowed', () => {
-  assert.equal(shouldResnapshotOnHistoryLost('initial', 'fail'), false);
-  assert.equal(shouldResnapshotOnHistoryLost('initial', 'resnapshot'), true);
-  assert.equal(shouldResnapshotOnHistoryLost('when_no_offset', 'fail'), true);
 });
 
 test('checkpoints round-trip and reject garbage', () => {
