@@ -295,7 +295,12 @@ describe('cdc: an idle collection keeps its place while the oplog rolls', () => 
       CDC_SNAPSHOT: 'initial',
       CDC_BATCH_MAX_WAIT_MS: '200',
     });
-    const opened = (cdc: ServiceProcess) => waitFor('both change streams opened', () => cdc.output.filter((l) => /change stream opened/.test(l)).length === 2);
+    const opened = (cdc: ServiceProcess) =>
+      waitFor('both change streams opened', () => {
+        // a cdc that lost its place exits: the timeout then says why
+        assert.equal(cdc.child.exitCode, null, `the cdc exited: ${cdc.output.filter((l) => /"level":"fatal"/.test(l)).join('\n')}`);
+        return cdc.output.filter((l) => /change stream opened/.test(l)).length === 2;
+      });
     let busyWrites = 0;
     const writeBusy = async (count: number) => {
       await busy.insertMany(Array.from({ length: count }, () => ({ n: busyWrites++ })));
