@@ -113,12 +113,13 @@ export class StreamRunner {
         from = await this.streamingPhase.run(from);
       } catch (error) {
         if (!isHistoryLost(error)) throw error;
-        // Only a fresh snapshot can restore a complete copy, and only the operator may ask for one.
+        // The only way on is a fresh snapshot of the whole collection: the operator has to ask for it.
         if (this.settings.onHistoryLost !== 'resnapshot') {
           throw new FatalError(
             `stream ${this.settings.streamId}: the saved resume point is no longer in the MongoDB oplog (ChangeStreamHistoryLost), ` +
               `so changes since the last checkpoint cannot be read. To recover, restart with CDC_ON_HISTORY_LOST=resnapshot ` +
-              `(re-reads the collection as snapshot events; downstream tables converge, duplicates share event ids), ` +
+              `(re-reads the collection as snapshot events; existing documents converge downstream, duplicates share event ids, ` +
+              `documents deleted meanwhile stay in the current-state table), ` +
               `and enlarge the oplog (replSetResizeOplog) so the CDC service's downtime fits in it.`,
             { reason: 'history-lost' },
           );
