@@ -40,7 +40,7 @@ export function standingOf(window: OplogWindow, resumePoint: ClusterTime): Resum
 }
 
 /** Share of the window past which a stream's resume point is logged as at risk. */
-export const WARN_SHARE = 0.5;
+const WARN_SHARE = 0.5;
 
 export interface OplogWatchDeps {
   read(): Promise<OplogWindow>;
