@@ -3,13 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { Decimal128, Double, Long, type Document, type MongoClient } from 'mongodb';
+import { Decimal128, Double, Long, MongoClient, MongoServerError, type Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
+import { startPrivateMongo } from '../support/private-mongo.js';
+import { waitFor } from '../support/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kafka = testKafka();
@@ -272,5 +274,110 @@ describe('cdc service', () => {
     const noKafka = await startService('cdc', { ...cdcEnv('x', 'x'), KAFKA_BROKERS: '127.0.0.1:1', KAFKA_CONNECT_RETRIES: '1' }, 'cdc-nokafka');
     assert.notEqual(await noKafka.exited, 0);
     assert.match(noKafka.output.join('\n'), /cannot reach Kafka/);
+  });
+});
+
+describe('cdc: an idle collection keeps its place while the oplog rolls', () => {
+  test('busy writes roll the oplog past the idle collection\'s last event; after a SIGKILL the cdc resumes, nothing re-snapshotted', async () => {
+    // Shipped defaults (heartbeat every 60 s, snapshot first, fail when the history is lost) on a private stand-in
+    // whose oplog keeps 500 entries: the burst below is larger than that, the slow writes after it much smaller.
+    const oplogEntries = 500;
+    const privateMongo = await startPrivateMongo({ MONGO_OPLOG_MAX_ENTRIES: String(oplogEntries) });
+    const client = new MongoClient(privateMongo.uri, { serverSelectionTimeoutMS: 10000 });
+    const prefix = uniqueName('cdc-idle');
+    const db = prefix.replaceAll('-', '_');
+    const busy = client.db(db).collection('busy');
+    const idle = client.db(db).collection('idle');
+    const idleStream = `${db}.idle`;
+    const env = cdcEnv(prefix, db, {
+      MONGO_URI: privateMongo.uri,
+      CDC_COLLECTIONS: `${db}.busy,${db}.idle`,
+      CDC_SNAPSHOT: 'initial',
+      CDC_BATCH_MAX_WAIT_MS: '200',
+    });
+    const opened = (cdc: ServiceProcess) =>
+      waitFor('both change streams opened', () => {
+        // a cdc that lost its place exits: the timeout then says why
+        assert.equal(cdc.child.exitCode, null, `the cdc exited: ${cdc.output.filter((l) => /"level":"fatal"/.test(l)).join('\n')}`);
+        return cdc.output.filter((l) => /change stream opened/.test(l)).length === 2;
+      });
+    const readyz = async (cdc: ServiceProcess) =>
+      (await (await fetch(`http://127.0.0.1:${cdc.port}/readyz`)).json()) as { oplog: { window_seconds: number }; streams: Record<string, { lost: boolean }> };
+    let busyWrites = 0;
+    const writeBusy = async (count: number) => {
+      await busy.insertMany(Array.from({ length: count }, () => ({ n: busyWrites++ })));
+    };
+    let cdc: ServiceProcess | null = null;
+    let writing = true;
+    let writer: Promise<void> = Promise.resolve();
+    try {
+      await client.connect();
+      await idle.insertOne({ _id: 'before-start' as never });
+      cdc = await startService('cdc', env, 'cdc-idle-1');
+      await cdc.waitReady();
+      await opened(cdc);
+      await idle.insertOne({ _id: 'idle-1' as never });
+      const idleEvent = await waitFor('idle-1 in Kafka', async () =>
+        (await readTopic(kafka, `${prefix}-idle-cdc`, { minCount: 2 })).map((m) => decode(m.value)).find((e) => e.document_id === '"idle-1"'),
+      );
+
+      for (let i = 0; i < (oplogEntries + 100) / 100; i++) await writeBusy(100);
+      await assert.rejects(
+        async () => {
+          const stream = idle.watch([], { resumeAfter: { _data: idleEvent.resume_token } });
+          try {
+            await stream.tryNext();
+          } finally {
+            await stream.close();
+          }
+        },
+        (error: unknown) => error instanceof MongoServerError && error.code === 286,
+        'the idle collection\'s last event has rolled off the oplog',
+      );
+      await cdc.waitForLog(new RegExp(`"streamId":"${idleStream}".*resume point is no longer in the oplog`), 60000);
+
+      // Writes go on, slowly, until the idle stream has recorded its position (default interval: 60 s).
+      const heartbeats = metricValue(await cdc.metrics(), 'cdc_heartbeat_checkpoints_total', { stream: idleStream });
+      writer = (async () => {
+        while (writing) {
+          await writeBusy(1);
+          await sleep(500);
+        }
+      })();
+      const running = cdc;
+      await waitFor('a heartbeat checkpoint of the idle stream', async () => metricValue(await running.metrics(), 'cdc_heartbeat_checkpoints_total', { stream: idleStream }) > heartbeats, 120000, 1000);
+      assert.equal(typeof (await readyz(running)).oplog.window_seconds, 'number', '/readyz shows the oplog window');
+      await waitFor('/readyz to show the idle stream back in the window', async () => (await readyz(running)).streams?.[idleStream]?.lost === false, 30000, 1000);
+
+      await cdc.kill('SIGKILL');
+      cdc = await startService('cdc', env, 'cdc-idle-2');
+      await cdc.waitReady();
+      await opened(cdc);
+      writing = false;
+      await writer;
+      await idle.insertOne({ _id: 'idle-2' as never });
+
+      const idleEvents = (await readTopic(kafka, `${prefix}-idle-cdc`, { minCount: 3 })).map((m) => decode(m.value));
+      assert.deepEqual(idleEvents.filter((e) => e.op === 'snapshot').map((e) => e.document_id), ['"before-start"'], 'snapshotted once');
+      // Streaming starts at the snapshot's cluster time, inclusive: the insert of before-start may follow its snapshot.
+      // (Sorted: documents in different partitions come back in any order.)
+      assert.deepEqual(
+        idleEvents.filter((e) => e.op !== 'snapshot' && e.document_id !== '"before-start"').map((e) => `${e.op} ${e.document_id}`).sort(),
+        ['insert "idle-1"', 'insert "idle-2"'],
+        'each change of the idle collection once',
+      );
+      assert.equal(new Set(idleEvents.map((e) => e.event_id)).size, idleEvents.length, 'no event twice');
+      const busyEvents = (await readTopic(kafka, `${prefix}-busy-cdc`, { minCount: busyWrites, timeoutMs: 90000 })).map((m) => decode(m.value));
+      assert.equal(new Set(busyEvents.map((e) => e.event_id)).size, busyWrites, 'every busy write once');
+      assert.equal(busyEvents.length, busyWrites, 'no busy write twice');
+      assert.ok(!cdc.output.some((l) => /snapshot started|ChangeStreamHistoryLost/.test(l)), 'the restarted cdc neither snapshots nor loses its place');
+      assert.equal(cdc.child.exitCode, null, 'the restarted cdc is running');
+    } finally {
+      writing = false;
+      await writer.catch(() => undefined);
+      await cdc?.kill();
+      await client.close();
+      await privateMongo.stop();
+    }
   });
 });

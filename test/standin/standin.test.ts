@@ -124,3 +124,17 @@ for (let n = 0; n < seeds; n++) {
     assertSameCollection(replayed, await snapshot(collection), `seed ${seed}, at the end`);
   });
 }
+
+test('local.oplog.rs: oldest and newest entries by $natural (the newest is the cluster time); a filter is refused', async () => {
+  const oplog = client.db('local').collection('oplog.rs');
+  await db.collection('oplog_ends').insertMany([{ n: 1 }, { n: 2 }, { n: 3 }]);
+  const now = await clusterTime();
+  const ts = (entries: { ts: Timestamp }[]) => entries.map((e) => timestampValue(e.ts));
+  const newest = ts((await oplog.find({}, { sort: { $natural: -1 }, limit: 3 }).toArray()) as never);
+  assert.equal(newest[0], now, 'the newest entry is the cluster time');
+  assert.deepEqual([...newest].sort((a, b) => (a < b ? 1 : -1)), newest, 'newest first');
+  assert.equal(newest.length, 3);
+  const [oldest] = ts((await oplog.find({}, { sort: { $natural: 1 }, limit: 1 }).toArray()) as never);
+  assert.ok(oldest! < newest[2]!, 'the oldest entry is older than these writes');
+  await assert.rejects(oplog.find({ ts: { $gt: new Timestamp({ t: 0, i: 0 }) } }).limit(1).toArray(), (error: { code?: number }) => error.code === 2);
+});

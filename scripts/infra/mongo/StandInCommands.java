@@ -90,6 +90,8 @@ final class StandInCommands {
             } finally {
                 StandInOplog.AWAIT_MS.remove();
             }
+        } else if (cmd.equals("find") && oplog != null && db.equals("local") && "oplog.rs".equals(query.get(command))) {
+            response = findInOplog(query);
         } else if (cmd.equals("aggregate") && isChangeStream(query)) {
             response = changeStream(db, command, query);
         } else if (writes != null && SCHEMA_COMMANDS.contains(cmd)) {
@@ -201,6 +203,30 @@ final class StandInCommands {
         Document cursorDocument = new Document("id", cursor.isEmpty() ? 0L : cursor.getId())
             .append("ns", db + "." + (coll != null ? coll : "$cmd.aggregate"))
             .append("firstBatch", firstBatch);
+        Document response = new Document("cursor", cursorDocument);
+        Utils.markOkay(response);
+        return response;
+    }
+
+    /**
+     * find on local.oplog.rs, as far as monitoring uses it: no filter, sorted by {$natural: 1} (oldest first, the
+     * default) or {$natural: -1}, with a limit; one batch, projection ignored. Anything else is refused rather than
+     * answered wrongly.
+     */
+    private Document findInOplog(Document query) {
+        Object filter = query.get("filter");
+        Object sort = query.get("sort");
+        if (filter instanceof Document && !((Document) filter).isEmpty()
+            || sort instanceof Document && !((Document) sort).isEmpty() && !((Document) sort).keySet().equals(Set.of("$natural"))) {
+            throw new MongoServerError(2, "BadValue",
+                "this MongoDB stand-in answers a find on local.oplog.rs only without a filter, sorted by $natural");
+        }
+        boolean newestFirst = sort instanceof Document && ((Document) sort).get("$natural") instanceof Number
+            && ((Number) ((Document) sort).get("$natural")).intValue() < 0;
+        Object limit = query.get("limit");
+        int max = limit instanceof Number && ((Number) limit).intValue() > 0 ? ((Number) limit).intValue() : Integer.MAX_VALUE;
+        Document cursorDocument = new Document("id", 0L).append("ns", "local.oplog.rs")
+            .append("firstBatch", oplog.fromEnd(newestFirst, max));
         Document response = new Document("cursor", cursorDocument);
         Utils.markOkay(response);
         return response;

@@ -142,6 +142,22 @@ final class StandInOplog implements Oplog {
         append(List.of(entry("c", db + ".$cmd", new Document("dropDatabase", 1))));
     }
 
+    /**
+     * The first entries from the oldest (or the newest) end, as a find on local.oplog.rs sorted by $natural returns
+     * them: what monitoring reads to know the oplog's window.
+     */
+    List<Document> fromEnd(boolean newestFirst, int limit) {
+        Collection<Document> ordered = newestFirst ? entries.descendingMap().values() : entries.values();
+        List<Document> out = new ArrayList<>();
+        for (Document entry : ordered) {
+            if (out.size() >= limit) {
+                break;
+            }
+            out.add(entry.cloneDeeply());
+        }
+        return out;
+    }
+
     /** The timestamp of the newest entry: what the stand-in answers as operationTime and $clusterTime. */
     BsonTimestamp clusterTime() {
         return new BsonTimestamp(lastTs);

@@ -21,6 +21,11 @@ export const cdcConfigSchema = z.object({
   CDC_ON_STREAM_END: z.enum(['stop', 'reopen']).default('stop'),
   /** what to do when the saved resume token is no longer in the oplog */
   CDC_ON_HISTORY_LOST: z.enum(['fail', 'resnapshot']).default('fail'),
+  /**
+   * an idle stream still records its change stream's position (postBatchResumeToken) this often, in a
+   * checkpoint-only transaction, so its resume point follows the oplog instead of rolling off it
+   */
+  CDC_HEARTBEAT_INTERVAL_MS: fields.positiveInt(60000),
   CDC_BATCH_MAX_EVENTS: fields.positiveInt(2000),
   CDC_BATCH_MAX_BYTES: fields.positiveInt(4 * 1024 * 1024),
   CDC_BATCH_MAX_WAIT_MS: fields.positiveInt(200),
@@ -36,6 +41,10 @@ export const cdcConfigSchema = z.object({
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
+}).refine((c) => c.CDC_SNAPSHOT !== 'when_no_offset' || c.CDC_ON_HISTORY_LOST === 'resnapshot', {
+  // It once overrode CDC_ON_HISTORY_LOST=fail without a word; now the two settings have to agree.
+  path: ['CDC_SNAPSHOT'],
+  message: 'when_no_offset also snapshots when the saved resume point is lost from the oplog, so it needs CDC_ON_HISTORY_LOST=resnapshot (or use initial)',
 });
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;

@@ -9,6 +9,10 @@ import { StreamRunner } from './stream-runner.js';
 import { assignCollections, parseNamespace, streamIdFor, topicFor } from './transform/routing.js';
 import { hashPartitionStage } from './source/hash-partition.js';
 import { cdcTopics } from './topics.js';
+import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
+
+/** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
+const OPLOG_WATCH_INTERVAL_MS = 15_000;
 
 await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
@@ -84,11 +88,22 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
         batchMaxWaitMs: config.CDC_BATCH_MAX_WAIT_MS,
         maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES,
         checkpointTopic: config.CDC_CHECKPOINT_TOPIC,
+        heartbeatIntervalMs: config.CDC_HEARTBEAT_INTERVAL_MS,
       },
       metrics,
       logger.child({ streamId }),
     );
   });
+
+  const oplogWatch = new OplogWatch({
+    read: () => readOplogWindow(mongo),
+    streams: () => runners.map((runner) => ({ streamId: runner.streamId, resumePoint: runner.resumePoint })),
+    metrics,
+    logger,
+  });
+  ops.setReadyDetail(() => oplogWatch.detail);
+  oplogWatch.start(OPLOG_WATCH_INTERVAL_MS);
+  shutdown.register('oplog watch', () => oplogWatch.stop());
 
   const running = runners.map((runner) => runner.run());
   shutdown.register('stream runners', async () => {

@@ -5,7 +5,8 @@ import { ChangeSource, currentClusterTime, isHistoryLost, type ResumePoint } fro
 import { ChangeBatcher, type BatcherSettings } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf } from './transform/to-envelope.js';
-import { planStart, shouldResnapshotOnHistoryLost, type SnapshotMode } from './checkpoint/plan.js';
+import { planStart, type SnapshotMode } from './checkpoint/plan.js';
+import { resumePointOf } from './checkpoint/checkpoint.js';
 import type { Publisher } from './sink/transactional-publisher.js';
 import { BatchCommitter, streamCheckpoint, type CheckpointLog } from './phases/committer.js';
 import { SnapshotPhase } from './phases/snapshot-phase.js';
@@ -20,6 +21,7 @@ export interface StreamSettings extends BatcherSettings {
   onHistoryLost: 'fail' | 'resnapshot';
   fullDocumentBeforeChange: 'off' | 'whenAvailable' | 'required';
   checkpointTopic: string;
+  heartbeatIntervalMs: number;
 }
 
 const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
@@ -71,8 +73,18 @@ export class StreamRunner {
       metrics,
       logger,
       streamId: settings.streamId,
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
       isStopping,
     });
+  }
+
+  get streamId(): string {
+    return this.settings.streamId;
+  }
+
+  /** Cluster time a restart of this stream would resume from (null before its first checkpoint, or unknown). */
+  get resumePoint(): ClusterTime | null {
+    return this.committer.resumePoint;
   }
 
   stop(): void {
@@ -82,6 +94,7 @@ export class StreamRunner {
 
   async run(): Promise<void> {
     const checkpoint = await this.checkpoints.load(this.settings.streamId, this.publisher);
+    if (checkpoint) this.committer.resumePoint = resumePointOf(checkpoint);
     const plan = planStart(checkpoint, this.settings.snapshotMode);
     let from: ResumePoint;
     if (plan.action === 'snapshot') {
@@ -100,11 +113,13 @@ export class StreamRunner {
         from = await this.streamingPhase.run(from);
       } catch (error) {
         if (!isHistoryLost(error)) throw error;
-        if (!shouldResnapshotOnHistoryLost(this.settings.snapshotMode, this.settings.onHistoryLost)) {
+        // The only way on is a fresh snapshot of the whole collection: the operator has to ask for it.
+        if (this.settings.onHistoryLost !== 'resnapshot') {
           throw new FatalError(
             `stream ${this.settings.streamId}: the saved resume point is no longer in the MongoDB oplog (ChangeStreamHistoryLost), ` +
               `so changes since the last checkpoint cannot be read. To recover, restart with CDC_ON_HISTORY_LOST=resnapshot ` +
-              `(re-reads the collection as snapshot events; downstream tables converge, duplicates share event ids), ` +
+              `(re-reads the collection as snapshot events; existing documents converge downstream, duplicates share event ids, ` +
+              `documents deleted meanwhile stay in the current-state table), ` +
               `and enlarge the oplog (replSetResizeOplog) so the CDC service's downtime fits in it.`,
             { reason: 'history-lost' },
           );

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { ClusterTimeSchema } from '@cdc/core';
+import { ClusterTimeSchema, type ClusterTime } from '@cdc/core';
+import { clusterTimeOfToken } from '../transform/resume-token.js';
 
 /**
  * What the CDC service persists, per stream, in the compacted checkpoint topic, inside the same Kafka
@@ -40,4 +41,14 @@ export function decodeCheckpoint(bytes: Buffer): Checkpoint {
 export function sameCheckpoint(a: Checkpoint | null, b: Checkpoint): boolean {
   const sorted = (c: Checkpoint) => JSON.stringify(c, Object.keys(c).sort());
   return a !== null && sorted(a) === sorted(b);
+}
+
+/**
+ * The oldest oplog position a restart from this checkpoint needs: the snapshot's start time (streaming begins
+ * there), the resume token's cluster time, or the stream's start time. Null when it cannot be told.
+ */
+export function resumePointOf(checkpoint: Checkpoint): ClusterTime | null {
+  if (checkpoint.phase === 'snapshot') return checkpoint.snapshot_at;
+  if (checkpoint.resume_token !== null) return clusterTimeOfToken(checkpoint.resume_token);
+  return checkpoint.start_at;
 }

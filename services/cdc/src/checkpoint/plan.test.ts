@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planStart, shouldResnapshotOnHistoryLost } from './plan.js';
-import { decodeCheckpoint, encodeCheckpoint, sameCheckpoint, type Checkpoint } from './checkpoint.js';
+import { planStart } from './plan.js';
+import { decodeCheckpoint, encodeCheckpoint, resumePointOf, sameCheckpoint, type Checkpoint } from './checkpoint.js';
 
 const at = { t: 50, i: 1 };
 
@@ -24,12 +24,6 @@ test('streaming resumes after the token, or from the snapshot time', () => {
   assert.deepEqual(planStart(afterSnapshot, 'initial'), { action: 'stream', from: { kind: 'time', at } });
 });
 
-test('history lost resnapshots only when allowed', () => {
-  assert.equal(shouldResnapshotOnHistoryLost('initial', 'fail'), false);
-  assert.equal(shouldResnapshotOnHistoryLost('initial', 'resnapshot'), true);
-  assert.equal(shouldResnapshotOnHistoryLost('when_no_offset', 'fail'), true);
-});
-
 test('checkpoints round-trip and reject garbage', () => {
   const cp: Checkpoint = { version: 1, phase: 'stream', resume_token: '82AB', start_at: null, updated_at: '2026-11-26T00:00:00Z' };
   assert.deepEqual(decodeCheckpoint(encodeCheckpoint(cp)), cp);
@@ -41,4 +35,11 @@ test('a decoded checkpoint is recognised as the one committed, another one is no
   assert.equal(sameCheckpoint(decodeCheckpoint(encodeCheckpoint(cp)), cp), true);
   assert.equal(sameCheckpoint(decodeCheckpoint(encodeCheckpoint({ ...cp, updated_at: '2026-11-26T00:00:00.002Z' })), cp), false);
   assert.equal(sameCheckpoint(null, cp), false);
+});
+
+test('the resume point of a checkpoint: snapshot start, resume token time, or stream start', () => {
+  assert.deepEqual(resumePointOf({ version: 1, phase: 'snapshot', snapshot_at: at, last_id: null, updated_at: 'x' }), at);
+  assert.deepEqual(resumePointOf({ version: 1, phase: 'stream', resume_token: '0000003200000001', start_at: null, updated_at: 'x' }), at);
+  assert.deepEqual(resumePointOf({ version: 1, phase: 'stream', resume_token: null, start_at: at, updated_at: 'x' }), at);
+  assert.equal(resumePointOf({ version: 1, phase: 'stream', resume_token: null, start_at: null, updated_at: 'x' }), null);
 });

@@ -22,8 +22,3 @@ export function planStart(checkpoint: Checkpoint | null, mode: SnapshotMode): St
   if (checkpoint.start_at !== null) return { action: 'stream', from: { kind: 'time', at: checkpoint.start_at } };
   return { action: 'stream', from: { kind: 'now' } };
 }
-
-/** When the resume point is gone from the oplog, only a fresh snapshot can restore a complete copy. */
-export function shouldResnapshotOnHistoryLost(mode: SnapshotMode, onHistoryLost: 'fail' | 'resnapshot'): boolean {
-  return onHistoryLost === 'resnapshot' || mode === 'when_no_offset';
-}

@@ -1,5 +1,5 @@
 import type { ClusterTime } from '@cdc/core';
-import { sameCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
+import { resumePointOf, sameCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
 import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
 import type { CdcMetrics } from '../metrics.js';
 
@@ -18,6 +18,9 @@ export interface PendingBatch {
 
 /** One batch of a stream and its checkpoint, in one transaction; what both phases commit through. */
 export class BatchCommitter {
+  /** cluster time a restart would resume from: the last committed (or loaded) checkpoint's; null when unknown */
+  resumePoint: ClusterTime | null = null;
+
   constructor(
     private readonly streamId: string,
     private readonly publisher: Publisher,
@@ -37,6 +40,7 @@ export class BatchCommitter {
     this.metrics.transactions.inc({ stream: streamId });
     for (const [op, count] of batch.ops) this.metrics.eventsPublished.inc({ stream: streamId, op }, count);
     this.metrics.lastCheckpoint.set({ stream: streamId }, Date.now() / 1000);
+    this.resumePoint = resumePointOf(batch.checkpoint);
     if (batch.lastClusterTime) this.metrics.lastEventClusterTime.set({ stream: streamId }, batch.lastClusterTime.t);
   }
 }

@@ -109,7 +109,7 @@ test('snapshot: a stop request ends it with exit code 0 before the next batch', 
 
 function batch(token: string | null, extra: Partial<ChangeBatch> = {}): ChangeBatch {
   const messages = token === null ? [] : [{ topic: 'orders-cdc', message: { key: 'k', value: token } }];
-  return { messages, lastToken: token, lastClusterTime: AT, ops: token === null ? [] : [['insert', 1]], bytes: 10, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null, ...extra };
+  return { messages, lastToken: token, positionOnly: false, lastClusterTime: AT, ops: token === null ? [] : [['insert', 1]], bytes: 10, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null, ...extra };
 }
 
 function scripted(batches: ChangeBatch[]): ChangeBatches & { closed: boolean } {
@@ -133,6 +133,7 @@ test('streaming: every batch with changes is committed with its last token; empt
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
+    heartbeatIntervalMs: 60_000,
     // stop once both batches with changes are committed
     isStopping: () => f.committed.length >= 2,
   });
@@ -154,6 +155,7 @@ test('streaming: a failed transaction that had committed is not sent again', asy
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
+    heartbeatIntervalMs: 60_000,
     isStopping: () => ++reads > 1,
   });
   await phase.run({ kind: 'time', at: null as never });
@@ -168,6 +170,7 @@ test('streaming: a stream end with CDC_ON_STREAM_END=stop commits the changes be
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
+    heartbeatIntervalMs: 60_000,
     isStopping: () => false,
   });
   await assert.rejects(phase.run({ kind: 'time', at: null as never }), (error: unknown) => error instanceof FatalError && error.exitCode === 3 && /dropped/.test(error.message));
@@ -182,9 +185,71 @@ test('streaming: an invalidate with reopen returns the point after it, checkpoin
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
+    heartbeatIntervalMs: 60_000,
     isStopping: () => false,
   });
   assert.deepEqual(await phase.run({ kind: 'time', at: null as never }), { kind: 'after-end', token: 'T9' });
   const [checkpoint] = f.checkpointsOf();
   assert.equal(checkpoint!.phase === 'stream' && checkpoint!.start_after, true);
+});
+
+/** Position-only batches (a quiet stream's postBatchResumeToken), as the batcher hands them over. */
+const position = (token: string): ChangeBatch => batch(null, { lastToken: token, positionOnly: true, lastClusterTime: null });
+
+test('streaming: a quiet stream commits its position alone once a heartbeat is due, never a position already committed', async () => {
+  const f = fakes();
+  let now = 0;
+  // each step: the clock when the batch is read, then the batch
+  const steps: [number, ChangeBatch][] = [
+    [0, position('P1')], // due at once after opening
+    [10_000, position('P2')], // 10 s later: not due
+    [20_000, batch('T3')], // a change: always committed, and the heartbeat counts from it
+    [70_000, position('P4')], // 50 s after the change: not due
+    [80_000, position('P5')], // 60 s after it: due
+    [200_000, position('P5')], // due, but nothing new
+    [260_000, position('P6')],
+  ];
+  let read = 0;
+  const phase = new StreamingPhase({
+    committer: f.committer,
+    open: () => ({
+      next: async () => {
+        const [at, next] = steps[read++]!;
+        now = at;
+        return next;
+      },
+      stop: () => undefined,
+      close: async () => undefined,
+    }),
+    metrics: f.metrics,
+    logger,
+    streamId: 'shop.orders',
+    heartbeatIntervalMs: 60_000,
+    now: () => now,
+    isStopping: () => read >= steps.length,
+  });
+  await phase.run({ kind: 'token', token: 'P0' });
+  assert.deepEqual(
+    f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)),
+    ['P1', 'T3', 'P5', 'P6'],
+  );
+  assert.deepEqual(f.committed.map((tx) => tx.length), [1, 2, 1, 1], 'heartbeat transactions hold the checkpoint alone');
+  assert.equal((await f.metrics.heartbeats.get()).values[0]?.value, 3);
+});
+
+test('streaming: the position the stream was opened at is not committed again as a heartbeat', async () => {
+  const f = fakes();
+  let reads = 0;
+  const phase = new StreamingPhase({
+    committer: f.committer,
+    open: () => scripted([position('P0'), position('P1')]),
+    metrics: f.metrics,
+    logger,
+    streamId: 'shop.orders',
+    heartbeatIntervalMs: 1,
+    isStopping: () => ++reads >= 2,
+  });
+  await phase.run({ kind: 'token', token: 'P0' });
+  assert.deepEqual(f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)), ['P1']);
+  assert.deepEqual(f.committer.resumePoint, null, 'a fake token tells no cluster time');
 });

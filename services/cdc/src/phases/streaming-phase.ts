@@ -3,6 +3,7 @@ import type { ChangeBatch } from '../source/change-batcher.js';
 import type { ResumePoint } from '../source/change-source.js';
 import type { CdcMetrics } from '../metrics.js';
 import { streamCheckpoint, type BatchCommitter } from './committer.js';
+import { HeartbeatSchedule } from './heartbeat.js';
 
 /** Batches of changes from an open change stream (ChangeSource + ChangeBatcher; a fake in unit tests). */
 export interface ChangeBatches {
@@ -17,11 +18,17 @@ export interface StreamingPhaseDeps {
   metrics: CdcMetrics;
   logger: Logger;
   streamId: string;
+  /** a quiet stream checkpoints its position at least this often (CDC_HEARTBEAT_INTERVAL_MS) */
+  heartbeatIntervalMs: number;
   isStopping(): boolean;
+  /** the clock of the heartbeat schedule (a fake in unit tests) */
+  now?: () => number;
 }
 
 /**
- * Streaming: each batch of changes committed with the resume token of its last change. One transaction is in
+ * Streaming: each batch of changes committed with the resume token of its last change; while no change comes, the
+ * stream's position (postBatchResumeToken) is committed alone once a heartbeat is due, so the resume point of a
+ * quiet collection keeps up with the oplog instead of rolling off it. One transaction is in
  * flight while the next batch is read (bounded memory; Kafka's pace sets ours). Returns where to reopen after an
  * invalidate (CDC_ON_STREAM_END=reopen) or, once stopped, where it was; a drop/rename/invalidate with =stop ends
  * with a FatalError after the changes read before it are committed.
@@ -40,6 +47,8 @@ export class StreamingPhase {
     const batches = this.deps.open(from);
     this.batches = batches;
     logger.info({ streamId, from: from.kind }, 'change stream opened');
+    const heartbeat = new HeartbeatSchedule(this.deps.heartbeatIntervalMs, this.deps.now);
+    let committedToken = from.kind === 'token' ? from.token : null;
     let inFlight: Promise<void> = Promise.resolve();
     try {
       for (;;) {
@@ -49,13 +58,18 @@ export class StreamingPhase {
         this.account(batch);
         await inFlight;
         this.timeSpent(readStarted, readEnded, performance.now());
-        if (batch.lastToken !== null) {
+        // A position equal to the one committed says nothing new (no write anywhere since).
+        const worthCommitting = !batch.positionOnly || (heartbeat.due && batch.lastToken !== committedToken);
+        if (batch.lastToken !== null && worthCommitting) {
+          heartbeat.committed();
+          committedToken = batch.lastToken;
           inFlight = committer.commit({
             messages: batch.messages,
             ops: new Map(batch.ops),
             lastClusterTime: batch.lastClusterTime,
             checkpoint: streamCheckpoint(batch.lastToken, null, batch.reopenAfter !== null),
           });
+          if (batch.positionOnly) inFlight = inFlight.then(() => this.deps.metrics.heartbeats.inc({ stream: streamId }));
         }
         if (batch.fatal !== null) {
           await inFlight;

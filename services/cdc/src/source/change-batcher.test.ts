@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Int32, Timestamp, type ChangeStreamDocument } from 'mongodb';
 import { ChangeBatcher, type BatcherSettings } from './change-batcher.js';
+import { StreamPosition } from './change-source.js';
 
 const settings: BatcherSettings = {
   streamId: 'shop.orders',
@@ -32,7 +33,7 @@ function change(operationType: string, extra: Record<string, unknown> = {}): Cha
 }
 
 /** A change feed that hands out a script of changes, then nothing (null), as a quiet stream does. */
-function feed(changes: ChangeStreamDocument[]) {
+function feed(changes: (ChangeStreamDocument | StreamPosition)[]) {
   const queue = [...changes];
   let polls = 0;
   return {
@@ -108,4 +109,17 @@ test('reopen mode: drop then invalidate ends the batch at the invalidate, to reo
   assert.deepEqual(batch.streamEnds.map((e) => e.type), ['drop', 'invalidate']);
   assert.equal(batch.reopenAfter, (invalidate._id as { _data: string })._data);
   assert.equal(batch.lastToken, batch.reopenAfter);
+});
+
+test('a stream position alone is handed over at once; after changes it moves the batch token past them', async () => {
+  const alone = await new ChangeBatcher(feed([new StreamPosition('P1')]), settings).next();
+  assert.deepEqual([alone.positionOnly, alone.lastToken, alone.messages.length], [true, 'P1', 0]);
+  const insert = change('insert');
+  const batcher = new ChangeBatcher(feed([insert, new StreamPosition('P2'), change('insert')]), settings);
+  const after = await batcher.next();
+  assert.deepEqual([after.positionOnly, after.messages.length], [false, 2], 'the position does not end a batch of changes');
+  assert.equal(after.lastClusterTime!.i, (insert.clusterTime as Timestamp).low + 1, 'the cluster time stays the last change\'s');
+  assert.notEqual(after.lastToken, 'P2', 'a later change moves the token on again');
+  const withPositionLast = await new ChangeBatcher(feed([change('insert'), new StreamPosition('P3')]), settings).next();
+  assert.deepEqual([withPositionLast.positionOnly, withPositionLast.lastToken, withPositionLast.messages.length], [false, 'P3', 1]);
 });

@@ -4,6 +4,7 @@ import { changeToEnvelope, clusterTimeOf, resumeTokenData, STREAM_END_TYPES } fr
 import { deadLetterMessage, eventToMessage } from '../transform/to-message.js';
 import { BatchBuffer } from '../transform/batch.js';
 import type { OutgoingMessage } from '../sink/transactional-publisher.js';
+import { StreamPosition } from './change-source.js';
 
 export interface BatcherSettings {
   streamId: string;
@@ -21,8 +22,10 @@ export interface BatcherSettings {
 /** One batch of encoded changes and what was seen while reading it: the caller logs, counts and publishes it. */
 export interface ChangeBatch {
   messages: OutgoingMessage[];
-  /** resume token of the last change read, null when nothing was read */
+  /** resume token of the last change read, or the stream's position after it; null when neither was read */
   lastToken: string | null;
+  /** no change was read: lastToken is only the stream's position (a heartbeat checkpoint, when one is due) */
+  positionOnly: boolean;
   lastClusterTime: ClusterTime | null;
   ops: [op: string, count: number][];
   bytes: number;
@@ -35,7 +38,7 @@ export interface ChangeBatch {
 }
 
 interface ChangeFeed {
-  tryNext(): Promise<ChangeStreamDocument<Document> | null>;
+  tryNext(): Promise<ChangeStreamDocument<Document> | StreamPosition | null>;
 }
 
 /** change → envelope → Kafka record, gathered into batches bounded by events, bytes and age. */
@@ -55,13 +58,22 @@ export class ChangeBatcher {
   async next(): Promise<ChangeBatch> {
     const { topic, maxMessageBytes, batchMaxWaitMs } = this.settings;
     const buffer = new BatchBuffer<OutgoingMessage>(this.settings.batchMaxEvents, this.settings.batchMaxBytes);
-    const batch: ChangeBatch = { messages: [], lastToken: null, lastClusterTime: null, ops: [], bytes: 0, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null };
+    const batch: ChangeBatch = { messages: [], lastToken: null, positionOnly: false, lastClusterTime: null, ops: [], bytes: 0, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null };
     const ops = new Map<string, number>();
     let firstAt = 0;
     while (!buffer.full && !this.stopping) {
       if (buffer.length > 0 && Date.now() - firstAt >= batchMaxWaitMs) break;
       const change = await this.feed.tryNext();
       if (!change) continue;
+      if (change instanceof StreamPosition) {
+        batch.lastToken = change.token;
+        // A quiet stream hands its position over at once; the caller decides whether a heartbeat is due.
+        if (buffer.length === 0) {
+          batch.positionOnly = true;
+          break;
+        }
+        continue;
+      }
       if (buffer.length === 0) firstAt = Date.now();
       const token = resumeTokenData(change._id);
       if (STREAM_END_TYPES.has(change.operationType)) {

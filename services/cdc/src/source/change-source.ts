@@ -24,13 +24,22 @@ export function isHistoryLost(error: unknown): boolean {
 type Change = ChangeStreamDocument<Document>;
 
 /**
+ * Where the change stream stands after an empty getMore: its postBatchResumeToken. Every change before it has been
+ * handed out, so a checkpoint of this token loses nothing; on a quiet collection it still moves with the oplog.
+ */
+export class StreamPosition {
+  constructor(readonly token: string) {}
+}
+
+/**
  * One change stream on one collection, read ahead by at most one getMore batch: the next getMore runs on the
  * server while the previous batch is encoded and published. When the consumer stops taking (a slow sink), the
  * read-ahead stops too (backpressure), so memory stays bounded.
  */
 export class ChangeSource {
   private stream: ChangeStream<Document, Change> | null = null;
-  private queue: Change[] = [];
+  private queue: (Change | StreamPosition)[] = [];
+  private lastPosition: string | null = null;
   private head = 0;
   private failure: { error: unknown } | null = null;
   private wakeConsumer: (() => void) | null = null;
@@ -77,6 +86,7 @@ export class ChangeSource {
           this.wake();
           continue;
         }
+        this.notePosition(stream);
         // A server that answers an empty getMore at once (instead of waiting maxAwaitTimeMS) would make us spin.
         const idleWait = Math.min(50, this.settings.maxAwaitTimeMs) - (Date.now() - started);
         if (idleWait > 0) await new Promise((resolve) => setTimeout(resolve, idleWait));
@@ -87,14 +97,26 @@ export class ChangeSource {
     }
   }
 
+  /** Queues the stream's position after an empty batch, once per position (a quiet oplog repeats it). */
+  private notePosition(stream: ChangeStream<Document, Change>): void {
+    const data = (stream.resumeToken as { _data?: unknown } | null)?._data;
+    if (typeof data !== 'string' || data === this.lastPosition) return;
+    this.lastPosition = data;
+    this.queue.push(new StreamPosition(data));
+    this.wake();
+  }
+
   private wake(): void {
     const wake = this.wakeConsumer;
     this.wakeConsumer = null;
     wake?.();
   }
 
-  /** The next change, or null when none arrived within maxAwaitTimeMs; read errors surface here, after the changes before them. */
-  async tryNext(): Promise<Change | null> {
+  /**
+   * The next change or stream position, or null when none arrived within maxAwaitTimeMs; read errors surface here,
+   * after the changes before them.
+   */
+  async tryNext(): Promise<Change | StreamPosition | null> {
     if (!this.stream) throw new Error('change stream not open');
     if (this.buffered === 0 && !this.failure) {
       let timer: NodeJS.Timeout | undefined;

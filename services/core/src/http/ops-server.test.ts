@@ -15,6 +15,8 @@ test('healthz, readyz and metrics answer over HTTP', async () => {
     assert.equal((await fetch(`${base}/readyz`)).status, 503);
     ready = true;
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
+    ops.setReadyDetail(() => ({ oplog: { window_seconds: 42 } }));
+    assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { ready: true, oplog: { window_seconds: 42 } });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     assert.match(metrics, /cdc_test_events_total\{service="test"\} 3/);
     assert.match(metrics, /process_resident_memory_bytes/);

@@ -16,12 +16,15 @@ export interface OpsServerOptions {
 export interface OpsServer {
   registry: Registry;
   port: number;
+  /** Adds what `detail` returns to the /readyz answer (for an operator reading it; readiness stays `isReady`). */
+  setReadyDetail(detail: () => Record<string, unknown>): void;
   close(): Promise<void>;
 }
 
 /** /healthz (process alive), /readyz (connected and working), /metrics (Prometheus text format). */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const registry = options.registry ?? new Registry();
+  let readyDetail: () => Record<string, unknown> = () => ({});
   registry.setDefaultLabels({ service: options.service });
   collectDefaultMetrics({ register: registry });
 
@@ -31,7 +34,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (path === '/readyz') {
       const ready = options.isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready }));
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, ...readyDetail() }));
     } else if (path === '/metrics') {
       registry
         .metrics()
@@ -50,6 +53,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   return {
     registry,
     port,
+    setReadyDetail: (detail) => (readyDetail = detail),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
