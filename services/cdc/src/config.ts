@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
+import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -36,6 +36,6 @@ export const cdcConfigSchema = z.object({
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
-});
+}).superRefine(checkKafkaSecurity);
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService } from '@cdc/core';
 import { cdcConfigSchema } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -28,7 +28,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     await mongo.db('admin').command({ ping: 1 });
   });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const kafka = createKafka(kafkaSettingsOf(config, logger));
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -1,5 +1,6 @@
 import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logging/logger.js';
+import type { KafkaSecurity } from './security.js';
 
 // The Confluent client (librdkafka underneath) through its KafkaJS-compatible API. Services take these types from
 // here, so the client is named in one place.
@@ -22,6 +23,8 @@ export interface KafkaSettings {
   logger: Logger;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** unset: PLAINTEXT */
+  security?: KafkaSecurity;
 }
 
 const levels: { level: KafkaJS.logLevel; method: 'error' | 'warn' | 'info' | 'debug' }[] = [
@@ -48,8 +51,34 @@ function clientLogger(logger: Logger, initial: KafkaJS.logLevel): KafkaJS.Logger
   return adapter;
 }
 
+/**
+ * The client's security settings: the KafkaJS block's `ssl`/`sasl` (from which the client sets librdkafka's
+ * security.protocol, sasl.mechanisms, sasl.username, sasl.password, and the oauthbearer_token_refresh_cb), and the
+ * PEM files as librdkafka properties (the KafkaJS block takes no TLS options but `ssl: true`).
+ */
+function securityConfig(security: KafkaSecurity | undefined): { kafkaJS: Pick<KafkaJS.KafkaConfig, 'ssl' | 'sasl'>; files: Record<string, string> } {
+  if (!security) return { kafkaJS: {}, files: {} };
+  const { sasl } = security;
+  const files: Record<string, string> = {};
+  if (security.caLocation) files['ssl.ca.location'] = security.caLocation;
+  if (security.certificateLocation) files['ssl.certificate.location'] = security.certificateLocation;
+  if (security.keyLocation) files['ssl.key.location'] = security.keyLocation;
+  return {
+    kafkaJS: {
+      ssl: security.protocol.endsWith('SSL'),
+      ...(sasl?.mechanism === 'OAUTHBEARER'
+        ? { sasl: { mechanism: 'oauthbearer', oauthBearerProvider: sasl.tokenProvider } }
+        : sasl
+          ? { sasl: { mechanism: sasl.mechanism.toLowerCase() as 'plain', username: sasl.username, password: sasl.password } }
+          : {}),
+    },
+    files,
+  };
+}
+
 /** One client factory per service; producers, consumers and admins made from it share its settings and logger. */
 export function createKafka(settings: KafkaSettings): Kafka {
+  const security = securityConfig(settings.security);
   return new ConfluentKafka({
     kafkaJS: {
       clientId: settings.clientId,
@@ -58,7 +87,9 @@ export function createKafka(settings: KafkaSettings): Kafka {
       requestTimeout: settings.requestTimeoutMs ?? 30000,
       logLevel: LogLevel.WARN,
       logger: clientLogger(settings.logger.child({ component: 'kafka' }), LogLevel.WARN),
+      ...security.kafkaJS,
     },
+    ...security.files,
   });
 }
 

@@ -2,6 +2,7 @@ import type { Admin } from './client.js';
 import type { Logger } from '../logging/logger.js';
 import { retry } from '../lifecycle/retry.js';
 import * as fields from '../config/fields.js';
+import { kafkaAccessProblem } from './security.js';
 
 export interface TopicSpec {
   topic: string;
@@ -36,13 +37,19 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
  * first request that needs it; failures are retried with backoff `attempts` times in all.
  */
 export async function ensureTopicsWithRetry(admin: Admin, specs: TopicSpec[], options: { attempts: number; logger: Logger }): Promise<void> {
-  await retry(() => ensureTopics(admin, specs), {
-    isTransient: () => true,
-    maxAttempts: Math.max(1, options.attempts),
-    baseDelayMs: 300,
-    maxDelayMs: 10000,
-    onRetry: ({ attempt, delayMs, error }) => options.logger.warn({ err: error, attempt, delayMs }, 'Kafka not reachable yet; retrying'),
-  });
+  try {
+    await retry(() => ensureTopics(admin, specs), {
+      // refused credentials, certificates or ACLs do not get better by waiting
+      isTransient: (error) => kafkaAccessProblem(error) === null,
+      maxAttempts: Math.max(1, options.attempts),
+      baseDelayMs: 300,
+      maxDelayMs: 10000,
+      onRetry: ({ attempt, delayMs, error }) => options.logger.warn({ err: error, attempt, delayMs }, 'Kafka not reachable yet; retrying'),
+    });
+  } catch (error) {
+    const problem = kafkaAccessProblem(error);
+    throw problem ? new Error(`${problem} (${(error as Error).message})`, { cause: error }) : error;
+  }
 }
 
 /** The dead-letter topic paired with a topic. */
