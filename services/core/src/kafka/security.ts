@@ -74,6 +74,9 @@ export function checkKafkaSecurity(config: SecurityConfig, ctx: z.RefinementCtx)
   }
 }
 
+/** The security variables alone, for tools that connect as a service does (the tests' clients). */
+export const kafkaSecuritySchema = () => z.object(kafkaSecurityFields()).superRefine(checkKafkaSecurity);
+
 /** A secret file's content without the line end editors and `echo` add. */
 function readSecretFile(path: string): string {
   return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
