@@ -33,7 +33,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   await admin.connect();
   try {
     await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-      ensureTopicsWithRetry(admin, cdcTopics(config, namespaces), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+      ensureTopicsWithRetry(admin, cdcTopics(config, namespaces), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger, kafka }),
     );
   } finally {
     await admin.disconnect();

@@ -70,7 +70,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger, kafka }),
   );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
   const deadLetters = createProducer(kafka);

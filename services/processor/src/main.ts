@@ -26,7 +26,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger, kafka }),
   );
 
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {

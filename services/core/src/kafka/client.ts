@@ -1,6 +1,6 @@
 import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logging/logger.js';
-import type { KafkaSecurity } from './security.js';
+import { kafkaLogAccessProblem, type KafkaSecurity } from './security.js';
 
 // The Confluent client (librdkafka underneath) through its KafkaJS-compatible API. Services take these types from
 // here, so the client is named in one place.
@@ -34,21 +34,32 @@ const levels: { level: KafkaJS.logLevel; method: 'error' | 'warn' | 'info' | 'de
   { level: LogLevel.DEBUG, method: 'debug' },
 ];
 
-/** The client's (and librdkafka's) log lines through pino, so they carry the service name and are JSON. */
-function clientLogger(logger: Logger, initial: KafkaJS.logLevel): KafkaJS.Logger {
+/**
+ * The client's (and librdkafka's) log lines through pino, so they carry the service name and are JSON. Error
+ * lines also go to `onError`.
+ */
+function clientLogger(logger: Logger, initial: KafkaJS.logLevel, onError: (message: string) => void): KafkaJS.Logger {
   let threshold = initial;
   const adapter = {
     setLogLevel: (level: KafkaJS.logLevel) => {
       threshold = level;
     },
-    namespace: (namespace: string, level?: KafkaJS.logLevel) => clientLogger(logger.child({ kafkaNamespace: namespace }), level ?? threshold),
+    namespace: (namespace: string, level?: KafkaJS.logLevel) => clientLogger(logger.child({ kafkaNamespace: namespace }), level ?? threshold, onError),
   } as KafkaJS.Logger;
   for (const { level, method } of levels) {
     adapter[method] = (message: string, extra?: object) => {
+      if (level === LogLevel.ERROR) onError(message);
       if (level <= threshold) logger[method]({ ...extra }, message);
     };
   }
   return adapter;
+}
+
+const accessFailures = new WeakMap<Kafka, string>();
+
+/** The latest refused login or TLS handshake of a client's connections (from its log), as what to check; or null. */
+export function kafkaAccessFailure(kafka: Kafka): string | null {
+  return accessFailures.get(kafka) ?? null;
 }
 
 /**
@@ -79,18 +90,23 @@ function securityConfig(security: KafkaSecurity | undefined): { kafkaJS: Pick<Ka
 /** One client factory per service; producers, consumers and admins made from it share its settings and logger. */
 export function createKafka(settings: KafkaSettings): Kafka {
   const security = securityConfig(settings.security);
-  return new ConfluentKafka({
+  const onError = (message: string) => {
+    const problem = kafkaLogAccessProblem(message);
+    if (problem) accessFailures.set(kafka, problem);
+  };
+  const kafka: Kafka = new ConfluentKafka({
     kafkaJS: {
       clientId: settings.clientId,
       brokers: settings.brokers,
       connectionTimeout: settings.connectionTimeoutMs ?? 5000,
       requestTimeout: settings.requestTimeoutMs ?? 30000,
       logLevel: LogLevel.WARN,
-      logger: clientLogger(settings.logger.child({ component: 'kafka' }), LogLevel.WARN),
+      logger: clientLogger(settings.logger.child({ component: 'kafka' }), LogLevel.WARN, onError),
       ...security.kafkaJS,
     },
     ...security.files,
   });
+  return kafka;
 }
 
 /**

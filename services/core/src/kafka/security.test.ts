@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ConfigError, describeConfig, parseConfig } from '../config/load-config.js';
 import { kafkaFields, kafkaSettingsOf } from '../service/common-fields.js';
 import { createLogger } from '../logging/logger.js';
-import { checkKafkaSecurity, kafkaAccessProblem } from './security.js';
+import { checkKafkaSecurity, kafkaAccessProblem, kafkaLogAccessProblem } from './security.js';
 import { KafkaErrorCodes } from './client.js';
 
 const schema = z.object({ ...kafkaFields('test') }).superRefine(checkKafkaSecurity);
@@ -115,6 +115,17 @@ test('refused credentials, TLS and ACL errors are explained by variable; other e
   assert.match(kafkaAccessProblem({ code: KafkaErrorCodes.ERR__AUTHENTICATION })!, /KAFKA_SASL_PASSWORD/);
   assert.match(kafkaAccessProblem({ code: KafkaErrorCodes.ERR__SSL })!, /KAFKA_SSL_CA_LOCATION/);
   assert.match(kafkaAccessProblem({ code: KafkaErrorCodes.ERR_TOPIC_AUTHORIZATION_FAILED })!, /no ACL/);
+  const perTopic = { message: 'Topic creation errors', errors: [{ code: KafkaErrorCodes.ERR_TOPIC_ALREADY_EXISTS }, { code: KafkaErrorCodes.ERR_TOPIC_AUTHORIZATION_FAILED }] };
+  assert.match(kafkaAccessProblem(perTopic)!, /no ACL/);
+  assert.equal(kafkaAccessProblem({ errors: [{ code: KafkaErrorCodes.ERR__TIMED_OUT }] }), null);
   assert.equal(kafkaAccessProblem({ code: KafkaErrorCodes.ERR__TRANSPORT }), null);
   assert.equal(kafkaAccessProblem(new Error('plain')), null);
+});
+
+test('a refused login or TLS handshake is recognised in librdkafka\'s log lines', () => {
+  const sasl = '[thrd:sasl_ssl://127.0.0.1:9094/bootstrap]: sasl_ssl://127.0.0.1:9094/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 (after 349ms in state AUTH_REQ)';
+  assert.match(kafkaLogAccessProblem(sasl)!, /refused the credentials/);
+  const tls = 'ssl://127.0.0.1:9094/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified';
+  assert.match(kafkaLogAccessProblem(tls)!, /KAFKA_SSL_CA_LOCATION/);
+  assert.equal(kafkaLogAccessProblem('127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused'), null);
 });

@@ -101,21 +101,39 @@ export function kafkaSecurityOf(config: SecurityConfig): KafkaSecurity {
   return security;
 }
 
-/** What to check when Kafka refuses the connection for its security (by the client's error code), or null. */
+const CREDENTIALS_REFUSED = 'Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or their _FILE variants) and KAFKA_SASL_MECHANISM';
+const TLS_FAILED = 'the TLS handshake with Kafka failed: check KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION and the client certificate';
+const NOT_AUTHORIZED = 'Kafka authenticated the client but its principal has no ACL for this (the principal is KAFKA_SASL_USERNAME)';
+
+/**
+ * What to check when Kafka refuses the connection for its security (by the client's error code, or that of any
+ * error in an aggregate: createTopics reports one per topic), or null.
+ */
 export function kafkaAccessProblem(error: unknown): string | null {
-  const code = (error as { code?: unknown } | null)?.code;
+  const { code, errors } = (error ?? {}) as { code?: unknown; errors?: unknown };
+  if (Array.isArray(errors)) return errors.map(kafkaAccessProblem).find((p) => p !== null) ?? null;
   switch (code) {
     case KafkaErrorCodes.ERR__AUTHENTICATION: // librdkafka's SASL failure
     case KafkaErrorCodes.ERR_SASL_AUTHENTICATION_FAILED:
-      return 'Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or their _FILE variants) and KAFKA_SASL_MECHANISM';
+      return CREDENTIALS_REFUSED;
     case KafkaErrorCodes.ERR__SSL:
-      return 'the TLS handshake with Kafka failed: check KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION and the client certificate';
+      return TLS_FAILED;
     case KafkaErrorCodes.ERR_TOPIC_AUTHORIZATION_FAILED:
     case KafkaErrorCodes.ERR_GROUP_AUTHORIZATION_FAILED:
     case KafkaErrorCodes.ERR_CLUSTER_AUTHORIZATION_FAILED:
     case KafkaErrorCodes.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-      return 'Kafka authenticated the client but its principal has no ACL for this (the principal is KAFKA_SASL_USERNAME)';
+      return NOT_AUTHORIZED;
     default:
       return null;
   }
+}
+
+/**
+ * The same from one of librdkafka's log lines: a refused login or TLS handshake is reported only there, the
+ * requests waiting on the connection then fail as plain transport errors.
+ */
+export function kafkaLogAccessProblem(message: string): string | null {
+  if (/SASL authentication error|SASL .*authentication failed/i.test(message)) return CREDENTIALS_REFUSED;
+  if (/SSL handshake failed|certificate verify failed/i.test(message)) return TLS_FAILED;
+  return null;
 }
