@@ -203,7 +203,7 @@ cmd_up() {
     -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties"
   wait_port "$KAFKA_PORT" "$KAFKA_START_TIMEOUT" "$NAME"
   wait_ready "$KAFKA_START_TIMEOUT"
-  log "kafka $KAFKA_VERSION ready on $INFRA_HOST:$KAFKA_PORT in $((SECONDS - start))s"
+  log "kafka $KAFKA_VERSION ready on $INFRA_HOST:$KAFKA_PORT${KAFKA_SASL_SSL_PORT:+ (SASL_SSL on $KAFKA_SASL_SSL_PORT)} in $((SECONDS - start))s"
 }
 
 cmd_down() {

@@ -6,12 +6,23 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { encodeChangeEvent, OPERATIONS } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { testKafka } from '../support/kafka.js';
 import { repoRoot, startService } from '../support/service-process.js';
 import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, waitForCommittedToEnd } from '../support/processor.js';
+
+// a broker started without the listener fails here, saying so, instead of timing out in every test
+await new Promise<void>((resolve, reject) => {
+  const [host, port] = infra.kafkaSaslSslBrokers.split(':');
+  const socket = connect(Number(port), host!, () => {
+    socket.end();
+    resolve();
+  });
+  socket.once('error', () => reject(new Error(`no SASL_SSL listener on ${infra.kafkaSaslSslBrokers}: start Kafka with KAFKA_SASL_SSL_PORT=${port} scripts/infra.sh up kafka`)));
+});
 
 const kafka = testKafka();
 const prefix = uniqueName('secure');
