@@ -46,8 +46,10 @@ function scramUser(name: string): { name: string; password: string; passwordFile
 
 const granted = scramUser(`${prefix}-svc`);
 const ungranted = scramUser(`${prefix}-none`);
+const topicsOnly = scramUser(`${prefix}-topics`);
 // what a processor needs, for the names this run uses: its topics, its group, its transactional ids
 kafkaTool(['acl', '--add', '--allow-principal', `User:${granted.name}`, '--operation', 'All', '--resource-pattern-type', 'prefixed', '--topic', prefix, '--group', prefix, '--transactional-id', prefix]);
+kafkaTool(['acl', '--add', '--allow-principal', `User:${topicsOnly.name}`, '--operation', 'All', '--resource-pattern-type', 'prefixed', '--topic', prefix, '--transactional-id', prefix]);
 
 function processorEnv(name: string, extra: Record<string, string>): Record<string, string> {
   return {
@@ -66,6 +68,19 @@ function processorEnv(name: string, extra: Record<string, string>): Record<strin
     PROCESSOR_SESSION_TIMEOUT_MS: '6000',
     ...extra,
   };
+}
+
+/**
+ * Starts a processor that must be refused: it exits non-zero within a minute having written no file; its log.
+ */
+async function refusedStart(env: Record<string, string>, label: string): Promise<string> {
+  const processor = await startService('processor', env, label);
+  const code = await Promise.race([processor.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60000))]);
+  await processor.kill('SIGKILL');
+  assert.notEqual(code, 'hung', 'the processor gave up');
+  assert.notEqual(code, 0);
+  assert.deepEqual(filesUnder(env.PROCESSOR_OUTPUT_DIR!), []);
+  return processor.output.join('\n');
 }
 
 /** Every file under the processor's output dir (none must exist after a refused start). */
@@ -104,15 +119,9 @@ describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
   test('a wrong password ends the start non-zero, naming the variables to check, without the password', async () => {
     const wrong = `wrong-${randomBytes(8).toString('hex')}`;
     const env = processorEnv('badpw', { KAFKA_SASL_USERNAME: granted.name, KAFKA_SASL_PASSWORD: wrong });
-    const processor = await startService('processor', env, 'processor-sasl-bad-password');
-    const code = await Promise.race([processor.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60000))]);
-    await processor.kill('SIGKILL');
-    assert.notEqual(code, 'hung', 'the processor gave up');
-    assert.notEqual(code, 0);
-    const log = processor.output.join('\n');
+    const log = await refusedStart(env, 'processor-sasl-bad-password');
     assert.match(log, /Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
     assert.doesNotMatch(log, new RegExp(wrong));
-    assert.deepEqual(filesUnder(env.PROCESSOR_OUTPUT_DIR!), []);
   });
 
   test('a principal without ACLs is refused at start, and nothing is written', async () => {
@@ -120,13 +129,7 @@ describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
     const env = processorEnv('noacl', { KAFKA_SASL_USERNAME: ungranted.name, KAFKA_SASL_PASSWORD_FILE: ungranted.passwordFile });
     await createTopic(kafka, env.PROCESSOR_TOPICS!, 2);
     await produce(kafka, env.PROCESSOR_TOPICS!, [{ partition: 0, key: 'k', value: encodeChangeEvent(orderEvent('insert', 1)) }]);
-    const processor = await startService('processor', env, 'processor-sasl-no-acl');
-    const code = await Promise.race([processor.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60000))]);
-    await processor.kill('SIGKILL');
-    assert.notEqual(code, 'hung', 'the processor gave up');
-    assert.notEqual(code, 0);
-    assert.match(processor.output.join('\n'), /principal has no ACL/);
-    assert.deepEqual(filesUnder(env.PROCESSOR_OUTPUT_DIR!), []);
+    assert.match(await refusedStart(env, 'processor-sasl-no-acl'), /principal has no ACL/);
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -134,5 +137,12 @@ describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
     } finally {
       await admin.disconnect();
     }
+  });
+
+  test('a principal with its topics but not its consumer group ends, instead of retrying for ever', async () => {
+    const env = processorEnv('nogroup', { KAFKA_SASL_USERNAME: topicsOnly.name, KAFKA_SASL_PASSWORD_FILE: topicsOnly.passwordFile });
+    await createTopic(kafka, env.PROCESSOR_TOPICS!, 2);
+    await produce(kafka, env.PROCESSOR_TOPICS!, [{ partition: 0, key: 'k', value: encodeChangeEvent(orderEvent('insert', 1)) }]);
+    assert.match(await refusedStart(env, 'processor-sasl-no-group-acl'), /principal has no ACL.*Group authorization failed/);
   });
 });

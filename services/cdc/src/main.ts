@@ -10,7 +10,7 @@ import { assignCollections, parseNamespace, streamIdFor, topicFor } from './tran
 import { hashPartitionStage } from './source/hash-partition.js';
 import { cdcTopics } from './topics.js';
 
-await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
+await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
   const namespaces =
     config.CDC_PARTITION_MODE === 'hash'
@@ -28,12 +28,12 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     await mongo.db('admin').command({ ping: 1 });
   });
 
-  const kafka = createKafka(kafkaSettingsOf(config, logger));
+  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   try {
     await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-      ensureTopicsWithRetry(admin, cdcTopics(config, namespaces), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger, kafka }),
+      ensureTopicsWithRetry(admin, cdcTopics(config, namespaces), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
     );
   } finally {
     await admin.disconnect();

@@ -17,7 +17,7 @@ import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 
-await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
+await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
   const crashAfter = {
     upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
     load: config.LOADER_TEST_CRASH_AFTER_LOAD,
@@ -65,12 +65,12 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   }
 
   // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
-  const kafka = createKafka(kafkaSettingsOf(config, logger));
+  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger, kafka }),
+    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
   const deadLetters = createProducer(kafka);

@@ -21,12 +21,12 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   const store = new FileStore(config.PROCESSOR_OUTPUT_DIR, writer);
   await mkdir(store.root, { recursive: true });
 
-  const kafka = createKafka(kafkaSettingsOf(config, logger));
+  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger, kafka }),
+    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
 
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {

@@ -25,6 +25,11 @@ export interface KafkaSettings {
   requestTimeoutMs?: number;
   /** unset: PLAINTEXT */
   security?: KafkaSecurity;
+  /**
+   * Called once, when the client's log first shows a refused login, TLS handshake or authorization (nothing the
+   * client would get past by retrying): the error says what to check.
+   */
+  onAccessFailure?: (error: Error) => void;
 }
 
 const levels: { level: KafkaJS.logLevel; method: 'error' | 'warn' | 'info' | 'debug' }[] = [
@@ -55,13 +60,6 @@ function clientLogger(logger: Logger, initial: KafkaJS.logLevel, onError: (messa
   return adapter;
 }
 
-const accessFailures = new WeakMap<Kafka, string>();
-
-/** The latest refused login or TLS handshake of a client's connections (from its log), as what to check; or null. */
-export function kafkaAccessFailure(kafka: Kafka): string | null {
-  return accessFailures.get(kafka) ?? null;
-}
-
 /**
  * The client's security settings: the KafkaJS block's `ssl`/`sasl` (from which the client sets librdkafka's
  * security.protocol, sasl.mechanisms, sasl.username, sasl.password, and the oauthbearer_token_refresh_cb), and the
@@ -90,11 +88,15 @@ function securityConfig(security: KafkaSecurity | undefined): { kafkaJS: Pick<Ka
 /** One client factory per service; producers, consumers and admins made from it share its settings and logger. */
 export function createKafka(settings: KafkaSettings): Kafka {
   const security = securityConfig(settings.security);
+  let accessFailed = false;
   const onError = (message: string) => {
     const problem = kafkaLogAccessProblem(message);
-    if (problem) accessFailures.set(kafka, problem);
+    if (!problem || accessFailed) return;
+    accessFailed = true;
+    // first line only: the client appends a stack to some of its lines
+    settings.onAccessFailure?.(new Error(`${problem} (${message.split('\n')[0]})`));
   };
-  const kafka: Kafka = new ConfluentKafka({
+  return new ConfluentKafka({
     kafkaJS: {
       clientId: settings.clientId,
       brokers: settings.brokers,
@@ -106,7 +108,6 @@ export function createKafka(settings: KafkaSettings): Kafka {
     },
     ...security.files,
   });
-  return kafka;
 }
 
 /**

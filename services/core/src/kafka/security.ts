@@ -129,11 +129,13 @@ export function kafkaAccessProblem(error: unknown): string | null {
 }
 
 /**
- * The same from one of librdkafka's log lines: a refused login or TLS handshake is reported only there, the
- * requests waiting on the connection then fail as plain transport errors.
+ * The same from one of the client's log lines: a refused login or TLS handshake is reported only there (the
+ * requests waiting on the connection then fail as plain transport errors), and so is a consumer's refused group,
+ * which the client retries for ever.
  */
 export function kafkaLogAccessProblem(message: string): string | null {
   if (/SASL authentication error|SASL .*authentication failed/i.test(message)) return CREDENTIALS_REFUSED;
   if (/SSL handshake failed|certificate verify failed/i.test(message)) return TLS_FAILED;
+  if (/authorization failed/i.test(message)) return NOT_AUTHORIZED;
   return null;
 }

@@ -1,4 +1,4 @@
-import { kafkaAccessFailure, type Admin, type Kafka } from './client.js';
+import type { Admin } from './client.js';
 import type { Logger } from '../logging/logger.js';
 import { retry } from '../lifecycle/retry.js';
 import * as fields from '../config/fields.js';
@@ -34,22 +34,22 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
 
 /**
  * ensureTopics at start-up, when the broker may still be coming up: librdkafka connects lazily, so this is the
- * first request that needs it; failures are retried with backoff `attempts` times in all, except refused
- * credentials, certificates or ACLs (by the error, or by the client's log: `kafka`), which end it naming what to check.
+ * first request that needs it; failures are retried with backoff `attempts` times in all, except those saying that
+ * credentials, certificates or ACLs were refused: they end it naming what to check. (A refused login or TLS
+ * handshake mostly shows only in the client's log: see the factory's `onAccessFailure`.)
  */
-export async function ensureTopicsWithRetry(admin: Admin, specs: TopicSpec[], options: { attempts: number; logger: Logger; kafka: Kafka }): Promise<void> {
-  const accessProblem = (error: unknown) => kafkaAccessProblem(error) ?? kafkaAccessFailure(options.kafka);
+export async function ensureTopicsWithRetry(admin: Admin, specs: TopicSpec[], options: { attempts: number; logger: Logger }): Promise<void> {
   try {
     await retry(() => ensureTopics(admin, specs), {
-      // refused credentials, certificates or ACLs do not get better by waiting
-      isTransient: (error) => accessProblem(error) === null,
+      // refused credentials or ACLs do not get better by waiting
+      isTransient: (error) => kafkaAccessProblem(error) === null,
       maxAttempts: Math.max(1, options.attempts),
       baseDelayMs: 300,
       maxDelayMs: 10000,
       onRetry: ({ attempt, delayMs, error }) => options.logger.warn({ err: error, attempt, delayMs }, 'Kafka not reachable yet; retrying'),
     });
   } catch (error) {
-    const problem = accessProblem(error);
+    const problem = kafkaAccessProblem(error);
     throw problem ? new Error(`${problem} (${errorText(error)})`, { cause: error }) : error;
   }
 }

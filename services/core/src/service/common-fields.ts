@@ -18,10 +18,14 @@ export const kafkaFields = (clientId: string) => ({
   ...kafkaSecurityFields(),
 });
 
-/** The client factory's settings from a service's config (`createKafka(kafkaSettingsOf(config, logger))`). */
+/**
+ * The client factory's settings from a service's config (`createKafka(kafkaSettingsOf(config, logger, fail))`):
+ * refused credentials, certificates or ACLs end the service through `onAccessFailure`.
+ */
 export function kafkaSettingsOf(
   config: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string } & Parameters<typeof kafkaSecurityOf>[0],
   logger: Logger,
+  onAccessFailure?: (error: Error) => void,
 ): KafkaSettings {
-  return { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, security: kafkaSecurityOf(config) };
+  return { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, security: kafkaSecurityOf(config), onAccessFailure };
 }
