@@ -60,6 +60,9 @@ function clientLogger(logger: Logger, initial: KafkaJS.logLevel, onError: (messa
   return adapter;
 }
 
+/** The KafkaJS block's names of the mechanisms that take a user name and password. */
+const CLIENT_MECHANISMS = { PLAIN: 'plain', 'SCRAM-SHA-256': 'scram-sha-256', 'SCRAM-SHA-512': 'scram-sha-512' } as const;
+
 /**
  * The client's security settings: the KafkaJS block's `ssl`/`sasl` (from which the client sets librdkafka's
  * security.protocol, sasl.mechanisms, sasl.username, sasl.password, and the oauthbearer_token_refresh_cb), and the
@@ -78,7 +81,7 @@ function securityConfig(security: KafkaSecurity | undefined): { kafkaJS: Pick<Ka
       ...(sasl?.mechanism === 'OAUTHBEARER'
         ? { sasl: { mechanism: 'oauthbearer', oauthBearerProvider: sasl.tokenProvider } }
         : sasl
-          ? { sasl: { mechanism: sasl.mechanism.toLowerCase() as 'plain', username: sasl.username, password: sasl.password } }
+          ? { sasl: { mechanism: CLIENT_MECHANISMS[sasl.mechanism], username: sasl.username, password: sasl.password } }
           : {}),
     },
     files,
