@@ -35,7 +35,7 @@ function kafkaTool(args: string[], input?: string): void {
   assert.equal(result.status, 0, `kafka.sh ${args[0]} failed: ${result.stderr}`);
 }
 
-/** A SCRAM user with a fresh random password, kept in a file only this user can read. */
+/** A SCRAM user with a fresh random password, also kept in a file only the test's OS user can read. */
 function scramUser(name: string): { name: string; password: string; passwordFile: string } {
   const password = randomBytes(18).toString('hex');
   kafkaTool(['add-user', name], `${password}\n`);

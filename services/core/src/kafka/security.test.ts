@@ -122,12 +122,13 @@ test('refused credentials, TLS and ACL errors are explained by variable; other e
   assert.equal(kafkaAccessProblem(new Error('plain')), null);
 });
 
-test('a refused login, TLS handshake or group is recognised in the client\'s log lines', () => {
+test('a refused login, TLS handshake, group or a failed token is recognised in the client\'s log lines', () => {
   const sasl = '[thrd:sasl_ssl://127.0.0.1:9094/bootstrap]: sasl_ssl://127.0.0.1:9094/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 (after 349ms in state AUTH_REQ)';
   assert.match(kafkaLogAccessProblem(sasl)!, /refused the credentials/);
   const tls = 'ssl://127.0.0.1:9094/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified';
   assert.match(kafkaLogAccessProblem(tls)!, /KAFKA_SSL_CA_LOCATION/);
   const group = 'Consumer encountered error while consuming. Retrying. Error details: KafkaJSProtocolError: Broker: Group authorization failed';
   assert.match(kafkaLogAccessProblem(group)!, /no ACL/);
+  assert.match(kafkaLogAccessProblem('Error: oauthbearer_token_refresh_cb: Application Default Credentials name no service account')!, /Application Default Credentials/);
   assert.equal(kafkaLogAccessProblem('127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused'), null);
 });

@@ -104,6 +104,7 @@ export function kafkaSecurityOf(config: SecurityConfig): KafkaSecurity {
 const CREDENTIALS_REFUSED = 'Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or their _FILE variants) and KAFKA_SASL_MECHANISM';
 const TLS_FAILED = 'the TLS handshake with Kafka failed: check KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION and the client certificate';
 const NOT_AUTHORIZED = 'Kafka authenticated the client but its principal has no ACL for this (the principal is KAFKA_SASL_USERNAME)';
+const NO_TOKEN = 'no OAUTHBEARER token could be made: check the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, or the attached service account)';
 
 /**
  * What to check when Kafka refuses the connection for its security (by the client's error code, or that of any
@@ -130,12 +131,14 @@ export function kafkaAccessProblem(error: unknown): string | null {
 
 /**
  * The same from one of the client's log lines: a refused login or TLS handshake is reported only there (the
- * requests waiting on the connection then fail as plain transport errors), and so is a consumer's refused group,
- * which the client retries for ever.
+ * requests waiting on the connection then fail as plain transport errors), and so are a consumer's refused group,
+ * which the client retries for ever, and a failed OAUTHBEARER token.
  */
 export function kafkaLogAccessProblem(message: string): string | null {
   if (/SASL authentication error|SASL .*authentication failed/i.test(message)) return CREDENTIALS_REFUSED;
   if (/SSL handshake failed|certificate verify failed/i.test(message)) return TLS_FAILED;
   if (/authorization failed/i.test(message)) return NOT_AUTHORIZED;
+  // the provider's rejection, as the client logs it
+  if (/oauthbearer_token_refresh_cb/.test(message)) return NO_TOKEN;
   return null;
 }
