@@ -50,10 +50,12 @@ FROM node:24.22.3-bookworm-slim AS runtime
 ARG SERVICE
 RUN [ -n "${SERVICE}" ] && [ "${SERVICE}" != services/core ] \
   || { echo "build with --build-arg SERVICE=<workspace folder>, e.g. services/cdc or gcp-utils" >&2; exit 1; }
-# the shared libraries the Kafka client was linked against (build stage); versions follow the base image; tini
+# the shared libraries the Kafka client was linked against (build stage); versions follow the base image; tini;
+# the system CAs a TLS broker's certificate is checked against when KAFKA_SSL_CA_LOCATION is unset (the slim base
+# has none; Node carries its own, librdkafka reads OpenSSL's)
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libssl3 zlib1g libzstd1 libcurl4 libsasl2-2 liblz4-1 tini \
+ && apt-get install -y --no-install-recommends libssl3 zlib1g libzstd1 libcurl4 libsasl2-2 liblz4-1 tini ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 # SERVICE_MAIN is only read by the ENTRYPOINT (exec form cannot expand a build argument).
 ENV NODE_ENV=production SERVICE_MAIN=${SERVICE}/dist/main.js

@@ -60,10 +60,12 @@ http_port() {
   esac
 }
 
-# Variables of .env that are for docker compose only, or secrets the local processes have no use for.
+# Variables of .env that are for docker compose only, or secrets the local processes have no use for (the Kafka
+# security settings belong to the brokers of .env: the local broker is PLAINTEXT).
 is_compose_only() {
   case "$1" in
-    MONGO_ROOT_USERNAME | MONGO_ROOT_PASSWORD | MONGO_CDC_USERNAME | MONGO_CDC_PASSWORD | GOOGLE_APPLICATION_CREDENTIALS | \
+    KAFKA_SECURITY_PROTOCOL | KAFKA_SASL_* | KAFKA_SSL_* | \
+      MONGO_ROOT_USERNAME | MONGO_ROOT_PASSWORD | MONGO_CDC_USERNAME | MONGO_CDC_PASSWORD | GOOGLE_APPLICATION_CREDENTIALS | \
       COMPOSE_* | IMAGE_* | BIND_ADDRESS | LOG_MAX_* | KAFKA_CLUSTER_ID | KAFKA_EXTERNAL_HOST | KAFKA_BROKERS_INTERNAL | \
       KAFKA_HEAP_OPTS | KAFKA_LOG_RETENTION_HOURS | MONGO_HOSTS | MONGO_CACHE_SIZE_GB | *_PORT | *_PORT_[0-9]) return 0 ;;
   esac

@@ -30,6 +30,8 @@ if [[ "$setup_only" == true ]]; then
 fi
 
 step "local infrastructure"
+# the broker's secured listener, for the SASL_SSL test (test/integration/kafka-security.test.ts)
+export KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9094}"
 started=()
 for component in kafka mongo gcs bigquery; do
   if ! bash scripts/infra.sh status "$component" >/dev/null 2>&1; then

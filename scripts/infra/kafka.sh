@@ -5,9 +5,14 @@
 #   kafka.sh up        install if needed, format storage once, start, wait until the broker answers
 #   kafka.sh down      stop (SIGTERM, clean shutdown; SIGKILL after KAFKA_STOP_TIMEOUT seconds)
 #   kafka.sh status    print running/stopped; exit 0 when running, 3 when stopped
+#   kafka.sh add-user NAME   add (or change) a SCRAM-SHA-512 user of the secured listener; password on stdin
+#   kafka.sh acl ARGS...     Kafka's ACL tool (kafka-acls.sh) against the broker, e.g. --add --allow-principal ...
 #
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (9093), KAFKA_VERSION, KAFKA_HEAP_OPTS,
 # KAFKA_LOG_LEVEL (INFO), KAFKA_START_TIMEOUT (120 s), KAFKA_STOP_TIMEOUT (30 s).
+# KAFKA_SASL_SSL_PORT (unset: none): a second listener, SASL_SSL with SCRAM-SHA-512, on that port, with a
+# certificate from a CA made on first use (.run/kafka/tls/ca.pem: what clients trust) and ACLs enforced for its
+# users (the PLAINTEXT listener is unaffected). Tests of secured connections use it.
 # Data lives in .run/kafka/data and survives down/up (and a killed broker); delete it to start empty
 # (also needed before going back to an older KAFKA_VERSION: storage is formatted at the newest
 # metadata.version of the release that formatted it).
@@ -30,6 +35,7 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx1g}"
 KAFKA_LOG_LEVEL="${KAFKA_LOG_LEVEL:-INFO}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
+KAFKA_SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-}"
 
 TEMPLATE_DIR="$SCRIPT_DIR/kafka"
 INSTALL_DIR="$CACHE_DIR/kafka/$KAFKA_VERSION"
@@ -86,13 +92,40 @@ cmd_install() {
 
 port_open() { (exec 3<>"/dev/tcp/$INFRA_HOST/$1") 2>/dev/null; }
 
+# make_tls DIR: a CA and a broker certificate it signs (for 127.0.0.1 and localhost), made once. Kafka reads the
+# unencrypted key and the chain from one PEM file, so no keystore password exists.
+make_tls() {
+  local tls="$1/tls"
+  [[ -f "$tls/broker-keystore.pem" ]] && return 0
+  mkdir -p "$tls"
+  (
+    cd "$tls"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=cdc local test CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=$INFRA_HOST" 2>/dev/null
+    printf 'subjectAltName=IP:%s,DNS:localhost\n' "$INFRA_HOST" >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile broker.ext \
+      -out broker.pem 2>/dev/null
+    cat broker.key broker.pem ca.pem >broker-keystore.tmp
+    mv broker-keystore.tmp broker-keystore.pem
+  ) || die "could not make the TLS certificates in $tls"
+  chmod 644 "$tls/ca.pem"
+  log "made a test CA and broker certificate in $tls"
+}
+
 render_config() {
-  local dir="$1"
+  local dir="$1" secured=""
+  [[ -n "$KAFKA_SASL_SSL_PORT" ]] && secured=",SASL_SSL://$INFRA_HOST:$KAFKA_SASL_SSL_PORT"
   sed -e "s|@HOST@|$INFRA_HOST|g" \
       -e "s|@PORT@|$KAFKA_PORT|g" \
       -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@SASL_SSL_LISTENER@|$secured|g" \
       -e "s|@DATA_DIR@|$dir/data|g" \
       "$TEMPLATE_DIR/server.properties.template" >"$dir/server.properties"
+  if [[ -n "$KAFKA_SASL_SSL_PORT" ]]; then
+    make_tls "$dir"
+    sed -e "s|@TLS_DIR@|$dir/tls|g" "$TEMPLATE_DIR/sasl-ssl.properties.template" >>"$dir/server.properties"
+  fi
 }
 
 # Format the KRaft storage once; later starts reuse the data (topics, offsets, transactions).
@@ -155,7 +188,7 @@ cmd_up() {
     stop_bg "$NAME" KILL
   fi
   local port
-  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" $KAFKA_SASL_SSL_PORT; do
     port_open "$port" && die "port $port is already in use by another process"
   done
   local dir start=$SECONDS
@@ -170,7 +203,7 @@ cmd_up() {
     -cp "$LIB_DIR/*" kafka.Kafka "$dir/server.properties"
   wait_port "$KAFKA_PORT" "$KAFKA_START_TIMEOUT" "$NAME"
   wait_ready "$KAFKA_START_TIMEOUT"
-  log "kafka $KAFKA_VERSION ready on $INFRA_HOST:$KAFKA_PORT in $((SECONDS - start))s"
+  log "kafka $KAFKA_VERSION ready on $INFRA_HOST:$KAFKA_PORT${KAFKA_SASL_SSL_PORT:+ (SASL_SSL on $KAFKA_SASL_SSL_PORT)} in $((SECONDS - start))s"
 }
 
 cmd_down() {
@@ -197,10 +230,33 @@ cmd_status() {
   return 3
 }
 
+# tool CLASS ARGS...: one of Kafka's command-line tools, talking to the PLAINTEXT listener (a super user).
+run_tool() {
+  is_running "$NAME" || die "kafka is not running"
+  local class="$1"; shift
+  java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.level=WARN \
+    -cp "$LIB_DIR/*" "$class" --bootstrap-server "$INFRA_HOST:$KAFKA_PORT" "$@"
+}
+
+# The password comes on stdin and goes to the tool in a file only this user can read: never on a command line.
+cmd_add_user() {
+  local user="${1:-}" password file
+  [[ -n "$user" ]] || die "usage: kafka.sh add-user NAME  (password on stdin)"
+  IFS= read -r password || [[ -n "$password" ]] || die "no password on stdin"
+  file="$(umask 077; mktemp "$RUN_DIR/$NAME/scram.XXXXXX")"
+  # shellcheck disable=SC2064 # the file name is fixed now
+  trap "rm -f '$file'" EXIT
+  printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$password" >"$file"
+  run_tool org.apache.kafka.tools.ConfigCommand --alter --entity-type users --entity-name "$user" --add-config-file "$file" >/dev/null
+  log "SCRAM-SHA-512 user $user set"
+}
+
 case "${1:-}" in
   install) cmd_install ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 install|up|down|status" >&2; exit 2 ;;
+  add-user) cmd_add_user "${2:-}" ;;
+  acl) shift; run_tool org.apache.kafka.tools.AclCommand "$@" ;;
+  *) echo "usage: $0 install|up|down|status|add-user NAME|acl ARGS..." >&2; exit 2 ;;
 esac

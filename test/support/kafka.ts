@@ -1,12 +1,21 @@
-import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
+import type { KafkaJS } from '@confluentinc/kafka-javascript';
 import { randomUUID } from 'node:crypto';
+import { createKafka, createLogger, kafkaSecurityOf, kafkaSecuritySchema, parseConfig, type KafkaSecurity } from '@cdc/core';
 import { infra } from './infra.js';
 import { waitFor } from './wait.js';
 
 export type Kafka = KafkaJS.Kafka;
 
-export function testKafka(): Kafka {
-  return new confluent.KafkaJS.Kafka({ kafkaJS: { clientId: 'tests', brokers: [infra.kafkaBrokers], logLevel: confluent.KafkaJS.logLevel.NOTHING } });
+/** The tests' own clients connect as the services do, from the same KAFKA_SECURITY_PROTOCOL, ... variables. */
+const securityFromEnv = () => kafkaSecurityOf(parseConfig(kafkaSecuritySchema(), { dotenvPath: false }));
+
+export function testKafka(options: { brokers?: string; security?: KafkaSecurity } = {}): Kafka {
+  return createKafka({
+    clientId: 'tests',
+    brokers: [options.brokers ?? infra.kafkaBrokers],
+    logger: createLogger({ service: 'tests', level: 'silent' }),
+    security: options.security ?? securityFromEnv(),
+  });
 }
 
 /** A plain producer that answers each send at once (no linger), acks from all in-sync replicas. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
+import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -45,6 +45,6 @@ export const cdcConfigSchema = z.object({
   // It once overrode CDC_ON_HISTORY_LOST=fail without a word; now the two settings have to agree.
   path: ['CDC_SNAPSHOT'],
   message: 'when_no_offset also snapshots when the saved resume point is lost from the oplog, so it needs CDC_ON_HISTORY_LOST=resnapshot (or use initial)',
-});
+}).superRefine(checkKafkaSecurity);
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService } from '@cdc/core';
+import { connectOrExplain, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService } from '@cdc/core';
 import { cdcConfigSchema } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -14,7 +14,7 @@ import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
 const OPLOG_WATCH_INTERVAL_MS = 15_000;
 
-await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
+await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
   const namespaces =
     config.CDC_PARTITION_MODE === 'hash'
@@ -32,7 +32,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     await mongo.db('admin').command({ ping: 1 });
   });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   try {

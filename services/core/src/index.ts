@@ -6,6 +6,8 @@ export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
 export * from './kafka/topics.js';
 export * from './kafka/deadline.js';
+export * from './kafka/security.js';
+export * from './kafka/google-oauthbearer.js';
 export * from './errors/errors.js';
 export * from './service/bootstrap.js';
 export * from './service/common-fields.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
+import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
 import { bigQueryName, gcpFields } from '@cdc/core/gcp';
 
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
@@ -56,6 +56,6 @@ export const loaderConfigSchema = z.object({
   ...kafkaFields('loader'),
   ...topicFields(),
   ...commonFields(8083),
-});
+}).superRefine(checkKafkaSecurity);
 
 export type LoaderConfig = z.output<typeof loaderConfigSchema>;

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter } from '@cdc/core';
+import { connectOrExplain, createKafka, kafkaSettingsOf, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -17,7 +17,7 @@ import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 
-await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady }) => {
+await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
   const crashAfter = {
     upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
     load: config.LOADER_TEST_CRASH_AFTER_LOAD,
@@ -65,7 +65,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   }
 
   // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());

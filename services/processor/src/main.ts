@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import { connectOrExplain, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -21,7 +21,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   const store = new FileStore(config.PROCESSOR_OUTPUT_DIR, writer);
   await mkdir(store.root, { recursive: true });
 
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger });
+  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());

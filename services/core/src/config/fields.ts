@@ -1,3 +1,4 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 
 // Reusable env-var field types: every value arrives as a string.
@@ -38,3 +39,25 @@ export const brokerList = (fallback: string) =>
   );
 
 export const nonEmpty = (fallback: string) => z.string().min(1).default(fallback);
+
+/** Why `path` is not a file this process can read (or is empty, when it must hold something), or null. */
+function fileProblem(path: string, nonEmpty: boolean): string | null {
+  try {
+    const stats = statSync(path);
+    if (!stats.isFile()) return 'is not a file';
+    accessSync(path, constants.R_OK);
+    return nonEmpty && stats.size === 0 ? 'file is empty' : null;
+  } catch {
+    return 'file does not exist or cannot be read';
+  }
+}
+
+/** Path of a file the service reads (a certificate): checked at start, so a typo names the variable. */
+export const readableFile = (options: { nonEmpty?: boolean } = {}) =>
+  z.string().superRefine((path, ctx) => {
+    const problem = fileProblem(path, options.nonEmpty ?? false);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+/** Path of a file holding a secret (a mounted Kubernetes or Docker secret); errors never show its content. */
+export const secretFile = () => readableFile({ nonEmpty: true });

@@ -1,5 +1,6 @@
 import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logging/logger.js';
+import { kafkaLogAccessProblem, type KafkaSecurity } from './security.js';
 
 // The Confluent client (librdkafka underneath) through its KafkaJS-compatible API. Services take these types from
 // here, so the client is named in one place.
@@ -22,6 +23,13 @@ export interface KafkaSettings {
   logger: Logger;
   connectionTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /** unset: PLAINTEXT */
+  security?: KafkaSecurity;
+  /**
+   * Called once, when the client's log first shows a refused login, TLS handshake or authorization (nothing the
+   * client would get past by retrying): the error says what to check.
+   */
+  onAccessFailure?: (error: Error) => void;
 }
 
 const levels: { level: KafkaJS.logLevel; method: 'error' | 'warn' | 'info' | 'debug' }[] = [
@@ -31,25 +39,66 @@ const levels: { level: KafkaJS.logLevel; method: 'error' | 'warn' | 'info' | 'de
   { level: LogLevel.DEBUG, method: 'debug' },
 ];
 
-/** The client's (and librdkafka's) log lines through pino, so they carry the service name and are JSON. */
-function clientLogger(logger: Logger, initial: KafkaJS.logLevel): KafkaJS.Logger {
+/**
+ * The client's (and librdkafka's) log lines through pino, so they carry the service name and are JSON. Error
+ * lines also go to `onError`.
+ */
+function clientLogger(logger: Logger, initial: KafkaJS.logLevel, onError: (message: string) => void): KafkaJS.Logger {
   let threshold = initial;
   const adapter = {
     setLogLevel: (level: KafkaJS.logLevel) => {
       threshold = level;
     },
-    namespace: (namespace: string, level?: KafkaJS.logLevel) => clientLogger(logger.child({ kafkaNamespace: namespace }), level ?? threshold),
+    namespace: (namespace: string, level?: KafkaJS.logLevel) => clientLogger(logger.child({ kafkaNamespace: namespace }), level ?? threshold, onError),
   } as KafkaJS.Logger;
   for (const { level, method } of levels) {
     adapter[method] = (message: string, extra?: object) => {
+      if (level === LogLevel.ERROR) onError(message);
       if (level <= threshold) logger[method]({ ...extra }, message);
     };
   }
   return adapter;
 }
 
+/** The KafkaJS block's names of the mechanisms that take a user name and password. */
+const CLIENT_MECHANISMS = { PLAIN: 'plain', 'SCRAM-SHA-256': 'scram-sha-256', 'SCRAM-SHA-512': 'scram-sha-512' } as const;
+
+/**
+ * The client's security settings: the KafkaJS block's `ssl`/`sasl` (from which the client sets librdkafka's
+ * security.protocol, sasl.mechanisms, sasl.username, sasl.password, and the oauthbearer_token_refresh_cb), and the
+ * PEM files as librdkafka properties (the KafkaJS block takes no TLS options but `ssl: true`).
+ */
+function securityConfig(security: KafkaSecurity | undefined): { kafkaJS: Pick<KafkaJS.KafkaConfig, 'ssl' | 'sasl'>; files: Record<string, string> } {
+  if (!security) return { kafkaJS: {}, files: {} };
+  const { sasl } = security;
+  const files: Record<string, string> = {};
+  if (security.caLocation) files['ssl.ca.location'] = security.caLocation;
+  if (security.certificateLocation) files['ssl.certificate.location'] = security.certificateLocation;
+  if (security.keyLocation) files['ssl.key.location'] = security.keyLocation;
+  return {
+    kafkaJS: {
+      ssl: security.protocol.endsWith('SSL'),
+      ...(sasl?.mechanism === 'OAUTHBEARER'
+        ? { sasl: { mechanism: 'oauthbearer', oauthBearerProvider: sasl.tokenProvider } }
+        : sasl
+          ? { sasl: { mechanism: CLIENT_MECHANISMS[sasl.mechanism], username: sasl.username, password: sasl.password } }
+          : {}),
+    },
+    files,
+  };
+}
+
 /** One client factory per service; producers, consumers and admins made from it share its settings and logger. */
 export function createKafka(settings: KafkaSettings): Kafka {
+  const security = securityConfig(settings.security);
+  let accessFailed = false;
+  const onError = (message: string) => {
+    const problem = kafkaLogAccessProblem(message);
+    if (!problem || accessFailed) return;
+    accessFailed = true;
+    // first line only: the client appends a stack to some of its lines
+    settings.onAccessFailure?.(new Error(`${problem} (${message.split('\n')[0]})`));
+  };
   return new ConfluentKafka({
     kafkaJS: {
       clientId: settings.clientId,
@@ -57,8 +106,10 @@ export function createKafka(settings: KafkaSettings): Kafka {
       connectionTimeout: settings.connectionTimeoutMs ?? 5000,
       requestTimeout: settings.requestTimeoutMs ?? 30000,
       logLevel: LogLevel.WARN,
-      logger: clientLogger(settings.logger.child({ component: 'kafka' }), LogLevel.WARN),
+      logger: clientLogger(settings.logger.child({ component: 'kafka' }), LogLevel.WARN, onError),
+      ...security.kafkaJS,
     },
+    ...security.files,
   });
 }
 

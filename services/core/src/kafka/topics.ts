@@ -2,6 +2,7 @@ import type { Admin } from './client.js';
 import type { Logger } from '../logging/logger.js';
 import { retry } from '../lifecycle/retry.js';
 import * as fields from '../config/fields.js';
+import { kafkaAccessProblem } from './security.js';
 
 export interface TopicSpec {
   topic: string;
@@ -33,16 +34,31 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
 
 /**
  * ensureTopics at start-up, when the broker may still be coming up: librdkafka connects lazily, so this is the
- * first request that needs it; failures are retried with backoff `attempts` times in all.
+ * first request that needs it; failures are retried with backoff `attempts` times in all, except those saying that
+ * credentials, certificates or ACLs were refused: they end it naming what to check. (A refused login or TLS
+ * handshake mostly shows only in the client's log: see the factory's `onAccessFailure`.)
  */
 export async function ensureTopicsWithRetry(admin: Admin, specs: TopicSpec[], options: { attempts: number; logger: Logger }): Promise<void> {
-  await retry(() => ensureTopics(admin, specs), {
-    isTransient: () => true,
-    maxAttempts: Math.max(1, options.attempts),
-    baseDelayMs: 300,
-    maxDelayMs: 10000,
-    onRetry: ({ attempt, delayMs, error }) => options.logger.warn({ err: error, attempt, delayMs }, 'Kafka not reachable yet; retrying'),
-  });
+  try {
+    await retry(() => ensureTopics(admin, specs), {
+      // refused credentials or ACLs do not get better by waiting
+      isTransient: (error) => kafkaAccessProblem(error) === null,
+      maxAttempts: Math.max(1, options.attempts),
+      baseDelayMs: 300,
+      maxDelayMs: 10000,
+      onRetry: ({ attempt, delayMs, error }) => options.logger.warn({ err: error, attempt, delayMs }, 'Kafka not reachable yet; retrying'),
+    });
+  } catch (error) {
+    const problem = kafkaAccessProblem(error);
+    throw problem ? new Error(`${problem} (${errorText(error)})`, { cause: error }) : error;
+  }
+}
+
+/** An error's message, or those of the errors it aggregates (createTopics: one per topic, naming it). */
+function errorText(error: unknown): string {
+  const { message, errors } = error as { message?: string; errors?: { topic?: string; message?: string }[] };
+  if (!Array.isArray(errors)) return String(message);
+  return errors.map((e) => (e.topic ? `${e.topic}: ${e.message}` : e.message)).join('; ');
 }
 
 /** The dead-letter topic paired with a topic. */

@@ -1,4 +1,7 @@
 import * as fields from '../config/fields.js';
+import type { Logger } from '../logging/logger.js';
+import type { KafkaSettings } from '../kafka/client.js';
+import { kafkaSecurityFields, kafkaSecurityOf } from '../kafka/security.js';
 
 /** Variables every service understands; spread into each service's schema. */
 export const commonFields = (defaultHttpPort: number) => ({
@@ -12,4 +15,17 @@ export const kafkaFields = (clientId: string) => ({
   KAFKA_CLIENT_ID: fields.nonEmpty(clientId),
   /** attempts to reach Kafka at start-up, with backoff in between, before the service gives up */
   KAFKA_CONNECT_RETRIES: fields.nonNegativeInt(5),
+  ...kafkaSecurityFields(),
 });
+
+/**
+ * The client factory's settings from a service's config (`createKafka(kafkaSettingsOf(config, logger, fail))`):
+ * refused credentials, certificates or ACLs end the service through `onAccessFailure`.
+ */
+export function kafkaSettingsOf(
+  config: { KAFKA_BROKERS: string[]; KAFKA_CLIENT_ID: string } & Parameters<typeof kafkaSecurityOf>[0],
+  logger: Logger,
+  onAccessFailure?: (error: Error) => void,
+): KafkaSettings {
+  return { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, security: kafkaSecurityOf(config), onAccessFailure };
+}

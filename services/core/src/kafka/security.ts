@@ -1,0 +1,144 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import * as fields from '../config/fields.js';
+import { secret } from '../config/secret.js';
+import { KafkaErrorCodes } from './client.js';
+import { googleOAuthBearerProvider, type OAuthBearerProvider } from './google-oauthbearer.js';
+
+export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
+export const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER'] as const;
+export type SecurityProtocol = (typeof SECURITY_PROTOCOLS)[number];
+export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
+
+/** How the client authenticates and encrypts; made from the config by `kafkaSecurityOf`. */
+export interface KafkaSecurity {
+  protocol: SecurityProtocol;
+  sasl?:
+    | { mechanism: Exclude<SaslMechanism, 'OAUTHBEARER'>; username: string; password: string }
+    | { mechanism: 'OAUTHBEARER'; tokenProvider: OAuthBearerProvider };
+  /** PEM files (librdkafka ssl.ca.location, ssl.certificate.location, ssl.key.location) */
+  caLocation?: string;
+  certificateLocation?: string;
+  keyLocation?: string;
+}
+
+/** Variables of the connection's security; spread into each service's schema with `kafkaFields`. */
+export const kafkaSecurityFields = () => ({
+  /** PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL */
+  KAFKA_SECURITY_PROTOCOL: z.enum(SECURITY_PROTOCOLS).default('PLAINTEXT'),
+  /** PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER (token from Application Default Credentials, Google's Managed Kafka) */
+  KAFKA_SASL_MECHANISM: z.enum(SASL_MECHANISMS).optional(),
+  KAFKA_SASL_USERNAME: z.string().optional(),
+  KAFKA_SASL_USERNAME_FILE: fields.secretFile().optional(),
+  KAFKA_SASL_PASSWORD: secret(z.string().optional()),
+  KAFKA_SASL_PASSWORD_FILE: fields.secretFile().optional(),
+  /** CA certificates (PEM) the brokers' certificates are checked against; unset: the system's CAs */
+  KAFKA_SSL_CA_LOCATION: fields.readableFile().optional(),
+  /** client certificate and its unencrypted private key (PEM), for brokers that authenticate clients by TLS (mTLS) */
+  KAFKA_SSL_CERTIFICATE_LOCATION: fields.readableFile().optional(),
+  KAFKA_SSL_KEY_LOCATION: fields.readableFile().optional(),
+});
+
+type SecurityConfig = z.output<z.ZodObject<ReturnType<typeof kafkaSecurityFields>>>;
+
+/**
+ * The rules between the security variables, checked at start (each service's schema ends with
+ * `.superRefine(checkKafkaSecurity)`), so a half-made setting names its variable instead of failing at connect.
+ */
+export function checkKafkaSecurity(config: SecurityConfig, ctx: z.RefinementCtx): void {
+  const problem = (variable: keyof SecurityConfig, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
+  const protocol = config.KAFKA_SECURITY_PROTOCOL;
+  const sasl = protocol.startsWith('SASL_');
+  const tls = protocol.endsWith('SSL');
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  if (sasl && !mechanism) problem('KAFKA_SASL_MECHANISM', `is required when KAFKA_SECURITY_PROTOCOL is ${protocol}`);
+  if (!sasl && mechanism) problem('KAFKA_SASL_MECHANISM', `needs KAFKA_SECURITY_PROTOCOL SASL_SSL or SASL_PLAINTEXT (it is ${protocol})`);
+  for (const name of ['USERNAME', 'PASSWORD'] as const) {
+    const direct = `KAFKA_SASL_${name}` as const;
+    const file = `KAFKA_SASL_${name}_FILE` as const;
+    const given = config[direct] !== undefined || config[file] !== undefined;
+    if (config[direct] !== undefined && config[file] !== undefined) problem(file, `set either ${direct} or ${file}, not both`);
+    if (!mechanism) {
+      if (given) problem(direct, 'is only used with KAFKA_SASL_MECHANISM PLAIN or SCRAM-*');
+    } else if (mechanism === 'OAUTHBEARER') {
+      if (given) problem(direct, 'is not used with OAUTHBEARER (the token comes from Application Default Credentials)');
+    } else if (!given) {
+      problem(direct, `is required with KAFKA_SASL_MECHANISM ${mechanism} (or ${file})`);
+    }
+  }
+  for (const file of ['KAFKA_SSL_CA_LOCATION', 'KAFKA_SSL_CERTIFICATE_LOCATION', 'KAFKA_SSL_KEY_LOCATION'] as const) {
+    if (!tls && config[file] !== undefined) problem(file, `needs KAFKA_SECURITY_PROTOCOL SSL or SASL_SSL (it is ${protocol})`);
+  }
+  if ((config.KAFKA_SSL_CERTIFICATE_LOCATION === undefined) !== (config.KAFKA_SSL_KEY_LOCATION === undefined)) {
+    problem(config.KAFKA_SSL_KEY_LOCATION === undefined ? 'KAFKA_SSL_KEY_LOCATION' : 'KAFKA_SSL_CERTIFICATE_LOCATION', 'the client certificate and its key go together: set both or neither');
+  }
+}
+
+/** The security variables alone, for tools that connect as a service does (the tests' clients). */
+export const kafkaSecuritySchema = () => z.object(kafkaSecurityFields()).superRefine(checkKafkaSecurity);
+
+/** A secret file's content without the line end editors and `echo` add. */
+function readSecretFile(path: string): string {
+  return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+}
+
+/** The client's security settings from a checked config; reads the *_FILE secrets (never logged). */
+export function kafkaSecurityOf(config: SecurityConfig): KafkaSecurity {
+  const security: KafkaSecurity = {
+    protocol: config.KAFKA_SECURITY_PROTOCOL,
+    caLocation: config.KAFKA_SSL_CA_LOCATION,
+    certificateLocation: config.KAFKA_SSL_CERTIFICATE_LOCATION,
+    keyLocation: config.KAFKA_SSL_KEY_LOCATION,
+  };
+  const mechanism = config.KAFKA_SASL_MECHANISM;
+  if (mechanism === 'OAUTHBEARER') {
+    security.sasl = { mechanism, tokenProvider: googleOAuthBearerProvider() };
+  } else if (mechanism) {
+    const username = config.KAFKA_SASL_USERNAME ?? readSecretFile(config.KAFKA_SASL_USERNAME_FILE!);
+    const password = config.KAFKA_SASL_PASSWORD ?? readSecretFile(config.KAFKA_SASL_PASSWORD_FILE!);
+    security.sasl = { mechanism, username, password };
+  }
+  return security;
+}
+
+const CREDENTIALS_REFUSED = 'Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or their _FILE variants) and KAFKA_SASL_MECHANISM';
+const TLS_FAILED = 'the TLS handshake with Kafka failed: check KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION and the client certificate';
+const NOT_AUTHORIZED = 'Kafka authenticated the client but its principal has no ACL for this (the principal is KAFKA_SASL_USERNAME)';
+const NO_TOKEN = 'no OAUTHBEARER token could be made: check the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, or the attached service account)';
+
+/**
+ * What to check when Kafka refuses the connection for its security (by the client's error code, or that of any
+ * error in an aggregate: createTopics reports one per topic), or null.
+ */
+export function kafkaAccessProblem(error: unknown): string | null {
+  const { code, errors } = (error ?? {}) as { code?: unknown; errors?: unknown };
+  if (Array.isArray(errors)) return errors.map(kafkaAccessProblem).find((p) => p !== null) ?? null;
+  switch (code) {
+    case KafkaErrorCodes.ERR__AUTHENTICATION: // librdkafka's SASL failure
+    case KafkaErrorCodes.ERR_SASL_AUTHENTICATION_FAILED:
+      return CREDENTIALS_REFUSED;
+    case KafkaErrorCodes.ERR__SSL:
+      return TLS_FAILED;
+    case KafkaErrorCodes.ERR_TOPIC_AUTHORIZATION_FAILED:
+    case KafkaErrorCodes.ERR_GROUP_AUTHORIZATION_FAILED:
+    case KafkaErrorCodes.ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case KafkaErrorCodes.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+      return NOT_AUTHORIZED;
+    default:
+      return null;
+  }
+}
+
+/**
+ * The same from one of the client's log lines: a refused login or TLS handshake is reported only there (the
+ * requests waiting on the connection then fail as plain transport errors), and so are a consumer's refused group,
+ * which the client retries for ever, and a failed OAUTHBEARER token.
+ */
+export function kafkaLogAccessProblem(message: string): string | null {
+  if (/SASL authentication error|SASL .*authentication failed/i.test(message)) return CREDENTIALS_REFUSED;
+  if (/SSL handshake failed|certificate verify failed/i.test(message)) return TLS_FAILED;
+  if (/authorization failed/i.test(message)) return NOT_AUTHORIZED;
+  // the provider's rejection, as the client logs it
+  if (/oauthbearer_token_refresh_cb/.test(message)) return NO_TOKEN;
+  return null;
+}

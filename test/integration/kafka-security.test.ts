@@ -1,0 +1,148 @@
+// The processor through the broker's SASL_SSL listener (scripts/infra/kafka.sh with KAFKA_SASL_SSL_PORT): TLS
+// checked against the test CA, SCRAM-SHA-512 users made for this run, ACLs enforced. Records in over PLAINTEXT
+// (the tests' client, a super user), through the secured processor, files and file-ready events out.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { encodeChangeEvent, OPERATIONS } from '@cdc/core';
+import { infra, uniqueName } from '../support/infra.js';
+import { testKafka } from '../support/kafka.js';
+import { repoRoot, startService } from '../support/service-process.js';
+import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, waitForCommittedToEnd } from '../support/processor.js';
+
+// a broker started without the listener fails here, saying so, instead of timing out in every test
+await new Promise<void>((resolve, reject) => {
+  const [host, port] = infra.kafkaSaslSslBrokers.split(':');
+  const socket = connect(Number(port), host!, () => {
+    socket.end();
+    resolve();
+  });
+  socket.once('error', () => reject(new Error(`no SASL_SSL listener on ${infra.kafkaSaslSslBrokers}: start Kafka with KAFKA_SASL_SSL_PORT=${port} scripts/infra.sh up kafka`)));
+});
+
+const kafka = testKafka();
+const prefix = uniqueName('secure');
+const dir = join(repoRoot, '.run', 'test-data', prefix);
+mkdirSync(dir, { recursive: true });
+
+/** Kafka's own tools, through scripts/infra/kafka.sh (the password on stdin, never on a command line). */
+function kafkaTool(args: string[], input?: string): void {
+  const result = spawnSync('bash', [join(repoRoot, 'scripts', 'infra', 'kafka.sh'), ...args], { input, encoding: 'utf8' });
+  assert.equal(result.status, 0, `kafka.sh ${args[0]} failed: ${result.stderr}`);
+}
+
+/** A SCRAM user with a fresh random password, also kept in a file only the test's OS user can read. */
+function scramUser(name: string): { name: string; password: string; passwordFile: string } {
+  const password = randomBytes(18).toString('hex');
+  kafkaTool(['add-user', name], `${password}\n`);
+  const passwordFile = join(dir, `${name}.password`);
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  return { name, password, passwordFile };
+}
+
+const granted = scramUser(`${prefix}-svc`);
+const ungranted = scramUser(`${prefix}-none`);
+const topicsOnly = scramUser(`${prefix}-topics`);
+// what a processor needs, for the names this run uses: its topics, its group, its transactional ids
+kafkaTool(['acl', '--add', '--allow-principal', `User:${granted.name}`, '--operation', 'All', '--resource-pattern-type', 'prefixed', '--topic', prefix, '--group', prefix, '--transactional-id', prefix]);
+kafkaTool(['acl', '--add', '--allow-principal', `User:${topicsOnly.name}`, '--operation', 'All', '--resource-pattern-type', 'prefixed', '--topic', prefix, '--transactional-id', prefix]);
+
+function processorEnv(name: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    KAFKA_BROKERS: infra.kafkaSaslSslBrokers,
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SSL_CA_LOCATION: infra.kafkaCaFile,
+    KAFKA_CLIENT_ID: `${prefix}-${name}`,
+    KAFKA_TOPIC_PARTITIONS: '2',
+    KAFKA_CONNECT_RETRIES: '2',
+    PROCESSOR_TOPICS: `${prefix}-${name}-orders-cdc`,
+    PROCESSOR_GROUP_ID: `${prefix}-${name}-group`,
+    PROCESSOR_FILES_TOPIC: `${prefix}-${name}-files`,
+    PROCESSOR_OUTPUT_DIR: join(dir, name),
+    PROCESSOR_BATCH_MAX_AGE_MS: '400',
+    PROCESSOR_SESSION_TIMEOUT_MS: '6000',
+    ...extra,
+  };
+}
+
+/**
+ * Starts a processor that must be refused: it exits non-zero within a minute having written no file; its log.
+ */
+async function refusedStart(env: Record<string, string>, label: string): Promise<string> {
+  const processor = await startService('processor', env, label);
+  const code = await Promise.race([processor.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 60000))]);
+  await processor.kill('SIGKILL');
+  assert.notEqual(code, 'hung', 'the processor gave up');
+  assert.notEqual(code, 0);
+  assert.deepEqual(filesUnder(env.PROCESSOR_OUTPUT_DIR!), []);
+  return processor.output.join('\n');
+}
+
+/** Every file under the processor's output dir (none must exist after a refused start). */
+function filesUnder(path: string): string[] {
+  return existsSync(path) ? readdirSync(path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
+}
+
+describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
+  test('records go through the secured listener exactly once; the password (from a file) is never logged', async () => {
+    const env = processorEnv('ok', { KAFKA_SASL_USERNAME: granted.name, KAFKA_SASL_PASSWORD_FILE: granted.passwordFile });
+    await createTopic(kafka, env.PROCESSOR_TOPICS!, 2);
+    const produced = await produce(
+      kafka,
+      env.PROCESSOR_TOPICS!,
+      Array.from({ length: 12 }, (_, n) => {
+        const event = orderEvent(OPERATIONS[n % OPERATIONS.length]!, n);
+        return { partition: n % 2, key: event.document_id, value: encodeChangeEvent(event), event };
+      }),
+    );
+    const processor = await startService('processor', env, 'processor-sasl-ssl');
+    try {
+      await processor.waitReady();
+      await waitForCommittedToEnd(kafka, env.PROCESSOR_GROUP_ID!, env.PROCESSOR_TOPICS!);
+      const files = await announcedFiles(kafka, env.PROCESSOR_FILES_TOPIC!, 1);
+      await assertExactlyOnce(assert, env.PROCESSOR_OUTPUT_DIR!, files, produced);
+      const starting = JSON.parse(processor.output.find((line) => line.includes('"msg":"starting"'))!);
+      assert.equal(starting.config.KAFKA_SECURITY_PROTOCOL, 'SASL_SSL');
+      assert.equal(starting.config.KAFKA_SASL_PASSWORD_FILE, granted.passwordFile);
+    } finally {
+      await processor.kill('SIGTERM');
+    }
+    assert.ok(processor.output.length > 0);
+    assert.ok(!processor.output.some((line) => line.includes(granted.password)), 'the password is in no log line');
+  });
+
+  test('a wrong password ends the start non-zero, naming the variables to check, without the password', async () => {
+    const wrong = `wrong-${randomBytes(8).toString('hex')}`;
+    const env = processorEnv('badpw', { KAFKA_SASL_USERNAME: granted.name, KAFKA_SASL_PASSWORD: wrong });
+    const log = await refusedStart(env, 'processor-sasl-bad-password');
+    assert.match(log, /Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
+    assert.doesNotMatch(log, new RegExp(wrong));
+  });
+
+  test('a principal without ACLs is refused at start, and nothing is written', async () => {
+    // the topics of this run carry the granted user's ACLs, so the other user is denied them
+    const env = processorEnv('noacl', { KAFKA_SASL_USERNAME: ungranted.name, KAFKA_SASL_PASSWORD_FILE: ungranted.passwordFile });
+    await createTopic(kafka, env.PROCESSOR_TOPICS!, 2);
+    await produce(kafka, env.PROCESSOR_TOPICS!, [{ partition: 0, key: 'k', value: encodeChangeEvent(orderEvent('insert', 1)) }]);
+    assert.match(await refusedStart(env, 'processor-sasl-no-acl'), /principal has no ACL/);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      assert.ok(!(await admin.listTopics()).includes(env.PROCESSOR_FILES_TOPIC!), 'the files topic was not created');
+    } finally {
+      await admin.disconnect();
+    }
+  });
+
+  test('a principal with its topics but not its consumer group ends, instead of retrying for ever', async () => {
+    const env = processorEnv('nogroup', { KAFKA_SASL_USERNAME: topicsOnly.name, KAFKA_SASL_PASSWORD_FILE: topicsOnly.passwordFile });
+    await createTopic(kafka, env.PROCESSOR_TOPICS!, 2);
+    await produce(kafka, env.PROCESSOR_TOPICS!, [{ partition: 0, key: 'k', value: encodeChangeEvent(orderEvent('insert', 1)) }]);
+    assert.match(await refusedStart(env, 'processor-sasl-no-group-acl'), /principal has no ACL.*Group authorization failed/);
+  });
+});
