@@ -14,7 +14,8 @@ export interface KafkaReachability {
  * not answered for `notReadyAfterMs`, and clears as soon as it answers again.
  */
 export function watchKafkaReachability(admin: Admin, logger: Logger, settings: { notReadyAfterMs: number; everyMs?: number; now?: () => number }): KafkaReachability {
-  const everyMs = settings.everyMs ?? 10_000;
+  // several answers within the allowed silence, so that one slow answer does not count as a silent cluster
+  const everyMs = settings.everyMs ?? Math.max(250, Math.min(10_000, Math.floor(settings.notReadyAfterMs / 4)));
   const now = settings.now ?? Date.now;
   let lastAnswer = now();
   let lastError: string | null = null;
@@ -24,7 +25,7 @@ export function watchKafkaReachability(admin: Admin, logger: Logger, settings: {
     if (inFlight) return;
     inFlight = true;
     admin
-      .listTopics({ timeout: Math.min(everyMs, 30_000) })
+      .listTopics({ timeout: Math.min(settings.notReadyAfterMs, 30_000) })
       .then(() => {
         if (lastError) logger.info('Kafka answers again');
         lastAnswer = now();
@@ -36,6 +37,7 @@ export function watchKafkaReachability(admin: Admin, logger: Logger, settings: {
       })
       .finally(() => (inFlight = false));
   };
+  probe();
   const timer = setInterval(probe, everyMs);
   timer.unref();
   return {
