@@ -12,6 +12,10 @@ export const kafkaFields = (clientId: string) => ({
   KAFKA_CLIENT_ID: fields.nonEmpty(clientId),
   /** attempts to reach Kafka at start-up, with backoff in between, before the service gives up */
   KAFKA_CONNECT_RETRIES: fields.nonNegativeInt(5),
+});
+
+/** Services whose /readyz watches failures after the start (processor, loader). */
+export const readinessFields = () => ({
   /**
    * a failure lasting this long turns /readyz to 503 with its reason (Kafka unreachable; the loader's group not
    * loading). Faults that do not go away by themselves (permission, billing, a full volume) do so at once.
