@@ -2,6 +2,7 @@
 // events in, every file exactly once in the changes table, the current table equal to the newest state.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
@@ -448,6 +449,38 @@ describe('loader service', () => {
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 4);
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total', { reason: 'load_failed' }), 1);
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
+  test('a file-ready event as large as Kafka takes, dead-lettered, is cut to fit the dead-letter record (size and sha256 of the whole); the loader goes on', async () => {
+    const s = loaderScenario('dlq-cut');
+    await createTopic(kafka, s.filesTopic, 2);
+    const good = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
+    // Not JSON, near the producer's 1,000,000-byte limit: copied whole (base64) into the dead letter, it could not be sent.
+    const huge = 'x'.repeat(990_000);
+    await publishFileEvents(kafka, s.filesTopic, [{ key: good.key, value: huge }, good]);
+    const loader = await startService('loader', s.env(), 'loader-dlq-cut');
+    try {
+      await loader.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      const [letter] = await readTopic(kafka, `${s.filesTopic}.dlq`, { minCount: 1 });
+      const value = JSON.parse(String(letter!.value));
+      assert.equal(value.reason, 'invalid_event');
+      assert.equal(value.value_truncated, true);
+      assert.equal(value.value_size, huge.length);
+      const sha256 = createHash('sha256').update(huge).digest('hex');
+      assert.equal(value.value_sha256, sha256);
+      assert.equal(String(letter!.headers?.value_sha256), sha256);
+      const kept = Buffer.from(value.value_base64, 'base64');
+      assert.ok(kept.length > 500_000, `${kept.length} bytes of the event kept`);
+      assert.equal(kept.toString(), huge.slice(0, kept.length));
+      assert.ok(String(letter!.value).length <= 900_000);
+      assert.equal(loader.child.exitCode, null, 'still running');
+      const rows = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
+      assert.equal(rows.length, 1, 'the next file loaded');
+      assert.equal(metricValue(await loader.metrics(), 'loader_files_quarantined_total', { reason: 'invalid_event' }), 1);
     } finally {
       await stopAll(loader);
     }
