@@ -514,6 +514,48 @@ describe('loader service', () => {
     }
   });
 
+  test('a committed offset below the log start (events deleted by retention before loading): the loader does not consume, says what is lost, /readyz 503 and a metric', async () => {
+    const s = loaderScenario('expired');
+    await createTopic(kafka, s.filesTopic, 1);
+    const e = (n: number) => orderChange('insert', n, { t: T0 + n, i: 1 }, n);
+    const [a, b, c] = [await writeTestFile(s.inputDir, s.topic, 0, 0, [e(1)]), await writeTestFile(s.inputDir, s.topic, 0, 1, [e(2)]), await writeTestFile(s.inputDir, s.topic, 0, 2, [e(3)])];
+    await publishFileEvents(kafka, s.filesTopic, [a!]);
+    const first = await startService('loader', s.env(), 'loader-expired-1');
+    try {
+      await first.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+    } finally {
+      await stopAll(first);
+    }
+    // While no loader runs, two more files are announced and retention deletes their events.
+    await publishFileEvents(kafka, s.filesTopic, [b!, c!]);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopicRecords({ topic: s.filesTopic, partitions: [{ partition: 0, offset: '3' }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const loader = await startService('loader', s.env(), 'loader-expired-2');
+    try {
+      const unready = await waitFor('/readyz 503 naming the expired offsets', async () => {
+        const r = await readyz(loader);
+        return r.status === 503 && r.body.reasons?.offsets ? r : null;
+      }, 60000);
+      assert.match(unready.body.reasons!.offsets!, new RegExp(`${s.filesTopic}/0: committed 1, log starts at 3 \\(2 records gone\\)`));
+      assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
+      assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
+      assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), 2);
+      assert.equal(loader.child.exitCode, null, 'up, reporting');
+      const check = kafka.admin();
+      await check.connect();
+      const offsets = await check.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => check.disconnect());
+      assert.equal(offsets[0]?.partitions[0]?.offset, '1', 'the committed offset is left where it was');
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
   test('poll mode without a bucket loads the files it finds straight from the disk', async () => {
     const s = loaderScenario('poll');
     const e = (n: number, op: Operation = 'insert') => orderChange(op, n, { t: T0 + n + (op === 'delete' ? 10 : 0), i: 1 }, op === 'delete' ? 100 + n : n);

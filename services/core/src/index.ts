@@ -9,6 +9,7 @@ export * from './kafka/topics.js';
 export * from './kafka/deadline.js';
 export * from './kafka/reachability.js';
 export * from './kafka/dead-letter.js';
+export * from './kafka/expired-offsets.js';
 export * from './errors/errors.js';
 export * from './service/bootstrap.js';
 export * from './service/common-fields.js';

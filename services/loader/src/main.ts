@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, offsetsStillInLog, retry, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -161,6 +161,12 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     await new Promise<never>(() => undefined);
   }
 
+  const offsetsSettings = { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck };
+  if (!(await offsetsStillInLog(admin, offsetsSettings))) {
+    // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
+    setReady(true);
+    return;
+  }
   const source = new FileEventsSource(kafka, groups, metrics, logger, {
     groupId: config.LOADER_GROUP_ID,
     filesTopic: config.LOADER_FILES_TOPIC,

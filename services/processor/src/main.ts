@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, offsetsStillInLog, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -36,6 +36,12 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
 
+  const offsetsSettings = { groupId: config.PROCESSOR_GROUP_ID, topics: config.PROCESSOR_TOPICS, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck };
+  if (!(await offsetsStillInLog(admin, offsetsSettings))) {
+    // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
+    setReady(true);
+    return;
+  }
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {
     topics: config.PROCESSOR_TOPICS,
     groupId: config.PROCESSOR_GROUP_ID,
