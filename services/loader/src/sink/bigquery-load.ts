@@ -21,7 +21,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 async function loadFailure(error: unknown, objects: readonly File[]): Promise<Error> {
   const classified = classifyGcpError(error);
-  if (classified.fault === 'rejected') return new PermanentFileError('load_failed', classified.message, { cause: classified });
+  // A duplicate job id (a request the client sent twice) says nothing about the files: the group is tried again.
+  if (classified.fault === 'rejected' && !isAlreadyExists(classified)) return new PermanentFileError('load_failed', classified.message, { cause: classified });
   if (isNotFound(classified)) {
     const missing: string[] = [];
     for (const object of objects) if (!(await object.exists())[0]) missing.push(`gs://${object.bucket.name}/${object.name}`);
