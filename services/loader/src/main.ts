@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, offsetsStillInLog, retry, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, offsetsStillInLog, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -31,8 +31,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const local = new LocalFiles(config.LOADER_INPUT_DIR);
   await mkdir(local.root, { recursive: true });
   // The loader only reads and moves files on the volume: its free space is reported, readiness is the processor's.
-  const volume = watchVolume(local.root, { registry: ops.registry, metricName: 'loader_volume_free_bytes', minFreeBytes: 0 });
-  shutdown.register('volume watch', () => volume.stop());
+  volumeFreeGauge(local.root, ops.registry, 'loader_volume_free_bytes');
 
   // Google Cloud: dataset, tables and bucket made or checked first (idempotent; gcp-utils does the same).
   const clients = createGcpClients(config);

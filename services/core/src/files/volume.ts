@@ -16,19 +16,24 @@ export interface VolumeWatch {
 
 const MiB = 1024 * 1024;
 
-/**
- * The free space of the Parquet volume as a gauge (`metricName`, read at each scrape) and as a readiness check
- * (sampled every `everyMs`): a volume that fills up stops the files, which is otherwise seen only in the logs.
- */
-export function watchVolume(dir: string, settings: { registry: Registry; metricName: string; minFreeBytes: number; everyMs?: number }): VolumeWatch {
+/** The free space of the volume holding `dir` as a gauge, read at each scrape. */
+export function volumeFreeGauge(dir: string, registry: Registry, metricName: string): void {
   new Gauge({
-    name: settings.metricName,
+    name: metricName,
     help: `Free bytes on the volume of ${dir} (for this process's user)`,
-    registers: [settings.registry],
+    registers: [registry],
     async collect() {
       this.set(await freeBytes(dir));
     },
   });
+}
+
+/**
+ * The free-space gauge and a readiness check sampled every `everyMs`: a volume that fills up stops the files,
+ * which is otherwise seen only in the logs.
+ */
+export function watchVolume(dir: string, settings: { registry: Registry; metricName: string; minFreeBytes: number; everyMs?: number }): VolumeWatch {
+  volumeFreeGauge(dir, settings.registry, settings.metricName);
   let problem: string | null = null;
   const sample = () =>
     freeBytes(dir)

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServiceError } from '../errors/errors.js';
+import { FatalError, RetriableError, ServiceError } from '../errors/errors.js';
 import { classifyGcpError, gcpErrorInfo, isAlreadyExists, isNotFound, isRetriableGcpError, isTransientGcpError } from './errors.js';
 
 const apiError = (code: number | undefined, reason: string, message = reason) => Object.assign(new Error(message), { code, errors: [{ reason, message }] });
@@ -72,6 +72,9 @@ test('the classified error is a ServiceError: reason, retriable, the original as
   assert.deepEqual(gcpErrorInfo(classified), { status: 403, reason: 'billingNotEnabled', errno: null, message: 'Billing has not been enabled' });
   assert.equal(classifyGcpError(Object.assign(new Error('x'), { code: 503 })).reason, 'http-503');
   assert.equal(classifyGcpError(Object.assign(new Error('x'), { code: 'ECONNRESET' })).reason, 'ECONNRESET');
+  // the services' own errors keep their word on retrying
+  assert.equal(classifyGcpError(new RetriableError('broker away', { reason: 'broker' })).fault, 'transient');
+  assert.equal(classifyGcpError(new FatalError('stop', { reason: 'config' })).fault, 'rejected');
 });
 
 test('duplicates and missing resources are recognised by status or reason', () => {

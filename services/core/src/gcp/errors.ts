@@ -62,6 +62,8 @@ export function gcpErrorInfo(error: unknown): GcpErrorInfo {
 export function classifyGcpError(error: unknown): GcpError {
   if (error instanceof GcpError) return error;
   const info = gcpErrorInfo(error);
+  // the services' own errors already say whether trying again helps
+  if (error instanceof ServiceError) return new GcpError(info, error.retriable ? 'transient' : 'rejected', error);
   const fault = ((): GcpFault => {
     if (info.reason && TRANSIENT_REASONS.has(info.reason)) return 'transient';
     if (info.reason && DOWNSTREAM_REASONS.has(info.reason)) return 'downstream';
