@@ -287,6 +287,9 @@ describe('loader service', () => {
       assert.ok(metricValue(metrics, 'loader_load_failures_total', { fault: 'downstream', reason: 'billingNotEnabled' }) >= 1);
       assert.ok(metricValue(metrics, 'loader_load_failing_seconds') > 0);
       assert.equal(metricValue(metrics, 'loader_not_ready', { check: 'load' }), 1);
+      // Not retried within the step: each held attempt is one load job, paced by the budget like any group.
+      assert.equal(metricValue(metrics, 'loader_retries_total', { step: 'load' }), 0);
+      assert.ok(metricValue(metrics, 'loader_load_jobs_today') <= proxy.refused + 1, 'one load job per attempt');
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 0);
       await assertHeld(s, files);

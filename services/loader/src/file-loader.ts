@@ -1,5 +1,5 @@
 import { fileChecksums, freshRecords, retry, type Logger, type Producer } from '@cdc/core';
-import { gcpErrorInfo, isRetriableGcpError, type WarehouseNames } from '@cdc/core/gcp';
+import { gcpErrorInfo, isTransientGcpError, type WarehouseNames } from '@cdc/core/gcp';
 import type { LoadableFile } from './transform/loadable-file.js';
 import { groupAttempt, type GroupAttempt } from './transform/job-id.js';
 import { quarantineMessage, type QuarantinedFile } from './transform/dead-letter.js';
@@ -67,9 +67,10 @@ interface ReadyFile extends GroupEntry {
 /** Uploads of one group in flight at once: each is a few round trips, so a group of hundreds of files is not a queue of them. */
 const UPLOAD_CONCURRENCY = 8;
 
-// Everything but the file's own fault is retried: downstream faults (permission, billing) included, so that the
-// group is held until an operator fixes them rather than its files taken for bad ones.
-const isRetryable = (error: unknown) => !(error instanceof PermanentFileError) && isRetriableGcpError(error);
+// A step retries at once only what goes away by itself (network, 5xx, quota). A downstream fault (permission,
+// billing, a missing table) lasts until an operator acts: it fails the group at once, which is then held and
+// tried again by the groups, paced by the load-job budget, so that hours of refusals do not spend the day's jobs.
+const isRetryable = (error: unknown) => !(error instanceof PermanentFileError) && isTransientGcpError(error);
 
 /** Cluster-time bounds of the group when every file announced them. */
 function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
@@ -83,9 +84,9 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
  * A group of files, start to end, as named steps: verify each file, upload it, load the group into a fresh staging
  * table (one load job), insert into the changes table the records not already there, MERGE the group into the
  * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
- * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Errors that are not the
- * file's fault (transient or downstream: quota, permission, billing, a missing table) are retried with backoff;
- * when they persist the error is thrown (the groups hold the group and try it again). Only a file at fault
+ * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
+ * retried with backoff; when they persist, and at once for any other error that is not the file's fault
+ * (permission, billing, a missing table), the error is thrown: the groups hold the group and try it again. Only a file at fault
  * (invalid Parquet, schema mismatch, missing file or object, wrong checksum) is quarantined and reported, never
  * skipped silently. The caller commits the files' offsets only after this resolves.
  */
@@ -293,7 +294,7 @@ export class FileLoader {
         metrics.retries.inc({ step: name });
         this.deps.health.failed(error);
         // The error summary only: client errors can carry request headers (an access token).
-        logger.warn({ files: files.map((f) => f.file.path), step: name, attempt, delayMs, error: gcpErrorInfo(error) }, `${name} failed (not the file's fault); retrying`);
+        logger.warn({ files: files.map((f) => f.file.path), step: name, attempt, delayMs, error: gcpErrorInfo(error) }, `${name} failed with a transient error; retrying`);
       },
     });
   }
