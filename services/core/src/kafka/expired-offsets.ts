@@ -32,7 +32,7 @@ export async function findExpiredOffsets(admin: Admin, groupId: string, topics: 
 }
 
 /** The operator's message: what was lost and the two ways on. */
-export function expiredOffsetsMessage(groupId: string, expired: readonly ExpiredOffset[]): string {
+function expiredOffsetsMessage(groupId: string, expired: readonly ExpiredOffset[]): string {
   const where = expired.map((e) => `${e.topic}/${e.partition}: committed ${e.committed}, log starts at ${e.logStart} (${e.logStart - e.committed} records gone)`).join('; ');
   const topics = [...new Set(expired.map((e) => e.topic))].join(',');
   return (
