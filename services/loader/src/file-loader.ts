@@ -86,9 +86,9 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
  * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
  * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
  * retried with backoff; when they persist, and at once for any other error that is not the file's fault
- * (permission, billing, a missing table), the error is thrown: the groups hold the group and try it again. Only a file at fault
- * (invalid Parquet, schema mismatch, missing file or object, wrong checksum) is quarantined and reported, never
- * skipped silently. The caller commits the files' offsets only after this resolves.
+ * (permission, billing, a missing table), the error is thrown: the groups hold the group and try it again. Only
+ * a file at fault (invalid Parquet, schema mismatch, missing file or object, wrong checksum) is quarantined and
+ * reported, never skipped silently. The caller commits the files' offsets only after this resolves.
  */
 export class FileLoader {
   private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, mark: 0 };
