@@ -25,7 +25,8 @@ export function watchKafkaReachability(admin: Admin, logger: Logger, settings: {
     if (inFlight) return;
     inFlight = true;
     admin
-      .listTopics({ timeout: Math.min(settings.notReadyAfterMs, 30_000) })
+      // short: an admin call holds one of libuv's four pool threads (shared with file I/O) until it returns
+      .listTopics({ timeout: Math.min(5_000, Math.max(1_000, everyMs)) })
       .then(() => {
         if (lastError) logger.info('Kafka answers again');
         lastAnswer = now();
