@@ -447,9 +447,9 @@ const STARTUP: StartupCase[] = [
   {
     name: '15c invalid configuration values, each named (loader)',
     program: 'loader',
-    env: () => ({ ...loaderBase(), LOADER_MODE: 'sometimes', BQ_DATASET: 'bad-name', GCS_ENDPOINT: 'ftp://storage', LOADER_CONCURRENCY: '0' }),
+    env: () => ({ ...loaderBase(), LOADER_MODE: 'sometimes', BQ_DATASET: 'bad-name', GCS_ENDPOINT: 'ftp://storage', LOADER_CONCURRENCY: '0', NOT_READY_AFTER_MS: 'soon' }),
     exit: 78,
-    says: [/invalid configuration \(4 problems\)/, /LOADER_MODE: .*"sometimes"/, /BQ_DATASET: must be letters, digits and underscores/, /GCS_ENDPOINT: must be an http\(s\) URL/, /LOADER_CONCURRENCY: .*"0"/],
+    says: [/invalid configuration \(5 problems\)/, /LOADER_MODE: .*"sometimes"/, /BQ_DATASET: must be letters, digits and underscores/, /GCS_ENDPOINT: must be an http\(s\) URL/, /LOADER_CONCURRENCY: .*"0"/, /NOT_READY_AFTER_MS: .*"soon"/],
   },
   {
     name: '16a credentials key file missing (loader)',

@@ -2,6 +2,8 @@
 // events in, every file exactly once in the changes table, the current table equal to the newest state.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
@@ -9,8 +11,8 @@ import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, w
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
-import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
-import { startQuotaProxy } from '../support/bigquery-quota-proxy.js';
+import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { startFaultProxy } from '../support/bigquery-fault-proxy.js';
 import { infra } from '../support/infra.js';
 import { createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
 import {
@@ -69,6 +71,25 @@ async function assertWarehouse(s: LoaderScenario, events: ChangeEvent[], loaded:
   const names = { project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' };
   const recomputed = await bqRows(s.gcpConfig, `SELECT document_id, event_id FROM (${currentStateQuery(names)}) ORDER BY document_id`);
   assert.deepEqual(recomputed.map((r) => r.event_id), current.map((r) => r.event_id));
+}
+
+/** Nothing of the files loaded, marked, quarantined or committed: the group is held. */
+async function assertHeld(s: LoaderScenario, files: WrittenTestFile[]) {
+  for (const file of files) assert.ok(existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'not marked loaded');
+  assert.ok(!existsSync(join(s.inputDir, 'quarantine')), 'nothing quarantined');
+  assert.deepEqual(await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`), []);
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => admin.disconnect());
+  // A group that never committed may have no entry at all for the topic.
+  const committed = offsets.find((t) => t.topic === s.filesTopic)?.partitions ?? [];
+  assert.ok(committed.every((p) => Number(p.offset) <= 0), 'no offset committed');
+}
+
+/** The loader's /readyz: status and body. */
+async function readyz(service: ServiceProcess): Promise<{ status: number; body: { ready: boolean; reasons?: Record<string, string> } }> {
+  const res = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+  return { status: res.status, body: (await res.json()) as { ready: boolean; reasons?: Record<string, string> } };
 }
 
 const namesOf = (s: LoaderScenario) => ({ project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' });
@@ -195,33 +216,35 @@ describe('loader service', () => {
     assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 1);
   });
 
-  test('quota and rate-limit errors are retried with backoff and never count as loaded; when they persist nothing is marked or committed', async () => {
+  test('quota and rate-limit errors are retried with backoff and never count as loaded; when they persist past NOT_READY_AFTER_MS nothing is marked or committed and /readyz says why', async () => {
     const s = loaderScenario('quota');
     await createTopic(kafka, s.filesTopic, 2);
     const { files, events } = await threeFiles(s);
     await publishFileEvents(kafka, s.filesTopic, files);
-    const proxy = await startQuotaProxy(infra.bigqueryEndpoint);
+    const proxy = await startFaultProxy(infra.bigqueryEndpoint);
     // Refused until told otherwise: the group fails after its attempts and is held for another try.
     proxy.failLoads = Number.MAX_SAFE_INTEGER;
-    const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_RETRY_ATTEMPTS: '3' }), 'loader-quota');
+    const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_RETRY_ATTEMPTS: '3', NOT_READY_AFTER_MS: '4000' }), 'loader-quota');
     try {
+      // Quota errors go away by themselves: ready while they last less than NOT_READY_AFTER_MS.
       await loader.waitReady();
-      await waitFor('a group failed after its attempts', () => loader.output.some((line) => /group not loaded; trying it again/.test(line)), 60000);
+      await waitFor('a group failed after its attempts', () => loader.output.some((line) => /group not loaded; held and tried again/.test(line)), 60000);
       assert.ok(proxy.refused >= 3);
       assert.ok(loader.output.some((line) => /quotaExceeded/.test(line)) && loader.output.some((line) => /rateLimitExceeded/.test(line)), 'both kinds retried');
       const refusedSoFar = proxy.refused;
       let metrics = await loader.metrics();
       assert.ok(metricValue(metrics, 'loader_retries_total', { step: 'load' }) >= 2);
+      assert.ok(metricValue(metrics, 'loader_load_failures_total', { fault: 'transient', reason: 'quotaExceeded' }) >= 1);
+      assert.ok(metricValue(metrics, 'loader_load_failures_total', { fault: 'transient', reason: 'rateLimitExceeded' }) >= 1);
       assert.ok(metricValue(metrics, 'loader_load_jobs_today') >= refusedSoFar - 1, 'failed load jobs count against the budget');
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 0);
-      for (const file of files) assert.ok(existsSync(file.absolutePath) && !existsSync(join(s.inputDir, 'loaded', file.event.path)), 'not marked loaded');
-      assert.deepEqual(await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`), []);
-      const admin = kafka.admin();
-      await admin.connect();
-      const offsets = await admin.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => admin.disconnect());
-      // A group that never committed may have no entry at all for the topic.
-      const committed = offsets.find((t) => t.topic === s.filesTopic)?.partitions ?? [];
-      assert.ok(committed.every((p) => Number(p.offset) <= 0), 'no offset committed');
+      await assertHeld(s, files);
+      const unready = await waitFor('/readyz 503 once loading failed longer than NOT_READY_AFTER_MS', async () => {
+        const r = await readyz(loader);
+        return r.status === 503 ? r : null;
+      }, 30000);
+      assert.match(unready.body.reasons?.load ?? '', /^files not loaded for \d+ s \(retrying\): (quotaExceeded|rateLimitExceeded): /);
+      assert.ok(metricValue(await loader.metrics(), 'loader_load_failing_seconds') >= 4);
 
       // The quota comes back: the held group is tried again and loads once.
       proxy.failLoads = 1;
@@ -231,7 +254,57 @@ describe('loader service', () => {
       metrics = await loader.metrics();
       assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), events.length);
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0, 'quota errors never quarantine');
+      assert.equal(metricValue(metrics, 'loader_load_failing_seconds'), 0);
+      assert.equal((await readyz(loader)).status, 200, 'ready again');
       assert.ok(proxy.forwarded >= 1);
+    } finally {
+      await stopAll(loader);
+      await proxy.close();
+    }
+  });
+
+  test('permission and billing refusals are not the files\' fault: nothing quarantined or committed, /readyz 503 with the reason at once; cleared, every file loads once', async () => {
+    const s = loaderScenario('denied');
+    await createTopic(kafka, s.filesTopic, 2);
+    const { files, events } = await threeFiles(s);
+    await publishFileEvents(kafka, s.filesTopic, files);
+    const proxy = await startFaultProxy(infra.bigqueryEndpoint);
+    // 403 accessDenied on the request, then a job DONE with billingNotEnabled, in turn, until an operator fixes it.
+    proxy.refusals = ['accessDenied', 'billingNotEnabled'];
+    proxy.failLoads = Number.MAX_SAFE_INTEGER;
+    const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint }), 'loader-denied');
+    try {
+      // Not ready at once (the shipped NOT_READY_AFTER_MS is minutes): this fault does not go away by itself.
+      const unready = await waitFor('/readyz 503 naming the refusal', async () => {
+        const r = await readyz(loader);
+        return r.status === 503 && r.body.reasons?.load ? r : null;
+      }, 60000);
+      assert.match(unready.body.reasons!.load!, /^files held, not loaded \(downstream fault for \d+ s, retrying\): (accessDenied|billingNotEnabled): /);
+      await waitFor('the group held after its attempts', () => loader.output.some((line) => /group not loaded; held and tried again/.test(line)), 120000);
+      await waitFor('both refusals seen', () => proxy.refused >= 4, 60000);
+      const metrics = await loader.metrics();
+      assert.ok(metricValue(metrics, 'loader_load_failures_total', { fault: 'downstream', reason: 'accessDenied' }) >= 1);
+      assert.ok(metricValue(metrics, 'loader_load_failures_total', { fault: 'downstream', reason: 'billingNotEnabled' }) >= 1);
+      assert.ok(metricValue(metrics, 'loader_load_failing_seconds') > 0);
+      assert.equal(metricValue(metrics, 'loader_not_ready', { check: 'load' }), 1);
+      // Not retried within the step: each held attempt is one load job, paced by the budget like any group.
+      assert.equal(metricValue(metrics, 'loader_retries_total', { step: 'load' }), 0);
+      assert.ok(metricValue(metrics, 'loader_load_jobs_today') <= proxy.refused + 1, 'one load job per attempt');
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
+      assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 0);
+      await assertHeld(s, files);
+
+      // Access granted, billing enabled: the held group loads, each record once, and the loader is ready again.
+      proxy.failLoads = 0;
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
+      await assertWarehouse(s, events);
+      for (const file of files) assert.ok(existsSync(join(s.inputDir, 'loaded', file.event.path)), `${file.event.path} marked loaded`);
+      const after = await loader.metrics();
+      assert.equal(metricValue(after, 'loader_files_loaded_total'), files.length);
+      assert.equal(metricValue(after, 'loader_rows_loaded_total'), events.length);
+      assert.equal(metricValue(after, 'loader_files_quarantined_total'), 0);
+      assert.ok(!existsSync(join(s.inputDir, 'quarantine')), 'nothing quarantined');
+      assert.deepEqual(await readyz(loader), { status: 200, body: { ready: true } });
     } finally {
       await stopAll(loader);
       await proxy.close();
@@ -380,6 +453,107 @@ describe('loader service', () => {
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 4);
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total', { reason: 'load_failed' }), 1);
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 3);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
+  test('a file-ready event as large as Kafka takes, dead-lettered, is cut to fit the dead-letter record (size and sha256 of the whole); the loader goes on', async () => {
+    const s = loaderScenario('dlq-cut');
+    await createTopic(kafka, s.filesTopic, 2);
+    const good = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
+    // Not JSON, near the producer's 1,000,000-byte limit: copied whole (base64) into the dead letter, it could not be sent.
+    const huge = 'x'.repeat(990_000);
+    await publishFileEvents(kafka, s.filesTopic, [{ key: good.key, value: huge }, good]);
+    const loader = await startService('loader', s.env(), 'loader-dlq-cut');
+    try {
+      await loader.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      const [letter] = await readTopic(kafka, `${s.filesTopic}.dlq`, { minCount: 1 });
+      const value = JSON.parse(String(letter!.value));
+      assert.equal(value.reason, 'invalid_event');
+      assert.equal(value.value_truncated, true);
+      assert.equal(value.value_size, huge.length);
+      const sha256 = createHash('sha256').update(huge).digest('hex');
+      assert.equal(value.value_sha256, sha256);
+      assert.equal(String(letter!.headers?.value_sha256), sha256);
+      const kept = Buffer.from(value.value_base64, 'base64');
+      assert.ok(kept.length > 500_000, `${kept.length} bytes of the event kept`);
+      assert.equal(kept.toString(), huge.slice(0, kept.length));
+      assert.ok(String(letter!.value).length <= 900_000);
+      assert.equal(loader.child.exitCode, null, 'still running');
+      const rows = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
+      assert.equal(rows.length, 1, 'the next file loaded');
+      assert.equal(metricValue(await loader.metrics(), 'loader_files_quarantined_total', { reason: 'invalid_event' }), 1);
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
+  test('Kafka not answering for NOT_READY_AFTER_MS turns /readyz to 503 naming it; back when it answers, and files load again', async () => {
+    const s = loaderScenario('kafka-down');
+    await createTopic(kafka, s.filesTopic, 2);
+    const loader = await startService('loader', s.env({ NOT_READY_AFTER_MS: '3000' }), 'loader-kafka-down');
+    const infraScript = join(repoRoot, 'scripts', 'infra.sh');
+    try {
+      await loader.waitReady();
+      execFileSync('bash', [infraScript, 'down', 'kafka'], { stdio: 'ignore' });
+      const unready = await waitFor('/readyz 503 naming Kafka', async () => {
+        const r = await readyz(loader);
+        return r.status === 503 && r.body.reasons?.kafka ? r : null;
+      }, 60000);
+      assert.match(unready.body.reasons!.kafka!, /^Kafka has not answered for \d+ s/);
+      assert.equal(metricValue(await loader.metrics(), 'loader_not_ready', { check: 'kafka' }), 1);
+      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      // The broker itself may take a minute to come back on a busy machine.
+      await waitFor('/readyz 200 again', async () => (await readyz(loader)).status === 200, 240000);
+      const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
+      await publishFileEvents(kafka, s.filesTopic, [file]);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
+      assert.equal((await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`)).length, 1);
+    } finally {
+      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      await stopAll(loader);
+    }
+  });
+
+  test('a committed offset below the log start (events deleted by retention before loading): the loader does not consume, says what is lost, /readyz 503 and a metric', async () => {
+    const s = loaderScenario('expired');
+    await createTopic(kafka, s.filesTopic, 1);
+    const e = (n: number) => orderChange('insert', n, { t: T0 + n, i: 1 }, n);
+    const [a, b, c] = [await writeTestFile(s.inputDir, s.topic, 0, 0, [e(1)]), await writeTestFile(s.inputDir, s.topic, 0, 1, [e(2)]), await writeTestFile(s.inputDir, s.topic, 0, 2, [e(3)])];
+    await publishFileEvents(kafka, s.filesTopic, [a!]);
+    const first = await startService('loader', s.env(), 'loader-expired-1');
+    try {
+      await first.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+    } finally {
+      await stopAll(first);
+    }
+    // While no loader runs, two more files are announced and retention deletes their events.
+    await publishFileEvents(kafka, s.filesTopic, [b!, c!]);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopicRecords({ topic: s.filesTopic, partitions: [{ partition: 0, offset: '3' }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const loader = await startService('loader', s.env(), 'loader-expired-2');
+    try {
+      const unready = await waitFor('/readyz 503 naming the expired offsets', async () => {
+        const r = await readyz(loader);
+        return r.status === 503 && r.body.reasons?.offsets ? r : null;
+      }, 60000);
+      assert.match(unready.body.reasons!.offsets!, new RegExp(`${s.filesTopic}/0: committed 1, log starts at 3 \\(2 records gone\\)`));
+      assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
+      assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
+      assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), 2);
+      assert.equal(loader.child.exitCode, null, 'up, reporting');
+      const check = kafka.admin();
+      await check.connect();
+      const offsets = await check.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => check.disconnect());
+      assert.equal(offsets[0]?.partitions[0]?.offset, '1', 'the committed offset is left where it was');
     } finally {
       await stopAll(loader);
     }

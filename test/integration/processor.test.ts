@@ -2,7 +2,7 @@
 // events out, exactly once across crashes and take-overs.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { encodeChangeEvent, OPERATIONS, type Operation } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
@@ -86,6 +86,66 @@ async function stopAll(...services: (ServiceProcess | undefined)[]) {
 }
 
 describe('processor service', () => {
+  test('a Parquet volume without room for one more batch: /readyz 503 naming it; the free space is a metric', async () => {
+    const s = scenario('volume');
+    await createTopic(kafka, s.topic, 1);
+    mkdirSync(s.outputDir, { recursive: true });
+    const stats = statfsSync(s.outputDir);
+    const free = stats.bavail * stats.bsize;
+    // A batch bound above the free space: the volume cannot take the next file (as a full one).
+    const processor = await startService('processor', s.env({ PROCESSOR_BATCH_MAX_BYTES: String(free * 2) }), 'processor-volume');
+    try {
+      const unready = await waitFor('/readyz 503 naming the volume', async () => {
+        const res = await fetch(`http://127.0.0.1:${processor.port}/readyz`);
+        const body = (await res.json()) as { reasons?: Record<string, string> };
+        return res.status === 503 && body.reasons?.volume ? body.reasons.volume : null;
+      }, 60000);
+      assert.match(unready, /^volume of .* full: \d+ MiB free, below \d+ MiB$/);
+      const metrics = await processor.metrics();
+      assert.ok(metricValue(metrics, 'processor_volume_free_bytes') > 0);
+      assert.equal(metricValue(metrics, 'processor_not_ready', { check: 'volume' }), 1);
+    } finally {
+      await stopAll(processor);
+    }
+  });
+
+  test('a committed offset below the log start (records deleted by retention before processing): no consuming, what is lost logged, /readyz 503 and a metric', async () => {
+    const s = scenario('expired');
+    await createTopic(kafka, s.topic, 1);
+    await produce(kafka, s.topic, orders(0, 5, 1));
+    const first = await startService('processor', s.env(), 'processor-expired-1');
+    try {
+      await first.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.topic);
+    } finally {
+      await stopAll(first);
+    }
+    // While no processor runs, five more records arrive and retention deletes them.
+    await produce(kafka, s.topic, orders(5, 5, 1));
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.deleteTopicRecords({ topic: s.topic, partitions: [{ partition: 0, offset: '10' }] });
+    } finally {
+      await admin.disconnect();
+    }
+    const processor = await startService('processor', s.env(), 'processor-expired-2');
+    try {
+      const reason = await waitFor('/readyz 503 naming the expired offsets', async () => {
+        const res = await fetch(`http://127.0.0.1:${processor.port}/readyz`);
+        const body = (await res.json()) as { reasons?: Record<string, string> };
+        return res.status === 503 && body.reasons?.offsets ? body.reasons.offsets : null;
+      }, 60000);
+      assert.match(reason, new RegExp(`${s.topic}/0: committed 5, log starts at 10 \\(5 records gone\\)`));
+      assert.equal(metricValue(await processor.metrics(), 'processor_offsets_expired_records', { topic: s.topic, partition: '0' }), 5);
+      assert.equal(processor.child.exitCode, null, 'up, reporting');
+      const files = await announcedFiles(kafka, s.filesTopic, 1);
+      assert.ok(files.every((f) => f.last_offset < 5), 'nothing announced past the expired offset');
+    } finally {
+      await stopAll(processor);
+    }
+  });
+
   test('every operation type is written to Parquet with the right values and types, and announced', async () => {
     const s = scenario('ops');
     await createTopic(kafka, s.topic, 2);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
+import { checkKafkaSecurity, commonFields, fields, kafkaFields, readinessFields, topicFields } from '@cdc/core';
 import { bigQueryName, gcpFields } from '@cdc/core/gcp';
 
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
@@ -55,6 +55,7 @@ export const loaderConfigSchema = z.object({
   ...gcpFields(),
   ...kafkaFields('loader'),
   ...topicFields(),
+  ...readinessFields(),
   ...commonFields(8083),
 }).superRefine(checkKafkaSecurity);
 

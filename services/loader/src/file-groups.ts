@@ -1,7 +1,7 @@
-import { backoffDelay, type Logger } from '@cdc/core';
+import { backoffDelay, RetriableError, type Logger } from '@cdc/core';
+import { gcpErrorInfo } from '@cdc/core/gcp';
 import type { FileLoader, FileOrigin, FileOutcome, GroupEntry } from './file-loader.js';
 import type { LoadableFile } from './transform/loadable-file.js';
-import { RetryableError } from './sink/errors.js';
 
 export interface GroupSettings {
   /** a group collects files this long from its first one (the budget may make it wait longer) */
@@ -73,7 +73,7 @@ export class FileGroups {
 
   /** Settles once the file's group is loaded (or the file found loaded or quarantined); rejects when the group failed. */
   submit(file: LoadableFile, origin: FileOrigin): Promise<FileOutcome> {
-    if (this.stopping) return Promise.reject(new RetryableError('loader stopping'));
+    if (this.stopping) return Promise.reject(new RetriableError('loader stopping', { reason: 'stopping' }));
     return new Promise<FileOutcome>((resolve, reject) => {
       this.pending.push({ file, origin, at: Date.now(), resolve, reject });
       this.schedule();
@@ -116,7 +116,8 @@ export class FileGroups {
       const delayMs = backoffDelay(this.failures, this.settings.retryBaseMs, this.settings.retryMaxMs);
       this.retryAt = Date.now() + delayMs;
       this.pending.unshift(...group);
-      this.logger.warn({ files: group.length, attempt: this.failures, delayMs, err: error }, 'group not loaded; trying it again');
+      // The error summary only: client errors can carry request headers (an access token).
+      this.logger.warn({ files: group.length, attempt: this.failures, delayMs, error: gcpErrorInfo(error) }, 'group not loaded; held and tried again');
     }
   }
 
@@ -124,7 +125,7 @@ export class FileGroups {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
-    for (const entry of this.pending.splice(0)) entry.reject(new RetryableError('loader stopping'));
+    for (const entry of this.pending.splice(0)) entry.reject(new RetriableError('loader stopping', { reason: 'stopping' }));
     await this.running;
   }
 }

@@ -7,8 +7,9 @@ import { buildInsertNew, buildMergeGroup, buildRangeCount, type TimeBounds } fro
 import type { BigQueryLoader, JobCounter, LoadSource } from './sink/bigquery-load.js';
 import type { GcsStage } from './sink/gcs-stage.js';
 import type { LocalFiles } from './sink/local-files.js';
-import { PermanentFileError, RetryableError, type QuarantineReason } from './sink/errors.js';
+import { PermanentFileError, type QuarantineReason } from './sink/errors.js';
 import type { LoaderMetrics } from './metrics.js';
+import type { LoadHealth } from './load-health.js';
 import type { TypedViews } from './views/typed-views.js';
 
 export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'mark';
@@ -34,6 +35,8 @@ export interface FileLoaderDeps {
   views: TypedViews | null;
   deadLetters: Producer;
   metrics: LoaderMetrics;
+  /** told of every failed attempt and every group done: readiness and the failing metrics */
+  health: LoadHealth;
   logger: Logger;
   settings: FileLoaderSettings;
   isStopping(): boolean;
@@ -64,7 +67,10 @@ interface ReadyFile extends GroupEntry {
 /** Uploads of one group in flight at once: each is a few round trips, so a group of hundreds of files is not a queue of them. */
 const UPLOAD_CONCURRENCY = 8;
 
-const isRetryable = (error: unknown) => error instanceof RetryableError || (!(error instanceof PermanentFileError) && isTransientGcpError(error));
+// A step retries at once only what goes away by itself (network, 5xx, quota). A downstream fault (permission,
+// billing, a missing table) lasts until an operator acts: it fails the group at once, which is then held and
+// tried again by the groups, paced by the load-job budget, so that hours of refusals do not spend the day's jobs.
+const isRetryable = (error: unknown) => !(error instanceof PermanentFileError) && isTransientGcpError(error);
 
 /** Cluster-time bounds of the group when every file announced them. */
 function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
@@ -79,8 +85,10 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
  * table (one load job), insert into the changes table the records not already there, MERGE the group into the
  * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
  * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
- * retried with backoff; when they persist the error is thrown (the groups try the group again). A file at fault is
- * quarantined and reported, never skipped silently. The caller commits the files' offsets only after this resolves.
+ * retried with backoff; when they persist, and at once for any other error that is not the file's fault
+ * (permission, billing, a missing table), the error is thrown: the groups hold the group and try it again. Only
+ * a file at fault (invalid Parquet, schema mismatch, missing file or object, wrong checksum) is quarantined and
+ * reported, never skipped silently. The caller commits the files' offsets only after this resolves.
  */
 export class FileLoader {
   private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, mark: 0 };
@@ -89,28 +97,38 @@ export class FileLoader {
 
   /** Loads the group; one outcome per entry, in order. A file announced twice in the group is loaded once. */
   async loadGroup(entries: readonly GroupEntry[]): Promise<FileOutcome[]> {
-    const { metrics } = this.deps;
+    const { metrics, health } = this.deps;
     const endTimer = metrics.groupSeconds.startTimer();
     try {
-      const first = new Map<string, GroupEntry>();
-      for (const entry of entries) if (!first.has(entry.file.path)) first.set(entry.file.path, entry);
-      const outcomes = new Map<string, FileOutcome>();
-      const ready: ReadyFile[] = [];
-      for (const entry of first.values()) {
-        const checked = await this.quarantineOnFault(entry, () => this.verify(entry));
-        if (typeof checked === 'string') outcomes.set(entry.file.path, checked);
-        else ready.push(checked);
-      }
-      for (const [path, outcome] of await this.loadReady(ready)) outcomes.set(path, outcome);
-      return entries.map((entry) => {
-        const outcome = outcomes.get(entry.file.path)!;
-        if (first.get(entry.file.path) === entry || outcome !== 'loaded') return outcome;
-        metrics.alreadyLoaded.inc({ topic: entry.file.topic, how: 'duplicate' });
-        return 'already-loaded';
-      });
+      const outcomes = await this.loadEntries(entries);
+      health.loaded();
+      return outcomes;
+    } catch (error) {
+      if (!this.deps.isStopping()) health.failed(error);
+      throw error;
     } finally {
       endTimer();
     }
+  }
+
+  private async loadEntries(entries: readonly GroupEntry[]): Promise<FileOutcome[]> {
+    const { metrics } = this.deps;
+    const first = new Map<string, GroupEntry>();
+    for (const entry of entries) if (!first.has(entry.file.path)) first.set(entry.file.path, entry);
+    const outcomes = new Map<string, FileOutcome>();
+    const ready: ReadyFile[] = [];
+    for (const entry of first.values()) {
+      const checked = await this.quarantineOnFault(entry, () => this.verify(entry));
+      if (typeof checked === 'string') outcomes.set(entry.file.path, checked);
+      else ready.push(checked);
+    }
+    for (const [path, outcome] of await this.loadReady(ready)) outcomes.set(path, outcome);
+    return entries.map((entry) => {
+      const outcome = outcomes.get(entry.file.path)!;
+      if (first.get(entry.file.path) === entry || outcome !== 'loaded') return outcome;
+      metrics.alreadyLoaded.inc({ topic: entry.file.topic, how: 'duplicate' });
+      return 'already-loaded';
+    });
   }
 
   /** The group's verified files in one go; when the load blames the files, each alone (to quarantine only the bad one). */
@@ -274,6 +292,7 @@ export class FileLoader {
       shouldStop: () => this.deps.isStopping(),
       onRetry: ({ attempt, delayMs, error }) => {
         metrics.retries.inc({ step: name });
+        this.deps.health.failed(error);
         // The error summary only: client errors can carry request headers (an access token).
         logger.warn({ files: files.map((f) => f.file.path), step: name, attempt, delayMs, error: gcpErrorInfo(error) }, `${name} failed with a transient error; retrying`);
       },

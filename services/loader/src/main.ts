@@ -2,12 +2,13 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, kafkaSettingsOf, createProducer, ensureTopicsWithRetry, retry, runService, topicWithDeadLetter } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, kafkaSettingsOf, offsetsStillInLog, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
 import { FileLoader } from './file-loader.js';
 import { FileGroups } from './file-groups.js';
+import { LoadHealth } from './load-health.js';
 import { LoadJobBudget, budgetWarning } from './budget/load-budget.js';
 import { stagingPrefix } from './transform/job-id.js';
 import { BigQueryLoader } from './sink/bigquery-load.js';
@@ -17,7 +18,7 @@ import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 
-await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
+await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
   const crashAfter = {
     upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
     load: config.LOADER_TEST_CRASH_AFTER_LOAD,
@@ -29,6 +30,8 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const metrics = createLoaderMetrics(ops.registry);
   const local = new LocalFiles(config.LOADER_INPUT_DIR);
   await mkdir(local.root, { recursive: true });
+  // The loader only reads and moves files on the volume: its free space is reported, readiness is the processor's.
+  volumeFreeGauge(local.root, ops.registry, 'loader_volume_free_bytes');
 
   // Google Cloud: dataset, tables and bucket made or checked first (idempotent; gcp-utils does the same).
   const clients = createGcpClients(config);
@@ -69,6 +72,9 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
+  const reachability = watchKafkaReachability(admin, logger, { notReadyAfterMs: config.NOT_READY_AFTER_MS });
+  shutdown.register('kafka reachability', () => reachability.stop());
+  addReadinessCheck('kafka', reachability.check);
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
     ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
@@ -94,6 +100,8 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   for (const table of stale) await bigquery.dropTable(table).catch(() => undefined);
   if (stale.length > 0) logger.info({ dropped: stale.length }, 'dropped staging tables left by earlier crashes');
 
+  const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);
+  addReadinessCheck('load', () => health.problem());
   const loader = new FileLoader({
     local,
     stage,
@@ -102,6 +110,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     views,
     deadLetters,
     metrics,
+    health,
     logger,
     settings: {
       names,
@@ -151,6 +160,12 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     await new Promise<never>(() => undefined);
   }
 
+  const offsetsSettings = { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck };
+  if (!(await offsetsStillInLog(admin, offsetsSettings))) {
+    // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
+    setReady(true);
+    return;
+  }
   const source = new FileEventsSource(kafka, groups, metrics, logger, {
     groupId: config.LOADER_GROUP_ID,
     filesTopic: config.LOADER_FILES_TOPIC,

@@ -4,6 +4,7 @@ import type { BudgetState } from './budget/load-budget.js';
 export function createLoaderMetrics(registry: Registry) {
   const newestLoaded = new Map<string, number>();
   let budget: (() => BudgetState) | null = null;
+  let failingSeconds: (() => number) | null = null;
   const budgetGauge = (name: string, help: string, value: (s: BudgetState) => number) =>
     new Gauge({
       name,
@@ -28,6 +29,20 @@ export function createLoaderMetrics(registry: Registry) {
       registers: [registry],
     }),
     quarantined: new Counter({ name: 'loader_files_quarantined_total', help: 'Files quarantined (moved to quarantine/, reported on the dead-letter topic)', labelNames: ['topic', 'reason'], registers: [registry] }),
+    loadFailures: new Counter({
+      name: 'loader_load_failures_total',
+      help: 'Failed attempts of a group step, by fault (transient, downstream, rejected) and reason (quotaExceeded, accessDenied, ...)',
+      labelNames: ['fault', 'reason'],
+      registers: [registry],
+    }),
+    failing: new Gauge({
+      name: 'loader_load_failing_seconds',
+      help: 'How long loading has been failing (0 while groups load): its files are held, neither loaded nor committed',
+      registers: [registry],
+      collect() {
+        if (failingSeconds) this.set(failingSeconds());
+      },
+    }),
     retries: new Counter({ name: 'loader_retries_total', help: 'Retries after transient errors (quota and rate limits included)', labelNames: ['step'], registers: [registry] }),
     groupSeconds: new Histogram({
       name: 'loader_group_seconds',
@@ -62,6 +77,10 @@ export function createLoaderMetrics(registry: Registry) {
       if (!maxClusterTime) return;
       const t = Date.parse(maxClusterTime);
       if (!Number.isNaN(t) && t > (newestLoaded.get(topic) ?? 0)) newestLoaded.set(topic, t);
+    },
+    /** how long loading has been failing, for its gauge */
+    watchFailing(seconds: () => number): void {
+      failingSeconds = seconds;
     },
     /** the budget the load-job gauges report */
     watchBudget(state: () => BudgetState): void {

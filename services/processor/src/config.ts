@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields } from '@cdc/core';
+import { checkKafkaSecurity, commonFields, fields, kafkaFields, readinessFields, topicFields } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.js';
 
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
@@ -43,6 +43,7 @@ export const processorConfigSchema = z.object({
   ...topicFields(),
   /** a transaction (file event + dead letters + offsets) not committed within this time is aborted by the broker */
   KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
+  ...readinessFields(),
   ...commonFields(8082),
 }).superRefine(checkKafkaSecurity);
 

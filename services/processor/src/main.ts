@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, kafkaSettingsOf, offsetsStillInLog, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -8,7 +8,7 @@ import { createParquetWriter } from './sink/parquet-writer.js';
 import { FileStore } from './sink/file-store.js';
 import { CdcTopicConsumer } from './source/consumer.js';
 
-await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
+await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
   if (config.PROCESSOR_TEST_CRASH_AFTER_RENAME || config.PROCESSOR_TEST_CRASH_AFTER_COMMIT) {
     logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
   }
@@ -20,15 +20,28 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   });
   const store = new FileStore(config.PROCESSOR_OUTPUT_DIR, writer);
   await mkdir(store.root, { recursive: true });
+  // Not ready while the volume cannot take one more batch's file (its values' size bounds the file's).
+  const volume = watchVolume(store.root, { registry: ops.registry, metricName: 'processor_volume_free_bytes', minFreeBytes: config.PROCESSOR_BATCH_MAX_BYTES });
+  shutdown.register('volume watch', () => volume.stop());
+  addReadinessCheck('volume', volume.check);
 
   const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
   shutdown.register('kafka admin', () => admin.disconnect());
+  const reachability = watchKafkaReachability(admin, logger, { notReadyAfterMs: config.NOT_READY_AFTER_MS });
+  shutdown.register('kafka reachability', () => reachability.stop());
+  addReadinessCheck('kafka', reachability.check);
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
     ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
 
+  const offsetsSettings = { groupId: config.PROCESSOR_GROUP_ID, topics: config.PROCESSOR_TOPICS, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck };
+  if (!(await offsetsStillInLog(admin, offsetsSettings))) {
+    // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
+    setReady(true);
+    return;
+  }
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {
     topics: config.PROCESSOR_TOPICS,
     groupId: config.PROCESSOR_GROUP_ID,

@@ -1,4 +1,4 @@
-import { deadLetterTopicOf, encodeChangeEvent, ENVELOPE_SCHEMA_VERSION, type ChangeEvent } from '@cdc/core';
+import { deadLetterTopicOf, encodeChangeEvent, ENVELOPE_SCHEMA_VERSION, fitDeadLetter, type ChangeEvent } from '@cdc/core';
 import type { OutgoingMessage } from '../sink/transactional-publisher.js';
 
 export interface DeadLetterInfo {
@@ -13,14 +13,16 @@ export interface DeadLetterInfo {
   size_bytes: number | null;
 }
 
+/** The dead letter of a change: what it was, never the document itself; cut to fit the producer's limit (a document id can be large). */
 export function deadLetterMessage(topic: string, info: DeadLetterInfo): OutgoingMessage {
   return {
     topic: deadLetterTopicOf(topic),
-    message: {
+    message: fitDeadLetter({
       key: info.document_id,
-      value: JSON.stringify({ ...info, failed_at: new Date().toISOString(), source_topic: topic }),
+      fields: { ...info, failed_at: new Date().toISOString(), source_topic: topic },
+      original: null,
       headers: { reason: info.reason, ...(info.event_id ? { event_id: info.event_id } : {}) },
-    },
+    }),
   };
 }
 

@@ -4,3 +4,4 @@ export * from './layout.js';
 export * from './file-event.js';
 export * from './checksum.js';
 export * from './parquet-library.js';
+export * from './volume.js';

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.js';
+import type { Readiness } from './readiness.js';
 
 export interface OpsServerOptions {
   service: string;
@@ -9,14 +10,14 @@ export interface OpsServerOptions {
   host?: string;
   logger: Logger;
   /** Ready means "doing useful work": connected to its sources and sinks. */
-  isReady: () => boolean;
+  readiness: Readiness;
   registry?: Registry;
 }
 
 export interface OpsServer {
   registry: Registry;
   port: number;
-  /** Adds what `detail` returns to the /readyz answer (for an operator reading it; readiness stays `isReady`). */
+  /** Adds what `detail` returns to the /readyz answer (for an operator reading it; readiness stays the checks'). */
   setReadyDetail(detail: () => Record<string, unknown>): void;
   close(): Promise<void>;
 }
@@ -27,14 +28,27 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   let readyDetail: () => Record<string, unknown> = () => ({});
   registry.setDefaultLabels({ service: options.service });
   collectDefaultMetrics({ register: registry });
+  const { readiness } = options;
+  new Gauge({
+    name: `${options.service.replaceAll('-', '_')}_not_ready`,
+    help: '1 per reason /readyz answers 503 for (check: starting, stopping, or a named check such as load, kafka, volume)',
+    labelNames: ['check'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const check of Object.keys(readiness.reasons())) this.set({ check }, 1);
+    },
+  });
 
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (path === '/readyz') {
-      const ready = options.isReady();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ready, ...readyDetail() }));
+      const reasons = readiness.reasons();
+      const ready = Object.keys(reasons).length === 0;
+      const answer = ready ? { ready, ...readyDetail() } : { ready, reasons, ...readyDetail() };
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     } else if (path === '/metrics') {
       registry
         .metrics()

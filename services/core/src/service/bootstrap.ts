@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { describeConfig, loadConfig, type EnvSchema } from '../config/load-config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { startOpsServer, type OpsServer } from '../http/ops-server.js';
+import { Readiness, type ReadinessCheck } from '../http/readiness.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
 import { ClientStuckError } from '../errors/errors.js';
 import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
@@ -20,6 +21,8 @@ export interface ServiceContext<C> {
   shutdown: Shutdown;
   /** Set by the service once connected and working; served on /readyz. */
   setReady(ready: boolean): void;
+  /** A condition that turns /readyz to 503 with its reason while it holds (after start too). */
+  addReadinessCheck(name: string, check: ReadinessCheck): void;
   /** Ends the service for an error met after start-up (from a callback), as an error thrown by `main` would. */
   fail(error: unknown): void;
 }
@@ -43,8 +46,8 @@ export async function runService<S extends EnvSchema>(
   }
   const logger = createLogger({ service, level: config.LOG_LEVEL, instance: process.env.SERVICE_INSTANCE });
   logger.info({ config: describeConfig(schema, config) }, 'starting');
-  let ready = false;
   const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
+  const readiness = new Readiness(() => shutdown.requested);
   shutdown.installSignalHandlers();
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled rejection');
@@ -62,9 +65,17 @@ export async function runService<S extends EnvSchema>(
     return shutdown.run(exitCode);
   };
   try {
-    const ops = await startOpsServer({ service, port: config.HTTP_PORT, logger, isReady: () => ready && !shutdown.requested });
+    const ops = await startOpsServer({ service, port: config.HTTP_PORT, logger, readiness });
     shutdown.register('ops http server', () => ops.close());
-    await main({ config, logger, ops, shutdown, setReady: (value) => (ready = value), fail: (error) => void fail(error) });
+    await main({
+      config,
+      logger,
+      ops,
+      shutdown,
+      setReady: (value) => readiness.setStarted(value),
+      addReadinessCheck: (name, check) => readiness.add(name, check),
+      fail: (error) => void fail(error),
+    });
   } catch (error) {
     await fail(error);
   }

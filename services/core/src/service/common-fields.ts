@@ -29,3 +29,12 @@ export function kafkaSettingsOf(
 ): KafkaSettings {
   return { brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID, logger, security: kafkaSecurityOf(config), onAccessFailure };
 }
+
+/** Services whose /readyz watches failures after the start (processor, loader). */
+export const readinessFields = () => ({
+  /**
+   * a failure lasting this long turns /readyz to 503 with its reason (Kafka unreachable; the loader's group not
+   * loading). Faults that do not go away by themselves (permission, billing, a full volume) do so at once.
+   */
+  NOT_READY_AFTER_MS: fields.positiveInt(180_000),
+});

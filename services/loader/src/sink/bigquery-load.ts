@@ -1,6 +1,6 @@
 import type { Logger } from '@cdc/core';
-import { changesTableColumns, gcpErrorInfo, isAlreadyExists, isNotFound, isTransientGcpError, type BigQuery, type File, type Job, type JobMetadata, type WarehouseNames } from '@cdc/core/gcp';
-import { PermanentFileError, RetryableError } from './errors.js';
+import { changesTableColumns, classifyGcpError, isAlreadyExists, isNotFound, type BigQuery, type File, type Job, type JobMetadata, type WarehouseNames } from '@cdc/core/gcp';
+import { PermanentFileError } from './errors.js';
 import type { Statement } from './sql.js';
 
 /** Where a load reads a file: the staged object, or the local file uploaded with the job (no bucket). */
@@ -13,19 +13,22 @@ export interface JobCounter {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Job failures that are not the files' fault: quota, rate limits, backend trouble. Retried with backoff, never counted as loaded. */
-const TRANSIENT_JOB_REASONS = new Set(['backendError', 'internalError', 'rateLimitExceeded', 'jobRateLimitExceeded', 'quotaExceeded', 'timeout', 'jobBackendError', 'jobInternalError']);
-
-/** A load that failed because the destination is missing (dropped table): not the file's fault, retried. */
-const WAREHOUSE_MISSING = /Not found: (Table|Dataset)\b/i;
-/** The staged object is gone (real BigQuery: `Not found: URI gs://...`; emulator: `No files found that match`). */
-const OBJECT_MISSING = /Not found: (URI|Files?)\b|No files found that match/i;
-
-function failure(message: string, reason: string | null, cause?: unknown): Error {
-  if (reason && TRANSIENT_JOB_REASONS.has(reason)) return new RetryableError(`load job failed (${reason}): ${message}`, { cause });
-  if (WAREHOUSE_MISSING.test(message)) return new RetryableError(`destination missing: ${message}`, { cause });
-  if (OBJECT_MISSING.test(message)) return new PermanentFileError('missing_object', message, { cause });
-  return new PermanentFileError('load_failed', message, { cause });
+/**
+ * A failed load is the files' fault only when BigQuery rejects them (invalid Parquet, a schema that does not match:
+ * reason `invalid`) or a staged object is gone (asked of the bucket, not read from the message). Anything else —
+ * quota, backend trouble, permission, billing, a refused KMS key, a missing dataset — is returned classified, to be
+ * retried with the group held.
+ */
+async function loadFailure(error: unknown, objects: readonly File[]): Promise<Error> {
+  const classified = classifyGcpError(error);
+  // A duplicate job id (a request the client sent twice) says nothing about the files: the group is tried again.
+  if (classified.fault === 'rejected' && !isAlreadyExists(classified)) return new PermanentFileError('load_failed', classified.message, { cause: classified });
+  if (isNotFound(classified)) {
+    const missing: string[] = [];
+    for (const object of objects) if (!(await object.exists())[0]) missing.push(`gs://${object.bucket.name}/${object.name}`);
+    if (missing.length > 0) return new PermanentFileError('missing_object', `${classified.message} (not in the bucket: ${missing.join(', ')})`, { cause: classified });
+  }
+  return classified;
 }
 
 /** Staging tables and their load jobs, the statements that apply them, all followed to their final state. */
@@ -88,14 +91,13 @@ export class BigQueryLoader {
     for (const [index, input] of inputs.entries()) {
       const id = inputs.length === 1 ? jobId : `${jobId}_${index}`;
       await counter.take();
+      const inputObjects = typeof input === 'string' ? [] : input;
       let job: Job;
       try {
         [job] = await this.dataset.table(table).createLoadJob(input, { ...configuration, jobId: id });
       } catch (error) {
-        if (isTransientGcpError(error)) throw error;
         // Some endpoints (the emulator) reject the request itself when the load fails.
-        const info = gcpErrorInfo(error);
-        throw failure(info.message, info.reason, error);
+        throw await loadFailure(error, inputObjects);
       }
       if (job.id !== id && !this.warnedIgnoredJobId) {
         this.warnedIgnoredJobId = true;
@@ -103,7 +105,7 @@ export class BigQueryLoader {
       }
       const metadata = await this.waitDone(job, job.metadata);
       const errorResult = metadata.status?.errorResult;
-      if (errorResult) throw failure(errorResult.message ?? 'load job failed', errorResult.reason ?? null);
+      if (errorResult) throw await loadFailure({ reason: errorResult.reason, message: errorResult.message ?? 'load job failed' }, inputObjects);
     }
   }
 

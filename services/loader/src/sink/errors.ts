@@ -12,11 +12,3 @@ export class PermanentFileError extends Error {
     this.name = 'PermanentFileError';
   }
 }
-
-/** Worth retrying, but not a transport error the Google client classifies (e.g. the table is missing for now). */
-export class RetryableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RetryableError';
-  }
-}

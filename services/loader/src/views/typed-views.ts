@@ -2,7 +2,7 @@ import { loadParquetLibrary, type Logger } from '@cdc/core';
 import {
   collectFieldKinds,
   gcpErrorInfo,
-  isTransientGcpError,
+  isRetriableGcpError,
   pairKey,
   parsePairKey,
   qualifiedTable,
@@ -119,9 +119,9 @@ OPTIONS (description = 'Fields seen per collection and their BSON types: what th
         try {
           await this.updateCollection(collection, pairs);
         } catch (error) {
-          if (isTransientGcpError(error)) throw error;
+          if (isRetriableGcpError(error)) throw error;
           this.metrics.errors.inc({ collection });
-          this.logger.error({ collection, error: gcpErrorInfo(error) }, 'typed views not updated (permanent error); the data is loaded, the next file tries again');
+          this.logger.error({ collection, error: gcpErrorInfo(error) }, 'typed views not updated (statement rejected); the data is loaded, the next file tries again');
         }
       }
     });

@@ -43,15 +43,25 @@ test('the dead-letter record carries reason, error, the original bytes and key, 
   assert.equal((message.headers as Record<string, string>).reason, 'not_json');
 });
 
-test('large original values are cut in the dead letter, with size and hash of the whole value', () => {
-  const big = Buffer.alloc(2000, 0x41);
-  const result = classifyRecord(record(big));
+test('large original values and keys are cut in the dead letter to fit the limit, with size and hash of the whole value', () => {
+  const big = Buffer.alloc(50_000, 0x41);
+  const result = classifyRecord({ ...record(big), key: Buffer.alloc(10_000, 0x6b) });
   assert.ok(!result.ok);
-  const value = JSON.parse(String(deadLetterMessage(result.deadLetter, new Date(), 1000).message.value));
+  const { message } = deadLetterMessage(result.deadLetter, new Date(), 20_000);
+  const headers = message.headers as Record<string, string>;
+  const size = Buffer.byteLength(String(message.value)) + (message.key as Buffer).length + Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length, 0);
+  assert.ok(size <= 20_000 && size > 19_000, `record of ${size} bytes`);
+  assert.equal((message.key as Buffer).length, 4096, 'the key cut');
+  const value = JSON.parse(String(message.value));
+  assert.equal(value.key_size, 10_000);
   assert.equal(value.value_truncated, true);
-  assert.equal(value.value_size, 2000);
-  assert.equal(Buffer.from(value.value_base64, 'base64').length, 1000);
+  assert.equal(value.value_size, 50_000);
+  const kept = Buffer.from(value.value_base64, 'base64');
+  assert.ok(kept.length > 0 && kept.length < 50_000);
+  assert.deepEqual(kept, big.subarray(0, kept.length));
   assert.match(value.value_sha256, /^[0-9a-f]{64}$/);
-  const small = JSON.parse(String(deadLetterMessage({ ...result.deadLetter, value: Buffer.from('x') }, new Date(), 1000).message.value));
+  assert.equal(headers.value_sha256, value.value_sha256);
+  assert.equal(headers.value_size, '50000');
+  const small = JSON.parse(String(deadLetterMessage({ ...result.deadLetter, value: Buffer.from('x') }, new Date(), 20_000).message.value));
   assert.equal(small.value_truncated, false);
 });

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { deadLetterTopicOf, decodeChangeEvent, EnvelopeError, type ChangeEvent, type Message } from '@cdc/core';
+import { DEAD_LETTER_MAX_BYTES, DEAD_LETTER_MAX_KEY_BYTES, deadLetterTopicOf, decodeChangeEvent, EnvelopeError, fitDeadLetter, type ChangeEvent, type Message } from '@cdc/core';
 import { toRow, type ParquetRow } from './to-row.js';
 
 export type DeadLetterReason = EnvelopeError['reason'];
@@ -44,35 +43,31 @@ export function classifyRecord(record: IncomingRecord): Classified {
 }
 
 /**
- * Original values above this size are cut in the dead-letter record (base64 grows them by a third, and the record
- * must stay below the broker's message.max.bytes); `value_size` and `value_sha256` still describe the whole value.
+ * The dead-letter record: original key as key, original bytes base64 in the value (cut to fit the producer's
+ * limit, with size and sha256 of the whole value), the reason also as a header.
  */
-export const DEAD_LETTER_MAX_VALUE_BYTES = 512 * 1024;
-
-/** The dead-letter record: original key as key, original bytes base64 in the value, the reason also as a header. */
-export function deadLetterMessage(deadLetter: DeadLetter, failedAt: Date, maxValueBytes = DEAD_LETTER_MAX_VALUE_BYTES): { topic: string; message: Message } {
-  const value = deadLetter.value;
-  const truncated = value !== null && value.length > maxValueBytes;
+export function deadLetterMessage(deadLetter: DeadLetter, failedAt: Date, maxBytes = DEAD_LETTER_MAX_BYTES): { topic: string; message: Message } {
   return {
     topic: deadLetterTopicOf(deadLetter.topic),
-    message: {
-      key: deadLetter.key,
-      value: JSON.stringify({
-        reason: deadLetter.reason,
-        error: deadLetter.error,
-        source_topic: deadLetter.topic,
-        source_partition: deadLetter.partition,
-        source_offset: deadLetter.offset,
-        source_timestamp: deadLetter.timestamp,
-        key_base64: deadLetter.key === null ? null : deadLetter.key.toString('base64'),
-        value_base64: value === null ? null : (truncated ? value.subarray(0, maxValueBytes) : value).toString('base64'),
-        value_truncated: truncated,
-        value_size: value?.length ?? null,
-        value_sha256: value === null ? null : createHash('sha256').update(value).digest('hex'),
-        failed_at: failedAt.toISOString(),
-        stage: 'processor',
-      }),
-      headers: { reason: deadLetter.reason, source_topic: deadLetter.topic, source_partition: String(deadLetter.partition), source_offset: String(deadLetter.offset) },
-    },
+    message: fitDeadLetter(
+      {
+        key: deadLetter.key,
+        fields: {
+          reason: deadLetter.reason,
+          error: deadLetter.error,
+          source_topic: deadLetter.topic,
+          source_partition: deadLetter.partition,
+          source_offset: deadLetter.offset,
+          source_timestamp: deadLetter.timestamp,
+          key_base64: deadLetter.key === null ? null : deadLetter.key.subarray(0, DEAD_LETTER_MAX_KEY_BYTES).toString('base64'),
+          key_size: deadLetter.key?.length ?? null,
+          failed_at: failedAt.toISOString(),
+          stage: 'processor',
+        },
+        original: deadLetter.value,
+        headers: { reason: deadLetter.reason, source_topic: deadLetter.topic, source_partition: String(deadLetter.partition), source_offset: String(deadLetter.offset) },
+      },
+      maxBytes,
+    ),
   };
 }

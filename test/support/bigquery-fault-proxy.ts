@@ -1,12 +1,25 @@
-// An HTTP test double in front of the BigQuery emulator: forwards every request, except that it answers load-job
-// requests with BigQuery's quota and rate-limit errors while told to (no real component produces them on demand).
+// An HTTP test double in front of the BigQuery emulator: forwards every request, except that it refuses load-job
+// requests the way BigQuery does while told to (no real component produces these errors on demand): quota and
+// rate limits, which go away by themselves, and permission and billing refusals, which last until an operator acts.
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export interface QuotaProxy {
+/** How BigQuery refuses a load: an HTTP error on the request, or a job that ends DONE with an errorResult. */
+const REFUSALS = {
+  quotaExceeded: { as: 'request', status: 403, message: 'Quota exceeded: Your table exceeded quota for imports or query appends per table' },
+  rateLimitExceeded: { as: 'job', status: 200, message: 'Exceeded rate limits: too many table update operations for this table' },
+  accessDenied: { as: 'request', status: 403, message: 'Access Denied: Table local-project:d.t: Permission bigquery.tables.updateData denied on table (or it may not exist).' },
+  billingNotEnabled: { as: 'job', status: 200, message: 'Billing has not been enabled for this project. Enable billing at https://console.cloud.google.com/billing.' },
+} as const;
+
+export type LoadRefusal = keyof typeof REFUSALS;
+
+export interface FaultProxy {
   endpoint: string;
-  /** load-job requests still to refuse: odd ones with 403 quotaExceeded, even ones as a job DONE with rateLimitExceeded */
+  /** load-job requests still to refuse */
   failLoads: number;
+  /** the refusals used in turn, one per refused request (default: quotaExceeded, then rateLimitExceeded) */
+  refusals: LoadRefusal[];
   /** load-job requests refused so far */
   refused: number;
   /** load-job requests forwarded to the emulator */
@@ -22,23 +35,24 @@ const readBody = (req: IncomingMessage) =>
     req.on('error', reject);
   });
 
-export async function startQuotaProxy(target: string): Promise<QuotaProxy> {
+export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
-  const proxy: QuotaProxy = { endpoint: '', failLoads: 0, refused: 0, forwarded: 0, close: () => Promise.resolve() };
+  const proxy: FaultProxy = { endpoint: '', failLoads: 0, refusals: ['quotaExceeded', 'rateLimitExceeded'], refused: 0, forwarded: 0, close: () => Promise.resolve() };
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
     const isLoadJob = req.method === 'POST' && /\/projects\/[^/]+\/jobs$/.test(new URL(req.url ?? '/', 'http://x').pathname) && body.includes('"load"');
     if (isLoadJob) {
       if (proxy.failLoads > 0) {
         proxy.failLoads--;
+        const reason = proxy.refusals[proxy.refused % proxy.refusals.length]!;
         proxy.refused++;
+        const { as, status, message } = REFUSALS[reason];
         const job = JSON.parse(body.toString('utf8')) as { jobReference?: { projectId?: string; jobId?: string } };
-        if (proxy.refused % 2 === 1) {
-          res.writeHead(403, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { code: 403, message: 'Quota exceeded: Your table exceeded quota for imports or query appends per table', errors: [{ reason: 'quotaExceeded', domain: 'global', message: 'Quota exceeded' }], status: 'PERMISSION_DENIED' } }));
+        res.writeHead(status, { 'content-type': 'application/json' });
+        if (as === 'request') {
+          res.end(JSON.stringify({ error: { code: status, message, errors: [{ reason, domain: 'global', message }], status: 'PERMISSION_DENIED' } }));
         } else {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          const errorResult = { reason: 'rateLimitExceeded', message: 'Exceeded rate limits: too many table update operations for this table' };
+          const errorResult = { reason, message };
           res.end(JSON.stringify({ kind: 'bigquery#job', id: `${job.jobReference?.projectId}:US.${job.jobReference?.jobId}`, jobReference: { ...job.jobReference, location: 'US' }, status: { state: 'DONE', errorResult, errors: [errorResult] } }));
         }
         return;
