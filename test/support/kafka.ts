@@ -5,8 +5,9 @@ import { waitFor } from './wait.js';
 
 export type Kafka = KafkaJS.Kafka;
 
-export function testKafka(): Kafka {
-  return new confluent.KafkaJS.Kafka({ kafkaJS: { clientId: 'tests', brokers: [infra.kafkaBrokers], logLevel: confluent.KafkaJS.logLevel.NOTHING } });
+/** A quiet client (the services' own: Confluent's, librdkafka underneath) for the broker of `infra`. */
+export function testKafka(clientId = 'tests'): Kafka {
+  return new confluent.KafkaJS.Kafka({ kafkaJS: { clientId, brokers: [infra.kafkaBrokers], logLevel: confluent.KafkaJS.logLevel.NOTHING } });
 }
 
 /** A plain producer that answers each send at once (no linger), acks from all in-sync replicas. */
