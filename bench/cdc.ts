@@ -40,10 +40,10 @@ import { infra, uniqueName } from '@cdc/tests/dist/support/infra.js';
 import { testKafka } from '@cdc/tests/dist/support/kafka.js';
 import { cdcStreamEnv } from '@cdc/tests/dist/support/mongo.js';
 import { metricValue } from '@cdc/tests/dist/support/service-process.js';
-import { createTopics, deleteTopics, fmt, load, logDir, median, reasonOf, saveResult, waitForServers, type CpuShares, type RssSummary } from './lib/common.js';
+import { createTopics, deleteTopics, fmt, load, logDir, reasonOf, saveResult, waitForServers } from './lib/common.js';
 import { writeBacklog, type BacklogWritten } from './lib/backlog.js';
 import { runCeiling, serverPids, type EventsCeiling, type ProduceCeiling } from './lib/ceilings.js';
-import { nodeArgsOf, runRounds, serviceBenchOptions, serviceBenchSettings, startBenchService, timeService, type RoundRetry, type Variant } from './lib/service-bench.js';
+import { mediansByVariant, nodeArgsOf, printRetries, runRounds, serviceBenchOptions, serviceBenchSettings, serviceRunFigures, startBenchService, timeService, type RoundRetry, type ServiceRunFigures, type Variant } from './lib/service-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -77,23 +77,14 @@ async function seedCheckpoint(topic: string, streamId: string, startAt: { t: num
   await producer.disconnect();
 }
 
-interface CdcRun {
+interface CdcRun extends ServiceRunFigures {
   events: number;
-  seconds: number;
   eventsPerSec: number;
-  secondsFromSpawn: number;
-  startupSeconds: number;
   firstCommitAfterOpenSeconds: number | null;
   transactions: number;
   deadLetters: number;
   readSeconds: number;
   commitWaitSeconds: number;
-  rss: RssSummary;
-  peakRssMiB: number | null;
-  cpu: CpuShares;
-  load: { before: number[]; after: number[] };
-  overTime: Record<string, number>[];
-  logFile: string;
 }
 
 async function timeCdc(prefix: string, db: string, events: number, env: Record<string, string>, nodeArgText: string, label: string, distDir?: string): Promise<CdcRun> {
@@ -111,25 +102,17 @@ async function timeCdc(prefix: string, db: string, events: number, env: Record<s
       pids: serverPids,
       sample: (text, published) => ({ published, read: metricValue(text, 'cdc_events_read_total') }),
     });
-    const seconds = (run.endAt - run.readyAt) / 1000;
+    const figures = serviceRunFigures(cdc, run);
     return {
+      ...figures,
       events: run.count,
-      seconds,
-      eventsPerSec: run.count / seconds,
-      secondsFromSpawn: (run.endAt - cdc.startedAt) / 1000,
-      startupSeconds: (run.readyAt - cdc.startedAt) / 1000,
+      eventsPerSec: run.count / figures.seconds,
       firstCommitAfterOpenSeconds: run.firstAt === null ? null : (run.firstAt - run.readyAt) / 1000,
       transactions: metricValue(run.metricsText, 'cdc_transactions_total'),
       deadLetters: metricValue(run.metricsText, 'cdc_dead_letters_total'),
       // the streaming loop's time: reading+encoding batches vs waiting for the transaction in flight
       readSeconds: metricValue(run.metricsText, 'cdc_streaming_seconds_total', { step: 'read' }),
       commitWaitSeconds: metricValue(run.metricsText, 'cdc_streaming_seconds_total', { step: 'commit_wait' }),
-      rss: run.rss,
-      peakRssMiB: run.rss.peakMiB,
-      cpu: run.cpu,
-      load: run.load,
-      overTime: run.overTime,
-      logFile: cdc.logFile,
     };
   } finally {
     await cdc.kill('SIGTERM');
@@ -168,7 +151,7 @@ interface CdcResult {
   settings: { partitions: number; batchMaxEvents: number; batchMaxBytes: number; batchMaxWaitMs: number; env: Record<string, string>; nodeArgs: string; mongoUri: string; kafkaBrokers: string };
   servers: { mongo: number | null; kafka: number | null };
   write?: BacklogWritten;
-  median?: Record<string, Record<string, number | null>>;
+  median?: ReturnType<typeof mediansByVariant>;
 }
 
 async function parent(): Promise<void> {
@@ -296,9 +279,7 @@ async function parent(): Promise<void> {
       kafka,
       mongo,
       retries: result.retries,
-      afterAttempt: async () => {
-        if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(0)).catch(() => undefined);
-      },
+      topics: args.keep ? null : { list: topicsToDelete, keep: 0 },
     });
   } finally {
     if (!args.keep) {
@@ -329,7 +310,7 @@ function bounds(read: EventsCeiling, produce: EventsCeiling): Bounds {
 }
 
 function summarize(result: CdcResult): void {
-  for (const retry of result.retries) console.log(`round ${retry.round} was run again after: ${retry.reason}`);
+  printRetries(result.retries);
   const { runs } = result;
   const write = result.write!;
   console.log(
@@ -346,21 +327,18 @@ function summarize(result: CdcResult): void {
       `| ${r.run} | ${r.variant} | ${fmt(r.cdc.eventsPerSec)} | ${fmt(r.read?.eventsPerSec)} | ${fmt(r.produce?.eventsPerSec)} | ${fmt(r.produceTx?.eventsPerSec)} | ${fmt(r.bounds?.machine)} | ${fmt(r.bounds?.thread)} | ${ratio(r.ratio)} | ${ratio(r.bounds && r.cdc.eventsPerSec / r.bounds.thread)} | ${fmt(r.cdc.eventsPerSec / (r.cdc.cpu.cdc ?? NaN))} | ${r.cdc.peakRssMiB} | ${r.cdc.cpu.cdc} | ${r.cdc.cpu.mongo} | ${r.cdc.cpu.kafka} | ${r.cdc.load.after[0]} |`,
     );
   }
-  result.median = {};
-  for (const variant of result.variants.map((v) => v.name)) {
-    const mine = runs.filter((r) => r.variant === variant);
-    if (mine.length < 2) continue;
-    const m = (result.median[variant] = {
-      cdc: median(mine.map((r) => r.cdc.eventsPerSec)),
-      read: median(mine.map((r) => r.read?.eventsPerSec)),
-      produce: median(mine.map((r) => r.produce?.eventsPerSec)),
-      produceTx: median(mine.map((r) => r.produceTx?.eventsPerSec)),
-      machineBound: median(mine.map((r) => r.bounds?.machine)),
-      threadBound: median(mine.map((r) => r.bounds?.thread)),
-      ratio: median(mine.map((r) => r.ratio)),
-      threadBoundRatio: median(mine.map((r) => r.bounds && r.cdc.eventsPerSec / r.bounds.thread)),
-      peakRssMiB: median(mine.map((r) => r.cdc.peakRssMiB)),
-    });
+  result.median = mediansByVariant(runs, result.variants, {
+    cdc: (r) => r.cdc.eventsPerSec,
+    read: (r) => r.read?.eventsPerSec,
+    produce: (r) => r.produce?.eventsPerSec,
+    produceTx: (r) => r.produceTx?.eventsPerSec,
+    machineBound: (r) => r.bounds?.machine,
+    threadBound: (r) => r.bounds?.thread,
+    ratio: (r) => r.ratio,
+    threadBoundRatio: (r) => r.bounds && r.cdc.eventsPerSec / r.bounds.thread,
+    peakRssMiB: (r) => r.cdc.peakRssMiB,
+  });
+  for (const [variant, m] of Object.entries(result.median)) {
     console.log(
       `| median | ${variant} | ${fmt(m.cdc)} | ${fmt(m.read)} | ${fmt(m.produce)} | ${fmt(m.produceTx)} | ${fmt(m.machineBound)} | ${fmt(m.threadBound)} | ${ratio(m.ratio)} | ${ratio(m.threadBoundRatio)} | | ${m.peakRssMiB} | | | | |`,
     );

@@ -25,9 +25,9 @@ import { processorConfigSchema } from '@cdc/processor/dist/config.js';
 import { infra, uniqueName } from '@cdc/tests/dist/support/infra.js';
 import { testKafka } from '@cdc/tests/dist/support/kafka.js';
 import { metricValue, repoRoot } from '@cdc/tests/dist/support/service-process.js';
-import { createTopics, deleteTopics, fmt, load, logDir, median, now, orderFactory, reasonOf, saveResult, waitForServers, type CpuShares, type RssSummary } from './lib/common.js';
+import { createTopics, deleteTopics, fmt, load, logDir, now, orderFactory, reasonOf, saveResult, waitForServers } from './lib/common.js';
 import { announcedFiles, fileRanges, runCeiling, serverPids, type ConsumeCeiling, type WriteCeiling } from './lib/ceilings.js';
-import { nodeArgsOf, runRounds, serviceBenchOptions, serviceBenchSettings, startBenchService, timeService, type RoundRetry, type Variant } from './lib/service-bench.js';
+import { mediansByVariant, nodeArgsOf, printRetries, runRounds, serviceBenchOptions, serviceBenchSettings, serviceRunFigures, startBenchService, timeService, type RoundRetry, type ServiceRunFigures, type Variant } from './lib/service-bench.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -111,24 +111,15 @@ function processorEnv(prefix: string, inputTopic: string, extra: Record<string, 
   };
 }
 
-interface ProcessorRun {
+interface ProcessorRun extends ServiceRunFigures {
   rows: number;
-  seconds: number;
   rowsPerSec: number;
-  secondsFromSpawn: number;
-  startupSeconds: number;
   files: number;
   parquetMiB: number;
   closeReasons: Record<string, number>;
   fileWriteSecondsSum: number;
   lastFileAfterSeconds: number | null;
   deadLetters: number;
-  rss: RssSummary;
-  peakRssMiB: number | null;
-  cpu: CpuShares;
-  load: { before: number[]; after: number[] };
-  overTime: Record<string, number>[];
-  logFile: string;
   env: Record<string, string>;
 }
 
@@ -147,26 +138,18 @@ async function timeProcessor(prefix: string, inputTopic: string, rows: number, e
       pids: { kafka: kafkaPid },
       sample: (text, written) => ({ written, openRows: metricValue(text, 'processor_open_batch_rows') }),
     });
-    const seconds = (run.endAt - run.readyAt) / 1000;
+    const figures = serviceRunFigures(processor, run);
     const fileLines = processor.lines.filter((l) => l.text.includes('file committed')).map((l) => ({ at: l.at, ...(JSON.parse(l.text) as { reason: string }) }));
     return {
+      ...figures,
       rows: run.count,
-      seconds,
-      rowsPerSec: run.count / seconds,
-      secondsFromSpawn: (run.endAt - processor.startedAt) / 1000,
-      startupSeconds: (run.readyAt - processor.startedAt) / 1000,
+      rowsPerSec: run.count / figures.seconds,
       files: metricValue(run.metricsText, 'processor_files_written_total'),
       parquetMiB: metricValue(run.metricsText, 'processor_bytes_written_total') / 2 ** 20,
       closeReasons: fileLines.reduce<Record<string, number>>((acc, f) => ({ ...acc, [f.reason]: (acc[f.reason] ?? 0) + 1 }), {}),
       fileWriteSecondsSum: metricValue(run.metricsText, 'processor_file_write_seconds_sum'),
       lastFileAfterSeconds: fileLines.length ? (fileLines.at(-1)!.at - run.readyAt) / 1000 : null,
       deadLetters: metricValue(run.metricsText, 'processor_dead_letters_total'),
-      rss: run.rss,
-      peakRssMiB: run.rss.peakMiB,
-      cpu: run.cpu,
-      load: run.load,
-      overTime: run.overTime,
-      logFile: processor.logFile,
       env,
     };
   } finally {
@@ -217,7 +200,7 @@ interface ProcessorResult {
   runs: RoundRun[];
   retries: RoundRetry[];
   input?: Awaited<ReturnType<typeof prefill>>;
-  median?: Record<string, Record<string, number | null>>;
+  median?: ReturnType<typeof mediansByVariant>;
 }
 
 async function parent(): Promise<void> {
@@ -304,9 +287,7 @@ async function parent(): Promise<void> {
       kafka,
       retries: result.retries,
       // the input topic (first) serves every round
-      afterAttempt: async () => {
-        if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(1)).catch(() => undefined);
-      },
+      topics: args.keep ? null : { list: topicsToDelete, keep: 1 },
     });
   } finally {
     if (!args.keep) {
@@ -320,7 +301,7 @@ async function parent(): Promise<void> {
 }
 
 function summarize(result: ProcessorResult): void {
-  for (const retry of result.retries) console.log(`round ${retry.round} was run again after: ${retry.reason}`);
+  printRetries(result.retries);
   const s = result.settings;
   console.log(
     `\nProcessor benchmark: ${fmt(result.rows)} rows (${result.input?.payloadMiB.toFixed(0)} MiB of envelopes), ${s.partitions} partitions, ${s.library} ${s.compression}, ` +
@@ -334,17 +315,14 @@ function summarize(result: ProcessorResult): void {
       `| ${r.run} | ${r.variant} | ${fmt(p.rowsPerSec)} | ${fmt(r.consume?.rowsPerSec)} | ${fmt(r.write?.rowsPerSec)} | ${r.ratio?.toFixed(2)} | ${p.files} | ${p.lastFileAfterSeconds?.toFixed(1)} | ${p.peakRssMiB} | ${p.cpu.processor} | ${p.cpu.kafka} | ${p.load.after[0]} |`,
     );
   }
-  result.median = {};
-  for (const variant of result.variants.map((v) => v.name)) {
-    const mine = result.runs.filter((r) => r.variant === variant);
-    if (mine.length < 2) continue;
-    const m = (result.median[variant] = {
-      processor: median(mine.map((r) => r.processor.rowsPerSec)),
-      consume: median(mine.map((r) => r.consume?.rowsPerSec)),
-      write: median(mine.map((r) => r.write?.rowsPerSec)),
-      ratio: median(mine.map((r) => r.ratio)),
-      peakRssMiB: median(mine.map((r) => r.processor.peakRssMiB)),
-    });
+  result.median = mediansByVariant(result.runs, result.variants, {
+    processor: (r) => r.processor.rowsPerSec,
+    consume: (r) => r.consume?.rowsPerSec,
+    write: (r) => r.write?.rowsPerSec,
+    ratio: (r) => r.ratio,
+    peakRssMiB: (r) => r.processor.peakRssMiB,
+  });
+  for (const [variant, m] of Object.entries(result.median)) {
     console.log(`| median | ${variant} | ${fmt(m.processor)} | ${fmt(m.consume)} | ${fmt(m.write)} | ${m.ratio?.toFixed(2)} | | | ${m.peakRssMiB} | | | |`);
   }
   console.log('\nprocessor rows/s: from its consumer group join until every row is in an announced file. cpu = CPU seconds per wall second (1.0 = one core of 2).');

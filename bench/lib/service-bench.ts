@@ -4,7 +4,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { MongoClient } from 'mongodb';
 import { metricValue, startService, type ServiceProcess } from '@cdc/tests/dist/support/service-process.js';
 import { sleep } from '@cdc/tests/dist/support/wait.js';
-import { cpuMeter, load, logDir, memoryOf, nodeOptionsOf, now, reasonOf, rssSampler, waitForServers, type CpuShares, type Kafka, type PidSource, type RssSummary } from './common.js';
+import { cpuMeter, deleteTopics, load, logDir, median, memoryOf, nodeOptionsOf, now, reasonOf, rssSampler, waitForServers, type CpuShares, type Kafka, type PidSource, type RssSummary } from './common.js';
 
 /**
  * A service started as the tests start it (test/support), with the Node flags the container image and the local
@@ -121,6 +121,34 @@ export async function timeService(
   }
 }
 
+/** What every timed service run reports besides its own counts. */
+export interface ServiceRunFigures {
+  /** from its ready line until done */
+  seconds: number;
+  secondsFromSpawn: number;
+  startupSeconds: number;
+  rss: RssSummary;
+  peakRssMiB: number | null;
+  cpu: CpuShares;
+  load: { before: number[]; after: number[] };
+  overTime: Record<string, number>[];
+  logFile: string;
+}
+
+export function serviceRunFigures(service: ServiceProcess, run: ServiceTiming): ServiceRunFigures {
+  return {
+    seconds: (run.endAt - run.readyAt) / 1000,
+    secondsFromSpawn: (run.endAt - service.startedAt) / 1000,
+    startupSeconds: (run.readyAt - service.startedAt) / 1000,
+    rss: run.rss,
+    peakRssMiB: run.rss.peakMiB,
+    cpu: run.cpu,
+    load: run.load,
+    overTime: run.overTime,
+    logFile: service.logFile,
+  };
+}
+
 export interface RoundRetry {
   round: number;
   attempt: number;
@@ -131,14 +159,15 @@ export interface RoundRetry {
 /**
  * Runs `runRound(r, attempt)` for rounds 0 to runs - 1. The broker and the database are shared with tests that
  * restart them: a round that fails is run again (at most twice) once they answer, each failure recorded in
- * `retries`. `afterAttempt()` runs after every attempt (clean-up).
+ * `retries`. After every attempt the topics it added to `topics.list` (after its first `topics.keep`) are deleted;
+ * `topics: null` keeps them (--keep).
  */
 export async function runRounds(
   runs: number,
   runRound: (round: number, attempt: number) => Promise<void>,
-  options: { kafka: Kafka; mongo?: MongoClient | null; retries: RoundRetry[]; afterAttempt: () => Promise<void> },
+  options: { kafka: Kafka; mongo?: MongoClient | null; retries: RoundRetry[]; topics: { list: string[]; keep: number } | null },
 ): Promise<void> {
-  const { kafka, mongo = null, retries, afterAttempt } = options;
+  const { kafka, mongo = null, retries, topics } = options;
   for (let r = 0; r < runs; r++) {
     for (let attempt = 0; ; attempt++) {
       try {
@@ -151,8 +180,28 @@ export async function runRounds(
         retries.push({ round: r, attempt, reason, at: new Date().toISOString() });
         await waitForServers(kafka, mongo);
       } finally {
-        await afterAttempt();
+        if (topics) await deleteTopics(kafka, topics.list.splice(topics.keep)).catch(() => undefined);
       }
     }
   }
+}
+
+/** The rounds that were run again, and why. */
+export function printRetries(retries: RoundRetry[]): void {
+  for (const retry of retries) console.log(`round ${retry.round} was run again after: ${retry.reason}`);
+}
+
+/** Per variant with two runs or more: the median of each figure over its runs. */
+export function mediansByVariant<R extends { variant: string }, K extends string>(
+  runs: R[],
+  variants: Variant[],
+  figures: Record<K, (run: R) => number | null | undefined>,
+): Record<string, Record<K, number | null>> {
+  const medians: Record<string, Record<K, number | null>> = {};
+  for (const { name } of variants) {
+    const mine = runs.filter((r) => r.variant === name);
+    if (mine.length < 2) continue;
+    medians[name] = Object.fromEntries(Object.entries<(run: R) => number | null | undefined>(figures).map(([key, figure]) => [key, median(mine.map(figure))])) as Record<K, number | null>;
+  }
+  return medians;
 }
