@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a shell command line with the project's Node runtime first on PATH (scripts/lib/node.sh); the npm scripts
-# of package.json that start node go through it:  bash scripts/with-node.sh 'tsc -b && node bench/cdc.mjs' [ARGS...]
+# of package.json that start node go through it:  bash scripts/with-node.sh 'tsc -b && node bench/dist/cdc.js' [ARGS...]
 # (ARGS are appended to the command line, as npm appends the arguments given after --).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/node.sh

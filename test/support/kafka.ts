@@ -9,9 +9,10 @@ export type Kafka = KafkaJS.Kafka;
 /** The tests' own clients connect as the services do, from the same KAFKA_SECURITY_PROTOCOL, ... variables. */
 const securityFromEnv = () => kafkaSecurityOf(parseConfig(kafkaSecuritySchema(), { dotenvPath: false }));
 
-export function testKafka(options: { brokers?: string; security?: KafkaSecurity } = {}): Kafka {
+/** A quiet client (the services' own factory: Confluent's, librdkafka underneath) for the broker of `infra`. */
+export function testKafka(options: { clientId?: string; brokers?: string; security?: KafkaSecurity } = {}): Kafka {
   return createKafka({
-    clientId: 'tests',
+    clientId: options.clientId ?? 'tests',
     brokers: [options.brokers ?? infra.kafkaBrokers],
     logger: createLogger({ service: 'tests', level: 'silent' }),
     security: options.security ?? securityFromEnv(),

@@ -8,10 +8,10 @@ export async function testMongo(): Promise<MongoClient> {
 }
 
 /**
- * The environment of a CDC service watching `<db>.orders` into topics named after `prefix` (so tests never share
- * topics); `extra` overrides any of it (e.g. MONGO_URI of a private stand-in).
+ * The environment of a CDC service watching `<db>.orders` into topics named after `prefix`, from "now" (no
+ * snapshot), with the shipped batching; `extra` overrides any of it.
  */
-export function cdcEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
+export function cdcStreamEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     MONGO_URI: infra.mongoUri,
     KAFKA_BROKERS: infra.kafkaBrokers,
@@ -19,9 +19,15 @@ export function cdcEnv(prefix: string, db: string, extra: Record<string, string>
     CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
     CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
     KAFKA_CLIENT_ID: prefix,
-    KAFKA_TOPIC_PARTITIONS: '3',
-    CDC_BATCH_MAX_WAIT_MS: '50',
     CDC_SNAPSHOT: 'never',
     ...extra,
   };
+}
+
+/**
+ * The CDC service of the tests (cdcStreamEnv): 3 partitions, batches closed after 50 ms; `extra` overrides any of it
+ * (e.g. MONGO_URI of a private stand-in).
+ */
+export function cdcEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
+  return cdcStreamEnv(prefix, db, { KAFKA_TOPIC_PARTITIONS: '3', CDC_BATCH_MAX_WAIT_MS: '50', ...extra });
 }

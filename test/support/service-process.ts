@@ -22,82 +22,137 @@ export async function freePort(): Promise<number> {
 export interface ServiceProcess {
   name: string;
   port: number;
+  pid: number;
   child: ChildProcess;
   logFile: string;
+  /** performance.now() when the process was spawned */
+  startedAt: number;
   /** stdout+stderr lines so far */
   output: string[];
+  /** the same lines with their arrival time (performance.now()) */
+  lines: { at: number; text: string }[];
   exited: Promise<number | null>;
+  /** undefined while running; then the exit code, or the signal that ended it */
+  readonly exitCode: number | NodeJS.Signals | undefined;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
-  waitReady(timeoutMs?: number): Promise<void>;
+  /** resolves performance.now() once /readyz answers 200 */
+  waitReady(timeoutMs?: number): Promise<number>;
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** the first line matching, with its arrival time; fails at once when the process ended without it */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<{ at: number; text: string }>;
   metrics(): Promise<string>;
+}
+
+export interface StartOptions {
+  /** node flags before the script (e.g. --cpu-prof) */
+  nodeArgs?: string[];
+  /** NODE_OPTIONS of the service (none by default) */
+  nodeOptions?: string;
+  /** the build to run, relative to the repository root (default services/<service>/dist): e.g. a copy of an earlier one */
+  distDir?: string;
+  /** where the log file goes (default .run/test-logs) */
+  logDir?: string;
 }
 
 let counter = 0;
 
-/** Starts a service's real entrypoint (`services/<service>/dist/main.js`) as a child process. */
-export async function startService(service: 'cdc' | 'processor' | 'loader' | 'analysis-tool', env: Record<string, string>, label: string = service): Promise<ServiceProcess> {
+/** Starts a service's real entrypoint (`services/<service>/dist/main.js`) as a child process; its output goes to a log file. */
+export async function startService(
+  service: 'cdc' | 'processor' | 'loader' | 'analysis-tool',
+  env: Record<string, string>,
+  label: string = service,
+  options: StartOptions = {},
+): Promise<ServiceProcess> {
   const port = await freePort();
-  mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `${label}-${process.pid}-${++counter}.log`);
+  const dir = options.logDir ?? logDir;
+  mkdirSync(dir, { recursive: true });
+  const logFile = join(dir, `${label}-${process.pid}-${++counter}.log`);
   const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [join(repoRoot, 'services', service, 'dist', 'main.js')], {
-    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...env },
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(repoRoot, options.distDir ?? join('services', service, 'dist'), 'main.js')], {
+    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: repoRoot,
   });
+  const startedAt = performance.now();
   const output: string[] = [];
-  const listeners = new Set<(line: string) => void>();
+  const lines: { at: number; text: string }[] = [];
+  const listeners = new Set<(line: { at: number; text: string }) => void>();
+  let partial = '';
   const onData = (chunk: Buffer) => {
     log.write(chunk);
-    for (const line of chunk.toString().split('\n').filter(Boolean)) {
-      output.push(line);
-      for (const listener of listeners) listener(line);
+    const parts = (partial + chunk.toString()).split('\n');
+    partial = parts.pop() ?? '';
+    const at = performance.now();
+    for (const text of parts.filter(Boolean)) {
+      output.push(text);
+      lines.push({ at, text });
+      for (const listener of listeners) listener({ at, text });
     }
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  let exitCode: number | NodeJS.Signals | undefined;
+  const exited = new Promise<number | null>((resolveExit) =>
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? signal ?? undefined;
+      resolveExit(code);
+    }),
+  );
   void exited.then(() => log.end());
+  // all output read: a line not seen by then never comes
+  const closed = new Promise<void>((resolveClose) => child.once('close', () => resolveClose()));
 
-  const waitForLog = (pattern: RegExp, timeoutMs = 30000) =>
-    new Promise<string>((resolveLine, reject) => {
-      const found = output.find((line) => pattern.test(line));
+  const waitForLine = (pattern: RegExp, timeoutMs = 30000) =>
+    new Promise<{ at: number; text: string }>((resolveLine, reject) => {
+      const found = lines.find((line) => pattern.test(line.text));
       if (found) return resolveLine(found);
-      const timer = setTimeout(() => {
-        listeners.delete(listener);
-        reject(new Error(`${label}: no log line matching ${pattern} within ${timeoutMs} ms (log: ${logFile})`));
-      }, timeoutMs);
-      const listener = (line: string) => {
-        if (!pattern.test(line)) return;
+      const done = () => {
         clearTimeout(timer);
         listeners.delete(listener);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${label}: no log line matching ${pattern} within ${timeoutMs} ms (log: ${logFile})`));
+      }, timeoutMs);
+      const listener = (line: { at: number; text: string }) => {
+        if (!pattern.test(line.text)) return;
+        done();
         resolveLine(line);
       };
       listeners.add(listener);
+      void closed.then(() => {
+        if (!listeners.has(listener)) return;
+        done();
+        reject(new Error(`${label} exited (${exitCode}) while waiting for ${pattern}:\n${output.slice(-15).join('\n')}`));
+      });
     });
 
   return {
     name: label,
     port,
+    pid: child.pid!,
     child,
     logFile,
+    startedAt,
     output,
+    lines,
     exited,
-    waitForLog,
+    get exitCode() {
+      return exitCode;
+    },
+    waitForLine,
+    waitForLog: async (pattern: RegExp, timeoutMs?: number) => (await waitForLine(pattern, timeoutMs)).text,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
     async waitReady(timeoutMs = 60000) {
       const deadline = Date.now() + timeoutMs;
-      let exitCode: number | null | undefined;
-      void exited.then((code) => (exitCode = code));
       while (Date.now() < deadline) {
         if (exitCode !== undefined) throw new Error(`${label} exited with ${exitCode} before ready:\n${output.slice(-20).join('\n')}`);
         try {
           const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-          if (res.status === 200) return;
+          if (res.status === 200) return performance.now();
         } catch {
           // not listening yet
         }
@@ -105,8 +160,16 @@ export async function startService(service: 'cdc' | 'processor' | 'loader' | 'an
       }
       throw new Error(`${label} not ready within ${timeoutMs} ms (log: ${logFile})`);
     },
+    /** Retried: a service whose event loop is busy for seconds may reset a kept-alive connection. */
     async metrics() {
-      return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        } catch (error) {
+          if (attempt >= 20 || exitCode !== undefined) throw error;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
     },
   };
 }

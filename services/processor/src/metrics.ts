@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { OpenBatch } from './transform/batch.js';
 
 export function createProcessorMetrics(registry: Registry) {
   return {
@@ -35,3 +36,30 @@ export function createProcessorMetrics(registry: Registry) {
 }
 
 export type ProcessorMetrics = ReturnType<typeof createProcessorMetrics>;
+
+/** The gauges of one input partition. */
+export class PartitionGauges {
+  private readonly labels: { topic: string; partition: string };
+
+  constructor(
+    private readonly metrics: ProcessorMetrics,
+    topic: string,
+    partition: number,
+  ) {
+    this.labels = { topic, partition: String(partition) };
+  }
+
+  lag(highWatermark: number, next: number): void {
+    this.metrics.consumerLag.set(this.labels, Math.max(0, highWatermark - next));
+  }
+
+  openBatch(open: OpenBatch | null, now: number): void {
+    this.metrics.openBatchAge.set(this.labels, open && !open.isEmpty ? (now - open.openedAt) / 1000 : 0);
+    this.metrics.openBatchRows.set(this.labels, open?.rows.length ?? 0);
+  }
+
+  /** The partition is no longer assigned here. */
+  remove(): void {
+    for (const gauge of [this.metrics.consumerLag, this.metrics.openBatchAge, this.metrics.openBatchRows]) gauge.remove(this.labels);
+  }
+}

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { ClientStuckError, createLogger, encodeChangeEvent, FencedError, type Admin, type FatalError, type Batch, type Consumer, type Kafka } from '@cdc/core';
 import { PartitionWorker, type BatchContext, type WorkerDeps } from './partition-worker.js';
 import { createProcessorMetrics } from './metrics.js';
+import { WorkerStateMachine } from './worker-state.js';
 import type { OutgoingMessage, Transactions } from './sink/partition-transactions.js';
 import type { FileStore } from './sink/file-store.js';
 import { fileName } from './sink/file-layout.js';
@@ -68,8 +69,6 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     seek: (_t, _p, offset) => void state.seeks.push(offset),
     isStopping: () => false,
     onFatal: (error) => void state.fatal.push(error),
-    onRenamed: () => undefined,
-    onCommitted: () => undefined,
     createTransactions: () => transactions,
   };
   const worker = new PartitionWorker('t', 0, deps);
@@ -188,7 +187,7 @@ test('the state machine refuses a transition its table does not list', async () 
   const h = harness();
   assert.equal(h.worker.state, 'new');
   // fenced is only reachable from ready (a commit refused by a newer owner)
-  assert.throws(() => (h.worker as unknown as { transition(to: string): void }).transition('fenced'), /no transition from new to fenced/);
+  assert.throws(() => new WorkerStateMachine('t/0').enter('fence'), /no transition from new to fenced/);
   await h.worker.consume(h.batch([0]), h.ctx);
   assert.equal(h.worker.state, 'ready');
 });
@@ -247,4 +246,20 @@ test('a take-over whose client call is stuck ends the service; an ordinary failu
   await transient.worker.consume(transient.batch([0, 1, 2]), transient.ctx);
   assert.equal(transient.state.fences, 2);
   assert.equal(transient.state.commits.length, 1);
+});
+
+test('a closed worker takes nothing and stays closed: a late rebalance, take-over or batch does not bring it back', async () => {
+  const h = harness({ committed: 0 });
+  assert.equal(await h.worker.takeOver(), true);
+  await h.worker.close();
+  assert.equal(h.worker.state, 'closed');
+  h.worker.reset('rebalance');
+  assert.equal(h.worker.state, 'closed');
+  assert.equal(await h.worker.takeOver(), false);
+  await h.worker.consume(h.batch([0, 1, 2]), h.ctx);
+  h.worker.tick(Date.now() + 61000);
+  assert.equal(h.worker.state, 'closed');
+  assert.deepEqual(h.resolved, []);
+  assert.equal(h.state.fences, 1, 'no producer claimed after the close');
+  assert.equal(h.state.commits.length, 0);
 });

@@ -2,6 +2,7 @@ import { assignmentOf, createGroupConsumer, type Admin, type FatalError, type Co
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
+import { sigkillFaultPoints, type FaultPoints } from '../fault-points.js';
 
 export interface ConsumerSettings extends WorkerSettings {
   topics: string[];
@@ -25,9 +26,8 @@ export class CdcTopicConsumer {
   private readonly consumer: Consumer;
   private stopping = false;
   private timer: NodeJS.Timeout | null = null;
-  private renamed = 0;
-  private committed = 0;
   private rebalances = 0;
+  private readonly faults: FaultPoints;
 
   constructor(
     private readonly kafka: Kafka,
@@ -44,6 +44,7 @@ export class CdcTopicConsumer {
       sessionTimeoutMs: settings.sessionTimeoutMs,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
     });
+    this.faults = sigkillFaultPoints({ afterRename: settings.crashAfterRename, afterCommit: settings.crashAfterCommit }, logger);
   }
 
   private onRebalance(kind: 'assign' | 'revoke', partitions: TopicPartition[]): void {
@@ -76,12 +77,7 @@ export class CdcTopicConsumer {
         seek: (t, p, offset) => this.seek(t, p, offset),
         isStopping: () => this.stopping,
         onFatal: (error) => this.fail(error),
-        onRenamed: () => {
-          if (++this.renamed === this.settings.crashAfterRename) this.crash('PROCESSOR_TEST_CRASH_AFTER_RENAME');
-        },
-        onCommitted: () => {
-          if (++this.committed === this.settings.crashAfterCommit) this.crash('PROCESSOR_TEST_CRASH_AFTER_COMMIT');
-        },
+        faults: this.faults,
       });
       this.workers.set(key, worker);
     }
@@ -92,12 +88,6 @@ export class CdcTopicConsumer {
     if (this.stopping) return;
     this.stopping = true;
     this.onFatal(error);
-  }
-
-  /** Test fault injection: die like a power cut, no shutdown steps. */
-  private crash(hook: string): void {
-    this.logger.warn({ hook }, 'fault injection: SIGKILL now');
-    process.kill(process.pid, 'SIGKILL');
   }
 
   private seek(topic: string, partition: number, offset: number): void {

@@ -1,6 +1,6 @@
 import type { Operation } from '@cdc/core';
 import type { ParquetRow } from './to-row.js';
-import type { DeadLetter } from './dead-letter.js';
+import { classifyRecord, type DeadLetter, type IncomingRecord } from './dead-letter.js';
 
 export interface BatchLimits {
   maxRows: number;
@@ -42,6 +42,18 @@ export class OpenBatch {
   addDeadLetter(deadLetter: DeadLetter, bytes: number): void {
     this.track(deadLetter.offset, bytes);
     this.deadLetters.push(deadLetter);
+  }
+
+  /** Adds a record as a row, or as a dead letter when it cannot become one (returned, for the log). */
+  add(record: IncomingRecord): DeadLetter | null {
+    const bytes = (record.value?.length ?? 0) + (record.key?.length ?? 0);
+    const classified = classifyRecord(record);
+    if (classified.ok) {
+      this.addRow(classified.row, bytes);
+      return null;
+    }
+    this.addDeadLetter(classified.deadLetter, bytes);
+    return classified.deadLetter;
   }
 
   get isEmpty(): boolean {

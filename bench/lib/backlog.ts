@@ -1,17 +1,29 @@
 // The change backlog of the pipeline benchmarks: realistic orders written to MongoDB at full speed.
 import * as mongodb from 'mongodb';
-import { fmt, now, orderFactory } from './common.mjs';
+import { fmt, now, orderFactory } from './common.js';
 
+export interface BacklogWritten {
+  events: number;
+  ops: { insert: number; update: number; delete: number };
+  seconds: number;
+  changesPerSec: number;
+  load?: number[];
+}
 
 /**
  * Writes exactly `events` changes: per block of up to `block` changes, ~85% inserts (insertMany), ~10% updates
  * ($set status/updated_at, $inc version: always a change) and ~5% deletes of earlier orders (one bulkWrite).
  * `onProgress(written, performance.now())` after each block.
  */
-export async function writeBacklog(collection, events, block, { onProgress } = {}) {
+export async function writeBacklog(
+  collection: mongodb.Collection,
+  events: number,
+  block: number,
+  { onProgress }: { onProgress?: (written: number, at: number) => void } = {},
+): Promise<BacklogWritten> {
   const factory = orderFactory(mongodb); // the driver's own BSON classes
   const { random, statuses } = factory;
-  const live = [];
+  const live: mongodb.ObjectId[] = [];
   let written = 0;
   let n = 0;
   const ops = { insert: 0, update: 0, delete: 0 };
@@ -24,7 +36,7 @@ export async function writeBacklog(collection, events, block, { onProgress } = {
     const inserts = size - updates - deletes;
     const docs = Array.from({ length: inserts }, () => factory.order(n++));
     const inserted = await collection.insertMany(docs, { ordered: true });
-    const bulk = [];
+    const bulk: mongodb.AnyBulkWriteOperation[] = [];
     for (let k = 0; k < updates; k++) {
       const id = live[Math.floor(random() * live.length)];
       bulk.push({ updateOne: { filter: { _id: id }, update: { $set: { status: statuses[Math.floor(random() * statuses.length)], updated_at: new Date() }, $inc: { version: 1 } } } });
@@ -32,7 +44,7 @@ export async function writeBacklog(collection, events, block, { onProgress } = {
     for (let k = 0; k < deletes; k++) {
       const at = Math.floor(random() * live.length);
       const id = live[at];
-      live[at] = live[live.length - 1];
+      live[at] = live[live.length - 1]!;
       live.pop();
       bulk.push({ deleteOne: { filter: { _id: id } } });
     }

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // Processor throughput benchmark: rows/s from a CDC topic to durable, announced Parquet files, with the real service
 // (`services/processor/dist/main.js`) started as a process, against two ceilings measured in the same run:
 //   consume  the Kafka client reading the same topic (read_committed, eachBatch, same partition concurrency, fresh group)
@@ -12,43 +11,36 @@
 // files topic is then read back and checked (every offset in exactly one file). Each ceiling runs in a fresh child
 // process. Each round uses a fresh group, files topic and output directory on the same input topic.
 //
-//   npx tsc -b && node bench/processor.mjs [--rows 200000] [--runs 3] [--partitions 6] [--env PROCESSOR_BATCH_MAX_AGE_MS=2000,...]
-//   node bench/processor.mjs --cpu-prof              also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
-//   node bench/processor.mjs --variants '[{"name":"a"},{"name":"b","env":{"PROCESSOR_BATCH_MAX_AGE_MS":"1000"}}]'
+//   npx tsc -b && node bench/dist/processor.js [--rows 200000] [--runs 3] [--partitions 6] [--env PROCESSOR_BATCH_MAX_AGE_MS=2000,...]
+//   node bench/dist/processor.js --cpu-prof              also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
+//   node bench/dist/processor.js --variants '[{"name":"a"},{"name":"b","env":{"PROCESSOR_BATCH_MAX_AGE_MS":"1000"}}]'
 //                                                   compare settings on the same topic ("nodeArgs", and "dist": another build)
 //
 // KAFKA_BROKERS selects the broker (default: the local infrastructure). Results: bench/results/processor-*.json.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  createTopics,
-  deleteTopics,
-  fmt,
-  infra,
-  load,
-  logDir,
-  median,
-  metricValue,
-  now,
-  orderFactory,
-  repoRoot,
-  saveResult,
-  startService,
-  uniqueName,
-  waitForServers,
-} from './lib/common.mjs';
-import { announcedFiles, runCeiling, serverPids } from './lib/ceilings.mjs';
-import { benchKafka, runRounds, serviceBenchArgs, timeService } from './lib/service-bench.mjs';
+import { parseArgs } from 'node:util';
+import { BSON, documentIdOf, encodeChangeEvent, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type Operation } from '@cdc/core';
+import { processorConfigSchema } from '@cdc/processor/dist/config.js';
+import { infra, uniqueName } from '@cdc/tests/dist/support/infra.js';
+import { testKafka } from '@cdc/tests/dist/support/kafka.js';
+import { metricValue, repoRoot } from '@cdc/tests/dist/support/service-process.js';
+import { createTopics, deleteTopics, fmt, load, logDir, now, orderFactory, reasonOf, saveResult, waitForServers } from './lib/common.js';
+import { announcedFiles, fileRanges, runCeiling, serverPids, type ConsumeCeiling, type WriteCeiling } from './lib/ceilings.js';
+import { mediansByVariant, nodeArgsOf, printRetries, runRounds, serviceBenchOptions, serviceBenchSettings, serviceRunFigures, startBenchService, timeService, type RoundRetry, type ServiceRunFigures, type Variant } from './lib/service-bench.js';
 
-const { args, extraEnv, variants } = serviceBenchArgs({
-  rows: { type: 'string', default: process.env.BENCH_ROWS ?? '200000' },
-  runs: { type: 'string', default: '3' },
+const { values: args } = parseArgs({
+  options: {
+    ...serviceBenchOptions,
+    rows: { type: 'string', default: process.env.BENCH_ROWS ?? '200000' },
+    runs: { type: 'string', default: '3' },
+  },
 });
+const { extraEnv, variants } = serviceBenchSettings(args);
 
-const kafka = benchKafka('bench-processor');
+const kafka = testKafka({ clientId: 'bench-processor' });
 /** looked up when a measurement starts and ends (someone may restart the broker) */
 const kafkaPid = serverPids.kafka;
-const dist = join(repoRoot, 'services', 'processor', 'dist');
 
 // ------------------------------------------------------------------ input
 
@@ -56,9 +48,7 @@ const dist = join(repoRoot, 'services', 'processor', 'dist');
  * N envelopes of realistic orders (ops: 10% snapshot, 50% insert, 30% update, 5% replace, 5% delete), produced as
  * the CDC does: keyed by document, with its headers, in transactions of 2000 records.
  */
-async function prefill(topic, rows, partitions) {
-  const core = await import('@cdc/core');
-  const { BSON, toCanonicalJson, documentIdOf, eventIdFromResumeToken, snapshotEventId, encodeChangeEvent } = core;
+async function prefill(topic: string, rows: number, partitions: number) {
   const factory = orderFactory(BSON, 7);
   const { random, statuses } = factory;
   await createTopics(kafka, [topic], partitions);
@@ -73,8 +63,8 @@ async function prefill(topic, rows, partitions) {
       for (let n = from; n < Math.min(rows, from + 2000); n++) {
         const order = factory.order(n, new BSON.ObjectId(n.toString(16).padStart(24, '0')));
         const r = random();
-        const op = r < 0.1 ? 'snapshot' : r < 0.6 ? 'insert' : r < 0.9 ? 'update' : r < 0.95 ? 'replace' : 'delete';
-        if (op !== 'insert' && op !== 'snapshot') order.status = statuses[Math.floor(random() * statuses.length)];
+        const op: Operation = r < 0.1 ? 'snapshot' : r < 0.6 ? 'insert' : r < 0.9 ? 'update' : r < 0.95 ? 'replace' : 'delete';
+        if (op !== 'insert' && op !== 'snapshot') order.status = statuses[Math.floor(random() * statuses.length)]!;
         const clusterTime = { t: baseSeconds + Math.floor(n / 100), i: (n % 100) + 1 };
         const token = `8265${n.toString(16).padStart(20, '0')}`;
         const documentId = documentIdOf({ _id: order._id });
@@ -91,7 +81,7 @@ async function prefill(topic, rows, partitions) {
           wall_time: op === 'snapshot' ? null : new Date(clusterTime.t * 1000 + (n % 1000)).toISOString(),
           resume_token: op === 'snapshot' ? null : token,
           source: { instance: 'cdc-0', snapshot: op === 'snapshot' },
-        };
+        } as ChangeEvent;
         const value = encodeChangeEvent(event);
         bytes += value.length + documentId.length;
         messages.push({ key: documentId, value, headers: { event_id: event.event_id, op, schema_version: '1' } });
@@ -108,7 +98,7 @@ async function prefill(topic, rows, partitions) {
 
 // ------------------------------------------------------------------ the processor itself
 
-function processorEnv(prefix, inputTopic, extra) {
+function processorEnv(prefix: string, inputTopic: string, extra: Record<string, string>): Record<string, string> {
   return {
     KAFKA_BROKERS: infra.kafkaBrokers,
     KAFKA_CLIENT_ID: prefix,
@@ -121,14 +111,23 @@ function processorEnv(prefix, inputTopic, extra) {
   };
 }
 
-async function timeProcessor(prefix, inputTopic, rows, extraEnv, nodeArgText, label, distDir) {
-  const nodeArgs = nodeArgText.split(' ').filter(Boolean);
-  if (args['cpu-prof']) {
-    mkdirSync(join(logDir, 'profiles'), { recursive: true });
-    nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`, `--cpu-prof-name=${label}.cpuprofile`);
-  }
-  const env = processorEnv(prefix, inputTopic, extraEnv);
-  const processor = await startService('processor', env, label, nodeArgs, distDir);
+interface ProcessorRun extends ServiceRunFigures {
+  rows: number;
+  rowsPerSec: number;
+  files: number;
+  parquetMiB: number;
+  closeReasons: Record<string, number>;
+  fileWriteSecondsSum: number;
+  lastFileAfterSeconds: number | null;
+  deadLetters: number;
+  env: Record<string, string>;
+}
+
+async function timeProcessor(prefix: string, inputTopic: string, rows: number, extra: Record<string, string>, nodeArgText: string, label: string, distDir?: string): Promise<ProcessorRun> {
+  const profile = args['cpu-prof'] ? { dir: join(logDir, 'profiles'), name: `${label}.cpuprofile` } : null;
+  if (profile) mkdirSync(profile.dir, { recursive: true });
+  const env = processorEnv(prefix, inputTopic, extra);
+  const processor = await startBenchService('processor', env, label, nodeArgsOf(nodeArgText, profile), distDir);
   try {
     const run = await timeService(processor, {
       name: 'processor',
@@ -139,45 +138,80 @@ async function timeProcessor(prefix, inputTopic, rows, extraEnv, nodeArgText, la
       pids: { kafka: kafkaPid },
       sample: (text, written) => ({ written, openRows: metricValue(text, 'processor_open_batch_rows') }),
     });
-    const seconds = (run.endAt - run.readyAt) / 1000;
-    const fileLines = processor.lines.filter(([, l]) => l.includes('file committed')).map(([at, l]) => ({ at, ...JSON.parse(l) }));
+    const figures = serviceRunFigures(processor, run);
+    const fileLines = processor.lines.filter((l) => l.text.includes('file committed')).map((l) => ({ at: l.at, ...(JSON.parse(l.text) as { reason: string }) }));
     return {
+      ...figures,
       rows: run.count,
-      seconds,
-      rowsPerSec: run.count / seconds,
-      secondsFromSpawn: (run.endAt - processor.startedAt) / 1000,
-      startupSeconds: (run.readyAt - processor.startedAt) / 1000,
+      rowsPerSec: run.count / figures.seconds,
       files: metricValue(run.metricsText, 'processor_files_written_total'),
       parquetMiB: metricValue(run.metricsText, 'processor_bytes_written_total') / 2 ** 20,
-      closeReasons: fileLines.reduce((acc, f) => ({ ...acc, [f.reason]: (acc[f.reason] ?? 0) + 1 }), {}),
+      closeReasons: fileLines.reduce<Record<string, number>>((acc, f) => ({ ...acc, [f.reason]: (acc[f.reason] ?? 0) + 1 }), {}),
       fileWriteSecondsSum: metricValue(run.metricsText, 'processor_file_write_seconds_sum'),
-      lastFileAfterSeconds: fileLines.length ? (fileLines.at(-1).at - run.readyAt) / 1000 : null,
+      lastFileAfterSeconds: fileLines.length ? (fileLines.at(-1)!.at - run.readyAt) / 1000 : null,
       deadLetters: metricValue(run.metricsText, 'processor_dead_letters_total'),
-      rss: run.rss,
-      peakRssMiB: run.rss.peakMiB,
-      cpu: run.cpu,
-      load: run.load,
-      overTime: run.overTime,
-      logFile: processor.logFile,
       env,
     };
   } finally {
-    await processor.stop('SIGTERM');
+    await processor.kill('SIGTERM');
   }
 }
 
 // ------------------------------------------------------------------ main
 
-async function parent() {
+interface FileSummary {
+  partition: number;
+  first_offset: number;
+  last_offset: number;
+  rows: number;
+  bytes: number;
+}
+
+interface RoundRun {
+  run: number;
+  variant: string;
+  processor: ProcessorRun;
+  files: FileSummary[];
+  env: Record<string, string>;
+  consume?: ConsumeCeiling;
+  write?: WriteCeiling;
+  ceiling?: number;
+  ratio?: number;
+}
+
+interface ProcessorResult {
+  bench: 'processor';
+  at: string;
+  node: string;
+  rows: number;
+  variants: Variant[];
+  settings: {
+    partitions: number;
+    batchMaxRows: number;
+    batchMaxBytes: number;
+    batchMaxAgeMs: number;
+    library: string;
+    compression: string;
+    partitionsConcurrency: number;
+    env: Record<string, string>;
+    nodeArgs: string;
+    kafkaBrokers: string;
+  };
+  runs: RoundRun[];
+  retries: RoundRetry[];
+  input?: Awaited<ReturnType<typeof prefill>>;
+  median?: ReturnType<typeof mediansByVariant>;
+}
+
+async function parent(): Promise<void> {
   const rows = Number(args.rows);
   const runs = Number(args.runs);
-  const { processorConfigSchema } = await import(join(dist, 'config.js'));
   const config = processorConfigSchema.parse(processorEnv('x', 'x', extraEnv));
   const base = uniqueName('bench-proc');
   const inputTopic = `${base}-orders-cdc`;
   const topicsToDelete = [inputTopic];
-  const dirsToDelete = [];
-  const result = {
+  const dirsToDelete: string[] = [];
+  const result: ProcessorResult = {
     bench: 'processor',
     at: new Date().toISOString(),
     node: process.version,
@@ -198,48 +232,53 @@ async function parent() {
     runs: [],
     retries: [],
   };
+  const firstVariant = variants[0]!;
   console.error(`processor bench: ${fmt(rows)} rows, ${runs} round(s), topic ${inputTopic}, load ${load().join(' ')}`);
   // The broker is shared with tests that stop and restart it: start once it answers.
   await waitForServers(kafka);
   try {
-    result.input = await prefill(inputTopic, rows, Number(args.partitions));
-    console.error(`  topic filled: ${result.input.payloadMiB.toFixed(1)} MiB of envelopes in ${result.input.seconds.toFixed(1)} s`);
-    const runRound = async (r, attempt) => {
+    const input = (result.input = await prefill(inputTopic, rows, Number(args.partitions)));
+    console.error(`  topic filled: ${input.payloadMiB.toFixed(1)} MiB of envelopes in ${input.seconds.toFixed(1)} s`);
+    const runRound = async (r: number, attempt: number) => {
       const tag = `r${r}${attempt > 0 ? `a${attempt}` : ''}`;
       const brokerAtStart = kafkaPid();
-      const round = {};
-      const ceilingEnv = { ...extraEnv, ...variants[0].env };
+      const round: { consume?: ConsumeCeiling; write?: WriteCeiling } = {};
+      const ceilingEnv = { ...extraEnv, ...firstVariant.env };
       const doConsume = () => {
         console.error(`round ${r}: ceiling consume (eachBatch, read_committed), load ${load().join(' ')}`);
-        round.consume = runCeiling('consume', { topic: inputTopic, rows, partitionsConcurrency: processorConfigSchema.parse(processorEnv('x', 'x', ceilingEnv)).PROCESSOR_PARTITIONS_CONCURRENCY });
-        round.consume.load = load();
-        console.error(`  consume: ${fmt(round.consume.rowsPerSec)} rows/s`);
+        const consume = (round.consume = runCeiling('consume', {
+          topic: inputTopic,
+          rows,
+          partitionsConcurrency: processorConfigSchema.parse(processorEnv('x', 'x', ceilingEnv)).PROCESSOR_PARTITIONS_CONCURRENCY,
+        }));
+        consume.load = load();
+        console.error(`  consume: ${fmt(consume.rowsPerSec)} rows/s`);
       };
       if (r % 2 === 1) doConsume();
-      const procRuns = [];
-      for (const variant of variants.map((_, k) => variants[(k + r) % variants.length])) {
+      const procRuns: RoundRun[] = [];
+      for (const variant of variants.map((_, k) => variants[(k + r) % variants.length]!)) {
         const prefix = `${base}-${tag}-${variant.name}`;
         topicsToDelete.push(`${prefix}-files`, `${inputTopic}.dlq`);
         const env = { ...extraEnv, ...variant.env };
-        const outputDir = processorEnv(prefix, inputTopic, env).PROCESSOR_OUTPUT_DIR;
+        const outputDir = processorEnv(prefix, inputTopic, env).PROCESSOR_OUTPUT_DIR!;
         dirsToDelete.push(outputDir);
         console.error(`round ${r}: processor service${variants.length > 1 ? ` (${variant.name})` : ''}, load ${load().join(' ')}`);
         const processor = await timeProcessor(prefix, inputTopic, rows, env, [args['node-args'], variant.nodeArgs ?? ''].join(' '), `${prefix}-processor`, variant.dist);
-        const files = await announcedFiles(`${prefix}-files`, rows, outputDir);
+        const files = (await announcedFiles(`${prefix}-files`, rows, outputDir)).map(({ partition, first_offset, last_offset, rows: fileRows, bytes }) => ({ partition, first_offset, last_offset, rows: fileRows, bytes }));
         console.error(`  ${fmt(processor.rowsPerSec)} rows/s, ${files.length} files (${JSON.stringify(processor.closeReasons)}), peak RSS ${processor.peakRssMiB} MiB, cpu ${JSON.stringify(processor.cpu)}`);
         procRuns.push({ run: r, variant: variant.name, processor, files, env });
         if (!args.keep) rmSync(outputDir, { recursive: true, force: true });
       }
       if (r % 2 === 0) doConsume();
       console.error(`round ${r}: ceiling write (processor's Parquet writer, same rows and files), load ${load().join(' ')}`);
-      round.write = runCeiling('write', { topic: inputTopic, env: processorEnv('x', inputTopic, ceilingEnv), files: procRuns.find((p) => p.variant === variants[0].name).files });
-      round.write.load = load();
-      console.error(`  write: ${fmt(round.write.rowsPerSec)} rows/s (${round.write.files} files, ${round.write.compression})`);
+      const write = (round.write = runCeiling('write', { topic: inputTopic, env: processorEnv('x', inputTopic, ceilingEnv), files: fileRanges(procRuns.find((p) => p.variant === firstVariant.name)!.files) }));
+      write.load = load();
+      console.error(`  write: ${fmt(write.rowsPerSec)} rows/s (${write.files} files, ${write.compression})`);
       // The broker is shared: a round during which it restarted measured that, not the processor.
       if (kafkaPid() !== brokerAtStart) throw new Error(`the broker restarted during the round (pid ${brokerAtStart} -> ${kafkaPid()})`);
       for (const run of procRuns) {
         Object.assign(run, round);
-        run.ceiling = Math.min(round.consume.rowsPerSec, round.write.rowsPerSec);
+        run.ceiling = Math.min(round.consume!.rowsPerSec, write.rowsPerSec);
         run.ratio = run.processor.rowsPerSec / run.ceiling;
         result.runs.push(run);
       }
@@ -248,13 +287,11 @@ async function parent() {
       kafka,
       retries: result.retries,
       // the input topic (first) serves every round
-      afterAttempt: async () => {
-        if (!args.keep) await deleteTopics(kafka, topicsToDelete.splice(1)).catch(() => undefined);
-      },
+      topics: args.keep ? null : { list: topicsToDelete, keep: 1 },
     });
   } finally {
     if (!args.keep) {
-      await deleteTopics(kafka, topicsToDelete).catch((e) => console.error(`topic clean-up failed: ${e.message}`));
+      await deleteTopics(kafka, topicsToDelete).catch((e: unknown) => console.error(`topic clean-up failed: ${reasonOf(e)}`));
       for (const dir of dirsToDelete) rmSync(dir, { recursive: true, force: true });
     }
   }
@@ -263,11 +300,11 @@ async function parent() {
   console.log(`\nsaved ${path}`);
 }
 
-function summarize(result) {
-  for (const retry of result.retries) console.log(`round ${retry.round} was run again after: ${retry.reason}`);
+function summarize(result: ProcessorResult): void {
+  printRetries(result.retries);
   const s = result.settings;
   console.log(
-    `\nProcessor benchmark: ${fmt(result.rows)} rows (${result.input.payloadMiB.toFixed(0)} MiB of envelopes), ${s.partitions} partitions, ${s.library} ${s.compression}, ` +
+    `\nProcessor benchmark: ${fmt(result.rows)} rows (${result.input?.payloadMiB.toFixed(0)} MiB of envelopes), ${s.partitions} partitions, ${s.library} ${s.compression}, ` +
       `files at ${fmt(s.batchMaxRows)} rows / ${(s.batchMaxBytes / 2 ** 20).toFixed(0)} MiB / ${s.batchMaxAgeMs} ms, ${s.partitionsConcurrency} partitions at a time, node ${result.node}\n`,
   );
   console.log('| run | variant | processor rows/s | consume rows/s | write rows/s | processor / min(ceilings) | files | last file at s | processor peak RSS MiB | processor cpu | kafka cpu | load 1m |');
@@ -275,21 +312,18 @@ function summarize(result) {
   for (const r of result.runs) {
     const p = r.processor;
     console.log(
-      `| ${r.run} | ${r.variant} | ${fmt(p.rowsPerSec)} | ${fmt(r.consume.rowsPerSec)} | ${fmt(r.write.rowsPerSec)} | ${r.ratio.toFixed(2)} | ${p.files} | ${p.lastFileAfterSeconds?.toFixed(1)} | ${p.peakRssMiB} | ${p.cpu.processor} | ${p.cpu.kafka} | ${p.load.after[0]} |`,
+      `| ${r.run} | ${r.variant} | ${fmt(p.rowsPerSec)} | ${fmt(r.consume?.rowsPerSec)} | ${fmt(r.write?.rowsPerSec)} | ${r.ratio?.toFixed(2)} | ${p.files} | ${p.lastFileAfterSeconds?.toFixed(1)} | ${p.peakRssMiB} | ${p.cpu.processor} | ${p.cpu.kafka} | ${p.load.after[0]} |`,
     );
   }
-  result.median = {};
-  for (const variant of result.variants.map((v) => v.name)) {
-    const mine = result.runs.filter((r) => r.variant === variant);
-    if (mine.length < 2) continue;
-    const m = (result.median[variant] = {
-      processor: median(mine.map((r) => r.processor.rowsPerSec)),
-      consume: median(mine.map((r) => r.consume.rowsPerSec)),
-      write: median(mine.map((r) => r.write.rowsPerSec)),
-      ratio: median(mine.map((r) => r.ratio)),
-      peakRssMiB: median(mine.map((r) => r.processor.peakRssMiB)),
-    });
-    console.log(`| median | ${variant} | ${fmt(m.processor)} | ${fmt(m.consume)} | ${fmt(m.write)} | ${m.ratio.toFixed(2)} | | | ${m.peakRssMiB} | | | |`);
+  result.median = mediansByVariant(result.runs, result.variants, {
+    processor: (r) => r.processor.rowsPerSec,
+    consume: (r) => r.consume?.rowsPerSec,
+    write: (r) => r.write?.rowsPerSec,
+    ratio: (r) => r.ratio,
+    peakRssMiB: (r) => r.processor.peakRssMiB,
+  });
+  for (const [variant, m] of Object.entries(result.median)) {
+    console.log(`| median | ${variant} | ${fmt(m.processor)} | ${fmt(m.consume)} | ${fmt(m.write)} | ${m.ratio?.toFixed(2)} | | | ${m.peakRssMiB} | | | |`);
   }
   console.log('\nprocessor rows/s: from its consumer group join until every row is in an announced file. cpu = CPU seconds per wall second (1.0 = one core of 2).');
 }

@@ -1,52 +1,38 @@
-// Shared helpers of the pipeline benchmarks (bench/cdc.mjs, bench/processor.mjs): realistic orders, services started
-// as real processes, process sampling from /proc, Kafka topic helpers and result files.
-import { spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+// Shared helpers of the pipeline benchmarks (bench/cdc.ts, bench/processor.ts, bench/e2e.ts, bench/parquet-writers.ts):
+// realistic orders, process sampling from /proc, Kafka topic helpers and result files. Names, ports, the service
+// starter and the seeded generator are the tests' own (test/support).
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import type { KafkaJS } from '@confluentinc/kafka-javascript';
+import type { BSON as CoreBSON } from '@cdc/core';
+import type { MongoClient } from 'mongodb';
+import { seededRandom } from '@cdc/tests/dist/support/random.js';
+import { repoRoot } from '@cdc/tests/dist/support/service-process.js';
+import { sleep } from '@cdc/tests/dist/support/wait.js';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export type Kafka = KafkaJS.Kafka;
+export type Admin = KafkaJS.Admin;
+
 export const resultsDir = join(repoRoot, 'bench', 'results');
 export const logDir = join(repoRoot, '.run', 'bench-logs');
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const now = () => performance.now();
-
-/** Names unique to one run, so benchmarks share the broker and servers with tests without seeing their data. */
-export function uniqueName(prefix) {
-  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
-}
-
-export const infra = {
-  kafkaBrokers: process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`,
-  mongoUri: process.env.MONGO_URI ?? `mongodb://127.0.0.1:${process.env.MONGO_PORT ?? '27017'}/?replicaSet=rs0`,
-};
-
 export const load = () => loadavg().map((v) => Number(v.toFixed(2)));
 
-/** Deterministic PRNG so runs write comparable data. */
-export function seeded(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The BSON classes an order is built from: the driver's own, or the ones @cdc/core re-exports. */
+type BsonClasses = Pick<typeof CoreBSON, 'Decimal128' | 'Int32' | 'Long' | 'ObjectId'>;
 
 /**
  * A realistic order: nested customer and address, 1-5 items with Decimal128 prices, Int32 quantities, Long order
  * number, dates, tags. About 0.9 KiB as canonical Extended JSON. Its status is 'new', or with `randomStatus` a random
- * one (bench/parquet-writers.mjs).
+ * one (bench/parquet-writers.ts). The same seed gives the same orders, so runs write comparable data.
  */
-export function orderFactory(BSON, seed = 42) {
+export function orderFactory(BSON: BsonClasses, seed = 42) {
   const { Decimal128, Int32, Long, ObjectId } = BSON;
-  const random = seeded(seed);
-  const pick = (list) => list[Math.floor(random() * list.length)];
+  const random = seededRandom(seed);
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const price = () => Decimal128.fromString((1 + random() * 500).toFixed(2));
   const cities = ['Zürich', 'Berlin', 'Lyon', 'Porto', 'Kraków', '東京'];
   const statuses = ['new', 'paid', 'packed', 'shipped', 'delivered', 'cancelled'];
@@ -55,7 +41,7 @@ export function orderFactory(BSON, seed = 42) {
     random,
     pick,
     statuses,
-    order(n, id = new ObjectId(), { randomStatus = false } = {}) {
+    order(n: number, id: InstanceType<BsonClasses['ObjectId']> = new ObjectId(), { randomStatus = false } = {}) {
       const items = Array.from({ length: 1 + Math.floor(random() * 5) }, (_, k) => ({
         sku: `SKU-${Math.floor(random() * 100000)}`,
         name: `Product ${k} ${pick(['red', 'blue', 'large', 'small', 'organic'])}`,
@@ -87,10 +73,10 @@ export function orderFactory(BSON, seed = 42) {
 // ------------------------------------------------------------------ processes
 
 /** VmRSS / VmHWM of a process in MiB (null once it is gone). */
-export function memoryOf(pid) {
+export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } | null {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
     return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
   } catch {
     return null;
@@ -99,7 +85,7 @@ export function memoryOf(pid) {
 
 const clockTicks = 100; // USER_HZ on Linux
 /** CPU seconds (user + system) used so far by a process, or null. */
-export function cpuSecondsOf(pid) {
+export function cpuSecondsOf(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -110,10 +96,10 @@ export function cpuSecondsOf(pid) {
 }
 
 /** The pid of the process listening on a loopback TCP port (the broker, the MongoDB server), or null. */
-export function pidListeningOn(port) {
-  const inodes = new Set();
+export function pidListeningOn(port: number): number | null {
+  const inodes = new Set<string>();
   for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text;
+    let text: string;
     try {
       text = readFileSync(file, 'utf8');
     } catch {
@@ -122,14 +108,14 @@ export function pidListeningOn(port) {
     for (const line of text.split('\n').slice(1)) {
       const cols = line.trim().split(/\s+/);
       if (cols.length < 10) continue;
-      const localPort = parseInt(cols[1].split(':')[1], 16);
-      if (localPort === port && cols[3] === '0A') inodes.add(cols[9]);
+      const localPort = parseInt(cols[1]!.split(':')[1]!, 16);
+      if (localPort === port && cols[3] === '0A') inodes.add(cols[9]!);
     }
   }
   if (inodes.size === 0) return null;
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    let fds;
+    let fds: string[];
     try {
       fds = readdirSync(`/proc/${entry}/fd`);
     } catch {
@@ -139,7 +125,7 @@ export function pidListeningOn(port) {
       try {
         const target = readlinkSync(`/proc/${entry}/fd/${fd}`);
         const m = /^socket:\[(\d+)\]$/.exec(target);
-        if (m && inodes.has(m[1])) return Number(entry);
+        if (m && inodes.has(m[1]!)) return Number(entry);
       } catch {
         // fd closed meanwhile
       }
@@ -148,14 +134,19 @@ export function pidListeningOn(port) {
   return null;
 }
 
+/** A pid, or a function returning the current one (a server restarted by someone else gets a new pid). */
+export type PidSource = number | null | (() => number | null);
+/** CPU seconds per wall second, by label (1.0 = one core busy); null when the process was gone or replaced */
+export type CpuShares = Record<string, number | null>;
+
 /**
  * CPU seconds used by a set of processes between start() and stop(): tells which side (service, broker, database,
  * the benchmark itself) was busy. `pids` maps a label to a pid, or to a function returning the current one (a
  * broker restarted by someone else's test gets a new pid: its share is then reported as null).
  */
-export function cpuMeter(pids) {
-  const resolvePid = (p) => (typeof p === 'function' ? p() : p);
-  let before = null;
+export function cpuMeter(pids: Record<string, PidSource>) {
+  const resolvePid = (p: PidSource) => (typeof p === 'function' ? p() : p);
+  let before: Record<string, { pid: number | null; cpu: number | null }> = {};
   let startedAt = 0;
   return {
     start() {
@@ -167,24 +158,33 @@ export function cpuMeter(pids) {
         }),
       );
     },
-    /** CPU seconds per wall second, by label (1.0 = one core busy); null when the process was gone or replaced */
-    stop() {
+    stop(): CpuShares {
       const seconds = (now() - startedAt) / 1000;
       return Object.fromEntries(
         Object.entries(pids).map(([k, p]) => {
           const pid = resolvePid(p);
           const cpu = pid === null ? null : cpuSecondsOf(pid);
           const was = before[k];
-          return [k, cpu === null || was.cpu === null || pid !== was.pid ? null : Number(((cpu - was.cpu) / seconds).toFixed(2))];
+          return [k, cpu === null || !was || was.cpu === null || pid !== was.pid ? null : Number(((cpu - was.cpu) / seconds).toFixed(2))];
         }),
       );
     },
   };
 }
 
+export interface RssSummary {
+  samples: number;
+  minMiB: number | null;
+  medianMiB: number | null;
+  maxMiB: number | null;
+  peakMiB: number | null;
+  firstQuarterMedianMiB: number | null;
+  lastQuarterMedianMiB: number | null;
+}
+
 /** Samples a process's RSS every `everyMs` until stopped; reports min / median / max and VmHWM. */
-export function rssSampler(pid, everyMs = 1000) {
-  const samples = [];
+export function rssSampler(pid: number, everyMs = 1000) {
+  const samples: number[] = [];
   let hwm = 0;
   const take = () => {
     const m = memoryOf(pid);
@@ -197,12 +197,12 @@ export function rssSampler(pid, everyMs = 1000) {
   const timer = setInterval(take, everyMs);
   return {
     samples,
-    stop() {
+    stop(): RssSummary {
       take();
       clearInterval(timer);
-      const med = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+      const med = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
       const sorted = [...samples].sort((a, b) => a - b);
-      const round = (v) => (v === undefined ? null : Number(v.toFixed(1)));
+      const round = (v: number | undefined) => (v === undefined ? null : Number(v.toFixed(1)));
       const quarter = Math.max(1, Math.floor(samples.length / 4));
       return {
         samples: samples.length,
@@ -218,142 +218,14 @@ export function rssSampler(pid, everyMs = 1000) {
   };
 }
 
-export async function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 /** The Node flags a service runs with everywhere: "nodeOptions" of its package.json (see the Dockerfile). */
-export function nodeOptionsOf(service) {
+export function nodeOptionsOf(service: string): string {
   return JSON.parse(readFileSync(join(repoRoot, 'services', service, 'package.json'), 'utf8')).nodeOptions ?? '';
-}
-
-/**
- * Starts a service's real entrypoint (`services/<service>/dist/main.js`) as a child process; its log goes to
- * .run/bench-logs/. `nodeArgs` go before the script (e.g. --cpu-prof); `distDir` (relative to the repo root) runs
- * another build of the service, e.g. a copy of an earlier dist/ under .run/ to compare code changes.
- */
-export async function startService(service, env, label, nodeArgs = [], distDir = join('services', service, 'dist')) {
-  const port = await freePort();
-  mkdirSync(logDir, { recursive: true });
-  const logFile = join(logDir, `${label}.log`);
-  const log = createWriteStream(logFile);
-  const child = spawn(process.execPath, [...nodeArgs, resolve(repoRoot, distDir, 'main.js')], {
-    // the Node flags the container image and the local stack give the service ("nodeOptions" of its package.json)
-    env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', NODE_OPTIONS: nodeOptionsOf(service), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: repoRoot,
-  });
-  const startedAt = now();
-  /** [arrival time (performance.now()), line] */
-  const lines = [];
-  const listeners = new Set();
-  let partial = '';
-  const onData = (chunk) => {
-    log.write(chunk);
-    const text = partial + chunk.toString();
-    const parts = text.split('\n');
-    partial = parts.pop();
-    const at = now();
-    for (const line of parts.filter(Boolean)) {
-      lines.push([at, line]);
-      for (const listener of listeners) listener(at, line);
-    }
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit(code ?? signal)));
-  void exited.then(() => log.end());
-  let exitCode;
-  void exited.then((code) => (exitCode = code));
-
-  const waitForLog = (pattern, timeoutMs = 60000) =>
-    new Promise((resolveLine, reject) => {
-      const found = lines.find(([, line]) => pattern.test(line));
-      if (found) return resolveLine({ at: found[0], line: found[1] });
-      const timer = setTimeout(() => {
-        listeners.delete(listener);
-        reject(new Error(`${label}: no log line matching ${pattern} within ${timeoutMs} ms (log: ${logFile})`));
-      }, timeoutMs);
-      const listener = (at, line) => {
-        if (!pattern.test(line)) return;
-        clearTimeout(timer);
-        listeners.delete(listener);
-        resolveLine({ at, line });
-      };
-      listeners.add(listener);
-      void exited.then((code) => {
-        if (!listeners.has(listener)) return;
-        clearTimeout(timer);
-        listeners.delete(listener);
-        reject(new Error(`${label} exited (${code}) while waiting for ${pattern}:\n${lines.slice(-15).map(([, l]) => l).join('\n')}`));
-      });
-    });
-
-  return {
-    label,
-    port,
-    pid: child.pid,
-    child,
-    logFile,
-    lines,
-    startedAt,
-    exited,
-    get exitCode() {
-      return exitCode;
-    },
-    waitForLog,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-    /** The /metrics text; retried, since a service whose event loop is busy for seconds may reset a kept-alive connection. */
-    async metrics() {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        } catch (error) {
-          if (attempt >= 20 || exitCode !== undefined) throw error;
-          await sleep(100);
-        }
-      }
-    },
-    async waitReady(timeoutMs = 60000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        if (exitCode !== undefined) throw new Error(`${label} exited with ${exitCode} before ready:\n${lines.slice(-20).map(([, l]) => l).join('\n')}`);
-        try {
-          if ((await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200) return now();
-        } catch {
-          // not listening yet
-        }
-        await sleep(100);
-      }
-      throw new Error(`${label} not ready within ${timeoutMs} ms (log: ${logFile})`);
-    },
-  };
-}
-
-/** Value of one sample in Prometheus text output, summed over its label sets. */
-export function metricValue(text, name, label = '') {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || !line.includes(label)) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (match && match[1] === name) total += Number(match[3]);
-  }
-  return total;
 }
 
 // ------------------------------------------------------------------ Kafka
 
-export async function withAdmin(kafka, fn) {
+export async function withAdmin<T>(kafka: Kafka, fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -364,7 +236,7 @@ export async function withAdmin(kafka, fn) {
 }
 
 /** Creates topics and waits until each partition has a leader. */
-export async function createTopics(kafka, topics, numPartitions, configEntries = []) {
+export async function createTopics(kafka: Kafka, topics: string[], numPartitions: number, configEntries: { name: string; value: string }[] = []): Promise<void> {
   await withAdmin(kafka, async (admin) => {
     await admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1, configEntries })) });
     const deadline = Date.now() + 30000;
@@ -382,7 +254,7 @@ export async function createTopics(kafka, topics, numPartitions, configEntries =
 }
 
 /** Deletes the benchmark's topics (they hold hundreds of MB); missing ones are ignored. */
-export async function deleteTopics(kafka, topics) {
+export async function deleteTopics(kafka: Kafka, topics: string[]): Promise<void> {
   await withAdmin(kafka, async (admin) => {
     const existing = new Set(await admin.listTopics());
     const doomed = [...new Set(topics)].filter((t) => existing.has(t));
@@ -390,22 +262,30 @@ export async function deleteTopics(kafka, topics) {
   });
 }
 
+export interface TopicRecord {
+  partition: number;
+  offset: number;
+  key: Buffer | null;
+  value: Buffer;
+  headers: KafkaJS.IHeaders | undefined;
+  timestamp: string;
+}
+
 /**
  * Every committed record of a topic (read_committed), in partition order: stops once each partition's last record
  * reached the end offset read at the start (the topic is expected to be complete). A transactional topic ends with
  * a commit marker that no consumer is handed: a partition one short of its end counts as done after a quiet second.
  */
-export async function readWholeTopic(kafka, topic, { onBatch } = {}) {
-  const { randomUUID } = await import('node:crypto');
+export async function readWholeTopic(kafka: Kafka, topic: string): Promise<TopicRecord[]> {
   const ends = await withAdmin(kafka, (admin) => admin.fetchTopicOffsets(topic));
   const remaining = new Map(ends.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high)]));
-  const records = [];
+  const records: TopicRecord[] = [];
   if (remaining.size === 0) return records;
   const consumer = kafka.consumer({
     kafkaJS: { groupId: `bench-reader-${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, maxBytes: 64 << 20, maxBytesPerPartition: 16 << 20 },
     'js.consumer.max.batch.size': -1,
   });
-  const reached = new Map();
+  const reached = new Map<number, number>();
   let lastBatchAt = Date.now();
   await consumer.connect();
   try {
@@ -414,9 +294,8 @@ export async function readWholeTopic(kafka, topic, { onBatch } = {}) {
       eachBatch: async ({ batch }) => {
         lastBatchAt = Date.now();
         reached.set(batch.partition, Number(batch.lastOffset()) + 1);
-        if (onBatch) return onBatch(batch);
         for (const m of batch.messages) {
-          records.push({ partition: batch.partition, offset: Number(m.offset), key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp });
+          records.push({ partition: batch.partition, offset: Number(m.offset), key: m.key ?? null, value: m.value ?? Buffer.alloc(0), headers: m.headers, timestamp: m.timestamp });
         }
       },
     });
@@ -433,7 +312,7 @@ export async function readWholeTopic(kafka, topic, { onBatch } = {}) {
 }
 
 /** Waits (up to 3 min) until the broker answers and, when given, MongoDB does: after someone else restarted them. */
-export async function waitForServers(kafka, mongo = null) {
+export async function waitForServers(kafka: Kafka, mongo: MongoClient | null = null): Promise<void> {
   const deadline = Date.now() + 180000;
   for (;;) {
     try {
@@ -450,7 +329,7 @@ export async function waitForServers(kafka, mongo = null) {
 
 // ------------------------------------------------------------------ results
 
-export function saveResult(name, result) {
+export function saveResult(name: string, result: unknown): string {
   mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const path = join(resultsDir, `${name}-${stamp}.json`);
@@ -459,11 +338,14 @@ export function saveResult(name, result) {
 }
 
 /** Median of the numbers in `values` (anything else, e.g. the ceiling of a run without ceilings, is left out), or null. */
-export function median(values) {
-  const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b);
+export function median(values: unknown[]): number | null {
+  const sorted = values.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
   if (sorted.length === 0) return null;
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export const fmt = (n) => (n === null || n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
+export const fmt = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? '-' : Math.round(n).toLocaleString('en-US'));
+
+/** The first line of an error's message. */
+export const reasonOf = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0]!;
