@@ -19,7 +19,7 @@ export const processorConfigSchema = z.object({
   PROCESSOR_BATCH_MAX_BYTES: fields.positiveInt(64 * 1024 * 1024),
   /** ... or when its first record is this old, even if no new record arrives (the latency bound at low volume) */
   PROCESSOR_BATCH_MAX_AGE_MS: fields.positiveInt(5000),
-  /** Parquet writer implementation (see bench/parquet-writers.mjs for the measurements behind the default) */
+  /** Parquet writer implementation (see bench/parquet-writers.ts for the measurements behind the default) */
   PROCESSOR_PARQUET_LIBRARY: z.enum(PARQUET_LIBRARIES).default('@dsnp/parquetjs'),
   /** column compression; BigQuery loads SNAPPY, GZIP and ZSTD Parquet. ZSTD: files half the size of SNAPPY for ~10% less speed */
   PROCESSOR_PARQUET_COMPRESSION: z.enum(PARQUET_COMPRESSIONS).default('ZSTD'),
