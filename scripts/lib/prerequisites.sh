@@ -8,7 +8,7 @@
 
 # The groups: base (git: static checks and the pristine copy; curl: readiness probes; ps: is a process running;
 # setsid: detached services), node (a Node and npm to fetch the project's Node 24 with: scripts/lib/node.sh),
-# java (Kafka broker and the MongoDB stand-in; mvn fetches their jars), python (the BigQuery emulator, the GCS
+# java (Kafka broker and the MongoDB stand-in; mvn fetches their jars; openssl makes the secured listener's CA), python (the BigQuery emulator, the GCS
 # emulator's wheel and the linters in venvs), kafka-client (the native build of librdkafka), lint (shell scripts),
 # docker (npm run test:docker: an engine of its own, and the debootstrap root of the stand-in images).
 # Each line: GROUP PROBE PACKAGE. A PROBE is cmd:NAME (a command on PATH), deb:NAME (a Debian package installed:
@@ -21,6 +21,7 @@ base      cmd:setsid      util-linux
 base      deb:ca-certificates ca-certificates
 node      cmd:node        nodejs
 node      cmd:npm         npm
+java      cmd:openssl     openssl
 java      cmd:java        openjdk-17-jre-headless
 java      cmd:javac       openjdk-17-jdk-headless
 java      cmd:mvn         maven
