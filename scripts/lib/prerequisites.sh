@@ -6,11 +6,16 @@
 # command to run is printed and the call fails. `bash scripts/prerequisites.sh` is the same from the command line.
 # shellcheck disable=SC2034  # read by the callers
 
-# The groups: base (git: static checks and the pristine copy; curl: readiness probes; ps: is a process running;
-# setsid: detached services), node (a Node and npm to fetch the project's Node 24 with: scripts/lib/node.sh),
-# java (Kafka broker and the MongoDB stand-in; mvn fetches their jars; openssl makes the secured listener's CA), python (the BigQuery emulator, the GCS
-# emulator's wheel and the linters in venvs), kafka-client (the native build of librdkafka), lint (shell scripts),
-# docker (npm run test:docker: an engine of its own, and the debootstrap root of the stand-in images).
+# The groups:
+#   base          git (static checks, the pristine copy), curl (readiness probes), ps (is a process running),
+#                 setsid (detached services)
+#   node          a Node and npm to fetch the project's Node 24 with (scripts/lib/node.sh)
+#   java          the Kafka broker and the MongoDB stand-in (mvn fetches their jars; openssl makes the secured
+#                 listener's certificate authority)
+#   python        the BigQuery emulator, the GCS emulator's wheel and the linters, in venvs
+#   kafka-client  the native build of librdkafka
+#   lint          shell scripts
+#   docker        npm run test:docker: an engine of its own, and the debootstrap root of the stand-in images
 # Each line: GROUP PROBE PACKAGE. A PROBE is cmd:NAME (a command on PATH), deb:NAME (a Debian package installed:
 # libraries and headers), or py:MODULE (importable by python3).
 PREREQUISITES="
