@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT_DIR"
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+step() { printf '\n==> %s  (at %ds)\n' "$*" "$SECONDS" >&2; }
 
 setup_only=false
 case "${1:-}" in
