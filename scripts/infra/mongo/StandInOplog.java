@@ -98,6 +98,13 @@ final class StandInOplog implements Oplog {
     public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
     }
 
+    /**
+     * The document before an update, replace or delete, kept in the entry itself (real MongoDB keeps pre-images in
+     * config.system.preimages, and only for collections with changeStreamPreAndPostImages enabled): what
+     * fullDocumentBeforeChange gives. Never shown by a find on local.oplog.rs.
+     */
+    static final String PRE_IMAGE = "$standInPreImage";
+
     /** Called with the collection's lock held, right after the document was stored. */
     void logInsert(String namespace, Document document) {
         append(List.of(entry("i", namespace, document)));
@@ -107,15 +114,18 @@ final class StandInOplog implements Oplog {
     void logUpdate(String namespace, Object id, Document update, Document before, Document after) {
         append(List.of(entry("u", namespace, update.cloneDeeply())
             .append("o2", new Document("_id", id))
-            .append("updateDescription", StandInUpdateDescriptions.describe(update, before, after))));
+            .append("updateDescription", StandInUpdateDescriptions.describe(update, before, after))
+            .append(PRE_IMAGE, before)));
     }
 
-    void logReplace(String namespace, Object id, Document replacement) {
-        append(List.of(entry("u", namespace, replacement).append("o2", new Document("_id", id))));
+    /** A replacement; before is the whole document it replaced (its pre-image). */
+    void logReplace(String namespace, Object id, Document replacement, Document before) {
+        append(List.of(entry("u", namespace, replacement).append("o2", new Document("_id", id)).append(PRE_IMAGE, before)));
     }
 
-    void logDelete(String namespace, Object id) {
-        append(List.of(entry("d", namespace, new Document("_id", id))));
+    /** A delete; before is the deleted document (its pre-image). */
+    void logDelete(String namespace, Object id, Document before) {
+        append(List.of(entry("d", namespace, new Document("_id", id)).append(PRE_IMAGE, before)));
     }
 
     @Override
@@ -153,7 +163,9 @@ final class StandInOplog implements Oplog {
             if (out.size() >= limit) {
                 break;
             }
-            out.add(entry.cloneDeeply());
+            Document copy = entry.cloneDeeply();
+            copy.remove(PRE_IMAGE);
+            out.add(copy);
         }
         return out;
     }
@@ -261,10 +273,9 @@ final class StandInOplog implements Oplog {
         }
         String fullDocument = String.valueOf(options.getOrDefault("fullDocument", "default"));
         String beforeChange = String.valueOf(options.getOrDefault("fullDocumentBeforeChange", "off"));
-        if (fullDocument.equals("required") || beforeChange.equals("required")) {
+        if (fullDocument.equals("required")) {
             throw new MongoServerError(72, "InvalidOptions",
-                "this MongoDB stand-in records no pre- or post-images: fullDocument/fullDocumentBeforeChange"
-                    + " 'required' is not supported");
+                "this MongoDB stand-in records no post-images: fullDocument 'required' is not supported");
         }
 
         final long position;
@@ -503,8 +514,13 @@ final class StandInOplog implements Oplog {
             if (op.equals("u") && entry.containsKey("updateDescription")) {
                 event.append("updateDescription", entry.get("updateDescription"));
             }
-            if (!op.equals("i") && beforeChange.equals("whenAvailable")) {
-                event.append("fullDocumentBeforeChange", null);
+            if (!op.equals("i") && !beforeChange.equals("off")) {
+                if (beforeChange.equals("required") && !entry.containsKey(PRE_IMAGE)) {
+                    throw new MongoServerError(280, "ChangeStreamFatalError",
+                        "Change stream was configured to require a pre-image for all update, delete and replace events,"
+                            + " but no pre-image was recorded");
+                }
+                event.append("fullDocumentBeforeChange", entry.get(PRE_IMAGE));
             }
             return List.of(event);
         }
