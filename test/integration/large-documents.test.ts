@@ -1,0 +1,116 @@
+// Documents near MongoDB's 16 MiB limit, with pre-images on, through the whole pipeline as real processes with
+// their shipped size limits (cdc -> Kafka -> processor -> Parquet -> loader -> BigQuery emulator): a 15 MiB
+// document inserted, updated and replaced lands in the changes table, the current-state table and the typed
+// view byte for byte. The update's event carries the document three times (after, before, updated fields): ~45 MiB.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import type { MongoClient } from 'mongodb';
+import { fromCanonicalJson } from '@cdc/core';
+import { typedViewNames } from '@cdc/core/gcp';
+import { testKafka, waitForCommittedToEnd } from '../support/kafka.js';
+import { cdcEnv, testMongo } from '../support/mongo.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
+import { bqRows, loaderScenario, table, type LoaderScenario } from '../support/loader.js';
+import { infra } from '../support/infra.js';
+import { waitFor } from '../support/wait.js';
+
+const MiB = 1024 * 1024;
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** 15 MiB of text that JSON has to escape here and there (quotes, backslashes, a newline, non-ASCII). */
+const bigText = (tag: string) => `${tag} "quoted" \\ é 🚚\n${randomBytes(Math.ceil((15 * MiB * 3) / 4)).toString('base64').slice(0, 15 * MiB)}`;
+
+describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
+  let s: LoaderScenario;
+  let mongo: MongoClient;
+  const services: ServiceProcess[] = [];
+  const kafka = testKafka();
+
+  before(async () => {
+    mongo = await testMongo();
+    s = loaderScenario('big');
+    const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '1' }), 'loader-big');
+    services.push(loader);
+    const processor = await startService(
+      'processor',
+      {
+        KAFKA_BROKERS: infra.kafkaBrokers,
+        KAFKA_CLIENT_ID: `${s.prefix}-processor`,
+        KAFKA_TOPIC_PARTITIONS: '2',
+        PROCESSOR_GROUP_ID: `${s.prefix}-processor`,
+        PROCESSOR_TOPICS: s.topic,
+        PROCESSOR_FILES_TOPIC: s.filesTopic,
+        PROCESSOR_OUTPUT_DIR: s.inputDir,
+        PROCESSOR_BATCH_MAX_AGE_MS: '500',
+      },
+      'processor-big',
+    );
+    services.push(processor);
+    await Promise.all([loader.waitReady(), processor.waitReady()]);
+  });
+  after(async () => {
+    for (const service of services) service.kill('SIGTERM');
+    await Promise.all(services.map((service) => service.exited));
+    await mongo?.close();
+  });
+
+  test('a 15 MiB document inserted, updated and replaced reaches both tables and the typed view byte for byte', async () => {
+    const db = s.dataset;
+    // What real MongoDB needs for pre-images (the stand-in records them for every collection).
+    await mongo.db(db).createCollection('orders', { changeStreamPreAndPostImages: { enabled: true } });
+    const cdc = await startService('cdc', cdcEnv(s.prefix, db, { KAFKA_CLIENT_ID: `${s.prefix}-cdc`, KAFKA_TOPIC_PARTITIONS: '2', CDC_FULL_DOCUMENT_BEFORE_CHANGE: 'whenAvailable' }), 'cdc-big');
+    services.push(cdc);
+    await cdc.waitReady();
+    await cdc.waitForLog(/change stream opened/);
+
+    const [a, b, c] = [bigText('a'), bigText('b'), bigText('c')];
+    const orders = mongo.db(db).collection<{ _id: number; status: string; big: string }>('orders');
+    await orders.insertOne({ _id: 1, status: 'new', big: a });
+    await orders.updateOne({ _id: 1 }, { $set: { status: 'paid', big: b } });
+    await orders.replaceOne({ _id: 1 }, { status: 'replaced', big: c });
+
+    const changes = table(s.gcpConfig, 'orders_changes');
+    const rows = await waitFor(
+      'three changes of the 15 MiB document in orders_changes',
+      async () => {
+        const found = await bqRows(s.gcpConfig, `SELECT op, document, document_before, update_description FROM ${changes} ORDER BY cluster_time, cluster_time_increment`);
+        return found.length >= 3 ? found : null;
+      },
+      300_000,
+      2000,
+    );
+    const bigOf = (json: unknown) => (json === null ? null : (fromCanonicalJson(String(json)) as { big?: string }).big ?? null);
+    const hashOf = (value: string | null) => (value === null ? null : sha256(value));
+    assert.deepEqual(
+      rows.map((row) => ({ op: row.op, after: hashOf(bigOf(row.document)), before: hashOf(bigOf(row.document_before)) })),
+      [
+        { op: 'insert', after: sha256(a), before: null },
+        { op: 'update', after: sha256(b), before: sha256(a) },
+        { op: 'replace', after: sha256(c), before: sha256(b) },
+      ],
+    );
+    const updated = JSON.parse(String(rows[1]!.update_description)) as { updated_fields: string };
+    assert.equal(hashOf(bigOf(updated.updated_fields)), sha256(b), 'the update description carries the new 15 MiB value');
+
+    const current = await waitFor(
+      'the replaced document in orders_current',
+      async () => {
+        const found = await bqRows(s.gcpConfig, `SELECT op, document FROM ${table(s.gcpConfig, 'orders_current')}`);
+        return found.length === 1 && found[0]!.op === 'replace' ? found : null;
+      },
+      120_000,
+      2000,
+    );
+    assert.equal(hashOf(bigOf(current[0]!.document)), sha256(c));
+    const view = await bqRows(s.gcpConfig, `SELECT status, big FROM ${table(s.gcpConfig, typedViewNames('orders').current)}`);
+    assert.equal(view.length, 1);
+    assert.equal(view[0]!.status, 'replaced');
+    assert.equal(hashOf(String(view[0]!.big)), sha256(c), 'the typed view gives the 15 MiB field as it was written');
+
+    // Nothing of it was dead-lettered on the way.
+    await waitForCommittedToEnd(kafka, `${s.prefix}-processor`, s.topic);
+    const metrics = await cdc.metrics();
+    assert.equal(metricValue(metrics, 'cdc_events_published_total'), 3);
+    assert.equal(metricValue(metrics, 'cdc_dead_letters_total'), 0);
+  });
+});
