@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { MongoClient } from 'mongodb';
 import { fromCanonicalJson } from '@cdc/core';
 import { typedViewNames } from '@cdc/core/gcp';
-import { testKafka, waitForCommittedToEnd } from '../support/kafka.js';
+import { readTopic, testKafka, waitForCommittedToEnd } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { bqRows, loaderScenario, table, type LoaderScenario } from '../support/loader.js';
@@ -23,6 +23,7 @@ const bigText = (tag: string) => `${tag} "quoted" \\ é 🚚\n${randomBytes(Math
 describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
   let s: LoaderScenario;
   let mongo: MongoClient;
+  let cdc: ServiceProcess;
   const services: ServiceProcess[] = [];
   const kafka = testKafka();
 
@@ -47,6 +48,12 @@ describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
     );
     services.push(processor);
     await Promise.all([loader.waitReady(), processor.waitReady()]);
+    // What real MongoDB needs for pre-images (the stand-in records them for every collection).
+    await mongo.db(s.dataset).createCollection('orders', { changeStreamPreAndPostImages: { enabled: true } });
+    cdc = await startService('cdc', cdcEnv(s.prefix, s.dataset, { KAFKA_CLIENT_ID: `${s.prefix}-cdc`, KAFKA_TOPIC_PARTITIONS: '2', CDC_FULL_DOCUMENT_BEFORE_CHANGE: 'whenAvailable' }), 'cdc-big');
+    services.push(cdc);
+    await cdc.waitReady();
+    await cdc.waitForLog(/change stream opened/);
   });
   after(async () => {
     for (const service of services) service.kill('SIGTERM');
@@ -55,16 +62,8 @@ describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
   });
 
   test('a 15 MiB document inserted, updated and replaced reaches both tables and the typed view byte for byte', async () => {
-    const db = s.dataset;
-    // What real MongoDB needs for pre-images (the stand-in records them for every collection).
-    await mongo.db(db).createCollection('orders', { changeStreamPreAndPostImages: { enabled: true } });
-    const cdc = await startService('cdc', cdcEnv(s.prefix, db, { KAFKA_CLIENT_ID: `${s.prefix}-cdc`, KAFKA_TOPIC_PARTITIONS: '2', CDC_FULL_DOCUMENT_BEFORE_CHANGE: 'whenAvailable' }), 'cdc-big');
-    services.push(cdc);
-    await cdc.waitReady();
-    await cdc.waitForLog(/change stream opened/);
-
     const [a, b, c] = [bigText('a'), bigText('b'), bigText('c')];
-    const orders = mongo.db(db).collection<{ _id: number; status: string; big: string }>('orders');
+    const orders = mongo.db(s.dataset).collection<{ _id: number; status: string; big: string }>('orders');
     await orders.insertOne({ _id: 1, status: 'new', big: a });
     await orders.updateOne({ _id: 1 }, { $set: { status: 'paid', big: b } });
     await orders.replaceOne({ _id: 1 }, { status: 'replaced', big: c });
@@ -112,5 +111,39 @@ describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
     const metrics = await cdc.metrics();
     assert.equal(metricValue(metrics, 'cdc_events_published_total'), 3);
     assert.equal(metricValue(metrics, 'cdc_dead_letters_total'), 0);
+  });
+
+  test('an event over CDC_MAX_MESSAGE_BYTES (64 MiB) is dead-lettered with its reason, size and resume token; later changes flow', async () => {
+    const orders = mongo.db(s.dataset).collection<{ _id: number; status: string; quotes?: string }>('orders');
+    await orders.insertOne({ _id: 2, status: 'new' });
+    // 10 MiB of double quotes: each is escaped twice (Extended JSON, then the envelope), and the update event holds
+    // the value twice (document and updated fields): an event of ~80 MiB from a 10 MiB document.
+    await orders.updateOne({ _id: 2 }, { $set: { quotes: '"'.repeat(10 * MiB) } });
+    // (the next update waits for the dead letter: updateLookup reads the document as it is when the event is read)
+    const [letter] = await readTopic(kafka, `${s.topic}.dlq`, { minCount: 1 });
+    await orders.updateOne({ _id: 2 }, { $set: { status: 'after' }, $unset: { quotes: '' } });
+
+    const dead = JSON.parse(String(letter!.value)) as Record<string, unknown>;
+    assert.equal(dead.reason, 'oversize');
+    assert.equal(String(letter!.headers?.reason), 'oversize');
+    assert.equal(dead.document_id, '{"$numberInt":"2"}');
+    assert.equal(dead.op, 'update');
+    assert.match(String(dead.error), /exceeds CDC_MAX_MESSAGE_BYTES=67108864/);
+    assert.ok(Number(dead.size_bytes) > 64 * MiB, `size_bytes ${String(dead.size_bytes)}`);
+    assert.equal(typeof dead.resume_token, 'string');
+    assert.ok(String(letter!.value).length < 4096, 'the dead letter carries ids, not the document');
+
+    // The insert before it and the update after it reach BigQuery; the dead-lettered update does not.
+    const ops = await waitFor(
+      'the insert and the later update of document 2 in orders_changes',
+      async () => {
+        const found = await bqRows(s.gcpConfig, `SELECT op, document FROM ${table(s.gcpConfig, 'orders_changes')} WHERE document_id = '{"$numberInt":"2"}' ORDER BY cluster_time, cluster_time_increment`);
+        return found.length >= 2 ? found : null;
+      },
+      120_000,
+      2000,
+    );
+    assert.deepEqual(ops.map((row) => [row.op, (fromCanonicalJson(String(row.document)) as { status: string }).status]), [['insert', 'new'], ['update', 'after']]);
+    assert.equal(metricValue(await cdc.metrics(), 'cdc_dead_letters_total', { reason: 'oversize' }), 1);
   });
 });
