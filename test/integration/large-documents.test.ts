@@ -12,7 +12,8 @@ import { readTopic, testKafka, waitForCommittedToEnd } from '../support/kafka.js
 import { cdcEnv, testMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { bqRows, loaderScenario, table, type LoaderScenario } from '../support/loader.js';
-import { infra } from '../support/infra.js';
+import { infra, uniqueName } from '../support/infra.js';
+import { createTopic } from '../support/processor.js';
 import { waitFor } from '../support/wait.js';
 
 const MiB = 1024 * 1024;
@@ -146,4 +147,27 @@ describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
     assert.deepEqual(ops.map((row) => [row.op, (fromCanonicalJson(String(row.document)) as { status: string }).status]), [['insert', 'new'], ['update', 'after']]);
     assert.equal(metricValue(await cdc.metrics(), 'cdc_dead_letters_total', { reason: 'oversize' }), 1);
   });
+});
+
+test('a CDC topic created earlier with a smaller max.message.bytes: the cdc says which settings to change and keeps retrying', async () => {
+  const prefix = uniqueName('big-old-topic');
+  const db = prefix.replaceAll('-', '_');
+  const kafka = testKafka();
+  // As a topic made before KAFKA_MAX_MESSAGE_BYTES was set on it: the broker's old default, 1 MB.
+  await createTopic(kafka, `${prefix}-orders-cdc`, 1, { 'max.message.bytes': '1048588' });
+  const mongo = await testMongo();
+  const cdc = await startService('cdc', cdcEnv(prefix, db, { KAFKA_TOPIC_PARTITIONS: '1' }), 'cdc-big-old-topic');
+  try {
+    await cdc.waitReady();
+    await cdc.waitForLog(/change stream opened/);
+    await mongo.db(db).collection('orders').insertOne({ _id: 1 as never, big: 'x'.repeat(2 * MiB) });
+    const line = await cdc.waitForLog(/Kafka refused a record of \d+ bytes as too large/, 60_000);
+    assert.match(line, /max\.message\.bytes to KAFKA_MAX_MESSAGE_BYTES=68157440/);
+    assert.match(line, /or lower CDC_MAX_MESSAGE_BYTES/);
+    assert.equal(metricValue(await cdc.metrics(), 'cdc_events_published_total'), 0);
+    assert.equal(cdc.child.exitCode, null, 'the cdc keeps retrying (no restart needed once the topic is altered)');
+  } finally {
+    await cdc.kill('SIGTERM');
+    await mongo.close();
+  }
 });
