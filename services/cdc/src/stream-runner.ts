@@ -1,7 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { Timestamp } from 'mongodb';
 import { FatalError, type ClusterTime, type Logger } from '@cdc/core';
-import { ChangeSource, currentClusterTime, isHistoryLost, type ResumePoint } from './source/change-source.js';
+import { ChangeSource, currentClusterTime, isEventTooLarge, isHistoryLost, type ResumePoint } from './source/change-source.js';
 import { ChangeBatcher, type BatcherSettings } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf } from './transform/to-envelope.js';
@@ -112,6 +112,18 @@ export class StreamRunner {
         this.phase = 'streaming';
         from = await this.streamingPhase.run(from);
       } catch (error) {
+        if (isEventTooLarge(error)) {
+          // Resuming reads the same event again: stop with what to do instead of restarting into it for ever.
+          throw new FatalError(
+            `stream ${this.settings.streamId}: MongoDB refused to return a change event larger than 16 MiB ` +
+              `(BSONObjectTooLarge: ${(error as Error).message}). The cdc does not split large events ($changeStreamSplitLargeEvent) yet, ` +
+              `so it cannot read past this one. ` +
+              (this.settings.fullDocumentBeforeChange !== 'off'
+                ? `Restarting with CDC_FULL_DOCUMENT_BEFORE_CHANGE=off leaves the pre-image out of the event, which may bring it under the limit.`
+                : `It holds the document and its update description; see the README, known limitations.`),
+            { reason: 'event-too-large' },
+          );
+        }
         if (!isHistoryLost(error)) throw error;
         // The only way on is a fresh snapshot of the whole collection: the operator has to ask for it.
         if (this.settings.onHistoryLost !== 'resnapshot') {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Collection } from 'mongodb';
-import { ChangeSource, StreamPosition } from './change-source.js';
+import { MongoServerError } from 'mongodb';
+import { ChangeSource, StreamPosition, isEventTooLarge } from './change-source.js';
 
 /**
  * A collection whose change stream replays a script of getMore results: changes, or an empty batch with the
@@ -47,4 +48,11 @@ test('after an empty batch the stream position follows the changes before it, on
   }
   await source.close();
   assert.deepEqual(seen, ['change C1', 'position P1', 'change C2', 'position P2']);
+});
+
+test('BSONObjectTooLarge (10334) is told apart: a change event over 16 MiB stops the stream with its own message', () => {
+  assert.equal(isEventTooLarge(new MongoServerError({ message: 'BSONObj size: 47185974 (0x2D00036) is invalid', code: 10334, codeName: 'BSONObjectTooLarge' })), true);
+  assert.equal(isEventTooLarge(new MongoServerError({ message: 'Executor error during getMore', codeName: 'BSONObjectTooLarge' })), true);
+  assert.equal(isEventTooLarge(new MongoServerError({ message: 'history lost', code: 286, codeName: 'ChangeStreamHistoryLost' })), false);
+  assert.equal(isEventTooLarge(new Error('BSONObjectTooLarge')), false, 'only a server error');
 });

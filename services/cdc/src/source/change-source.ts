@@ -21,6 +21,14 @@ export function isHistoryLost(error: unknown): boolean {
   return error instanceof MongoServerError && (error.code === 286 || error.codeName === 'ChangeStreamHistoryLost' || /resume point may no longer be in the oplog/i.test(error.message));
 }
 
+/**
+ * BSONObjectTooLarge (10334): MongoDB cannot return a change event over 16 MiB of BSON (a big document with its
+ * pre-image or a large update description) without $changeStreamSplitLargeEvent, which the cdc does not use yet.
+ */
+export function isEventTooLarge(error: unknown): boolean {
+  return error instanceof MongoServerError && (error.code === 10334 || error.codeName === 'BSONObjectTooLarge');
+}
+
 type Change = ChangeStreamDocument<Document>;
 
 /**
