@@ -179,6 +179,17 @@ final class StandInCommands {
         @SuppressWarnings("unchecked")
         List<Document> pipeline = (List<Document>) query.get("pipeline");
         Document options = (Document) pipeline.get(0).get("$changeStream");
+        // $changeStreamSplitLargeEvent (MongoDB 7.0, 6.0.9) splits events over 16 MiB; the stand-in has no event size
+        // limit, so it accepts the stage where MongoDB does (last) and never splits.
+        for (int i = 1; i < pipeline.size(); i++) {
+            if (pipeline.get(i).containsKey("$changeStreamSplitLargeEvent") && i != pipeline.size() - 1) {
+                throw new MongoServerError(7182802, "Location7182802",
+                    "$changeStreamSplitLargeEvent can only appear at the end of the pipeline");
+            }
+        }
+        if (pipeline.size() > 1 && pipeline.get(pipeline.size() - 1).containsKey("$changeStreamSplitLargeEvent")) {
+            pipeline = pipeline.subList(0, pipeline.size() - 1);
+        }
         Object target = query.get(command);
         String coll = target instanceof String ? (String) target : null;
         boolean cluster = Utils.isTrue(options.get("allChangesForCluster"));

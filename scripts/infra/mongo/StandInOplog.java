@@ -71,7 +71,7 @@ final class StandInOplog implements Oplog {
         this.maxEntries = maxEntries;
         if (persisted != null) {
             for (Map.Entry<Long, byte[]> e : persisted.entrySet()) {
-                entries.put(e.getKey(), decode(e.getValue()));
+                entries.put(e.getKey(), decodePersisted(e.getValue()));
                 size.incrementAndGet();
             }
         }
@@ -203,7 +203,7 @@ final class StandInOplog implements Oplog {
                 entry.put("ts", new BsonTimestamp(ts));
                 entry.put("wall", Instant.ofEpochMilli(now.toEpochMilli()));
                 if (persisted != null) {
-                    persisted.put(ts, encode(entry));
+                    persisted.put(ts, encodePersisted(entry));
                 }
                 entries.put(ts, entry);
                 size.incrementAndGet();
@@ -235,6 +235,41 @@ final class StandInOplog implements Oplog {
 
     private static Document decode(byte[] bytes) {
         return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bytes));
+    }
+
+    /** Marks an entry persisted field by field: a BSON document never starts with a negative length. */
+    private static final int FIELDS_MARKER = -1;
+
+    /**
+     * An entry as stored in the H2 file: each top-level field as its own small document. The library's decoder
+     * refuses documents over 16 MiB, and an entry holds up to three documents' worth (an update of a 15 MiB
+     * document: the update, its description and the pre-image), which no single field exceeds.
+     */
+    private static byte[] encodePersisted(Document entry) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        out.writeBytes(header.putInt(0, FIELDS_MARKER).array());
+        for (Map.Entry<String, Object> field : entry.entrySet()) {
+            byte[] part = encode(new Document(field.getKey(), field.getValue()));
+            out.writeBytes(header.putInt(0, part.length).array());
+            out.writeBytes(part);
+        }
+        return out.toByteArray();
+    }
+
+    private static Document decodePersisted(byte[] bytes) {
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (bytes.length < 4 || in.getInt(0) != FIELDS_MARKER) {
+            return decode(bytes); // written whole, before entries were stored field by field
+        }
+        Document entry = new Document();
+        int position = 4;
+        while (position < bytes.length) {
+            int length = in.getInt(position);
+            entry.putAll(decode(java.util.Arrays.copyOfRange(bytes, position + 4, position + 4 + length)));
+            position += 4 + length;
+        }
+        return entry;
     }
 
     static boolean isInternal(String namespace) {

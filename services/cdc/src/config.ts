@@ -17,6 +17,11 @@ export const cdcConfigSchema = z.object({
   CDC_SNAPSHOT: z.enum(['never', 'initial', 'when_no_offset']).default('initial'),
   CDC_SNAPSHOT_BATCH_SIZE: fields.positiveInt(1000),
   CDC_FULL_DOCUMENT_BEFORE_CHANGE: z.enum(['off', 'whenAvailable', 'required']).default('off'),
+  /**
+   * end the change stream with $changeStreamSplitLargeEvent (MongoDB 7.0, 6.0.9 and later) and join the fragments:
+   * events over 16 MiB (a big document with its pre-image) are read instead of failing the stream; false for older servers
+   */
+  CDC_SPLIT_LARGE_EVENTS: fields.bool(true),
   /** what to do on drop / rename / invalidate: stop the service, or reopen the stream after the event */
   CDC_ON_STREAM_END: z.enum(['stop', 'reopen']).default('stop'),
   /** what to do when the saved resume token is no longer in the oplog */

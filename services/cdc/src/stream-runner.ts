@@ -20,6 +20,8 @@ export interface StreamSettings extends BatcherSettings {
   snapshotBatchSize: number;
   onHistoryLost: 'fail' | 'resnapshot';
   fullDocumentBeforeChange: 'off' | 'whenAvailable' | 'required';
+  /** CDC_SPLIT_LARGE_EVENTS */
+  splitLargeEvents: boolean;
   checkpointTopic: string;
   heartbeatIntervalMs: number;
 }
@@ -65,6 +67,7 @@ export class StreamRunner {
           pipeline: settings.pipeline,
           maxAwaitTimeMs: Math.min(settings.batchMaxWaitMs, 1000),
           batchSize: Math.min(settings.batchMaxEvents, 1000),
+          splitLargeEvents: settings.splitLargeEvents,
         });
         source.open(from);
         const batcher = new ChangeBatcher(source, settings);
@@ -116,11 +119,13 @@ export class StreamRunner {
           // Resuming reads the same event again: stop with what to do instead of restarting into it for ever.
           throw new FatalError(
             `stream ${this.settings.streamId}: MongoDB refused to return a change event larger than 16 MiB ` +
-              `(BSONObjectTooLarge: ${(error as Error).message}). The cdc does not split large events ($changeStreamSplitLargeEvent) yet, ` +
-              `so it cannot read past this one. ` +
+              `(BSONObjectTooLarge: ${(error as Error).message}), so the stream cannot read past it. ` +
+              (this.settings.splitLargeEvents
+                ? `Even split ($changeStreamSplitLargeEvent), one of its fields is over 16 MiB. `
+                : `Set CDC_SPLIT_LARGE_EVENTS=true (MongoDB 7.0 or 6.0.9 and later) to have such events split and joined again. `) +
               (this.settings.fullDocumentBeforeChange !== 'off'
                 ? `Restarting with CDC_FULL_DOCUMENT_BEFORE_CHANGE=off leaves the pre-image out of the event, which may bring it under the limit.`
-                : `It holds the document and its update description; see the README, known limitations.`),
+                : `See the README, known limitations.`),
             { reason: 'event-too-large' },
           );
         }
