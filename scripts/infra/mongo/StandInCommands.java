@@ -183,7 +183,7 @@ final class StandInCommands {
         // limit, so it accepts the stage where MongoDB does (last) and never splits.
         for (int i = 1; i < pipeline.size(); i++) {
             if (pipeline.get(i).containsKey("$changeStreamSplitLargeEvent") && i != pipeline.size() - 1) {
-                throw new MongoServerError(7182802, "Location7182802",
+                throw new MongoServerError(2, "BadValue",
                     "$changeStreamSplitLargeEvent can only appear at the end of the pipeline");
             }
         }
