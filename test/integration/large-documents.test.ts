@@ -21,12 +21,13 @@ const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').diges
 /** 15 MiB of text that JSON has to escape here and there (quotes, backslashes, a newline, non-ASCII). */
 const bigText = (tag: string) => `${tag} "quoted" \\ é 🚚\n${randomBytes(Math.ceil((15 * MiB * 3) / 4)).toString('base64').slice(0, 15 * MiB)}`;
 
+const kafka = testKafka();
+
 describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
   let s: LoaderScenario;
   let mongo: MongoClient;
   let cdc: ServiceProcess;
   const services: ServiceProcess[] = [];
-  const kafka = testKafka();
 
   before(async () => {
     mongo = await testMongo();
@@ -152,7 +153,6 @@ describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
 test('a CDC topic created earlier with a smaller max.message.bytes: the cdc says which settings to change and keeps retrying', async () => {
   const prefix = uniqueName('big-old-topic');
   const db = prefix.replaceAll('-', '_');
-  const kafka = testKafka();
   // As a topic made before KAFKA_MAX_MESSAGE_BYTES was set on it: the broker's old default, 1 MB.
   await createTopic(kafka, `${prefix}-orders-cdc`, 1, { 'max.message.bytes': '1048588' });
   const mongo = await testMongo();
@@ -166,6 +166,34 @@ test('a CDC topic created earlier with a smaller max.message.bytes: the cdc says
     assert.match(line, /or lower CDC_MAX_MESSAGE_BYTES/);
     assert.equal(metricValue(await cdc.metrics(), 'cdc_events_published_total'), 0);
     assert.equal(cdc.child.exitCode, null, 'the cdc keeps retrying (no restart needed once the topic is altered)');
+  } finally {
+    await cdc.kill('SIGTERM');
+    await mongo.close();
+  }
+});
+
+test('CDC_SPLIT_LARGE_EVENTS=false: an event over 16 MiB of BSON (MongoDB: BSONObjectTooLarge) stops the cdc with what to do', async () => {
+  const prefix = uniqueName('big-nosplit');
+  const db = prefix.replaceAll('-', '_');
+  const mongo = await testMongo();
+  const cdc = await startService('cdc', cdcEnv(prefix, db, { KAFKA_TOPIC_PARTITIONS: '1', CDC_SPLIT_LARGE_EVENTS: 'false', CDC_FULL_DOCUMENT_BEFORE_CHANGE: 'whenAvailable' }), 'cdc-big-nosplit');
+  try {
+    await cdc.waitReady();
+    await cdc.waitForLog(/change stream opened/);
+    const orders = mongo.db(db).collection<{ _id: number; big: string }>('orders');
+    await orders.insertOne({ _id: 1, big: 'a'.repeat(9 * MiB) });
+    // after + before: ~18 MiB of BSON
+    await orders.updateOne({ _id: 1 }, { $set: { big: 'b'.repeat(9 * MiB) } });
+    const code = await Promise.race([cdc.exited, new Promise<'running'>((resolve) => setTimeout(() => resolve('running'), 60_000))]);
+    assert.notEqual(code, 'running', 'the cdc stops instead of restarting into the same event');
+    assert.notEqual(code, 0);
+    const output = cdc.output.join('\n');
+    assert.match(output, /MongoDB refused to return a change event larger than 16 MiB \(BSONObjectTooLarge/);
+    assert.match(output, /Set CDC_SPLIT_LARGE_EVENTS=true/);
+    assert.match(output, /CDC_FULL_DOCUMENT_BEFORE_CHANGE=off/);
+    // The insert before it was published.
+    const [insert] = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: 1 });
+    assert.equal(JSON.parse(String(insert!.value)).op, 'insert');
   } finally {
     await cdc.kill('SIGTERM');
     await mongo.close();

@@ -50,6 +50,8 @@ final class StandInOplog implements Oplog {
     static final ThreadLocal<Document> POST_BATCH_RESUME_TOKEN = new ThreadLocal<>();
 
     private static final int DEFAULT_BATCH = 1000;
+    /** MongoDB's largest change event (BSONObjectTooLarge above it). */
+    private static final int MAX_EVENT_BYTES = 16 * 1024 * 1024;
     private static final Set<String> INTERNAL_DATABASES = Set.of("admin", "local", "config");
 
     private final MongoBackend backend;
@@ -293,12 +295,12 @@ final class StandInOplog implements Oplog {
     @Override
     public Cursor createCursor(Document changeStreamDocument, String namespace, Aggregation aggregation) {
         return createCursor(changeStreamDocument, Utils.getDatabaseNameFromFullName(namespace),
-            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys());
+            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys(), false);
     }
 
-    /** db == null: the whole deployment; coll == null: one database. */
+    /** db == null: the whole deployment; coll == null: one database; split: $changeStreamSplitLargeEvent. */
     Cursor createCursor(Document options, String db, String coll, Aggregation aggregation,
-                        StandInHashedKeys hashedKeys) {
+                        StandInHashedKeys hashedKeys, boolean split) {
         for (String key : options.keySet()) {
             if (!Set.of("fullDocument", "fullDocumentBeforeChange", "resumeAfter", "startAfter",
                 "startAtOperationTime", "allChangesForCluster", "showExpandedEvents").contains(key)) {
@@ -315,6 +317,8 @@ final class StandInOplog implements Oplog {
 
         final long position;
         final boolean inclusive;
+        long skipTs = 0;
+        int skipFragments = 0;
         Object resumeAfter = options.get("resumeAfter");
         Object startAfter = options.get("startAfter");
         Object startAt = options.get("startAtOperationTime");
@@ -325,8 +329,15 @@ final class StandInOplog implements Oplog {
                     "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate"
                         + " notification; use 'startAfter'");
             }
-            position = token.ts;
+            if (token.fragment > 0 && !split) {
+                throw new MongoServerError(2, "BadValue",
+                    "a resume token of a split event fragment needs $changeStreamSplitLargeEvent in the pipeline");
+            }
+            // After a fragment: the same event again, without the fragments up to that one.
+            position = token.fragment > 0 ? token.ts - 1 : token.ts;
             inclusive = false;
+            skipTs = token.fragment > 0 ? token.ts : 0;
+            skipFragments = token.fragment;
         } else if (startAt != null) {
             if (!(startAt instanceof BsonTimestamp)) {
                 throw new MongoServerError(14, "TypeMismatch", "startAtOperationTime must be a timestamp");
@@ -346,7 +357,7 @@ final class StandInOplog implements Oplog {
         }
         long start = inclusive ? position - 1 : position;
         ChangeStreamCursor cursor = new ChangeStreamCursor(cursorRegistry.generateCursorId(), db, coll,
-            aggregation, hashedKeys, fullDocument, beforeChange, start);
+            aggregation, hashedKeys, fullDocument, beforeChange, start, split, skipTs, skipFragments);
         cursorRegistry.add(cursor);
         return cursor;
     }
@@ -355,13 +366,20 @@ final class StandInOplog implements Oplog {
         return String.format("%016x", ts) + (invalidate ? "01" : "");
     }
 
+    /** The token of fragment n (from 1) of a split event: the event's token, "f", n in two hex digits. */
+    private static String fragmentTokenOf(long ts, int fragment) {
+        return tokenOf(ts, false) + String.format("f%02x", fragment);
+    }
+
     private static final class Token {
         final long ts;
         final boolean invalidate;
+        final int fragment;
 
-        private Token(long ts, boolean invalidate) {
+        private Token(long ts, boolean invalidate, int fragment) {
             this.ts = ts;
             this.invalidate = invalidate;
+            this.fragment = fragment;
         }
 
         static Token parse(Object value) {
@@ -369,7 +387,11 @@ final class StandInOplog implements Oplog {
             if (data instanceof String) {
                 String s = (String) data;
                 if ((s.length() == 16 || (s.length() == 18 && s.endsWith("01"))) && s.matches("[0-9a-fA-F]+")) {
-                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), s.length() == 18);
+                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), s.length() == 18, 0);
+                }
+                if (s.length() == 19 && s.matches("[0-9a-fA-F]{16}f[0-9a-fA-F]{2}")) {
+                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), false,
+                        Integer.parseInt(s.substring(17), 16));
                 }
             }
             throw new MongoServerError(260, "InvalidResumeToken",
@@ -387,10 +409,17 @@ final class StandInOplog implements Oplog {
         private long position;
         private Document pendingInvalidate;
         private boolean closed;
+        private final boolean split;
+        private final long skipTs;
+        private final int skipFragments;
 
         ChangeStreamCursor(long id, String db, String coll, Aggregation aggregation, StandInHashedKeys hashedKeys,
-                           String fullDocument, String beforeChange, long position) {
+                           String fullDocument, String beforeChange, long position, boolean split, long skipTs,
+                           int skipFragments) {
             super(id);
+            this.split = split;
+            this.skipTs = skipTs;
+            this.skipFragments = skipFragments;
             this.db = db;
             this.coll = coll;
             this.aggregation = aggregation;
@@ -460,7 +489,7 @@ final class StandInOplog implements Oplog {
                     }
                     Document out = applyPipeline(event);
                     if (out != null) {
-                        batch.add(out);
+                        addSized(batch, out, e.getKey());
                     }
                 }
             }
@@ -597,6 +626,53 @@ final class StandInOplog implements Oplog {
                 }
             }
             return events;
+        }
+
+        /**
+         * MongoDB's limit on one change event, 16 MiB of BSON: larger events fail the stream (BSONObjectTooLarge),
+         * or with $changeStreamSplitLargeEvent become fragments of whole top-level fields, each with its own token.
+         */
+        private void addSized(List<Document> batch, Document event, long ts) {
+            int size = encode(event).length;
+            if (size <= MAX_EVENT_BYTES) {
+                batch.add(event);
+                return;
+            }
+            if (!split) {
+                throw new MongoServerError(10334, "BSONObjectTooLarge",
+                    "BSONObj size: " + size + " is invalid. Size must be between 0 and 16793600(16MB)");
+            }
+            List<Document> fragments = new ArrayList<>();
+            Document current = new Document();
+            int currentSize = 0;
+            for (Map.Entry<String, Object> field : event.entrySet()) {
+                if (field.getKey().equals("_id")) {
+                    continue;
+                }
+                int fieldSize = encode(new Document(field.getKey(), field.getValue())).length;
+                if (fieldSize > MAX_EVENT_BYTES - 200) {
+                    throw new MongoServerError(10334, "BSONObjectTooLarge",
+                        "BSONObj size: " + fieldSize + " is invalid: field '" + field.getKey() + "' alone is over 16MB");
+                }
+                if (!current.isEmpty() && currentSize + fieldSize > MAX_EVENT_BYTES - 200) {
+                    fragments.add(current);
+                    current = new Document();
+                    currentSize = 0;
+                }
+                current.append(field.getKey(), field.getValue());
+                currentSize += fieldSize;
+            }
+            fragments.add(current);
+            for (int i = 0; i < fragments.size(); i++) {
+                int n = i + 1;
+                if (ts == skipTs && n <= skipFragments) {
+                    continue;
+                }
+                Document fragment = new Document("_id", new Document("_data", fragmentTokenOf(ts, n)))
+                    .append("splitEvent", new Document("fragment", n).append("of", fragments.size()));
+                fragment.putAll(fragments.get(i));
+                batch.add(fragment);
+            }
         }
 
         private Document header(BsonTimestamp ts, Document entry) {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Collection } from 'mongodb';
-import { MongoServerError } from 'mongodb';
+import { Int32, MongoServerError } from 'mongodb';
 import { ChangeSource, StreamPosition, isEventTooLarge } from './change-source.js';
 
 /**
@@ -68,7 +68,8 @@ test('BSONObjectTooLarge (10334) is told apart: a change event over 16 MiB stops
 
 test('$changeStreamSplitLargeEvent: the stage ends the pipeline; fragments are joined into one change with the last fragment\'s token, and no position is taken between them', async () => {
   const pipelines: unknown[][] = [];
-  const fragment = (n: number, of: number, fields: Record<string, unknown>) => ({ doc: { _id: { _data: `F${n}` }, splitEvent: { fragment: n, of }, ...fields } });
+  // Int32, as the driver gives them with promoteValues: false
+  const fragment = (n: number, of: number, fields: Record<string, unknown>) => ({ doc: { _id: { _data: `F${n}` }, splitEvent: { fragment: new Int32(n), of: new Int32(of) }, ...fields } });
   const source = new ChangeSource(
     scriptedCollection(
       [

@@ -122,7 +122,9 @@ export class ChangeSource {
    * fields of all fragments with the last fragment's resume token (resuming after it continues after the event).
    */
   private joinFragments(change: Change): Change | null {
-    const split = (change as { splitEvent?: { fragment: number; of: number } }).splitEvent;
+    // Int32 objects, not numbers: the stream is read with promoteValues: false.
+    const splitEvent = (change as { splitEvent?: { fragment: unknown; of: unknown } }).splitEvent;
+    const split = splitEvent ? { fragment: Number(splitEvent.fragment), of: Number(splitEvent.of) } : null;
     if (!split) {
       if (this.fragments.length > 0) throw new Error(`change stream: a change arrived after ${this.fragments.length} fragment(s) of a split event`);
       return change;
