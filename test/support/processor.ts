@@ -10,11 +10,13 @@ export { waitForCommittedToEnd } from './kafka.js';
 
 const { Decimal128, Int32, Long } = BSON;
 
-export async function createTopic(kafka: Kafka, topic: string, numPartitions: number): Promise<void> {
+/** `config`: topic configs (e.g. `max.message.bytes`), as kafka-configs names them. */
+export async function createTopic(kafka: Kafka, topic: string, numPartitions: number, config: Record<string, string> = {}): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1 }] });
+    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
+    await admin.createTopics({ topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }] });
   } finally {
     await admin.disconnect();
   }

@@ -179,6 +179,18 @@ final class StandInCommands {
         @SuppressWarnings("unchecked")
         List<Document> pipeline = (List<Document>) query.get("pipeline");
         Document options = (Document) pipeline.get(0).get("$changeStream");
+        // $changeStreamSplitLargeEvent (MongoDB 7.0, 6.0.9) splits events over 16 MiB into fragments; it has to be
+        // the last stage. Without it such an event fails the stream (BSONObjectTooLarge), as in MongoDB.
+        for (int i = 1; i < pipeline.size(); i++) {
+            if (pipeline.get(i).containsKey("$changeStreamSplitLargeEvent") && i != pipeline.size() - 1) {
+                throw new MongoServerError(2, "BadValue",
+                    "$changeStreamSplitLargeEvent can only appear at the end of the pipeline");
+            }
+        }
+        boolean split = pipeline.size() > 1 && pipeline.get(pipeline.size() - 1).containsKey("$changeStreamSplitLargeEvent");
+        if (split) {
+            pipeline = pipeline.subList(0, pipeline.size() - 1);
+        }
         Object target = query.get(command);
         String coll = target instanceof String ? (String) target : null;
         boolean cluster = Utils.isTrue(options.get("allChangesForCluster"));
@@ -196,7 +208,7 @@ final class StandInCommands {
             aggregation = Aggregation.fromPipeline(stages, backend::resolveDatabase, database, collection, oplog);
             aggregation.validate(query);
         }
-        Cursor cursor = oplog.createCursor(options, cluster ? null : db, coll, aggregation, hashedKeys);
+        Cursor cursor = oplog.createCursor(options, cluster ? null : db, coll, aggregation, hashedKeys, split);
         Object cursorOptions = query.get("cursor");
         Object batchSize = cursorOptions instanceof Document ? ((Document) cursorOptions).get("batchSize") : null;
         List<Document> firstBatch = cursor.takeDocuments(batchSize instanceof Number ? ((Number) batchSize).intValue() : 0);

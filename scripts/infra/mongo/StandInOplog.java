@@ -50,6 +50,8 @@ final class StandInOplog implements Oplog {
     static final ThreadLocal<Document> POST_BATCH_RESUME_TOKEN = new ThreadLocal<>();
 
     private static final int DEFAULT_BATCH = 1000;
+    /** MongoDB's largest change event (BSONObjectTooLarge above it). */
+    private static final int MAX_EVENT_BYTES = 16 * 1024 * 1024;
     private static final Set<String> INTERNAL_DATABASES = Set.of("admin", "local", "config");
 
     private final MongoBackend backend;
@@ -71,7 +73,7 @@ final class StandInOplog implements Oplog {
         this.maxEntries = maxEntries;
         if (persisted != null) {
             for (Map.Entry<Long, byte[]> e : persisted.entrySet()) {
-                entries.put(e.getKey(), decode(e.getValue()));
+                entries.put(e.getKey(), decodePersisted(e.getValue()));
                 size.incrementAndGet();
             }
         }
@@ -98,6 +100,13 @@ final class StandInOplog implements Oplog {
     public void handleDelete(String namespace, Document query, List<Object> deletedIds) {
     }
 
+    /**
+     * The document before an update, replace or delete, kept in the entry itself (real MongoDB keeps pre-images in
+     * config.system.preimages, and only for collections with changeStreamPreAndPostImages enabled): what
+     * fullDocumentBeforeChange gives. Never shown by a find on local.oplog.rs.
+     */
+    static final String PRE_IMAGE = "$standInPreImage";
+
     /** Called with the collection's lock held, right after the document was stored. */
     void logInsert(String namespace, Document document) {
         append(List.of(entry("i", namespace, document)));
@@ -107,15 +116,18 @@ final class StandInOplog implements Oplog {
     void logUpdate(String namespace, Object id, Document update, Document before, Document after) {
         append(List.of(entry("u", namespace, update.cloneDeeply())
             .append("o2", new Document("_id", id))
-            .append("updateDescription", StandInUpdateDescriptions.describe(update, before, after))));
+            .append("updateDescription", StandInUpdateDescriptions.describe(update, before, after))
+            .append(PRE_IMAGE, before)));
     }
 
-    void logReplace(String namespace, Object id, Document replacement) {
-        append(List.of(entry("u", namespace, replacement).append("o2", new Document("_id", id))));
+    /** A replacement; before is the whole document it replaced (its pre-image). */
+    void logReplace(String namespace, Object id, Document replacement, Document before) {
+        append(List.of(entry("u", namespace, replacement).append("o2", new Document("_id", id)).append(PRE_IMAGE, before)));
     }
 
-    void logDelete(String namespace, Object id) {
-        append(List.of(entry("d", namespace, new Document("_id", id))));
+    /** A delete; before is the deleted document (its pre-image). */
+    void logDelete(String namespace, Object id, Document before) {
+        append(List.of(entry("d", namespace, new Document("_id", id)).append(PRE_IMAGE, before)));
     }
 
     @Override
@@ -153,7 +165,9 @@ final class StandInOplog implements Oplog {
             if (out.size() >= limit) {
                 break;
             }
-            out.add(entry.cloneDeeply());
+            Document copy = entry.cloneDeeply();
+            copy.remove(PRE_IMAGE);
+            out.add(copy);
         }
         return out;
     }
@@ -191,7 +205,7 @@ final class StandInOplog implements Oplog {
                 entry.put("ts", new BsonTimestamp(ts));
                 entry.put("wall", Instant.ofEpochMilli(now.toEpochMilli()));
                 if (persisted != null) {
-                    persisted.put(ts, encode(entry));
+                    persisted.put(ts, encodePersisted(entry));
                 }
                 entries.put(ts, entry);
                 size.incrementAndGet();
@@ -225,6 +239,41 @@ final class StandInOplog implements Oplog {
         return BsonDecoder.decodeBson(Unpooled.wrappedBuffer(bytes));
     }
 
+    /** Marks an entry persisted field by field: a BSON document never starts with a negative length. */
+    private static final int FIELDS_MARKER = -1;
+
+    /**
+     * An entry as stored in the H2 file: each top-level field as its own small document. The library's decoder
+     * refuses documents over 16 MiB, and an entry holds up to three documents' worth (an update of a 15 MiB
+     * document: the update, its description and the pre-image), which no single field exceeds.
+     */
+    private static byte[] encodePersisted(Document entry) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.nio.ByteBuffer header = java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        out.writeBytes(header.putInt(0, FIELDS_MARKER).array());
+        for (Map.Entry<String, Object> field : entry.entrySet()) {
+            byte[] part = encode(new Document(field.getKey(), field.getValue()));
+            out.writeBytes(header.putInt(0, part.length).array());
+            out.writeBytes(part);
+        }
+        return out.toByteArray();
+    }
+
+    private static Document decodePersisted(byte[] bytes) {
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        if (bytes.length < 4 || in.getInt(0) != FIELDS_MARKER) {
+            return decode(bytes); // written whole, before entries were stored field by field
+        }
+        Document entry = new Document();
+        int position = 4;
+        while (position < bytes.length) {
+            int length = in.getInt(position);
+            entry.putAll(decode(java.util.Arrays.copyOfRange(bytes, position + 4, position + 4 + length)));
+            position += 4 + length;
+        }
+        return entry;
+    }
+
     static boolean isInternal(String namespace) {
         return INTERNAL_DATABASES.contains(Utils.getDatabaseNameFromFullName(namespace))
             || Utils.getCollectionNameFromFullName(namespace).startsWith("system.");
@@ -246,12 +295,12 @@ final class StandInOplog implements Oplog {
     @Override
     public Cursor createCursor(Document changeStreamDocument, String namespace, Aggregation aggregation) {
         return createCursor(changeStreamDocument, Utils.getDatabaseNameFromFullName(namespace),
-            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys());
+            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys(), false);
     }
 
-    /** db == null: the whole deployment; coll == null: one database. */
+    /** db == null: the whole deployment; coll == null: one database; split: $changeStreamSplitLargeEvent. */
     Cursor createCursor(Document options, String db, String coll, Aggregation aggregation,
-                        StandInHashedKeys hashedKeys) {
+                        StandInHashedKeys hashedKeys, boolean split) {
         for (String key : options.keySet()) {
             if (!Set.of("fullDocument", "fullDocumentBeforeChange", "resumeAfter", "startAfter",
                 "startAtOperationTime", "allChangesForCluster", "showExpandedEvents").contains(key)) {
@@ -261,14 +310,15 @@ final class StandInOplog implements Oplog {
         }
         String fullDocument = String.valueOf(options.getOrDefault("fullDocument", "default"));
         String beforeChange = String.valueOf(options.getOrDefault("fullDocumentBeforeChange", "off"));
-        if (fullDocument.equals("required") || beforeChange.equals("required")) {
+        if (fullDocument.equals("required")) {
             throw new MongoServerError(72, "InvalidOptions",
-                "this MongoDB stand-in records no pre- or post-images: fullDocument/fullDocumentBeforeChange"
-                    + " 'required' is not supported");
+                "this MongoDB stand-in records no post-images: fullDocument 'required' is not supported");
         }
 
         final long position;
         final boolean inclusive;
+        long skipTs = 0;
+        int skipFragments = 0;
         Object resumeAfter = options.get("resumeAfter");
         Object startAfter = options.get("startAfter");
         Object startAt = options.get("startAtOperationTime");
@@ -279,8 +329,15 @@ final class StandInOplog implements Oplog {
                     "Attempting to resume a change stream using 'resumeAfter' is not allowed from an invalidate"
                         + " notification; use 'startAfter'");
             }
-            position = token.ts;
+            if (token.fragment > 0 && !split) {
+                throw new MongoServerError(2, "BadValue",
+                    "a resume token of a split event fragment needs $changeStreamSplitLargeEvent in the pipeline");
+            }
+            // After a fragment: the same event again, without the fragments up to that one.
+            position = token.fragment > 0 ? token.ts - 1 : token.ts;
             inclusive = false;
+            skipTs = token.fragment > 0 ? token.ts : 0;
+            skipFragments = token.fragment;
         } else if (startAt != null) {
             if (!(startAt instanceof BsonTimestamp)) {
                 throw new MongoServerError(14, "TypeMismatch", "startAtOperationTime must be a timestamp");
@@ -300,7 +357,7 @@ final class StandInOplog implements Oplog {
         }
         long start = inclusive ? position - 1 : position;
         ChangeStreamCursor cursor = new ChangeStreamCursor(cursorRegistry.generateCursorId(), db, coll,
-            aggregation, hashedKeys, fullDocument, beforeChange, start);
+            aggregation, hashedKeys, fullDocument, beforeChange, start, split, skipTs, skipFragments);
         cursorRegistry.add(cursor);
         return cursor;
     }
@@ -309,13 +366,20 @@ final class StandInOplog implements Oplog {
         return String.format("%016x", ts) + (invalidate ? "01" : "");
     }
 
+    /** The token of fragment n (from 1) of a split event: the event's token, "f", n in two hex digits. */
+    private static String fragmentTokenOf(long ts, int fragment) {
+        return tokenOf(ts, false) + String.format("f%02x", fragment);
+    }
+
     private static final class Token {
         final long ts;
         final boolean invalidate;
+        final int fragment;
 
-        private Token(long ts, boolean invalidate) {
+        private Token(long ts, boolean invalidate, int fragment) {
             this.ts = ts;
             this.invalidate = invalidate;
+            this.fragment = fragment;
         }
 
         static Token parse(Object value) {
@@ -323,7 +387,11 @@ final class StandInOplog implements Oplog {
             if (data instanceof String) {
                 String s = (String) data;
                 if ((s.length() == 16 || (s.length() == 18 && s.endsWith("01"))) && s.matches("[0-9a-fA-F]+")) {
-                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), s.length() == 18);
+                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), s.length() == 18, 0);
+                }
+                if (s.length() == 19 && s.matches("[0-9a-fA-F]{16}f[0-9a-fA-F]{2}")) {
+                    return new Token(Long.parseUnsignedLong(s.substring(0, 16), 16), false,
+                        Integer.parseInt(s.substring(17), 16));
                 }
             }
             throw new MongoServerError(260, "InvalidResumeToken",
@@ -341,10 +409,17 @@ final class StandInOplog implements Oplog {
         private long position;
         private Document pendingInvalidate;
         private boolean closed;
+        private final boolean split;
+        private final long skipTs;
+        private final int skipFragments;
 
         ChangeStreamCursor(long id, String db, String coll, Aggregation aggregation, StandInHashedKeys hashedKeys,
-                           String fullDocument, String beforeChange, long position) {
+                           String fullDocument, String beforeChange, long position, boolean split, long skipTs,
+                           int skipFragments) {
             super(id);
+            this.split = split;
+            this.skipTs = skipTs;
+            this.skipFragments = skipFragments;
             this.db = db;
             this.coll = coll;
             this.aggregation = aggregation;
@@ -414,7 +489,7 @@ final class StandInOplog implements Oplog {
                     }
                     Document out = applyPipeline(event);
                     if (out != null) {
-                        batch.add(out);
+                        addSized(batch, out, e.getKey());
                     }
                 }
             }
@@ -503,8 +578,13 @@ final class StandInOplog implements Oplog {
             if (op.equals("u") && entry.containsKey("updateDescription")) {
                 event.append("updateDescription", entry.get("updateDescription"));
             }
-            if (!op.equals("i") && beforeChange.equals("whenAvailable")) {
-                event.append("fullDocumentBeforeChange", null);
+            if (!op.equals("i") && !beforeChange.equals("off")) {
+                if (beforeChange.equals("required") && !entry.containsKey(PRE_IMAGE)) {
+                    throw new MongoServerError(280, "ChangeStreamFatalError",
+                        "Change stream was configured to require a pre-image for all update, delete and replace events,"
+                            + " but no pre-image was recorded");
+                }
+                event.append("fullDocumentBeforeChange", entry.get(PRE_IMAGE));
             }
             return List.of(event);
         }
@@ -546,6 +626,53 @@ final class StandInOplog implements Oplog {
                 }
             }
             return events;
+        }
+
+        /**
+         * MongoDB's limit on one change event, 16 MiB of BSON: larger events fail the stream (BSONObjectTooLarge),
+         * or with $changeStreamSplitLargeEvent become fragments of whole top-level fields, each with its own token.
+         */
+        private void addSized(List<Document> batch, Document event, long ts) {
+            int size = encode(event).length;
+            if (size <= MAX_EVENT_BYTES) {
+                batch.add(event);
+                return;
+            }
+            if (!split) {
+                throw new MongoServerError(10334, "BSONObjectTooLarge",
+                    "BSONObj size: " + size + " is invalid. Size must be between 0 and 16793600(16MB)");
+            }
+            List<Document> fragments = new ArrayList<>();
+            Document current = new Document();
+            int currentSize = 0;
+            for (Map.Entry<String, Object> field : event.entrySet()) {
+                if (field.getKey().equals("_id")) {
+                    continue;
+                }
+                int fieldSize = encode(new Document(field.getKey(), field.getValue())).length;
+                if (fieldSize > MAX_EVENT_BYTES - 200) {
+                    throw new MongoServerError(10334, "BSONObjectTooLarge",
+                        "BSONObj size: " + fieldSize + " is invalid: field '" + field.getKey() + "' alone is over 16MB");
+                }
+                if (!current.isEmpty() && currentSize + fieldSize > MAX_EVENT_BYTES - 200) {
+                    fragments.add(current);
+                    current = new Document();
+                    currentSize = 0;
+                }
+                current.append(field.getKey(), field.getValue());
+                currentSize += fieldSize;
+            }
+            fragments.add(current);
+            for (int i = 0; i < fragments.size(); i++) {
+                int n = i + 1;
+                if (ts == skipTs && n <= skipFragments) {
+                    continue;
+                }
+                Document fragment = new Document("_id", new Document("_data", fragmentTokenOf(ts, n)))
+                    .append("splitEvent", new Document("fragment", n).append("of", fragments.size()));
+                fragment.putAll(fragments.get(i));
+                batch.add(fragment);
+            }
         }
 
         private Document header(BsonTimestamp ts, Document entry) {

@@ -161,7 +161,7 @@ final class StandInWrites {
         inOneCommit(() -> {
             StandInLibraryAccess.replaceStored(collection, stored, updated);
             if (isReplacement(update)) {
-                oplog.logReplace(namespace, stored.get(ID), stored.cloneDeeply());
+                oplog.logReplace(namespace, stored.get(ID), stored.cloneDeeply(), before);
             } else {
                 oplog.logUpdate(namespace, stored.get(ID), update, before, stored);
             }
@@ -254,9 +254,10 @@ final class StandInWrites {
 
     private void deleteStored(MongoCollection<?> collection, String namespace, Document stored) {
         Object id = stored.get(ID);
+        Document before = stored.cloneDeeply();
         inOneCommit(() -> {
             collection.removeDocument(stored);
-            oplog.logDelete(namespace, id);
+            oplog.logDelete(namespace, id, before);
         });
     }
 

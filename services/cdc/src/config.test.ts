@@ -25,3 +25,14 @@ test('CDC_HEARTBEAT_INTERVAL_MS: 60 s by default, a positive whole number of mil
   assert.equal(parse({ CDC_HEARTBEAT_INTERVAL_MS: '5000' }).CDC_HEARTBEAT_INTERVAL_MS, 5000);
   for (const bad of ['0', '-1', '1.5', 'soon']) assert.match(problems({ CDC_HEARTBEAT_INTERVAL_MS: bad }).join('\n'), /^CDC_HEARTBEAT_INTERVAL_MS: /, bad);
 });
+
+test('CDC_MAX_MESSAGE_BYTES: 64 MiB by default, within KAFKA_MAX_MESSAGE_BYTES (65 MiB) less room for key, headers and framing', () => {
+  const config = parse({});
+  assert.equal(config.CDC_MAX_MESSAGE_BYTES, 64 * 1024 * 1024);
+  assert.equal(config.KAFKA_MAX_MESSAGE_BYTES, 65 * 1024 * 1024);
+  assert.deepEqual(problems({ CDC_MAX_MESSAGE_BYTES: String(65 * 1024 * 1024 - 65536) }), []);
+  assert.match(problems({ CDC_MAX_MESSAGE_BYTES: String(65 * 1024 * 1024 - 65535) }).join('\n'), /^CDC_MAX_MESSAGE_BYTES: must be at most KAFKA_MAX_MESSAGE_BYTES - 65536/);
+  // A managed cluster capped at 8 MB: lowering the topic limit alone is refused until the event limit follows.
+  assert.match(problems({ KAFKA_MAX_MESSAGE_BYTES: '8000000' }).join('\n'), /^CDC_MAX_MESSAGE_BYTES: .*raise KAFKA_MAX_MESSAGE_BYTES/);
+  assert.deepEqual(problems({ KAFKA_MAX_MESSAGE_BYTES: '8000000', CDC_MAX_MESSAGE_BYTES: '7900000' }), []);
+});

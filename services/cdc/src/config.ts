@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields, secret } from '@cdc/core';
+import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields, secret, RECORD_OVERHEAD_BYTES } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -17,6 +17,11 @@ export const cdcConfigSchema = z.object({
   CDC_SNAPSHOT: z.enum(['never', 'initial', 'when_no_offset']).default('initial'),
   CDC_SNAPSHOT_BATCH_SIZE: fields.positiveInt(1000),
   CDC_FULL_DOCUMENT_BEFORE_CHANGE: z.enum(['off', 'whenAvailable', 'required']).default('off'),
+  /**
+   * end the change stream with $changeStreamSplitLargeEvent (MongoDB 7.0, 6.0.9 and later) and join the fragments:
+   * events over 16 MiB (a big document with its pre-image) are read instead of failing the stream; false for older servers
+   */
+  CDC_SPLIT_LARGE_EVENTS: fields.bool(true),
   /** what to do on drop / rename / invalidate: stop the service, or reopen the stream after the event */
   CDC_ON_STREAM_END: z.enum(['stop', 'reopen']).default('stop'),
   /** what to do when the saved resume token is no longer in the oplog */
@@ -29,8 +34,11 @@ export const cdcConfigSchema = z.object({
   CDC_BATCH_MAX_EVENTS: fields.positiveInt(2000),
   CDC_BATCH_MAX_BYTES: fields.positiveInt(4 * 1024 * 1024),
   CDC_BATCH_MAX_WAIT_MS: fields.positiveInt(200),
-  /** events larger than this go to the dead-letter topic; keep below the broker's message.max.bytes */
-  CDC_MAX_MESSAGE_BYTES: fields.positiveInt(900 * 1024),
+  /**
+   * events larger than this (encoded envelope) go to the dead-letter topic <topic>.dlq with reason oversize; 64 MiB
+   * holds a 16 MiB document with its pre-image and update description. At most KAFKA_MAX_MESSAGE_BYTES - 65536
+   */
+  CDC_MAX_MESSAGE_BYTES: fields.positiveInt(64 * 1024 * 1024),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   /** tests only: SIGKILL itself once the Nth transaction (over all streams) has sent its records but not committed */
   CDC_TEST_CRASH_IN_TRANSACTION: fields.nonNegativeInt(0),
@@ -41,6 +49,10 @@ export const cdcConfigSchema = z.object({
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
+}).refine((c) => c.CDC_MAX_MESSAGE_BYTES + RECORD_OVERHEAD_BYTES <= c.KAFKA_MAX_MESSAGE_BYTES, {
+  // An event the cdc accepts has to fit the topic it goes to, or the transaction carrying it fails.
+  path: ['CDC_MAX_MESSAGE_BYTES'],
+  message: `must be at most KAFKA_MAX_MESSAGE_BYTES - ${RECORD_OVERHEAD_BYTES} (room for key, headers and batch framing): raise KAFKA_MAX_MESSAGE_BYTES (and the topic's max.message.bytes) or lower CDC_MAX_MESSAGE_BYTES`,
 }).refine((c) => c.CDC_SNAPSHOT !== 'when_no_offset' || c.CDC_ON_HISTORY_LOST === 'resnapshot', {
   // It once overrode CDC_ON_HISTORY_LOST=fail without a word; now the two settings have to agree.
   path: ['CDC_SNAPSHOT'],

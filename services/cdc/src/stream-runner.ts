@@ -1,7 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import { Timestamp } from 'mongodb';
 import { FatalError, type ClusterTime, type Logger } from '@cdc/core';
-import { ChangeSource, currentClusterTime, isHistoryLost, type ResumePoint } from './source/change-source.js';
+import { ChangeSource, currentClusterTime, isEventTooLarge, isHistoryLost, type ResumePoint } from './source/change-source.js';
 import { ChangeBatcher, type BatcherSettings } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf } from './transform/to-envelope.js';
@@ -20,6 +20,8 @@ export interface StreamSettings extends BatcherSettings {
   snapshotBatchSize: number;
   onHistoryLost: 'fail' | 'resnapshot';
   fullDocumentBeforeChange: 'off' | 'whenAvailable' | 'required';
+  /** CDC_SPLIT_LARGE_EVENTS */
+  splitLargeEvents: boolean;
   checkpointTopic: string;
   heartbeatIntervalMs: number;
 }
@@ -65,6 +67,7 @@ export class StreamRunner {
           pipeline: settings.pipeline,
           maxAwaitTimeMs: Math.min(settings.batchMaxWaitMs, 1000),
           batchSize: Math.min(settings.batchMaxEvents, 1000),
+          splitLargeEvents: settings.splitLargeEvents,
         });
         source.open(from);
         const batcher = new ChangeBatcher(source, settings);
@@ -112,6 +115,20 @@ export class StreamRunner {
         this.phase = 'streaming';
         from = await this.streamingPhase.run(from);
       } catch (error) {
+        if (isEventTooLarge(error)) {
+          // Resuming reads the same event again: stop with what to do instead of restarting into it for ever.
+          throw new FatalError(
+            `stream ${this.settings.streamId}: MongoDB refused to return a change event larger than 16 MiB ` +
+              `(BSONObjectTooLarge: ${(error as Error).message}), so the stream cannot read past it. ` +
+              (this.settings.splitLargeEvents
+                ? `Even split ($changeStreamSplitLargeEvent), one of its fields is over 16 MiB. `
+                : `Set CDC_SPLIT_LARGE_EVENTS=true (MongoDB 7.0 or 6.0.9 and later) to have such events split and joined again. `) +
+              (this.settings.fullDocumentBeforeChange !== 'off'
+                ? `Restarting with CDC_FULL_DOCUMENT_BEFORE_CHANGE=off leaves the pre-image out of the event, which may bring it under the limit.`
+                : `See the README, known limitations.`),
+            { reason: 'event-too-large' },
+          );
+        }
         if (!isHistoryLost(error)) throw error;
         // The only way on is a fresh snapshot of the whole collection: the operator has to ask for it.
         if (this.settings.onHistoryLost !== 'resnapshot') {

@@ -53,6 +53,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
     crashAfterRename: config.PROCESSOR_TEST_CRASH_AFTER_RENAME,
     crashAfterCommit: config.PROCESSOR_TEST_CRASH_AFTER_COMMIT,
+    maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
   }, fail);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());

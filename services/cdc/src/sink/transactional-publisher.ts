@@ -11,6 +11,8 @@ export interface PublisherSettings {
   transactionalId: string;
   transactionTimeoutMs: number;
   compression: 'none' | 'gzip';
+  /** the producer's message.max.bytes (KAFKA_MAX_MESSAGE_BYTES) */
+  maxMessageBytes?: number;
   /** how long to wait between attempts when a transaction fails (doubles up to 30 s) */
   retryBackoffMs?: number;
   /** test fault injection: called once the records are sent, before the commit */
@@ -99,7 +101,7 @@ export class TransactionalPublisher implements Publisher {
     } catch (error) {
       if (producer.isActive()) await producer.abort().catch(() => undefined);
       await this.reset();
-      throw error;
+      throw explainTooLarge(error, topicMessages, this.settings.maxMessageBytes);
     } finally {
       clearInterval(pending);
     }
@@ -115,4 +117,25 @@ export class TransactionalPublisher implements Publisher {
     this.closed = true;
     await this.reset();
   }
+}
+
+/** Kafka's MESSAGE_TOO_LARGE (broker error 10; librdkafka's MSG_SIZE_TOO_LARGE has the same code). */
+function isTooLarge(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  return e?.code === 10 || /message size too large|MSG_SIZE_TOO_LARGE/i.test(String(e?.message ?? ''));
+}
+
+/**
+ * A record refused for its size is retried like any failure (raising the topic's max.message.bytes lets the
+ * same process go on), but the error names the settings to look at instead of librdkafka's bare code.
+ */
+function explainTooLarge(error: unknown, topicMessages: { topic: string; messages: Message[] }[], maxMessageBytes: number | undefined): unknown {
+  if (!isTooLarge(error)) return error;
+  const largest = Math.max(0, ...topicMessages.flatMap((t) => t.messages.map((m) => (m.value == null ? 0 : Buffer.byteLength(m.value)))));
+  return new Error(
+    `Kafka refused a record of ${largest} bytes as too large (${(error as Error).message}): the topic's max.message.bytes ` +
+      `(or the broker's message.max.bytes) is below what CDC_MAX_MESSAGE_BYTES lets through; raise the topic's ` +
+      `max.message.bytes to KAFKA_MAX_MESSAGE_BYTES=${maxMessageBytes ?? 'unset'} (kafka-configs --alter), or lower CDC_MAX_MESSAGE_BYTES`,
+    { cause: error },
+  );
 }

@@ -14,11 +14,22 @@ export interface ChangeSourceSettings {
   maxAwaitTimeMs: number;
   /** changes per getMore; also how many changes are read ahead of the consumer */
   batchSize: number;
+  /** end the pipeline with $changeStreamSplitLargeEvent and join the fragments of events over 16 MiB */
+  splitLargeEvents?: boolean;
 }
 
 /** ChangeStreamHistoryLost: the resume point has rolled off the oplog. */
 export function isHistoryLost(error: unknown): boolean {
   return error instanceof MongoServerError && (error.code === 286 || error.codeName === 'ChangeStreamHistoryLost' || /resume point may no longer be in the oplog/i.test(error.message));
+}
+
+/**
+ * BSONObjectTooLarge (10334): MongoDB cannot return a change event over 16 MiB of BSON (a big document with its
+ * pre-image or a large update description) without $changeStreamSplitLargeEvent (CDC_SPLIT_LARGE_EVENTS=false, or
+ * one field alone over 16 MiB).
+ */
+export function isEventTooLarge(error: unknown): boolean {
+  return error instanceof MongoServerError && (error.code === 10334 || error.codeName === 'BSONObjectTooLarge');
 }
 
 type Change = ChangeStreamDocument<Document>;
@@ -45,6 +56,8 @@ export class ChangeSource {
   private wakeConsumer: (() => void) | null = null;
   private wakeReader: (() => void) | null = null;
   private reading: Promise<void> = Promise.resolve();
+  /** the fragments of a split event read so far ($changeStreamSplitLargeEvent) */
+  private fragments: Change[] = [];
 
   constructor(
     private readonly collection: Collection,
@@ -63,7 +76,10 @@ export class ChangeSource {
     if (from.kind === 'token') options.resumeAfter = { _data: from.token };
     if (from.kind === 'after-end') options.startAfter = { _data: from.token };
     if (from.kind === 'time') options.startAtOperationTime = from.at;
-    const stream = this.collection.watch(this.settings.pipeline, options);
+    // The stage has to be the pipeline's last.
+    const pipeline = this.settings.splitLargeEvents ? [...this.settings.pipeline, { $changeStreamSplitLargeEvent: {} }] : this.settings.pipeline;
+    this.fragments = [];
+    const stream = this.collection.watch(pipeline, options);
     this.stream = stream;
     this.reading = this.readAhead(stream);
   }
@@ -82,11 +98,15 @@ export class ChangeSource {
         const started = Date.now();
         const change = await stream.tryNext();
         if (change) {
-          this.queue.push(change);
-          this.wake();
+          const whole = this.joinFragments(change);
+          if (whole) {
+            this.queue.push(whole);
+            this.wake();
+          }
           continue;
         }
-        this.notePosition(stream);
+        // Between two fragments the stream's position is inside an event: not a point to checkpoint.
+        if (this.fragments.length === 0) this.notePosition(stream);
         // A server that answers an empty getMore at once (instead of waiting maxAwaitTimeMS) would make us spin.
         const idleWait = Math.min(50, this.settings.maxAwaitTimeMs) - (Date.now() - started);
         if (idleWait > 0) await new Promise((resolve) => setTimeout(resolve, idleWait));
@@ -95,6 +115,30 @@ export class ChangeSource {
       if (this.stream === stream) this.failure = { error };
       this.wake();
     }
+  }
+
+  /**
+   * A change as it was before $changeStreamSplitLargeEvent cut it: null until its last fragment arrives, then the
+   * fields of all fragments with the last fragment's resume token (resuming after it continues after the event).
+   */
+  private joinFragments(change: Change): Change | null {
+    // Int32 objects, not numbers: the stream is read with promoteValues: false.
+    const splitEvent = (change as { splitEvent?: { fragment: unknown; of: unknown } }).splitEvent;
+    const split = splitEvent ? { fragment: Number(splitEvent.fragment), of: Number(splitEvent.of) } : null;
+    if (!split) {
+      if (this.fragments.length > 0) throw new Error(`change stream: a change arrived after ${this.fragments.length} fragment(s) of a split event`);
+      return change;
+    }
+    if (split.fragment !== this.fragments.length + 1) {
+      throw new Error(`change stream: fragment ${split.fragment} of ${split.of} of a split event arrived after ${this.fragments.length}`);
+    }
+    this.fragments.push(change);
+    if (split.fragment < split.of) return null;
+    const joined = Object.assign({}, ...this.fragments) as Change & { splitEvent?: unknown };
+    delete joined.splitEvent;
+    joined._id = change._id;
+    this.fragments = [];
+    return joined;
   }
 
   /** Queues the stream's position after an empty batch, once per position (a quiet oplog repeats it). */

@@ -120,7 +120,7 @@ export function createKafka(settings: KafkaSettings): Kafka {
  */
 export function createTransactionalProducer(
   kafka: Kafka,
-  settings: { transactionalId: string; transactionTimeoutMs: number; compression?: 'none' | 'gzip' },
+  settings: { transactionalId: string; transactionTimeoutMs: number; compression?: 'none' | 'gzip'; maxMessageBytes?: number },
 ): Producer {
   return kafka.producer({
     kafkaJS: {
@@ -132,6 +132,8 @@ export function createTransactionalProducer(
       compression: (settings.compression ?? 'none') as KafkaJS.CompressionTypes,
     },
     partitioner: 'murmur2_random',
+    // librdkafka refuses (MSG_SIZE_TOO_LARGE) records above this; its default is 1 MB
+    ...(settings.maxMessageBytes ? { 'message.max.bytes': settings.maxMessageBytes } : {}),
   });
 }
 
@@ -166,7 +168,7 @@ export type RebalanceListener = (event: { kind: 'assign' | 'revoke'; partitions:
  */
 export function createGroupConsumer(
   kafka: Kafka,
-  settings: { groupId: string; sessionTimeoutMs: number; maxBatchSize?: number; onRebalance?: RebalanceListener },
+  settings: { groupId: string; sessionTimeoutMs: number; maxBatchSize?: number; maxMessageBytes?: number; onRebalance?: RebalanceListener },
 ): Consumer {
   const onRebalance = settings.onRebalance;
   return kafka.consumer({
@@ -184,6 +186,11 @@ export function createGroupConsumer(
     },
     'isolation.level': 'read_committed',
     'js.consumer.max.batch.size': settings.maxBatchSize ?? 1000,
+    // A fetch response holds at least one whole record batch, however large: records up to maxMessageBytes fit
+    // (librdkafka's defaults, 50 MB per fetch and 100 MB per response, are what applies without it).
+    ...(settings.maxMessageBytes
+      ? { 'fetch.max.bytes': settings.maxMessageBytes, 'receive.message.max.bytes': settings.maxMessageBytes + 1024 * 1024 }
+      : {}),
     ...(onRebalance
       ? {
           rebalance_cb: (error: { code: number }, partitions: TopicPartition[]) => {

@@ -8,14 +8,15 @@ const settings: TopicSettings = {
   KAFKA_CDC_TOPIC_RETENTION_MS: 1000,
   KAFKA_FILES_TOPIC_RETENTION_MS: 2000,
   KAFKA_DLQ_TOPIC_RETENTION_MS: -1,
+  KAFKA_MAX_MESSAGE_BYTES: 5000,
 };
 
-test('a data topic comes with its dead-letter topic: one partition, the dead-letter retention', () => {
+test('a data topic comes with its dead-letter topic: one partition, the dead-letter retention; a CDC topic takes KAFKA_MAX_MESSAGE_BYTES records', () => {
   assert.deepEqual(topicWithDeadLetter('orders-cdc', 'cdc', settings), [
-    { topic: 'orders-cdc', numPartitions: 6, replicationFactor: 3, config: { 'retention.ms': '1000' } },
+    { topic: 'orders-cdc', numPartitions: 6, replicationFactor: 3, config: { 'retention.ms': '1000', 'max.message.bytes': '5000' } },
     { topic: 'orders-cdc.dlq', numPartitions: 1, replicationFactor: 3, config: { 'retention.ms': '-1' } },
   ]);
-  assert.equal(topicWithDeadLetter('parquet-files', 'files', settings)[0]?.config?.['retention.ms'], '2000');
+  assert.deepEqual(topicWithDeadLetter('parquet-files', 'files', settings)[0]?.config, { 'retention.ms': '2000' });
 });
 
 test('the topic plan deploy.sh reads: NAME PARTITIONS REPLICATION CONFIGS per line, - for none', () => {

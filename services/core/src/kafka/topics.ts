@@ -66,6 +66,11 @@ export function deadLetterTopicOf(topic: string): string {
   return `${topic}.dlq`;
 }
 
+/** 65 MiB: CDC_MAX_MESSAGE_BYTES' 64 MiB event plus room for the key, headers and record-batch framing. */
+export const KAFKA_MAX_MESSAGE_BYTES_DEFAULT = 65 * 1024 * 1024;
+/** What a record batch of one event needs beyond its value: key (the document id), headers, batch framing. */
+export const RECORD_OVERHEAD_BYTES = 64 * 1024;
+
 /**
  * Partitions, replication and retention of the topics the services create (each service its own topics when
  * missing; deploy.sh all of them up front, from the services' `--print-topics`). Spread into each schema.
@@ -77,7 +82,14 @@ export const topicFields = () => ({
   KAFKA_CDC_TOPIC_RETENTION_MS: fields.retentionMs(604800000),
   KAFKA_FILES_TOPIC_RETENTION_MS: fields.retentionMs(604800000),
   KAFKA_DLQ_TOPIC_RETENTION_MS: fields.retentionMs(2592000000),
+  /**
+   * largest Kafka record batch of a CDC topic, bytes: the topic's max.message.bytes when a service creates it, the
+   * cdc producer's message.max.bytes and the processor's fetch limits (65 MiB holds a 16 MiB document with its
+   * pre-image and update description); keep the broker's message.max.bytes / replica.fetch.max.bytes at least this
+   */
+  KAFKA_MAX_MESSAGE_BYTES: fields.positiveInt(KAFKA_MAX_MESSAGE_BYTES_DEFAULT),
 });
+
 
 export interface TopicSettings {
   KAFKA_TOPIC_PARTITIONS: number;
@@ -85,13 +97,19 @@ export interface TopicSettings {
   KAFKA_CDC_TOPIC_RETENTION_MS: number;
   KAFKA_FILES_TOPIC_RETENTION_MS: number;
   KAFKA_DLQ_TOPIC_RETENTION_MS: number;
+  KAFKA_MAX_MESSAGE_BYTES: number;
 }
 
-/** A data topic ('cdc' or 'files') and its dead-letter topic (one partition, its own retention). */
+/**
+ * A data topic ('cdc' or 'files') and its dead-letter topic (one partition, its own retention). A CDC topic takes
+ * records up to KAFKA_MAX_MESSAGE_BYTES (max.message.bytes), whatever the broker's default.
+ */
 export function topicWithDeadLetter(topic: string, kind: 'cdc' | 'files', settings: TopicSettings): TopicSpec[] {
   const retention = kind === 'cdc' ? settings.KAFKA_CDC_TOPIC_RETENTION_MS : settings.KAFKA_FILES_TOPIC_RETENTION_MS;
+  const config: Record<string, string> = { 'retention.ms': String(retention) };
+  if (kind === 'cdc') config['max.message.bytes'] = String(settings.KAFKA_MAX_MESSAGE_BYTES);
   return [
-    { topic, numPartitions: settings.KAFKA_TOPIC_PARTITIONS, replicationFactor: settings.KAFKA_REPLICATION_FACTOR, config: { 'retention.ms': String(retention) } },
+    { topic, numPartitions: settings.KAFKA_TOPIC_PARTITIONS, replicationFactor: settings.KAFKA_REPLICATION_FACTOR, config },
     {
       topic: deadLetterTopicOf(topic),
       numPartitions: 1,

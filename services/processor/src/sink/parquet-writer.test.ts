@@ -71,6 +71,25 @@ for (const library of PARQUET_LIBRARIES) {
   }
 }
 
+for (const library of PARQUET_LIBRARIES) {
+  test(`${library}: a big document costs its own size in the file, not a copy per statistic; it reads back whole`, async () => {
+    // 4 MiB of text in each of document, document_before and update_description; without compression, the file
+    // holds them once each (with min/max statistics it held ~15 copies of each).
+    const big = 'x"\\é'.repeat(1024 * 1024);
+    const [first] = rows;
+    const row: ParquetRow = { ...first!, document: `{"big":${JSON.stringify(big)}}`, document_before: `{"big":${JSON.stringify(big)}}`, update_description: JSON.stringify({ updated_fields: big }) };
+    const text = Buffer.byteLength(row.document!) + Buffer.byteLength(row.document_before!) + Buffer.byteLength(row.update_description!);
+    const writer = await createParquetWriter(library, { compression: 'UNCOMPRESSED', rowGroupRows: 1000, pageRows: 8192 });
+    const path = join(dir, `${library.replace(/\W/g, '')}-big.parquet`);
+    const { bytes } = await writer.write(path, [row]);
+    assert.ok(bytes > text && bytes < text + 1024 * 1024, `${bytes} bytes of file for ${text} bytes of text`);
+    const { values } = await readBack(path);
+    assert.equal(values[0]!.document, row.document);
+    assert.equal(values[0]!.document_before, row.document_before);
+    assert.equal(values[0]!.update_description, row.update_description);
+  });
+}
+
 test('the file store writes atomically: temp name, fsync, rename; checksums are of the final file', async () => {
   const writer = await createParquetWriter('@dsnp/parquetjs', { compression: 'SNAPPY', rowGroupRows: 1000, pageRows: 1000 });
   const store = new FileStore(join(dir, 'tree'), writer);

@@ -10,6 +10,8 @@ export interface ConsumerSettings extends WorkerSettings {
   partitionsConcurrency: number;
   crashAfterRename: number;
   crashAfterCommit: number;
+  /** KAFKA_MAX_MESSAGE_BYTES: the largest record the consumer must be able to fetch */
+  maxMessageBytes?: number;
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -42,6 +44,7 @@ export class CdcTopicConsumer {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
+      maxMessageBytes: settings.maxMessageBytes,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
     });
     this.faults = sigkillFaultPoints({ afterRename: settings.crashAfterRename, afterCommit: settings.crashAfterCommit }, logger);
