@@ -189,6 +189,8 @@ cmd_up() {
   fi
   local port
   for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" $KAFKA_SASL_SSL_PORT; do
+    # a killed broker's sockets go with its last thread: give them a moment before calling the port taken
+    for _ in $(seq 1 50); do port_open "$port" || break; sleep 0.2; done
     port_open "$port" && die "port $port is already in use by another process"
   done
   local dir start=$SECONDS
