@@ -5,7 +5,7 @@ import { gcpSettings } from '@cdc/core/gcp';
 export const analysisToolSettings = {
   BIGQUERY_PORT: setting.port({
     default: 9050,
-    readBy: 'docker compose, scripts/infra.sh',
+    readBy: 'docker compose',
     description:
       "port of the BigQuery emulator on this host (docker compose publishes it on BIND_ADDRESS; for scripts/stack.sh and scripts/infra.sh it comes from the environment instead); the analysis tool's endpoint when neither --endpoint, --gcp nor BIGQUERY_ENDPOINT is given",
   }),

@@ -1,15 +1,5 @@
 import { z } from 'zod';
-import {
-  checkKafkaSecurity,
-  commonSettings,
-  kafkaSettings,
-  kafkaTransactionSettings,
-  perServiceSettings,
-  setting,
-  settingsSchema,
-  topicSettings,
-  RECORD_OVERHEAD_BYTES,
-} from '@cdc/core';
+import { kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, setting, RECORD_OVERHEAD_BYTES } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
@@ -67,8 +57,8 @@ export const cdcSettings = {
       "an idle stream checkpoints its change stream's position (postBatchResumeToken; no events, one small Kafka transaction) this often, so its resume point follows the oplog instead of rolling off it; keep it well below the oplog's window",
   }),
   CDC_BATCH_MAX_EVENTS: setting.int({ default: 2000, min: 1, description: 'a Kafka transaction is committed when it holds this many events' }),
-  CDC_BATCH_MAX_BYTES: setting.int({ default: 4 * 1024 * 1024, min: 1, unit: 'bytes', description: '... or this many bytes of events' }),
-  CDC_BATCH_MAX_WAIT_MS: setting.durationMs({ default: 200, description: '... or after this wait' }),
+  CDC_BATCH_MAX_BYTES: setting.int({ default: 4 * 1024 * 1024, min: 1, unit: 'bytes', description: 'a Kafka transaction is also committed when its events add up to this many bytes' }),
+  CDC_BATCH_MAX_WAIT_MS: setting.durationMs({ default: 200, description: 'a Kafka transaction is also committed when it has waited this long for more events' }),
   CDC_MAX_MESSAGE_BYTES: setting.int({
     default: 64 * 1024 * 1024,
     min: 1,
@@ -81,13 +71,7 @@ export const cdcSettings = {
   ...perServiceSettings('cdc', 8081),
 };
 
-export const cdcConfigSchema = settingsSchema({
-  ...cdcSettings,
-  ...kafkaSettings,
-  ...kafkaTransactionSettings,
-  ...topicSettings,
-  ...commonSettings,
-}).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
+export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTransactionSettings }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
 }).refine((c) => c.CDC_MAX_MESSAGE_BYTES + RECORD_OVERHEAD_BYTES <= c.KAFKA_MAX_MESSAGE_BYTES, {
@@ -98,6 +82,6 @@ export const cdcConfigSchema = settingsSchema({
   // It once overrode CDC_ON_HISTORY_LOST=fail without a word; now the two settings have to agree.
   path: ['CDC_SNAPSHOT'],
   message: 'when_no_offset also snapshots when the saved resume point is lost from the oplog, so it needs CDC_ON_HISTORY_LOST=resnapshot (or use initial)',
-}).superRefine(checkKafkaSecurity);
+});
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;

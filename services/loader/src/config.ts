@@ -1,15 +1,5 @@
 import type { z } from 'zod';
-import {
-  checkKafkaSecurity,
-  commonSettings,
-  fields,
-  kafkaSettings,
-  perServiceSettings,
-  readinessSettings,
-  setting,
-  settingsSchema,
-  topicSettings,
-} from '@cdc/core';
+import { fields, kafkaServiceSchema, perServiceSettings, readinessSettings, setting } from '@cdc/core';
 import { bigQueryName, gcpSettings } from '@cdc/core/gcp';
 
 /** The loader's own variables (the shared ones are in `loaderConfigSchema`). */
@@ -44,7 +34,7 @@ export const loaderSettings = {
     min: 1,
     description: 'a group closes early with this many files (BigQuery takes up to 10,000 source URIs per load job)',
   }),
-  LOADER_GROUP_MAX_BYTES: setting.int({ default: 2 * 1024 * 1024 * 1024, min: 1, unit: 'bytes', description: '... or this many bytes of Parquet' }),
+  LOADER_GROUP_MAX_BYTES: setting.int({ default: 2 * 1024 * 1024 * 1024, min: 1, unit: 'bytes', description: 'a group also closes early with this many bytes of Parquet' }),
   LOADER_LOAD_JOBS_PER_DAY: setting.int({
     default: 1000,
     min: 1,
@@ -94,13 +84,6 @@ export const loaderSettings = {
   ...perServiceSettings('loader', 8083),
 };
 
-export const loaderConfigSchema = settingsSchema({
-  ...loaderSettings,
-  ...gcpSettings,
-  ...kafkaSettings,
-  ...topicSettings,
-  ...readinessSettings,
-  ...commonSettings,
-}).superRefine(checkKafkaSecurity);
+export const loaderConfigSchema = kafkaServiceSchema({ ...loaderSettings, ...gcpSettings, ...readinessSettings });
 
 export type LoaderConfig = z.output<typeof loaderConfigSchema>;

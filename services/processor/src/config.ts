@@ -1,16 +1,5 @@
 import type { z } from 'zod';
-import {
-  checkKafkaSecurity,
-  commonSettings,
-  fields,
-  kafkaSettings,
-  kafkaTransactionSettings,
-  perServiceSettings,
-  readinessSettings,
-  setting,
-  settingsSchema,
-  topicSettings,
-} from '@cdc/core';
+import { fields, kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, readinessSettings, setting } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.js';
 
 /** The processor's own variables (the shared ones are in `processorConfigSchema`). */
@@ -39,11 +28,11 @@ export const processorSettings = {
     default: 64 * 1024 * 1024,
     min: 1,
     unit: 'bytes',
-    description: "... or when the Kafka record values in it add up to this many bytes (64 MiB of envelopes gives row groups well above BigQuery's advised 16 MiB)",
+    description: "a partition's open batch also becomes a file when the Kafka record values in it add up to this many bytes (64 MiB of envelopes gives row groups well above BigQuery's advised 16 MiB)",
   }),
   PROCESSOR_BATCH_MAX_AGE_MS: setting.durationMs({
     default: 5000,
-    description: '... or when its first record is this old, even if no new record arrives (the latency bound at low volume)',
+    description: "a partition's open batch also becomes a file when its first record is this old, even if no new record arrives (the latency bound at low volume)",
   }),
   PROCESSOR_PARQUET_LIBRARY: setting.oneOf(PARQUET_LIBRARIES, {
     default: '@dsnp/parquetjs',
@@ -65,14 +54,7 @@ export const processorSettings = {
   ...perServiceSettings('processor', 8082),
 };
 
-export const processorConfigSchema = settingsSchema({
-  ...processorSettings,
-  ...kafkaSettings,
-  ...kafkaTransactionSettings,
-  // the topics the processor creates when missing (files topic, input topics)
-  ...topicSettings,
-  ...readinessSettings,
-  ...commonSettings,
-}).superRefine(checkKafkaSecurity);
+// the topics it creates when missing: files topic, input topics
+export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...kafkaTransactionSettings, ...readinessSettings });
 
 export type ProcessorConfig = z.output<typeof processorConfigSchema>;

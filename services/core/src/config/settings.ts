@@ -13,6 +13,8 @@ export interface Setting<Z extends z.ZodType = z.ZodType> {
   readonly description: string;
   /** the values it takes, for the docs: `integer >= 1`, `never | initial`, `true | false` */
   readonly values: string;
+  /** the words it takes, when it is one of a fixed set */
+  readonly choices: readonly string[] | undefined;
   /** the default as written in an env file; undefined: no default (unset, or required) */
   readonly default: string | undefined;
   readonly required: boolean;
@@ -43,12 +45,13 @@ export interface SettingDoc {
 function declare<Z extends z.ZodType>(
   schema: Z,
   doc: SettingDoc,
-  meta: { values: string; default?: string | number | boolean | undefined; required?: boolean },
+  meta: { values: string; choices?: readonly string[]; default?: string | number | boolean | undefined; required?: boolean },
 ): Setting<Z> {
   return {
     schema,
     description: doc.description,
     values: meta.values,
+    choices: meta.choices,
     default: meta.default === undefined ? undefined : String(meta.default),
     required: meta.required ?? false,
     example: doc.example,
@@ -99,11 +102,11 @@ export const setting = {
   bool: (o: SettingDoc & { default: boolean }) => declare(fields.bool(o.default), o, { values: 'true | false', default: o.default }),
   /** One of a fixed set of words. */
   oneOf<const V extends readonly [string, ...string[]]>(options: V, o: SettingDoc & { default: V[number] }): Setting<z.ZodDefault<z.ZodEnum<{ [K in V[number]]: K }>>> {
-    return declare(z.enum(options).default(o.default as never), o, { values: options.join(' | '), default: o.default });
+    return declare(z.enum(options).default(o.default as never), o, { values: options.join(' | '), choices: options, default: o.default });
   },
   /** One of a fixed set of words, or unset. */
   optionalOneOf<const V extends readonly [string, ...string[]]>(options: V, o: SettingDoc): Setting<z.ZodOptional<z.ZodEnum<{ [K in V[number]]: K }>>> {
-    return declare(z.enum(options).optional(), o, { values: options.join(' | ') });
+    return declare(z.enum(options).optional(), o, { values: options.join(' | '), choices: options });
   },
   /** A string: with a default, required, or else optional. */
   text,

@@ -1,8 +1,9 @@
-import { setting } from '../config/settings.js';
+import { setting, settingsSchema, type Settings } from '../config/settings.js';
 import * as fields from '../config/fields.js';
 import type { Logger } from '../logging/logger.js';
 import type { KafkaSettings } from '../kafka/client.js';
-import { kafkaSecurityOf, kafkaSecuritySettings } from '../kafka/security.js';
+import { checkKafkaSecurity, kafkaSecurityOf, kafkaSecuritySettings } from '../kafka/security.js';
+import { topicSettings } from '../kafka/topics.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -28,12 +29,12 @@ export function perServiceSettings(service: 'cdc' | 'processor' | 'loader', http
   return {
     HTTP_PORT: setting.port({
       default: httpPort,
-      description: `the ${service}'s ops HTTP port (/healthz /readyz /metrics); in .env ${prefix}_HTTP_PORT, which docker compose publishes on BIND_ADDRESS`,
+      description: `the ${service}'s ops HTTP port (/healthz /readyz /metrics), which docker compose publishes on BIND_ADDRESS`,
       envFileName: `${prefix}_HTTP_PORT`,
     }),
     KAFKA_CLIENT_ID: setting.text({
       default: service,
-      description: `the ${service}'s Kafka client id, also the prefix of its transactional ids: keep them distinct per service; in .env ${prefix}_KAFKA_CLIENT_ID`,
+      description: `the ${service}'s Kafka client id, also the prefix of its transactional ids: keep them distinct per service`,
       envFileName: `${prefix}_KAFKA_CLIENT_ID`,
     }),
   };
@@ -83,3 +84,14 @@ export const readinessSettings = {
       'a failure lasting this long turns /readyz to 503 with its reason (Kafka not answering, the loader\'s files not loading because of quota or server errors); permission, billing or a missing table (loader) and a Parquet volume without room for a batch (processor) do so at once',
   }),
 };
+
+/**
+ * The config schema of a service on Kafka (cdc, processor, loader): its own settings, the Kafka connection and the
+ * topics it creates, those of every service; the rules between the security variables checked.
+ */
+export function kafkaServiceSchema<S extends Settings>(own: S) {
+  return settingsSchema({ ...own, ...kafkaSettings, ...topicSettings, ...commonSettings }).superRefine((config, ctx) =>
+    // the generic S hides from the compiler that the security variables are among these
+    checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx),
+  );
+}
