@@ -43,10 +43,7 @@ const sections: Section[] = [
   { title: 'Deployment (docker compose)', settings: { ...composeSettings, ...publishedPortSettings, ...analysisToolSettings, ...haPortSettings } },
   { title: 'MongoDB (compose: mongo:8.0 replica set with authentication; local: the stand-in, no authentication)', settings: mongoServerSettings },
   { title: 'Kafka brokers (compose: apache/kafka 4.4.0, KRaft; local: the same version from scripts/infra/kafka.sh)', settings: kafkaBrokerSettings },
-  {
-    title: 'Kafka clients (every service)',
-    settings: { ...kafkaSettings, ...kafkaTransactionSettings, ...topicSettings },
-  },
+  { title: 'Kafka clients (every service)', settings: { ...kafkaSettings, ...kafkaTransactionSettings, ...topicSettings } },
   { title: 'Every service', settings: { ...commonSettings, ...serviceLogLevelSettings, ...readinessSettings } },
   { title: 'cdc: MongoDB change streams -> Kafka', settings: cdcSettings },
   { title: 'processor: Kafka CDC topics -> Parquet files (compose: in the shared parquet-data volume)', settings: processorSettings },
@@ -143,7 +140,7 @@ function envFile(rows: Map<Section, Row[]>): string {
       const key = declared.envFileName ?? name;
       if (written.has(key)) throw new Error(`${key} is declared twice`);
       written.add(key);
-      const choices = declared.choices && declared.values !== 'true | false' ? `${declared.choices.join(' | ')}: ` : '';
+      const choices = declared.choices ? `${declared.choices.join(' | ')}: ` : '';
       out.push(...wrap(`${choices}${declared.description}`, '# '), `${key}=${declared.example ?? declared.default ?? ''}`);
     }
     out.push('');
@@ -163,7 +160,7 @@ function readmeTables(rows: Map<Section, Row[]>): string {
       let value = declared.default === undefined ? (declared.required ? '(required)' : '(none)') : `\`${declared.default}\``;
       if (declared.example !== undefined && declared.example !== '') value += ` (.env.example: \`${declared.example}\`)`;
       const inEnv = declared.envFileName ? ` (in .env: \`${declared.envFileName}\`)` : declared.envFileName === null ? ' (not in .env: set per process)' : '';
-      out.push(`| \`${name}\`${inEnv} | ${value} | ${cell(declared.values)} | ${usedBy} | ${cell(declared.description)}${declared.secret ? ' (secret: never logged)' : ''} |`);
+      out.push(`| \`${name}\`${inEnv} | ${value} | ${cell(declared.values)} | ${usedBy} | ${cell(declared.description)}${declared.secret ? ' (secret: the services never print it)' : ''} |`);
     }
   }
   out.push('', '</details>');
