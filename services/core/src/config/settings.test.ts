@@ -69,3 +69,14 @@ test('int bounds: min 0 takes 0, a port stops at 65535, min -1 takes -1', () => 
   assert.throws(() => parseConfig(bounds, { env: { PORT: '65536' } }), /PORT/);
   assert.throws(() => parseConfig(bounds, { env: { RETENTION_MS: '-2' } }), /RETENTION_MS/);
 });
+
+test('valueOrFile declares NAME and NAME_FILE: the file must exist and hold something, the value may be secret', () => {
+  const pair = setting.valueOrFile('TOKEN', { what: 'the token', secret: true, description: 'API token' });
+  assert.deepEqual(Object.keys(pair), ['TOKEN', 'TOKEN_FILE']);
+  assert.equal(pair.TOKEN.secret, true);
+  assert.equal(pair.TOKEN.description, 'API token; or TOKEN_FILE');
+  assert.match(pair.TOKEN_FILE.description, /^the token from a file instead/);
+  const pairSchema = settingsSchema(pair);
+  assert.equal(describeConfig(pairSchema, parseConfig(pairSchema, { env: { TOKEN: 's3cret' } })).TOKEN, '***');
+  assert.throws(() => parseConfig(pairSchema, { env: { TOKEN_FILE: '/nonexistent/token' } }), /TOKEN_FILE: file does not exist or cannot be read/);
+});

@@ -91,6 +91,34 @@ function text(o: TextOptions<z.ZodType<string>> & { default?: string; required?:
   return declare(check.optional(), o, { values });
 }
 
+type FileSetting = ReturnType<typeof file>;
+
+function file(o: SettingDoc & { secretContent?: boolean }) {
+  return declare((o.secretContent ? fields.secretFile() : fields.readableFile()).optional(), o, {
+    values: o.secretContent ? 'path of a file holding the value' : 'file path',
+  });
+}
+
+/**
+ * NAME and NAME_FILE: a value given directly, or as the path of a file holding it (a mounted Kubernetes or Docker
+ * secret). Which one is set is checked with the other variables of the group (the Kafka security rules).
+ */
+function valueOrFile<N extends string>(
+  name: N,
+  o: SettingDoc & { what: string; secret?: boolean },
+): Record<N, Setting<z.ZodOptional<z.ZodString>>> & Record<`${N}_FILE`, FileSetting> {
+  const value = text({ ...o, description: `${o.description}; or ${name}_FILE` });
+  const fromFile = file({
+    secretContent: true,
+    description: `${o.what} from a file instead (a path inside the container, e.g. a mounted secret; one line end is dropped)`,
+  });
+  return { [name]: o.secret ? secret(value) : value, [`${name}_FILE`]: fromFile } as Record<N, Setting<z.ZodOptional<z.ZodString>>> & Record<`${N}_FILE`, FileSetting>;
+}
+
+function secret<Z extends z.ZodType>(declared: Setting<Z>): Setting<Z> {
+  return { ...declared, schema: markSecret(declared.schema), secret: true };
+}
+
 /** Settings declared with their parser and documentation; see `Setting`. */
 export const setting = {
   /** A whole number within bounds. */
@@ -115,17 +143,13 @@ export const setting = {
     return declare(fields.list(o.default).pipe(z.array(o.item)), o, { values: o.values, default: o.default });
   },
   /** Path of a file the service reads, checked at start; `secretContent`: it holds a secret and must not be empty. */
-  file: (o: SettingDoc & { secretContent?: boolean }) =>
-    declare((o.secretContent ? fields.secretFile() : fields.readableFile()).optional(), o, {
-      values: o.secretContent ? 'path of a file holding the value' : 'file path',
-    }),
+  file,
+  valueOrFile,
   /** A fault-injection hook for tests only: 0 (off) unless a test sets N, then the process kills itself `when`. */
   testCrashHook: (when: string) =>
     int({ default: 0, min: 0, description: `tests only (fault injection), keep 0: N > 0 makes the process SIGKILL itself ${when}` }),
   /** The same setting, never printed (start-up log, configuration errors). */
-  secret<Z extends z.ZodType>(declared: Setting<Z>): Setting<Z> {
-    return { ...declared, schema: markSecret(declared.schema), secret: true };
-  },
+  secret,
 };
 
 export type SettingsSchema<S extends Settings> = z.ZodObject<{ [K in keyof S]: S[K]['schema'] }>;

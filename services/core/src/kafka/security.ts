@@ -30,21 +30,14 @@ export const kafkaSecuritySettings = {
   KAFKA_SASL_MECHANISM: setting.optionalOneOf(SASL_MECHANISMS, {
     description: 'needs a SASL_* protocol. OAUTHBEARER: a token made from Application Default Credentials (Google\'s Managed Kafka only)',
   }),
-  KAFKA_SASL_USERNAME: setting.text({
-    description: 'PLAIN and SCRAM: the user name (Confluent Cloud: the API key); or KAFKA_SASL_USERNAME_FILE',
+  ...setting.valueOrFile('KAFKA_SASL_USERNAME', {
+    what: 'the user name',
+    description: 'PLAIN and SCRAM: the user name (Confluent Cloud: the API key)',
   }),
-  KAFKA_SASL_USERNAME_FILE: setting.file({
-    secretContent: true,
-    description: 'the user name from a file instead (a path inside the container, e.g. a mounted secret; one line end is dropped)',
-  }),
-  KAFKA_SASL_PASSWORD: setting.secret(
-    setting.text({
-      description: 'PLAIN and SCRAM: the password (Confluent Cloud: the API secret), never logged nor shown in a configuration error; or KAFKA_SASL_PASSWORD_FILE',
-    }),
-  ),
-  KAFKA_SASL_PASSWORD_FILE: setting.file({
-    secretContent: true,
-    description: 'the password from a file instead (a path inside the container, e.g. a mounted secret; one line end is dropped)',
+  ...setting.valueOrFile('KAFKA_SASL_PASSWORD', {
+    what: 'the password',
+    secret: true,
+    description: 'PLAIN and SCRAM: the password (Confluent Cloud: the API secret), never logged nor shown in a configuration error',
   }),
   KAFKA_SSL_CA_LOCATION: setting.file({
     description: 'SSL and SASL_SSL: CA certificates (PEM file) the brokers\' certificates are checked against; empty: the system\'s',
