@@ -127,6 +127,8 @@ function wrap(text: string, prefix: string): string[] {
   return lines;
 }
 
+const secretNote = (declared: Setting) => (declared.secret ? ' (secret: never printed)' : '');
+
 const RULE = `# ${'-'.repeat(111)}`;
 
 function envFile(rows: Map<Section, Row[]>): string {
@@ -141,7 +143,7 @@ function envFile(rows: Map<Section, Row[]>): string {
       if (written.has(key)) throw new Error(`${key} is declared twice`);
       written.add(key);
       const choices = declared.choices ? `${declared.choices.join(' | ')}: ` : '';
-      out.push(...wrap(`${choices}${declared.description}`, '# '), `${key}=${declared.example ?? declared.default ?? ''}`);
+      out.push(...wrap(`${choices}${declared.description}${secretNote(declared)}`, '# '), `${key}=${declared.example ?? declared.default ?? ''}`);
     }
     out.push('');
   }
@@ -160,7 +162,7 @@ function readmeTables(rows: Map<Section, Row[]>): string {
       let value = declared.default === undefined ? (declared.required ? '(required)' : '(none)') : `\`${declared.default}\``;
       if (declared.example !== undefined && declared.example !== '') value += ` (.env.example: \`${declared.example}\`)`;
       const inEnv = declared.envFileName ? ` (in .env: \`${declared.envFileName}\`)` : declared.envFileName === null ? ' (not in .env: set per process)' : '';
-      out.push(`| \`${name}\`${inEnv} | ${value} | ${cell(declared.values)} | ${usedBy} | ${cell(declared.description)}${declared.secret ? ' (secret: the services never print it)' : ''} |`);
+      out.push(`| \`${name}\`${inEnv} | ${value} | ${cell(declared.values)} | ${usedBy} | ${cell(declared.description)}${secretNote(declared)} |`);
     }
   }
   out.push('', '</details>');

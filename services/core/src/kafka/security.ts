@@ -37,7 +37,7 @@ export const kafkaSecuritySettings = {
   ...setting.valueOrFile('KAFKA_SASL_PASSWORD', {
     what: 'the password',
     secret: true,
-    description: 'PLAIN and SCRAM: the password (Confluent Cloud: the API secret), never logged nor shown in a configuration error',
+    description: 'PLAIN and SCRAM: the password (Confluent Cloud: the API secret)',
   }),
   KAFKA_SSL_CA_LOCATION: setting.file({
     description: 'SSL and SASL_SSL: CA certificates (PEM file) the brokers\' certificates are checked against; empty: the system\'s',
