@@ -274,7 +274,7 @@ async function main(): Promise<void> {
   const processorConfig = processorConfigSchema.parse(envs.processor);
   /** the shipped budget, for the comparison with the load jobs this run's rate implies */
   const shippedBudget = loaderConfigSchema.parse({}).LOADER_LOAD_JOBS_PER_DAY;
-  const gcpConfig = { ...gcp, BQ_LOCATION: 'US', GCS_BUCKET: base, BQ_DATASET: db, BQ_CHANGES_TABLE: 'orders_changes', BQ_CURRENT_TABLE: 'orders_current' };
+  const gcpConfig = { ...gcp, BQ_LOCATION: 'US', GCS_BUCKET: base, GCS_STAGING_MAX_AGE_DAYS: 7, BQ_DATASET: db, BQ_CHANGES_TABLE: 'orders_changes', BQ_CURRENT_TABLE: 'orders_current' };
   const bqPort = Number(new URL(gcp.BIGQUERY_ENDPOINT).port);
   const gcsPort = Number(new URL(gcp.GCS_ENDPOINT).port);
 

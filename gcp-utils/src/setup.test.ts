@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import type { GcpConfig, WarehouseReport } from '@cdc/core/gcp';
 import { describeSetup } from './setup.js';
 
-const config: GcpConfig = { GCP_PROJECT: 'p', BQ_DATASET: 'cdc', BQ_LOCATION: 'US', BQ_CHANGES_TABLE: 'orders_changes', BQ_CURRENT_TABLE: 'orders_current', GCS_BUCKET: 'b', BIGQUERY_ENDPOINT: 'http://127.0.0.1:9050' };
+const config: GcpConfig = { GCP_PROJECT: 'p', BQ_DATASET: 'cdc', BQ_LOCATION: 'US', BQ_CHANGES_TABLE: 'orders_changes', BQ_CURRENT_TABLE: 'orders_current', GCS_BUCKET: 'b', GCS_STAGING_MAX_AGE_DAYS: 7, BIGQUERY_ENDPOINT: 'http://127.0.0.1:9050' };
 const auth = { bigquery: 'emulator (no credentials)', storage: 'application default credentials' };
 const table = (name: string, status: 'created' | 'exists') => ({ table: name, status, missingColumns: [], typeMismatches: [] });
 
 test('a first run lists what it created, with the table layout', () => {
-  const report: WarehouseReport = { bucket: { bucket: 'b', status: 'created' }, dataset: { name: 'cdc', status: 'created' }, tables: [table('orders_changes', 'created'), table('orders_current', 'created')] };
+  const report: WarehouseReport = { bucket: { bucket: 'b', status: 'created', warnings: [] }, dataset: { name: 'cdc', status: 'created' }, tables: [table('orders_changes', 'created'), table('orders_current', 'created')] };
   const result = describeSetup(config, report, auth);
   assert.deepEqual(result.created, ['bucket b', 'dataset cdc', 'table orders_changes', 'table orders_current']);
+  assert.ok(result.lines.includes('bucket gs://b: created (uniform bucket-level access, public access prevented, objects deleted after 7 days)'));
   assert.ok(result.lines.includes('table cdc.orders_changes: created (partitioned by DAY on cluster_time, clustered by document_id)'));
   assert.match(result.lines.join('\n'), /BigQuery: +emulator at http:\/\/127\.0\.0\.1:9050/);
   assert.match(result.lines.join('\n'), /Cloud Storage: Google Cloud, auth: application default credentials/);

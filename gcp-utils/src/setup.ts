@@ -1,4 +1,4 @@
-import { createGcpClients, ensureWarehouse, schemaProblems, warehouseNames, warehouseTables, type GcpConfig, type WarehouseReport } from '@cdc/core/gcp';
+import { createGcpClients, ensureWarehouse, schemaProblems, stagingBucket, warehouseNames, warehouseTables, type GcpConfig, type WarehouseReport } from '@cdc/core/gcp';
 
 export interface SetupResult {
   report: WarehouseReport;
@@ -24,7 +24,9 @@ export function describeSetup(config: GcpConfig, report: WarehouseReport, auth: 
     lines.push('  (no billing on the project, no permission, or a name Cloud Storage does not accept)');
     lines.push('  continuing without it: the loader loads files straight from the local disk');
   } else {
-    lines.push(`bucket gs://${bucket.bucket}: ${bucket.status === 'created' ? 'created' : 'exists, unchanged'}`);
+    const made = config.GCS_STAGING_MAX_AGE_DAYS > 0 ? `, objects deleted after ${config.GCS_STAGING_MAX_AGE_DAYS} days` : '';
+    lines.push(`bucket gs://${bucket.bucket}: ${bucket.status === 'created' ? `created (uniform bucket-level access, public access prevented${made})` : 'exists, ours, unchanged'}`);
+    for (const warning of bucket.warnings) lines.push(`  warning: ${warning}`);
     if (bucket.status === 'created') created.push(`bucket ${bucket.bucket}`);
   }
   lines.push(`dataset ${report.dataset.name}: ${report.dataset.status === 'created' ? 'created' : 'exists, unchanged'}`);
@@ -49,6 +51,6 @@ export function describeSetup(config: GcpConfig, report: WarehouseReport, auth: 
 /** Bucket, dataset and both tables, idempotently; the same code for the emulators and Google Cloud. */
 export async function runSetup(config: GcpConfig): Promise<SetupResult> {
   const clients = createGcpClients(config);
-  const report = await ensureWarehouse(clients, warehouseNames(config), config.GCS_BUCKET);
+  const report = await ensureWarehouse(clients, warehouseNames(config), stagingBucket(config));
   return describeSetup(config, report, clients.auth);
 }

@@ -13,6 +13,7 @@ import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { startFaultProxy } from '../support/bigquery-fault-proxy.js';
+import { startOwnerProxy } from '../support/gcs-owner-proxy.js';
 import { infra } from '../support/infra.js';
 import { createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
 import {
@@ -155,6 +156,9 @@ describe('loader service', () => {
       assert.ok(metricValue(metrics, 'loader_freshness_seconds') > 0);
       assert.equal(metricValue(metrics, 'loader_consumer_lag'), 0);
       assert.deepEqual(await stagingTables(s), [], 'the staging table is dropped');
+      assert.equal(metricValue(metrics, 'loader_direct_mode'), 0, 'staged through the bucket');
+      const [objects] = await createGcpClients(s.gcpConfig).storage.bucket(s.bucket).getFiles();
+      assert.deepEqual(objects.map((o) => o.name), [], 'the staged objects are deleted once their group is in both tables');
       const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery(namesOf(s)));
       assert.equal(Number(dups!.duplicate_rows), 0);
     } finally {
@@ -618,6 +622,45 @@ describe('gcp-utils', () => {
     } finally {
       await stopAll(loader);
     }
+  });
+
+  test('a bucket owned by another project is refused: setup fails naming both projects, the loader does not start, nothing is staged', async () => {
+    const s = loaderScenario('foreign');
+    await createGcpClients(s.gcpConfig).storage.createBucket(s.bucket);
+    const stranger = await startOwnerProxy(infra.gcsEndpoint, '424242424242');
+    try {
+      const setup = await runCli('gcp-utils/dist/main.js', [], gcpEnv(s, { GCS_ENDPOINT: stranger.endpoint }));
+      assert.equal(setup.code, 1, setup.stdout);
+      assert.match(setup.stderr, new RegExp(`bucket gs://${s.bucket} belongs to project number 424242424242, not to ours \\(0\\): refusing`));
+      assert.ok(stranger.rewritten > 0, 'the bucket metadata came through the test double');
+
+      await createTopic(kafka, s.filesTopic, 2);
+      const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
+      await publishFileEvents(kafka, s.filesTopic, [file]);
+      const loader = await startService('loader', s.env({ GCS_ENDPOINT: stranger.endpoint }), 'loader-foreign');
+      const code = await loader.exited;
+      assert.notEqual(code, 0);
+      assert.ok(loader.output.some((line) => /belongs to project number 424242424242, not to ours/.test(line)), loader.output.join('\n'));
+      const [objects] = await createGcpClients(s.gcpConfig).storage.bucket(s.bucket).getFiles();
+      assert.deepEqual(objects, [], 'nothing uploaded to the stranger');
+      assert.ok(existsSync(file.absolutePath), 'the file waits on disk');
+
+      // The same bucket once it is ours (GCP_PROJECT_NUMBER names the owner the double reports): accepted.
+      const ours = await runCli('gcp-utils/dist/main.js', [], gcpEnv(s, { GCS_ENDPOINT: stranger.endpoint, GCP_PROJECT_NUMBER: '424242424242' }));
+      assert.equal(ours.code, 0, ours.stderr);
+      assert.match(ours.stdout, new RegExp(`bucket gs://${s.bucket}: exists, ours, unchanged`));
+    } finally {
+      await stranger.close();
+    }
+  });
+
+  test('GCS_BUCKET with {project} names the bucket after the project', async () => {
+    const s = loaderScenario('named');
+    const setup = await runCli('gcp-utils/dist/main.js', [], gcpEnv(s, { GCS_BUCKET: `{project}-${s.bucket}` }));
+    assert.equal(setup.code, 0, setup.stderr);
+    const name = `${s.gcpConfig.GCP_PROJECT}-${s.bucket}`;
+    assert.match(setup.stdout, new RegExp(`bucket gs://${name}: created \\(uniform bucket-level access, public access prevented, objects deleted after 7 days\\)`));
+    assert.ok((await createGcpClients(s.gcpConfig).storage.bucket(name).exists())[0]);
   });
 });
 

@@ -54,6 +54,7 @@ export function loaderScenario(name: string): LoaderScenario {
     BQ_CHANGES_TABLE: 'orders_changes',
     BQ_CURRENT_TABLE: 'orders_current',
     GCS_BUCKET: s.bucket,
+    GCS_STAGING_MAX_AGE_DAYS: 7,
     GCS_ENDPOINT: infra.gcsEndpoint,
     BIGQUERY_ENDPOINT: infra.bigqueryEndpoint,
   };

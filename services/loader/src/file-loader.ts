@@ -64,7 +64,7 @@ interface ReadyFile extends GroupEntry {
   bytes: number;
 }
 
-/** Uploads of one group in flight at once: each is a few round trips, so a group of hundreds of files is not a queue of them. */
+/** Uploads (and deletes) of one group's objects in flight at once: each is a few round trips, so a group of hundreds of files is not a queue of them. */
 const UPLOAD_CONCURRENCY = 8;
 
 // A step retries at once only what goes away by itself (network, 5xx, quota). A downstream fault (permission,
@@ -83,7 +83,7 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
 /**
  * A group of files, start to end, as named steps: verify each file, upload it, load the group into a fresh staging
  * table (one load job), insert into the changes table the records not already there, MERGE the group into the
- * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
+ * current table, mark the files loaded, drop the staging table, delete the staged objects. Every step is idempotent or skips what is done,
  * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
  * retried with backoff; when they persist, and at once for any other error that is not the file's fault
  * (permission, billing, a missing table), the error is thrown: the groups hold the group and try it again. Only
@@ -181,6 +181,7 @@ export class FileLoader {
     if (this.deps.views) await timed('views', () => this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute))));
     await timed('mark', () => this.markLoaded(files));
     await timed('drop', () => this.dropStaging(attempt.stagingTable));
+    await timed('unstage', () => this.unstage(files));
 
     const staged = files.reduce((n, f) => n + (f.file.rows ?? 0), 0);
     const now = Date.now();
@@ -280,6 +281,18 @@ export class FileLoader {
     } catch (error) {
       this.deps.logger.warn({ staging: table, error: gcpErrorInfo(error) }, 'staging table not dropped; it expires by itself');
     }
+  }
+
+  /** Both tables have the rows: the staged objects go (no lasting second copy of the documents; if a delete fails, the bucket's lifecycle rule removes the object). */
+  private async unstage(files: ReadyFile[]): Promise<void> {
+    const { stage, logger } = this.deps;
+    if (!stage) return;
+    const failed: { object: string; error: ReturnType<typeof gcpErrorInfo> }[] = [];
+    for (let i = 0; i < files.length; i += UPLOAD_CONCURRENCY) {
+      const batch = files.slice(i, i + UPLOAD_CONCURRENCY);
+      await Promise.all(batch.map((f) => stage.remove(f.file.path).catch((error: unknown) => failed.push({ object: stage.uri(f.file.path), error: gcpErrorInfo(error) }))));
+    }
+    if (failed.length > 0) logger.warn({ failed }, 'staged objects not deleted; the bucket lifecycle rule (GCS_STAGING_MAX_AGE_DAYS) removes them');
   }
 
   private step<T>(name: string, files: readonly { file: LoadableFile }[], task: () => Promise<T>): Promise<T> {

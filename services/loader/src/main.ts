@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, kafkaSettingsOf, offsetsStillInLog, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
+import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
 import { FileLoader } from './file-loader.js';
@@ -37,7 +37,8 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const clients = createGcpClients(config);
   const names = warehouseNames(config);
   logger.info({ project: clients.projectId, dataset: names.dataset, auth: clients.auth, bigquery: config.BIGQUERY_ENDPOINT ?? 'Google Cloud', storage: config.GCS_ENDPOINT ?? 'Google Cloud' }, 'connecting to Google Cloud');
-  const report = await retry(() => ensureWarehouse(clients, names, config.GCS_BUCKET), {
+  const staging = stagingBucket(config);
+  const report = await retry(() => ensureWarehouse(clients, names, staging), {
     isTransient: isTransientGcpError,
     maxAttempts: config.LOADER_RETRY_ATTEMPTS,
     baseDelayMs: config.LOADER_RETRY_BASE_MS,
@@ -46,7 +47,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   }).catch((error: unknown) => {
     // The summary only (no cause): client errors can carry request headers.
     const info = gcpErrorInfo(error);
-    throw new Error(`cannot prepare BigQuery dataset ${names.dataset} and bucket ${config.GCS_BUCKET ?? '(none)'}: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
+    throw new Error(`cannot prepare BigQuery dataset ${names.dataset} and bucket ${staging?.name ?? '(none)'}: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
   });
   const problems = schemaProblems(report);
   if (problems.length > 0) throw new Error(`the BigQuery tables do not have the expected columns (loads would fail): ${problems.join('; ')}`);
@@ -58,7 +59,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     logger.warn({ bucket: report.bucket.bucket, reason: report.bucket.reason }, 'the bucket cannot be used (refused by Cloud Storage): files are loaded straight from the local disk');
   } else {
     stage = new GcsStage(clients.storage, report.bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES);
-    logger.info({ bucket: report.bucket.bucket, status: report.bucket.status }, 'staging files in the bucket');
+    logger.info({ bucket: report.bucket.bucket, status: report.bucket.status, warnings: report.bucket.warnings }, 'staging files in the bucket (ours)');
   }
   metrics.directLoads.set(stage ? 0 : 1);
   let views: TypedViews | null = null;

@@ -10,6 +10,31 @@ export interface GcpClients {
   location: string;
   /** how each client authenticates, for logs (never a credential) */
   auth: { bigquery: string; storage: string };
+  /** our project's number, which owns the staging bucket (asked once, when first needed) */
+  projectNumber(): Promise<string>;
+}
+
+/** The number fake-gcs-server reports as the owner of every bucket. */
+const EMULATOR_PROJECT_NUMBER = '0';
+
+/** Our project's number: configured, the emulator's, or asked of Cloud Resource Manager with the storage client's credentials. */
+function projectNumberOf(config: GcpConfig, storage: Storage): () => Promise<string> {
+  let answer: Promise<string> | null = null;
+  const ask = async (): Promise<string> => {
+    if (config.GCP_PROJECT_NUMBER) return config.GCP_PROJECT_NUMBER;
+    if (config.GCS_ENDPOINT) return EMULATOR_PROJECT_NUMBER;
+    const url = `https://cloudresourcemanager.googleapis.com/v1/projects/${encodeURIComponent(config.GCP_PROJECT)}`;
+    const { data } = await storage.authClient.request<{ projectNumber?: string }>({ url });
+    if (!data.projectNumber) throw new Error(`Cloud Resource Manager gave no number for project ${config.GCP_PROJECT}; set GCP_PROJECT_NUMBER`);
+    return data.projectNumber;
+  };
+  return () => {
+    answer ??= ask().catch((error: unknown) => {
+      answer = null;
+      throw error;
+    });
+    return answer;
+  };
 }
 
 function credentialsOf(config: GcpConfig, emulator: boolean): { options: { keyFilename?: string }; description: string } {
@@ -44,5 +69,12 @@ export function createGcpClients(config: GcpConfig): GcpClients {
   });
   // A custom endpoint makes the storage client skip authentication.
   const storage = new Storage({ projectId, ...(gcsEmulator ? { apiEndpoint: config.GCS_ENDPOINT } : gcsAuth.options) });
-  return { bigquery, storage, projectId, location: config.BQ_LOCATION, auth: { bigquery: bqAuth.description, storage: gcsAuth.description } };
+  return {
+    bigquery,
+    storage,
+    projectId,
+    location: config.BQ_LOCATION,
+    auth: { bigquery: bqAuth.description, storage: gcsAuth.description },
+    projectNumber: projectNumberOf(config, storage),
+  };
 }

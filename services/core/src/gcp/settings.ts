@@ -30,8 +30,23 @@ export const gcpSettings = {
   BQ_CHANGES_TABLE: setting.text({ default: 'orders_changes', check: bigQueryName, description: 'table of every change event, append-only' }),
   BQ_CURRENT_TABLE: setting.text({ default: 'orders_current', check: bigQueryName, description: 'table of one row per live document, kept by MERGE' }),
   GCS_BUCKET: setting.text({
-    example: 'cdc-staging',
-    description: 'staging bucket for the Parquet files; unset: the loader loads files straight from the local disk',
+    example: '{project}-cdc-staging',
+    values: 'bucket name',
+    description:
+      'staging bucket for the Parquet files, {project} replaced by GCP_PROJECT (bucket names are global: name it after the project). Used only when it belongs to our project (GCP_PROJECT_NUMBER), else the loader and gcp-utils refuse to start. Unset: the loader loads files straight from the local disk',
+  }),
+  GCP_PROJECT_NUMBER: setting.text({
+    check: z.string().regex(/^\d+$/, 'must be digits'),
+    values: 'digits',
+    description:
+      "our project's number, which the staging bucket's owner must equal. Unset: asked of the Cloud Resource Manager API (permission resourcemanager.projects.get on the project); with GCS_ENDPOINT set, 0, the number the emulator reports for every bucket",
+  }),
+  GCS_STAGING_MAX_AGE_DAYS: setting.int({
+    default: 7,
+    min: 0,
+    unit: 'days',
+    description:
+      'lifecycle rule of the staging bucket when the loader or gcp-utils creates it: objects older than this are deleted (a safety net: the loader deletes the objects of each group once both tables have it); 0: no rule',
   }),
   GCS_ENDPOINT: setting.text({
     check: endpoint,
@@ -62,3 +77,8 @@ function credentialsFileProblem(path: string): string | null {
 
 /** The parsed values of gcpSettings. */
 export type GcpConfig = z.output<SettingsSchema<typeof gcpSettings>>;
+
+/** The staging bucket's name, `{project}` replaced by the project; undefined when none is configured. */
+export function stagingBucketName(config: Pick<GcpConfig, 'GCS_BUCKET' | 'GCP_PROJECT'>): string | undefined {
+  return config.GCS_BUCKET?.replaceAll('{project}', config.GCP_PROJECT);
+}

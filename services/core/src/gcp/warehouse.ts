@@ -1,8 +1,9 @@
 import type { BigQuery, Dataset, TableField, TableMetadata } from '@google-cloud/bigquery';
-import type { Storage } from '@google-cloud/storage';
+import type { BucketMetadata, CreateBucketRequest, Storage } from '@google-cloud/storage';
+import { ServiceError } from '../errors/errors.js';
 import { PARQUET_COLUMNS } from '../files/columns.js';
 import { gcpErrorInfo, isAlreadyExists, isNotFound } from './errors.js';
-import type { GcpConfig } from './settings.js';
+import { stagingBucketName, type GcpConfig } from './settings.js';
 
 export interface WarehouseNames {
   project: string;
@@ -13,6 +14,12 @@ export interface WarehouseNames {
 
 export function warehouseNames(config: GcpConfig): WarehouseNames {
   return { project: config.GCP_PROJECT, dataset: config.BQ_DATASET, changesTable: config.BQ_CHANGES_TABLE, currentTable: config.BQ_CURRENT_TABLE };
+}
+
+/** The configured staging bucket, or undefined when files are loaded from the local disk. */
+export function stagingBucket(config: GcpConfig): StagingBucket | undefined {
+  const name = stagingBucketName(config);
+  return name ? { name, maxAgeDays: config.GCS_STAGING_MAX_AGE_DAYS } : undefined;
 }
 
 /** `project.dataset.table` in backticks, for SQL. */
@@ -155,15 +162,50 @@ export async function ensureTable(dataset: Dataset, spec: TableSpec): Promise<Ta
   return { table: spec.name, status, ...compareSchema(spec.columns, metadata.schema?.fields ?? []) };
 }
 
-export type BucketCheck = { bucket: string; status: EnsureStatus } | { bucket: string; status: 'refused'; reason: string };
+export type BucketCheck =
+  | { bucket: string; status: EnsureStatus; /** protections the bucket does not report as on (an existing bucket is not changed) */ warnings: string[] }
+  | { bucket: string; status: 'refused'; reason: string };
+
+/** The staging bucket to use: its name and the age at which its lifecycle rule deletes objects (0: no rule). */
+export interface StagingBucket {
+  name: string;
+  maxAgeDays: number;
+}
+
+/** The bucket exists but another project owns it: documents must not go there. Not retried. */
+export class ForeignBucketError extends ServiceError {
+  constructor(bucket: string, owner: string, ours: string) {
+    super(
+      `bucket gs://${bucket} belongs to project number ${owner}, not to ours (${ours}): refusing to stage documents in it; name a bucket of our project in GCS_BUCKET (e.g. {project}-cdc-staging)`,
+      { reason: 'foreign_bucket' },
+    );
+  }
+}
+
+/** What a new bucket is made with: no object ACLs (IAM only), never public, objects deleted after maxAgeDays. */
+function newBucketMetadata(location: string, maxAgeDays: number): CreateBucketRequest {
+  return {
+    location,
+    iamConfiguration: { uniformBucketLevelAccess: { enabled: true }, publicAccessPrevention: 'enforced' },
+    ...(maxAgeDays > 0 ? { lifecycle: { rule: [{ action: { type: 'Delete' as const }, condition: { age: maxAgeDays } }] } } : {}),
+  };
+}
+
+function protectionWarnings(metadata: BucketMetadata): string[] {
+  const warnings: string[] = [];
+  if (metadata.iamConfiguration?.uniformBucketLevelAccess?.enabled !== true) warnings.push('uniform bucket-level access is not reported as enabled');
+  if (metadata.iamConfiguration?.publicAccessPrevention !== 'enforced') warnings.push('public access prevention is not reported as enforced');
+  return warnings;
+}
 
 /**
- * The staging bucket: used when it exists and is reachable, created when missing. A refusal (no billing on the
- * project, no permission, a name Cloud Storage does not accept: 400/401/403, or a 409 for a name owned by someone
- * else) is reported, not thrown: files can still be loaded straight from the local disk. Network failures and
- * 5xx are thrown (the caller retries).
+ * The staging bucket: used when it exists, is reachable and belongs to our project (else ForeignBucketError),
+ * created when missing. A refusal (no billing on the project, no permission, a name Cloud Storage does not
+ * accept: 400/401/403, or a 409 for a name we cannot read) is reported, not thrown: files can still be loaded
+ * straight from the local disk. Network failures and 5xx are thrown (the caller retries).
  */
-export async function ensureBucket(storage: Storage, name: string, location: string): Promise<BucketCheck> {
+export async function ensureBucket(storage: Storage, staging: StagingBucket, clients: { location: string; projectNumber(): Promise<string> }): Promise<BucketCheck> {
+  const name = staging.name;
   const refused = (error: unknown): BucketCheck | null => {
     const info = gcpErrorInfo(error);
     if (info.status !== null && [400, 401, 403, 409].includes(info.status)) {
@@ -172,9 +214,14 @@ export async function ensureBucket(storage: Storage, name: string, location: str
     return null;
   };
   const bucket = storage.bucket(name);
+  const existing = async (): Promise<BucketCheck> => {
+    const [metadata] = await bucket.getMetadata();
+    const ours = await clients.projectNumber();
+    if (String(metadata.projectNumber) !== ours) throw new ForeignBucketError(name, String(metadata.projectNumber), ours);
+    return { bucket: name, status: 'exists', warnings: protectionWarnings(metadata) };
+  };
   try {
-    await bucket.getMetadata();
-    return { bucket: name, status: 'exists' };
+    return await existing();
   } catch (error) {
     if (!isNotFound(error)) {
       const refusal = refused(error);
@@ -183,14 +230,13 @@ export async function ensureBucket(storage: Storage, name: string, location: str
     }
   }
   try {
-    await storage.createBucket(name, { location });
-    return { bucket: name, status: 'created' };
+    const [created] = await storage.createBucket(name, newBucketMetadata(clients.location, staging.maxAgeDays));
+    return { bucket: name, status: 'created', warnings: protectionWarnings(created.metadata) };
   } catch (error) {
     if (isAlreadyExists(error)) {
-      // Created meanwhile by us (fine) or owned by another project (refused): ask again.
+      // Created meanwhile by us (fine) or owned by another project (foreign or refused): ask again.
       try {
-        await bucket.getMetadata();
-        return { bucket: name, status: 'exists' };
+        return await existing();
       } catch (again) {
         const refusal = refused(again);
         if (refusal) return refusal;
@@ -212,11 +258,11 @@ export interface WarehouseReport {
 
 /** Dataset, both tables and (when named) the bucket, all idempotent. Shared by gcp-utils and the loader's start. */
 export async function ensureWarehouse(
-  clients: { bigquery: BigQuery; storage: Storage; location: string },
+  clients: { bigquery: BigQuery; storage: Storage; location: string; projectNumber(): Promise<string> },
   names: WarehouseNames,
-  bucketName: string | undefined,
+  staging: StagingBucket | undefined,
 ): Promise<WarehouseReport> {
-  const bucket = bucketName ? await ensureBucket(clients.storage, bucketName, clients.location) : null;
+  const bucket = staging ? await ensureBucket(clients.storage, staging, clients) : null;
   const datasetStatus = await ensureDataset(clients.bigquery, names.dataset, clients.location);
   const dataset = clients.bigquery.dataset(names.dataset);
   const tables: TableCheck[] = [];

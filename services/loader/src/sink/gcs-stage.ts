@@ -55,4 +55,13 @@ export class GcsStage {
     }
     return 'uploaded';
   }
+
+  /** The object is no longer needed (its rows are in both tables); already gone is fine. */
+  async remove(path: string): Promise<void> {
+    try {
+      await this.object(path).delete();
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
 }
