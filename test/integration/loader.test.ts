@@ -665,7 +665,7 @@ describe('gcp-utils', () => {
 });
 
 describe('analysis tool', () => {
-  test('answers a --query (table and JSON), a piped session, and fails on bad SQL', async () => {
+  test('answers a --query (table and JSON), a piped session, and fails on bad SQL; refuses DDL/DML unless --write', async () => {
     const s = loaderScenario('analysis');
     const clients = createGcpClients(s.gcpConfig);
     await ensureWarehouse(clients, warehouseNames(s.gcpConfig), undefined);
@@ -707,5 +707,14 @@ describe('analysis tool', () => {
     assert.match(session.stdout, /total_rows \| distinct_events \| duplicate_rows\n-+-\+-+-\+-+\n +3 \| +2 \| +1/);
     assert.match(session.stdout, /\\order-history 7/);
     assert.doesNotMatch(session.stdout, /never run/);
+
+    // Read-only unless --write: the DROP never reaches BigQuery, the table is still there.
+    const drop = await runCli(cli, ['-e', `DROP TABLE ${s.dataset}.orders_current`], env);
+    assert.equal(drop.code, 1);
+    assert.match(drop.stderr, /REFUSED: DROP is not a query/);
+    assert.ok((await clients.bigquery.dataset(s.dataset).table('orders_current').exists())[0], 'orders_current still exists');
+    const write = await runCli(cli, ['--write', '-e', `CREATE TABLE ${s.dataset}.scratch AS SELECT 1 AS x`], { ...env, ANALYSIS_MAX_BYTES_BILLED: '1000000' });
+    assert.equal(write.code, 0, write.stderr);
+    assert.ok((await clients.bigquery.dataset(s.dataset).table('scratch').exists())[0], 'with --write the statement ran');
   });
 });

@@ -18,6 +18,8 @@ options:
       --endpoint <url>  BigQuery endpoint (default BIGQUERY_ENDPOINT, else the local emulator)
       --gcp             use Google Cloud itself (ignore endpoints; key file or Application Default Credentials)
       --max-width <n>   cut table cells to n characters (default 60)
+      --write           allow statements that change data or tables (DDL, DML, scripts); without it only
+                        queries run. Every query is capped at ANALYSIS_MAX_BYTES_BILLED bytes billed
   -h, --help`;
 
 const { values } = parseArgs({
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     collection: { type: 'string', default: 'orders' },
     endpoint: { type: 'string' },
     gcp: { type: 'boolean', default: false },
+    write: { type: 'boolean', default: false },
     'max-width': { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
@@ -46,7 +49,14 @@ else config.BIGQUERY_ENDPOINT = values.endpoint ?? config.BIGQUERY_ENDPOINT ?? `
 const maxWidth = values['max-width'] ? Number(values['max-width']) : 60;
 
 const { bigquery } = createGcpClients(config);
-const session = new Session(bigquery, warehouseNames(config), process.stdout, process.stderr, { json: values.json, maxWidth, location: config.BQ_LOCATION, collection: values.collection });
+const session = new Session(bigquery, warehouseNames(config), process.stdout, process.stderr, {
+  json: values.json,
+  maxWidth,
+  location: config.BQ_LOCATION,
+  collection: values.collection,
+  write: values.write,
+  maximumBytesBilled: config.ANALYSIS_MAX_BYTES_BILLED,
+});
 
 async function runText(text: string): Promise<boolean> {
   const trimmed = text.trim();
@@ -68,7 +78,7 @@ const prompt = (continued: boolean) => {
   rl.prompt();
 };
 if (interactive) {
-  process.stdout.write(`BigQuery ${config.BIGQUERY_ENDPOINT ?? 'Google Cloud'}, project ${config.GCP_PROJECT}, dataset ${config.BQ_DATASET}. \\help for commands, \\q to quit.\n`);
+  process.stdout.write(`BigQuery ${config.BIGQUERY_ENDPOINT ?? 'Google Cloud'}, project ${config.GCP_PROJECT}, dataset ${config.BQ_DATASET}, ${values.write ? 'read-write (--write)' : 'read-only'}. \\help for commands, \\q to quit.\n`);
 }
 let buffer = '';
 rl.on('SIGINT', () => {

@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import type { BigQuery } from '@cdc/core/gcp';
 import { gcpErrorInfo, type WarehouseNames } from '@cdc/core/gcp';
 import { formatDuration, formatTable, plainRows, rowCount } from './format.js';
-import { splitStatements } from './statements.js';
+import { changingKeyword, splitStatements } from './statements.js';
 import { dedupedChanges, duplicates, freshness, orderCurrent, orderHistory, ordersByStatusAndDay, orderViews, revenuePerDay, type OrderViews, type ReadyQuery } from './queries.js';
 
 export interface SessionOptions {
@@ -11,6 +11,10 @@ export interface SessionOptions {
   location: string;
   /** collection of the ready-made order commands (their typed views) */
   collection: string;
+  /** DDL and DML allowed (--write); else only queries run */
+  write: boolean;
+  /** every query job fails instead of billing more than this */
+  maximumBytesBilled: number;
 }
 
 export const HELP = `Type SQL ending with ';' (several lines are fine), or a command:
@@ -61,6 +65,7 @@ export class Session {
         ...(ready.params ? { params: ready.params } : {}),
         ...(ready.types ? { types: ready.types as Record<string, string> } : {}),
         location: this.options.location,
+        maximumBytesBilled: String(this.options.maximumBytesBilled),
         defaultDataset: { projectId: this.names.project, datasetId: this.names.dataset },
         // INT64 as numbers while exact, else as strings
         wrapIntegers: { integerTypeCastFunction: (value: string) => (Number.isSafeInteger(Number(value)) ? Number(value) : value) },
@@ -86,7 +91,16 @@ export class Session {
   async runSql(text: string): Promise<void> {
     const { statements, rest } = splitStatements(text);
     if (rest.trim()) statements.push(rest.trim());
-    for (const sql of statements) await this.execute({ query: sql }, sql);
+    for (const sql of statements) {
+      const keyword = this.options.write ? null : changingKeyword(sql);
+      if (keyword) {
+        this.history.push(sql);
+        this.failures++;
+        this.err.write(`REFUSED: ${keyword} is not a query; this session only reads (start it with --write to change data or tables)\n`);
+      } else {
+        await this.execute({ query: sql }, sql);
+      }
+    }
   }
 
   /** A backslash command; returns false when the session should end. */

@@ -55,3 +55,19 @@ export function isOnlyComments(text: string): boolean {
       .trim() === ''
   );
 }
+
+/** Statements that only read: a query (SELECT, or WITH ... SELECT, possibly in parentheses). */
+const READ_ONLY_START = new Set(['SELECT', 'WITH']);
+
+/**
+ * The first keyword of a statement that is not a plain query (INSERT, DROP, CREATE, MERGE, a script, a CALL, ...),
+ * or null when it only reads. An allowlist: anything not recognised as a query counts as a change.
+ */
+export function changingKeyword(statement: string): string | null {
+  const code = statement
+    .replace(/\/\*[\s\S]*?\*\//g, ' ')
+    .replace(/(--|#)[^\n]*/g, ' ')
+    .replace(/^[\s(]+/, '');
+  const keyword = (/^[A-Za-z_]+/.exec(code)?.[0] ?? '').toUpperCase();
+  return READ_ONLY_START.has(keyword) ? null : keyword || '(unrecognised statement)';
+}
