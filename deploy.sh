@@ -95,12 +95,17 @@ check_gcp_target() {
     emulators) info "Google Cloud: emulators (no GOOGLE_APPLICATION_CREDENTIALS in .env), project $GCP_PROJECT" ;;
     adc) info "Google Cloud: project $(dotenv_get GCP_PROJECT) with Application Default Credentials" ;;
     key-file)
-      [[ -f "$GOOGLE_APPLICATION_CREDENTIALS" ]] || die "GOOGLE_APPLICATION_CREDENTIALS: no such file $GOOGLE_APPLICATION_CREDENTIALS"
-      # the containers run as uid 1000 and read the key through a read-only bind mount
-      if [[ "$(stat -c %u "$GOOGLE_APPLICATION_CREDENTIALS")" != 1000 ]] && ! [[ "$(stat -c %A "$GOOGLE_APPLICATION_CREDENTIALS")" =~ ^.......r ]]; then
-        die "the key file $GOOGLE_APPLICATION_CREDENTIALS is not readable by uid 1000 (the services' user): chown 1000 it, or chmod o+r on a host only you use"
-      fi
-      info "Google Cloud: project $(dotenv_get GCP_PROJECT) with the key file $GOOGLE_APPLICATION_CREDENTIALS"
+      local name path
+      for name in "${GCP_KEY_VARIABLES[@]}"; do
+        path="${!name:-}"
+        [[ -n "$path" ]] || continue
+        [[ -f "$path" ]] || die "$name: no such file $path"
+        # the containers run as uid 1000 and read the key through a read-only bind mount
+        if [[ "$(stat -c %u "$path")" != 1000 ]] && ! [[ "$(stat -c %A "$path")" =~ ^.......r ]]; then
+          die "the key file $path ($name) is not readable by uid 1000 (the services' user): chown 1000 it, or chmod o+r on a host only you use"
+        fi
+        info "Google Cloud: project $(dotenv_get GCP_PROJECT), $name: the key file $path"
+      done
       ;;
   esac
 }

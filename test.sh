@@ -76,11 +76,13 @@ print('inserted ' + result.insertedId);"
 
 insert_compose() {
   compose exec -T mongo sh -c 'cat > /tmp/cdc-test-order.json' <"$file"
-  # credentials and replica-set name come from the container's own environment, never from this command line
+  # credentials and replica-set name come from the container's own environment, never from a command line:
+  # the script authenticates inside --eval (mongosh -u/-p would show the password in ps)
   # shellcheck disable=SC2016 # expanded by the container's shell
-  compose exec -T mongo sh -c 'exec mongosh --quiet --norc -u "$MONGO_INITDB_ROOT_USERNAME" -p "$MONGO_INITDB_ROOT_PASSWORD" \
-      "mongodb://localhost:27017/?replicaSet=${MONGO_REPLICA_SET:-rs0}&authSource=admin" --eval "$1"' \
-    mongosh "const FILE = '/tmp/cdc-test-order.json';$insert_js"
+  compose exec -T mongo sh -c 'exec mongosh --quiet --norc "mongodb://localhost:27017/?replicaSet=${MONGO_REPLICA_SET:-rs0}" --eval "$1"' \
+    mongosh "const user = process.env.MONGO_INITDB_ROOT_USERNAME;
+if (user) db.getSiblingDB('admin').auth(user, process.env.MONGO_INITDB_ROOT_PASSWORD);
+const FILE = '/tmp/cdc-test-order.json';$insert_js"
 }
 
 insert_local() {

@@ -73,6 +73,11 @@ sed -e 's/^MONGO_ROOT_PASSWORD=$/MONGO_ROOT_PASSWORD=static-check-root/' -e 's/^
   .env.example >"$tmp/example.env"
 cp "$tmp/static.env" "$tmp/gcp.env"
 printf 'GOOGLE_APPLICATION_CREDENTIALS=%s\n' "$tmp/key.json" >>"$tmp/gcp.env"
+# one key per role, no shared one; the MongoDB connection string and TLS files as secrets
+cp "$tmp/static.env" "$tmp/roles.env"
+printf 'GCP_%s_CREDENTIALS=%s\n' SETUP "$tmp/key.json" LOADER "$tmp/key.json" ANALYSIS "$tmp/key.json" >>"$tmp/roles.env"
+printf 'mongodb://cdc:x@mongo:27017/\n' >"$tmp/mongo-uri"
+printf 'MONGO_URI_HOST_FILE=%s\nMONGO_TLS_CA_HOST_FILE=%s\nMONGO_TLS_CERT_KEY_HOST_FILE=%s\n' "$tmp/mongo-uri" "$tmp/key.json" "$tmp/key.json" >>"$tmp/roles.env"
 
 # name|env file|layers (deploy.sh: storage [+ ha] + cdc + process + emulators or credentials)
 combos=(
@@ -86,6 +91,7 @@ combos=(
   "deploy, key file|gcp|storage cdc process gcp-credentials"
   "deploy, HA, emulators|static|storage storage.ha cdc process gcp-emulators"
   "deploy, HA, key file|gcp|storage storage.ha cdc process gcp-credentials"
+  "deploy, a key per role, MongoDB secrets|roles|storage cdc process mongo-uri-file mongo-tls gcp-credentials"
 )
 mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
 declare -A covered=()

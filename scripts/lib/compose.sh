@@ -4,8 +4,9 @@
 #   source scripts/lib/compose.sh; compose_init; compose ps
 # Needs ROOT_DIR (the repository root) and scripts/lib/dotenv.sh loaded with .env.example and .env.
 #
-# Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml, then
-#   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS names a key file (Google Cloud),
+# Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml
+#   [+ mongo-uri-file.yml when MONGO_URI_HOST_FILE is set] [+ mongo-tls.yml when MONGO_TLS_CA_HOST_FILE is set], then
+#   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS (or a role's GCP_*_CREDENTIALS) names a key file,
 #   - nothing more with GCP_MODE=adc (Google Cloud with Application Default Credentials, e.g. on a GCP VM),
 #   - else gcp-emulators.yml, the services pointed at the emulators on the compose network, and the loader's
 #     grouping set for an emulator (no load-job quota: a group every second, unpaced).
@@ -16,6 +17,8 @@
 COMPOSE_FILES=()
 COMPOSE_PROJECT=""
 GCP_TARGET=""   # emulators | key-file | adc
+# the key files of compose/gcp-credentials.yml: one for all, then one per role
+GCP_KEY_VARIABLES=(GOOGLE_APPLICATION_CREDENTIALS GCP_SETUP_CREDENTIALS GCP_LOADER_CREDENTIALS GCP_ANALYSIS_CREDENTIALS)
 
 compose_init() {
   local dir="$ROOT_DIR/compose"
@@ -30,12 +33,28 @@ compose_init() {
     (( rf < 3 )) && export KAFKA_REPLICATION_FACTOR=3
   fi
   COMPOSE_FILES+=(-f "$dir/cdc.yml" -f "$dir/process.yml")
+  # the cdc's MongoDB connection string and TLS files as secrets, when .env names them
+  local file
+  for file in MONGO_URI_HOST_FILE MONGO_TLS_CA_HOST_FILE MONGO_TLS_CERT_KEY_HOST_FILE; do
+    local path; path="$(dotenv_get "$file")"
+    [[ -n "$path" ]] || continue
+    [[ "$path" == /* ]] || path="$ROOT_DIR/$path"
+    export "$file=$path"
+  done
+  if [[ -n "$(dotenv_get MONGO_URI_HOST_FILE)" ]]; then COMPOSE_FILES+=(-f "$dir/mongo-uri-file.yml"); fi
+  if [[ -n "$(dotenv_get MONGO_TLS_CA_HOST_FILE)" ]]; then COMPOSE_FILES+=(-f "$dir/mongo-tls.yml"); fi
 
-  local key; key="$(dotenv_get GOOGLE_APPLICATION_CREDENTIALS)"
-  if [[ -n "$key" ]]; then
-    GCP_TARGET="key-file"
+  # one key file for all, or one per role (setup, loader, analysis tool): any of them means Google Cloud
+  local name key keys=""
+  for name in "${GCP_KEY_VARIABLES[@]}"; do
+    key="$(dotenv_get "$name")"
+    [[ -n "$key" ]] || continue
+    keys+="$key"
     [[ "$key" == /* ]] || key="$ROOT_DIR/$key"
-    export GOOGLE_APPLICATION_CREDENTIALS="$key"
+    export "$name=$key"
+  done
+  if [[ -n "$keys" ]]; then
+    GCP_TARGET="key-file"
     COMPOSE_FILES+=(-f "$dir/gcp-credentials.yml")
   elif [[ "${GCP_MODE:-}" == adc ]]; then
     GCP_TARGET=adc

@@ -20,6 +20,20 @@ export const composeSettings = {
   LOG_MAX_FILE: setting.int({ default: 5, min: 1, readBy: compose, description: 'container log rotation: files kept' }),
 };
 
+const roleKey = (role: string, roles: string) =>
+  setting.text({
+    values: 'file path on this host',
+    readBy: 'deploy.sh, docker compose',
+    description: `key file of the ${role}'s own service account (least privilege: ${roles}), mounted as its GOOGLE_APPLICATION_CREDENTIALS; unset: GOOGLE_APPLICATION_CREDENTIALS`,
+  });
+
+/** One service account per role (README "Least privilege"); compose/gcp-credentials.yml mounts each where it belongs. */
+export const gcpRoleKeySettings = {
+  GCP_SETUP_CREDENTIALS: roleKey('setup (gcp-setup)', 'BigQuery and Storage admin of the dataset and the bucket'),
+  GCP_LOADER_CREDENTIALS: roleKey('loader', 'data editor on the dataset, job user, object admin and bucket reader on the bucket'),
+  GCP_ANALYSIS_CREDENTIALS: roleKey('analysis tool', 'data viewer on the dataset, job user'),
+};
+
 const publishedPort = (what: string, port: number) =>
   setting.port({
     default: port,
@@ -56,6 +70,22 @@ export const mongoServerSettings = {
   MONGO_CDC_PASSWORD: setting.secret(
     setting.text({ readBy: 'docker compose, deploy.sh', description: "the cdc user's password (deploy.sh fills an empty one with a random one)" }),
   ),
+  MONGO_URI_HOST_FILE: setting.text({
+    values: 'file path on this host',
+    readBy: 'deploy.sh, docker compose',
+    description:
+      "file on this host holding the cdc's whole MongoDB connection string: mounted as a secret (compose/mongo-uri-file.yml) and read through MONGO_URI_FILE, so the password is not in the container's environment (docker inspect)",
+  }),
+  MONGO_TLS_CA_HOST_FILE: setting.text({
+    values: 'file path on this host',
+    readBy: 'deploy.sh, docker compose',
+    description: "CA certificates (PEM) on this host for TLS from the cdc to MongoDB: mounted as a secret (compose/mongo-tls.yml), read through MONGO_TLS_CA_FILE",
+  }),
+  MONGO_TLS_CERT_KEY_HOST_FILE: setting.text({
+    values: 'file path on this host',
+    readBy: 'deploy.sh, docker compose',
+    description: 'with MONGO_TLS_CA_HOST_FILE: client certificate and key (one PEM) on this host for x509 authentication, mounted as a secret, read through MONGO_TLS_CERT_KEY_FILE',
+  }),
   MONGO_REPLICA_SET: setting.text({ default: 'rs0', readBy: compose, description: 'replica-set name (change streams need a replica set)' }),
   MONGO_CACHE_SIZE_GB: setting.int({ default: 1, min: 1, unit: 'GB', readBy: compose, description: 'WiredTiger cache of each mongod' }),
 };

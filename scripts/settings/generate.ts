@@ -17,7 +17,7 @@ import { processorConfigSchema, processorSettings } from '@cdc/processor/dist/co
 import { loaderConfigSchema, loaderSettings } from '@cdc/loader/dist/config.js';
 import { analysisConfigSchema, analysisToolSettings } from '@cdc/analysis-tool/dist/config.js';
 import { gcpSetupConfigSchema } from '@cdc/gcp-utils/dist/config.js';
-import { composeSettings, haPortSettings, kafkaBrokerSettings, mongoServerSettings, publishedPortSettings, serviceLogLevelSettings } from './deployment.js';
+import { composeSettings, gcpRoleKeySettings, haPortSettings, kafkaBrokerSettings, mongoServerSettings, publishedPortSettings, serviceLogLevelSettings } from './deployment.js';
 
 const GENERATE_COMMAND = 'npm run settings:generate';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -50,8 +50,11 @@ const sections: Section[] = [
   { title: 'loader: Parquet files -> Cloud Storage -> BigQuery (changes table + current-state table by MERGE)', settings: loaderSettings },
   {
     title: 'Google Cloud (loader, gcp-utils setup, analysis tool)',
-    intro: ['Without credentials deploy.sh runs the emulators (compose/gcp-emulators.yml) and points everything at them.'],
-    settings: gcpSettings,
+    intro: [
+      'Without credentials deploy.sh runs the emulators (compose/gcp-emulators.yml) and points everything at them.',
+      'Least privilege: one service account per role (README "Security"), GCP_SETUP/LOADER/ANALYSIS_CREDENTIALS.',
+    ],
+    settings: { ...gcpSettings, ...gcpRoleKeySettings },
   },
 ];
 

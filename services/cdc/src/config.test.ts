@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfig } from '@cdc/core';
-import { cdcConfigSchema } from './config.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cdcConfigSchema, mongoConnection } from './config.js';
 
 const base = { MONGO_URI: 'mongodb://127.0.0.1:27017/?replicaSet=rs0', KAFKA_BROKERS: '127.0.0.1:9092' };
 const parse = (env: Record<string, string>) => parseConfig(cdcConfigSchema, { env: { ...base, ...env }, dotenvPath: false });
@@ -35,4 +38,37 @@ test('CDC_MAX_MESSAGE_BYTES: 64 MiB by default, within KAFKA_MAX_MESSAGE_BYTES (
   // A managed cluster capped at 8 MB: lowering the topic limit alone is refused until the event limit follows.
   assert.match(problems({ KAFKA_MAX_MESSAGE_BYTES: '8000000' }).join('\n'), /^CDC_MAX_MESSAGE_BYTES: .*raise KAFKA_MAX_MESSAGE_BYTES/);
   assert.deepEqual(problems({ KAFKA_MAX_MESSAGE_BYTES: '8000000', CDC_MAX_MESSAGE_BYTES: '7900000' }), []);
+});
+
+test('MONGO_URI_FILE: the connection string from a mounted secret, exactly one of the pair, content checked but never shown', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdc-mongo-'));
+  const uriFile = join(dir, 'uri');
+  writeFileSync(uriFile, 'mongodb://cdc:s3cret@mongo:27017/?replicaSet=rs0\n');
+  const fromFile = parseConfig(cdcConfigSchema, { env: { KAFKA_BROKERS: '127.0.0.1:9092', MONGO_URI_FILE: uriFile }, dotenvPath: false });
+  assert.deepEqual(mongoConnection(fromFile), { uri: 'mongodb://cdc:s3cret@mongo:27017/?replicaSet=rs0', options: {} });
+  assert.match(problems({ MONGO_URI_FILE: uriFile }).join('\n'), /^MONGO_URI: set either MONGO_URI or MONGO_URI_FILE/);
+  const none = (() => {
+    try {
+      parseConfig(cdcConfigSchema, { env: { KAFKA_BROKERS: '127.0.0.1:9092' }, dotenvPath: false });
+    } catch (error) {
+      return error instanceof ConfigError ? error.message : String(error);
+    }
+    return '';
+  })();
+  assert.match(none, /MONGO_URI: set either MONGO_URI or MONGO_URI_FILE/);
+  writeFileSync(uriFile, 'http://s3cret@mongo\n');
+  const bad = parseConfig(cdcConfigSchema, { env: { KAFKA_BROKERS: '127.0.0.1:9092', MONGO_URI_FILE: uriFile }, dotenvPath: false });
+  assert.throws(() => mongoConnection(bad), (error: Error) => /MONGO_URI_FILE: the file does not hold a mongodb/.test(error.message) && !error.message.includes('s3cret'));
+});
+
+test('MONGO_TLS_CA_FILE and MONGO_TLS_CERT_KEY_FILE turn TLS on and go to the driver as files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cdc-tls-'));
+  const ca = join(dir, 'ca.pem');
+  const certKey = join(dir, 'client.pem');
+  writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');
+  writeFileSync(certKey, '-----BEGIN CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----\n');
+  const config = parse({ MONGO_URI: 'mongodb://mongo:27017/?authMechanism=MONGODB-X509', MONGO_TLS_CA_FILE: ca, MONGO_TLS_CERT_KEY_FILE: certKey });
+  assert.deepEqual(mongoConnection(config).options, { tls: true, tlsCAFile: ca, tlsCertificateKeyFile: certKey });
+  assert.deepEqual(mongoConnection(parse({})).options, {}, 'no files: TLS as the URI says');
+  assert.match(problems({ MONGO_TLS_CA_FILE: join(dir, 'missing.pem') }).join('\n'), /^MONGO_TLS_CA_FILE: /);
 });

@@ -1,19 +1,28 @@
+import { readFileSync } from 'node:fs';
+import type { MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
-import { kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, setting, RECORD_OVERHEAD_BYTES } from '@cdc/core';
+import { ConfigError, kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, setting, RECORD_OVERHEAD_BYTES } from '@cdc/core';
 
+const mongoUri = z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI');
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
 /** The cdc's own variables (the shared ones are in `cdcConfigSchema`). */
 export const cdcSettings = {
-  MONGO_URI: setting.secret(
-    setting.text({
-      required: true,
-      check: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
-      values: 'mongodb:// or mongodb+srv:// URI',
-      description:
-        'connection string. Empty in .env: docker compose builds it from MONGO_CDC_USERNAME/PASSWORD and the replica-set members (passwords with URL-special characters must then be percent-encoded here instead); stack.sh uses the stand-in',
-    }),
-  ),
+  ...setting.valueOrFile('MONGO_URI', {
+    what: 'the connection string',
+    secret: true,
+    check: mongoUri,
+    values: 'mongodb:// or mongodb+srv:// URI',
+    description:
+      'connection string (one of MONGO_URI and MONGO_URI_FILE is required). Empty in .env: docker compose builds it from MONGO_CDC_USERNAME/PASSWORD and the replica-set members (passwords with URL-special characters must then be percent-encoded here instead); stack.sh uses the stand-in. x509: add authMechanism=MONGODB-X509 and set MONGO_TLS_CERT_KEY_FILE',
+  }),
+  MONGO_TLS_CA_FILE: setting.file({
+    description: "TLS to MongoDB: CA certificates (PEM file) the servers' certificates are checked against (turns TLS on); empty: the system's, TLS as the URI says",
+  }),
+  MONGO_TLS_CERT_KEY_FILE: setting.file({
+    secretContent: true,
+    description: 'TLS client certificate and its unencrypted private key in one PEM file (turns TLS on), for x509 authentication (authMechanism=MONGODB-X509 in the URI) or servers that require client certificates',
+  }),
   MONGO_CONNECT_TIMEOUT_MS: setting.durationMs({ default: 10000, description: 'server selection / connect timeout' }),
   CDC_COLLECTIONS: setting.list({ default: 'shop.orders', item: namespace, values: 'db.collection,...', description: 'collections to capture' }),
   CDC_TOPIC_TEMPLATE: setting.text({
@@ -71,7 +80,10 @@ export const cdcSettings = {
   ...perServiceSettings('cdc', 8081),
 };
 
-export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTransactionSettings }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
+export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTransactionSettings }).refine((c) => (c.MONGO_URI === undefined) !== (c.MONGO_URI_FILE === undefined), {
+  path: ['MONGO_URI'],
+  message: 'set either MONGO_URI or MONGO_URI_FILE (exactly one)',
+}).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
 }).refine((c) => c.CDC_MAX_MESSAGE_BYTES + RECORD_OVERHEAD_BYTES <= c.KAFKA_MAX_MESSAGE_BYTES, {
@@ -85,3 +97,22 @@ export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTran
 });
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;
+
+/**
+ * How the cdc connects to MongoDB: the URI (from MONGO_URI_FILE when that is set: a mounted secret, so the
+ * credentials are neither in the container's environment nor in `docker inspect`) and the TLS files.
+ */
+export function mongoConnection(config: Pick<CdcConfig, 'MONGO_URI' | 'MONGO_URI_FILE' | 'MONGO_TLS_CA_FILE' | 'MONGO_TLS_CERT_KEY_FILE'>): { uri: string; options: MongoClientOptions } {
+  const uri = config.MONGO_URI ?? readFileSync(config.MONGO_URI_FILE!, 'utf8').replace(/\r?\n$/, '');
+  // The file's content is checked like the variable, never quoted (it holds the password).
+  if (!mongoUri.safeParse(uri).success) throw new ConfigError([{ variable: 'MONGO_URI_FILE', problem: 'the file does not hold a mongodb:// or mongodb+srv:// URI (content not shown)' }]);
+  const tls = config.MONGO_TLS_CA_FILE !== undefined || config.MONGO_TLS_CERT_KEY_FILE !== undefined;
+  return {
+    uri,
+    options: {
+      ...(tls ? { tls: true } : {}),
+      ...(config.MONGO_TLS_CA_FILE ? { tlsCAFile: config.MONGO_TLS_CA_FILE } : {}),
+      ...(config.MONGO_TLS_CERT_KEY_FILE ? { tlsCertificateKeyFile: config.MONGO_TLS_CERT_KEY_FILE } : {}),
+    },
+  };
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
 import { connectOrExplain, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService } from '@cdc/core';
-import { cdcConfigSchema } from './config.js';
+import { cdcConfigSchema, mongoConnection } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { TransactionalPublisher } from './sink/transactional-publisher.js';
@@ -25,7 +25,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   }
   const metrics = createCdcMetrics(ops.registry);
 
-  const mongo = new MongoClient(config.MONGO_URI, { serverSelectionTimeoutMS: config.MONGO_CONNECT_TIMEOUT_MS, appName: instance });
+  const connection = mongoConnection(config);
+  const mongo = new MongoClient(connection.uri, { ...connection.options, serverSelectionTimeoutMS: config.MONGO_CONNECT_TIMEOUT_MS, appName: instance });
   shutdown.register('mongodb client', () => mongo.close());
   await connectOrExplain('connect to MongoDB', async () => {
     await mongo.connect();

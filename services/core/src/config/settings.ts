@@ -105,7 +105,7 @@ function file(o: SettingDoc & { secretContent?: boolean }) {
  */
 function valueOrFile<N extends string>(
   name: N,
-  o: SettingDoc & { what: string; secret?: boolean },
+  o: TextOptions<z.ZodType<string>> & { what: string; secret?: boolean },
 ): Record<N, Setting<z.ZodOptional<z.ZodString>>> & Record<`${N}_FILE`, FileSetting> {
   const value = text({ ...o, description: `${o.description}; or ${name}_FILE` });
   const fromFile = file({
