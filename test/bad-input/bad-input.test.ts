@@ -636,11 +636,12 @@ describe('loader: bad files and bad file-ready events', () => {
     assert.match(ready, /orders_current: created/);
   });
 
-  test('18a missing bucket: the loader creates it and stages the files there', async () => {
+  test('18a missing bucket: the loader creates it, stages the files there and deletes them once loaded', async () => {
     assert.equal(bucketExisted, false, 'the bucket did not exist before the start');
     assert.ok(loader.output.some((line) => /staging files in the bucket/.test(line) && /"status":"created"/.test(line)));
-    const [staged] = await testGcp(s.gcpConfig).storage.bucket(s.bucket).file(files.good1!.event.path).exists();
-    assert.ok(staged, 'a loaded file was staged in the new bucket');
+    assert.ok(loader.output.some((line) => /group loaded/.test(line) && /"via":"gcs"/.test(line)), 'a group was loaded from the new bucket');
+    const [left] = await testGcp(s.gcpConfig).storage.bucket(s.bucket).file(files.good1!.event.path).exists();
+    assert.ok(!left, 'its object deleted once the group is in both tables');
     assert.equal(metricValue(await loader.metrics(), 'loader_direct_mode'), 0);
   });
 
