@@ -82,6 +82,8 @@ service_env() {
   done
   env[KAFKA_BROKERS]="$HOST:${KAFKA_PORT:-9092}"
   env[MONGO_URI]="$(bash "$ROOT_DIR/scripts/infra/mongo.sh" url)"
+  # the stand-in: its URI, no TLS (whatever .env says for a real MongoDB)
+  env[MONGO_URI_FILE]="" env[MONGO_TLS_CA_FILE]="" env[MONGO_TLS_CERT_KEY_FILE]=""
   env[GCS_ENDPOINT]="http://$HOST:${GCS_PORT:-4443}"
   env[BIGQUERY_ENDPOINT]="http://$HOST:${BIGQUERY_PORT:-9050}"
   env[GCP_PROJECT]="${BIGQUERY_PROJECT:-local-project}"
