@@ -1,8 +1,8 @@
 // An HTTP test double in front of the BigQuery emulator: forwards every request, except that it refuses load-job
 // requests the way BigQuery does while told to (no real component produces these errors on demand): quota and
 // rate limits, which go away by themselves, and permission and billing refusals, which last until an operator acts.
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server } from 'node:http';
+import { forward, listenLocally, readBody } from './http-double.js';
 
 /** How BigQuery refuses a load: an HTTP error on the request, or a job that ends DONE with an errorResult. */
 const REFUSALS = {
@@ -26,14 +26,6 @@ export interface FaultProxy {
   forwarded: number;
   close(): Promise<void>;
 }
-
-const readBody = (req: IncomingMessage) =>
-  new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
@@ -59,18 +51,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       }
       proxy.forwarded++;
     }
-    const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', (error) => {
-      res.writeHead(502);
-      res.end(String(error));
-    });
-    forward.end(body);
+    forward(upstream, req, res, body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  proxy.close = () => new Promise((resolve) => server.close(() => resolve()));
+  Object.assign(proxy, await listenLocally(server));
   return proxy;
 }
