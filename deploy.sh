@@ -14,6 +14,7 @@
 # Configuration: .env (created from .env.example on the first run, with random passwords). Google Cloud:
 #   GOOGLE_APPLICATION_CREDENTIALS empty -> GCS and BigQuery emulators in containers (compose/gcp-emulators.yml)
 #   GOOGLE_APPLICATION_CREDENTIALS=key.json -> Google Cloud with that service-account key (mounted as a secret)
+#   GCP_SETUP_/GCP_LOADER_/GCP_ANALYSIS_CREDENTIALS -> one key per role instead (least privilege, README "Security")
 #   --gcp -> Google Cloud with Application Default Credentials (a GCP VM's service account), no emulators
 # COMPOSE_HA=true in .env: 3 Kafka nodes and a 3-member replica set (compose/storage.ha.yml).
 # Environment: DEPLOY_WAIT_TIMEOUT (seconds to wait for each service to be healthy, default 300).
