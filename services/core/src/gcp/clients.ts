@@ -1,6 +1,8 @@
 import { BigQuery } from '@google-cloud/bigquery';
 import { Storage } from '@google-cloud/storage';
 import { OAuth2Client } from 'google-auth-library';
+import { ServiceError } from '../errors/errors.js';
+import { gcpErrorInfo, isTransientGcpError } from './errors.js';
 import type { GcpConfig } from './settings.js';
 
 export interface GcpClients {
@@ -18,14 +20,27 @@ export interface GcpClients {
 const EMULATOR_PROJECT_NUMBER = '0';
 
 /** Our project's number: configured, the emulator's, or asked of Cloud Resource Manager with the storage client's credentials. */
-function projectNumberOf(config: GcpConfig, storage: Storage): () => Promise<string> {
+export function projectNumberOf(config: GcpConfig, storage: Pick<Storage, 'authClient'>): () => Promise<string> {
   let answer: Promise<string> | null = null;
   const ask = async (): Promise<string> => {
     if (config.GCP_PROJECT_NUMBER) return config.GCP_PROJECT_NUMBER;
     if (config.GCS_ENDPOINT) return EMULATOR_PROJECT_NUMBER;
     const url = `https://cloudresourcemanager.googleapis.com/v1/projects/${encodeURIComponent(config.GCP_PROJECT)}`;
-    const { data } = await storage.authClient.request<{ projectNumber?: string }>({ url });
-    if (!data.projectNumber) throw new Error(`Cloud Resource Manager gave no number for project ${config.GCP_PROJECT}; set GCP_PROJECT_NUMBER`);
+    // Its own error, so that a refusal here is not taken for Cloud Storage refusing the bucket.
+    const unknown = (why: string, cause?: unknown) =>
+      new ServiceError(`cannot learn the number of project ${config.GCP_PROJECT} from Cloud Resource Manager (${why}): grant resourcemanager.projects.get or set GCP_PROJECT_NUMBER`, {
+        reason: 'project_number_unknown',
+        retriable: cause !== undefined && isTransientGcpError(cause),
+        cause,
+      });
+    let data: { projectNumber?: string };
+    try {
+      ({ data } = await storage.authClient.request<{ projectNumber?: string }>({ url }));
+    } catch (error) {
+      const info = gcpErrorInfo(error);
+      throw unknown(`${info.status ? `HTTP ${info.status} ` : ''}${info.message}`, error);
+    }
+    if (!data.projectNumber) throw unknown('no projectNumber in its answer');
     return data.projectNumber;
   };
   return () => {
