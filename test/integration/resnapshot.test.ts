@@ -3,7 +3,8 @@
 // entries. Restarted with CDC_ON_HISTORY_LOST=resnapshot, the cdc snapshots the collection again and ends with a
 // snapshot-complete marker; once the loader has every row of that snapshot, it deletes from orders_current the
 // documents the snapshot did not see, as delete rows of their own in orders_changes. The current state then
-// equals the collection.
+// equals the collection. The loader is killed (SIGKILL) between inserting those rows and merging them: the next
+// loader finishes the job without a row twice.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MongoClient, MongoServerError, type Collection } from 'mongodb';
@@ -29,6 +30,7 @@ describe('re-snapshot after a lost history: the current state converges on the c
   let cdcSettings: Record<string, string>;
   const services: ServiceProcess[] = [];
   let loader: ServiceProcess;
+  let loaderEnv: Record<string, string>;
 
   const current = () => bqRows(s.gcpConfig, `SELECT document_id, document FROM ${table(s.gcpConfig, 'orders_current')} ORDER BY document_id`);
   /** orders_current as the collection would read: _id -> document */
@@ -44,7 +46,8 @@ describe('re-snapshot after a lost history: the current state converges on the c
     await mongo.connect();
     s = loaderScenario('resnap');
     orders = mongo.db(s.dataset).collection<Order>('orders');
-    loader = await startService('loader', s.env({ KAFKA_TOPIC_PARTITIONS: '3' }), 'loader-resnap');
+    loaderEnv = s.env({ KAFKA_TOPIC_PARTITIONS: '3' });
+    loader = await startService('loader', { ...loaderEnv, LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES: '1' }, 'loader-resnap-1');
     services.push(loader);
     const processor = await startService(
       'processor',
@@ -116,18 +119,25 @@ describe('re-snapshot after a lost history: the current state converges on the c
 
     const expected = await collectionState();
     assert.deepEqual([...expected.keys()].sort(), [1, 3, 7, 8, 9, 10, 11, 12].map(idOf).sort());
+
+    // The first loader dies once the snapshot's delete rows are in orders_changes, before they reach orders_current.
+    await loader.exited;
+    assert.ok(loader.output.some((line) => /LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES/.test(line)), 'killed at the fault point');
+    const changes = table(s.gcpConfig, 'orders_changes');
+    const deleteRows = `SELECT event_id, document_id, snapshot, source_instance, document_before, UNIX_SECONDS(cluster_time) AS t, cluster_time_increment AS i FROM ${changes} WHERE op = 'delete' AND snapshot ORDER BY document_id`;
+    assert.equal((await bqRows(s.gcpConfig, deleteRows)).length, 3, 'the delete rows are inserted');
+    const afterCrash = await currentState();
+    assert.ok([2, 4, 6].every((n) => afterCrash.has(idOf(n))), 'not merged yet: the deleted documents are still in orders_current');
+    loader = await startService('loader', loaderEnv, 'loader-resnap-2');
+    services.push(loader);
     await waitFor('orders_current to equal the collection', async () => sameState(await currentState(), expected), 180_000, 2000);
 
-    const changes = table(s.gcpConfig, 'orders_changes');
     const [marker, ...moreMarkers] = await bqRows(s.gcpConfig, `SELECT UNIX_SECONDS(cluster_time) AS t, cluster_time_increment AS i, source_instance, document FROM ${changes} WHERE op = 'snapshot_complete'`);
     assert.ok(marker, 'the snapshot-complete marker is in orders_changes');
     assert.equal(moreMarkers.length, 0, 'one marker');
     const snapshotAt = { t: Number(marker.t), i: Number(marker.i) };
     assert.equal(decodeSnapshotComplete(String(marker.document)).snapshot_events, 8, 'the marker counts the 8 documents the snapshot saw (1, 3, 5, 7-11)');
-    const deletes = await bqRows(
-      s.gcpConfig,
-      `SELECT event_id, document_id, snapshot, source_instance, document_before, UNIX_SECONDS(cluster_time) AS t, cluster_time_increment AS i FROM ${changes} WHERE op = 'delete' AND snapshot ORDER BY document_id`,
-    );
+    const deletes = await bqRows(s.gcpConfig, deleteRows);
     assert.deepEqual(
       deletes.map((row) => row.document_id),
       [2, 4, 6].map(idOf).sort(),

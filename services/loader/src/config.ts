@@ -51,6 +51,7 @@ export const loaderConfigSchema = z.object({
   LOADER_TEST_CRASH_AFTER_LOAD: fields.nonNegativeInt(0),
   LOADER_TEST_CRASH_AFTER_INSERT: fields.nonNegativeInt(0),
   LOADER_TEST_CRASH_AFTER_MERGE: fields.nonNegativeInt(0),
+  LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES: fields.nonNegativeInt(0),
   LOADER_TEST_CRASH_AFTER_MARK: fields.nonNegativeInt(0),
   ...gcpFields(),
   ...kafkaFields('loader'),

@@ -13,7 +13,7 @@ import type { LoadHealth } from './load-health.js';
 import type { TypedViews } from './views/typed-views.js';
 import type { SnapshotCompletions } from './snapshot-completions.js';
 
-export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'mark';
+export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'snapshot_deletes' | 'mark';
 
 export interface FileLoaderSettings {
   names: WarehouseNames;
@@ -22,7 +22,10 @@ export interface FileLoaderSettings {
   retry: { attempts: number; baseMs: number; maxMs: number };
   /** staging tables left by a crash are dropped by BigQuery after this long */
   stagingExpiryMs: number;
-  /** test fault injection: SIGKILL after the N-th file uploaded / group staged / inserted / merged / file marked */
+  /**
+   * test fault injection: SIGKILL after the N-th file uploaded / group staged / inserted / merged / snapshot's delete
+   * rows inserted (not merged) / file marked
+   */
   crashAfter: Record<CrashPoint, number>;
 }
 
@@ -95,7 +98,7 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
  * reported, never skipped silently. The caller commits the files' offsets only after this resolves.
  */
 export class FileLoader {
-  private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, mark: 0 };
+  private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, snapshot_deletes: 0, mark: 0 };
 
   constructor(private readonly deps: FileLoaderDeps) {}
 
@@ -185,7 +188,7 @@ export class FileLoader {
     if (files.some((f) => f.file.snapshotMarkers !== 0)) {
       await timed('markers', () => this.step('snapshot markers', files, () => this.deps.completions.record(attempt.stagingTable)));
     }
-    await timed('snapshot deletes', () => this.step('snapshot deletes', files, () => this.deps.completions.applyReady()));
+    await timed('snapshot deletes', () => this.step('snapshot deletes', files, () => this.deps.completions.applyReady(() => this.crashPoint('snapshot_deletes'))));
     // Before the marking: after a crash the files come again, still on disk, and the views catch up.
     if (this.deps.views) await timed('views', () => this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute))));
     await timed('mark', () => this.markLoaded(files));

@@ -25,6 +25,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     load: config.LOADER_TEST_CRASH_AFTER_LOAD,
     insert: config.LOADER_TEST_CRASH_AFTER_INSERT,
     merge: config.LOADER_TEST_CRASH_AFTER_MERGE,
+    snapshot_deletes: config.LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES,
     mark: config.LOADER_TEST_CRASH_AFTER_MARK,
   };
   if (Object.values(crashAfter).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');

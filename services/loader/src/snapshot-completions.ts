@@ -46,8 +46,8 @@ export class SnapshotCompletions {
     }
   }
 
-  /** Applies the deletes of every waiting snapshot whose rows are all loaded. */
-  async applyReady(): Promise<void> {
+  /** Applies the deletes of every waiting snapshot whose rows are all loaded (`afterInsert`: the tests' crash point). */
+  async applyReady(afterInsert: () => void = () => undefined): Promise<void> {
     const waiting = await this.waiting();
     let stillWaiting = 0;
     for (const [path, completion] of waiting) {
@@ -59,6 +59,7 @@ export class SnapshotCompletions {
         continue;
       }
       const inserted = await this.bigquery.run(buildInsertSnapshotDeletes(this.names, completion));
+      afterInsert();
       const deleted = await this.bigquery.run(buildMergeSnapshotDeletes(this.names, completion));
       await rm(path, { force: true });
       this.metrics.snapshotDeletes.inc(deleted);
