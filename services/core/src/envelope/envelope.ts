@@ -8,6 +8,8 @@ export const ENVELOPE_SCHEMA_VERSION = 1;
  */
 export const OPERATIONS = ['insert', 'update', 'replace', 'delete', 'snapshot', 'snapshot_complete'] as const;
 export type Operation = (typeof OPERATIONS)[number];
+/** The operations that change one document. */
+export const DOCUMENT_OPERATIONS = OPERATIONS.filter((op) => op !== 'snapshot_complete');
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
 
