@@ -549,6 +549,11 @@ describe('loader service', () => {
       assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
       assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
       assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), 2);
+      assert.match(unready.body.reasons!.offsets!, /LOADER_MODE=poll/);
+      // the files of the deleted events are named, for a poll run to load them
+      assert.equal(metricValue(await loader.metrics(), 'loader_unloaded_files_on_volume'), 2);
+      const listed = loader.output.find((line) => /files on the volume not loaded/.test(line)) ?? '';
+      for (const file of [b!, c!]) assert.ok(listed.includes(file.event.path), `${file.event.path} named`);
       assert.equal(loader.child.exitCode, null, 'up, reporting');
       const check = kafka.admin();
       await check.connect();
@@ -594,6 +599,10 @@ describe('loader service', () => {
       assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), Number(gone));
       assert.equal(loader.child.exitCode, null, 'up, reporting');
       assert.ok(!existsSync(join(s.inputDir, 'loaded', files[3]!.event.path)), 'the file announced after the gap is not loaded (not skipped to)');
+      // the file of a deleted event (and the one after the gap) are named, for a poll run to load them
+      const listed = await waitFor('the files not loaded named', () => loader.output.find((line) => /files on the volume not loaded/.test(line)), 30000);
+      for (const file of [files[2]!, files[3]!]) assert.ok(listed.includes(file.event.path), `${file.event.path} named`);
+      assert.equal(metricValue(await loader.metrics(), 'loader_unloaded_files_on_volume'), 4 - Number(committed));
       const check = kafka.admin();
       await check.connect();
       const offsets = await check.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => check.disconnect());

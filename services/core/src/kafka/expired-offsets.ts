@@ -37,7 +37,8 @@ export async function findExpiredOffsets(admin: Admin, groupId: string, topics: 
 }
 
 /** The operator's message: what was lost and the two ways on. */
-function expiredOffsetsMessage(groupId: string, topics: readonly string[], expired: readonly ExpiredOffset[]): string {
+function expiredOffsetsMessage(settings: ExpiredOffsetsSettings, expired: readonly ExpiredOffset[]): string {
+  const { groupId, topics } = settings;
   const where = expired.length
     ? expired.map((e) => `${e.topic}/${e.partition}: committed ${e.committed}, log starts at ${e.logStart} (${e.logStart - e.committed} records gone)`).join('; ')
     : // the client refused to reset a position below the log start, but the committed offsets no longer show it
@@ -46,7 +47,8 @@ function expiredOffsetsMessage(groupId: string, topics: readonly string[], expir
   return (
     `consumer group ${groupId} has offsets below the log start (retention deleted records it never consumed): ${where}. ` +
     `Not consuming rather than skipping them: restore the records, or accept the loss with ` +
-    `kafka-consumer-groups.sh --group ${groupId} --topic ${named} --reset-offsets --to-earliest --execute, then restart`
+    `kafka-consumer-groups.sh --group ${groupId} --topic ${named} --reset-offsets --to-earliest --execute, then restart` +
+    (settings.afterReset ? `; ${settings.afterReset}` : '')
   );
 }
 
@@ -57,6 +59,8 @@ export interface ExpiredOffsetsSettings {
   metricName: string;
   logger: Logger;
   addReadinessCheck: (name: string, check: ReadinessCheck) => void;
+  /** what else the operator can do about the records gone, appended to the message */
+  afterReset?: string;
 }
 
 /**
@@ -93,13 +97,13 @@ export class ExpiredOffsetsGuard {
   /**
    * While consuming: partitions the consumer has stopped fetching (see createGroupConsumer). Those whose next
    * offset lies below the log start have lost records: the consumer leaves the group (`stopConsuming`), then the
-   * committed offsets are reported as above. Others (halted for a moment while being assigned) are left alone.
+   * committed offsets are reported as above (true). Others (halted for a moment while being assigned) are left alone.
    */
-  async checkHalted(halted: readonly HaltedPartition[], stopConsuming: () => Promise<void>): Promise<void> {
-    if (this.stopped || this.checking) return;
+  async checkHalted(halted: readonly HaltedPartition[], stopConsuming: () => Promise<void>): Promise<boolean> {
+    if (this.stopped || this.checking) return false;
     this.checking = true;
     try {
-      if (!(await this.belowLogStart(halted))) return;
+      if (!(await this.belowLogStart(halted))) return false;
       this.stopped = true;
       await stopConsuming();
       const expired = await findExpiredOffsets(this.admin, this.settings.groupId, this.settings.topics).catch((error: unknown) => {
@@ -107,9 +111,11 @@ export class ExpiredOffsetsGuard {
         return [];
       });
       this.report(expired);
+      return true;
     } catch (error) {
       // the next statistics report asks again
       this.settings.logger.warn({ err: error, halted }, 'could not compare halted partitions with the log start');
+      return false;
     } finally {
       this.checking = false;
     }
@@ -125,7 +131,7 @@ export class ExpiredOffsetsGuard {
 
   private report(expired: readonly ExpiredOffset[]): void {
     for (const e of expired) this.gauge.set({ topic: e.topic, partition: String(e.partition) }, e.logStart - e.committed);
-    const message = expiredOffsetsMessage(this.settings.groupId, this.settings.topics, expired);
+    const message = expiredOffsetsMessage(this.settings, expired);
     this.settings.logger.fatal({ expired }, message);
     this.settings.addReadinessCheck('offsets', () => message);
   }
