@@ -259,8 +259,9 @@ export function haltedPartitions(statistics: string): HaltedPartition[] {
 
 /**
  * The assignment, with the partitions the group has no committed offset on starting at the beginning (where
- * `auto.offset.reset: error` would stop them). Undefined (the assignment as it is) when the committed offsets
- * cannot be read: such a partition then stops as expired, the safe side.
+ * `auto.offset.reset: error` would stop them). If the committed offsets cannot be read within the rebalance
+ * timeout this throws and the client assigns the partitions as they are: one without a committed offset then
+ * waits, unfetched (never skipped), until the next rebalance.
  */
 async function startNeverCommittedAtBeginning(consumer: Consumer, partitions: TopicPartition[], timeoutMs: number): Promise<(TopicPartition & { offset?: string })[] | undefined> {
   if (partitions.length === 0) return undefined;
