@@ -105,6 +105,14 @@ export const kafkaBrokerSettings = {
     readBy: compose,
     description: 'broker default retention of topics created without their own retention',
   }),
+  KAFKA_OFFSETS_RETENTION_MINUTES: setting.int({
+    default: 20160,
+    min: 1,
+    unit: 'minutes',
+    readBy: compose,
+    description:
+      "broker: how long a consumer group's committed offsets outlive the group's last member; keep it above the longest topic retention, or a group stopped for longer restarts from the log start without noticing the records deleted",
+  }),
 };
 
 const serviceLogLevel = (service: string) =>

@@ -28,6 +28,16 @@ export function createLoaderMetrics(registry: Registry) {
       labelNames: ['topic', 'how'],
       registers: [registry],
     }),
+    snapshotDeletes: new Counter({
+      name: 'loader_snapshot_deletes_total',
+      help: 'Documents deleted from the current table because a snapshot that replaced a lost history did not see them',
+      registers: [registry],
+    }),
+    snapshotsWaiting: new Gauge({
+      name: 'loader_snapshot_completions_waiting',
+      help: 'Snapshots that replaced a lost history whose marker is loaded but not all their rows yet: their deletes wait',
+      registers: [registry],
+    }),
     quarantined: new Counter({ name: 'loader_files_quarantined_total', help: 'Files quarantined (moved to quarantine/, reported on the dead-letter topic)', labelNames: ['topic', 'reason'], registers: [registry] }),
     loadFailures: new Counter({
       name: 'loader_load_failures_total',
@@ -60,6 +70,11 @@ export function createLoaderMetrics(registry: Registry) {
     jobsToday: budgetGauge('loader_load_jobs_today', 'Load jobs into the changes table started today (BigQuery quota day, all instances)', (s) => s.usedToday),
     jobsProjected: budgetGauge('loader_load_jobs_projected', "Today's load jobs projected from the last hour's rate", (s) => s.projected),
     jobsBudget: budgetGauge('loader_load_jobs_budget', 'Daily load-job budget of the changes table (LOADER_LOAD_JOBS_PER_DAY)', (s) => s.limit),
+    unloadedOnVolume: new Gauge({
+      name: 'loader_unloaded_files_on_volume',
+      help: 'Parquet files on the volume not loaded, counted when file-ready events were found deleted by retention (their files are among these)',
+      registers: [registry],
+    }),
     consumerLag: new Gauge({ name: 'loader_consumer_lag', help: 'Files-topic high watermark minus the committed offset, per partition', labelNames: ['topic', 'partition'], registers: [registry] }),
     freshness: new Gauge({
       name: 'loader_freshness_seconds',
