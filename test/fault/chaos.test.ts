@@ -6,16 +6,14 @@
 // and committing them. At the end the BigQuery current-state table equals the collection, and the change-history
 // table holds every change exactly once (counted, not deduplicated). CHAOS_KILLS (default 10) and CHAOS_SEED
 // replay a run; `npm run chaos:long` runs 100 kills.
+// runs alone: SIGKILLs the shared Kafka broker
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Document } from 'mongodb';
 import { BSON, documentIdOf, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson } from '@cdc/core';
-import { infra, uniqueName } from '../support/infra.js';
+import { infra, sharedBroker, uniqueName } from '../support/infra.js';
 import { testMongo } from '../support/mongo.js';
-import { repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { bqRows, type LoaderScenario, loaderScenario, table } from '../support/loader.js';
 
@@ -38,20 +36,6 @@ const AIMED: Record<Service, { name: string; env: (n: number) => Record<string, 
     { name: 'file loaded, offset not committed', env: (n) => ({ LOADER_TEST_CRASH_AFTER_LOAD: String(n) }) },
   ],
 };
-
-function killBroker(): void {
-  const pidFile = join(process.env.CDC_RUN_DIR ?? join(repoRoot, '.run'), 'kafka', 'pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    process.kill(pid, 'SIGKILL');
-  }
-}
-
-function startBroker(): void {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'infra.sh'), 'up', 'kafka'], { stdio: 'ignore' });
-}
 
 function order(random: () => number, id: number, version: number): Document {
   const items = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, i) => ({
@@ -155,10 +139,10 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       await supervise();
       const victim = COMPONENTS[Math.floor(random() * COMPONENTS.length)]!;
       if (victim === 'kafka') {
-        killBroker();
+        sharedBroker.kill();
         kinds.set('broker', (kinds.get('broker') ?? 0) + 1);
         await sleep(random() * 1000);
-        startBroker();
+        sharedBroker.start();
       } else {
         await running.get(victim)!.kill('SIGKILL');
         await sleep(random() * 1000);
@@ -214,7 +198,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   } finally {
     writing = false;
     for (const service of running.values()) await service.kill('SIGTERM');
-    startBroker();
+    sharedBroker.start();
     await mongo.close();
   }
 });

@@ -1,14 +1,13 @@
 // CDC service against the real Kafka broker and the MongoDB stand-in, started as a real process.
+// runs alone: stops the shared Kafka broker mid-stream
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { Decimal128, Double, Long, MongoClient, MongoServerError, type Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
-import { infra, uniqueName } from '../support/infra.js';
+import { infra, sharedBroker, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
-import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { startPrivateMongo } from '../support/private-mongo.js';
 import { waitFor } from '../support/wait.js';
@@ -239,15 +238,14 @@ describe('cdc service', () => {
     const db = prefix.replaceAll('-', '_');
     const orders = mongo.db(db).collection('orders');
     const cdc = await startService('cdc', cdcEnv(prefix, db), 'cdc-broker');
-    const infraScript = join(repoRoot, 'scripts', 'infra.sh');
     try {
       await cdc.waitReady();
       await cdc.waitForLog(/change stream opened/);
       for (let i = 0; i < 50; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'before' });
-      execFileSync('bash', [infraScript, 'down', 'kafka'], { stdio: 'ignore' });
+      sharedBroker.stop();
       for (let i = 50; i < 100; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'during' });
       await sleep(2000);
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      sharedBroker.start();
       for (let i = 100; i < 150; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'after' });
       const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: 150, timeoutMs: 240000, quietMs: 3000 });
       const ids = messages.map((m) => decode(m.value).document_id);
@@ -255,7 +253,7 @@ describe('cdc service', () => {
       assert.equal(new Set(ids).size, 150);
       assert.equal(cdc.child.exitCode, null, 'the service kept running');
     } finally {
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      sharedBroker.start();
       await cdc.kill();
     }
   });

@@ -1,8 +1,8 @@
 // Loader against real Kafka, the Cloud Storage and BigQuery emulators, started as a real process: file-ready
 // events in, every file exactly once in the changes table, the current table equal to the newest state.
+// runs alone: stops the shared Kafka broker (readiness while Kafka does not answer)
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,9 +11,9 @@ import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, w
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
-import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { startFaultProxy } from '../support/bigquery-fault-proxy.js';
-import { infra } from '../support/infra.js';
+import { infra, sharedBroker } from '../support/infra.js';
 import { createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
 import {
   bqRows,
@@ -494,17 +494,16 @@ describe('loader service', () => {
     const s = loaderScenario('kafka-down');
     await createTopic(kafka, s.filesTopic, 2);
     const loader = await startService('loader', s.env({ NOT_READY_AFTER_MS: '3000' }), 'loader-kafka-down');
-    const infraScript = join(repoRoot, 'scripts', 'infra.sh');
     try {
       await loader.waitReady();
-      execFileSync('bash', [infraScript, 'down', 'kafka'], { stdio: 'ignore' });
+      sharedBroker.stop();
       const unready = await waitFor('/readyz 503 naming Kafka', async () => {
         const r = await readyz(loader);
         return r.status === 503 && r.body.reasons?.kafka ? r : null;
       }, 60000);
       assert.match(unready.body.reasons!.kafka!, /^Kafka has not answered for \d+ s/);
       assert.equal(metricValue(await loader.metrics(), 'loader_not_ready', { check: 'kafka' }), 1);
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      sharedBroker.start();
       // The broker itself may take a minute to come back on a busy machine.
       await waitFor('/readyz 200 again', async () => (await readyz(loader)).status === 200, 240000);
       const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
@@ -512,7 +511,7 @@ describe('loader service', () => {
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
       assert.equal((await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`)).length, 1);
     } finally {
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      sharedBroker.start();
       await stopAll(loader);
     }
   });
