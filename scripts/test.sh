@@ -47,22 +47,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Test files share the local infrastructure, each with names of its own, so they run side by side; a file that
-# stops the shared broker starts with a line "// runs alone: <why>" and runs after them, one at a time
-# (test/support/infra.ts sharedBroker refuses in the shared lane).
+# The test files share the local infrastructure, each with names of its own; a test that stops or kills a server
+# does it to one of its own (test/support/private-kafka.ts, private-mongo.ts). So they run side by side.
 mapfile -t test_files < <(find services/*/dist gcp-utils/dist test/dist -name '*.test.js' -not -path '*/fixtures/*' 2>/dev/null | sort)
 [[ ${#test_files[@]} -gt 0 ]] || { echo "no test files found" >&2; exit 1; }
-shared=() alone=()
-for file in "${test_files[@]}"; do
-  if grep -q '^// runs alone:' "$file"; then alone+=("$file"); else shared+=("$file"); fi
-done
 concurrency="${TEST_CONCURRENCY:-2}"
 [[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "TEST_CONCURRENCY: not a positive number: $concurrency" >&2; exit 2; }
-failed=0
-step "tests side by side (node --test, ${#shared[@]} files, $concurrency at a time)"
-CDC_TEST_LANE=shared node --test --test-concurrency="$concurrency" --test-timeout=600000 "${shared[@]}" || failed=1
-if [[ ${#alone[@]} -gt 0 ]]; then
-  step "tests that stop the shared broker, one file at a time (node --test, ${#alone[@]} files)"
-  CDC_TEST_LANE=alone node --test --test-concurrency=1 --test-timeout=600000 "${alone[@]}" || failed=1
-fi
-[[ "$failed" -eq 0 ]]
+step "tests (node --test, ${#test_files[@]} files, $concurrency at a time)"
+node --test --test-concurrency="$concurrency" --test-timeout=600000 "${test_files[@]}"

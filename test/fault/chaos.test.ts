@@ -6,12 +6,12 @@
 // and committing them. At the end the BigQuery current-state table equals the collection, and the change-history
 // table holds every change exactly once (counted, not deduplicated). CHAOS_KILLS (default 10) and CHAOS_SEED
 // replay a run; `npm run chaos:long` runs 100 kills.
-// runs alone: SIGKILLs the shared Kafka broker
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Document } from 'mongodb';
 import { BSON, documentIdOf, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson } from '@cdc/core';
-import { infra, sharedBroker, uniqueName } from '../support/infra.js';
+import { infra, uniqueName } from '../support/infra.js';
+import { startPrivateKafka } from '../support/private-kafka.js';
 import { testMongo } from '../support/mongo.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
@@ -54,6 +54,8 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   const db = prefix.replaceAll('-', '_');
   const cdcTopic = `${prefix}-orders-cdc`;
   const mongo = await testMongo();
+  // the broker killed is the test's own: the tests beside it keep theirs
+  const broker = await startPrivateKafka();
   const orders = mongo.db(db).collection('orders');
   // A second stream of the same CDC instance: its checkpoints share the checkpoint partition with orders'.
   const customers = mongo.db(db).collection('customers');
@@ -62,7 +64,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   const envs: Record<Service, Record<string, string>> = {
     cdc: {
       MONGO_URI: infra.mongoUri,
-      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_BROKERS: broker.brokers,
       CDC_COLLECTIONS: `${db}.orders,${db}.customers`,
       CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
       CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
@@ -71,7 +73,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       KAFKA_CONNECT_RETRIES: '20',
     },
     processor: {
-      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_BROKERS: broker.brokers,
       KAFKA_CLIENT_ID: `${prefix}-processor`,
       PROCESSOR_TOPICS: cdcTopic,
       PROCESSOR_GROUP_ID: `${prefix}-processor`,
@@ -81,7 +83,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       KAFKA_CONNECT_RETRIES: '20',
     },
     // The shipped session timeout (the scenario's default shortens it for the other loader tests).
-    loader: scenario.env({ KAFKA_CONNECT_RETRIES: '20', LOADER_CONCURRENCY: '3', LOADER_SESSION_TIMEOUT_MS: '30000' }),
+    loader: scenario.env({ KAFKA_BROKERS: broker.brokers, KAFKA_CONNECT_RETRIES: '20', LOADER_CONCURRENCY: '3', LOADER_SESSION_TIMEOUT_MS: '30000' }),
   };
   const start = async (component: Service, label: string, hook: Record<string, string> = {}) => {
     const service = await startService(component, { ...envs[component], ...hook }, `${prefix}-${label}`);
@@ -139,10 +141,10 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       await supervise();
       const victim = COMPONENTS[Math.floor(random() * COMPONENTS.length)]!;
       if (victim === 'kafka') {
-        sharedBroker.kill();
+        broker.kill();
         kinds.set('broker', (kinds.get('broker') ?? 0) + 1);
         await sleep(random() * 1000);
-        sharedBroker.start();
+        await broker.start();
       } else {
         await running.get(victim)!.kill('SIGKILL');
         await sleep(random() * 1000);
@@ -198,7 +200,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   } finally {
     writing = false;
     for (const service of running.values()) await service.kill('SIGTERM');
-    sharedBroker.start();
+    await broker.remove();
     await mongo.close();
   }
 });

@@ -1,6 +1,4 @@
 // Endpoints of the local infrastructure started by scripts/infra.sh (same variables, same defaults).
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,37 +20,4 @@ export const infra = {
 /** Names unique to one test run, so tests sharing the broker and servers never see each other's data. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 7)}`;
-}
-
-/**
- * The shared broker stopped, killed or started again by a test. That disturbs every other test on the broker, so
- * such a test's file starts with a line `// runs alone: <why>`: scripts/test.sh runs those files one at a time,
- * after the others have run side by side (CDC_TEST_LANE=shared), where these calls refuse.
- */
-export const sharedBroker = {
-  /** scripts/infra.sh down kafka: a clean stop */
-  stop(): void {
-    mayDisturbSharedBroker();
-    execFileSync('bash', [join(root, 'scripts', 'infra.sh'), 'down', 'kafka'], { stdio: 'ignore' });
-  },
-  /** SIGKILL of the broker's process group: a crash */
-  kill(): void {
-    mayDisturbSharedBroker();
-    const pid = Number(readFileSync(join(process.env.CDC_RUN_DIR ?? join(root, '.run'), 'kafka', 'pid'), 'utf8').trim());
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      process.kill(pid, 'SIGKILL');
-    }
-  },
-  /** scripts/infra.sh up kafka: waits until it answers (a no-op when it runs) */
-  start(): void {
-    execFileSync('bash', [join(root, 'scripts', 'infra.sh'), 'up', 'kafka'], { stdio: 'ignore' });
-  },
-};
-
-function mayDisturbSharedBroker(): void {
-  if (process.env.CDC_TEST_LANE === 'shared') {
-    throw new Error('this test stops the shared Kafka broker while other test files run beside it: start its file with a line "// runs alone: <why>" (scripts/test.sh)');
-  }
 }
