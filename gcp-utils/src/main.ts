@@ -2,12 +2,12 @@
 // npm run gcp:setup: the Cloud Storage bucket, the BigQuery dataset and tables of the pipeline, idempotently.
 // Reads .env; against the emulators when GCS_ENDPOINT / BIGQUERY_ENDPOINT are set, else Google Cloud with the key
 // file in GOOGLE_APPLICATION_CREDENTIALS or Application Default Credentials.
-import { z } from 'zod';
 import { loadConfig } from '@cdc/core';
-import { gcpErrorInfo, gcpFields } from '@cdc/core/gcp';
+import { gcpErrorInfo } from '@cdc/core/gcp';
+import { gcpSetupConfigSchema } from './config.js';
 import { runSetup } from './setup.js';
 
-const config = loadConfig(z.object(gcpFields()));
+const config = loadConfig(gcpSetupConfigSchema);
 try {
   const result = await runSetup(config);
   for (const line of result.lines) process.stdout.write(`${line}\n`);

@@ -552,11 +552,64 @@ describe('loader service', () => {
       assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
       assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
       assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), 2);
+      assert.match(unready.body.reasons!.offsets!, /LOADER_MODE=poll/);
+      // the files of the deleted events are named, for a poll run to load them
+      assert.equal(metricValue(await loader.metrics(), 'loader_unloaded_files_on_volume'), 2);
+      const listed = loader.output.find((line) => /files on the volume not loaded/.test(line)) ?? '';
+      for (const file of [b!, c!]) assert.ok(listed.includes(file.event.path), `${file.event.path} named`);
       assert.equal(loader.child.exitCode, null, 'up, reporting');
       const check = kafka.admin();
       await check.connect();
       const offsets = await check.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => check.disconnect());
       assert.equal(offsets[0]?.partitions[0]?.offset, '1', 'the committed offset is left where it was');
+    } finally {
+      await stopAll(loader);
+    }
+  });
+
+  test('events deleted by retention while the loader runs and has not read them: it stops consuming instead of skipping to the next file', async () => {
+    const s = loaderScenario('expired-running');
+    await createTopic(kafka, s.filesTopic, 1);
+    const e = (n: number) => orderChange('insert', n, { t: T0 + n, i: 1 }, n);
+    const files = [];
+    for (let n = 0; n < 4; n++) files.push((await writeTestFile(s.inputDir, s.topic, 0, n, [e(n + 1)]))!);
+    await publishFileEvents(kafka, s.filesTopic, [files[0]!]);
+    const loader = await startService('loader', s.env(), 'loader-expired-running');
+    try {
+      await loader.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      // The loader stalls (SIGSTOP) while two files are announced and retention deletes their events; a third follows.
+      loader.child.kill('SIGSTOP');
+      try {
+        await publishFileEvents(kafka, s.filesTopic, [files[1]!, files[2]!]);
+        const admin = kafka.admin();
+        await admin.connect();
+        await admin.deleteTopicRecords({ topic: s.filesTopic, partitions: [{ partition: 0, offset: '3' }] }).finally(() => admin.disconnect());
+        await publishFileEvents(kafka, s.filesTopic, [files[3]!]);
+      } finally {
+        loader.child.kill('SIGCONT');
+      }
+      const unready = await waitFor('/readyz 503 naming the expired offsets', async () => {
+        const r = await readyz(loader);
+        return r.status === 503 && r.body.reasons?.offsets ? r : null;
+      }, 60000);
+      // A fetch response holding the second event may have been on its way when the process stopped: committed 1 or 2.
+      const [, committed, gone] = unready.body.reasons!.offsets!.match(new RegExp(`${s.filesTopic}/0: committed (\\d+), log starts at 3 \\((\\d+) records gone\\)`)) ?? [];
+      assert.ok(committed === '1' || committed === '2', unready.body.reasons!.offsets);
+      assert.equal(Number(gone), 3 - Number(committed));
+      assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
+      assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
+      assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), Number(gone));
+      assert.equal(loader.child.exitCode, null, 'up, reporting');
+      assert.ok(!existsSync(join(s.inputDir, 'loaded', files[3]!.event.path)), 'the file announced after the gap is not loaded (not skipped to)');
+      // the file of a deleted event (and the one after the gap) are named, for a poll run to load them
+      const listed = await waitFor('the files not loaded named', () => loader.output.find((line) => /files on the volume not loaded/.test(line)), 30000);
+      for (const file of [files[2]!, files[3]!]) assert.ok(listed.includes(file.event.path), `${file.event.path} named`);
+      assert.equal(metricValue(await loader.metrics(), 'loader_unloaded_files_on_volume'), 4 - Number(committed));
+      const check = kafka.admin();
+      await check.connect();
+      const offsets = await check.fetchOffsets({ groupId: s.group, topics: [s.filesTopic] }).finally(() => check.disconnect());
+      assert.equal(offsets[0]?.partitions[0]?.offset, committed, 'the committed offset is left where it was');
     } finally {
       await stopAll(loader);
     }

@@ -81,6 +81,24 @@ function parquetFilesOnDisk(outputDir: string): string[] {
   return found.sort();
 }
 
+/** What retention does to a partition's head: records before `offset` deleted (partition 0). */
+async function deleteRecordsBefore(topic: string, offset: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(offset) }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function committedOffset(group: string, topic: string): Promise<string | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] }).finally(() => admin.disconnect());
+  return offsets[0]?.partitions.find((p) => p.partition === 0)?.offset;
+}
+
 async function stopAll(...services: (ServiceProcess | undefined)[]) {
   await Promise.all(services.map((s) => s?.kill('SIGTERM')));
 }
@@ -122,13 +140,7 @@ describe('processor service', () => {
     }
     // While no processor runs, five more records arrive and retention deletes them.
     await produce(kafka, s.topic, orders(5, 5, 1));
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      await admin.deleteTopicRecords({ topic: s.topic, partitions: [{ partition: 0, offset: '10' }] });
-    } finally {
-      await admin.disconnect();
-    }
+    await deleteRecordsBefore(s.topic, 10);
     const processor = await startService('processor', s.env(), 'processor-expired-2');
     try {
       const reason = await waitFor('/readyz 503 naming the expired offsets', async () => {
@@ -141,6 +153,47 @@ describe('processor service', () => {
       assert.equal(processor.child.exitCode, null, 'up, reporting');
       const files = await announcedFiles(kafka, s.filesTopic, 1);
       assert.ok(files.every((f) => f.last_offset < 5), 'nothing announced past the expired offset');
+    } finally {
+      await stopAll(processor);
+    }
+  });
+
+  test('records deleted by retention while the processor runs and has not read them: it stops consuming instead of skipping; a new group starts at the log start', async () => {
+    const s = scenario('expired-running');
+    await createTopic(kafka, s.topic, 1);
+    const produced = await produce(kafka, s.topic, orders(0, 5, 1));
+    // Before the group's first start retention already deleted two records: a new group starts at the log start.
+    await deleteRecordsBefore(s.topic, 2);
+    const processor = await startService('processor', s.env(), 'processor-expired-running');
+    try {
+      await processor.waitReady();
+      await waitForCommittedToEnd(kafka, s.group, s.topic);
+      await assertExactlyOnce(assert, s.outputDir, await announcedFiles(kafka, s.filesTopic, 1), produced.slice(2));
+      // The processor stalls (SIGSTOP) while five records arrive and retention deletes them, then goes on.
+      processor.child.kill('SIGSTOP');
+      try {
+        await produce(kafka, s.topic, orders(5, 5, 1));
+        await deleteRecordsBefore(s.topic, 10);
+        await produce(kafka, s.topic, orders(10, 3, 1));
+      } finally {
+        processor.child.kill('SIGCONT');
+      }
+      const reason = await waitFor('/readyz 503 naming the expired offsets', async () => {
+        const res = await fetch(`http://127.0.0.1:${processor.port}/readyz`);
+        const body = (await res.json()) as { reasons?: Record<string, string> };
+        return res.status === 503 && body.reasons?.offsets ? body.reasons.offsets : null;
+      }, 60000);
+      // A fetch response holding record 5 may have been on its way when the process stopped: committed 5 or 6.
+      const [, committed, gone] = reason.match(new RegExp(`${s.topic}/0: committed (\\d+), log starts at 10 \\((\\d+) records gone\\)`)) ?? [];
+      assert.ok(committed === '5' || committed === '6', reason);
+      assert.equal(Number(gone), 10 - Number(committed));
+      assert.match(reason, /--reset-offsets --to-earliest/);
+      assert.ok(processor.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
+      assert.equal(metricValue(await processor.metrics(), 'processor_offsets_expired_records', { topic: s.topic, partition: '0' }), Number(gone));
+      assert.equal(processor.child.exitCode, null, 'up, reporting');
+      const files = await announcedFiles(kafka, s.filesTopic, 1);
+      assert.ok(files.every((f) => f.last_offset < Number(committed)), 'nothing announced past the gap (the records after it are not skipped to)');
+      assert.equal(await committedOffset(s.group, s.topic), committed, 'the committed offset is left where it was');
     } finally {
       await stopAll(processor);
     }

@@ -2,9 +2,9 @@
 // cdc-analysis: an interactive SQL prompt on the pipeline's BigQuery dataset, or one query for scripts.
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
 import { loadConfig } from '@cdc/core';
-import { createGcpClients, gcpFields, warehouseNames } from '@cdc/core/gcp';
+import { createGcpClients, warehouseNames } from '@cdc/core/gcp';
+import { analysisConfigSchema } from './config.js';
 import { HELP, Session } from './session.js';
 import { splitStatements } from './statements.js';
 
@@ -38,11 +38,11 @@ if (values.help) {
   process.exit(0);
 }
 
-const config = loadConfig(z.object(gcpFields()));
+const config = loadConfig(analysisConfigSchema);
 if (values.dataset) config.BQ_DATASET = values.dataset;
 // The local emulator unless told otherwise (the loader and gcp-utils, in contrast, default to Google Cloud).
 if (values.gcp) config.BIGQUERY_ENDPOINT = undefined;
-else config.BIGQUERY_ENDPOINT = values.endpoint ?? config.BIGQUERY_ENDPOINT ?? `http://127.0.0.1:${process.env.BIGQUERY_PORT ?? '9050'}`;
+else config.BIGQUERY_ENDPOINT = values.endpoint ?? config.BIGQUERY_ENDPOINT ?? `http://127.0.0.1:${config.BIGQUERY_PORT}`;
 const maxWidth = values['max-width'] ? Number(values['max-width']) : 60;
 
 const { bigquery } = createGcpClients(config);

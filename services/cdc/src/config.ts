@@ -1,52 +1,77 @@
 import { z } from 'zod';
-import { checkKafkaSecurity, commonFields, fields, kafkaFields, topicFields, secret, RECORD_OVERHEAD_BYTES } from '@cdc/core';
+import { kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, setting, RECORD_OVERHEAD_BYTES } from '@cdc/core';
 
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
 
-export const cdcConfigSchema = z.object({
-  MONGO_URI: secret(z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')),
-  MONGO_CONNECT_TIMEOUT_MS: fields.positiveInt(10000),
-  CDC_COLLECTIONS: fields.list('shop.orders').pipe(z.array(namespace)),
-  /** {db} and {coll} are replaced; default maps shop.orders to orders-cdc */
-  CDC_TOPIC_TEMPLATE: z.string().regex(/\{coll\}/, 'must contain {coll}').default('{coll}-cdc'),
-  CDC_CHECKPOINT_TOPIC: z.string().min(1).default('cdc-checkpoints'),
-  CDC_INSTANCE_INDEX: fields.nonNegativeInt(0),
-  CDC_INSTANCE_COUNT: fields.positiveInt(1),
-  /** collection: instances split the collections; hash: every instance watches every collection, split by document key */
-  CDC_PARTITION_MODE: z.enum(['collection', 'hash']).default('collection'),
-  CDC_SNAPSHOT: z.enum(['never', 'initial', 'when_no_offset']).default('initial'),
-  CDC_SNAPSHOT_BATCH_SIZE: fields.positiveInt(1000),
-  CDC_FULL_DOCUMENT_BEFORE_CHANGE: z.enum(['off', 'whenAvailable', 'required']).default('off'),
-  /**
-   * end the change stream with $changeStreamSplitLargeEvent (MongoDB 7.0, 6.0.9 and later) and join the fragments:
-   * events over 16 MiB (a big document with its pre-image) are read instead of failing the stream; false for older servers
-   */
-  CDC_SPLIT_LARGE_EVENTS: fields.bool(true),
-  /** what to do on drop / rename / invalidate: stop the service, or reopen the stream after the event */
-  CDC_ON_STREAM_END: z.enum(['stop', 'reopen']).default('stop'),
-  /** what to do when the saved resume token is no longer in the oplog */
-  CDC_ON_HISTORY_LOST: z.enum(['fail', 'resnapshot']).default('fail'),
-  /**
-   * an idle stream still records its change stream's position (postBatchResumeToken) this often, in a
-   * checkpoint-only transaction, so its resume point follows the oplog instead of rolling off it
-   */
-  CDC_HEARTBEAT_INTERVAL_MS: fields.positiveInt(60000),
-  CDC_BATCH_MAX_EVENTS: fields.positiveInt(2000),
-  CDC_BATCH_MAX_BYTES: fields.positiveInt(4 * 1024 * 1024),
-  CDC_BATCH_MAX_WAIT_MS: fields.positiveInt(200),
-  /**
-   * events larger than this (encoded envelope) go to the dead-letter topic <topic>.dlq with reason oversize; 64 MiB
-   * holds a 16 MiB document with its pre-image and update description. At most KAFKA_MAX_MESSAGE_BYTES - 65536
-   */
-  CDC_MAX_MESSAGE_BYTES: fields.positiveInt(64 * 1024 * 1024),
-  CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
-  /** tests only: SIGKILL itself once the Nth transaction (over all streams) has sent its records but not committed */
-  CDC_TEST_CRASH_IN_TRANSACTION: fields.nonNegativeInt(0),
-  ...kafkaFields('cdc'),
-  ...topicFields(),
-  KAFKA_TRANSACTION_TIMEOUT_MS: fields.positiveInt(60000),
-  ...commonFields(8081),
-}).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
+/** The cdc's own variables (the shared ones are in `cdcConfigSchema`). */
+export const cdcSettings = {
+  MONGO_URI: setting.secret(
+    setting.text({
+      required: true,
+      check: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
+      values: 'mongodb:// or mongodb+srv:// URI',
+      description:
+        'connection string. Empty in .env: docker compose builds it from MONGO_CDC_USERNAME/PASSWORD and the replica-set members (passwords with URL-special characters must then be percent-encoded here instead); stack.sh uses the stand-in',
+    }),
+  ),
+  MONGO_CONNECT_TIMEOUT_MS: setting.durationMs({ default: 10000, description: 'server selection / connect timeout' }),
+  CDC_COLLECTIONS: setting.list({ default: 'shop.orders', item: namespace, values: 'db.collection,...', description: 'collections to capture' }),
+  CDC_TOPIC_TEMPLATE: setting.text({
+    default: '{coll}-cdc',
+    check: z.string().regex(/\{coll\}/, 'must contain {coll}'),
+    description: 'topic of each collection; {db} and {coll} are replaced (shop.orders -> orders-cdc)',
+  }),
+  CDC_CHECKPOINT_TOPIC: setting.text({ default: 'cdc-checkpoints', description: 'compacted topic holding the resume tokens' }),
+  CDC_INSTANCE_INDEX: setting.int({ default: 0, min: 0, description: "several instances: this one's index (0-based), lower than CDC_INSTANCE_COUNT" }),
+  CDC_INSTANCE_COUNT: setting.int({ default: 1, min: 1, description: 'several instances: how many there are' }),
+  CDC_PARTITION_MODE: setting.oneOf(['collection', 'hash'], {
+    default: 'collection',
+    description: 'collection: instances split the collections; hash: every instance watches every collection, split by document key',
+  }),
+  CDC_SNAPSHOT: setting.oneOf(['never', 'initial', 'when_no_offset'], {
+    default: 'initial',
+    description:
+      'initial: copy the collection once, before streaming; when_no_offset: whenever no usable checkpoint exists, also when the saved resume point is lost from the oplog (needs CDC_ON_HISTORY_LOST=resnapshot)',
+  }),
+  CDC_SNAPSHOT_BATCH_SIZE: setting.int({ default: 1000, min: 1, description: 'documents a snapshot reads from MongoDB per query' }),
+  CDC_FULL_DOCUMENT_BEFORE_CHANGE: setting.oneOf(['off', 'whenAvailable', 'required'], {
+    default: 'off',
+    description: 'pre-images of updates and deletes (whenAvailable and required need changeStreamPreAndPostImages on the collection)',
+  }),
+  CDC_SPLIT_LARGE_EVENTS: setting.bool({
+    default: true,
+    description:
+      'end the change stream with $changeStreamSplitLargeEvent and join the fragments, so events over 16 MiB (a big document with its pre-image) are read instead of failing the stream; needs MongoDB 7.0 or 6.0.9+ (false before)',
+  }),
+  CDC_ON_STREAM_END: setting.oneOf(['stop', 'reopen'], {
+    default: 'stop',
+    description: 'on drop / rename / invalidate: stop the service, or reopen the stream after the event',
+  }),
+  CDC_ON_HISTORY_LOST: setting.oneOf(['fail', 'resnapshot'], {
+    default: 'fail',
+    description: 'when the saved resume token is no longer in the oplog: fail, or take a new snapshot',
+  }),
+  CDC_HEARTBEAT_INTERVAL_MS: setting.durationMs({
+    default: 60000,
+    description:
+      "an idle stream checkpoints its change stream's position (postBatchResumeToken; no events, one small Kafka transaction) this often, so its resume point follows the oplog instead of rolling off it; keep it well below the oplog's window",
+  }),
+  CDC_BATCH_MAX_EVENTS: setting.int({ default: 2000, min: 1, description: 'a Kafka transaction is committed when it holds this many events' }),
+  CDC_BATCH_MAX_BYTES: setting.int({ default: 4 * 1024 * 1024, min: 1, unit: 'bytes', description: 'a Kafka transaction is also committed when its events add up to this many bytes' }),
+  CDC_BATCH_MAX_WAIT_MS: setting.durationMs({ default: 200, description: 'a Kafka transaction is also committed when it has waited this long for more events' }),
+  CDC_MAX_MESSAGE_BYTES: setting.int({
+    default: 64 * 1024 * 1024,
+    min: 1,
+    unit: 'bytes',
+    description:
+      'events larger than this (encoded envelope) go to the dead-letter topic <topic>.dlq with reason oversize; 64 MiB holds a 16 MiB document with its pre-image and update description; at most KAFKA_MAX_MESSAGE_BYTES - 65536',
+  }),
+  CDC_COMPRESSION: setting.oneOf(['none', 'gzip'], { default: 'none', description: 'compression of the Kafka records the cdc writes' }),
+  CDC_TEST_CRASH_IN_TRANSACTION: setting.testCrashHook('once the Nth transaction (over all streams) has sent its records but not committed'),
+  ...perServiceSettings('cdc', 8081),
+};
+
+export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTransactionSettings }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',
 }).refine((c) => c.CDC_MAX_MESSAGE_BYTES + RECORD_OVERHEAD_BYTES <= c.KAFKA_MAX_MESSAGE_BYTES, {
@@ -57,6 +82,6 @@ export const cdcConfigSchema = z.object({
   // It once overrode CDC_ON_HISTORY_LOST=fail without a word; now the two settings have to agree.
   path: ['CDC_SNAPSHOT'],
   message: 'when_no_offset also snapshots when the saved resume point is lost from the oplog, so it needs CDC_ON_HISTORY_LOST=resnapshot (or use initial)',
-}).superRefine(checkKafkaSecurity);
+});
 
 export type CdcConfig = z.output<typeof cdcConfigSchema>;

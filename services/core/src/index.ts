@@ -14,6 +14,6 @@ export * from './kafka/dead-letter.js';
 export * from './kafka/expired-offsets.js';
 export * from './errors/errors.js';
 export * from './service/bootstrap.js';
-export * from './service/common-fields.js';
+export * from './service/common-settings.js';
 export * from './lifecycle/retry.js';
 export * from './files/index.js';

@@ -1,62 +1,89 @@
-import { z } from 'zod';
-import { checkKafkaSecurity, commonFields, fields, kafkaFields, readinessFields, topicFields } from '@cdc/core';
-import { bigQueryName, gcpFields } from '@cdc/core/gcp';
+import type { z } from 'zod';
+import { fields, kafkaServiceSchema, perServiceSettings, readinessSettings, setting } from '@cdc/core';
+import { bigQueryName, gcpSettings } from '@cdc/core/gcp';
 
-const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
+/** The loader's own variables (the shared ones are in `loaderConfigSchema`). */
+export const loaderSettings = {
+  LOADER_MODE: setting.oneOf(['events', 'poll'], {
+    default: 'events',
+    description:
+      'events: consume the file-ready events, exactly once into the changes table; poll: scan LOADER_INPUT_DIR every LOADER_POLL_INTERVAL_MS (at least once, see "Delivery semantics")',
+  }),
+  LOADER_GROUP_ID: setting.text({ default: 'loader', description: 'consumer group of the loader instances; they split the files-topic partitions' }),
+  LOADER_FILES_TOPIC: setting.text({
+    default: 'parquet-files',
+    check: fields.topicName,
+    description: "the processor's files topic (PROCESSOR_FILES_TOPIC); quarantined files are reported on <topic>.dlq",
+  }),
+  LOADER_INPUT_DIR: setting.text({
+    default: './data/parquet',
+    description: "root of the shared Parquet tree, the processor's PROCESSOR_OUTPUT_DIR (compose: always /data/parquet; stack.sh: .run/stack/parquet); loaded/ and quarantine/ are made under it",
+  }),
+  LOADER_CONCURRENCY: setting.int({
+    default: 6,
+    min: 1,
+    description: 'files-topic partitions consumed at the same time (events mode); their files share the groups',
+  }),
+  LOADER_GROUP_WINDOW_MS: setting.durationMs({
+    default: 10000,
+    description:
+      'grouping: all ready files (any partition) load with one load job, one insert and one MERGE; a group collects files this long from its first file (the load-job budget may make it wait longer)',
+  }),
+  LOADER_GROUP_MAX_FILES: setting.int({
+    default: 1000,
+    min: 1,
+    description: 'a group closes early with this many files (BigQuery takes up to 10,000 source URIs per load job)',
+  }),
+  LOADER_GROUP_MAX_BYTES: setting.int({ default: 2 * 1024 * 1024 * 1024, min: 1, unit: 'bytes', description: 'a group also closes early with this many bytes of Parquet' }),
+  LOADER_LOAD_JOBS_PER_DAY: setting.int({
+    default: 1000,
+    min: 1,
+    description:
+      'load jobs per day into the changes table, all instances together (BigQuery: 1,500 per table per day, failed ones included); never exceeded: groups grow instead. The local stack sets a high value (the emulator has no quota)',
+  }),
+  LOADER_STAGING_EXPIRY_HOURS: setting.int({ default: 24, min: 1, unit: 'hours', description: 'staging tables left behind by a crash expire after this long' }),
+  LOADER_POLL_INTERVAL_MS: setting.durationMs({ default: 30000, description: 'poll mode: interval between scans of LOADER_INPUT_DIR' }),
+  LOADER_LOADED_RETENTION_HOURS: setting.int({
+    default: 24,
+    min: 0,
+    unit: 'hours',
+    description: 'loaded files are kept under loaded/ this long (0: deleted right after loading)',
+  }),
+  LOADER_RETRY_ATTEMPTS: setting.int({
+    default: 8,
+    min: 1,
+    description:
+      'attempts of one step (upload, load, insert, MERGE) on transient errors (quota and rate limits included), with exponential backoff between LOADER_RETRY_BASE_MS and LOADER_RETRY_MAX_MS, before the group is left for a later retry',
+  }),
+  LOADER_RETRY_BASE_MS: setting.durationMs({ default: 500, description: 'first backoff between attempts of a step' }),
+  LOADER_RETRY_MAX_MS: setting.durationMs({ default: 30000, description: 'longest backoff between attempts of a step' }),
+  LOADER_RESUMABLE_MIN_BYTES: setting.int({
+    default: 8 * 1024 * 1024,
+    min: 1,
+    unit: 'bytes',
+    description: 'files at least this large are uploaded with a resumable upload',
+  }),
+  LOADER_TYPED_VIEWS: setting.bool({
+    default: true,
+    description: 'typed views per collection (orders, orders_history: BSON types as BigQuery columns) kept in step with the fields of the loaded documents',
+  }),
+  LOADER_VIEW_FIELDS_TABLE: setting.text({
+    default: 'typed_view_fields',
+    check: bigQueryName,
+    description: 'table of the dataset recording the fields seen per collection and their BSON types (what the typed views are made from)',
+  }),
+  LOADER_SESSION_TIMEOUT_MS: setting.durationMs({
+    default: 30000,
+    description: 'consumer group session timeout: a silent instance loses its partitions after this long',
+  }),
+  LOADER_TEST_CRASH_AFTER_UPLOAD: setting.testCrashHook('right after the N-th file uploaded to the bucket (before the load job)'),
+  LOADER_TEST_CRASH_AFTER_LOAD: setting.testCrashHook('right after the N-th group loaded into its staging table (before the insert)'),
+  LOADER_TEST_CRASH_AFTER_INSERT: setting.testCrashHook('right after the N-th group inserted into the changes table (before the MERGE)'),
+  LOADER_TEST_CRASH_AFTER_MERGE: setting.testCrashHook('right after the N-th group merged (before the marking)'),
+  LOADER_TEST_CRASH_AFTER_MARK: setting.testCrashHook('right after marking the N-th file loaded (before the offset commit)'),
+  ...perServiceSettings('loader', 8083),
+};
 
-export const loaderConfigSchema = z.object({
-  /** `events` (default): consume file-ready events, exactly-once into the changes table. `poll`: scan LOADER_INPUT_DIR every LOADER_POLL_INTERVAL_MS (at-least-once, see README) */
-  LOADER_MODE: z.enum(['events', 'poll']).default('events'),
-  /** consumer group of the loader instances; they split the files-topic partitions */
-  LOADER_GROUP_ID: fields.nonEmpty('loader'),
-  /** topic of the processor's file-ready events; quarantined files are reported on `<topic>.dlq` */
-  LOADER_FILES_TOPIC: topicName.default('parquet-files'),
-  /** root of the shared Parquet tree (the processor's PROCESSOR_OUTPUT_DIR); loaded/ and quarantine/ are made under it */
-  LOADER_INPUT_DIR: fields.nonEmpty('./data/parquet'),
-  /** files-topic partitions consumed at the same time (events mode); their files share the groups */
-  LOADER_CONCURRENCY: fields.positiveInt(6),
-  /** a group collects ready files this long from its first file, then loads them with one load job and one MERGE; the load-job budget may stretch it */
-  LOADER_GROUP_WINDOW_MS: fields.positiveInt(10000),
-  /** a group closes early with this many files (BigQuery takes up to 10,000 source URIs per load job) */
-  LOADER_GROUP_MAX_FILES: fields.positiveInt(1000),
-  /** ... or this many bytes of Parquet */
-  LOADER_GROUP_MAX_BYTES: fields.positiveInt(2 * 1024 * 1024 * 1024),
-  /** load jobs per day into the changes table, all instances together, never exceeded (BigQuery allows 1,500 per table per day, failed ones included); groups grow instead */
-  LOADER_LOAD_JOBS_PER_DAY: fields.positiveInt(1000),
-  /** staging tables left by a crash expire after this many hours */
-  LOADER_STAGING_EXPIRY_HOURS: fields.positiveInt(24),
-  /** poll mode: interval between scans of LOADER_INPUT_DIR */
-  LOADER_POLL_INTERVAL_MS: fields.positiveInt(30000),
-  /** loaded files are kept under loaded/ this long (0: deleted right after loading) */
-  LOADER_LOADED_RETENTION_HOURS: fields.nonNegativeInt(24),
-  /** attempts of one step (upload, load, insert, MERGE) on transient errors (quota and rate limits included) before the group is left for a later retry */
-  LOADER_RETRY_ATTEMPTS: fields.positiveInt(8),
-  LOADER_RETRY_BASE_MS: fields.positiveInt(500),
-  LOADER_RETRY_MAX_MS: fields.positiveInt(30000),
-  /** files at least this large are uploaded with a resumable upload */
-  LOADER_RESUMABLE_MIN_BYTES: fields.positiveInt(8 * 1024 * 1024),
-  /** typed views per collection (`orders`, `orders_history`) kept in step with the fields of the loaded documents */
-  LOADER_TYPED_VIEWS: fields.bool(true),
-  /** table of the dataset recording the fields seen per collection and their BSON types (what the typed views are made from) */
-  LOADER_VIEW_FIELDS_TABLE: bigQueryName('typed_view_fields'),
-  /** consumer group session timeout */
-  LOADER_SESSION_TIMEOUT_MS: fields.positiveInt(30000),
-  /**
-   * Fault-injection hooks for tests only; never set them in production. N > 0 makes the process SIGKILL itself
-   * right after the N-th file uploaded to the bucket (before the load job), the N-th group loaded into its staging
-   * table (before the insert), inserted into the changes table (before the MERGE), merged (before the marking), or
-   * right after marking the N-th file loaded (before the offset commit).
-   */
-  LOADER_TEST_CRASH_AFTER_UPLOAD: fields.nonNegativeInt(0),
-  LOADER_TEST_CRASH_AFTER_LOAD: fields.nonNegativeInt(0),
-  LOADER_TEST_CRASH_AFTER_INSERT: fields.nonNegativeInt(0),
-  LOADER_TEST_CRASH_AFTER_MERGE: fields.nonNegativeInt(0),
-  LOADER_TEST_CRASH_AFTER_MARK: fields.nonNegativeInt(0),
-  ...gcpFields(),
-  ...kafkaFields('loader'),
-  ...topicFields(),
-  ...readinessFields(),
-  ...commonFields(8083),
-}).superRefine(checkKafkaSecurity);
+export const loaderConfigSchema = kafkaServiceSchema({ ...loaderSettings, ...gcpSettings, ...readinessSettings });
 
 export type LoaderConfig = z.output<typeof loaderConfigSchema>;

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, kafkaSettingsOf, offsetsStillInLog, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -160,8 +160,21 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     await new Promise<never>(() => undefined);
   }
 
-  const offsetsSettings = { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck };
-  if (!(await offsetsStillInLog(admin, offsetsSettings))) {
+  const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck,
+    // The files themselves stay on the volume: polling finds every file not yet under loaded/ (one loaded before adds nothing).
+    afterReset: `the files whose events were deleted are still under ${local.root}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
+  });
+  // The files the deleted events announced are still on the volume, among those not loaded: named for the operator.
+  const reportUnloadedFiles = async () => {
+    const files = await local.listPending();
+    metrics.unloadedOnVolume.set(files.length);
+    logger.error(
+      { count: files.length, files: files.slice(0, 1000) },
+      'files on the volume not loaded (those of the deleted file-ready events among them): a run with LOADER_MODE=poll loads them, a file loaded before adds nothing',
+    );
+  };
+  if (!(await expiredOffsets.offsetsStillInLog())) {
+    await reportUnloadedFiles();
     // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
     setReady(true);
     return;
@@ -173,6 +186,12 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     sessionTimeoutMs: config.LOADER_SESSION_TIMEOUT_MS,
     // A full group's worth per partition in flight at most: memory stays bounded while a backlog loads.
     maxInFlightPerPartition: config.LOADER_GROUP_MAX_FILES,
+    // Up and not ready, as when found at start: the files in flight finish loading and are committed first.
+    onHalted: (halted) =>
+      void expiredOffsets
+        .checkHalted(halted, () => source.stop())
+        .then((stopped) => (stopped ? reportUnloadedFiles() : undefined))
+        .catch((error: unknown) => logger.warn({ err: error }, 'could not list the files on the volume')),
   }, (error) => {
     logger.fatal({ err: error }, 'a file could be neither loaded nor quarantined; stopping (it comes again after the restart)');
     void shutdown.run(1);

@@ -60,6 +60,11 @@ export function createLoaderMetrics(registry: Registry) {
     jobsToday: budgetGauge('loader_load_jobs_today', 'Load jobs into the changes table started today (BigQuery quota day, all instances)', (s) => s.usedToday),
     jobsProjected: budgetGauge('loader_load_jobs_projected', "Today's load jobs projected from the last hour's rate", (s) => s.projected),
     jobsBudget: budgetGauge('loader_load_jobs_budget', 'Daily load-job budget of the changes table (LOADER_LOAD_JOBS_PER_DAY)', (s) => s.limit),
+    unloadedOnVolume: new Gauge({
+      name: 'loader_unloaded_files_on_volume',
+      help: 'Parquet files on the volume not loaded, counted when file-ready events were found deleted by retention (their files are among these)',
+      registers: [registry],
+    }),
     consumerLag: new Gauge({ name: 'loader_consumer_lag', help: 'Files-topic high watermark minus the committed offset, per partition', labelNames: ['topic', 'partition'], registers: [registry] }),
     freshness: new Gauge({
       name: 'loader_freshness_seconds',

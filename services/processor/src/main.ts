@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, kafkaSettingsOf, offsetsStillInLog, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, createKafka, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -36,8 +36,8 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
 
-  const offsetsSettings = { groupId: config.PROCESSOR_GROUP_ID, topics: config.PROCESSOR_TOPICS, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck };
-  if (!(await offsetsStillInLog(admin, offsetsSettings))) {
+  const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.PROCESSOR_GROUP_ID, topics: config.PROCESSOR_TOPICS, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck });
+  if (!(await expiredOffsets.offsetsStillInLog())) {
     // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
     setReady(true);
     return;
@@ -54,6 +54,8 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     crashAfterRename: config.PROCESSOR_TEST_CRASH_AFTER_RENAME,
     crashAfterCommit: config.PROCESSOR_TEST_CRASH_AFTER_COMMIT,
     maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+    // Up and not ready, as when found at start: the open batches are dropped (nothing committed past the gap).
+    onHalted: (halted) => void expiredOffsets.checkHalted(halted, () => consumer.stop()),
   }, fail);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());

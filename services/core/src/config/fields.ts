@@ -3,13 +3,16 @@ import { z } from 'zod';
 
 // Reusable env-var field types: every value arrives as a string.
 
-export const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+/** A whole number >= min (and <= max); >= 1 is zod's positive(), so its errors read as they always have. */
+export const integer = (fallback: number, min: number, max?: number) => {
+  const whole = z.coerce.number().int();
+  const bounded = min === 1 ? whole.positive() : whole.min(min);
+  return (max === undefined ? bounded : bounded.max(max)).default(fallback);
+};
 
-export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const port = (fallback: number) => integer(fallback, 0, 65535);
 
-export const nonNegativeInt = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-/** Kafka retention in ms; -1 = forever */
-export const retentionMs = (fallback: number) => z.coerce.number().int().min(-1).default(fallback);
+export const positiveInt = (fallback: number) => integer(fallback, 1);
 
 export const bool = (fallback: boolean) =>
   z
@@ -30,15 +33,14 @@ export const list = (fallback: string) =>
     )
     .pipe(z.array(z.string()).min(1, 'must name at least one value'));
 
-export const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+/** host:port */
+export const broker = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each broker must be host:port');
 
 /** host:port,host:port */
-export const brokerList = (fallback: string) =>
-  list(fallback).pipe(
-    z.array(z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each broker must be host:port')),
-  );
+export const brokerList = (fallback: string) => list(fallback).pipe(z.array(broker));
 
-export const nonEmpty = (fallback: string) => z.string().min(1).default(fallback);
+/** A Kafka topic name. */
+export const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
 
 /** Why `path` is not a file this process can read (or is empty, when it must hold something), or null. */
 function fileProblem(path: string, nonEmpty: boolean): string | null {

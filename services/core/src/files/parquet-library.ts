@@ -1,5 +1,6 @@
 // The Parquet libraries (write: processor; read: loader's typed views), with ZSTD added to their codec table.
 import { createRequire } from 'node:module';
+import type { Writable } from 'node:stream';
 
 const require = createRequire(import.meta.url);
 
@@ -18,7 +19,7 @@ export interface ParquetJsReader {
 }
 export interface ParquetJsModule {
   ParquetSchema: new (definition: Record<string, unknown>) => unknown;
-  ParquetWriter: { openFile(schema: unknown, path: string, options: Record<string, unknown>): Promise<ParquetJsWriter> };
+  ParquetWriter: { openStream(schema: unknown, stream: Writable, options: Record<string, unknown>): Promise<ParquetJsWriter> };
   ParquetReader: { openFile(path: string): Promise<ParquetJsReader> };
 }
 interface Codec {

@@ -1,7 +1,7 @@
 import { BigQuery } from '@google-cloud/bigquery';
 import { Storage } from '@google-cloud/storage';
 import { OAuth2Client } from 'google-auth-library';
-import type { GcpConfig } from './fields.js';
+import type { GcpConfig } from './settings.js';
 
 export interface GcpClients {
   bigquery: BigQuery;

@@ -1,6 +1,6 @@
 // Google Cloud (BigQuery + Cloud Storage) for the loader, gcp-utils and the analysis tool. A separate entry point
 // (`@cdc/core/gcp`) so that services without Google Cloud never load its client libraries.
-export * from './fields.js';
+export * from './settings.js';
 export * from './clients.js';
 export * from './errors.js';
 export * from './warehouse.js';

@@ -2,7 +2,7 @@ import type { BigQuery, Dataset, TableField, TableMetadata } from '@google-cloud
 import type { Storage } from '@google-cloud/storage';
 import { PARQUET_COLUMNS } from '../files/columns.js';
 import { gcpErrorInfo, isAlreadyExists, isNotFound } from './errors.js';
-import type { GcpConfig } from './fields.js';
+import type { GcpConfig } from './settings.js';
 
 export interface WarehouseNames {
   project: string;

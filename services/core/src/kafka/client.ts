@@ -161,29 +161,55 @@ export function assignmentOf(partitions: readonly TopicPartition[]): Record<stri
 
 export type RebalanceListener = (event: { kind: 'assign' | 'revoke'; partitions: TopicPartition[] }) => void;
 
+/** the client's name of a partition's first record still in the log, in an assignment */
+const OFFSET_BEGINNING = 'beginning';
+
+/** An assigned partition that librdkafka does not fetch, and the offset it would read next. */
+export interface HaltedPartition {
+  topic: string;
+  partition: number;
+  next: number;
+}
+
+/** How often librdkafka reports its partitions' fetch states (a halted partition is seen within this). */
+const FETCH_STATE_REPORT_MS = 5000;
+
 /**
- * A read_committed group consumer that commits only when told (by a transaction or commitOffsets), starting from
- * the beginning when the group has no offset. librdkafka heartbeats from its own thread; `rebalanceTimeout` is
- * also the longest one eachBatch call may take before the member is expelled.
+ * A read_committed group consumer that commits only when told (by a transaction or commitOffsets). A partition the
+ * group never committed on starts at the beginning (assigned so explicitly); every other position is never reset
+ * (`auto.offset.reset: error`): where retention deleted the records a position points at (while the service ran, or
+ * before a rebalance gave it the partition), librdkafka would otherwise skip to the earliest record without a word.
+ * Instead the partition stops fetching. librdkafka raises the error on a consume call, which the client only logs
+ * (and drops when records of other partitions come in the same call), so the consumer's statistics are watched:
+ * each report lists the assigned partitions not being fetched (`onHalted`), for the caller to compare with the log
+ * start. librdkafka heartbeats from its own thread; `rebalanceTimeout` is also the longest one eachBatch call may
+ * take before the member is expelled.
  */
 export function createGroupConsumer(
   kafka: Kafka,
-  settings: { groupId: string; sessionTimeoutMs: number; maxBatchSize?: number; maxMessageBytes?: number; onRebalance?: RebalanceListener },
+  settings: {
+    groupId: string;
+    sessionTimeoutMs: number;
+    maxBatchSize?: number;
+    maxMessageBytes?: number;
+    onRebalance?: RebalanceListener;
+    onHalted: (partitions: HaltedPartition[]) => void;
+  },
 ): Consumer {
-  const onRebalance = settings.onRebalance;
-  return kafka.consumer({
+  const rebalanceTimeout = Math.max(60000, settings.sessionTimeoutMs);
+  const consumer: Consumer = kafka.consumer({
     kafkaJS: {
       groupId: settings.groupId,
       readUncommitted: false,
-      fromBeginning: true,
       autoCommit: false,
       sessionTimeout: settings.sessionTimeoutMs,
       heartbeatInterval: Math.max(500, Math.min(3000, Math.floor(settings.sessionTimeoutMs / 3))),
-      rebalanceTimeout: Math.max(60000, settings.sessionTimeoutMs),
+      rebalanceTimeout,
       allowAutoTopicCreation: false,
       // An idle fetch returns after this long: bounds how long a shutdown waits for the consumer to stop.
       maxWaitTimeInMs: 1000,
     },
+    'auto.offset.reset': 'error',
     'isolation.level': 'read_committed',
     'js.consumer.max.batch.size': settings.maxBatchSize ?? 1000,
     // A fetch response holds at least one whole record batch, however large: records up to maxMessageBytes fit
@@ -191,12 +217,55 @@ export function createGroupConsumer(
     ...(settings.maxMessageBytes
       ? { 'fetch.max.bytes': settings.maxMessageBytes, 'receive.message.max.bytes': settings.maxMessageBytes + 1024 * 1024 }
       : {}),
-    ...(onRebalance
-      ? {
-          rebalance_cb: (error: { code: number }, partitions: TopicPartition[]) => {
-            onRebalance({ kind: error.code === ErrorCodes.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke', partitions });
-          },
-        }
-      : {}),
+    'statistics.interval.ms': FETCH_STATE_REPORT_MS,
+    stats_cb: (report: { message: string } | string) => {
+      const halted = haltedPartitions(typeof report === 'string' ? report : report.message);
+      if (halted.length > 0) settings.onHalted(halted);
+    },
+    rebalance_cb: async (error: { code: number }, partitions: TopicPartition[]) => {
+      const kind = error.code === ErrorCodes.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke';
+      settings.onRebalance?.({ kind, partitions });
+      if (kind === 'assign') return startNeverCommittedAtBeginning(consumer, partitions, rebalanceTimeout);
+      return undefined;
+    },
   });
+  return consumer;
+}
+
+interface PartitionStatistics {
+  partition: number;
+  desired: boolean;
+  fetch_state: string;
+  app_offset: number;
+  committed_offset: number;
+}
+
+/**
+ * From a librdkafka statistics report: the assigned partitions in fetch state "none" (halted after a refused reset,
+ * or briefly while being assigned) whose next offset is known (the application's position, else the committed
+ * offset).
+ */
+export function haltedPartitions(statistics: string): HaltedPartition[] {
+  const { topics } = JSON.parse(statistics) as { topics?: Record<string, { partitions: Record<string, PartitionStatistics> }> };
+  const halted: HaltedPartition[] = [];
+  for (const [topic, { partitions }] of Object.entries(topics ?? {})) {
+    for (const p of Object.values(partitions)) {
+      const next = p.app_offset >= 0 ? p.app_offset : p.committed_offset;
+      if (p.partition >= 0 && p.desired && p.fetch_state === 'none' && next >= 0) halted.push({ topic, partition: p.partition, next });
+    }
+  }
+  return halted;
+}
+
+/**
+ * The assignment, with the partitions the group has no committed offset on starting at the beginning (where
+ * `auto.offset.reset: error` would stop them). If the committed offsets cannot be read within the rebalance
+ * timeout this throws and the client assigns the partitions as they are: one without a committed offset then
+ * waits, unfetched (never skipped), until the next rebalance.
+ */
+async function startNeverCommittedAtBeginning(consumer: Consumer, partitions: TopicPartition[], timeoutMs: number): Promise<(TopicPartition & { offset?: string })[] | undefined> {
+  if (partitions.length === 0) return undefined;
+  const committed = await consumer.committed(partitions.map(({ topic, partition }) => ({ topic, partition })), timeoutMs);
+  const hasOffset = new Set(committed.filter((c) => c.offset !== null && Number(c.offset) >= 0).map((c) => `${c.topic}/${c.partition}`));
+  return partitions.map(({ topic, partition }) => (hasOffset.has(`${topic}/${partition}`) ? { topic, partition } : { topic, partition, offset: OFFSET_BEGINNING }));
 }

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { ConfigError, describeConfig, parseConfig } from '../config/load-config.js';
-import { kafkaFields, kafkaSettingsOf } from '../service/common-fields.js';
+import { kafkaSettings, kafkaSettingsOf, perServiceSettings } from '../service/common-settings.js';
+import { settingsSchema } from '../config/settings.js';
 import { createLogger } from '../logging/logger.js';
 import { checkKafkaSecurity, kafkaAccessProblem, kafkaLogAccessProblem } from './security.js';
 import { KafkaErrorCodes } from './client.js';
 
-const schema = z.object({ ...kafkaFields('test') }).superRefine(checkKafkaSecurity);
+const schema = settingsSchema({ ...kafkaSettings, ...perServiceSettings('cdc', 8081) }).superRefine(checkKafkaSecurity);
 const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));
 const passwordFile = join(dir, 'password');
 const password = 'pa55-from-a-file';

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import * as fields from '../config/fields.js';
-import { secret } from '../config/secret.js';
+import { setting, settingsSchema, type SettingsSchema } from '../config/settings.js';
 import { KafkaErrorCodes } from './client.js';
 import { googleOAuthBearerProvider, type OAuthBearerProvider } from './google-oauthbearer.js';
 
@@ -22,24 +21,36 @@ export interface KafkaSecurity {
   keyLocation?: string;
 }
 
-/** Variables of the connection's security; spread into each service's schema with `kafkaFields`. */
-export const kafkaSecurityFields = () => ({
-  /** PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL */
-  KAFKA_SECURITY_PROTOCOL: z.enum(SECURITY_PROTOCOLS).default('PLAINTEXT'),
-  /** PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 | OAUTHBEARER (token from Application Default Credentials, Google's Managed Kafka) */
-  KAFKA_SASL_MECHANISM: z.enum(SASL_MECHANISMS).optional(),
-  KAFKA_SASL_USERNAME: z.string().optional(),
-  KAFKA_SASL_USERNAME_FILE: fields.secretFile().optional(),
-  KAFKA_SASL_PASSWORD: secret(z.string().optional()),
-  KAFKA_SASL_PASSWORD_FILE: fields.secretFile().optional(),
-  /** CA certificates (PEM) the brokers' certificates are checked against; unset: the system's CAs */
-  KAFKA_SSL_CA_LOCATION: fields.readableFile().optional(),
-  /** client certificate and its unencrypted private key (PEM), for brokers that authenticate clients by TLS (mTLS) */
-  KAFKA_SSL_CERTIFICATE_LOCATION: fields.readableFile().optional(),
-  KAFKA_SSL_KEY_LOCATION: fields.readableFile().optional(),
-});
+/** Variables of the connection's security; part of `kafkaSettings`. */
+export const kafkaSecuritySettings = {
+  KAFKA_SECURITY_PROTOCOL: setting.oneOf(SECURITY_PROTOCOLS, {
+    default: 'PLAINTEXT',
+    description: 'how the services connect to Kafka (scripts/stack.sh leaves the KAFKA_SECURITY_*, KAFKA_SASL_*, KAFKA_SSL_* variables out: its broker is PLAINTEXT). Recipes for Google\'s Managed Kafka, Confluent Cloud and SCRAM clusters: README, "Secured Kafka"',
+  }),
+  KAFKA_SASL_MECHANISM: setting.optionalOneOf(SASL_MECHANISMS, {
+    description: 'needs a SASL_* protocol. OAUTHBEARER: a token made from Application Default Credentials (Google\'s Managed Kafka only)',
+  }),
+  ...setting.valueOrFile('KAFKA_SASL_USERNAME', {
+    what: 'the user name',
+    description: 'PLAIN and SCRAM: the user name (Confluent Cloud: the API key)',
+  }),
+  ...setting.valueOrFile('KAFKA_SASL_PASSWORD', {
+    what: 'the password',
+    secret: true,
+    description: 'PLAIN and SCRAM: the password (Confluent Cloud: the API secret)',
+  }),
+  KAFKA_SSL_CA_LOCATION: setting.file({
+    description: 'SSL and SASL_SSL: CA certificates (PEM file) the brokers\' certificates are checked against; empty: the system\'s',
+  }),
+  KAFKA_SSL_CERTIFICATE_LOCATION: setting.file({
+    description: 'mTLS: the client certificate (PEM file), for brokers that authenticate clients by TLS; with KAFKA_SSL_KEY_LOCATION',
+  }),
+  KAFKA_SSL_KEY_LOCATION: setting.file({
+    description: 'mTLS: the unencrypted private key (PEM file) of KAFKA_SSL_CERTIFICATE_LOCATION; both or neither',
+  }),
+};
 
-type SecurityConfig = z.output<z.ZodObject<ReturnType<typeof kafkaSecurityFields>>>;
+type SecurityConfig = z.output<SettingsSchema<typeof kafkaSecuritySettings>>;
 
 /**
  * The rules between the security variables, checked at start (each service's schema ends with
@@ -75,7 +86,7 @@ export function checkKafkaSecurity(config: SecurityConfig, ctx: z.RefinementCtx)
 }
 
 /** The security variables alone, for tools that connect as a service does (the tests' clients). */
-export const kafkaSecuritySchema = () => z.object(kafkaSecurityFields()).superRefine(checkKafkaSecurity);
+export const kafkaSecuritySchema = () => settingsSchema(kafkaSecuritySettings).superRefine(checkKafkaSecurity);
 
 /** A secret file's content without the line end editors and `echo` add. */
 function readSecretFile(path: string): string {

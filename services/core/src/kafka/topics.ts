@@ -1,7 +1,7 @@
 import type { Admin } from './client.js';
 import type { Logger } from '../logging/logger.js';
 import { retry } from '../lifecycle/retry.js';
-import * as fields from '../config/fields.js';
+import { setting } from '../config/settings.js';
 import { kafkaAccessProblem } from './security.js';
 
 export interface TopicSpec {
@@ -73,23 +73,30 @@ export const RECORD_OVERHEAD_BYTES = 64 * 1024;
 
 /**
  * Partitions, replication and retention of the topics the services create (each service its own topics when
- * missing; deploy.sh all of them up front, from the services' `--print-topics`). Spread into each schema.
+ * missing; deploy.sh all of them up front, from the services' `--print-topics`). Spread into each service's settings.
  */
-export const topicFields = () => ({
-  KAFKA_TOPIC_PARTITIONS: fields.positiveInt(6),
-  KAFKA_REPLICATION_FACTOR: fields.positiveInt(1),
-  /** retention, ms (-1 = forever): CDC topics, files topic, dead-letter topics */
-  KAFKA_CDC_TOPIC_RETENTION_MS: fields.retentionMs(604800000),
-  KAFKA_FILES_TOPIC_RETENTION_MS: fields.retentionMs(604800000),
-  KAFKA_DLQ_TOPIC_RETENTION_MS: fields.retentionMs(2592000000),
-  /**
-   * largest Kafka record batch of a CDC topic, bytes: the topic's max.message.bytes when a service creates it, the
-   * cdc producer's message.max.bytes and the processor's fetch limits (65 MiB holds a 16 MiB document with its
-   * pre-image and update description); keep the broker's message.max.bytes / replica.fetch.max.bytes at least this
-   */
-  KAFKA_MAX_MESSAGE_BYTES: fields.positiveInt(KAFKA_MAX_MESSAGE_BYTES_DEFAULT),
-});
-
+export const topicSettings = {
+  KAFKA_TOPIC_PARTITIONS: setting.int({
+    default: 6,
+    min: 1,
+    description: 'partitions of the CDC and files topics (deploy.sh creates them; services create missing topics the same way)',
+  }),
+  KAFKA_REPLICATION_FACTOR: setting.int({
+    default: 1,
+    min: 1,
+    description: 'replication factor of the topics (3 with COMPOSE_HA=true: deploy.sh raises it)',
+  }),
+  KAFKA_CDC_TOPIC_RETENTION_MS: setting.durationMs({ default: 604800000, min: -1, description: 'retention of the CDC topics (-1: forever)' }),
+  KAFKA_FILES_TOPIC_RETENTION_MS: setting.durationMs({ default: 604800000, min: -1, description: 'retention of the files topic (-1: forever)' }),
+  KAFKA_DLQ_TOPIC_RETENTION_MS: setting.durationMs({ default: 2592000000, min: -1, description: 'retention of the dead-letter topics (-1: forever)' }),
+  KAFKA_MAX_MESSAGE_BYTES: setting.int({
+    default: KAFKA_MAX_MESSAGE_BYTES_DEFAULT,
+    min: 1,
+    unit: 'bytes',
+    description:
+      "largest Kafka record batch of a CDC topic: the topic's max.message.bytes when a service creates it, the cdc producer's message.max.bytes and the processor's fetch limits (65 MiB holds a 16 MiB document with its pre-image and update description); the broker's message.max.bytes / replica.fetch.max.bytes must be at least this",
+  }),
+};
 
 export interface TopicSettings {
   KAFKA_TOPIC_PARTITIONS: number;

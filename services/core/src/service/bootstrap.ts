@@ -7,11 +7,12 @@ import { Shutdown } from '../lifecycle/shutdown.js';
 import { ClientStuckError } from '../errors/errors.js';
 import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
 
-/** Variables every service schema includes (see `commonFields`). */
+/** Variables every service schema includes (`commonSettings`, `perServiceSettings`). */
 interface CommonConfig {
   LOG_LEVEL: string;
   HTTP_PORT: number;
   SHUTDOWN_TIMEOUT_MS: number;
+  SERVICE_INSTANCE?: string;
 }
 
 export interface ServiceContext<C> {
@@ -44,7 +45,7 @@ export async function runService<S extends EnvSchema>(
     process.stdout.write(formatTopicPlan(options.topics(config)));
     return;
   }
-  const logger = createLogger({ service, level: config.LOG_LEVEL, instance: process.env.SERVICE_INSTANCE });
+  const logger = createLogger({ service, level: config.LOG_LEVEL, instance: config.SERVICE_INSTANCE });
   logger.info({ config: describeConfig(schema, config) }, 'starting');
   const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
   const readiness = new Readiness(() => shutdown.requested);

@@ -1,4 +1,4 @@
-import { assignmentOf, createGroupConsumer, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, type HaltedPartition, decodeFileReadyEvent, isRejoin, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Logger } from '@cdc/core';
 import { PartitionProgress } from './partition-progress.js';
 import { fromFileReadyEvent, isSafeRelativePath } from '../transform/loadable-file.js';
 import type { FileGroups } from '../file-groups.js';
@@ -11,6 +11,8 @@ export interface FileEventsSettings {
   sessionTimeoutMs: number;
   /** a partition is paused while this many of its files are handed over and not yet committed */
   maxInFlightPerPartition: number;
+  /** librdkafka's report of the assigned partitions it does not fetch (see createGroupConsumer) */
+  onHalted: (partitions: HaltedPartition[]) => void;
 }
 
 /**
@@ -41,6 +43,7 @@ export class FileEventsSource {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
+      onHalted: settings.onHalted,
       onRebalance: ({ kind, partitions }) => {
         if (kind === 'assign') {
           this.logger.info({ assignment: assignmentOf(partitions) }, 'joined the consumer group');

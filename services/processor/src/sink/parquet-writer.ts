@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import { loadParquetLibrary, type ParquetJsModule, type ParquetLibrary } from '@cdc/core';
 import { PARQUET_COLUMNS, type ParquetRow } from '../transform/to-row.js';
 
@@ -59,8 +60,20 @@ class ParquetJsFileWriter implements ParquetFileWriter {
     return this.options.compression;
   }
 
+  /**
+   * Both libraries leave some of their stream writes unawaited, so a failed disk write (ENOSPC) would reject where
+   * nobody listens and end the process. They write into memory (the batch's rows are there already, and the file
+   * is smaller), and the file is written here, where a failure fails the batch.
+   */
   async write(path: string, rows: readonly ParquetRow[]): Promise<{ bytes: number }> {
-    const writer = await this.module.ParquetWriter.openFile(this.schema, path, {
+    const chunks: Buffer[] = [];
+    const memory = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        chunks.push(chunk);
+        done();
+      },
+    });
+    const writer = await this.module.ParquetWriter.openStream(this.schema, memory, {
       rowGroupSize: this.options.rowGroupRows,
       pageSize: this.options.pageRows,
       // Version 1 data pages: the most widely read form (both libraries default to version 2).
@@ -71,7 +84,9 @@ class ParquetJsFileWriter implements ParquetFileWriter {
     } finally {
       await writer.close();
     }
-    return { bytes: (await stat(path)).size };
+    const file = Buffer.concat(chunks);
+    await writeFile(path, file);
+    return { bytes: file.length };
   }
 }
 

@@ -1,4 +1,4 @@
-import { assignmentOf, createGroupConsumer, type Admin, type FatalError, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
+import { assignmentOf, createGroupConsumer, type HaltedPartition, type Admin, type FatalError, type Consumer, type Kafka, type Logger, type TopicPartition } from '@cdc/core';
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
@@ -12,6 +12,8 @@ export interface ConsumerSettings extends WorkerSettings {
   crashAfterCommit: number;
   /** KAFKA_MAX_MESSAGE_BYTES: the largest record the consumer must be able to fetch */
   maxMessageBytes?: number;
+  /** librdkafka's report of the assigned partitions it does not fetch (see createGroupConsumer) */
+  onHalted: (partitions: HaltedPartition[]) => void;
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -45,6 +47,7 @@ export class CdcTopicConsumer {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
+      onHalted: settings.onHalted,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
     });
     this.faults = sigkillFaultPoints({ afterRename: settings.crashAfterRename, afterCommit: settings.crashAfterCommit }, logger);

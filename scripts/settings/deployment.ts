@@ -1,0 +1,98 @@
+// Variables of .env that no service parses: docker compose (compose/*.yml), deploy.sh and scripts/stack.sh read
+// them. Declared here, with the same API as the services' settings, so .env.example and the README's tables are
+// generated from one place for them too. The defaults are the fallbacks the compose files use.
+import { LOG_LEVELS, setting } from '@cdc/core';
+
+const compose = 'docker compose';
+const composeAndStack = 'docker compose, scripts/stack.sh';
+
+export const composeSettings = {
+  COMPOSE_PROJECT_NAME: setting.text({ default: 'cdc-pipeline', readBy: compose, description: 'compose project name: prefix of containers, volumes and the network' }),
+  COMPOSE_HA: setting.bool({
+    default: false,
+    readBy: 'deploy.sh',
+    description: 'true: 3 Kafka nodes (RF 3, min.insync.replicas 2) and a 3-member MongoDB replica set (compose/storage.ha.yml)',
+  }),
+  IMAGE_PREFIX: setting.text({ default: 'cdc-pipeline', readBy: compose, description: 'names of the images built by deploy.sh: IMAGE_PREFIX/<service>:IMAGE_TAG' }),
+  IMAGE_TAG: setting.text({ default: 'local', readBy: compose, description: 'tag of the images built by deploy.sh' }),
+  BIND_ADDRESS: setting.text({ default: '127.0.0.1', readBy: compose, description: 'address the published ports bind to (127.0.0.1: reachable from this host only)' }),
+  LOG_MAX_SIZE: setting.text({ default: '10m', readBy: compose, description: 'container log rotation (json-file driver): size of one file' }),
+  LOG_MAX_FILE: setting.int({ default: 5, min: 1, readBy: compose, description: 'container log rotation: files kept' }),
+};
+
+const publishedPort = (what: string, port: number) =>
+  setting.port({
+    default: port,
+    readBy: compose,
+    description: `port of ${what} published on BIND_ADDRESS (for scripts/stack.sh and scripts/infra.sh it comes from the environment instead)`,
+  });
+
+export const publishedPortSettings = {
+  MONGO_PORT: publishedPort('MongoDB', 27017),
+  KAFKA_PORT: publishedPort('Kafka', 9092),
+  GCS_PORT: publishedPort('the Cloud Storage emulator', 4443),
+};
+
+const haPort = (member: string, port: number) =>
+  setting.port({ default: port, readBy: compose, description: `COMPOSE_HA only: published port of ${member}` });
+
+export const haPortSettings = {
+  MONGO_PORT_2: haPort('the second MongoDB member', 27018),
+  MONGO_PORT_3: haPort('the third MongoDB member', 27019),
+  KAFKA_PORT_2: haPort('the second Kafka node', 9095),
+  KAFKA_PORT_3: haPort('the third Kafka node', 9096),
+};
+
+export const mongoServerSettings = {
+  MONGO_ROOT_USERNAME: setting.text({ default: 'root', readBy: compose, description: 'root user, created on the first start of an empty volume' }),
+  MONGO_ROOT_PASSWORD: setting.secret(
+    setting.text({ readBy: 'docker compose, deploy.sh', description: "the root user's password (deploy.sh fills an empty one with a random one)" }),
+  ),
+  MONGO_CDC_USERNAME: setting.text({
+    default: 'cdc',
+    readBy: compose,
+    description: "the cdc service's read-only user (read on the databases of CDC_COLLECTIONS, and on local for the oplog's window), created with the root user",
+  }),
+  MONGO_CDC_PASSWORD: setting.secret(
+    setting.text({ readBy: 'docker compose, deploy.sh', description: "the cdc user's password (deploy.sh fills an empty one with a random one)" }),
+  ),
+  MONGO_REPLICA_SET: setting.text({ default: 'rs0', readBy: compose, description: 'replica-set name (change streams need a replica set)' }),
+  MONGO_CACHE_SIZE_GB: setting.int({ default: 1, min: 1, unit: 'GB', readBy: compose, description: 'WiredTiger cache of each mongod' }),
+};
+
+export const kafkaBrokerSettings = {
+  KAFKA_CLUSTER_ID: setting.text({
+    default: 'b2KxPV1aQ3aO7pPEnbRr6w',
+    readBy: compose,
+    description: 'KRaft cluster id (22 characters of URL-safe base64); fixed once the data volume is formatted',
+  }),
+  KAFKA_EXTERNAL_HOST: setting.text({ default: '127.0.0.1', readBy: compose, description: 'host name clients on the host use for the published port (advertised listener)' }),
+  KAFKA_HEAP_OPTS: setting.text({ default: '-Xms256m -Xmx1g', readBy: compose, description: "the brokers' JVM heap" }),
+  KAFKA_LOG_RETENTION_HOURS: setting.int({
+    default: 168,
+    min: 1,
+    unit: 'hours',
+    readBy: compose,
+    description: 'broker default retention of topics created without their own retention',
+  }),
+  KAFKA_OFFSETS_RETENTION_MINUTES: setting.int({
+    default: 20160,
+    min: 1,
+    unit: 'minutes',
+    readBy: compose,
+    description:
+      "broker: how long a consumer group's committed offsets outlive the group's last member; keep it above the longest topic retention, or a group stopped for longer restarts from the log start without noticing the records deleted",
+  }),
+};
+
+const serviceLogLevel = (service: string) =>
+  setting.optionalOneOf(LOG_LEVELS, {
+    readBy: composeAndStack,
+    description: `LOG_LEVEL of the ${service} alone; empty: LOG_LEVEL`,
+  });
+
+export const serviceLogLevelSettings = {
+  CDC_LOG_LEVEL: serviceLogLevel('cdc'),
+  PROCESSOR_LOG_LEVEL: serviceLogLevel('processor'),
+  LOADER_LOG_LEVEL: serviceLogLevel('loader'),
+};
