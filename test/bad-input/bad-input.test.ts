@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { MongoClient } from 'mongodb';
-import { BSON, ChangeEventSchema, encodeChangeEvent, eventIdFromResumeToken, fileChecksums, fromCanonicalJson, OPERATIONS, type ChangeEvent } from '@cdc/core';
+import { BSON, ChangeEventSchema, decodeSnapshotComplete, encodeChangeEvent, eventIdFromResumeToken, fileChecksums, fromCanonicalJson, DOCUMENT_OPERATIONS, type ChangeEvent } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka, type ReadMessage } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
@@ -144,7 +144,7 @@ describe('processor: poison records', () => {
   let documentAt: Map<number, string>;
   let next = 1;
   const good = () => {
-    const event = orderEvent(OPERATIONS[next % OPERATIONS.length]!, next++);
+    const event = orderEvent(DOCUMENT_OPERATIONS[next % DOCUMENT_OPERATIONS.length]!, next++);
     return { partition: 0, key: event.document_id, value: encodeChangeEvent(event), event };
   };
 
@@ -388,6 +388,11 @@ describe('cdc: resume token history lost', () => {
         'every document of the collection as a snapshot event',
       );
       assert.ok(all.some((e) => e.op === 'insert' && e.document_id === '{"$numberInt":"100"}'), 'a change after the snapshot is streamed');
+      // One partition: the marker follows every snapshot event and counts them (the loader deletes the rest).
+      const markers = all.flatMap((e, at) => (e.op === 'snapshot_complete' ? [{ at, e }] : []));
+      assert.equal(markers.length, 1, 'one snapshot-complete marker');
+      assert.ok(all.every((e, at) => e.op !== 'snapshot' || at < markers[0]!.at), 'after every snapshot event');
+      assert.deepEqual(decodeSnapshotComplete(markers[0]!.e.document!), { snapshot_events: 33 });
       stillRunning(cdc);
     } finally {
       await cdc.kill();

@@ -11,8 +11,8 @@ import { typedViewNames } from '@cdc/core/gcp';
 import { readTopic, testKafka, waitForCommittedToEnd } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
-import { bqRows, loaderScenario, table, type LoaderScenario } from '../support/loader.js';
-import { infra, uniqueName } from '../support/infra.js';
+import { bqRows, loaderScenario, pipelineProcessorEnv, table, type LoaderScenario } from '../support/loader.js';
+import { uniqueName } from '../support/infra.js';
 import { createTopic } from '../support/processor.js';
 import { waitFor } from '../support/wait.js';
 
@@ -34,20 +34,7 @@ describe('documents up to MongoDB 16 MiB limit, with pre-images', () => {
     s = loaderScenario('big');
     const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '1' }), 'loader-big');
     services.push(loader);
-    const processor = await startService(
-      'processor',
-      {
-        KAFKA_BROKERS: infra.kafkaBrokers,
-        KAFKA_CLIENT_ID: `${s.prefix}-processor`,
-        KAFKA_TOPIC_PARTITIONS: '2',
-        PROCESSOR_GROUP_ID: `${s.prefix}-processor`,
-        PROCESSOR_TOPICS: s.topic,
-        PROCESSOR_FILES_TOPIC: s.filesTopic,
-        PROCESSOR_OUTPUT_DIR: s.inputDir,
-        PROCESSOR_BATCH_MAX_AGE_MS: '500',
-      },
-      'processor-big',
-    );
+    const processor = await startService('processor', pipelineProcessorEnv(s, 2), 'processor-big');
     services.push(processor);
     await Promise.all([loader.waitReady(), processor.waitReady()]);
     // What real MongoDB needs for pre-images (the stand-in records them for every collection).

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeChangeEvent, fileChecksums, OPERATIONS, type ChangeEvent, type Operation } from '@cdc/core';
+import { DOCUMENT_OPERATIONS, encodeChangeEvent, fileChecksums, type ChangeEvent, type Operation } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, testKafka } from '../support/kafka.js';
@@ -400,7 +400,7 @@ describe('loader service', () => {
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       const [dups] = await bqRows(s.gcpConfig, duplicateCountQuery(namesOf(s)));
       assert.equal(Number(dups!.duplicate_rows), duplicated.length, 'the dedup query counts the duplicates');
-      assert.deepEqual(new Set(events.map((e) => e.op)), new Set(OPERATIONS), 'every operation type occurred');
+      assert.deepEqual(new Set(events.map((e) => e.op)), new Set(DOCUMENT_OPERATIONS), 'every operation type occurred');
       // Every produced record once in the changes table, duplicates included; the current table unaffected by them.
       await assertWarehouse(s, events, [...events, ...duplicated]);
       const metrics = await loader.metrics();

@@ -207,3 +207,17 @@ export function gcpEnv(s: LoaderScenario, extra: Record<string, string> = {}): R
     ...extra,
   };
 }
+
+/** The processor feeding a scenario's loader from its cdc topic (end to end): `partitions` of the topics it makes. */
+export function pipelineProcessorEnv(s: LoaderScenario, partitions: number): Record<string, string> {
+  return {
+    KAFKA_BROKERS: infra.kafkaBrokers,
+    KAFKA_CLIENT_ID: `${s.prefix}-processor`,
+    KAFKA_TOPIC_PARTITIONS: String(partitions),
+    PROCESSOR_GROUP_ID: `${s.prefix}-processor`,
+    PROCESSOR_TOPICS: s.topic,
+    PROCESSOR_FILES_TOPIC: s.filesTopic,
+    PROCESSOR_OUTPUT_DIR: s.inputDir,
+    PROCESSOR_BATCH_MAX_AGE_MS: '500',
+  };
+}

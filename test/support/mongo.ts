@@ -1,4 +1,4 @@
-import { MongoClient } from 'mongodb';
+import { MongoServerError, type Collection, type Document, MongoClient } from 'mongodb';
 import { infra } from './infra.js';
 
 export async function testMongo(): Promise<MongoClient> {
@@ -30,4 +30,18 @@ export function cdcStreamEnv(prefix: string, db: string, extra: Record<string, s
  */
 export function cdcEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
   return cdcStreamEnv(prefix, db, { KAFKA_TOPIC_PARTITIONS: '3', CDC_BATCH_MAX_WAIT_MS: '50', ...extra });
+}
+
+/** Whether a change stream can no longer resume after `token`: MongoDB answers ChangeStreamHistoryLost (286). */
+export async function rolledOffOplog(collection: Collection<Document>, token: string): Promise<boolean> {
+  const stream = collection.watch([], { resumeAfter: { _data: token } });
+  try {
+    await stream.tryNext();
+    return false;
+  } catch (error) {
+    if (error instanceof MongoServerError && error.code === 286) return true;
+    throw error;
+  } finally {
+    await stream.close();
+  }
 }

@@ -49,7 +49,7 @@ export const cdcSettings = {
   }),
   CDC_ON_HISTORY_LOST: setting.oneOf(['fail', 'resnapshot'], {
     default: 'fail',
-    description: 'when the saved resume token is no longer in the oplog: fail, or take a new snapshot',
+    description: 'when the saved resume token is no longer in the oplog: fail, or take a new snapshot (its marker has the loader delete the documents it did not see)',
   }),
   CDC_HEARTBEAT_INTERVAL_MS: setting.durationMs({
     default: 60000,

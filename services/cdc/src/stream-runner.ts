@@ -5,7 +5,7 @@ import { ChangeSource, currentClusterTime, isEventTooLarge, isHistoryLost, type 
 import { ChangeBatcher, type BatcherSettings } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf } from './transform/to-envelope.js';
-import { planStart, type SnapshotMode } from './checkpoint/plan.js';
+import { planStart, type SnapshotMode, type SnapshotResume } from './checkpoint/plan.js';
 import { resumePointOf } from './checkpoint/checkpoint.js';
 import type { Publisher } from './sink/transactional-publisher.js';
 import { BatchCommitter, streamCheckpoint, type CheckpointLog } from './phases/committer.js';
@@ -136,20 +136,20 @@ export class StreamRunner {
             `stream ${this.settings.streamId}: the saved resume point is no longer in the MongoDB oplog (ChangeStreamHistoryLost), ` +
               `so changes since the last checkpoint cannot be read. To recover, restart with CDC_ON_HISTORY_LOST=resnapshot ` +
               `(re-reads the collection as snapshot events; existing documents converge downstream, duplicates share event ids, ` +
-              `documents deleted meanwhile stay in the current-state table), ` +
+              `documents deleted meanwhile are deleted from the current-state table once the snapshot is loaded), ` +
               `and enlarge the oplog (replSetResizeOplog) so the CDC service's downtime fits in it.`,
             { reason: 'history-lost' },
           );
         }
         this.logger.warn({ streamId: this.settings.streamId }, 'resume point lost from the oplog: taking a new snapshot');
-        from = await this.snapshot(null);
+        from = await this.snapshot(null, true);
       }
     }
     this.phase = 'stopped';
   }
 
-  private async snapshot(resumeFrom: { snapshotAt: ClusterTime; lastId: string | null } | null): Promise<ResumePoint> {
+  private async snapshot(resumeFrom: SnapshotResume | null, replacesHistory = false): Promise<ResumePoint> {
     this.phase = 'snapshot';
-    return { kind: 'time', at: toTimestamp(await this.snapshotPhase.run(resumeFrom)) };
+    return { kind: 'time', at: toTimestamp(await this.snapshotPhase.run(resumeFrom, replacesHistory)) };
   }
 }

@@ -80,6 +80,7 @@ export const loaderSettings = {
   LOADER_TEST_CRASH_AFTER_LOAD: setting.testCrashHook('right after the N-th group loaded into its staging table (before the insert)'),
   LOADER_TEST_CRASH_AFTER_INSERT: setting.testCrashHook('right after the N-th group inserted into the changes table (before the MERGE)'),
   LOADER_TEST_CRASH_AFTER_MERGE: setting.testCrashHook('right after the N-th group merged (before the marking)'),
+  LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES: setting.testCrashHook("right after inserting the N-th snapshot's delete rows into the changes table (before merging them)"),
   LOADER_TEST_CRASH_AFTER_MARK: setting.testCrashHook('right after marking the N-th file loaded (before the offset commit)'),
   ...perServiceSettings('loader', 8083),
 };

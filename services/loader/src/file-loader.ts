@@ -11,8 +11,9 @@ import { PermanentFileError, type QuarantineReason } from './sink/errors.js';
 import type { LoaderMetrics } from './metrics.js';
 import type { LoadHealth } from './load-health.js';
 import type { TypedViews } from './views/typed-views.js';
+import type { SnapshotCompletions } from './snapshot-completions.js';
 
-export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'mark';
+export type CrashPoint = 'upload' | 'load' | 'insert' | 'merge' | 'snapshot_deletes' | 'mark';
 
 export interface FileLoaderSettings {
   names: WarehouseNames;
@@ -21,7 +22,10 @@ export interface FileLoaderSettings {
   retry: { attempts: number; baseMs: number; maxMs: number };
   /** staging tables left by a crash are dropped by BigQuery after this long */
   stagingExpiryMs: number;
-  /** test fault injection: SIGKILL after the N-th file uploaded / group staged / inserted / merged / file marked */
+  /**
+   * test fault injection: SIGKILL after the N-th file uploaded / group staged / inserted / merged / snapshot's delete
+   * rows inserted (not merged) / file marked
+   */
   crashAfter: Record<CrashPoint, number>;
 }
 
@@ -33,6 +37,8 @@ export interface FileLoaderDeps {
   budget: JobCounter;
   /** null: typed views switched off */
   views: TypedViews | null;
+  /** deletes of snapshots that replaced a lost history */
+  completions: SnapshotCompletions;
   deadLetters: Producer;
   metrics: LoaderMetrics;
   /** told of every failed attempt and every group done: readiness and the failing metrics */
@@ -83,7 +89,8 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
 /**
  * A group of files, start to end, as named steps: verify each file, upload it, load the group into a fresh staging
  * table (one load job), insert into the changes table the records not already there, MERGE the group into the
- * current table, mark the files loaded, drop the staging table. Every step is idempotent or skips what is done,
+ * current table, keep its snapshot-complete markers and apply the deletes of snapshots now fully loaded, mark the
+ * files loaded, drop the staging table. Every step is idempotent or skips what is done,
  * so a crash anywhere is repaired by doing the group again, whatever files it then holds. Transient errors are
  * retried with backoff; when they persist, and at once for any other error that is not the file's fault
  * (permission, billing, a missing table), the error is thrown: the groups hold the group and try it again. Only
@@ -91,7 +98,7 @@ function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
  * reported, never skipped silently. The caller commits the files' offsets only after this resolves.
  */
 export class FileLoader {
-  private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, mark: 0 };
+  private readonly counts: Record<CrashPoint, number> = { upload: 0, load: 0, insert: 0, merge: 0, snapshot_deletes: 0, mark: 0 };
 
   constructor(private readonly deps: FileLoaderDeps) {}
 
@@ -177,6 +184,11 @@ export class FileLoader {
     this.crashPoint('insert');
     const merged = await timed('merge', () => this.step('merge', files, () => this.deps.bigquery.run(buildMergeGroup(settings.names, attempt.stagingTable, bounds))));
     this.crashPoint('merge');
+    // Before the marking: a marker is kept before its file's offset can be committed.
+    if (files.some((f) => f.file.snapshotMarkers !== 0)) {
+      await timed('markers', () => this.step('snapshot markers', files, () => this.deps.completions.record(attempt.stagingTable)));
+    }
+    await timed('snapshot deletes', () => this.step('snapshot deletes', files, () => this.deps.completions.applyReady(() => this.crashPoint('snapshot_deletes'))));
     // Before the marking: after a crash the files come again, still on disk, and the views catch up.
     if (this.deps.views) await timed('views', () => this.step('typed views', files, () => this.deps.views!.update(files.map((f) => f.absolute))));
     await timed('mark', () => this.markLoaded(files));

@@ -17,6 +17,7 @@ import { LocalFiles } from './sink/local-files.js';
 import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
+import { SnapshotCompletions } from './snapshot-completions.js';
 
 await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
   const crashAfter = {
@@ -24,6 +25,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     load: config.LOADER_TEST_CRASH_AFTER_LOAD,
     insert: config.LOADER_TEST_CRASH_AFTER_INSERT,
     merge: config.LOADER_TEST_CRASH_AFTER_MERGE,
+    snapshot_deletes: config.LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES,
     mark: config.LOADER_TEST_CRASH_AFTER_MARK,
   };
   if (Object.values(crashAfter).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
@@ -100,6 +102,15 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   for (const table of stale) await bigquery.dropTable(table).catch(() => undefined);
   if (stale.length > 0) logger.info({ dropped: stale.length }, 'dropped staging tables left by earlier crashes');
 
+  // Snapshots that replaced a lost history whose deletes waited for their rows when the last run stopped.
+  const completions = new SnapshotCompletions(join(local.root, '.snapshot-completions', names.dataset, names.currentTable), bigquery, names, metrics, logger);
+  await retry(() => completions.applyReady(), {
+    isTransient: isTransientGcpError,
+    maxAttempts: config.LOADER_RETRY_ATTEMPTS,
+    baseDelayMs: config.LOADER_RETRY_BASE_MS,
+    maxDelayMs: config.LOADER_RETRY_MAX_MS,
+  }).catch((error: unknown) => logger.warn({ error: gcpErrorInfo(error) }, 'deletes of a completed snapshot not applied yet; tried again after the next group'));
+
   const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);
   addReadinessCheck('load', () => health.problem());
   const loader = new FileLoader({
@@ -108,6 +119,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     bigquery,
     budget,
     views,
+    completions,
     deadLetters,
     metrics,
     health,

@@ -28,6 +28,16 @@ export function createLoaderMetrics(registry: Registry) {
       labelNames: ['topic', 'how'],
       registers: [registry],
     }),
+    snapshotDeletes: new Counter({
+      name: 'loader_snapshot_deletes_total',
+      help: 'Documents deleted from the current table because a snapshot that replaced a lost history did not see them',
+      registers: [registry],
+    }),
+    snapshotsWaiting: new Gauge({
+      name: 'loader_snapshot_completions_waiting',
+      help: 'Snapshots that replaced a lost history whose marker is loaded but not all their rows yet: their deletes wait',
+      registers: [registry],
+    }),
     quarantined: new Counter({ name: 'loader_files_quarantined_total', help: 'Files quarantined (moved to quarantine/, reported on the dead-letter topic)', labelNames: ['topic', 'reason'], registers: [registry] }),
     loadFailures: new Counter({
       name: 'loader_load_failures_total',

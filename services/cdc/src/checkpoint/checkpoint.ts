@@ -13,6 +13,10 @@ export const CheckpointSchema = z.discriminatedUnion('phase', [
     snapshot_at: ClusterTimeSchema,
     /** canonical Extended JSON of the last _id emitted, null before the first batch */
     last_id: z.string().nullable(),
+    /** snapshot events published so far (dead letters not counted) */
+    events: z.number().int().min(0).optional(),
+    /** this snapshot replaces a lost history: it ends with a snapshot-complete marker */
+    replaces_history: z.literal(true).optional(),
     updated_at: z.string(),
   }),
   z.object({

@@ -13,7 +13,15 @@ test('first start snapshots unless snapshots are off', () => {
 
 test('a crashed snapshot resumes after its last _id with its original start time', () => {
   const cp: Checkpoint = { version: 1, phase: 'snapshot', snapshot_at: at, last_id: '{"$numberInt":"41"}', updated_at: 'x' };
-  assert.deepEqual(planStart(cp, 'never'), { action: 'snapshot', resumeFrom: { snapshotAt: at, lastId: '{"$numberInt":"41"}' } });
+  assert.deepEqual(planStart(cp, 'never'), { action: 'snapshot', resumeFrom: { snapshotAt: at, lastId: '{"$numberInt":"41"}', events: 0, replacesHistory: false } });
+});
+
+test('a crashed snapshot that replaces a lost history still does, with its count of events so far', () => {
+  const cp: Checkpoint = { version: 1, phase: 'snapshot', snapshot_at: at, last_id: '{"$numberInt":"41"}', events: 41, replaces_history: true, updated_at: 'x' };
+  assert.deepEqual(planStart(decodeCheckpoint(encodeCheckpoint(cp)), 'initial'), {
+    action: 'snapshot',
+    resumeFrom: { snapshotAt: at, lastId: '{"$numberInt":"41"}', events: 41, replacesHistory: true },
+  });
 });
 
 test('streaming resumes after the token, or from the snapshot time', () => {

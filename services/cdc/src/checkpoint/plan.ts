@@ -3,8 +3,17 @@ import type { ClusterTime } from '@cdc/core';
 
 export type SnapshotMode = 'never' | 'initial' | 'when_no_offset';
 
+/** Where a snapshot cut short by a crash goes on from. */
+export interface SnapshotResume {
+  snapshotAt: ClusterTime;
+  lastId: string | null;
+  /** snapshot events published before the crash */
+  events: number;
+  replacesHistory: boolean;
+}
+
 export type StartPlan =
-  | { action: 'snapshot'; resumeFrom: { snapshotAt: ClusterTime; lastId: string | null } | null }
+  | { action: 'snapshot'; resumeFrom: SnapshotResume | null }
   | { action: 'stream'; from: { kind: 'token'; token: string } | { kind: 'after-end'; token: string } | { kind: 'time'; at: ClusterTime } | { kind: 'now' } };
 
 /** Decide from the saved checkpoint whether to (re)start a snapshot or stream, and from where. */
@@ -14,7 +23,8 @@ export function planStart(checkpoint: Checkpoint | null, mode: SnapshotMode): St
   }
   if (checkpoint.phase === 'snapshot') {
     // A crashed snapshot continues after the last _id it committed, with its original start time.
-    return { action: 'snapshot', resumeFrom: { snapshotAt: checkpoint.snapshot_at, lastId: checkpoint.last_id } };
+    const resumeFrom = { snapshotAt: checkpoint.snapshot_at, lastId: checkpoint.last_id, events: checkpoint.events ?? 0, replacesHistory: checkpoint.replaces_history === true };
+    return { action: 'snapshot', resumeFrom };
   }
   if (checkpoint.resume_token !== null) {
     return { action: 'stream', from: { kind: checkpoint.start_after ? 'after-end' : 'token', token: checkpoint.resume_token } };

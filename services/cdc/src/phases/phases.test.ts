@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Int32, type Document } from 'mongodb';
 import { Registry } from 'prom-client';
-import { createLogger, FatalError } from '@cdc/core';
+import { createLogger, decodeSnapshotComplete, FatalError } from '@cdc/core';
 import { createCdcMetrics } from '../metrics.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
 import type { OutgoingMessage, Publisher, PublishOptions } from '../sink/transactional-publisher.js';
@@ -252,4 +252,52 @@ test('streaming: the position the stream was opened at is not committed again as
   await phase.run({ kind: 'token', token: 'P0' });
   assert.deepEqual(f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)), ['P1']);
   assert.deepEqual(f.committer.resumePoint, null, 'a fake token tells no cluster time');
+});
+
+test('snapshot replacing a lost history: its last transaction holds the snapshot-complete marker with the count, once', async () => {
+  const f = fakes();
+  const docs = [1, 2, 3].map((n) => ({ _id: new Int32(n), n }));
+  const phase = new SnapshotPhase({
+    committer: f.committer,
+    openReader: (from) => {
+      // resumed after _id 1 by a restart: documents 2 and 3 are left
+      let position = from === null ? 0 : 1;
+      return {
+        nextBatch: async () => docs.slice(position, (position += 2)),
+        lastIdJson: null,
+      };
+    },
+    clusterTimeNow: async () => AT,
+    metrics: f.metrics,
+    logger,
+    settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
+    isStopping: () => false,
+  });
+  await phase.run({ snapshotAt: AT, lastId: '{"$numberInt":"1"}', events: 1, replacesHistory: true });
+  const checkpoints = f.checkpointsOf();
+  assert.deepEqual(
+    checkpoints.map((c) => (c.phase === 'snapshot' ? [c.events, c.replaces_history] : c.phase)),
+    [[3, true], 'stream'],
+    'the snapshot checkpoints keep the count and the flag across a restart',
+  );
+  const events = f.committed.map((tx) => tx.filter((m) => m.topic === 'orders-cdc').map((m) => JSON.parse(String(m.message.value)) as { op: string; document: string; cluster_time: unknown; source: { instance: string } }));
+  assert.deepEqual(events.map((tx) => tx.map((e) => e.op)), [['snapshot', 'snapshot'], ['snapshot_complete']], 'the marker comes with the last checkpoint, after every snapshot event');
+  const marker = events[1]![0]!;
+  assert.deepEqual(decodeSnapshotComplete(marker.document), { snapshot_events: 3 }, 'one published before the restart, two after');
+  assert.deepEqual([marker.cluster_time, marker.source.instance], [AT, 'cdc-0'], 'it names the snapshot: start time and instance');
+});
+
+test('snapshot not replacing a lost history (initial): no marker', async () => {
+  const f = fakes();
+  const phase = new SnapshotPhase({
+    committer: f.committer,
+    openReader: () => ({ nextBatch: async () => [], lastIdJson: null }),
+    clusterTimeNow: async () => AT,
+    metrics: f.metrics,
+    logger,
+    settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
+    isStopping: () => false,
+  });
+  await phase.run(null);
+  assert.deepEqual(f.committed.map((tx) => tx.length), [1], 'the stream checkpoint alone');
 });

@@ -1,6 +1,7 @@
 import { FatalError, type ClusterTime, type Logger } from '@cdc/core';
 import type { Document } from 'mongodb';
-import { snapshotToEnvelope } from '../transform/to-envelope.js';
+import { snapshotCompleteEnvelope, snapshotToEnvelope } from '../transform/to-envelope.js';
+import type { SnapshotResume } from '../checkpoint/plan.js';
 import { eventToMessage } from '../transform/to-message.js';
 import type { OutgoingMessage } from '../sink/transactional-publisher.js';
 import type { CdcMetrics } from '../metrics.js';
@@ -25,41 +26,57 @@ export interface SnapshotPhaseDeps {
 /**
  * The initial snapshot: every document as a snapshot event, each batch committed with a snapshot checkpoint
  * (resumable after the last _id), then a stream checkpoint at the snapshot's start time. Returns that time: the
- * streaming phase starts there, so every change made during the scan is replayed.
+ * streaming phase starts there, so every change made during the scan is replayed. A snapshot that replaces a lost
+ * history (`replacesHistory`, kept in its checkpoints across a crash) also puts a snapshot-complete marker, with
+ * the number of snapshot events published, in the transaction of that last checkpoint: exactly once, after all
+ * of them. Downstream it stands for the deletes the lost history held.
  */
 export class SnapshotPhase {
   constructor(private readonly deps: SnapshotPhaseDeps) {}
 
-  async run(resumeFrom: { snapshotAt: ClusterTime; lastId: string | null } | null): Promise<ClusterTime> {
+  async run(resumeFrom: SnapshotResume | null, replacesHistory = false): Promise<ClusterTime> {
     const { committer, metrics, logger, settings } = this.deps;
     const { db, coll, streamId } = settings;
+    const origin = { instance: settings.instance };
+    const marked = resumeFrom?.replacesHistory ?? replacesHistory;
     // The cluster time is taken before the scan: streaming from it replays every change made during the scan.
     const snapshotAt = resumeFrom?.snapshotAt ?? (await this.deps.clusterTimeNow());
     const reader = this.deps.openReader(resumeFrom?.lastId ?? null);
-    logger.info({ streamId, snapshotAt, resumingAfter: resumeFrom?.lastId ?? null }, 'snapshot started');
+    logger.info({ streamId, snapshotAt, resumingAfter: resumeFrom?.lastId ?? null, replacesHistory: marked }, 'snapshot started');
     let total = 0;
+    let published = resumeFrom?.events ?? 0;
     for (;;) {
       if (this.deps.isStopping()) throw new FatalError('stopped during snapshot; it resumes from its last checkpoint', { reason: 'stopped', exitCode: 0 });
       const docs = await reader.nextBatch();
       if (docs.length === 0) break;
       const messages: OutgoingMessage[] = [];
       for (const doc of docs) {
-        const event = snapshotToEnvelope(db, coll, doc, snapshotAt, { instance: settings.instance });
+        const event = snapshotToEnvelope(db, coll, doc, snapshotAt, origin);
         const encoded = eventToMessage(event, settings.topic, settings.maxMessageBytes);
-        if (!encoded.ok) metrics.deadLetters.inc({ stream: streamId, reason: 'oversize' });
+        if (encoded.ok) published++;
+        else metrics.deadLetters.inc({ stream: streamId, reason: 'oversize' });
         messages.push(encoded.out);
       }
       await committer.commit({
         messages,
         ops: new Map([['snapshot', docs.length]]),
         lastClusterTime: snapshotAt,
-        checkpoint: { version: 1, phase: 'snapshot', snapshot_at: snapshotAt, last_id: reader.lastIdJson, updated_at: new Date().toISOString() },
+        checkpoint: {
+          version: 1,
+          phase: 'snapshot',
+          snapshot_at: snapshotAt,
+          last_id: reader.lastIdJson,
+          events: published,
+          ...(marked ? { replaces_history: true as const } : {}),
+          updated_at: new Date().toISOString(),
+        },
       });
       total += docs.length;
       metrics.snapshotDocuments.inc({ stream: streamId }, docs.length);
     }
-    await committer.commit({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, snapshotAt) });
-    logger.info({ streamId, documents: total }, 'snapshot complete, streaming from its start time');
+    const marker = marked ? [eventToMessage(snapshotCompleteEnvelope(db, coll, snapshotAt, published, origin), settings.topic, settings.maxMessageBytes).out] : [];
+    await committer.commit({ messages: marker, ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, snapshotAt) });
+    logger.info({ streamId, documents: total, snapshotEvents: published, marker: marked }, 'snapshot complete, streaming from its start time');
     return snapshotAt;
   }
 }

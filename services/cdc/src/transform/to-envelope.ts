@@ -3,6 +3,9 @@ import {
   ENVELOPE_SCHEMA_VERSION,
   documentIdOf,
   eventIdFromResumeToken,
+  encodeSnapshotComplete,
+  snapshotCompleteDocumentId,
+  snapshotCompleteEventId,
   snapshotEventId,
   toCanonicalJson,
   type ChangeEvent,
@@ -72,6 +75,28 @@ export function snapshotToEnvelope(db: string, coll: string, document: Document,
     coll,
     document_id: documentId,
     document: toCanonicalJson(document),
+    update_description: null,
+    cluster_time: snapshotAt,
+    wall_time: null,
+    resume_token: null,
+    source: { instance: origin.instance, snapshot: true },
+  };
+}
+
+/**
+ * The last event of a snapshot that replaces a lost history: it names the snapshot (instance and start time) and
+ * how many snapshot events it published. Once the loader has all of them, it deletes from the current state the
+ * documents older than the snapshot that it did not see (deleted while the history was lost).
+ */
+export function snapshotCompleteEnvelope(db: string, coll: string, snapshotAt: ClusterTime, events: number, origin: Origin): ChangeEvent {
+  return {
+    schema_version: ENVELOPE_SCHEMA_VERSION,
+    event_id: snapshotCompleteEventId(db, coll, origin.instance, snapshotAt),
+    op: 'snapshot_complete',
+    db,
+    coll,
+    document_id: snapshotCompleteDocumentId(origin.instance),
+    document: encodeSnapshotComplete({ snapshot_events: events }),
     update_description: null,
     cluster_time: snapshotAt,
     wall_time: null,

@@ -2,8 +2,14 @@ import { z } from 'zod';
 
 export const ENVELOPE_SCHEMA_VERSION = 1;
 
-export const OPERATIONS = ['insert', 'update', 'replace', 'delete', 'snapshot'] as const;
+/**
+ * `snapshot_complete` is no document change: the marker a re-snapshot that replaced a lost history ends with
+ * (see snapshotCompleteEvent); every other operation is one document's.
+ */
+export const OPERATIONS = ['insert', 'update', 'replace', 'delete', 'snapshot', 'snapshot_complete'] as const;
 export type Operation = (typeof OPERATIONS)[number];
+/** The operations that change one document. */
+export const DOCUMENT_OPERATIONS = OPERATIONS.filter((op) => op !== 'snapshot_complete');
 
 const uint32 = z.number().int().min(0).max(0xffffffff);
 

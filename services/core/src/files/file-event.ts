@@ -31,8 +31,8 @@ export const FileReadyEventSchema = z.object({
   /** cluster times (second precision) of the oldest and newest change in the file */
   min_cluster_time: isoTime,
   max_cluster_time: isoTime,
-  /** rows per operation type */
-  ops: z.object(Object.fromEntries(OPERATIONS.map((op) => [op, z.number().int().min(0)])) as Record<(typeof OPERATIONS)[number], z.ZodNumber>),
+  /** rows per operation type (an operation added later counts 0 in the events of an older processor) */
+  ops: z.object(Object.fromEntries(OPERATIONS.map((op) => [op, z.number().int().min(0).default(0)])) as Record<(typeof OPERATIONS)[number], z.ZodDefault<z.ZodNumber>>),
   /** records of the range sent to the dead-letter topic in the same transaction */
   dead_letters: z.number().int().min(0),
   compression: z.string().min(1),

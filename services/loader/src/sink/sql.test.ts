@@ -29,7 +29,7 @@ test('the presence check counts the distinct offsets of a file range', () => {
 
 test('the MERGE source: the staged group, deduplicated by event_id, newest state-carrying change per document', () => {
   const q = squash(buildMergeGroup(names, 'orders_changes__stage_x', bounds).query);
-  assert.match(q, /SELECT db, coll, document_id, document, op, event_id, .* FROM `p\.cdc\.orders_changes__stage_x` WHERE NOT/);
+  assert.match(q, /SELECT db, coll, document_id, document, op, event_id, .* FROM `p\.cdc\.orders_changes__stage_x` WHERE op != 'snapshot_complete' AND NOT/);
   assert.match(q, /NOT \(op = 'update' AND document IS NULL\)/, 'updates without a document are not state');
   assert.match(q, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY event_id ORDER BY kafka_offset\) = 1/);
   assert.match(q, /QUALIFY ROW_NUMBER\(\) OVER \(PARTITION BY db, coll, document_id ORDER BY cluster_time DESC, cluster_time_increment DESC, IF\(snapshot, 0, 1\) DESC, kafka_offset DESC\) = 1/);
@@ -57,7 +57,7 @@ test('newer-than: cluster time, then increment, then a change beats a snapshot r
 
 test('the full current-state query and the duplicate count', () => {
   const q = squash(currentStateQuery(names));
-  assert.match(q, /FROM `p\.cdc\.orders_changes` WHERE NOT \(op = 'update' AND document IS NULL\) QUALIFY ROW_NUMBER\(\)/);
+  assert.match(q, /FROM `p\.cdc\.orders_changes` WHERE op != 'snapshot_complete' AND NOT \(op = 'update' AND document IS NULL\) QUALIFY ROW_NUMBER\(\)/);
   assert.match(q, /WHERE op != 'delete'$/);
   assert.match(duplicateCountQuery(names), /COUNT\(\*\) - COUNT\(DISTINCT event_id\) AS duplicate_rows FROM `p\.cdc\.orders_changes`/);
 });

@@ -41,9 +41,10 @@ export function newerThan(a: string, b: string): string {
 
 /**
  * An update whose document is null (the document was deleted before the change stream looked it up) carries no
- * state: it must not blank the row, and the delete that follows it removes the row anyway.
+ * state: it must not blank the row, and the delete that follows it removes the row anyway. A snapshot-complete
+ * marker is no document's change at all (snapshot-sql.ts acts on it).
  */
-const CARRIES_STATE = "NOT (op = 'update' AND document IS NULL)";
+const CARRIES_STATE = "op != 'snapshot_complete' AND NOT (op = 'update' AND document IS NULL)";
 
 function boundParams(bounds: TimeBounds | null): Pick<Statement, 'params' | 'types'> {
   if (!bounds) return { params: {}, types: {} };

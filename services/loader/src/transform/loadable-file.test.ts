@@ -18,7 +18,7 @@ test('a file-ready event becomes a loadable file with its checksums and time bou
     crc32c: 'yZRlqg==',
     min_cluster_time: '2025-11-26T10:11:12.000Z',
     max_cluster_time: '2025-11-26T10:13:19.000Z',
-    ops: { insert: 50, update: 40, replace: 3, delete: 5, snapshot: 0 },
+    ops: { insert: 50, update: 40, replace: 3, delete: 5, snapshot: 0, snapshot_complete: 0 },
     dead_letters: 2,
     compression: 'ZSTD',
     writer: '@dsnp/parquetjs',
@@ -38,6 +38,7 @@ test('a file-ready event becomes a loadable file with its checksums and time bou
     minClusterTime: event.min_cluster_time,
     maxClusterTime: event.max_cluster_time,
     readyAt: '2026-01-01T00:00:00.000Z',
+    snapshotMarkers: 0,
     origin: 'event',
   });
 });
@@ -50,6 +51,7 @@ test('a polled path carries its identity in its name; other names are ignored', 
   assert.equal(file?.lastOffset, 199);
   assert.equal(file?.md5, null);
   assert.equal(file?.readyAt, null);
+  assert.equal(file?.snapshotMarkers, null, 'a polled file may hold a snapshot-complete marker');
   assert.equal(file?.origin, 'poll');
   assert.equal(fromPolledPath('orders-cdc/notes.parquet'), null);
 });

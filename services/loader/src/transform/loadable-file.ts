@@ -20,6 +20,8 @@ export interface LoadableFile {
   maxClusterTime: string | null;
   /** when the processor announced the file (ISO); null when found by polling */
   readyAt: string | null;
+  /** snapshot-complete markers in the file; null when unknown (polling) */
+  snapshotMarkers: number | null;
   origin: 'event' | 'poll';
 }
 
@@ -38,6 +40,7 @@ export function fromFileReadyEvent(event: FileReadyEvent): LoadableFile {
     minClusterTime: event.min_cluster_time,
     maxClusterTime: event.max_cluster_time,
     readyAt: event.created_at,
+    snapshotMarkers: event.ops.snapshot_complete,
     origin: 'event',
   };
 }
@@ -61,6 +64,7 @@ export function fromPolledPath(relativePath: string): LoadableFile | null {
     minClusterTime: null,
     maxClusterTime: null,
     readyAt: null,
+    snapshotMarkers: null,
     origin: 'poll',
   };
 }

@@ -84,10 +84,11 @@ OPTIONS (description = 'Fields seen per collection and their BSON types: what th
     for (const path of paths) {
       const reader = await parquet.ParquetReader.openFile(path);
       try {
-        const cursor = reader.getCursor([['coll'], ['document']]);
+        const cursor = reader.getCursor([['coll'], ['op'], ['document']]);
         for (let row = await cursor.next(); row; row = await cursor.next()) {
           const document = row.document;
-          if (document === null || document === undefined) continue;
+          // a snapshot-complete marker's document is a count, no document of the collection
+          if (document === null || document === undefined || row.op === 'snapshot_complete') continue;
           const coll = String(row.coll);
           let pairs = byCollection.get(coll);
           if (!pairs) byCollection.set(coll, (pairs = new Set()));

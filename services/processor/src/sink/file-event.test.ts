@@ -9,7 +9,7 @@ test('the file-ready event carries the range, checksums, time bounds and op coun
       path: 'orders-cdc/dt=2025-11-26/orders-cdc-p2-000000000100-000000000199.parquet',
       rows: 98,
       checksums: { md5: 'XUFAKrxLKna5cZ2REBfFkg==', crc32c: 'yZRlqg==', bytes: 4096 },
-      stats: { ops: { insert: 50, update: 40, replace: 3, delete: 5, snapshot: 0 }, minClusterTime: 1764151872, maxClusterTime: 1764151999 },
+      stats: { ops: { insert: 50, update: 40, replace: 3, delete: 5, snapshot: 0, snapshot_complete: 0 }, minClusterTime: 1764151872, maxClusterTime: 1764151999 },
       deadLetters: 2,
       compression: 'ZSTD',
       writer: '@dsnp/parquetjs',

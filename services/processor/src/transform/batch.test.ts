@@ -52,7 +52,7 @@ test('tracks the covered offset range across rows and dead letters, and refuses 
 
 test('stats count operations and find the cluster time bounds', () => {
   const stats = batchStats([row(1, 'insert', 200), row(2, 'update', 100), row(3, 'update', 300), row(4, 'snapshot', 150)]);
-  assert.deepEqual(stats.ops, { insert: 1, update: 2, replace: 0, delete: 0, snapshot: 1 });
+  assert.deepEqual(stats.ops, { insert: 1, update: 2, replace: 0, delete: 0, snapshot: 1, snapshot_complete: 0 });
   assert.equal(stats.minClusterTime, 100);
   assert.equal(stats.maxClusterTime, 300);
   assert.equal(batchStats([]).minClusterTime, null);

@@ -1,4 +1,4 @@
-import type { Operation } from '@cdc/core';
+import { OPERATIONS, type Operation } from '@cdc/core';
 import type { ParquetRow } from './to-row.js';
 import { classifyRecord, type DeadLetter, type IncomingRecord } from './dead-letter.js';
 
@@ -78,7 +78,7 @@ export interface BatchStats {
 }
 
 export function batchStats(rows: readonly ParquetRow[]): BatchStats {
-  const ops: Record<Operation, number> = { insert: 0, update: 0, replace: 0, delete: 0, snapshot: 0 };
+  const ops: Record<Operation, number> = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
   let min: number | null = null;
   let max: number | null = null;
   for (const row of rows) {

@@ -318,7 +318,7 @@ AS SELECT
 ${typed}  document AS _document,
   update_description AS _update_description
 FROM ${qualifiedTable(names, names.changesTable)}
-WHERE ${where}
+WHERE ${where} AND op != 'snapshot_complete'
 QUALIFY ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY kafka_offset) = 1`;
   return { current, history };
 }
