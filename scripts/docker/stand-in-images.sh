@@ -55,8 +55,15 @@ gcs_image() { image_ref "$ROOT_DIR/compose/gcp-emulators.yml" 'fsouza/fake-gcs-s
 list_images() { node_images; python_image; kafka_image; gcs_image; echo "$MONGO_IMAGE"; }
 
 hash_of() { sha256sum | cut -c1-16; }
-# dir_hash DIR...: the names and contents of every file under DIR
-dir_hash() { find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | hash_of; }
+# dir_hash PATH...: the names (relative to PATH: the same in every clone) and contents of every file under PATH,
+# or of the file PATH
+dir_hash() {
+  local path
+  for path in "$@"; do
+    if [[ -d "$path" ]]; then (cd "$path" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    else (cd "$(dirname "$path")" && sha256sum "$(basename "$path")"); fi
+  done | hash_of
+}
 
 debian_mirror() {
   if [[ -n "${DEBIAN_MIRROR:-}" ]]; then echo "$DEBIAN_MIRROR"; return; fi
