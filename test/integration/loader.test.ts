@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DOCUMENT_OPERATIONS, encodeChangeEvent, fileChecksums, type ChangeEvent, type Operation } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
-import { readTopic, testKafka } from '../support/kafka.js';
+import { readTopic, stallConsumer, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { startFaultProxy } from '../support/bigquery-fault-proxy.js';
@@ -579,7 +579,7 @@ describe('loader service', () => {
       await loader.waitReady();
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       // The loader stalls (SIGSTOP) while two files are announced and retention deletes their events; a third follows.
-      loader.child.kill('SIGSTOP');
+      await stallConsumer(loader);
       try {
         await publishFileEvents(kafka, s.filesTopic, [files[1]!, files[2]!]);
         const admin = kafka.admin();
