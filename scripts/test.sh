@@ -47,7 +47,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "tests (node --test)"
-mapfile -t test_files < <(find services/*/dist gcp-utils/dist test/dist -name '*.test.js' -not -path '*/fixtures/*' 2>/dev/null | sort)
+# The test files share the local infrastructure, each with names of its own; a test that stops or kills a server
+# does it to one of its own (test/support/private-kafka.ts, private-mongo.ts). So they run side by side.
+# the end-to-end files first: the unit tests fill the gaps they leave at the end
+mapfile -t test_files < <(
+  find test/dist -name '*.test.js' 2>/dev/null | sort
+  find services/*/dist gcp-utils/dist -name '*.test.js' -not -path '*/fixtures/*' 2>/dev/null | sort
+)
 [[ ${#test_files[@]} -gt 0 ]] || { echo "no test files found" >&2; exit 1; }
-node --test --test-concurrency=1 --test-timeout=600000 "${test_files[@]}"
+concurrency="${TEST_CONCURRENCY:-2}"
+[[ "$concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "TEST_CONCURRENCY: not a positive number: $concurrency" >&2; exit 2; }
+step "tests (node --test, ${#test_files[@]} files, $concurrency at a time)"
+node --test --test-concurrency="$concurrency" --test-timeout=600000 "${test_files[@]}"

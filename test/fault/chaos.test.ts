@@ -8,14 +8,12 @@
 // replay a run; `npm run chaos:long` runs 100 kills.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Document } from 'mongodb';
 import { BSON, documentIdOf, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
+import { startPrivateKafka } from '../support/private-kafka.js';
 import { testMongo } from '../support/mongo.js';
-import { repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { bqRows, type LoaderScenario, loaderScenario, table } from '../support/loader.js';
 
@@ -39,20 +37,6 @@ const AIMED: Record<Service, { name: string; env: (n: number) => Record<string, 
   ],
 };
 
-function killBroker(): void {
-  const pidFile = join(process.env.CDC_RUN_DIR ?? join(repoRoot, '.run'), 'kafka', 'pid');
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    process.kill(pid, 'SIGKILL');
-  }
-}
-
-function startBroker(): void {
-  execFileSync('bash', [join(repoRoot, 'scripts', 'infra.sh'), 'up', 'kafka'], { stdio: 'ignore' });
-}
-
 function order(random: () => number, id: number, version: number): Document {
   const items = Array.from({ length: 1 + Math.floor(random() * 3) }, (_, i) => ({
     sku: `SKU-${Math.floor(random() * 1000)}`,
@@ -70,6 +54,8 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   const db = prefix.replaceAll('-', '_');
   const cdcTopic = `${prefix}-orders-cdc`;
   const mongo = await testMongo();
+  // the broker killed is the test's own: the tests beside it keep theirs
+  const broker = await startPrivateKafka();
   const orders = mongo.db(db).collection('orders');
   // A second stream of the same CDC instance: its checkpoints share the checkpoint partition with orders'.
   const customers = mongo.db(db).collection('customers');
@@ -78,7 +64,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   const envs: Record<Service, Record<string, string>> = {
     cdc: {
       MONGO_URI: infra.mongoUri,
-      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_BROKERS: broker.brokers,
       CDC_COLLECTIONS: `${db}.orders,${db}.customers`,
       CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
       CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
@@ -87,7 +73,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       KAFKA_CONNECT_RETRIES: '20',
     },
     processor: {
-      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_BROKERS: broker.brokers,
       KAFKA_CLIENT_ID: `${prefix}-processor`,
       PROCESSOR_TOPICS: cdcTopic,
       PROCESSOR_GROUP_ID: `${prefix}-processor`,
@@ -97,7 +83,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       KAFKA_CONNECT_RETRIES: '20',
     },
     // The shipped session timeout (the scenario's default shortens it for the other loader tests).
-    loader: scenario.env({ KAFKA_CONNECT_RETRIES: '20', LOADER_CONCURRENCY: '3', LOADER_SESSION_TIMEOUT_MS: '30000' }),
+    loader: scenario.env({ KAFKA_BROKERS: broker.brokers, KAFKA_CONNECT_RETRIES: '20', LOADER_CONCURRENCY: '3', LOADER_SESSION_TIMEOUT_MS: '30000' }),
   };
   const start = async (component: Service, label: string, hook: Record<string, string> = {}) => {
     const service = await startService(component, { ...envs[component], ...hook }, `${prefix}-${label}`);
@@ -155,10 +141,10 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
       await supervise();
       const victim = COMPONENTS[Math.floor(random() * COMPONENTS.length)]!;
       if (victim === 'kafka') {
-        killBroker();
+        broker.kill();
         kinds.set('broker', (kinds.get('broker') ?? 0) + 1);
         await sleep(random() * 1000);
-        startBroker();
+        await broker.start();
       } else {
         await running.get(victim)!.kill('SIGKILL');
         await sleep(random() * 1000);
@@ -214,7 +200,7 @@ test(`chaos: ${KILLS} random SIGKILLs of cdc, processor, loader and the Kafka br
   } finally {
     writing = false;
     for (const service of running.values()) await service.kill('SIGTERM');
-    startBroker();
+    await broker.remove();
     await mongo.close();
   }
 });

@@ -1,14 +1,13 @@
 // CDC service against the real Kafka broker and the MongoDB stand-in, started as a real process.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
 import { Decimal128, Double, Long, MongoClient, type Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
-import { infra, uniqueName } from '../support/infra.js';
+import { uniqueName } from '../support/infra.js';
+import { startPrivateKafka } from '../support/private-kafka.js';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { cdcEnv, rolledOffOplog, testMongo } from '../support/mongo.js';
-import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { startPrivateMongo } from '../support/private-mongo.js';
 import { waitFor } from '../support/wait.js';
@@ -233,30 +232,32 @@ describe('cdc service', () => {
     }
   });
 
-  // With the shipped defaults; the broker itself may take a minute to come back on a busy machine, hence the wait.
+  // With the shipped defaults, on a broker of the test's own (the tests beside it keep theirs); the broker itself
+  // may take a minute to come back on a busy machine, hence the wait.
   test('Kafka broker stopped and restarted mid-stream: the service retries and loses nothing', async () => {
     const prefix = uniqueName('cdc-broker');
     const db = prefix.replaceAll('-', '_');
     const orders = mongo.db(db).collection('orders');
-    const cdc = await startService('cdc', cdcEnv(prefix, db), 'cdc-broker');
-    const infraScript = join(repoRoot, 'scripts', 'infra.sh');
+    const broker = await startPrivateKafka();
+    let cdc: ServiceProcess | undefined;
     try {
+      cdc = await startService('cdc', { ...cdcEnv(prefix, db), KAFKA_BROKERS: broker.brokers }, 'cdc-broker');
       await cdc.waitReady();
       await cdc.waitForLog(/change stream opened/);
       for (let i = 0; i < 50; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'before' });
-      execFileSync('bash', [infraScript, 'down', 'kafka'], { stdio: 'ignore' });
+      await broker.stop();
       for (let i = 50; i < 100; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'during' });
       await sleep(2000);
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      await broker.start();
       for (let i = 100; i < 150; i++) await orders.insertOne({ _id: i as unknown as never, phase: 'after' });
-      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: 150, timeoutMs: 240000, quietMs: 3000 });
+      const messages = await readTopic(testKafka({ brokers: broker.brokers }), `${prefix}-orders-cdc`, { minCount: 150, timeoutMs: 240000, quietMs: 3000 });
       const ids = messages.map((m) => decode(m.value).document_id);
       assert.equal(ids.length, 150);
       assert.equal(new Set(ids).size, 150);
       assert.equal(cdc.child.exitCode, null, 'the service kept running');
     } finally {
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
-      await cdc.kill();
+      await cdc?.kill();
+      await broker.remove();
     }
   });
 

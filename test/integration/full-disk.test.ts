@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeChangeEvent, OPERATIONS } from '@cdc/core';
+import { DOCUMENT_OPERATIONS, encodeChangeEvent } from '@cdc/core';
 import { testKafka } from '../support/kafka.js';
 import { bqRows, loaderScenario, table } from '../support/loader.js';
 import { announcedFiles, createTopic, orderEvent, produce, waitFor, waitForCommittedToEnd, type Produced } from '../support/processor.js';
@@ -56,7 +56,7 @@ async function readyz(service: ServiceProcess): Promise<{ status: number; reason
 
 const orders = (from: number, count: number) =>
   Array.from({ length: count }, (_, k) => {
-    const event = orderEvent(OPERATIONS[(from + k) % OPERATIONS.length]!, from + k);
+    const event = orderEvent(DOCUMENT_OPERATIONS[(from + k) % DOCUMENT_OPERATIONS.length]!, from + k);
     return { partition: 0, key: event.document_id, value: encodeChangeEvent(event), event };
   });
 

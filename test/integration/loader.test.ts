@@ -2,19 +2,19 @@
 // events in, every file exactly once in the changes table, the current table equal to the newest state.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOCUMENT_OPERATIONS, encodeChangeEvent, fileChecksums, type ChangeEvent, type Operation } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
-import { readTopic, testKafka } from '../support/kafka.js';
+import { readTopic, stallConsumer, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
-import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { startFaultProxy } from '../support/bigquery-fault-proxy.js';
 import { startOwnerProxy } from '../support/gcs-owner-proxy.js';
 import { infra } from '../support/infra.js';
+import { startPrivateKafka } from '../support/private-kafka.js';
 import { createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
 import {
   bqRows,
@@ -494,30 +494,33 @@ describe('loader service', () => {
     }
   });
 
+  // on a broker of the test's own: the tests beside it keep theirs
   test('Kafka not answering for NOT_READY_AFTER_MS turns /readyz to 503 naming it; back when it answers, and files load again', async () => {
     const s = loaderScenario('kafka-down');
-    await createTopic(kafka, s.filesTopic, 2);
-    const loader = await startService('loader', s.env({ NOT_READY_AFTER_MS: '3000' }), 'loader-kafka-down');
-    const infraScript = join(repoRoot, 'scripts', 'infra.sh');
+    const broker = await startPrivateKafka();
+    const brokerKafka = testKafka({ brokers: broker.brokers });
+    let loader: ServiceProcess | undefined;
     try {
+      await createTopic(brokerKafka, s.filesTopic, 2);
+      loader = await startService('loader', s.env({ NOT_READY_AFTER_MS: '3000', KAFKA_BROKERS: broker.brokers }), 'loader-kafka-down');
       await loader.waitReady();
-      execFileSync('bash', [infraScript, 'down', 'kafka'], { stdio: 'ignore' });
+      await broker.stop();
       const unready = await waitFor('/readyz 503 naming Kafka', async () => {
-        const r = await readyz(loader);
+        const r = await readyz(loader!);
         return r.status === 503 && r.body.reasons?.kafka ? r : null;
       }, 60000);
       assert.match(unready.body.reasons!.kafka!, /^Kafka has not answered for \d+ s/);
       assert.equal(metricValue(await loader.metrics(), 'loader_not_ready', { check: 'kafka' }), 1);
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
+      await broker.start();
       // The broker itself may take a minute to come back on a busy machine.
-      await waitFor('/readyz 200 again', async () => (await readyz(loader)).status === 200, 240000);
+      await waitFor('/readyz 200 again', async () => (await readyz(loader!)).status === 200, 240000);
       const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
-      await publishFileEvents(kafka, s.filesTopic, [file]);
-      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
+      await publishFileEvents(brokerKafka, s.filesTopic, [file]);
+      await waitForCommittedToEnd(brokerKafka, s.group, s.filesTopic, 120000);
       assert.equal((await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`)).length, 1);
     } finally {
-      execFileSync('bash', [infraScript, 'up', 'kafka'], { stdio: 'ignore' });
       await stopAll(loader);
+      await broker.remove();
     }
   });
 
@@ -580,7 +583,7 @@ describe('loader service', () => {
       await loader.waitReady();
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
       // The loader stalls (SIGSTOP) while two files are announced and retention deletes their events; a third follows.
-      loader.child.kill('SIGSTOP');
+      await stallConsumer(loader);
       try {
         await publishFileEvents(kafka, s.filesTopic, [files[1]!, files[2]!]);
         const admin = kafka.admin();

@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { encodeChangeEvent, OPERATIONS, type Operation } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
-import { readTopic, testKafka } from '../support/kafka.js';
+import { readTopic, stallConsumer, testKafka } from '../support/kafka.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import {
   announcedFiles,
@@ -170,7 +170,7 @@ describe('processor service', () => {
       await waitForCommittedToEnd(kafka, s.group, s.topic);
       await assertExactlyOnce(assert, s.outputDir, await announcedFiles(kafka, s.filesTopic, 1), produced.slice(2));
       // The processor stalls (SIGSTOP) while five records arrive and retention deletes them, then goes on.
-      processor.child.kill('SIGSTOP');
+      await stallConsumer(processor);
       try {
         await produce(kafka, s.topic, orders(5, 5, 1));
         await deleteRecordsBefore(s.topic, 10);

@@ -92,3 +92,14 @@ export async function waitForCommittedToEnd(kafka: Kafka, groupId: string, topic
     await admin.disconnect();
   }
 }
+
+/**
+ * Stops a consuming service's process (SIGSTOP) so that nothing produced from now on can reach it: a fetch in flight
+ * when it stopped is answered within librdkafka's fetch.wait.max.ms (500 ms, the services' setting), and that answer
+ * lands in the stopped process's socket; after four times that, what is produced waits for the process to go on
+ * (SIGCONT). Without the wait, a record produced at once could still ride on the answer in flight.
+ */
+export async function stallConsumer(service: { child: { kill(signal: NodeJS.Signals): boolean } }): Promise<void> {
+  service.child.kill('SIGSTOP');
+  await new Promise((resolve) => setTimeout(resolve, 4 * 500));
+}
