@@ -13,6 +13,8 @@
 # KAFKA_SASL_SSL_PORT (unset: none): a second listener, SASL_SSL with SCRAM-SHA-512, on that port, with a
 # certificate from a CA made on first use (.run/kafka/tls/ca.pem: what clients trust) and ACLs enforced for its
 # users (the PLAINTEXT listener is unaffected). Tests of secured connections use it.
+# KAFKA_SERVER_PROPERTIES (unset: none): further server.properties lines, appended (they win), e.g. a test broker's
+# log.retention.check.interval.ms=1000.
 # Data lives in .run/kafka/data and survives down/up (and a killed broker); delete it to start empty
 # (also needed before going back to an older KAFKA_VERSION: storage is formatted at the newest
 # metadata.version of the release that formatted it).
@@ -125,6 +127,9 @@ render_config() {
   if [[ -n "$KAFKA_SASL_SSL_PORT" ]]; then
     make_tls "$dir"
     sed -e "s|@TLS_DIR@|$dir/tls|g" "$TEMPLATE_DIR/sasl-ssl.properties.template" >>"$dir/server.properties"
+  fi
+  if [[ -n "${KAFKA_SERVER_PROPERTIES:-}" ]]; then
+    printf '%s\n' "$KAFKA_SERVER_PROPERTIES" >>"$dir/server.properties"
   fi
 }
 

@@ -6,7 +6,8 @@ import { mkdirSync, readdirSync, statfsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { encodeChangeEvent, OPERATIONS, type Operation } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
-import { readTopic, stallConsumer, testKafka } from '../support/kafka.js';
+import { readTopic, stallConsumer, testKafka, type Kafka } from '../support/kafka.js';
+import { startPrivateKafka } from '../support/private-kafka.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import {
   announcedFiles,
@@ -90,6 +91,13 @@ async function deleteRecordsBefore(topic: string, offset: number): Promise<void>
   } finally {
     await admin.disconnect();
   }
+}
+
+async function logStart(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const offsets = await admin.fetchTopicOffsets(topic).finally(() => admin.disconnect());
+  return Number(offsets.find((p) => p.partition === 0)?.low ?? 0);
 }
 
 async function committedOffset(group: string, topic: string): Promise<string | undefined> {
@@ -196,6 +204,48 @@ describe('processor service', () => {
       assert.equal(await committedOffset(s.group, s.topic), committed, 'the committed offset is left where it was');
     } finally {
       await stopAll(processor);
+    }
+  });
+
+  // Real retention, not deleteRecords: a broker of the test's own checks retention every second from its start (the
+  // shipped one every 5 minutes, after 30 s); the topic keeps records 3 s in segments of 0.5 s. Records the stalled
+  // processor has not read expire.
+  test('the topic\'s own retention deletes records while the processor is stalled: it stops consuming instead of skipping them', async () => {
+    const broker = await startPrivateKafka({ 'log.retention.check.interval.ms': '1000', 'log.initial.task.delay.ms': '0' });
+    const own = testKafka({ brokers: broker.brokers });
+    const s = scenario('retention');
+    let processor: ServiceProcess | undefined;
+    try {
+      await createTopic(own, s.topic, 1, { 'retention.ms': '3000', 'segment.ms': '500' });
+      processor = await startService('processor', s.env({ KAFKA_BROKERS: broker.brokers }), 'processor-retention');
+      await processor.waitReady();
+      await produce(own, s.topic, orders(0, 2, 1));
+      await waitForCommittedToEnd(own, s.group, s.topic);
+      await stallConsumer(processor);
+      let next = 2;
+      try {
+        // each record appended after segment.ms closes the segment before it, which retention may then delete
+        await waitFor('retention deleting records the processor has not read', async () => {
+          await produce(own, s.topic, orders(next++, 1, 1));
+          return (await logStart(own, s.topic)) > 3;
+        }, 120000);
+      } finally {
+        processor.child.kill('SIGCONT');
+      }
+      const reason = await waitFor('/readyz 503 naming the expired offsets', async () => {
+        const res = await fetch(`http://127.0.0.1:${processor!.port}/readyz`);
+        const body = (await res.json()) as { reasons?: Record<string, string> };
+        return res.status === 503 && body.reasons?.offsets ? body.reasons.offsets : null;
+      }, 60000);
+      const [, committed, start, gone] = reason.match(new RegExp(`${s.topic}/0: committed (\\d+), log starts at (\\d+) \\((\\d+) records gone\\)`)) ?? [];
+      assert.equal(committed, '2', reason);
+      assert.equal(Number(gone), Number(start) - 2, reason);
+      assert.equal(metricValue(await processor.metrics(), 'processor_offsets_expired_records', { topic: s.topic, partition: '0' }), Number(gone));
+      const files = await announcedFiles(own, s.filesTopic, 1);
+      assert.ok(files.every((f) => f.last_offset < 2), 'nothing announced past the gap');
+    } finally {
+      await stopAll(processor);
+      await broker.remove();
     }
   });
 

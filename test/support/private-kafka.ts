@@ -24,12 +24,20 @@ export interface PrivateKafka {
   remove(): Promise<void>;
 }
 
-export async function startPrivateKafka(): Promise<PrivateKafka> {
+/** Starts a broker on free ports; `serverProperties` are further broker settings (e.g. log.retention.check.interval.ms). */
+export async function startPrivateKafka(serverProperties: Record<string, string> = {}): Promise<PrivateKafka> {
   const [port, controllerPort] = [await freePort(), await freePort()];
   const runDir = await mkdtemp(join(tmpdir(), 'private-kafka-'));
   const script = join(repoRoot, 'scripts', 'infra', 'kafka.sh');
   // own ports and run directory (pid file, log, data), no secured listener: `down` with the same variables stops only this broker
-  const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort), KAFKA_SASL_SSL_PORT: '', CDC_RUN_DIR: runDir };
+  const env = {
+    ...process.env,
+    KAFKA_PORT: String(port),
+    KAFKA_CONTROLLER_PORT: String(controllerPort),
+    KAFKA_SASL_SSL_PORT: '',
+    KAFKA_SERVER_PROPERTIES: Object.entries(serverProperties).map(([key, value]) => `${key}=${value}`).join('\n'),
+    CDC_RUN_DIR: runDir,
+  };
   const broker: PrivateKafka = {
     brokers: `127.0.0.1:${port}`,
     stop: async () => void (await run('bash', [script, 'down'], { env })),
