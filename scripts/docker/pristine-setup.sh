@@ -27,8 +27,10 @@ trap cleanup EXIT
 tree_tar "$tree/project.tar"
 # What decides the prerequisites: the scripts, the compose and Docker files, the manifests and the base image. A set-up
 # that passed with the same inputs leaves a tag (no bytes of its own), so a warm run does not repeat it.
-inputs="$( { find scripts compose Dockerfile .nvmrc package.json package-lock.json services/*/package.json gcp-utils/package.json \
-    test/package.json -type f -print0 | sort -z | xargs -0 sha256sum
+# Only what git would commit counts: build output under scripts/ (the settings generator's dist/) appears during a
+# run and would make the next run repeat the set-up.
+inputs="$( { git ls-files -z --cached --others --exclude-standard -- scripts compose Dockerfile .nvmrc package.json \
+    package-lock.json 'services/*/package.json' gcp-utils/package.json test/package.json | sort -z | xargs -0 sha256sum
   docker image inspect -f '{{.Id}}' "$base"; } | sha256sum | cut -c1-16)"
 passed="cdc-stand-in/pristine-setup-passed:$inputs"
 if docker image inspect "$passed" >/dev/null 2>&1; then
