@@ -40,6 +40,8 @@ export const broker = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each broker must b
 export const brokerList = (fallback: string) => list(fallback).pipe(z.array(broker));
 
 /** A Kafka topic name. */
+export const bindAddress = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address (127.0.0.1: this host only; 0.0.0.0: every interface)');
+
 export const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
 
 /** Why `path` is not a file this process can read (or is empty, when it must hold something), or null. */

@@ -11,6 +11,7 @@ import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
 interface CommonConfig {
   LOG_LEVEL: string;
   HTTP_PORT: number;
+  HTTP_BIND_ADDRESS: string;
   SHUTDOWN_TIMEOUT_MS: number;
   SERVICE_INSTANCE?: string;
 }
@@ -66,7 +67,7 @@ export async function runService<S extends EnvSchema>(
     return shutdown.run(exitCode);
   };
   try {
-    const ops = await startOpsServer({ service, port: config.HTTP_PORT, logger, readiness });
+    const ops = await startOpsServer({ service, host: config.HTTP_BIND_ADDRESS, port: config.HTTP_PORT, logger, readiness });
     shutdown.register('ops http server', () => ops.close());
     await main({
       config,
