@@ -4,6 +4,8 @@ import { Counter } from 'prom-client';
 import { createLogger } from '../logging/logger.js';
 import { startOpsServer } from './ops-server.js';
 import { Readiness } from './readiness.js';
+import { settingsSchema } from '../config/settings.js';
+import { perServiceSettings } from '../service/common-settings.js';
 
 test('healthz, readyz and metrics answer over HTTP', async () => {
   const readiness = new Readiness();
@@ -51,4 +53,18 @@ test('a failing readiness check turns /readyz to 503 with its reason and a metri
   } finally {
     await ops.close();
   }
+});
+
+test('without a host it listens on the loopback only; the services\' HTTP_BIND_ADDRESS defaults to it and takes only an IPv4 address', async () => {
+  const ops = await startOpsServer({ service: 'test', port: 0, logger: createLogger({ service: 'test', level: 'silent' }), readiness: new Readiness() });
+  try {
+    assert.equal(ops.address, '127.0.0.1');
+  } finally {
+    await ops.close();
+  }
+  const schema = settingsSchema(perServiceSettings('cdc', 8081));
+  assert.equal(schema.parse({}).HTTP_BIND_ADDRESS, '127.0.0.1');
+  assert.equal(schema.parse({ HTTP_BIND_ADDRESS: '0.0.0.0' }).HTTP_BIND_ADDRESS, '0.0.0.0');
+  assert.equal(schema.safeParse({ HTTP_BIND_ADDRESS: 'localhost' }).success, false);
+  assert.equal(schema.safeParse({ HTTP_BIND_ADDRESS: '256.1.1.1' }).success, false);
 });

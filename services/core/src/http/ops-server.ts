@@ -16,6 +16,8 @@ export interface OpsServerOptions {
 
 export interface OpsServer {
   registry: Registry;
+  /** the address it listens on (options.host, the loopback by default) */
+  address: string;
   port: number;
   /** Adds what `detail` returns to the /readyz answer (for an operator reading it; readiness stays the checks'). */
   setReadyDetail(detail: () => Record<string, unknown>): void;
@@ -62,10 +64,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
-  options.logger.info({ port }, 'ops http server listening (/healthz /readyz /metrics)');
+  const { address, port } = server.address() as AddressInfo;
+  options.logger.info({ address, port }, 'ops http server listening (/healthz /readyz /metrics)');
   return {
     registry,
+    address,
     port,
     setReadyDetail: (detail) => (readyDetail = detail),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
