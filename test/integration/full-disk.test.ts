@@ -48,12 +48,6 @@ function fillUp(path: string): void {
   }
 }
 
-async function readyz(service: ServiceProcess): Promise<{ status: number; reasons: Record<string, string> }> {
-  const res = await fetch(`http://127.0.0.1:${service.port}/readyz`);
-  const body = (await res.json()) as { reasons?: Record<string, string> };
-  return { status: res.status, reasons: body.reasons ?? {} };
-}
-
 const orders = (from: number, count: number) =>
   Array.from({ length: count }, (_, k) => {
     const event = orderEvent(DOCUMENT_OPERATIONS[(from + k) % DOCUMENT_OPERATIONS.length]!, from + k);
@@ -93,7 +87,7 @@ test('the Parquet volume full to the last byte: batches fail and are read again,
     assert.equal(stats.bavail * stats.bsize, 0, 'nothing left free');
     produced.push(...(await produce(kafka, s.topic, orders(20, 40))));
     const full = await waitFor('/readyz 503 naming the volume', async () => {
-      const r = await readyz(processor!);
+      const r = await processor!.readiness();
       return r.status === 503 && r.reasons.volume ? r.reasons.volume : null;
     }, 60000);
     assert.match(full, /^volume of .* full: 0 MiB free, below 1 MiB$/);
@@ -102,7 +96,7 @@ test('the Parquet volume full to the last byte: batches fail and are read again,
     assert.equal(metricValue(await loader.metrics(), 'loader_volume_free_bytes'), 0);
 
     rmSync(join(s.inputDir, 'filler'));
-    await waitFor('/readyz 200 again', async () => (await readyz(processor!)).status === 200, 60000);
+    await waitFor('/readyz 200 again', async () => (await processor!.readiness()).status === 200, 60000);
     await waitForCommittedToEnd(kafka, processorGroup, s.topic);
     // The announced files cover offsets 0-59 once each, in order (the loader moves them to loaded/ as they load).
     const ranges = (await announcedFiles(kafka, s.filesTopic, 1)).map((f) => [f.first_offset, f.last_offset]).sort((a, b) => a[0]! - b[0]!);
@@ -112,7 +106,7 @@ test('the Parquet volume full to the last byte: batches fail and are read again,
     const rows = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
     const loaded = rows.map((r) => String(r.event_id)).sort();
     assert.deepEqual(loaded, produced.map((p) => p.event!.event_id).sort(), 'every event once in orders_changes, none twice');
-    assert.equal((await readyz(loader)).status, 200);
+    assert.equal((await loader.readiness()).status, 200);
   } finally {
     await Promise.all([processor?.kill('SIGTERM'), loader?.kill('SIGTERM')]);
     execFileSync('umount', [s.inputDir], { stdio: 'pipe' });

@@ -87,12 +87,6 @@ async function assertHeld(s: LoaderScenario, files: WrittenTestFile[]) {
   assert.ok(committed.every((p) => Number(p.offset) <= 0), 'no offset committed');
 }
 
-/** The loader's /readyz: status and body. */
-async function readyz(service: ServiceProcess): Promise<{ status: number; body: { ready: boolean; reasons?: Record<string, string> } }> {
-  const res = await fetch(`http://127.0.0.1:${service.port}/readyz`);
-  return { status: res.status, body: (await res.json()) as { ready: boolean; reasons?: Record<string, string> } };
-}
-
 const namesOf = (s: LoaderScenario) => ({ project: s.gcpConfig.GCP_PROJECT, dataset: s.dataset, changesTable: 'orders_changes', currentTable: 'orders_current' });
 
 /** Staging tables still in the dataset (left by a crashed attempt until they expire). */
@@ -244,10 +238,10 @@ describe('loader service', () => {
       assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 0);
       await assertHeld(s, files);
       const unready = await waitFor('/readyz 503 once loading failed longer than NOT_READY_AFTER_MS', async () => {
-        const r = await readyz(loader);
+        const r = await loader.readiness();
         return r.status === 503 ? r : null;
       }, 30000);
-      assert.match(unready.body.reasons?.load ?? '', /^files not loaded for \d+ s \(retrying\): (quotaExceeded|rateLimitExceeded): /);
+      assert.match(unready.reasons.load ?? '', /^files not loaded for \d+ s \(retrying\): (quotaExceeded|rateLimitExceeded): /);
       assert.ok(metricValue(await loader.metrics(), 'loader_load_failing_seconds') >= 4);
 
       // The quota comes back: the held group is tried again and loads once.
@@ -259,7 +253,7 @@ describe('loader service', () => {
       assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), events.length);
       assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0, 'quota errors never quarantine');
       assert.equal(metricValue(metrics, 'loader_load_failing_seconds'), 0);
-      assert.equal((await readyz(loader)).status, 200, 'ready again');
+      assert.equal((await loader.readiness()).status, 200, 'ready again');
       assert.ok(proxy.forwarded >= 1);
     } finally {
       await stopAll(loader);
@@ -280,10 +274,10 @@ describe('loader service', () => {
     try {
       // Not ready at once (the shipped NOT_READY_AFTER_MS is minutes): this fault does not go away by itself.
       const unready = await waitFor('/readyz 503 naming the refusal', async () => {
-        const r = await readyz(loader);
-        return r.status === 503 && r.body.reasons?.load ? r : null;
+        const r = await loader.readiness();
+        return r.status === 503 && r.reasons.load ? r : null;
       }, 60000);
-      assert.match(unready.body.reasons!.load!, /^files held, not loaded \(downstream fault for \d+ s, retrying\): (accessDenied|billingNotEnabled): /);
+      assert.match(unready.reasons.load!, /^files held, not loaded \(downstream fault for \d+ s, retrying\): (accessDenied|billingNotEnabled): /);
       await waitFor('the group held after its attempts', () => loader.output.some((line) => /group not loaded; held and tried again/.test(line)), 120000);
       await waitFor('both refusals seen', () => proxy.refused >= 4, 60000);
       const metrics = await loader.metrics();
@@ -308,7 +302,7 @@ describe('loader service', () => {
       assert.equal(metricValue(after, 'loader_rows_loaded_total'), events.length);
       assert.equal(metricValue(after, 'loader_files_quarantined_total'), 0);
       assert.ok(!existsSync(join(s.inputDir, 'quarantine')), 'nothing quarantined');
-      assert.deepEqual(await readyz(loader), { status: 200, body: { ready: true } });
+      assert.deepEqual(await loader.readiness(), { status: 200, reasons: {} });
     } finally {
       await stopAll(loader);
       await proxy.close();
@@ -506,14 +500,14 @@ describe('loader service', () => {
       await loader.waitReady();
       await broker.stop();
       const unready = await waitFor('/readyz 503 naming Kafka', async () => {
-        const r = await readyz(loader!);
-        return r.status === 503 && r.body.reasons?.kafka ? r : null;
+        const r = await loader!.readiness();
+        return r.status === 503 && r.reasons.kafka ? r : null;
       }, 60000);
-      assert.match(unready.body.reasons!.kafka!, /^Kafka has not answered for \d+ s/);
+      assert.match(unready.reasons.kafka!, /^Kafka has not answered for \d+ s/);
       assert.equal(metricValue(await loader.metrics(), 'loader_not_ready', { check: 'kafka' }), 1);
       await broker.start();
       // The broker itself may take a minute to come back on a busy machine.
-      await waitFor('/readyz 200 again', async () => (await readyz(loader!)).status === 200, 240000);
+      await waitFor('/readyz 200 again', async () => (await loader!.readiness()).status === 200, 240000);
       const file = await writeTestFile(s.inputDir, s.topic, 0, 0, [orderChange('insert', 1, { t: T0, i: 1 }, 1)]);
       await publishFileEvents(brokerKafka, s.filesTopic, [file]);
       await waitForCommittedToEnd(brokerKafka, s.group, s.filesTopic, 120000);
@@ -549,14 +543,14 @@ describe('loader service', () => {
     const loader = await startService('loader', s.env(), 'loader-expired-2');
     try {
       const unready = await waitFor('/readyz 503 naming the expired offsets', async () => {
-        const r = await readyz(loader);
-        return r.status === 503 && r.body.reasons?.offsets ? r : null;
+        const r = await loader.readiness();
+        return r.status === 503 && r.reasons.offsets ? r : null;
       }, 60000);
-      assert.match(unready.body.reasons!.offsets!, new RegExp(`${s.filesTopic}/0: committed 1, log starts at 3 \\(2 records gone\\)`));
-      assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
+      assert.match(unready.reasons.offsets!, new RegExp(`${s.filesTopic}/0: committed 1, log starts at 3 \\(2 records gone\\)`));
+      assert.match(unready.reasons.offsets!, /--reset-offsets --to-earliest/);
       assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
       assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), 2);
-      assert.match(unready.body.reasons!.offsets!, /LOADER_MODE=poll/);
+      assert.match(unready.reasons.offsets!, /LOADER_MODE=poll/);
       // the files of the deleted events are named, for a poll run to load them
       assert.equal(metricValue(await loader.metrics(), 'loader_unloaded_files_on_volume'), 2);
       const listed = loader.output.find((line) => /files on the volume not loaded/.test(line)) ?? '';
@@ -594,14 +588,14 @@ describe('loader service', () => {
         loader.child.kill('SIGCONT');
       }
       const unready = await waitFor('/readyz 503 naming the expired offsets', async () => {
-        const r = await readyz(loader);
-        return r.status === 503 && r.body.reasons?.offsets ? r : null;
+        const r = await loader.readiness();
+        return r.status === 503 && r.reasons.offsets ? r : null;
       }, 60000);
       // A fetch response holding the second event may have been on its way when the process stopped: committed 1 or 2.
-      const [, committed, gone] = unready.body.reasons!.offsets!.match(new RegExp(`${s.filesTopic}/0: committed (\\d+), log starts at 3 \\((\\d+) records gone\\)`)) ?? [];
-      assert.ok(committed === '1' || committed === '2', unready.body.reasons!.offsets);
+      const [, committed, gone] = unready.reasons.offsets!.match(new RegExp(`${s.filesTopic}/0: committed (\\d+), log starts at 3 \\((\\d+) records gone\\)`)) ?? [];
+      assert.ok(committed === '1' || committed === '2', unready.reasons.offsets);
       assert.equal(Number(gone), 3 - Number(committed));
-      assert.match(unready.body.reasons!.offsets!, /--reset-offsets --to-earliest/);
+      assert.match(unready.reasons.offsets!, /--reset-offsets --to-earliest/);
       assert.ok(loader.output.some((line) => /offsets below the log start/.test(line) && /"level":"fatal"/.test(line)), 'logged as fatal');
       assert.equal(metricValue(await loader.metrics(), 'loader_offsets_expired_records', { topic: s.filesTopic, partition: '0' }), Number(gone));
       assert.equal(loader.child.exitCode, null, 'up, reporting');

@@ -122,9 +122,8 @@ describe('processor service', () => {
     const processor = await startService('processor', s.env({ PROCESSOR_BATCH_MAX_BYTES: String(free * 2) }), 'processor-volume');
     try {
       const unready = await waitFor('/readyz 503 naming the volume', async () => {
-        const res = await fetch(`http://127.0.0.1:${processor.port}/readyz`);
-        const body = (await res.json()) as { reasons?: Record<string, string> };
-        return res.status === 503 && body.reasons?.volume ? body.reasons.volume : null;
+        const r = await processor.readiness();
+        return r.status === 503 && r.reasons.volume ? r.reasons.volume : null;
       }, 60000);
       assert.match(unready, /^volume of .* full: \d+ MiB free, below \d+ MiB$/);
       const metrics = await processor.metrics();
@@ -152,9 +151,8 @@ describe('processor service', () => {
     const processor = await startService('processor', s.env(), 'processor-expired-2');
     try {
       const reason = await waitFor('/readyz 503 naming the expired offsets', async () => {
-        const res = await fetch(`http://127.0.0.1:${processor.port}/readyz`);
-        const body = (await res.json()) as { reasons?: Record<string, string> };
-        return res.status === 503 && body.reasons?.offsets ? body.reasons.offsets : null;
+        const r = await processor.readiness();
+        return r.status === 503 && r.reasons.offsets ? r.reasons.offsets : null;
       }, 60000);
       assert.match(reason, new RegExp(`${s.topic}/0: committed 5, log starts at 10 \\(5 records gone\\)`));
       assert.equal(metricValue(await processor.metrics(), 'processor_offsets_expired_records', { topic: s.topic, partition: '0' }), 5);
@@ -187,9 +185,8 @@ describe('processor service', () => {
         processor.child.kill('SIGCONT');
       }
       const reason = await waitFor('/readyz 503 naming the expired offsets', async () => {
-        const res = await fetch(`http://127.0.0.1:${processor.port}/readyz`);
-        const body = (await res.json()) as { reasons?: Record<string, string> };
-        return res.status === 503 && body.reasons?.offsets ? body.reasons.offsets : null;
+        const r = await processor.readiness();
+        return r.status === 503 && r.reasons.offsets ? r.reasons.offsets : null;
       }, 60000);
       // A fetch response holding record 5 may have been on its way when the process stopped: committed 5 or 6.
       const [, committed, gone] = reason.match(new RegExp(`${s.topic}/0: committed (\\d+), log starts at 10 \\((\\d+) records gone\\)`)) ?? [];

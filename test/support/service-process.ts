@@ -41,6 +41,13 @@ export interface ServiceProcess {
   /** the first line matching, with its arrival time; fails at once when the process ended without it */
   waitForLine(pattern: RegExp, timeoutMs?: number): Promise<{ at: number; text: string }>;
   metrics(): Promise<string>;
+  /** /readyz now: its status and the reasons of a 503 (empty when ready) */
+  readiness(): Promise<Readiness>;
+}
+
+export interface Readiness {
+  status: number;
+  reasons: Record<string, string>;
 }
 
 export interface StartOptions {
@@ -170,6 +177,11 @@ export async function startService(
           await new Promise((r) => setTimeout(r, 100));
         }
       }
+    },
+    async readiness() {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      const body = (await res.json()) as { reasons?: Record<string, string> };
+      return { status: res.status, reasons: body.reasons ?? {} };
     },
   };
 }
