@@ -55,14 +55,14 @@ test('a failing readiness check turns /readyz to 503 with its reason and a metri
   }
 });
 
-test('without a host it listens on the loopback only; the services\' HTTP_BIND_ADDRESS defaults to it and takes only an IPv4 address', async () => {
-  const ops = await startOpsServer({ service: 'test', port: 0, logger: createLogger({ service: 'test', level: 'silent' }), readiness: new Readiness() });
+test('the services\' HTTP_BIND_ADDRESS defaults to the loopback and takes only an IPv4 address; the server listens on it', async () => {
+  const schema = settingsSchema(perServiceSettings('cdc', 8081));
+  const ops = await startOpsServer({ service: 'test', port: 0, host: schema.parse({}).HTTP_BIND_ADDRESS, logger: createLogger({ service: 'test', level: 'silent' }), readiness: new Readiness() });
   try {
     assert.equal(ops.address, '127.0.0.1');
   } finally {
     await ops.close();
   }
-  const schema = settingsSchema(perServiceSettings('cdc', 8081));
   assert.equal(schema.parse({}).HTTP_BIND_ADDRESS, '127.0.0.1');
   assert.equal(schema.parse({ HTTP_BIND_ADDRESS: '0.0.0.0' }).HTTP_BIND_ADDRESS, '0.0.0.0');
   assert.equal(schema.safeParse({ HTTP_BIND_ADDRESS: 'localhost' }).success, false);

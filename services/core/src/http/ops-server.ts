@@ -7,7 +7,8 @@ import type { Readiness } from './readiness.js';
 export interface OpsServerOptions {
   service: string;
   port: number;
-  host?: string;
+  /** the address to listen on (HTTP_BIND_ADDRESS: the loopback unless told otherwise) */
+  host: string;
   logger: Logger;
   /** Ready means "doing useful work": connected to its sources and sinks. */
   readiness: Readiness;
@@ -16,7 +17,7 @@ export interface OpsServerOptions {
 
 export interface OpsServer {
   registry: Registry;
-  /** the address it listens on (options.host, the loopback by default) */
+  /** the address it listens on */
   address: string;
   port: number;
   /** Adds what `detail` returns to the /readyz answer (for an operator reading it; readiness stays the checks'). */
@@ -62,7 +63,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+    server.listen(options.port, options.host, () => resolve());
   });
   const { address, port } = server.address() as AddressInfo;
   options.logger.info({ address, port }, 'ops http server listening (/healthz /readyz /metrics)');
