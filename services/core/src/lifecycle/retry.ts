@@ -29,7 +29,7 @@ export function backoffDelay(retry: number, baseDelayMs: number, maxDelayMs: num
 }
 
 /** Waits `ms`, or less when the signal is aborted meanwhile (it resolves either way: the caller looks at the signal). */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   if (signal?.aborted) return Promise.resolve();
   return new Promise<void>((resolve) => {
     const done = () => {
