@@ -3,7 +3,7 @@
 // Reads .env; against the emulators when GCS_ENDPOINT / BIGQUERY_ENDPOINT are set, else Google Cloud with the key
 // file in GOOGLE_APPLICATION_CREDENTIALS or Application Default Credentials.
 import { loadConfig } from '@cdc/core';
-import { gcpErrorInfo } from '@cdc/core/gcp';
+import { gcpErrorInfo, isMissingCredentials } from '@cdc/core/gcp';
 import { gcpSetupConfigSchema } from './config.js';
 import { runSetup } from './setup.js';
 
@@ -15,7 +15,7 @@ try {
 } catch (error) {
   const info = gcpErrorInfo(error);
   let hint = '';
-  if (/default credentials|could not load the default credentials/i.test(info.message)) {
+  if (isMissingCredentials(error)) {
     hint = '\n  no credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file, or run `gcloud auth application-default login`';
   } else if (info.errno === 'ECONNREFUSED') {
     hint = '\n  nothing answers at the endpoint: start the emulators with `npm run infra:up` (or unset the *_ENDPOINT variables for Google Cloud)';

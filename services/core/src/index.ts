@@ -8,6 +8,7 @@ export * from './kafka/client.js';
 export * from './kafka/topics.js';
 export * from './kafka/deadline.js';
 export * from './kafka/security.js';
+export * from './kafka/errors.js';
 export * from './kafka/google-oauthbearer.js';
 export * from './kafka/reachability.js';
 export * from './kafka/dead-letter.js';

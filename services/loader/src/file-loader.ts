@@ -76,7 +76,6 @@ const UPLOAD_CONCURRENCY = 8;
 // A step retries at once only what goes away by itself (network, 5xx, quota). A downstream fault (permission,
 // billing, a missing table) lasts until an operator acts: it fails the group at once, which is then held and
 // tried again by the groups, paced by the load-job budget, so that hours of refusals do not spend the day's jobs.
-const isRetryable = (error: unknown) => !(error instanceof PermanentFileError) && isTransientGcpError(error);
 
 /** Cluster-time bounds of the group when every file announced them. */
 function boundsOf(files: readonly LoadableFile[]): TimeBounds | null {
@@ -310,7 +309,7 @@ export class FileLoader {
   private step<T>(name: string, files: readonly { file: LoadableFile }[], task: () => Promise<T>): Promise<T> {
     const { settings, metrics, logger } = this.deps;
     return retry(task, {
-      isTransient: isRetryable,
+      isTransient: isTransientGcpError,
       maxAttempts: settings.retry.attempts,
       baseDelayMs: settings.retry.baseMs,
       maxDelayMs: settings.retry.maxMs,

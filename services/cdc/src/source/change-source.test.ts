@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Collection } from 'mongodb';
 import { Int32, MongoServerError } from 'mongodb';
-import { ChangeSource, StreamPosition, isEventTooLarge } from './change-source.js';
+import { ChangeSource, StreamPosition, isEventTooLarge, isHistoryLost } from './change-source.js';
 
 /**
  * A collection whose change stream replays a script of getMore results: changes, or an empty batch with the
@@ -64,6 +64,17 @@ test('BSONObjectTooLarge (10334) is told apart: a change event over 16 MiB stops
   assert.equal(isEventTooLarge(new MongoServerError({ message: 'Executor error during getMore', codeName: 'BSONObjectTooLarge' })), true);
   assert.equal(isEventTooLarge(new MongoServerError({ message: 'history lost', code: 286, codeName: 'ChangeStreamHistoryLost' })), false);
   assert.equal(isEventTooLarge(new Error('BSONObjectTooLarge')), false, 'only a server error');
+});
+
+test('ChangeStreamHistoryLost (286) is told by its code or code name, not by the wording of a message', () => {
+  // as the server (and the stand-in) answers a resume point older than the oplog
+  const lost = new MongoServerError({ ok: 0, errmsg: 'Executor error during getMore :: caused by :: Resume of change stream was not possible, as the resume point may no longer be in the oplog.', code: 286, codeName: 'ChangeStreamHistoryLost' });
+  assert.equal(isHistoryLost(lost), true);
+  assert.equal(isHistoryLost(new MongoServerError({ message: 'history lost', codeName: 'ChangeStreamHistoryLost' })), true);
+  // the same words under another code are not taken for it (servers before 4.4 said so as 280 ChangeStreamFatalError)
+  assert.equal(isHistoryLost(new MongoServerError({ message: 'the resume point may no longer be in the oplog', code: 280, codeName: 'ChangeStreamFatalError' })), false);
+  assert.equal(isHistoryLost(new MongoServerError({ message: 'BSONObj size: 47185974 (0x2D00036) is invalid', code: 10334, codeName: 'BSONObjectTooLarge' })), false);
+  assert.equal(isHistoryLost(new Error('ChangeStreamHistoryLost')), false, 'only a server error');
 });
 
 test('$changeStreamSplitLargeEvent: the stage ends the pipeline; fragments are joined into one change with the last fragment\'s token, and no position is taken between them', async () => {

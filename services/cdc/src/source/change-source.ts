@@ -18,9 +18,14 @@ export interface ChangeSourceSettings {
   splitLargeEvents?: boolean;
 }
 
-/** ChangeStreamHistoryLost: the resume point has rolled off the oplog. */
+// Change stream failures are told apart by the server's error code (or its name), never by the wording of the
+// message, which is no part of the server's contract. Errors the driver can resume from
+// (label ResumableChangeStreamError: a primary stepping down, a lost connection) it resumes by itself; what reaches
+// the stream runner beyond the two below ends the service, for its supervisor to restart it.
+
+/** ChangeStreamHistoryLost (286): the resume point has rolled off the oplog. */
 export function isHistoryLost(error: unknown): boolean {
-  return error instanceof MongoServerError && (error.code === 286 || error.codeName === 'ChangeStreamHistoryLost' || /resume point may no longer be in the oplog/i.test(error.message));
+  return error instanceof MongoServerError && (error.code === 286 || error.codeName === 'ChangeStreamHistoryLost');
 }
 
 /**

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { config as loadDotenv } from 'dotenv';
 import { isSecret } from './secret.js';
 import { redactUriCredentials } from '../logging/redact.js';
+import { ServiceError } from '../errors/errors.js';
 
 /** Config schemas are flat objects keyed by environment variable name, so errors name the variable. */
 export type EnvSchema = z.ZodObject<Record<string, z.ZodType>>;
@@ -11,13 +12,14 @@ export interface ConfigProblem {
   problem: string;
 }
 
-export class ConfigError extends Error {
+/** The environment does not make a valid configuration: the service does not start (exit code 78, EX_CONFIG from sysexits.h). */
+export class ConfigError extends ServiceError {
   constructor(readonly problems: ConfigProblem[]) {
     super(
       `invalid configuration (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  - ${p.variable}: ${p.problem}`).join('\n'),
+      { reason: 'invalid-config', exitCode: 78 },
     );
-    this.name = 'ConfigError';
   }
 }
 
@@ -61,7 +63,7 @@ export function loadConfig<S extends EnvSchema>(schema: S, options: LoadConfigOp
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
-      process.exit(78); // EX_CONFIG from sysexits.h
+      process.exit(error.exitCode);
     }
     throw error;
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ServiceError } from '../errors/errors.js';
 
 export const ENVELOPE_SCHEMA_VERSION = 1;
 
@@ -58,10 +59,12 @@ export const ChangeEventSchema = z.object({
 });
 export type ChangeEvent = z.infer<typeof ChangeEventSchema>;
 
-export class EnvelopeError extends Error {
-  constructor(message: string, readonly reason: 'not_json' | 'unknown_schema_version' | 'invalid_envelope') {
-    super(message);
-    this.name = 'EnvelopeError';
+/** A record that is not a change event of ours: the record's fault, so it is dead-lettered with `reason`. */
+export class EnvelopeError extends ServiceError {
+  declare readonly reason: 'not_json' | 'unknown_schema_version' | 'invalid_envelope';
+
+  constructor(message: string, reason: EnvelopeError['reason']) {
+    super(message, { reason });
   }
 }
 

@@ -1,5 +1,3 @@
-import { KafkaErrorCodes } from '../kafka/client.js';
-
 /**
  * What the services throw on purpose, in one hierarchy (as kafkajs's src/errors.js has one): whether trying again
  * can help, how the process ends when it reaches the top, and a short machine-readable reason for logs.
@@ -56,46 +54,10 @@ export class RetriableError extends ServiceError {
   }
 }
 
-const FENCED_CODES = new Set<number>([
-  KafkaErrorCodes.ERR__FENCED,
-  KafkaErrorCodes.ERR_PRODUCER_FENCED,
-  KafkaErrorCodes.ERR_INVALID_PRODUCER_EPOCH,
-  KafkaErrorCodes.ERR_INVALID_PRODUCER_ID_MAPPING,
-  KafkaErrorCodes.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-  // KIP-447: the consumer group's generation moved on since the batch was read (sendOffsets refused).
-  KafkaErrorCodes.ERR_ILLEGAL_GENERATION,
-  KafkaErrorCodes.ERR_UNKNOWN_MEMBER_ID,
-  KafkaErrorCodes.ERR_FENCED_INSTANCE_ID,
-]);
-
-const REJOIN_CODES = new Set<number>([
-  KafkaErrorCodes.ERR_UNKNOWN_MEMBER_ID,
-  KafkaErrorCodes.ERR_REBALANCE_IN_PROGRESS,
-  KafkaErrorCodes.ERR_ILLEGAL_GENERATION,
-  KafkaErrorCodes.ERR_NOT_COORDINATOR,
-  KafkaErrorCodes.ERR__STATE,
-]);
-
-/** The librdkafka error code of a client error, looking through causes and aggregate errors. */
-export function kafkaErrorCodes(error: unknown): number[] {
-  const codes: number[] = [];
-  const visit = (e: unknown, depth: number) => {
-    if (!e || typeof e !== 'object' || depth > 5) return;
-    const { code, cause, errors } = e as { code?: unknown; cause?: unknown; errors?: unknown[] };
-    if (typeof code === 'number') codes.push(code);
-    visit(cause, depth + 1);
-    for (const inner of errors ?? []) visit(inner, depth + 1);
-  };
-  visit(error, 0);
-  return codes;
-}
-
-/** This writer was fenced (by transactional id or by group generation): drop the work, let the new owner redo it. */
-export function isFenced(error: unknown): boolean {
-  return error instanceof FencedError || kafkaErrorCodes(error).some((code) => FENCED_CODES.has(code));
-}
-
-/** The coordinator says this member must rejoin the group: not a fault, the batch is read again after the rebalance. */
-export function isRejoin(error: unknown): boolean {
-  return kafkaErrorCodes(error).some((code) => REJOIN_CODES.has(code));
+/**
+ * Whether trying again can help, as the error itself says: the services' own errors carry `retriable`, and so do
+ * the Kafka client's (KafkaJSError). Anything else has not been classified, so it is not retried.
+ */
+export function isRetriable(error: unknown): boolean {
+  return (error as { retriable?: unknown } | null)?.retriable === true;
 }

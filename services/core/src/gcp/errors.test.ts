@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FatalError, RetriableError, ServiceError } from '../errors/errors.js';
-import { classifyGcpError, gcpErrorInfo, isAlreadyExists, isNotFound, isRetriableGcpError, isTransientGcpError } from './errors.js';
+import { ApiError } from '@google-cloud/storage';
+import { classifyGcpError, gcpErrorInfo, isAlreadyExists, isMissingCredentials, isNotFound, isRetriableGcpError, isTransientGcpError } from './errors.js';
 
 const apiError = (code: number | undefined, reason: string, message = reason) => Object.assign(new Error(message), { code, errors: [{ reason, message }] });
 const faultOf = (error: unknown) => classifyGcpError(error).fault;
@@ -84,4 +85,39 @@ test('duplicates and missing resources are recognised by status or reason', () =
   assert.ok(isNotFound(apiError(404, 'notFound')));
   assert.ok(!isNotFound(apiError(400, 'invalid')));
   assert.deepEqual(gcpErrorInfo(apiError(404, 'notFound', 'Not found: Table p:d.t')), { status: 404, reason: 'notFound', errno: null, message: 'Not found: Table p:d.t' });
+});
+
+/** The error the Google clients make of an HTTP error response: an ApiError of the body's `error` (parseHttpRespBody). */
+const fromResponse = (body: string) => new ApiError((JSON.parse(body) as { error: ConstructorParameters<typeof ApiError>[0] }).error);
+
+test('errors as the Google clients make them of the JSON BigQuery and Cloud Storage answer', () => {
+  const quota = fromResponse(
+    '{"error":{"code":403,"message":"Quota exceeded: Your table exceeded quota for imports or query appends per table.","errors":[{"message":"Quota exceeded: Your table exceeded quota for imports or query appends per table.","domain":"usageLimits","reason":"quotaExceeded"}],"status":"PERMISSION_DENIED"}}',
+  );
+  assert.deepEqual([classifyGcpError(quota).fault, classifyGcpError(quota).reason, classifyGcpError(quota).status], ['transient', 'quotaExceeded', 403]);
+  const kms = fromResponse(
+    '{"error":{"code":403,"message":"The Cloud KMS key projects/p/locations/eu/keyRings/r/cryptoKeys/k is disabled or its service account lacks permission to use it.","errors":[{"message":"The Cloud KMS key is disabled","domain":"global","reason":"accessDenied"}],"status":"PERMISSION_DENIED"}}',
+  );
+  assert.equal(classifyGcpError(kms).fault, 'downstream');
+  const missingTable = fromResponse('{"error":{"code":404,"message":"Not found: Table p:d.t","errors":[{"message":"Not found: Table p:d.t","domain":"global","reason":"notFound"}],"status":"NOT_FOUND"}}');
+  assert.ok(isNotFound(missingTable));
+  assert.equal(classifyGcpError(missingTable).fault, 'downstream');
+  const exists = fromResponse('{"error":{"code":409,"message":"Already Exists: Table p:d.t","errors":[{"message":"Already Exists: Table p:d.t","domain":"global","reason":"duplicate"}],"status":"ALREADY_EXISTS"}}');
+  assert.ok(isAlreadyExists(exists));
+  const invalid = fromResponse(
+    '{"error":{"code":400,"message":"Error while reading data, error message: Invalid Input Error: No magic bytes found at end of file","errors":[{"message":"Error while reading data","domain":"global","reason":"invalid"}],"status":"INVALID_ARGUMENT"}}',
+  );
+  assert.equal(classifyGcpError(invalid).fault, 'rejected');
+  const backend = fromResponse('{"error":{"code":503,"message":"We encountered an internal error. Please try again.","errors":[{"message":"We encountered an internal error. Please try again.","domain":"global","reason":"backendError"}]}}');
+  assert.equal(classifyGcpError(backend).fault, 'transient');
+  // a load job that failed: its status.errorResult, as bigquery-load passes it on
+  const job = JSON.parse('{"status":{"state":"DONE","errorResult":{"reason":"invalid","location":"gs://b/f.parquet","message":"Error while reading data, error message: Provided schema is not compatible with the file"}}}') as { status: { errorResult: object } };
+  assert.equal(classifyGcpError(job.status.errorResult).fault, 'rejected');
+});
+
+test('missing credentials are told by the only thing google-auth-library gives: its message', () => {
+  const error = new Error('Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication/getting-started for more information.');
+  assert.ok(isMissingCredentials(error));
+  assert.equal(classifyGcpError(error).fault, 'downstream', 'held and retried, never taken for bad data');
+  assert.ok(!isMissingCredentials(fromResponse('{"error":{"code":401,"message":"Request had invalid authentication credentials.","errors":[{"message":"Invalid Credentials","domain":"global","reason":"authError"}]}}')));
 });

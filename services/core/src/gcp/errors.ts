@@ -95,3 +95,12 @@ export function isNotFound(error: unknown): boolean {
   const info = gcpErrorInfo(error);
   return info.status === 404 || info.reason === 'notFound';
 }
+
+/**
+ * No credentials to be found (neither GOOGLE_APPLICATION_CREDENTIALS nor Application Default Credentials):
+ * google-auth-library throws a plain Error without code or status for it, so its wording is the only thing to go
+ * by; kept here with the rest of the classification.
+ */
+export function isMissingCredentials(error: unknown): boolean {
+  return /could not load the default credentials/i.test(gcpErrorInfo(error).message);
+}

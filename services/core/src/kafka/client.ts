@@ -1,6 +1,7 @@
 import confluent, { type KafkaJS } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logging/logger.js';
-import { kafkaLogAccessProblem, type KafkaSecurity } from './security.js';
+import { KafkaAccessError, KafkaErrorCodes, kafkaLogAccessProblem } from './errors.js';
+import type { KafkaSecurity } from './security.js';
 
 // The Confluent client (librdkafka underneath) through its KafkaJS-compatible API. Services take these types from
 // here, so the client is named in one place.
@@ -14,8 +15,7 @@ export type Batch = KafkaJS.Batch;
 export type EachBatchPayload = KafkaJS.EachBatchPayload;
 export type TopicPartition = KafkaJS.TopicPartition;
 
-const { Kafka: ConfluentKafka, logLevel: LogLevel, ErrorCodes } = confluent.KafkaJS;
-export { ErrorCodes as KafkaErrorCodes };
+const { Kafka: ConfluentKafka, logLevel: LogLevel } = confluent.KafkaJS;
 
 export interface KafkaSettings {
   brokers: string[];
@@ -97,7 +97,7 @@ export function createKafka(settings: KafkaSettings): Kafka {
     if (!problem || accessFailed) return;
     accessFailed = true;
     // first line only: the client appends a stack to some of its lines
-    settings.onAccessFailure?.(new Error(`${problem} (${message.split('\n')[0]})`));
+    settings.onAccessFailure?.(new KafkaAccessError(problem, message.split('\n')[0]!));
   };
   return new ConfluentKafka({
     kafkaJS: {
@@ -223,7 +223,7 @@ export function createGroupConsumer(
       if (halted.length > 0) settings.onHalted(halted);
     },
     rebalance_cb: async (error: { code: number }, partitions: TopicPartition[]) => {
-      const kind = error.code === ErrorCodes.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke';
+      const kind = error.code === KafkaErrorCodes.ERR__ASSIGN_PARTITIONS ? 'assign' : 'revoke';
       settings.onRebalance?.({ kind, partitions });
       if (kind === 'assign') return startNeverCommittedAtBeginning(consumer, partitions, rebalanceTimeout);
       return undefined;

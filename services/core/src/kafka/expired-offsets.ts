@@ -2,7 +2,7 @@ import { Gauge, type Registry } from 'prom-client';
 import type { ReadinessCheck } from '../http/readiness.js';
 import type { Logger } from '../logging/logger.js';
 import type { Admin, HaltedPartition } from './client.js';
-import { kafkaAccessProblem } from './security.js';
+import { explainAccessRefusal } from './errors.js';
 
 export interface ExpiredOffset {
   topic: string;
@@ -17,10 +17,9 @@ export interface ExpiredOffset {
  * consumed. Left alone, the consumer would reset to the earliest offset and skip them without a word.
  */
 export async function findExpiredOffsets(admin: Admin, groupId: string, topics: readonly string[]): Promise<ExpiredOffset[]> {
-  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] }).catch((error: Error) => {
+  const committed = await admin.fetchOffsets({ groupId, topics: [...topics] }).catch((error: unknown) => {
     // the group's first request: a principal without the group's ACL is refused here, before the consumer joins
-    const problem = kafkaAccessProblem(error);
-    throw problem ? new Error(`${problem} (${error.message})`, { cause: error }) : error;
+    throw explainAccessRefusal(error);
   });
   const expired: ExpiredOffset[] = [];
   for (const { topic, partitions } of committed) {

@@ -7,8 +7,8 @@ import { ConfigError, describeConfig, parseConfig } from '../config/load-config.
 import { kafkaSettings, kafkaSettingsOf, perServiceSettings } from '../service/common-settings.js';
 import { settingsSchema } from '../config/settings.js';
 import { createLogger } from '../logging/logger.js';
-import { checkKafkaSecurity, kafkaAccessProblem, kafkaLogAccessProblem } from './security.js';
-import { KafkaErrorCodes } from './client.js';
+import { checkKafkaSecurity } from './security.js';
+import { KafkaErrorCodes, kafkaAccessProblem, kafkaLogAccessProblem } from './errors.js';
 
 const schema = settingsSchema({ ...kafkaSettings, ...perServiceSettings('cdc', 8081) }).superRefine(checkKafkaSecurity);
 const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));

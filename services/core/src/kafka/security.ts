@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { setting, settingsSchema, type SettingsSchema } from '../config/settings.js';
-import { KafkaErrorCodes } from './client.js';
 import { googleOAuthBearerProvider, type OAuthBearerProvider } from './google-oauthbearer.js';
 
 export const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
@@ -110,46 +109,4 @@ export function kafkaSecurityOf(config: SecurityConfig): KafkaSecurity {
     security.sasl = { mechanism, username, password };
   }
   return security;
-}
-
-const CREDENTIALS_REFUSED = 'Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or their _FILE variants) and KAFKA_SASL_MECHANISM';
-const TLS_FAILED = 'the TLS handshake with Kafka failed: check KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION and the client certificate';
-const NOT_AUTHORIZED = 'Kafka authenticated the client but its principal has no ACL for this (the principal is KAFKA_SASL_USERNAME)';
-const NO_TOKEN = 'no OAUTHBEARER token could be made: check the Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, or the attached service account)';
-
-/**
- * What to check when Kafka refuses the connection for its security (by the client's error code, or that of any
- * error in an aggregate: createTopics reports one per topic), or null.
- */
-export function kafkaAccessProblem(error: unknown): string | null {
-  const { code, errors } = (error ?? {}) as { code?: unknown; errors?: unknown };
-  if (Array.isArray(errors)) return errors.map(kafkaAccessProblem).find((p) => p !== null) ?? null;
-  switch (code) {
-    case KafkaErrorCodes.ERR__AUTHENTICATION: // librdkafka's SASL failure
-    case KafkaErrorCodes.ERR_SASL_AUTHENTICATION_FAILED:
-      return CREDENTIALS_REFUSED;
-    case KafkaErrorCodes.ERR__SSL:
-      return TLS_FAILED;
-    case KafkaErrorCodes.ERR_TOPIC_AUTHORIZATION_FAILED:
-    case KafkaErrorCodes.ERR_GROUP_AUTHORIZATION_FAILED:
-    case KafkaErrorCodes.ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case KafkaErrorCodes.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-      return NOT_AUTHORIZED;
-    default:
-      return null;
-  }
-}
-
-/**
- * The same from one of the client's log lines: a refused login or TLS handshake is reported only there (the
- * requests waiting on the connection then fail as plain transport errors), and so are a consumer's refused group,
- * which the client retries for ever, and a failed OAUTHBEARER token.
- */
-export function kafkaLogAccessProblem(message: string): string | null {
-  if (/SASL authentication error|SASL .*authentication failed/i.test(message)) return CREDENTIALS_REFUSED;
-  if (/SSL handshake failed|certificate verify failed/i.test(message)) return TLS_FAILED;
-  if (/authorization failed/i.test(message)) return NOT_AUTHORIZED;
-  // the provider's rejection, as the client logs it
-  if (/oauthbearer_token_refresh_cb/.test(message)) return NO_TOKEN;
-  return null;
 }

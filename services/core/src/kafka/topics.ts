@@ -2,7 +2,7 @@ import type { Admin } from './client.js';
 import type { Logger } from '../logging/logger.js';
 import { retry } from '../lifecycle/retry.js';
 import { setting } from '../config/settings.js';
-import { kafkaAccessProblem } from './security.js';
+import { explainAccessRefusal, kafkaAccessProblem } from './errors.js';
 
 export interface TopicSpec {
   topic: string;
@@ -49,8 +49,7 @@ export async function ensureTopicsWithRetry(admin: Admin, specs: TopicSpec[], op
       onRetry: ({ attempt, delayMs, error }) => options.logger.warn({ err: error, attempt, delayMs }, 'Kafka not reachable yet; retrying'),
     });
   } catch (error) {
-    const problem = kafkaAccessProblem(error);
-    throw problem ? new Error(`${problem} (${errorText(error)})`, { cause: error }) : error;
+    throw explainAccessRefusal(error, errorText(error));
   }
 }
 

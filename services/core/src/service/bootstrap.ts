@@ -4,7 +4,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { startOpsServer, type OpsServer } from '../http/ops-server.js';
 import { Readiness, type ReadinessCheck } from '../http/readiness.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
-import { ClientStuckError } from '../errors/errors.js';
+import { ClientStuckError, isRetriable, ServiceError } from '../errors/errors.js';
 import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
 
 /** Variables every service schema includes (`commonSettings`, `perServiceSettings`). */
@@ -88,6 +88,6 @@ export async function connectOrExplain<T>(what: string, connect: () => Promise<T
   try {
     return await connect();
   } catch (error) {
-    throw new Error(`cannot ${what}: ${(error as Error).message}`, { cause: error });
+    throw new ServiceError(`cannot ${what}: ${(error as Error).message}`, { reason: 'unreachable', retriable: isRetriable(error), cause: error });
   }
 }

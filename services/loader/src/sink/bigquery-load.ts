@@ -1,4 +1,4 @@
-import type { Logger } from '@cdc/core';
+import { poll, type Logger } from '@cdc/core';
 import { changesTableColumns, classifyGcpError, isAlreadyExists, isNotFound, type BigQuery, type File, type Job, type JobMetadata, type WarehouseNames } from '@cdc/core/gcp';
 import { PermanentFileError } from './errors.js';
 import type { Statement } from './sql.js';
@@ -10,8 +10,6 @@ export type LoadSource = { kind: 'gcs'; object: File } | { kind: 'local'; path: 
 export interface JobCounter {
   take(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A failed load is the files' fault only when BigQuery rejects them (invalid Parquet, a schema that does not match:
@@ -47,20 +45,17 @@ export class BigQueryLoader {
     return this.bigquery.dataset(this.names.dataset);
   }
 
-  private async waitDone(job: Job, first: JobMetadata | undefined): Promise<JobMetadata> {
-    let metadata = first;
-    let wait = this.pollMs / 2;
-    while (metadata?.status?.state !== 'DONE') {
-      await sleep(wait);
-      wait = Math.min(wait * 2, 5000);
+  private waitDone(job: Job, first: JobMetadata | undefined): Promise<JobMetadata> {
+    const read = async (): Promise<JobMetadata | undefined> => {
       try {
-        [metadata] = await job.getMetadata();
+        return (await job.getMetadata())[0];
       } catch (error) {
         // Jobs can take a moment to be visible right after their creation.
-        if (!isNotFound(error)) throw error;
+        if (isNotFound(error)) return undefined;
+        throw error;
       }
-    }
-    return metadata;
+    };
+    return poll(read, (metadata) => metadata.status?.state === 'DONE', { first, intervalMs: this.pollMs / 2, maxIntervalMs: 5000 });
   }
 
   /** An empty staging table with the changes table's columns; BigQuery drops it by itself after `expiresInMs` (left by a crash). */

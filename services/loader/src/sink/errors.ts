@@ -1,14 +1,13 @@
+import { ServiceError } from '@cdc/core';
+
 /** Why a file is quarantined (dead-letter `reason`). */
 export type QuarantineReason = 'invalid_event' | 'missing_file' | 'checksum_mismatch' | 'load_failed' | 'missing_object';
 
 /** The file itself is at fault: retrying cannot help; it is quarantined and the loader moves on. */
-export class PermanentFileError extends Error {
-  constructor(
-    readonly reason: QuarantineReason,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'PermanentFileError';
+export class PermanentFileError extends ServiceError {
+  declare readonly reason: QuarantineReason;
+
+  constructor(reason: QuarantineReason, message: string, options?: { cause?: unknown }) {
+    super(message, { reason, retriable: false, cause: options?.cause });
   }
 }
