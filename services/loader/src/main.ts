@@ -2,26 +2,8 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import {
-  connectOrExplain,
-  createKafka,
-  createProducer,
-  ensureTopicsWithRetry,
-  ExpiredOffsetsGuard,
-  kafkaSettingsOf,
-  retry,
-  runService,
-  ServiceError,
-  topicWithDeadLetter,
-  volumeFreeGauge,
-  watchKafkaReachability,
-  type Admin,
-  type Kafka,
-  type Producer,
-  type RetryOptions,
-  type ServiceContext,
-} from '@cdc/core';
-import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames } from '@cdc/core/gcp';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
 import { FileGroups, type GroupLoader } from './file-groups.js';
@@ -104,10 +86,18 @@ async function openInputDirectory({ config, ops }: Context): Promise<LocalFiles>
 }
 
 /** Google Cloud: dataset, tables and bucket made or checked first (idempotent; gcp-utils does the same). */
-async function prepareGoogleCloud({ config, logger, ops }: Context, metrics: LoaderMetrics): Promise<GoogleCloud> {
+async function prepareGoogleCloud(ctx: Context, metrics: LoaderMetrics): Promise<GoogleCloud> {
+  const { config, logger } = ctx;
   const clients = createGcpClients(config);
   const names = warehouseNames(config);
   logger.info({ project: clients.projectId, dataset: names.dataset, auth: clients.auth, bigquery: config.BIGQUERY_ENDPOINT ?? 'Google Cloud', storage: config.GCS_ENDPOINT ?? 'Google Cloud' }, 'connecting to Google Cloud');
+  const report = await ensureTables(ctx, clients, names);
+  const stage = stageOf(ctx, clients, report.bucket);
+  metrics.directLoads.set(stage ? 0 : 1);
+  return { clients, names, stage, views: await prepareTypedViews(ctx, clients, names) };
+}
+
+async function ensureTables({ config, logger }: Context, clients: GcpClients, names: WarehouseNames): Promise<WarehouseReport> {
   const staging = stagingBucket(config);
   const report = await retry(() => ensureWarehouse(clients, names, staging), {
     ...startupRetry(config),
@@ -120,22 +110,28 @@ async function prepareGoogleCloud({ config, logger, ops }: Context, metrics: Loa
   const problems = schemaProblems(report);
   if (problems.length > 0) throw new Error(`the BigQuery tables do not have the expected columns (loads would fail): ${problems.join('; ')}`);
   logger.info({ dataset: report.dataset, tables: report.tables.map((t) => `${t.table}: ${t.status}`) }, 'BigQuery tables ready');
-  let stage: GcsStage | null = null;
-  if (!report.bucket) {
+  return report;
+}
+
+/** The staging bucket when there is one Cloud Storage lets us use; else null: files are loaded from the local disk. */
+function stageOf({ config, logger }: Context, clients: GcpClients, bucket: WarehouseReport['bucket']): GcsStage | null {
+  if (!bucket) {
     logger.warn('GCS_BUCKET is empty: files are loaded straight from the local disk');
-  } else if (report.bucket.status === 'refused') {
-    logger.warn({ bucket: report.bucket.bucket, reason: report.bucket.reason }, 'the bucket cannot be used (refused by Cloud Storage): files are loaded straight from the local disk');
-  } else {
-    stage = new GcsStage(clients.storage, report.bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES);
-    logger.info({ bucket: report.bucket.bucket, status: report.bucket.status, warnings: report.bucket.warnings }, 'staging files in the bucket (ours)');
+    return null;
   }
-  metrics.directLoads.set(stage ? 0 : 1);
-  let views: TypedViews | null = null;
-  if (config.LOADER_TYPED_VIEWS) {
-    views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
-    await retry(() => views!.ensure(), startupRetry(config));
+  if (bucket.status === 'refused') {
+    logger.warn({ bucket: bucket.bucket, reason: bucket.reason }, 'the bucket cannot be used (refused by Cloud Storage): files are loaded straight from the local disk');
+    return null;
   }
-  return { clients, names, stage, views };
+  logger.info({ bucket: bucket.bucket, status: bucket.status, warnings: bucket.warnings }, 'staging files in the bucket (ours)');
+  return new GcsStage(clients.storage, bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES);
+}
+
+async function prepareTypedViews({ config, logger, ops }: Context, clients: GcpClients, names: WarehouseNames): Promise<TypedViews | null> {
+  if (!config.LOADER_TYPED_VIEWS) return null;
+  const views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+  await retry(() => views.ensure(), startupRetry(config));
+  return views;
 }
 
 /** Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode). */
@@ -270,15 +266,13 @@ async function reportUnloadedFiles({ logger }: Context, local: LocalFiles, metri
   );
 }
 
+/** Events mode: stops short of consuming when the committed offsets are below the log start (events deleted unread). */
 async function consumeFileEvents(
   ctx: Context,
   { kafka, admin, local, groups, metrics, stage }: { kafka: Kafka; admin: Admin; local: LocalFiles; groups: FileGroups; metrics: LoaderMetrics; stage: GcsStage | null },
 ): Promise<void> {
-  const { config, logger, ops, shutdown, setReady, addReadinessCheck } = ctx;
-  const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck,
-    // The files themselves stay on the volume: polling finds every file not yet under loaded/ (one loaded before adds nothing).
-    afterReset: `the files whose events were deleted are still under ${local.root}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
-  });
+  const { config, logger, shutdown, setReady } = ctx;
+  const expiredOffsets = expiredOffsetsGuard(ctx, admin, local);
   if (!(await expiredOffsets.offsetsStillInLog())) {
     await reportUnloadedFiles(ctx, local, metrics);
     // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
@@ -305,4 +299,11 @@ async function consumeFileEvents(
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
+}
+
+function expiredOffsetsGuard({ config, logger, ops, addReadinessCheck }: Context, admin: Admin, local: LocalFiles): ExpiredOffsetsGuard {
+  return new ExpiredOffsetsGuard(admin, { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck,
+    // The files themselves stay on the volume: polling finds every file not yet under loaded/ (one loaded before adds nothing).
+    afterReset: `the files whose events were deleted are still under ${local.root}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
+  });
 }
