@@ -2,8 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Logger } from '@cdc/core';
 import { loaderConfigSchema } from './config.js';
-import type { FileLoader } from './file-loader.js';
-import { FileGroups, groupStartAt, takeGroup } from './file-groups.js';
+import { FileGroups, groupStartAt, takeGroup, type GroupLoader } from './file-groups.js';
 import type { LoadableFile } from './transform/loadable-file.js';
 
 const settings = { windowMs: 1000, maxFiles: 3, maxBytes: 100, retryBaseMs: 1, retryMaxMs: 1 };
@@ -44,7 +43,7 @@ function fakeLoader(ms = 5) {
     },
     rejectEvent: async () => undefined,
   };
-  return { groups, loader: loader as unknown as FileLoader };
+  return { groups, loader: loader as unknown as GroupLoader };
 }
 const silent = { warn: () => undefined } as unknown as Logger;
 const origin = { key: null, event: null, source: null };
@@ -83,7 +82,7 @@ test('a failed group is tried again with the files that arrived meanwhile, until
       if (attempts.length < 3) throw new Error('backend down');
       return entries.map(() => 'loaded' as const);
     },
-  } as unknown as FileLoader;
+  } as unknown as GroupLoader;
   const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 10, retryMaxMs: 20 });
   const first = ['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin));
   assert.deepEqual(await Promise.all(first), ['loaded', 'loaded']);
@@ -94,7 +93,7 @@ test('a failed group is tried again with the files that arrived meanwhile, until
 });
 
 test('stopping while a failed group waits for its retry hands its files back', async () => {
-  const loader = { loadGroup: async () => Promise.reject(new Error('backend down')) } as unknown as FileLoader;
+  const loader = { loadGroup: async () => Promise.reject(new Error('backend down')) } as unknown as GroupLoader;
   const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 60_000, retryMaxMs: 60_000 });
   const files = ['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin));
   await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,6 +1,6 @@
 import { backoffDelay, RetriableError, type Logger } from '@cdc/core';
 import { gcpErrorInfo } from '@cdc/core/gcp';
-import type { FileLoader, FileOrigin, FileOutcome, GroupEntry } from './file-loader.js';
+import type { FileOrigin, FileOutcome, GroupEntry } from './load/entries.js';
 import type { LoadableFile } from './transform/loadable-file.js';
 
 export interface GroupSettings {
@@ -12,6 +12,12 @@ export interface GroupSettings {
   /** a group that failed (its steps' own retries spent) is tried again after a backoff from retryBaseMs up to retryMaxMs */
   retryBaseMs: number;
   retryMaxMs: number;
+}
+
+/** What the grouping needs of the group load (GroupLoad). */
+export interface GroupLoader {
+  loadGroup(entries: readonly GroupEntry[]): Promise<FileOutcome[]>;
+  rejectEvent(error: string, origin: FileOrigin): Promise<void>;
 }
 
 /** What the grouping needs of the budget: when the next load job may start. */
@@ -61,7 +67,7 @@ export class FileGroups {
   private retryAt = 0;
 
   constructor(
-    private readonly loader: FileLoader,
+    private readonly loader: GroupLoader,
     private readonly pacer: GroupPacer,
     private readonly logger: Logger,
     private readonly settings: GroupSettings,

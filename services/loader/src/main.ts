@@ -2,25 +2,70 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
-import { loaderConfigSchema } from './config.js';
-import { createLoaderMetrics } from './metrics.js';
-import { FileLoader } from './file-loader.js';
-import { FileGroups } from './file-groups.js';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
+import { loaderConfigSchema, type LoaderConfig } from './config.js';
+import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
+import { FileGroups, type GroupLoader } from './file-groups.js';
 import { LoadHealth } from './load-health.js';
 import { LoadJobBudget, budgetWarning } from './budget/load-budget.js';
 import { stagingPrefix } from './transform/job-id.js';
 import { BigQueryLoader } from './sink/bigquery-load.js';
+import { BigQueryWarehouse } from './sink/warehouse.js';
 import { GcsStage } from './sink/gcs-stage.js';
 import { LocalFiles } from './sink/local-files.js';
 import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 import { SnapshotCompletions } from './snapshot-completions.js';
+import { GroupLoad } from './load/group-load.js';
+import { Quarantine } from './load/quarantine.js';
+import { crashAfter, type FaultPoints } from './load/fault-points.js';
 
-await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
-  const crashAfter = {
+type Context = ServiceContext<LoaderConfig>;
+
+/** What the group load writes to in Google Cloud, made or checked at start. */
+interface GoogleCloud {
+  clients: GcpClients;
+  names: WarehouseNames;
+  /** null: no usable bucket, files are loaded from the local disk */
+  stage: GcsStage | null;
+  /** null: typed views switched off */
+  views: TypedViews | null;
+}
+
+await runService('loader', loaderConfigSchema, startLoader, { topics: loaderTopics });
+
+/** The files topic and its dead-letter topic (quarantined files are reported there in both modes). */
+function loaderTopics(config: LoaderConfig) {
+  return topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config);
+}
+
+async function startLoader(ctx: Context): Promise<void> {
+  const { config, ops } = ctx;
+  const faults = testFaultPoints(ctx);
+  const metrics = createLoaderMetrics(ops.registry);
+  const local = await openInputDirectory(ctx);
+  const gcp = await prepareGoogleCloud(ctx, metrics);
+  const { kafka, admin } = await connectKafka(ctx);
+  const deadLetters = await connectDeadLetters(ctx, kafka);
+  const budget = await openLoadJobBudget(ctx, local, gcp.names, metrics);
+  const bigquery = new BigQueryLoader(gcp.clients.bigquery, gcp.names, config.BQ_LOCATION, ctx.logger);
+  await dropStaleStagingTables(ctx, bigquery, gcp.names);
+  const completions = await resumeSnapshotCompletions(ctx, local, bigquery, gcp.names, metrics);
+  const loader = createGroupLoad(ctx, { local, gcp, bigquery, budget, completions, deadLetters, metrics, faults });
+  scheduleRetentionSweep(ctx, local);
+  const groups = createFileGroups(ctx, loader, budget);
+  if (config.LOADER_MODE === 'poll') return startPolling(ctx, local, groups);
+  await consumeFileEvents(ctx, { kafka, admin, local, groups, metrics, stage: gcp.stage });
+}
+
+function startupRetry(config: LoaderConfig): RetryOptions {
+  return { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS };
+}
+
+function testFaultPoints({ config, logger }: Context): FaultPoints {
+  const limits = {
     upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
     load: config.LOADER_TEST_CRASH_AFTER_LOAD,
     insert: config.LOADER_TEST_CRASH_AFTER_INSERT,
@@ -28,23 +73,34 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     snapshot_deletes: config.LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES,
     mark: config.LOADER_TEST_CRASH_AFTER_MARK,
   };
-  if (Object.values(crashAfter).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
-  const metrics = createLoaderMetrics(ops.registry);
+  if (Object.values(limits).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
+  return crashAfter(limits, logger);
+}
+
+async function openInputDirectory({ config, ops }: Context): Promise<LocalFiles> {
   const local = new LocalFiles(config.LOADER_INPUT_DIR);
   await mkdir(local.root, { recursive: true });
   // The loader only reads and moves files on the volume: its free space is reported, readiness is the processor's.
   volumeFreeGauge(local.root, ops.registry, 'loader_volume_free_bytes');
+  return local;
+}
 
-  // Google Cloud: dataset, tables and bucket made or checked first (idempotent; gcp-utils does the same).
+/** Google Cloud: dataset, tables and bucket made or checked first (idempotent; gcp-utils does the same). */
+async function prepareGoogleCloud(ctx: Context, metrics: LoaderMetrics): Promise<GoogleCloud> {
+  const { config, logger } = ctx;
   const clients = createGcpClients(config);
   const names = warehouseNames(config);
   logger.info({ project: clients.projectId, dataset: names.dataset, auth: clients.auth, bigquery: config.BIGQUERY_ENDPOINT ?? 'Google Cloud', storage: config.GCS_ENDPOINT ?? 'Google Cloud' }, 'connecting to Google Cloud');
+  const report = await ensureTables(ctx, clients, names);
+  const stage = stageOf(ctx, clients, report.bucket);
+  metrics.directLoads.set(stage ? 0 : 1);
+  return { clients, names, stage, views: await prepareTypedViews(ctx, clients, names) };
+}
+
+async function ensureTables({ config, logger }: Context, clients: GcpClients, names: WarehouseNames): Promise<WarehouseReport> {
   const staging = stagingBucket(config);
   const report = await retry(() => ensureWarehouse(clients, names, staging), {
-    isTransient: isTransientGcpError,
-    maxAttempts: config.LOADER_RETRY_ATTEMPTS,
-    baseDelayMs: config.LOADER_RETRY_BASE_MS,
-    maxDelayMs: config.LOADER_RETRY_MAX_MS,
+    ...startupRetry(config),
     onRetry: ({ attempt, error }) => logger.warn({ attempt, error: gcpErrorInfo(error) }, 'Google Cloud not reachable yet; retrying'),
   }).catch((error: unknown) => {
     // The summary only (no cause): client errors can carry request headers.
@@ -54,23 +110,32 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   const problems = schemaProblems(report);
   if (problems.length > 0) throw new Error(`the BigQuery tables do not have the expected columns (loads would fail): ${problems.join('; ')}`);
   logger.info({ dataset: report.dataset, tables: report.tables.map((t) => `${t.table}: ${t.status}`) }, 'BigQuery tables ready');
-  let stage: GcsStage | null = null;
-  if (!report.bucket) {
-    logger.warn('GCS_BUCKET is empty: files are loaded straight from the local disk');
-  } else if (report.bucket.status === 'refused') {
-    logger.warn({ bucket: report.bucket.bucket, reason: report.bucket.reason }, 'the bucket cannot be used (refused by Cloud Storage): files are loaded straight from the local disk');
-  } else {
-    stage = new GcsStage(clients.storage, report.bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES);
-    logger.info({ bucket: report.bucket.bucket, status: report.bucket.status, warnings: report.bucket.warnings }, 'staging files in the bucket (ours)');
-  }
-  metrics.directLoads.set(stage ? 0 : 1);
-  let views: TypedViews | null = null;
-  if (config.LOADER_TYPED_VIEWS) {
-    views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
-    await retry(() => views!.ensure(), { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS });
-  }
+  return report;
+}
 
-  // Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode).
+/** The staging bucket when there is one Cloud Storage lets us use; else null: files are loaded from the local disk. */
+function stageOf({ config, logger }: Context, clients: GcpClients, bucket: WarehouseReport['bucket']): GcsStage | null {
+  if (!bucket) {
+    logger.warn('GCS_BUCKET is empty: files are loaded straight from the local disk');
+    return null;
+  }
+  if (bucket.status === 'refused') {
+    logger.warn({ bucket: bucket.bucket, reason: bucket.reason }, 'the bucket cannot be used (refused by Cloud Storage): files are loaded straight from the local disk');
+    return null;
+  }
+  logger.info({ bucket: bucket.bucket, status: bucket.status, warnings: bucket.warnings }, 'staging files in the bucket (ours)');
+  return new GcsStage(clients.storage, bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES);
+}
+
+async function prepareTypedViews({ config, logger, ops }: Context, clients: GcpClients, names: WarehouseNames): Promise<TypedViews | null> {
+  if (!config.LOADER_TYPED_VIEWS) return null;
+  const views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+  await retry(() => views.ensure(), startupRetry(config));
+  return views;
+}
+
+/** Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode). */
+async function connectKafka({ config, logger, shutdown, addReadinessCheck, fail }: Context): Promise<{ kafka: Kafka; admin: Admin }> {
   const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
   const admin = kafka.admin();
   await admin.connect();
@@ -79,14 +144,21 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   shutdown.register('kafka reachability', () => reachability.stop());
   addReadinessCheck('kafka', reachability.check);
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+    ensureTopicsWithRetry(admin, loaderTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
-  // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
+  return { kafka, admin };
+}
+
+/** At-least-once is enough for reports of quarantined files (a retried send may repeat one). */
+async function connectDeadLetters({ shutdown }: Context, kafka: Kafka): Promise<Producer> {
   const deadLetters = createProducer(kafka);
   await connectOrExplain('connect the dead-letter producer', () => deadLetters.connect());
   shutdown.register('dead-letter producer', () => deadLetters.disconnect());
+  return deadLetters;
+}
 
-  // The daily load-job budget of the changes table, counted on the shared disk (all instances, across restarts).
+/** The daily load-job budget of the changes table, counted on the shared disk (all instances, across restarts). */
+async function openLoadJobBudget({ config, logger, shutdown }: Context, local: LocalFiles, names: WarehouseNames, metrics: LoaderMetrics): Promise<LoadJobBudget> {
   const budget = new LoadJobBudget(join(local.root, '.load-jobs', names.dataset, names.changesTable), `${hostname()}-${process.pid}-${Date.now()}`, config.LOADER_LOAD_JOBS_PER_DAY);
   await budget.open();
   metrics.watchBudget(() => budget.state());
@@ -96,60 +168,70 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   }, 60_000);
   budgetCheck.unref();
   shutdown.register('budget check', () => clearInterval(budgetCheck));
+  return budget;
+}
 
-  const bigquery = new BigQueryLoader(clients.bigquery, names, config.BQ_LOCATION, logger);
-  // Staging tables of attempts cut short by a crash (older than any running attempt); BigQuery also expires them.
+/** Staging tables of attempts cut short by a crash (older than any running attempt); BigQuery also expires them. */
+async function dropStaleStagingTables({ logger }: Context, bigquery: BigQueryLoader, names: WarehouseNames): Promise<void> {
   const stale = await bigquery.staleTables(stagingPrefix(names.changesTable), Date.now() - 3600_000).catch(() => []);
   for (const table of stale) await bigquery.dropTable(table).catch(() => undefined);
   if (stale.length > 0) logger.info({ dropped: stale.length }, 'dropped staging tables left by earlier crashes');
+}
 
-  // Snapshots that replaced a lost history whose deletes waited for their rows when the last run stopped.
+/** Snapshots that replaced a lost history whose deletes waited for their rows when the last run stopped. */
+async function resumeSnapshotCompletions({ config, logger }: Context, local: LocalFiles, bigquery: BigQueryLoader, names: WarehouseNames, metrics: LoaderMetrics): Promise<SnapshotCompletions> {
   const completions = new SnapshotCompletions(join(local.root, '.snapshot-completions', names.dataset, names.currentTable), bigquery, names, metrics, logger);
-  await retry(() => completions.applyReady(), {
-    isTransient: isTransientGcpError,
-    maxAttempts: config.LOADER_RETRY_ATTEMPTS,
-    baseDelayMs: config.LOADER_RETRY_BASE_MS,
-    maxDelayMs: config.LOADER_RETRY_MAX_MS,
-  }).catch((error: unknown) => logger.warn({ error: gcpErrorInfo(error) }, 'deletes of a completed snapshot not applied yet; tried again after the next group'));
+  await retry(() => completions.applyReady(), startupRetry(config)).catch((error: unknown) =>
+    logger.warn({ error: gcpErrorInfo(error) }, 'deletes of a completed snapshot not applied yet; tried again after the next group'),
+  );
+  return completions;
+}
 
+function createGroupLoad(
+  { config, logger, shutdown, addReadinessCheck }: Context,
+  sinks: { local: LocalFiles; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: FaultPoints },
+): GroupLoader {
+  const { local, gcp, metrics } = sinks;
   const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);
   addReadinessCheck('load', () => health.problem());
-  const loader = new FileLoader({
+  const retrySettings = { attempts: config.LOADER_RETRY_ATTEMPTS, baseMs: config.LOADER_RETRY_BASE_MS, maxMs: config.LOADER_RETRY_MAX_MS };
+  // true from the first shutdown step on: retries end, the file is not committed and comes again later
+  const isStopping = () => shutdown.requested;
+  const quarantine = new Quarantine({ local, deadLetters: sinks.deadLetters, metrics, logger, filesTopic: config.LOADER_FILES_TOPIC, retry: retrySettings, isStopping });
+  return new GroupLoad({
     local,
-    stage,
-    bigquery,
-    budget,
-    views,
-    completions,
-    deadLetters,
+    stage: gcp.stage,
+    warehouse: new BigQueryWarehouse(sinks.bigquery, gcp.names),
+    budget: sinks.budget,
+    views: gcp.views,
+    completions: sinks.completions,
+    quarantine,
+    faults: sinks.faults,
     metrics,
     health,
     logger,
-    settings: {
-      names,
-      filesTopic: config.LOADER_FILES_TOPIC,
-      retentionHours: config.LOADER_LOADED_RETENTION_HOURS,
-      retry: { attempts: config.LOADER_RETRY_ATTEMPTS, baseMs: config.LOADER_RETRY_BASE_MS, maxMs: config.LOADER_RETRY_MAX_MS },
-      stagingExpiryMs: config.LOADER_STAGING_EXPIRY_HOURS * 3600_000,
-      crashAfter,
-    },
-    // true from the first shutdown step on: retries end, the file is not committed and comes again later
-    isStopping: () => shutdown.requested,
+    retry: retrySettings,
+    settings: { changesTable: gcp.names.changesTable, retentionHours: config.LOADER_LOADED_RETENTION_HOURS, stagingExpiryMs: config.LOADER_STAGING_EXPIRY_HOURS * 3600_000 },
+    isStopping,
   });
+}
 
-  // Loaded files are kept for a while (for inspection or a reload), then removed.
-  if (config.LOADER_LOADED_RETENTION_HOURS > 0) {
-    const sweep = () =>
-      local
-        .sweepLoaded(config.LOADER_LOADED_RETENTION_HOURS)
-        .then((removed) => removed > 0 && logger.info({ removed }, 'removed loaded files past their retention'))
-        .catch((error: unknown) => logger.warn({ err: error }, 'retention sweep failed'));
-    void sweep();
-    const timer = setInterval(sweep, Math.min(3600_000, config.LOADER_LOADED_RETENTION_HOURS * 900_000));
-    timer.unref();
-    shutdown.register('retention sweep', () => clearInterval(timer));
-  }
+/** Loaded files are kept for a while (for inspection or a reload), then removed. */
+function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: LocalFiles): void {
+  const hours = config.LOADER_LOADED_RETENTION_HOURS;
+  if (hours === 0) return;
+  const sweep = () =>
+    local
+      .sweepLoaded(hours)
+      .then((removed) => removed > 0 && logger.info({ removed }, 'removed loaded files past their retention'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'retention sweep failed'));
+  void sweep();
+  const timer = setInterval(sweep, Math.min(3600_000, hours * 900_000));
+  timer.unref();
+  shutdown.register('retention sweep', () => clearInterval(timer));
+}
 
+function createFileGroups({ config, logger }: Context, loader: GroupLoader, budget: LoadJobBudget): FileGroups {
   const groups = new FileGroups(loader, budget, logger, {
     windowMs: config.LOADER_GROUP_WINDOW_MS,
     maxFiles: config.LOADER_GROUP_MAX_FILES,
@@ -161,33 +243,38 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, ...budget.state() },
     'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
   );
+  return groups;
+}
 
-  if (config.LOADER_MODE === 'poll') {
-    const poller = new DirectoryPollSource(local, groups, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS });
-    shutdown.register('directory poll', () => poller.stop());
-    // Runs before the source stops (steps run in reverse): files waiting for a group are handed back at once.
-    shutdown.register('file groups', () => groups.stop());
-    poller.start();
-    logger.info({ input: local.root, intervalMs: config.LOADER_POLL_INTERVAL_MS }, 'loading files found by polling (at-least-once)');
-    setReady(true);
-    await new Promise<never>(() => undefined);
-  }
+function startPolling({ config, logger, shutdown, setReady }: Context, local: LocalFiles, groups: FileGroups): void {
+  const poller = new DirectoryPollSource(local, groups, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS });
+  shutdown.register('directory poll', () => poller.stop());
+  // Runs before the source stops (steps run in reverse): files waiting for a group are handed back at once.
+  shutdown.register('file groups', () => groups.stop());
+  poller.start();
+  logger.info({ input: local.root, intervalMs: config.LOADER_POLL_INTERVAL_MS }, 'loading files found by polling (at-least-once)');
+  setReady(true);
+}
 
-  const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck,
-    // The files themselves stay on the volume: polling finds every file not yet under loaded/ (one loaded before adds nothing).
-    afterReset: `the files whose events were deleted are still under ${local.root}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
-  });
-  // The files the deleted events announced are still on the volume, among those not loaded: named for the operator.
-  const reportUnloadedFiles = async () => {
-    const files = await local.listPending();
-    metrics.unloadedOnVolume.set(files.length);
-    logger.error(
-      { count: files.length, files: files.slice(0, 1000) },
-      'files on the volume not loaded (those of the deleted file-ready events among them): a run with LOADER_MODE=poll loads them, a file loaded before adds nothing',
-    );
-  };
+/** The files the deleted events announced are still on the volume, among those not loaded: named for the operator. */
+async function reportUnloadedFiles({ logger }: Context, local: LocalFiles, metrics: LoaderMetrics): Promise<void> {
+  const files = await local.listPending();
+  metrics.unloadedOnVolume.set(files.length);
+  logger.error(
+    { count: files.length, files: files.slice(0, 1000) },
+    'files on the volume not loaded (those of the deleted file-ready events among them): a run with LOADER_MODE=poll loads them, a file loaded before adds nothing',
+  );
+}
+
+/** Events mode: stops short of consuming when the committed offsets are below the log start (events deleted unread). */
+async function consumeFileEvents(
+  ctx: Context,
+  { kafka, admin, local, groups, metrics, stage }: { kafka: Kafka; admin: Admin; local: LocalFiles; groups: FileGroups; metrics: LoaderMetrics; stage: GcsStage | null },
+): Promise<void> {
+  const { config, logger, shutdown, setReady } = ctx;
+  const expiredOffsets = expiredOffsetsGuard(ctx, admin, local);
   if (!(await expiredOffsets.offsetsStillInLog())) {
-    await reportUnloadedFiles();
+    await reportUnloadedFiles(ctx, local, metrics);
     // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
     setReady(true);
     return;
@@ -203,16 +290,20 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
     onHalted: (halted) =>
       void expiredOffsets
         .checkHalted(halted, () => source.stop())
-        .then((stopped) => (stopped ? reportUnloadedFiles() : undefined))
+        .then((stopped) => (stopped ? reportUnloadedFiles(ctx, local, metrics) : undefined))
         .catch((error: unknown) => logger.warn({ err: error }, 'could not list the files on the volume')),
-  }, (error) => {
-    logger.fatal({ err: error }, 'a file could be neither loaded nor quarantined; stopping (it comes again after the restart)');
-    void shutdown.run(1);
-  });
+  }, (error) => ctx.fail(new ServiceError('a file could be neither loaded nor quarantined; stopping (it comes again after the restart)', { reason: 'file_not_loaded', cause: error })));
   shutdown.register('files consumer', () => source.stop());
   shutdown.register('file groups', () => groups.stop());
   await connectOrExplain(`join consumer group ${config.LOADER_GROUP_ID}`, () => source.start());
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-}, { topics: (config) => topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config) });
+}
+
+function expiredOffsetsGuard({ config, logger, ops, addReadinessCheck }: Context, admin: Admin, local: LocalFiles): ExpiredOffsetsGuard {
+  return new ExpiredOffsetsGuard(admin, { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck,
+    // The files themselves stay on the volume: polling finds every file not yet under loaded/ (one loaded before adds nothing).
+    afterReset: `the files whose events were deleted are still under ${local.root}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
+  });
+}

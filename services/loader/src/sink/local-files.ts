@@ -1,5 +1,6 @@
 import { mkdir, readdir, readFile, rename, rm, rmdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
+import { fileChecksums, type FileChecksums } from '@cdc/core';
 
 /** Under the input directory: files loaded (kept for the retention time) and files that could not be loaded. */
 export const LOADED_DIR = 'loaded';
@@ -54,6 +55,11 @@ export class LocalFiles {
     const now = new Date();
     await utimes(target, now, now);
     return target;
+  }
+
+  /** MD5, CRC-32C and size of the waiting file. */
+  checksums(relativePath: string): Promise<FileChecksums> {
+    return fileChecksums(this.absolute(relativePath));
   }
 
   /** Done: kept under loaded/ for the retention time, or removed at once when it is 0. */
