@@ -139,44 +139,54 @@ test('a closed writer refuses to write, and a transaction in flight when it clos
   assert.equal(fake.landed(), 0);
 });
 
+test('a reset while a commit is in flight has the last word: the next transaction claims the id anew', async () => {
+  let release!: () => void;
+  const fake = fakeKafka({ commit: (n) => (n === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve()) });
+  const writer = writerOver(fake.kafka);
+  const inFlight = writer.write({ messages });
+  while (!fake.calls.includes('commit')) await new Promise((resolve) => setImmediate(resolve));
+  await writer.reset();
+  release();
+  await inFlight;
+  await writer.write({ messages });
+  assert.equal(fake.producers(), 2);
+  assert.equal(fake.landed(), 2);
+});
+
 const quick = { baseDelayMs: 1, logger };
 
-test('retried: a commit that timed out but had landed is not sent again', async () => {
+/** A writer whose first commit times out, after the broker committed it (`landed`) or not. */
+function firstCommitTimesOut(landed: boolean) {
   const fake = fakeKafka({
     commit: async (n) => {
-      if (n === 1) throw new Error('commit timed out (landed)');
+      if (n === 1) throw new Error(`commit timed out${landed ? ' (landed)' : ''}`);
     },
   });
-  const writer = writerOver(fake.kafka);
+  const sends = () => fake.calls.filter((c) => c === 'send').length;
+  return { ...fake, sends, writer: writerOver(fake.kafka) };
+}
+
+test('retried: a commit that timed out but had landed is not sent again', async () => {
+  const fake = firstCommitTimesOut(true);
   let checks = 0;
-  await writer.writeUntilCommitted({ messages }, { ...quick, landed: async () => (checks++, fake.landed() === 1) });
+  await fake.writer.writeUntilCommitted({ messages }, { ...quick, landed: async () => (checks++, fake.landed() === 1) });
   assert.equal(checks, 1);
   assert.equal(fake.landed(), 1, 'committed once');
-  assert.deepEqual(fake.calls.filter((c) => c === 'send').length, 1, 'sent once');
+  assert.equal(fake.sends(), 1, 'sent once');
   assert.equal(fake.producers(), 2, 'the check came after a new claim, which ends the failed transaction for sure');
 });
 
 test('retried: a commit that timed out and had not landed is sent again, once', async () => {
-  const fake = fakeKafka({
-    commit: async (n) => {
-      if (n === 1) throw new Error('commit timed out');
-    },
-  });
-  const writer = writerOver(fake.kafka);
-  await writer.writeUntilCommitted({ messages }, { ...quick, landed: async () => fake.landed() === 1 });
+  const fake = firstCommitTimesOut(false);
+  await fake.writer.writeUntilCommitted({ messages }, { ...quick, landed: async () => fake.landed() === 1 });
   assert.equal(fake.landed(), 1);
-  assert.deepEqual(fake.calls.filter((c) => c === 'send').length, 2);
+  assert.equal(fake.sends(), 2);
 });
 
 test('retried: a check that fails is asked again, never taken for "not landed"', async () => {
-  const fake = fakeKafka({
-    commit: async (n) => {
-      if (n === 1) throw new Error('commit timed out (landed)');
-    },
-  });
-  const writer = writerOver(fake.kafka);
+  const fake = firstCommitTimesOut(true);
   let checks = 0;
-  await writer.writeUntilCommitted(
+  await fake.writer.writeUntilCommitted(
     { messages },
     {
       ...quick,
@@ -187,7 +197,7 @@ test('retried: a check that fails is asked again, never taken for "not landed"',
     },
   );
   assert.equal(checks, 3);
-  assert.equal(fake.calls.filter((c) => c === 'send').length, 1, 'never re-sent while unknown');
+  assert.equal(fake.sends(), 1, 'never re-sent while unknown');
 });
 
 test('retried: a fenced writer is retried only where the caller says so; a stuck client never', async () => {

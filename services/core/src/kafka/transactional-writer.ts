@@ -50,13 +50,16 @@ export interface Transaction {
 type WriterState = 'idle' | 'ready' | 'transacting' | 'committing' | 'closed';
 type Step = 'claim' | 'begin' | 'send' | 'sendOffsets' | 'commit' | 'abort';
 
-/** Which step may run in which state (as kafkajs's eosManager guards its methods), and the client call's name. */
-const STEPS: Record<Step, { legalStates: readonly WriterState[]; call: string }> = {
-  claim: { legalStates: ['idle', 'ready'], call: 'connect (init_transactions)' },
-  begin: { legalStates: ['ready'], call: 'begin_transaction' },
+/**
+ * Which step may run in which state (as kafkajs's eosManager guards its methods), the state while it runs and once
+ * it succeeded, and the client call's name. A failure drops the producer (idle); `close` ends in closed from any state.
+ */
+const STEPS: Record<Step, { legalStates: readonly WriterState[]; during?: WriterState; after?: WriterState; call: string }> = {
+  claim: { legalStates: ['idle', 'ready'], after: 'ready', call: 'connect (init_transactions)' },
+  begin: { legalStates: ['ready'], after: 'transacting', call: 'begin_transaction' },
   send: { legalStates: ['transacting'], call: 'send' },
   sendOffsets: { legalStates: ['transacting'], call: 'send_offsets_to_transaction' },
-  commit: { legalStates: ['transacting'], call: 'commit_transaction' },
+  commit: { legalStates: ['transacting'], during: 'committing', after: 'ready', call: 'commit_transaction' },
   abort: { legalStates: ['transacting', 'committing'], call: 'abort_transaction' },
 };
 
@@ -95,16 +98,13 @@ export class TransactionalWriter {
     const producer = createTransactionalProducer(this.kafka, this.settings);
     try {
       await withDeadline(STEPS.claim.call, this.callDeadlineMs, () => producer.connect());
+      this.guard('claim');
     } catch (error) {
       await producer.disconnect().catch(() => undefined);
       throw error;
     }
-    if (this.closed) {
-      await producer.disconnect().catch(() => undefined);
-      this.guard('claim');
-    }
     this.producer = producer;
-    this.state = 'ready';
+    this.state = STEPS.claim.after!;
     this.logger.debug({ transactionalId: this.settings.transactionalId }, 'transactional id claimed');
   }
 
@@ -115,24 +115,22 @@ export class TransactionalWriter {
     const pending = setInterval(() => this.logger.warn({ pendingMs: Date.now() - startedAt }, 'transaction still pending (brokers unreachable?)'), PENDING_LOG_MS);
     const producer = this.producer!;
     try {
-      await this.call('begin', () => producer.transaction());
-      this.state = 'transacting';
+      await this.call('begin', producer, () => producer.transaction());
       const topicMessages = byTopic(transaction.messages).map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) }));
       // a delivery may take up to the message timeout, which the client sets to the transaction timeout
-      if (topicMessages.length > 0) await this.call('send', () => producer.sendBatch({ topicMessages }), this.settings.transactionTimeoutMs + this.callDeadlineMs);
+      if (topicMessages.length > 0) await this.call('send', producer, () => producer.sendBatch({ topicMessages }), this.settings.transactionTimeoutMs + this.callDeadlineMs);
       const { offsets } = transaction;
       if (offsets) {
-        await this.call('sendOffsets', () =>
+        await this.call('sendOffsets', producer, () =>
           producer.sendOffsets({ consumer: offsets.consumer, topics: [{ topic: offsets.topic, partitions: [{ partition: offsets.partition, offset: String(offsets.offset) }] }] }),
         );
       }
       this.settings.afterSend?.();
-      await this.call('commit', () => producer.commit());
-      this.state = 'ready';
+      await this.call('commit', producer, () => producer.commit());
     } catch (error) {
       // A stuck client would only queue the abort and the disconnect behind the stuck call: the service exits.
       if (error instanceof ClientStuckError) throw error;
-      if (producer.isActive() && this.can('abort')) await this.call('abort', () => producer.abort()).catch(() => undefined);
+      if (producer.isActive()) await this.call('abort', producer, () => producer.abort()).catch(() => undefined);
       await this.drop(producer);
       throw isFenced(error) ? new FencedError(error) : error;
     } finally {
@@ -167,12 +165,9 @@ export class TransactionalWriter {
     await producer.disconnect().catch(() => undefined);
   }
 
-  private can(step: Step): boolean {
-    return STEPS[step].legalStates.includes(this.state);
-  }
-
-  private guard(step: Step): void {
-    if (this.can(step)) return;
+  /** Throws unless `step` is legal now (and `producer`, when given, is still the writer's). */
+  private guard(step: Step, producer?: Producer): void {
+    if (STEPS[step].legalStates.includes(this.state) && (producer === undefined || producer === this.producer)) return;
     // a reset or close under a transaction in flight: try again with a new producer, unless closed
     throw new ServiceError(`transactional id ${this.settings.transactionalId}: cannot ${step} while ${this.state}`, {
       reason: 'transaction-state',
@@ -180,10 +175,14 @@ export class TransactionalWriter {
     });
   }
 
-  private async call<T>(step: Step, run: () => Promise<T>, deadlineMs = this.callDeadlineMs): Promise<T> {
-    this.guard(step);
-    if (step === 'commit') this.state = 'committing';
-    return withDeadline(STEPS[step].call, deadlineMs, run);
+  private async call<T>(step: Step, producer: Producer, run: () => Promise<T>, deadlineMs = this.callDeadlineMs): Promise<T> {
+    const { during, after, call } = STEPS[step];
+    this.guard(step, producer);
+    if (during) this.state = during;
+    const result = await withDeadline(call, deadlineMs, run);
+    // a reset or close meanwhile has the last word
+    if (after && this.producer === producer) this.state = after;
+    return result;
   }
 }
 
