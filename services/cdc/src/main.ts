@@ -5,7 +5,7 @@ import { cdcConfigSchema, mongoConnection } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
 import { TransactionalPublisher } from './sink/transactional-publisher.js';
-import { StreamRunner } from './stream-runner.js';
+import { createStreamRunner } from './stream-runner.js';
 import { assignCollections, parseNamespace, streamIdFor, topicFor } from './transform/routing.js';
 import { hashPartitionStage } from './source/hash-partition.js';
 import { cdcTopics } from './topics.js';
@@ -43,11 +43,9 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   } finally {
     await admin.disconnect();
   }
-  const store = new CheckpointStore(kafka, config.CDC_CHECKPOINT_TOPIC, config.KAFKA_REPLICATION_FACTOR, logger);
-
   if (config.CDC_TEST_CRASH_IN_TRANSACTION) logger.warn('test fault-injection hook is set: this process will SIGKILL itself');
   let sent = 0;
-  const onSent = () => {
+  const afterSend = () => {
     if (++sent !== config.CDC_TEST_CRASH_IN_TRANSACTION) return;
     logger.warn({ hook: 'CDC_TEST_CRASH_IN_TRANSACTION' }, 'fault injection: SIGKILL now');
     process.kill(process.pid, 'SIGKILL');
@@ -62,17 +60,19 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
         transactionTimeoutMs: config.KAFKA_TRANSACTION_TIMEOUT_MS,
         compression: config.CDC_COMPRESSION,
         maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
-        onSent,
+        afterSend,
       },
       logger.child({ streamId }),
     );
     shutdown.register(`publisher ${streamId}`, () => publisher.close());
+    // the marker goes through the stream's own transactional id, retried as the stream's batches are
+    const checkpoints = new CheckpointStore(kafka, config.CDC_CHECKPOINT_TOPIC, streamId, { writeMarker: (message) => publisher.publish([message]) }, logger);
     const pipeline =
       config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
-    return new StreamRunner(
+    return createStreamRunner(
       mongo,
       publisher,
-      store,
+      checkpoints,
       {
         streamId,
         db,
@@ -90,7 +90,6 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
         batchMaxBytes: config.CDC_BATCH_MAX_BYTES,
         batchMaxWaitMs: config.CDC_BATCH_MAX_WAIT_MS,
         maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES,
-        checkpointTopic: config.CDC_CHECKPOINT_TOPIC,
         heartbeatIntervalMs: config.CDC_HEARTBEAT_INTERVAL_MS,
       },
       metrics,

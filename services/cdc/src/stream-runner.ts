@@ -22,11 +22,26 @@ export interface StreamSettings extends BatcherSettings {
   fullDocumentBeforeChange: 'off' | 'whenAvailable' | 'required';
   /** CDC_SPLIT_LARGE_EVENTS */
   splitLargeEvents: boolean;
-  checkpointTopic: string;
   heartbeatIntervalMs: number;
 }
 
 const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
+
+/** What a stream runs through, built around the runner's stop flag (fakes in unit tests). */
+export interface StreamUnits {
+  committer: BatchCommitter;
+  snapshot: Pick<SnapshotPhase, 'run'>;
+  streaming: Pick<StreamingPhase, 'run' | 'stop'>;
+}
+
+export interface StreamRunnerDeps {
+  settings: Pick<StreamSettings, 'streamId' | 'snapshotMode' | 'onHistoryLost' | 'splitLargeEvents' | 'fullDocumentBeforeChange'>;
+  checkpoints: CheckpointLog;
+  /** MongoDB's cluster time now */
+  clusterTimeNow(): Promise<Timestamp>;
+  units(isStopping: () => boolean): StreamUnits;
+  logger: Logger;
+}
 
 /**
  * One stream: reads its checkpoint, plans the start, then runs the snapshot phase and/or the streaming phase
@@ -34,96 +49,56 @@ const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
  */
 export class StreamRunner {
   private stopping = false;
-  private readonly snapshotPhase: SnapshotPhase;
-  private readonly streamingPhase: StreamingPhase;
-  private readonly committer: BatchCommitter;
-  phase: 'starting' | 'snapshot' | 'streaming' | 'stopped' = 'starting';
+  private readonly units: StreamUnits;
 
-  constructor(
-    private readonly client: MongoClient,
-    private readonly publisher: Publisher,
-    private readonly checkpoints: CheckpointLog,
-    private readonly settings: StreamSettings,
-    metrics: CdcMetrics,
-    private readonly logger: Logger,
-  ) {
-    const isStopping = () => this.stopping;
-    this.committer = new BatchCommitter(settings.streamId, publisher, checkpoints, metrics, isStopping);
-    const collection = () => client.db(settings.db).collection(settings.coll);
-    this.snapshotPhase = new SnapshotPhase({
-      committer: this.committer,
-      openReader: (lastId) => new SnapshotSource(collection(), settings.snapshotBatchSize, lastId),
-      clusterTimeNow: async () => clusterTimeOf(await currentClusterTime(client)),
-      metrics,
-      logger,
-      settings,
-      isStopping,
-    });
-    this.streamingPhase = new StreamingPhase({
-      committer: this.committer,
-      open: (from) => {
-        const source = new ChangeSource(collection(), {
-          fullDocumentBeforeChange: settings.fullDocumentBeforeChange,
-          pipeline: settings.pipeline,
-          maxAwaitTimeMs: Math.min(settings.batchMaxWaitMs, 1000),
-          batchSize: Math.min(settings.batchMaxEvents, 1000),
-          splitLargeEvents: settings.splitLargeEvents,
-        });
-        source.open(from);
-        const batcher = new ChangeBatcher(source, settings);
-        return { next: () => batcher.next(), stop: () => batcher.stop(), close: () => source.close() };
-      },
-      metrics,
-      logger,
-      streamId: settings.streamId,
-      heartbeatIntervalMs: settings.heartbeatIntervalMs,
-      isStopping,
-    });
+  constructor(private readonly deps: StreamRunnerDeps) {
+    this.units = deps.units(() => this.stopping);
   }
 
   get streamId(): string {
-    return this.settings.streamId;
+    return this.deps.settings.streamId;
   }
 
   /** Cluster time a restart of this stream would resume from (null before its first checkpoint, or unknown). */
   get resumePoint(): ClusterTime | null {
-    return this.committer.resumePoint;
+    return this.units.committer.resumePoint;
   }
 
   stop(): void {
     this.stopping = true;
-    this.streamingPhase.stop();
+    this.units.streaming.stop();
   }
 
   async run(): Promise<void> {
-    const checkpoint = await this.checkpoints.load(this.settings.streamId, this.publisher);
-    if (checkpoint) this.committer.resumePoint = resumePointOf(checkpoint);
-    const plan = planStart(checkpoint, this.settings.snapshotMode);
+    const { settings, logger } = this.deps;
+    const { committer } = this.units;
+    const checkpoint = await this.deps.checkpoints.load();
+    if (checkpoint) committer.resumePoint = resumePointOf(checkpoint);
+    const plan = planStart(checkpoint, settings.snapshotMode);
     let from: ResumePoint;
     if (plan.action === 'snapshot') {
       from = await this.snapshot(plan.resumeFrom);
     } else if (plan.from.kind === 'now') {
       // Record the start point before reading, so a crash before the first event loses nothing.
-      const at = await currentClusterTime(this.client);
-      await this.committer.commit({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, clusterTimeOf(at)) });
+      const at = await this.deps.clusterTimeNow();
+      await committer.commit({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, clusterTimeOf(at)) });
       from = { kind: 'time', at };
     } else {
       from = plan.from.kind === 'time' ? { kind: 'time', at: toTimestamp(plan.from.at) } : plan.from;
     }
     while (!this.stopping) {
       try {
-        this.phase = 'streaming';
-        from = await this.streamingPhase.run(from);
+        from = await this.units.streaming.run(from);
       } catch (error) {
         if (isEventTooLarge(error)) {
           // Resuming reads the same event again: stop with what to do instead of restarting into it for ever.
           throw new FatalError(
-            `stream ${this.settings.streamId}: MongoDB refused to return a change event larger than 16 MiB ` +
+            `stream ${settings.streamId}: MongoDB refused to return a change event larger than 16 MiB ` +
               `(BSONObjectTooLarge: ${(error as Error).message}), so the stream cannot read past it. ` +
-              (this.settings.splitLargeEvents
+              (settings.splitLargeEvents
                 ? `Even split ($changeStreamSplitLargeEvent), one of its fields is over 16 MiB. `
                 : `Set CDC_SPLIT_LARGE_EVENTS=true (MongoDB 7.0 or 6.0.9 and later) to have such events split and joined again. `) +
-              (this.settings.fullDocumentBeforeChange !== 'off'
+              (settings.fullDocumentBeforeChange !== 'off'
                 ? `Restarting with CDC_FULL_DOCUMENT_BEFORE_CHANGE=off leaves the pre-image out of the event, which may bring it under the limit.`
                 : `See the README, known limitations.`),
             { reason: 'event-too-large' },
@@ -131,9 +106,9 @@ export class StreamRunner {
         }
         if (!isHistoryLost(error)) throw error;
         // The only way on is a fresh snapshot of the whole collection: the operator has to ask for it.
-        if (this.settings.onHistoryLost !== 'resnapshot') {
+        if (settings.onHistoryLost !== 'resnapshot') {
           throw new FatalError(
-            `stream ${this.settings.streamId}: the saved resume point is no longer in the MongoDB oplog (ChangeStreamHistoryLost), ` +
+            `stream ${settings.streamId}: the saved resume point is no longer in the MongoDB oplog (ChangeStreamHistoryLost), ` +
               `so changes since the last checkpoint cannot be read. To recover, restart with CDC_ON_HISTORY_LOST=resnapshot ` +
               `(re-reads the collection as snapshot events; existing documents converge downstream, duplicates share event ids, ` +
               `documents deleted meanwhile are deleted from the current-state table once the snapshot is loaded), ` +
@@ -141,15 +116,57 @@ export class StreamRunner {
             { reason: 'history-lost' },
           );
         }
-        this.logger.warn({ streamId: this.settings.streamId }, 'resume point lost from the oplog: taking a new snapshot');
+        logger.warn({ streamId: settings.streamId }, 'resume point lost from the oplog: taking a new snapshot');
         from = await this.snapshot(null, true);
       }
     }
-    this.phase = 'stopped';
   }
 
   private async snapshot(resumeFrom: SnapshotResume | null, replacesHistory = false): Promise<ResumePoint> {
-    this.phase = 'snapshot';
-    return { kind: 'time', at: toTimestamp(await this.snapshotPhase.run(resumeFrom, replacesHistory)) };
+    return { kind: 'time', at: toTimestamp(await this.units.snapshot.run(resumeFrom, replacesHistory)) };
   }
+}
+
+/** A stream runner over its MongoDB collection and its publisher. */
+export function createStreamRunner(client: MongoClient, publisher: Publisher, checkpoints: CheckpointLog, settings: StreamSettings, metrics: CdcMetrics, logger: Logger): StreamRunner {
+  const collection = () => client.db(settings.db).collection(settings.coll);
+  return new StreamRunner({
+    settings,
+    checkpoints,
+    clusterTimeNow: () => currentClusterTime(client),
+    logger,
+    units: (isStopping) => {
+      const committer = new BatchCommitter(settings.streamId, publisher, checkpoints, metrics, isStopping);
+      const snapshot = new SnapshotPhase({
+        committer,
+        openReader: (lastId) => new SnapshotSource(collection(), settings.snapshotBatchSize, lastId),
+        clusterTimeNow: async () => clusterTimeOf(await currentClusterTime(client)),
+        metrics,
+        logger,
+        settings,
+        isStopping,
+      });
+      const streaming = new StreamingPhase({
+        committer,
+        open: (from) => {
+          const source = new ChangeSource(collection(), {
+            fullDocumentBeforeChange: settings.fullDocumentBeforeChange,
+            pipeline: settings.pipeline,
+            maxAwaitTimeMs: Math.min(settings.batchMaxWaitMs, 1000),
+            batchSize: Math.min(settings.batchMaxEvents, 1000),
+            splitLargeEvents: settings.splitLargeEvents,
+          });
+          source.open(from);
+          const batcher = new ChangeBatcher(source, settings);
+          return { next: () => batcher.next(), stop: () => batcher.stop(), close: () => source.close() };
+        },
+        metrics,
+        logger,
+        streamId: settings.streamId,
+        heartbeatIntervalMs: settings.heartbeatIntervalMs,
+        isStopping,
+      });
+      return { committer, snapshot, streaming };
+    },
+  });
 }

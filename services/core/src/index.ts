@@ -7,6 +7,7 @@ export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
 export * from './kafka/topics.js';
 export * from './kafka/deadline.js';
+export * from './kafka/transactional-writer.js';
 export * from './kafka/security.js';
 export * from './kafka/errors.js';
 export * from './kafka/google-oauthbearer.js';

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { ClientStuckError, createLogger, encodeChangeEvent, FencedError, type Admin, type FatalError, type Batch, type Consumer, type Kafka } from '@cdc/core';
+import { ClientStuckError, createLogger, encodeChangeEvent, FencedError, type Admin, type FatalError, type Batch, type Consumer, type Kafka, type OutgoingMessage } from '@cdc/core';
 import { PartitionWorker, type BatchContext, type WorkerDeps } from './partition-worker.js';
 import { createProcessorMetrics } from './metrics.js';
 import { WorkerStateMachine } from './worker-state.js';
-import type { OutgoingMessage, Transactions } from './sink/partition-transactions.js';
+import type { Transactions } from './sink/partition-transactions.js';
 import type { FileStore } from './sink/file-store.js';
 import { fileName } from './sink/file-layout.js';
 import { sampleEvent } from './test-support/events.js';

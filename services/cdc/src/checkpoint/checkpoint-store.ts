@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { retry, RetriableError, type Kafka, type Logger, type TopicSpec } from '@cdc/core';
+import { retry, RetriableError, type Kafka, type Logger, type OutgoingMessage, type TopicSpec } from '@cdc/core';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from './checkpoint.js';
-import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
 
 /** Single partition: total order of checkpoints, and one end marker tells a reader it has seen everything. */
 const CHECKPOINT_PARTITION = 0;
@@ -15,25 +14,36 @@ export function checkpointTopicSpec(topic: string, replicationFactor: number): T
   return { topic, numPartitions: 1, replicationFactor, config: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' } };
 }
 
+/**
+ * Commits one record through the stream's own transactional id, retrying until it is committed. Claiming the id
+ * fences and aborts any transaction a previous incarnation left open.
+ */
+export interface MarkerWriter {
+  writeMarker(message: OutgoingMessage): Promise<void>;
+}
+
+/** One stream's checkpoints in the checkpoint topic. */
 export class CheckpointStore {
   constructor(
     private readonly kafka: Kafka,
     private readonly topic: string,
-    private readonly replicationFactor: number,
+    private readonly streamId: string,
+    private readonly markers: MarkerWriter,
     private readonly logger: Logger,
   ) {}
 
-  message(streamId: string, checkpoint: Checkpoint): OutgoingMessage {
-    return { topic: this.topic, message: { key: streamId, value: encodeCheckpoint(checkpoint), partition: CHECKPOINT_PARTITION } };
+  message(checkpoint: Checkpoint): OutgoingMessage {
+    return { topic: this.topic, message: { key: this.streamId, value: encodeCheckpoint(checkpoint), partition: CHECKPOINT_PARTITION } };
   }
 
   /**
-   * Latest committed checkpoint of a stream. The publisher first commits a marker through the stream's own
-   * transactional id (which also fences and aborts any transaction a previous incarnation left open); reading
-   * the committed records up to that marker then sees every checkpoint ever committed for the stream.
+   * Latest committed checkpoint of the stream. A marker is committed first through the stream's own transactional
+   * id (see MarkerWriter); reading the committed records up to that marker then sees every checkpoint ever
+   * committed for the stream.
    */
-  async load(streamId: string, publisher: Publisher): Promise<Checkpoint | null> {
-    const latest = await retry(() => this.readOnce(streamId, publisher), {
+  async load(): Promise<Checkpoint | null> {
+    const { streamId } = this;
+    const latest = await retry(() => this.readOnce(), {
       isTransient: (error) => error instanceof RetriableError,
       maxAttempts: READ_ATTEMPTS,
       onRetry: ({ attempt, error }) => this.logger.warn({ streamId, attempt, err: error }, 'checkpoint read failed; reading again'),
@@ -42,10 +52,11 @@ export class CheckpointStore {
     return latest;
   }
 
-  private async readOnce(streamId: string, publisher: Publisher): Promise<Checkpoint | null> {
+  private async readOnce(): Promise<Checkpoint | null> {
+    const { streamId } = this;
     const markerKey = `${MARKER_PREFIX}${streamId}`;
     const markerValue = randomUUID();
-    await publisher.publish([{ topic: this.topic, message: { key: markerKey, value: markerValue, partition: CHECKPOINT_PARTITION } }]);
+    await this.markers.writeMarker({ topic: this.topic, message: { key: markerKey, value: markerValue, partition: CHECKPOINT_PARTITION } });
 
     // read_committed: a checkpoint of an aborted transaction names events that were never published.
     const consumer = this.kafka.consumer({

@@ -1,12 +1,12 @@
-import type { ClusterTime } from '@cdc/core';
+import type { ClusterTime, OutgoingMessage } from '@cdc/core';
 import { resumePointOf, sameCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
-import type { OutgoingMessage, Publisher } from '../sink/transactional-publisher.js';
+import type { Publisher } from '../sink/transactional-publisher.js';
 import type { CdcMetrics } from '../metrics.js';
 
-/** What the phases need from the checkpoint store (a fake in unit tests). */
+/** What the phases need from the stream's checkpoint store (a fake in unit tests). */
 export interface CheckpointLog {
-  message(streamId: string, checkpoint: Checkpoint): OutgoingMessage;
-  load(streamId: string, publisher: Publisher): Promise<Checkpoint | null>;
+  message(checkpoint: Checkpoint): OutgoingMessage;
+  load(): Promise<Checkpoint | null>;
 }
 
 export interface PendingBatch {
@@ -31,11 +31,11 @@ export class BatchCommitter {
 
   async commit(batch: PendingBatch): Promise<void> {
     const { streamId } = this;
-    const messages = [...batch.messages, this.checkpoints.message(streamId, batch.checkpoint)];
+    const messages = [...batch.messages, this.checkpoints.message(batch.checkpoint)];
     await this.publisher.publish(messages, {
       shouldStop: this.isStopping,
       // The checkpoint carries its own timestamp: finding it as the latest one means this very transaction committed.
-      committedAlready: async () => sameCheckpoint(await this.checkpoints.load(streamId, this.publisher), batch.checkpoint),
+      committedAlready: async () => sameCheckpoint(await this.checkpoints.load(), batch.checkpoint),
     });
     this.metrics.transactions.inc({ stream: streamId });
     for (const [op, count] of batch.ops) this.metrics.eventsPublished.inc({ stream: streamId, op }, count);

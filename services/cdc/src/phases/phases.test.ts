@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Int32, type Document } from 'mongodb';
 import { Registry } from 'prom-client';
-import { createLogger, decodeSnapshotComplete, FatalError } from '@cdc/core';
+import { createLogger, decodeSnapshotComplete, FatalError, type OutgoingMessage } from '@cdc/core';
 import { createCdcMetrics } from '../metrics.js';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../checkpoint/checkpoint.js';
-import type { OutgoingMessage, Publisher, PublishOptions } from '../sink/transactional-publisher.js';
+import type { Publisher, PublishOptions } from '../sink/transactional-publisher.js';
 import type { ChangeBatch } from '../source/change-batcher.js';
 import { BatchCommitter, type CheckpointLog } from './committer.js';
 import { SnapshotPhase } from './snapshot-phase.js';
@@ -31,9 +31,9 @@ function fakes(options: { failures?: ('fail' | 'land')[] } = {}) {
     },
   };
   const checkpoints: CheckpointLog = {
-    message: (streamId: string, checkpoint: Checkpoint) => ({ topic: 'checkpoints', message: { key: streamId, value: encodeCheckpoint(checkpoint) } }),
-    load: async (streamId: string) => {
-      const all = committed.flat().filter((m) => m.topic === 'checkpoints' && m.message.key === streamId);
+    message: (checkpoint: Checkpoint) => ({ topic: 'checkpoints', message: { key: 'shop.orders', value: encodeCheckpoint(checkpoint) } }),
+    load: async () => {
+      const all = committed.flat().filter((m) => m.topic === 'checkpoints' && m.message.key === 'shop.orders');
       return all.length === 0 ? null : decodeCheckpoint(all[all.length - 1]!.message.value as Buffer);
     },
   };

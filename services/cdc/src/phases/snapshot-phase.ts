@@ -1,9 +1,8 @@
-import { FatalError, type ClusterTime, type Logger } from '@cdc/core';
+import { FatalError, type ClusterTime, type Logger, type OutgoingMessage } from '@cdc/core';
 import type { Document } from 'mongodb';
 import { snapshotCompleteEnvelope, snapshotToEnvelope } from '../transform/to-envelope.js';
 import type { SnapshotResume } from '../checkpoint/plan.js';
 import { eventToMessage } from '../transform/to-message.js';
-import type { OutgoingMessage } from '../sink/transactional-publisher.js';
 import type { CdcMetrics } from '../metrics.js';
 import { streamCheckpoint, type BatchCommitter } from './committer.js';
 

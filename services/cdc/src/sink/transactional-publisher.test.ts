@@ -1,12 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Kafka, Logger } from '@cdc/core';
+import { createLogger, type Kafka } from '@cdc/core';
 import { TransactionalPublisher } from './transactional-publisher.js';
 
-/** A client double: every producer it makes records its sends; `commitFailures` commits fail first (ambiguously). */
-function fakeKafka(commitFailures: number) {
+/** A client double: every producer it makes records its sends; the first commits fail as `commitFailure` says. */
+function fakeKafka(commitFailures: Error[]) {
   const sent: number[] = [];
-  let failuresLeft = commitFailures;
   let active = false;
   const kafka = {
     producer: () => ({
@@ -20,7 +19,8 @@ function fakeKafka(commitFailures: number) {
       },
       commit: async () => {
         active = false;
-        if (failuresLeft-- > 0) throw new Error('commit timed out');
+        const failure = commitFailures.shift();
+        if (failure) throw failure;
       },
       abort: async () => {
         active = false;
@@ -31,35 +31,29 @@ function fakeKafka(commitFailures: number) {
   return { kafka, sent };
 }
 
-const silent = { warn: () => undefined, info: () => undefined } as unknown as Logger;
-const settings = { transactionalId: 't', transactionTimeoutMs: 60000, compression: 'none' as const, retryBackoffMs: 1 };
+const logger = createLogger({ service: 'test', level: 'silent' });
+const settings = { transactionalId: 't', transactionTimeoutMs: 60000, compression: 'none' as const, retryBackoffMs: 1, maxMessageBytes: 5000 };
 const batch = [{ topic: 'events', message: { key: 'k', value: 'v' } }];
 
 test('after an ambiguous failure the batch is not sent again when the check finds it committed', async () => {
-  const { kafka, sent } = fakeKafka(1);
-  const publisher = new TransactionalPublisher(kafka, settings, silent);
+  const { kafka, sent } = fakeKafka([new Error('commit timed out')]);
+  const publisher = new TransactionalPublisher(kafka, settings, logger);
   await publisher.publish(batch, { committedAlready: async () => true });
   assert.deepEqual(sent, [1], 'sent once');
 });
 
-test('after an ambiguous failure the batch is sent again when the check finds it not committed', async () => {
-  const { kafka, sent } = fakeKafka(1);
-  const publisher = new TransactionalPublisher(kafka, settings, silent);
-  await publisher.publish(batch, { committedAlready: async () => false });
+test('a record refused as too large: the error names the settings to change, and the batch is retried until stopped', async () => {
+  const { kafka, sent } = fakeKafka([Object.assign(new Error('Broker: Message size too large'), { code: 10 }), new Error('MSG_SIZE_TOO_LARGE')]);
+  const publisher = new TransactionalPublisher(kafka, settings, logger);
+  const error = await publisher.publish(batch, { shouldStop: () => sent.length >= 2 }).catch((e: unknown) => e);
+  assert.match(String(error), /Kafka refused a record of 1 bytes as too large \(MSG_SIZE_TOO_LARGE\).*KAFKA_MAX_MESSAGE_BYTES=5000.*CDC_MAX_MESSAGE_BYTES/);
   assert.deepEqual(sent, [1, 1]);
 });
 
-test('a check that fails is asked again, never taken for "not committed"', async () => {
-  const { kafka, sent } = fakeKafka(1);
-  const publisher = new TransactionalPublisher(kafka, settings, silent);
-  let checks = 0;
-  await publisher.publish(batch, {
-    committedAlready: async () => {
-      checks++;
-      if (checks < 3) throw new Error('checkpoint topic not readable');
-      return true;
-    },
-  });
-  assert.equal(checks, 3);
-  assert.deepEqual(sent, [1], 'never re-sent while unknown');
+test('a closed publisher gives up instead of retrying', async () => {
+  const { kafka, sent } = fakeKafka([]);
+  const publisher = new TransactionalPublisher(kafka, settings, logger);
+  await publisher.close();
+  await assert.rejects(publisher.publish(batch), /closed/);
+  assert.deepEqual(sent, []);
 });

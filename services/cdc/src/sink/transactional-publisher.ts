@@ -1,22 +1,9 @@
-import { createTransactionalProducer, freshRecords, retry, type Kafka, type Logger, type Message, type Producer } from '@cdc/core';
+import { TransactionalWriter, type Kafka, type Logger, type OutgoingMessage, type TransactionalWriterSettings } from '@cdc/core';
 
-const PENDING_LOG_MS = 15_000;
-
-export interface OutgoingMessage {
-  topic: string;
-  message: Message;
-}
-
-export interface PublisherSettings {
-  transactionalId: string;
-  transactionTimeoutMs: number;
+export interface PublisherSettings extends TransactionalWriterSettings {
   compression: 'none' | 'gzip';
-  /** the producer's message.max.bytes (KAFKA_MAX_MESSAGE_BYTES) */
-  maxMessageBytes?: number;
   /** how long to wait between attempts when a transaction fails (doubles up to 30 s) */
   retryBackoffMs?: number;
-  /** test fault injection: called once the records are sent, before the commit */
-  onSent?: () => void;
 }
 
 /** What a stream needs to publish: one batch of messages in one transaction (a fake in unit tests). */
@@ -34,29 +21,17 @@ export interface PublishOptions {
 /**
  * Publishes each batch of events together with its checkpoint in one Kafka transaction (as Kafka Connect's
  * exactly-once source support does): a crash commits both or neither. A failed transaction is aborted and
- * retried with a new producer of the same transactional id, which fences any zombie.
+ * retried, until committed or closed, with a new producer of the same transactional id, which fences any zombie.
  */
 export class TransactionalPublisher implements Publisher {
-  private producer: Producer | null = null;
-  private closed = false;
+  private readonly writer: TransactionalWriter;
 
   constructor(
-    private readonly kafka: Kafka,
+    kafka: Kafka,
     private readonly settings: PublisherSettings,
     private readonly logger: Logger,
-  ) {}
-
-  private async connect(): Promise<Producer> {
-    if (this.producer) return this.producer;
-    const producer = createTransactionalProducer(this.kafka, this.settings);
-    try {
-      await producer.connect();
-    } catch (error) {
-      await producer.disconnect().catch(() => undefined);
-      throw error;
-    }
-    this.producer = producer;
-    return producer;
+  ) {
+    this.writer = new TransactionalWriter(kafka, settings, logger);
   }
 
   /**
@@ -65,57 +40,20 @@ export class TransactionalPublisher implements Publisher {
    * (when given) checks that, so a batch is never committed twice.
    */
   async publish(messages: OutgoingMessage[], options: PublishOptions = {}): Promise<void> {
-    const topicMessages = [...Map.groupBy(messages, (m) => m.topic)].map(([topic, list]) => ({ topic, messages: list.map((m) => m.message) }));
-    await retry(
-      async (attempt) => {
-        if (this.closed) throw new Error('publisher closed');
-        // A check that fails fails the attempt: re-sending without knowing could commit the batch twice.
-        if (attempt > 1 && options.committedAlready && (await options.committedAlready())) {
-          this.logger.warn({ attempt }, 'the failed transaction had been committed; not sending it again');
-          return;
-        }
-        await this.publishOnce(topicMessages);
-      },
+    await this.writer.writeUntilCommitted(
+      { messages },
       {
-        isTransient: () => !this.closed,
-        maxAttempts: Number.POSITIVE_INFINITY,
-        baseDelayMs: this.settings.retryBackoffMs ?? 500,
-        maxDelayMs: 30000,
+        landed: options.committedAlready,
         shouldStop: options.shouldStop,
-        onRetry: ({ attempt, delayMs, error }) => this.logger.warn({ err: error, attempt, backoffMs: delayMs }, 'transaction failed, retrying with a new producer'),
+        baseDelayMs: this.settings.retryBackoffMs,
+        explain: (error) => explainTooLarge(error, messages, this.settings.maxMessageBytes),
+        logger: this.logger,
       },
     );
   }
 
-  private async publishOnce(topicMessages: { topic: string; messages: Message[] }[]): Promise<void> {
-    const producer = await this.connect();
-    // librdkafka keeps retrying a transaction's records while the brokers are away (up to the transaction timeout)
-    // without surfacing an error: say so, so a quiet cdc is never a mystery.
-    const startedAt = Date.now();
-    const pending = setInterval(() => this.logger.warn({ pendingMs: Date.now() - startedAt }, 'transaction still pending (brokers unreachable?)'), PENDING_LOG_MS);
-    try {
-      await producer.transaction();
-      await producer.sendBatch({ topicMessages: topicMessages.map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) })) });
-      this.settings.onSent?.();
-      await producer.commit();
-    } catch (error) {
-      if (producer.isActive()) await producer.abort().catch(() => undefined);
-      await this.reset();
-      throw explainTooLarge(error, topicMessages, this.settings.maxMessageBytes);
-    } finally {
-      clearInterval(pending);
-    }
-  }
-
-  private async reset(): Promise<void> {
-    const producer = this.producer;
-    this.producer = null;
-    await producer?.disconnect().catch(() => undefined);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.reset();
+  close(): Promise<void> {
+    return this.writer.close();
   }
 }
 
@@ -129,9 +67,9 @@ function isTooLarge(error: unknown): boolean {
  * A record refused for its size is retried like any failure (raising the topic's max.message.bytes lets the
  * same process go on), but the error names the settings to look at instead of librdkafka's bare code.
  */
-function explainTooLarge(error: unknown, topicMessages: { topic: string; messages: Message[] }[], maxMessageBytes: number | undefined): unknown {
+function explainTooLarge(error: unknown, messages: readonly OutgoingMessage[], maxMessageBytes: number | undefined): unknown {
   if (!isTooLarge(error)) return error;
-  const largest = Math.max(0, ...topicMessages.flatMap((t) => t.messages.map((m) => (m.value == null ? 0 : Buffer.byteLength(m.value)))));
+  const largest = Math.max(0, ...messages.map(({ message }) => (message.value == null ? 0 : Buffer.byteLength(message.value))));
   return new Error(
     `Kafka refused a record of ${largest} bytes as too large (${(error as Error).message}): the topic's max.message.bytes ` +
       `(or the broker's message.max.bytes) is below what CDC_MAX_MESSAGE_BYTES lets through; raise the topic's ` +

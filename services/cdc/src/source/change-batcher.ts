@@ -1,9 +1,8 @@
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
-import type { ClusterTime } from '@cdc/core';
+import type { ClusterTime, OutgoingMessage } from '@cdc/core';
 import { changeToEnvelope, clusterTimeOf, resumeTokenData, STREAM_END_TYPES } from '../transform/to-envelope.js';
 import { deadLetterMessage, eventToMessage } from '../transform/to-message.js';
 import { BatchBuffer } from '../transform/batch.js';
-import type { OutgoingMessage } from '../sink/transactional-publisher.js';
 import { StreamPosition } from './change-source.js';
 
 export interface BatcherSettings {

@@ -1,5 +1,4 @@
-import { deadLetterTopicOf, encodeChangeEvent, ENVELOPE_SCHEMA_VERSION, fitDeadLetter, type ChangeEvent } from '@cdc/core';
-import type { OutgoingMessage } from '../sink/transactional-publisher.js';
+import { deadLetterTopicOf, encodeChangeEvent, ENVELOPE_SCHEMA_VERSION, fitDeadLetter, type ChangeEvent, type OutgoingMessage } from '@cdc/core';
 
 export interface DeadLetterInfo {
   reason: 'oversize' | 'serialize_failed';

@@ -1,10 +1,10 @@
-import { retry, ServiceError, type Admin, type Consumer, type Kafka, type Logger } from '@cdc/core';
+import { retryTransaction, ServiceError, type Admin, type Consumer, type Kafka, type Logger, type OutgoingMessage } from '@cdc/core';
 import { batchStats, type OpenBatch, type CloseReason } from '../transform/batch.js';
 import { deadLetterMessage } from '../transform/dead-letter.js';
 import { leftoverFiles, relativeFilePath, type FileRange } from './file-layout.js';
 import { fileEventKey, fileReadyEvent, type WrittenFile } from './file-event.js';
 import type { FileStore } from './file-store.js';
-import { PartitionTransactions, type OutgoingMessage, type PartitionTransactionsSettings, type Transactions } from './partition-transactions.js';
+import { PartitionTransactions, type PartitionTransactionsSettings, type Transactions } from './partition-transactions.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import { NO_FAULTS, type FaultPoints } from '../fault-points.js';
 
@@ -151,40 +151,26 @@ export class BatchCommitter {
   }
 
   /**
-   * The transaction, retried with backoff on transient errors. Before a retry a new producer id is claimed (which
-   * ends the failed transaction for sure) and the committed offset decides: past the batch = the failed attempt
-   * had in fact committed; unchanged = try again; anything else = another owner moved it.
+   * The transaction, retried with backoff on transient errors, each retry on a newly claimed producer id (which ends
+   * the failed transaction for sure). The committed offset tells whether a failed attempt had landed: past the
+   * batch = it had committed; unchanged = try again; anything else = another owner moved it.
    */
   private async transact(batch: OpenBatch, messages: OutgoingMessage[], isCurrent: () => boolean): Promise<void> {
-    let verified = true;
     const stale = () => !isCurrent() || this.deps.isStopping();
-    await retry(
-      async () => {
-        if (!verified) {
-          await this.transactions.fence();
-          const committed = await this.fetchCommitted();
-          if (committed !== null && committed > batch.lastOffset) {
-            this.log.warn({ committed }, 'the failed transaction had committed');
-            return;
-          }
-          if (committed !== this.#committed) throw new OwnershipLostError(`committed offset moved from ${this.#committed} to ${committed}: another owner`);
-          verified = true;
-        }
-        verified = false;
-        await this.transactions.commit(messages, batch.lastOffset + 1);
-        verified = true;
-      },
+    await retryTransaction(
+      { claim: () => this.transactions.fence(), write: () => this.transactions.commit(messages, batch.lastOffset + 1) },
       {
-        // fenced, another owner, a stuck client: not retried
-        isTransient: (error) => !(error instanceof ServiceError && !error.retriable) && !stale(),
-        maxAttempts: Number.POSITIVE_INFINITY,
-        baseDelayMs: 500,
-        maxDelayMs: 30000,
-        shouldStop: stale,
-        onRetry: ({ attempt, delayMs, error }) => {
-          this.deps.metrics.transactionRetries.inc({ topic: this.topic });
-          this.log.warn({ err: error, attempt, backoffMs: delayMs }, 'transaction failed; retrying with a new producer');
+        landed: async () => {
+          const committed = await this.fetchCommitted();
+          if (committed !== null && committed > batch.lastOffset) return true;
+          if (committed !== this.#committed) throw new OwnershipLostError(`committed offset moved from ${this.#committed} to ${committed}: another owner`);
+          return false;
         },
+        // fenced, another owner: not retried
+        isTransient: (error) => !(error instanceof ServiceError && !error.retriable) && !stale(),
+        shouldStop: stale,
+        onRetry: () => this.deps.metrics.transactionRetries.inc({ topic: this.topic }),
+        logger: this.log,
       },
     );
   }
