@@ -1,4 +1,4 @@
-import { TransactionalWriter, type Kafka, type Logger, type OutgoingMessage, type TransactionalWriterSettings } from '@cdc/core';
+import { isMessageTooLarge, ServiceError, TransactionalWriter, type Kafka, type Logger, type OutgoingMessage, type TransactionalWriterSettings } from '@cdc/core';
 
 export interface PublisherSettings extends TransactionalWriterSettings {
   compression: 'none' | 'gzip';
@@ -57,23 +57,17 @@ export class TransactionalPublisher implements Publisher {
   }
 }
 
-/** Kafka's MESSAGE_TOO_LARGE (broker error 10; librdkafka's MSG_SIZE_TOO_LARGE has the same code). */
-function isTooLarge(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return e?.code === 10 || /message size too large|MSG_SIZE_TOO_LARGE/i.test(String(e?.message ?? ''));
-}
-
 /**
  * A record refused for its size is retried like any failure (raising the topic's max.message.bytes lets the
  * same process go on), but the error names the settings to look at instead of librdkafka's bare code.
  */
 function explainTooLarge(error: unknown, messages: readonly OutgoingMessage[], maxMessageBytes: number | undefined): unknown {
-  if (!isTooLarge(error)) return error;
+  if (!isMessageTooLarge(error)) return error;
   const largest = Math.max(0, ...messages.map(({ message }) => (message.value == null ? 0 : Buffer.byteLength(message.value))));
-  return new Error(
+  return new ServiceError(
     `Kafka refused a record of ${largest} bytes as too large (${(error as Error).message}): the topic's max.message.bytes ` +
       `(or the broker's message.max.bytes) is below what CDC_MAX_MESSAGE_BYTES lets through; raise the topic's ` +
       `max.message.bytes to KAFKA_MAX_MESSAGE_BYTES=${maxMessageBytes ?? 'unset'} (kafka-configs --alter), or lower CDC_MAX_MESSAGE_BYTES`,
-    { cause: error },
+    { reason: 'record_too_large', retriable: true, cause: error },
   );
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import confluent from '@confluentinc/kafka-javascript';
 import { FencedError, isRetriable, ServiceError } from '../errors/errors.js';
-import { explainAccessRefusal, isFenced, isRejoin, KafkaAccessError, KafkaErrorCodes, kafkaAccessProblem, kafkaErrorCodes } from './errors.js';
+import { explainAccessRefusal, isFenced, isMessageTooLarge, isRejoin, KafkaAccessError, KafkaErrorCodes, kafkaAccessProblem, kafkaErrorCodes } from './errors.js';
 
 // The client's own error classes, as it makes them of librdkafka's errors (createKafkaJsErrorFromLibRdKafkaError).
 const { KafkaJSError, KafkaJSAggregateError, KafkaJSCreateTopicError } = confluent.KafkaJS;
@@ -45,4 +45,11 @@ test('the client\'s own word on retrying is what retry() goes by', () => {
   assert.ok(!isRetriable(clientError('Broker: Transactional Id authorization failed', KafkaErrorCodes.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED)));
   assert.ok(!isRetriable(new Error('unclassified')));
   assert.ok(!isRetriable(null));
+});
+
+test('a record refused for its size: by its code, through causes; by the delivery failure\'s text only when no code came with it', () => {
+  assert.ok(isMessageTooLarge(clientError('Broker: Message size too large', KafkaErrorCodes.ERR_MSG_SIZE_TOO_LARGE)));
+  assert.ok(isMessageTooLarge(new Error('commit failed', { cause: clientError('Broker: Message size too large', KafkaErrorCodes.ERR_MSG_SIZE_TOO_LARGE) })));
+  assert.ok(isMessageTooLarge(new Error('Transaction aborted: Broker: Message size too large')));
+  assert.ok(!isMessageTooLarge(clientError('Local: Broker transport failure', KafkaErrorCodes.ERR__TRANSPORT, true)));
 });

@@ -50,6 +50,16 @@ export function isRejoin(error: unknown): boolean {
   return kafkaErrorCodes(error).some((code) => REJOIN_CODES.has(code));
 }
 
+/**
+ * Kafka refused a record for its size (MESSAGE_TOO_LARGE, broker error 10; librdkafka's MSG_SIZE_TOO_LARGE has the
+ * same code). A transaction's commit can fail with only the text of the delivery failure it aborted on, without
+ * its code: the text is then the one evidence left, so it is read here, and nowhere else.
+ */
+export function isMessageTooLarge(error: unknown): boolean {
+  if (kafkaErrorCodes(error).includes(KafkaErrorCodes.ERR_MSG_SIZE_TOO_LARGE)) return true;
+  return /message size too large|MSG_SIZE_TOO_LARGE/i.test(String((error as { message?: unknown } | null)?.message ?? ''));
+}
+
 const CREDENTIALS_REFUSED = 'Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (or their _FILE variants) and KAFKA_SASL_MECHANISM';
 const TLS_FAILED = 'the TLS handshake with Kafka failed: check KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION and the client certificate';
 const NOT_AUTHORIZED = 'Kafka authenticated the client but its principal has no ACL for this (the principal is KAFKA_SASL_USERNAME)';

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientStuckError, FencedError, ServiceError } from '../errors/errors.js';
 import { createLogger } from '../logging/logger.js';
-import { KafkaErrorCodes, type Consumer, type Kafka } from './client.js';
+import type { Consumer, Kafka } from './client.js';
+import { KafkaErrorCodes } from './errors.js';
 import { byTopic, retryTransaction, TransactionalWriter } from './transactional-writer.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });

@@ -1,4 +1,5 @@
-import { ClientStuckError, FencedError, isFenced, ServiceError } from '../errors/errors.js';
+import { ClientStuckError, FencedError, ServiceError } from '../errors/errors.js';
+import { isFenced } from './errors.js';
 import { retry } from '../lifecycle/retry.js';
 import type { Logger } from '../logging/logger.js';
 import { createTransactionalProducer, freshRecords, type Consumer, type Kafka, type Message, type Producer } from './client.js';
