@@ -67,6 +67,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       logger.child({ streamId }),
     );
     shutdown.register(`publisher ${streamId}`, () => publisher.close());
+    const topic = topicFor(config.CDC_TOPIC_TEMPLATE, db, coll);
+    metrics.streamTopic.set({ stream: streamId, topic }, 1);
     const pipeline =
       config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
     return new StreamRunner(
@@ -77,7 +79,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
         streamId,
         db,
         coll,
-        topic: topicFor(config.CDC_TOPIC_TEMPLATE, db, coll),
+        topic,
         instance,
         pipeline,
         snapshotMode: config.CDC_SNAPSHOT,
