@@ -18,7 +18,7 @@ esac
 # shellcheck source-path=SCRIPTDIR source=lib/setup.sh
 source "$ROOT_DIR/scripts/lib/setup.sh"
 step "set-up: prerequisites, node, npm dependencies, typecheck and build"
-project_setup lint
+project_setup lint go browser
 
 step "static checks"
 bash scripts/check-static.sh
