@@ -2,8 +2,9 @@
 // The console in a real browser (Debian's headless Chromium, driven by playwright-core) on a pipeline of real
 // processes (cdc -> Kafka -> processor -> Parquet -> loader -> BigQuery emulator): every service shows ready; an
 // order inserted through the MongoDB driver changes the counts and the freshness on the page without a reload; a
-// poison record shows up as a dead letter with its reason; a stopped service turns red. No JavaScript error on the
-// way; the page works from the keyboard. Screenshots: test-artifacts/console/ (git-ignored).
+// poison record shows up as a dead letter with its reason; a stopped service turns red and, started again, ready.
+// No JavaScript error on the way; the page works from the keyboard. Screenshots: test-artifacts/console/
+// (git-ignored). The DOM types are for the functions that run in the page.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -144,6 +145,14 @@ describe('the console in a browser', () => {
     assert.equal(await serviceState('loader'), 'ready');
     assert.match((await page.locator('#status').textContent()) ?? '', /not ready: processor/);
     await shot('4-processor-stopped');
+  });
+
+  test('the processor started again on its port turns ready again', async () => {
+    const port = services.get('processor')!.port;
+    const processor = await startService('processor', { ...pipelineProcessorEnv(s, 1), HTTP_PORT: String(port) }, 'processor-console-again');
+    services.set('processor-again', processor);
+    await page.waitForFunction(() => document.querySelector('#services tr[data-service="processor"]')?.getAttribute('data-state') === 'ready');
+    assert.match((await page.locator('#status').textContent()) ?? '', /every service ready/);
   });
 
   test('no JavaScript error on the way', () => {
