@@ -98,6 +98,7 @@ service_env() {
     console)
       env[HTTP_PORT]="$(http_port console)"
       env[CONSOLE_SERVICES]="cdc=http://$HOST:$(http_port cdc),processor=http://$HOST:$(http_port processor),loader=http://$HOST:$(http_port loader)"
+      env[CONSOLE_KAFKA_GROUPS]="$(dotenv_get PROCESSOR_GROUP_ID processor),$(dotenv_get LOADER_GROUP_ID loader)"
       ;;
   esac
   for key in "${!env[@]}"; do printf '%s=%s\n' "$key" "${env[$key]}"; done | sort

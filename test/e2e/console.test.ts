@@ -16,6 +16,7 @@ import { testKafka, testProducer } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
 import { repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { loaderScenario, pipelineProcessorEnv, type LoaderScenario } from '../support/loader.js';
+import { infra } from '../support/infra.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = join(repoRoot, 'test-artifacts', 'console');
@@ -44,7 +45,11 @@ describe('the console in a browser', () => {
     services.set('cdc', cdc).set('processor', processor).set('loader', loader);
     await Promise.all([cdc, processor, loader].map((service) => service.waitReady()));
     const watched = [...services].map(([name, service]) => `${name}=http://127.0.0.1:${service.port}`).join(',');
-    const consoleService = await startService('console', { CONSOLE_SERVICES: watched }, 'console');
+    const consoleService = await startService(
+      'console',
+      { CONSOLE_SERVICES: watched, KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${s.prefix}-processor,${s.group}` },
+      'console',
+    );
     services.set('console', consoleService);
     await consoleService.waitReady();
 
@@ -103,6 +108,10 @@ describe('the console in a browser', () => {
     assert.match(cellsAfter[3] ?? '', /^\d+(\.\d)? (s|min)$/, `freshness shown: ${cellsAfter[3]}`);
     assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
     assert.ok(await page.locator('#throughput-chart canvas').count(), 'the throughput chart is drawn');
+    // both groups as Kafka keeps them: the processor's on the cdc topic, the loader's on the files topic
+    await page.locator('#groups tbody tr', { hasText: `${s.prefix}-processor` }).filter({ hasText: s.topic }).waitFor();
+    await page.locator('#groups tbody tr', { hasText: s.group }).filter({ hasText: s.filesTopic }).waitFor();
+    assert.equal(await page.locator('#kafka-state').textContent(), 'read');
     await shot('2-order-loaded');
   });
 

@@ -1,4 +1,4 @@
-import { commonSettings, fields, setting, settingsSchema } from '@cdc/core';
+import { checkKafkaSecurity, commonSettings, fields, kafkaSettings, setting, settingsSchema } from '@cdc/core';
 import { z } from 'zod';
 
 /** `name=http://host:port`: a service whose /metrics and /readyz the console reads. */
@@ -24,6 +24,12 @@ export const consoleSettings = {
     values: 'name=url,...',
     description: "the services whose /metrics and /readyz the console reads, server-side (compose and scripts/stack.sh set them; set it only to run the console by hand)",
   }),
+  CONSOLE_KAFKA_GROUPS: setting.list({
+    default: 'processor,loader',
+    item: z.string().min(1),
+    values: 'group,...',
+    description: "consumer groups whose lag the console reads from Kafka's committed offsets (the admin API), whether their service runs or not: PROCESSOR_GROUP_ID and LOADER_GROUP_ID",
+  }),
   CONSOLE_POLL_INTERVAL_MS: setting.durationMs({
     default: 5000,
     min: 250,
@@ -31,7 +37,9 @@ export const consoleSettings = {
   }),
 };
 
-export const consoleConfigSchema = settingsSchema({ ...consoleSettings, ...commonSettings });
+export const consoleConfigSchema = settingsSchema({ ...consoleSettings, ...kafkaSettings, ...commonSettings }).superRefine((config, ctx) =>
+  checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx),
+);
 export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
 
 /** The watched services of CONSOLE_SERVICES, in their order. */

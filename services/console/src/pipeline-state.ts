@@ -1,4 +1,11 @@
 import { single, sumBy, type Sample } from './exposition.js';
+import type { GroupLag } from './kafka-lag.js';
+
+/** What Kafka said of the consumer groups' lag: the lag, or why it could not be read. */
+export interface KafkaReading {
+  lag: GroupLag[] | null;
+  error: string | null;
+}
 
 /** What one reading of a service's /metrics and /readyz gave. */
 export interface ServiceReading {
@@ -61,6 +68,8 @@ export interface ConsoleState {
   collections: CollectionState[];
   oplogWindowSeconds: number | null;
   lag: { service: string; topic: string; records: number }[];
+  /** the consumer groups' lag from Kafka's committed offsets (null: not read yet) */
+  kafka: KafkaReading | null;
   openBatches: { topic: string; rows: number; ageSeconds: number }[];
   budget: { today: number; projected: number; budget: number; left: number } | null;
   groupsLoaded: number | null;
@@ -83,6 +92,7 @@ export class PipelineState {
   private readonly points: { t: number; throughput: Record<string, number | null>; freshness: Record<string, number | null> }[] = [];
   private readonly snapshotCounts = new Map<string, number>();
   private readonly snapshotStreams = new Set<string>();
+  private kafka: KafkaReading | null = null;
   private at = 0;
 
   constructor(
@@ -90,8 +100,9 @@ export class PipelineState {
     private readonly pollIntervalMs: number,
   ) {}
 
-  record(readings: readonly ServiceReading[], at: number): void {
+  record(readings: readonly ServiceReading[], at: number, kafka: KafkaReading | null = null): void {
     this.at = at;
+    this.kafka = kafka;
     for (const reading of readings) {
       this.latest.set(reading.name, reading);
       if (reading.up) this.noteStart(reading);
@@ -123,6 +134,7 @@ export class PipelineState {
       lag: (['processor', 'loader'] as const).flatMap((service) =>
         [...sumBy(all, `${service}_consumer_lag`, 'topic')].map(([topic, records]) => ({ service, topic, records })),
       ),
+      kafka: this.kafka,
       openBatches: [...sumBy(all, 'processor_open_batch_rows', 'topic')].map(([topic, rows]) => ({
         topic,
         rows,
@@ -169,8 +181,9 @@ export class PipelineState {
       phase: this.snapshotStreams.has(stream) ? 'snapshot' : 'streaming',
       freshnessSeconds: freshness.get(topic) ?? null,
       resumePointAgeSeconds: resumeAge.get(stream) ?? null,
+      // a counter without samples is 0 while its service answers, unknown while it does not
       eventsPublished: published.get(stream) ?? 0,
-      rowsWritten: written.get(topic) ?? 0,
+      rowsWritten: this.latest.get('processor')?.up ? (written.get(topic) ?? 0) : null,
     }));
     // topics the processor or loader read that no stream of a running cdc names (the cdc is down)
     const known = new Set(topicOf.values());

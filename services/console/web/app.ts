@@ -75,6 +75,9 @@ function render(state: ConsoleState) {
     state.oplogWindowSeconds === null ? 'oplog window unknown' : `oplog window ${seconds(state.oplogWindowSeconds)}`;
 
   fillTable('lag', state.lag.map((l) => [l.service, l.topic, l.records]));
+  fillTable('groups', (state.kafka?.lag ?? []).map((g) => [g.group, g.topic, g.records, g.partitions]));
+  document.getElementById('kafka-state')!.textContent =
+    state.kafka === null ? 'not read yet' : state.kafka.error ? `Kafka did not answer: ${state.kafka.error}` : 'read';
   fillTable('batches', state.openBatches.map((b) => [b.topic, b.rows, seconds(b.ageSeconds)]));
   const meter = document.getElementById('budget-meter') as HTMLMeterElement;
   const budgetText = document.getElementById('budget-text')!;
