@@ -173,13 +173,18 @@ else
     if (( result == 0 )); then
       say "PASS: typed view of $coll: $(printf '%s' "$last" | tr -s ' \n' ' ' | cut -c1-400)"
       # the console reads the services every CONSOLE_POLL_INTERVAL_MS: the collection's rows written grow there
+      # and its freshness is known
       rows_written() { grep -o '"rowsWritten":[0-9]*' <<<"$1" || true; }
+      console_shows() {
+        [[ -n "$console_after" && "$(rows_written "$console_after")" != "$(rows_written "$console_before")" \
+          && "$console_after" == *'"freshnessSeconds":'[0-9]* ]]
+      }
       console_after="$(console_collection)"
       for _ in 1 2 3 4 5 6 7 8 9 10; do
-        [[ -n "$console_after" && "$(rows_written "$console_after")" != "$(rows_written "$console_before")" ]] && break
+        console_shows && break
         sleep 2; console_after="$(console_collection)"
       done
-      if [[ -n "$console_after" && "$(rows_written "$console_after")" != "$(rows_written "$console_before")" ]]; then
+      if console_shows; then
         say "console $console_url shows the change: $console_after"
       else
         say "WARNING: the console at $console_url did not show a change of $db.$coll (is it running?)"
