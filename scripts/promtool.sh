@@ -3,7 +3,8 @@
 # version, then run with the given arguments:
 #   bash scripts/promtool.sh check rules monitoring/prometheus/cdc-pipeline.rules.yml
 #   bash scripts/promtool.sh --install      build only (idempotent)
-# The build takes minutes (the Prometheus module is large); later calls find .cache/bin/promtool-<version>.
+# The first build on a machine takes long (28 min on one busy core: the Prometheus module is large; 21 s for another
+# clone once Go's build cache has it); later calls find .cache/bin/promtool-<version>.
 # PROMTOOL_VERSION picks another release of github.com/prometheus/prometheus (v0.X.Y: Prometheus 3.X.Y).
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
