@@ -14,20 +14,45 @@ import type { MongoClient } from 'mongodb';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { testKafka, testProducer } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
-import { repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { freePort, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { loaderScenario, pipelineProcessorEnv, type LoaderScenario } from '../support/loader.js';
-import { infra } from '../support/infra.js';
+import { infra, uniqueName } from '../support/infra.js';
+import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = join(repoRoot, 'test-artifacts', 'console');
 const PAGE_TIMEOUT_MS = 120_000;
 const kafka = testKafka();
 
+/** A fresh Chromium profile and page; JavaScript errors and failed loads of the page go to `errors`. */
+async function openInChromium(errors: string[]): Promise<{ browser: BrowserContext; page: Page; profile: string }> {
+  const profile = mkdtempSync(join(tmpdir(), 'console-chromium-'));
+  // the flags keep a headless Chromium from reaching out (updates, sync, field trials) on a closed network
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 1100 },
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
+  });
+  return { browser, page, profile };
+}
+
+async function closeChromium(browser: BrowserContext | undefined, profile: string | undefined): Promise<void> {
+  await browser?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+}
+
 describe('the console in a browser', () => {
   let s: LoaderScenario;
   let mongo: MongoClient;
-  let profile: string;
-  let browser: BrowserContext;
+  let profile: string | undefined;
+  let browser: BrowserContext | undefined;
   let page: Page;
   const errors: string[] = [];
   const services = new Map<string, ServiceProcess>();
@@ -53,26 +78,12 @@ describe('the console in a browser', () => {
     services.set('console', consoleService);
     await consoleService.waitReady();
 
-    profile = mkdtempSync(join(tmpdir(), 'console-chromium-'));
-    // the flags keep a headless Chromium from reaching out (updates, sync, field trials) on a closed network
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-      viewport: { width: 1280, height: 1100 },
-    });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    page.setDefaultTimeout(PAGE_TIMEOUT_MS);
-    page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
-    });
+    ({ browser, page, profile } = await openInChromium(errors));
     await page.goto(`http://127.0.0.1:${consoleService.port}/`);
   });
 
   after(async () => {
-    await browser?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await closeChromium(browser, profile);
     for (const service of services.values()) if (service.exitCode === undefined) void service.kill('SIGTERM');
     await Promise.all([...services.values()].map((service) => service.exited));
     await mongo?.close();
@@ -165,6 +176,43 @@ describe('the console in a browser', () => {
   });
 
   test('no JavaScript error on the way', () => {
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('the console while the Kafka broker is away', () => {
+  let broker: PrivateKafka;
+  let consoleService: ServiceProcess;
+  let profile: string | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  const errors: string[] = [];
+
+  before(async () => {
+    broker = await startPrivateKafka();
+    const prefix = uniqueName('console-kafka');
+    // the services it watches are not running: it shows them down and goes on
+    consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, KAFKA_BROKERS: broker.brokers, CONSOLE_KAFKA_GROUPS: `${prefix}-g` }, 'console-kafka');
+    await consoleService.waitReady();
+    ({ browser, page, profile } = await openInChromium(errors));
+    await page.goto(`http://127.0.0.1:${consoleService.port}/`);
+  });
+
+  after(async () => {
+    await closeChromium(browser, profile);
+    await consoleService?.kill('SIGTERM');
+    await broker?.remove();
+  });
+
+  test('the broker stopped, the page says Kafka does not answer; started again, Kafka is read again', async () => {
+    await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent === 'read');
+    assert.equal(await page.locator('#services tr[data-service="cdc"]').getAttribute('data-state'), 'down');
+    await broker.stop();
+    await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent?.startsWith('Kafka did not answer'));
+    await page.screenshot({ path: join(SCREENSHOTS, '5-kafka-away.png'), fullPage: true });
+    await broker.start();
+    await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent === 'read');
+    assert.equal(consoleService.exitCode, undefined, 'the console kept running');
     assert.deepEqual(errors, []);
   });
 });

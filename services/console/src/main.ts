@@ -4,10 +4,10 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createKafka, kafkaSecurityOf, runService, withDeadline } from '@cdc/core';
+import { runService } from '@cdc/core';
 import { readService } from './collector.js';
 import { consoleConfigSchema, watchedServices } from './config.js';
-import { readGroupLag } from './kafka-lag.js';
+import { KafkaReader } from './kafka-reader.js';
 import { PipelineState } from './pipeline-state.js';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
@@ -25,16 +25,11 @@ await runService('console', consoleConfigSchema, async ({ config, logger, ops, s
     config.CONSOLE_POLL_INTERVAL_MS,
   );
   const timeoutMs = Math.max(1000, Math.min(config.CONSOLE_POLL_INTERVAL_MS, 5000));
-  // the lag as Kafka keeps it: read-only admin calls (the client never joins a group or writes)
-  const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'console', logger, security: kafkaSecurityOf(config) }).admin();
-  await admin.connect();
-  shutdown.register('kafka admin', () => admin.disconnect());
+  // the lag as Kafka keeps it: read-only admin calls (the client never joins a group or writes), in a child process
+  const kafkaReader = new KafkaReader(logger);
+  shutdown.register('kafka reader', () => kafkaReader.stop());
   let stopped = false;
-  const readLag = () =>
-    withDeadline('reading consumer group offsets', 3 * timeoutMs, () => readGroupLag(admin, config.CONSOLE_KAFKA_GROUPS, timeoutMs)).then(
-      (lag) => ({ lag, error: null }),
-      (error: Error) => ({ lag: null, error: error.message }),
-    );
+  const readLag = () => kafkaReader.read(3 * timeoutMs);
   const poll = async (): Promise<void> => {
     const [readings, kafka] = await Promise.all([Promise.all(services.map((s) => readService(s, timeoutMs))), readLag()]);
     state.record(readings, Date.now(), kafka);

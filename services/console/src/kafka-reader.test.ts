@@ -1,0 +1,23 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '@cdc/core';
+import { KafkaReader } from './kafka-reader.js';
+
+test('a Kafka reader process that aborts is reported, and the next reading forks a new one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kafka-reader-'));
+  process.env.DYING_READER_MARKER = join(dir, 'died');
+  const reader = new KafkaReader(createLogger({ service: 'console', level: 'silent' }), fileURLToPath(new URL('./fixtures/dying-reader.js', import.meta.url)));
+  try {
+    const first = await reader.read(30_000);
+    assert.equal(first.lag, null);
+    assert.match(first.error ?? '', /^the Kafka reader process ended \(SIGABRT\); it starts again at the next reading$/);
+    assert.deepEqual(await reader.read(30_000), { lag: [{ group: 'g', topic: 't', records: 2, partitions: 1 }], error: null });
+  } finally {
+    reader.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
