@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,8 +8,9 @@ import { createLogger } from '@cdc/core';
 import { KafkaReader } from './kafka-reader.js';
 
 test('a Kafka reader process that aborts is reported, and the next reading forks a new one', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kafka-reader-'));
-  process.env.DYING_READER_MARKER = join(dir, 'died');
+  // the fixture's marker (see fixtures/dying-reader.ts)
+  const marker = join(tmpdir(), `dying-reader-${process.pid}`);
+  rmSync(marker, { force: true });
   const reader = new KafkaReader(createLogger({ service: 'console', level: 'silent' }), fileURLToPath(new URL('./fixtures/dying-reader.js', import.meta.url)));
   try {
     const first = await reader.read(30_000);
@@ -18,6 +19,6 @@ test('a Kafka reader process that aborts is reported, and the next reading forks
     assert.deepEqual(await reader.read(30_000), { lag: [{ group: 'g', topic: 't', records: 2, partitions: 1 }], error: null });
   } finally {
     reader.stop();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(marker, { force: true });
   }
 });
