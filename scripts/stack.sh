@@ -5,7 +5,7 @@
 #
 #   scripts/stack.sh up            start what is not running yet and wait until every service answers /readyz
 #   scripts/stack.sh down [--infra]  stop cdc, processor and loader (--infra: the local infrastructure too)
-#   scripts/stack.sh status        one line per service; exit 0 when all three are ready, 3 otherwise
+#   scripts/stack.sh status        one line per service; exit 0 when all four are ready, 3 otherwise
 #   scripts/stack.sh logs [SERVICE] [-f]   the services' logs (.run/stack/<service>.log)
 #   scripts/stack.sh env [SERVICE] print the environment a service gets (secrets masked)
 #   scripts/stack.sh run TOOL [ARGS...]   run analysis-tool or gcp-utils with the stack's environment, e.g.
@@ -25,7 +25,7 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="${CDC_RUN_DIR:-$ROOT_DIR/.run}"
 STACK_DIR="$RUN_DIR/stack"
-SERVICES=(cdc processor loader)
+SERVICES=(cdc processor loader console)
 READY_TIMEOUT="${STACK_READY_TIMEOUT:-120}"
 STOP_TIMEOUT="${STACK_STOP_TIMEOUT:-30}"
 HOST=127.0.0.1
@@ -56,6 +56,7 @@ http_port() {
     cdc) dotenv_get CDC_HTTP_PORT 8081 ;;
     processor) dotenv_get PROCESSOR_HTTP_PORT 8082 ;;
     loader) dotenv_get LOADER_HTTP_PORT 8083 ;;
+    console) dotenv_get CONSOLE_HTTP_PORT 8084 ;;
     *) die "no HTTP port for $1" ;;
   esac
 }
@@ -94,6 +95,11 @@ service_env() {
   [[ -n "$client_id" ]] && env[KAFKA_CLIENT_ID]="$client_id"
   case "$name" in
     cdc | processor | loader) env[HTTP_PORT]="$(http_port "$name")" ;;
+    console)
+      env[HTTP_PORT]="$(http_port console)"
+      env[CONSOLE_SERVICES]="cdc=http://$HOST:$(http_port cdc),processor=http://$HOST:$(http_port processor),loader=http://$HOST:$(http_port loader)"
+      env[CONSOLE_KAFKA_GROUPS]="$(dotenv_get PROCESSOR_GROUP_ID processor),$(dotenv_get LOADER_GROUP_ID loader)"
+      ;;
   esac
   for key in "${!env[@]}"; do printf '%s=%s\n' "$key" "${env[$key]}"; done | sort
 }
@@ -180,7 +186,8 @@ cmd_up() {
   log "pipeline up in $((SECONDS - start))s"
   cmd_status || true
   cat >&2 <<EOF
-[stack] logs:   scripts/stack.sh logs [cdc|processor|loader] [-f]   ($STACK_DIR/*.log)
+[stack] console: http://$HOST:$(http_port console)/
+[stack] logs:   scripts/stack.sh logs [cdc|processor|loader|console] [-f]   ($STACK_DIR/*.log)
 [stack] test:   ./test.sh --local          stop: scripts/stack.sh down [--infra]
 EOF
 }

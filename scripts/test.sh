@@ -18,7 +18,7 @@ esac
 # shellcheck source-path=SCRIPTDIR source=lib/setup.sh
 source "$ROOT_DIR/scripts/lib/setup.sh"
 step "set-up: prerequisites, node, npm dependencies, typecheck and build"
-project_setup lint
+project_setup lint browser
 
 step "static checks"
 bash scripts/check-static.sh
@@ -28,6 +28,9 @@ if [[ "$setup_only" == true ]]; then
   bash scripts/infra.sh install
   exit 0
 fi
+
+step "alert rules (promtool)"
+bash scripts/check-alerts.sh
 
 step "local infrastructure"
 # the broker's secured listener, for the SASL_SSL test (test/integration/kafka-security.test.ts)

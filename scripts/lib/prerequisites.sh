@@ -15,6 +15,7 @@
 #   python        the BigQuery emulator, the GCS emulator's wheel and the linters, in venvs
 #   kafka-client  the native build of librdkafka
 #   lint          shell scripts
+#   browser       the console's browser test: headless Chromium (test/e2e/console.test.ts)
 #   docker        npm run test:docker: an engine of its own, and the debootstrap root of the stand-in images
 # Each line: GROUP PROBE PACKAGE. A PROBE is cmd:NAME (a command on PATH), deb:NAME (a Debian package installed:
 # libraries and headers), or py:MODULE (importable by python3).
@@ -43,12 +44,13 @@ kafka-client deb:libcurl4-openssl-dev libcurl4-openssl-dev
 kafka-client deb:libsasl2-dev libsasl2-dev
 kafka-client deb:liblz4-dev liblz4-dev
 lint      cmd:shellcheck  shellcheck
+browser   cmd:chromium    chromium
 docker    cmd:docker      docker.io
 docker    cmd:dockerd     docker.io
 docker    cmd:debootstrap debootstrap
 "
 # What `npm test` and `./deploy.sh --local` need; `npm run test:docker` adds the docker group.
-PREREQUISITE_GROUPS_LOCAL=(base node java python kafka-client lint)
+PREREQUISITE_GROUPS_LOCAL=(base node java python kafka-client lint browser)
 
 prerequisite_present() {
   local probe="$1"

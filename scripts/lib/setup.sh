@@ -21,6 +21,6 @@ project_setup() {
     printf '[setup] npm ci\n' >&2
     (cd "$SETUP_ROOT_DIR" && npm ci --no-audit --no-fund) || return 1
   fi
-  printf '[setup] build (tsc -b)\n' >&2
-  (cd "$SETUP_ROOT_DIR" && npx tsc -b)
+  printf '[setup] build (tsc -b, the console page)\n' >&2
+  (cd "$SETUP_ROOT_DIR" && npx tsc -b && node services/console/build-web.mjs)
 }

@@ -125,4 +125,5 @@ export const serviceLogLevelSettings = {
   CDC_LOG_LEVEL: serviceLogLevel('cdc'),
   PROCESSOR_LOG_LEVEL: serviceLogLevel('processor'),
   LOADER_LOG_LEVEL: serviceLogLevel('loader'),
+  CONSOLE_LOG_LEVEL: serviceLogLevel('console'),
 };

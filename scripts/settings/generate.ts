@@ -16,6 +16,7 @@ import { cdcConfigSchema, cdcSettings } from '@cdc/cdc/dist/config.js';
 import { processorConfigSchema, processorSettings } from '@cdc/processor/dist/config.js';
 import { loaderConfigSchema, loaderSettings } from '@cdc/loader/dist/config.js';
 import { analysisConfigSchema, analysisToolSettings } from '@cdc/analysis-tool/dist/config.js';
+import { consoleConfigSchema, consoleSettings } from '@cdc/console/dist/config.js';
 import { gcpSetupConfigSchema } from '@cdc/gcp-utils/dist/config.js';
 import { composeSettings, gcpRoleKeySettings, haPortSettings, kafkaBrokerSettings, mongoServerSettings, publishedPortSettings, serviceLogLevelSettings } from './deployment.js';
 
@@ -28,6 +29,7 @@ const programs: Record<string, { shape: Record<string, unknown> }> = {
   cdc: cdcConfigSchema,
   processor: processorConfigSchema,
   loader: loaderConfigSchema,
+  console: consoleConfigSchema,
   'gcp-utils': gcpSetupConfigSchema,
   'analysis tool': analysisConfigSchema,
 };
@@ -48,6 +50,7 @@ const sections: Section[] = [
   { title: 'cdc: MongoDB change streams -> Kafka', settings: cdcSettings },
   { title: 'processor: Kafka CDC topics -> Parquet files (compose: in the shared parquet-data volume)', settings: processorSettings },
   { title: 'loader: Parquet files -> Cloud Storage -> BigQuery (changes table + current-state table by MERGE)', settings: loaderSettings },
+  { title: 'console: one page with the pipeline\'s health, freshness, throughput, lag, budget and dead letters', settings: consoleSettings },
   {
     title: 'Google Cloud (loader, gcp-utils setup, analysis tool)',
     intro: [

@@ -172,12 +172,13 @@ describe('docker compose deployment', { concurrency: false }, () => {
   test('./test.sh: order-2 reaches orders_current, one log file per service', { timeout: 10 * MINUTE }, async () => {
     const output = await runOk('./test.sh', []);
     assert.match(output, /PASS: order \w+ is in /);
+    assert.match(output, /console http:\/\/127\.0\.0\.1:\d+\/ shows the change: "name":"shop\.orders"/);
     const dir = join(root, /logs: (logs\/\S+)/.exec(output)[1]);
     const logs = readdirSync(dir).sort();
-    const services = ['bigquery', 'cdc', 'gcp-setup', 'gcs', 'gcs-volume-init', 'kafka', 'loader', 'mongo', 'mongo-keyfile', 'processor'];
+    const services = ['bigquery', 'cdc', 'console', 'gcp-setup', 'gcs', 'gcs-volume-init', 'kafka', 'loader', 'mongo', 'mongo-keyfile', 'processor'];
     assert.deepEqual(logs, services.map((service) => `${service}.log`).sort(), `one log per service in ${dir}`);
     // the GCS emulator and the volume init log nothing at their log levels; every other service logs its start
-    for (const service of ['bigquery', 'cdc', 'gcp-setup', 'kafka', 'loader', 'mongo', 'processor']) {
+    for (const service of ['bigquery', 'cdc', 'console', 'gcp-setup', 'kafka', 'loader', 'mongo', 'processor']) {
       assert.ok(statSync(join(dir, `${service}.log`)).size > 0, `empty log of ${service}`);
     }
   });

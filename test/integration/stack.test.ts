@@ -1,6 +1,6 @@
 // The whole pipeline as local processes (scripts/stack.sh) and the end-to-end check (./test.sh --local):
-// order-2 inserted into MongoDB must show up in the BigQuery emulator's current-state table, and test.sh must
-// leave one non-empty log file per service under logs/<timestamp>/. A stack that is already running is reused
+// order-2 inserted into MongoDB must show up in the BigQuery emulator's current-state table and on the console,
+// and test.sh must leave one non-empty log file per service under logs/<timestamp>/. A stack that is already running is reused
 // (and left running); a stack this test starts is stopped afterwards. The local infrastructure is never stopped.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,8 +33,8 @@ function run(command: string, args: string[], timeoutMs: number): Promise<Run> {
   });
 }
 
-const SERVICES = ['cdc', 'processor', 'loader'];
-const needed = ['services/cdc/dist/main.js', 'services/processor/dist/main.js', 'services/loader/dist/main.js', 'gcp-utils/dist/main.js', 'services/analysis-tool/dist/main.js'];
+const SERVICES = ['cdc', 'processor', 'loader', 'console'];
+const needed = ['services/cdc/dist/main.js', 'services/processor/dist/main.js', 'services/loader/dist/main.js', 'services/console/dist/main.js', 'gcp-utils/dist/main.js', 'services/analysis-tool/dist/main.js'];
 const missing = needed.filter((file) => !existsSync(join(repoRoot, file)));
 
 describe('local process stack: scripts/stack.sh + ./test.sh --local', { skip: missing.length > 0 ? `not built: ${missing.join(', ')}` : false }, () => {
@@ -59,6 +59,7 @@ describe('local process stack: scripts/stack.sh + ./test.sh --local', { skip: mi
     assert.equal(result.code, 0, `./test.sh --local failed:\n${result.output.slice(-6000)}`);
     assert.match(result.output, /PASS: order [0-9a-f]{24} is in /);
     assert.match(result.output, /PASS: typed view of orders: .*"_id": "[0-9a-f]{24}"/);
+    assert.match(result.output, /console http:\/\/127\.0\.0\.1:\d+\/ shows the change: "name":"shop\.orders".*"freshnessSeconds":\d/);
 
     const logsLine = /\[test\] logs: (logs\/\S+)/.exec(result.output);
     assert.ok(logsLine, `test.sh did not say where the logs are:\n${result.output.slice(-2000)}`);

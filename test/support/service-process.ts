@@ -65,7 +65,7 @@ let counter = 0;
 
 /** Starts a service's real entrypoint (`services/<service>/dist/main.js`) as a child process; its output goes to a log file. */
 export async function startService(
-  service: 'cdc' | 'processor' | 'loader' | 'analysis-tool',
+  service: 'cdc' | 'processor' | 'loader' | 'console' | 'analysis-tool',
   env: Record<string, string>,
   label: string = service,
   options: StartOptions = {},

@@ -67,6 +67,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     shutdown.register(`publisher ${streamId}`, () => publisher.close());
     // the marker goes through the stream's own transactional id, retried as the stream's batches are
     const checkpoints = new CheckpointStore(kafka, config.CDC_CHECKPOINT_TOPIC, streamId, { writeMarker: (message) => publisher.publish([message]) }, logger);
+    const topic = topicFor(config.CDC_TOPIC_TEMPLATE, db, coll);
+    metrics.streamTopic.set({ stream: streamId, topic }, 1);
     const pipeline =
       config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
     return createStreamRunner(
@@ -77,7 +79,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
         streamId,
         db,
         coll,
-        topic: topicFor(config.CDC_TOPIC_TEMPLATE, db, coll),
+        topic,
         instance,
         pipeline,
         snapshotMode: config.CDC_SNAPSHOT,

@@ -15,6 +15,7 @@ export function createCdcMetrics(registry: Registry) {
     snapshotDocuments: new Counter({ name: 'cdc_snapshot_documents_total', help: 'Documents emitted by the initial snapshot', labelNames: ['stream'], registers: [registry] }),
     // Where the streaming loop's time goes: reading and encoding changes, or waiting for the transaction in flight.
     streamingSeconds: new Counter({ name: 'cdc_streaming_seconds_total', help: 'Streaming time spent reading+encoding a batch (step=read) or waiting for the previous transaction (step=commit_wait)', labelNames: ['stream', 'step'], registers: [registry] }),
+    streamTopic: new Gauge({ name: 'cdc_stream_topic_info', help: "1 per stream and the topic it publishes to: joins the cdc's stream label with the topic label of the processor and loader", labelNames: ['stream', 'topic'], registers: [registry] }),
     batchBytes: new Gauge({ name: 'cdc_batch_bytes', help: 'Bytes of the batch being published', labelNames: ['stream'], registers: [registry] }),
   };
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../logging/logger.js';
@@ -22,6 +22,8 @@ export interface OpsServer {
   port: number;
   /** Adds what `detail` returns to the /readyz answer (for an operator reading it; readiness stays the checks'). */
   setReadyDetail(detail: () => Record<string, unknown>): void;
+  /** Serves the paths other than /healthz, /readyz and /metrics (the console's page); 404 without it. */
+  setFallbackHandler(handler: (req: IncomingMessage, res: ServerResponse, path: string) => void): void;
   close(): Promise<void>;
 }
 
@@ -29,6 +31,7 @@ export interface OpsServer {
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const registry = options.registry ?? new Registry();
   let readyDetail: () => Record<string, unknown> = () => ({});
+  let fallback: (req: IncomingMessage, res: ServerResponse, path: string) => void = (_req, res) => void res.writeHead(404).end();
   registry.setDefaultLabels({ service: options.service });
   collectDefaultMetrics({ register: registry });
   const { readiness } = options;
@@ -44,7 +47,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
 
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     } else if (path === '/readyz') {
@@ -58,7 +61,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
         .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
         .catch((error: Error) => res.writeHead(500).end(error.message));
     } else {
-      res.writeHead(404).end();
+      fallback(req, res, path);
     }
   });
   await new Promise<void>((resolve, reject) => {
@@ -72,6 +75,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     address,
     port,
     setReadyDetail: (detail) => (readyDetail = detail),
+    setFallbackHandler: (handler) => (fallback = handler),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

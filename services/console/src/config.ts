@@ -1,0 +1,51 @@
+import { checkKafkaSecurity, commonSettings, fields, kafkaSettings, setting, settingsSchema } from '@cdc/core';
+import { z } from 'zod';
+
+/** `name=http://host:port`: a service whose /metrics and /readyz the console reads. */
+const watchedService = z.string().regex(/^[a-z][a-z0-9-]*=https?:\/\/[^\s,]+$/, 'each entry must be name=http://host:port');
+
+/** The console's own variables. */
+export const consoleSettings = {
+  HTTP_PORT: setting.port({
+    default: 8084,
+    description: "the console's HTTP port: its page (/), its data (/api/state) and its own /healthz /readyz /metrics; docker compose publishes it on BIND_ADDRESS",
+    envFileName: 'CONSOLE_HTTP_PORT',
+  }),
+  HTTP_BIND_ADDRESS: setting.text({
+    default: '127.0.0.1',
+    check: fields.bindAddress,
+    values: 'IPv4 address',
+    description: 'address the console listens on: the loopback outside containers (the page shows the pipeline to whoever reaches it); the image sets 0.0.0.0, its port published on BIND_ADDRESS',
+    envFileName: null,
+  }),
+  CONSOLE_SERVICES: setting.list({
+    default: 'cdc=http://127.0.0.1:8081,processor=http://127.0.0.1:8082,loader=http://127.0.0.1:8083',
+    item: watchedService,
+    values: 'name=url,...',
+    description: "the services whose /metrics and /readyz the console reads, server-side (compose and scripts/stack.sh set them; set it only to run the console by hand)",
+  }),
+  CONSOLE_KAFKA_GROUPS: setting.list({
+    default: 'processor,loader',
+    item: z.string().min(1),
+    values: 'group,...',
+    description: "consumer groups whose lag the console reads from Kafka's committed offsets (the admin API), whether their service runs or not: PROCESSOR_GROUP_ID and LOADER_GROUP_ID",
+  }),
+  CONSOLE_POLL_INTERVAL_MS: setting.durationMs({
+    default: 5000,
+    min: 250,
+    description: 'how often the console reads the services; its graphs keep the last hour of these readings',
+  }),
+};
+
+export const consoleConfigSchema = settingsSchema({ ...consoleSettings, ...kafkaSettings, ...commonSettings }).superRefine((config, ctx) =>
+  checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx),
+);
+export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
+
+/** The watched services of CONSOLE_SERVICES, in their order. */
+export function watchedServices(entries: readonly string[]): { name: string; url: string }[] {
+  return entries.map((entry) => {
+    const at = entry.indexOf('=');
+    return { name: entry.slice(0, at), url: entry.slice(at + 1).replace(/\/+$/, '') };
+  });
+}

@@ -1,0 +1,218 @@
+/// <reference lib="dom" />
+// The console in a real browser (Debian's headless Chromium, driven by playwright-core) on a pipeline of real
+// processes (cdc -> Kafka -> processor -> Parquet -> loader -> BigQuery emulator): every service shows ready; an
+// order inserted through the MongoDB driver changes the counts and the freshness on the page without a reload; a
+// poison record shows up as a dead letter with its reason; a stopped service turns red and, started again, ready.
+// No JavaScript error on the way; the page works from the keyboard. Screenshots: test-artifacts/console/
+// (git-ignored). The DOM types are for the functions that run in the page.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MongoClient } from 'mongodb';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { testKafka, testProducer } from '../support/kafka.js';
+import { cdcEnv, testMongo } from '../support/mongo.js';
+import { freePort, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
+import { loaderScenario, pipelineProcessorEnv, type LoaderScenario } from '../support/loader.js';
+import { infra, uniqueName } from '../support/infra.js';
+import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = join(repoRoot, 'test-artifacts', 'console');
+const PAGE_TIMEOUT_MS = 120_000;
+const kafka = testKafka();
+
+/** A fresh Chromium profile and page; JavaScript errors and failed loads of the page go to `errors`. */
+async function openInChromium(errors: string[]): Promise<{ browser: BrowserContext; page: Page; profile: string }> {
+  const profile = mkdtempSync(join(tmpdir(), 'console-chromium-'));
+  // the flags keep a headless Chromium from reaching out (updates, sync, field trials) on a closed network
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    viewport: { width: 1280, height: 1100 },
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  page.setDefaultTimeout(PAGE_TIMEOUT_MS);
+  page.on('pageerror', (error) => errors.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
+  });
+  return { browser, page, profile };
+}
+
+async function closeChromium(browser: BrowserContext | undefined, profile: string | undefined): Promise<void> {
+  await browser?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+}
+
+describe('the console in a browser', () => {
+  let s: LoaderScenario;
+  let mongo: MongoClient;
+  let profile: string | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  const errors: string[] = [];
+  const services = new Map<string, ServiceProcess>();
+
+  const serviceState = (name: string) => page.locator(`#services tr[data-service="${name}"]`).getAttribute('data-state');
+  const shot = (name: string) => page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  before(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    mongo = await testMongo();
+    s = loaderScenario('console');
+    const loader = await startService('loader', s.env({ LOADER_CONCURRENCY: '1' }), 'loader-console');
+    const processor = await startService('processor', pipelineProcessorEnv(s, 1), 'processor-console');
+    const cdc = await startService('cdc', cdcEnv(s.prefix, s.dataset, { KAFKA_CLIENT_ID: `${s.prefix}-cdc`, KAFKA_TOPIC_PARTITIONS: '1' }), 'cdc-console');
+    services.set('cdc', cdc).set('processor', processor).set('loader', loader);
+    await Promise.all([cdc, processor, loader].map((service) => service.waitReady()));
+    const watched = [...services].map(([name, service]) => `${name}=http://127.0.0.1:${service.port}`).join(',');
+    const consoleService = await startService(
+      'console',
+      { CONSOLE_SERVICES: watched, KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${s.prefix}-processor,${s.group}` },
+      'console',
+    );
+    services.set('console', consoleService);
+    await consoleService.waitReady();
+
+    ({ browser, page, profile } = await openInChromium(errors));
+    await page.goto(`http://127.0.0.1:${consoleService.port}/`);
+  });
+
+  after(async () => {
+    await closeChromium(browser, profile);
+    for (const service of services.values()) if (service.exitCode === undefined) void service.kill('SIGTERM');
+    await Promise.all([...services.values()].map((service) => service.exited));
+    await mongo?.close();
+  });
+
+  test('every service shows ready, with nothing secret on the page', async () => {
+    await page.waitForFunction(
+      () => ['cdc', 'processor', 'loader'].every((name) => document.querySelector(`#services tr[data-service="${name}"]`)?.getAttribute('data-state') === 'ready'),
+    );
+    await shot('1-ready');
+    const html = await page.content();
+    assert.doesNotMatch(html, /mongodb:\/\/|password|127\.0\.0\.1:\d+/i, 'no connection string, password or service address on the page');
+  });
+
+  test('an inserted order changes the counts and the freshness without a reload', async () => {
+    const collection = `${s.dataset}.orders`;
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    const row = page.locator(`#collection-table tr[data-collection="${collection}"]`);
+    await row.waitFor();
+    const cellsBefore = await row.locator('td').allTextContents();
+    assert.equal(cellsBefore[5], '0', 'no event published yet');
+    await mongo.db(s.dataset).collection('orders').insertOne({ status: 'new', total: 12.5, customer: 'console test' });
+    // events published (column 5), rows written (6), then freshness (3) once the loader made it visible in BigQuery
+    await page.waitForFunction(
+      (name) => {
+        const row = document.querySelector(`#collection-table tr[data-collection="${name}"]`);
+        const cells = row ? Array.from(row.querySelectorAll('td'), (td) => td.textContent) : [];
+        return cells[5] === '1' && cells[6] === '1' && cells[3] !== '–';
+      },
+      collection,
+    );
+    const cellsAfter = await row.locator('td').allTextContents();
+    assert.match(cellsAfter[3] ?? '', /^\d+(\.\d)? (s|min)$/, `freshness shown: ${cellsAfter[3]}`);
+    assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
+    assert.ok(await page.locator('#throughput-chart canvas').count(), 'the throughput chart is drawn');
+    // both groups as Kafka keeps them: the processor's on the cdc topic, the loader's on the files topic
+    await page.locator('#groups tbody tr', { hasText: `${s.prefix}-processor` }).filter({ hasText: s.topic }).waitFor();
+    await page.locator('#groups tbody tr', { hasText: s.group }).filter({ hasText: s.filesTopic }).waitFor();
+    assert.equal(await page.locator('#kafka-state').textContent(), 'read');
+    await shot('2-order-loaded');
+  });
+
+  test('a poison record shows up as a dead letter with its reason', async () => {
+    const producer = testProducer(kafka);
+    await producer.connect();
+    try {
+      await producer.send({ topic: s.topic, messages: [{ key: 'poison', value: 'not a change event' }] });
+    } finally {
+      await producer.disconnect();
+    }
+    const problem = page.locator('#problems tbody tr', { hasText: s.topic });
+    await problem.waitFor();
+    const cells = await problem.locator('td').allTextContents();
+    assert.equal(cells[0], 'processor');
+    assert.equal(cells[1], 'dead letter');
+    assert.ok((cells[3] ?? '').length > 0 && cells[3] !== '–', `a reason is shown: ${cells.join(' | ')}`);
+    assert.match(cells[6] ?? '', new RegExp(`${s.topic}\\.dlq`));
+    await shot('3-dead-letter');
+  });
+
+  test('the page works from the keyboard', async () => {
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to the collections');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'pause');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('#pause').getAttribute('aria-pressed'), 'true');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.locator('#pause').getAttribute('aria-pressed'), 'false');
+  });
+
+  test('a stopped service turns red with its reason; the others stay ready', async () => {
+    await services.get('processor')!.kill('SIGTERM');
+    await page.waitForFunction(() => document.querySelector('#services tr[data-service="processor"]')?.getAttribute('data-state') === 'down');
+    const cell = page.locator('#services tr[data-service="processor"] td.state');
+    const color = await cell.evaluate((td) => getComputedStyle(td).color);
+    assert.equal(color, 'rgb(207, 34, 46)', 'red');
+    assert.match((await page.locator('#services tr[data-service="processor"] td').nth(2).textContent()) ?? '', /unreachable/);
+    assert.equal(await serviceState('loader'), 'ready');
+    assert.match((await page.locator('#status').textContent()) ?? '', /not ready: processor/);
+    await shot('4-processor-stopped');
+  });
+
+  test('the processor started again on its port turns ready again', async () => {
+    const port = services.get('processor')!.port;
+    const processor = await startService('processor', { ...pipelineProcessorEnv(s, 1), HTTP_PORT: String(port) }, 'processor-console-again');
+    services.set('processor-again', processor);
+    await page.waitForFunction(() => document.querySelector('#services tr[data-service="processor"]')?.getAttribute('data-state') === 'ready');
+    assert.match((await page.locator('#status').textContent()) ?? '', /every service ready/);
+  });
+
+  test('no JavaScript error on the way', () => {
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('the console while the Kafka broker is away', () => {
+  let broker: PrivateKafka;
+  let consoleService: ServiceProcess;
+  let profile: string | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  const errors: string[] = [];
+
+  before(async () => {
+    broker = await startPrivateKafka();
+    const prefix = uniqueName('console-kafka');
+    // the services it watches are not running: it shows them down and goes on
+    consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, KAFKA_BROKERS: broker.brokers, CONSOLE_KAFKA_GROUPS: `${prefix}-g` }, 'console-kafka');
+    await consoleService.waitReady();
+    ({ browser, page, profile } = await openInChromium(errors));
+    await page.goto(`http://127.0.0.1:${consoleService.port}/`);
+  });
+
+  after(async () => {
+    await closeChromium(browser, profile);
+    await consoleService?.kill('SIGTERM');
+    await broker?.remove();
+  });
+
+  test('the broker stopped, the page says Kafka does not answer; started again, Kafka is read again', async () => {
+    await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent === 'read');
+    assert.equal(await page.locator('#services tr[data-service="cdc"]').getAttribute('data-state'), 'down');
+    await broker.stop();
+    await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent?.startsWith('Kafka did not answer'));
+    await page.screenshot({ path: join(SCREENSHOTS, '5-kafka-away.png'), fullPage: true });
+    await broker.start();
+    await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent === 'read');
+    assert.equal(consoleService.exitCode, undefined, 'the console kept running');
+    assert.deepEqual(errors, []);
+  });
+});
