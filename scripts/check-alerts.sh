@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shipped Prometheus files (monitoring/prometheus): the alert rules pass `promtool check rules` and their unit
 # tests `promtool test rules` (cdc-pipeline.rules.test.yml: series that fire each alert and series that do not),
-# the example scrape configuration `promtool check config`. npm test runs it after the static checks; promtool is
+# the example scrape configuration `promtool check config`. npm test runs it after the tests (promtool built beside them); promtool is
 # built once from the Go module proxy into the cache (scripts/promtool.sh).
 set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
