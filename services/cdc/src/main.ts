@@ -14,7 +14,7 @@ import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
 const OPLOG_WATCH_INTERVAL_MS = 15_000;
 
-await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
+await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, fail }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
   const namespaces =
     config.CDC_PARTITION_MODE === 'hash'
@@ -94,6 +94,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       },
       metrics,
       logger.child({ streamId }),
+      signal,
     );
   });
 
@@ -108,8 +109,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   shutdown.register('oplog watch', () => oplogWatch.stop());
 
   const running = runners.map((runner) => runner.run());
+  // the signal, aborted as the shutdown starts, has them commit the batch in hand and end
   shutdown.register('stream runners', async () => {
-    for (const runner of runners) runner.stop();
     await Promise.allSettled(running);
   });
   setReady(true);

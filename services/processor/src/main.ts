@@ -8,7 +8,7 @@ import { createParquetWriter } from './sink/parquet-writer.js';
 import { FileStore } from './sink/file-store.js';
 import { CdcTopicConsumer } from './source/consumer.js';
 
-await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
+await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, addReadinessCheck, fail }) => {
   if (config.PROCESSOR_TEST_CRASH_AFTER_RENAME || config.PROCESSOR_TEST_CRASH_AFTER_COMMIT) {
     logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
   }
@@ -56,7 +56,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
     // Up and not ready, as when found at start: the open batches are dropped (nothing committed past the gap).
     onHalted: (halted) => void expiredOffsets.checkHalted(halted, () => consumer.stop()),
-  }, fail);
+  }, fail, signal);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());
   logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');

@@ -22,7 +22,8 @@ export interface CommitterDeps {
   store: FileStore;
   metrics: ProcessorMetrics;
   settings: CommitterSettings;
-  isStopping(): boolean;
+  /** the service's stop, aborted as the shutdown starts (or on a fatal error): a failed transaction is not retried */
+  signal: AbortSignal;
   /** the partition's transactional producer; unit tests pass a fake */
   createTransactions?: (settings: PartitionTransactionsSettings, logger: Logger) => Transactions;
   /** test fault injection (default: none) */
@@ -156,7 +157,6 @@ export class BatchCommitter {
    * batch = it had committed; unchanged = try again; anything else = another owner moved it.
    */
   private async transact(batch: OpenBatch, messages: OutgoingMessage[], isCurrent: () => boolean): Promise<void> {
-    const stale = () => !isCurrent() || this.deps.isStopping();
     await retryTransaction(
       { claim: () => this.transactions.fence(), write: () => this.transactions.commit(messages, batch.lastOffset + 1) },
       {
@@ -167,8 +167,9 @@ export class BatchCommitter {
           return false;
         },
         // fenced, another owner: not retried
-        isTransient: (error) => !(error instanceof ServiceError && !error.retriable) && !stale(),
-        shouldStop: stale,
+        isTransient: (error) => !(error instanceof ServiceError && !error.retriable),
+        isWanted: isCurrent,
+        signal: this.deps.signal,
         onRetry: () => this.deps.metrics.transactionRetries.inc({ topic: this.topic }),
         logger: this.log,
       },

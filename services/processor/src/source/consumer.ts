@@ -28,7 +28,6 @@ const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
 export class CdcTopicConsumer {
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly consumer: Consumer;
-  private stopping = false;
   private timer: NodeJS.Timeout | null = null;
   private rebalances = 0;
   private readonly faults: FaultPoints;
@@ -40,8 +39,10 @@ export class CdcTopicConsumer {
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
     private readonly settings: ConsumerSettings,
-    /** the service's way out (ServiceContext.fail); called once */
+    /** the service's way out (ServiceContext.fail, which aborts `signal`); called once */
     private readonly onFatal: (error: FatalError) => void,
+    /** the service's stop, aborted as the shutdown starts: batches are no longer taken, open ones are dropped */
+    private readonly signal: AbortSignal,
   ) {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
@@ -81,7 +82,7 @@ export class CdcTopicConsumer {
         logger: this.logger,
         settings: this.settings,
         seek: (t, p, offset) => this.seek(t, p, offset),
-        isStopping: () => this.stopping,
+        signal: this.signal,
         onFatal: (error) => this.fail(error),
         faults: this.faults,
       });
@@ -91,8 +92,7 @@ export class CdcTopicConsumer {
   }
 
   private fail(error: FatalError): void {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.signal.aborted) return;
     this.onFatal(error);
   }
 
@@ -111,9 +111,9 @@ export class CdcTopicConsumer {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.partitionsConcurrency,
-      eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
-        if (this.stopping) return;
-        await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, isRunning, isStale });
+      eachBatch: async ({ batch, resolveOffset, isStale }) => {
+        if (this.signal.aborted) return;
+        await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, isStale });
       },
     });
     const tickMs = Math.max(50, Math.min(1000, Math.floor(this.settings.limits.maxAgeMs / 4)));
@@ -123,9 +123,8 @@ export class CdcTopicConsumer {
     }, tickMs);
   }
 
-  /** SIGTERM: stop consuming, drop open batches (they are read again), release producers. */
+  /** A shutdown step (the signal is aborted: no batch is taken any more): drop open batches (they are read again), release producers. */
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
     await Promise.allSettled([...this.workers.values()].map((worker) => worker.close()));
