@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
@@ -20,7 +20,7 @@ import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 import { SnapshotCompletions } from './snapshot-completions.js';
 import { GroupLoad } from './load/group-load.js';
 import { Quarantine } from './load/quarantine.js';
-import { crashAfter, type FaultPoints } from './load/fault-points.js';
+import { LOADER_CRASH_HOOKS, type LoaderFaultPoints } from './load/fault-points.js';
 
 type Context = ServiceContext<LoaderConfig>;
 
@@ -43,7 +43,7 @@ function loaderTopics(config: LoaderConfig) {
 
 async function startLoader(ctx: Context): Promise<void> {
   const { config, ops } = ctx;
-  const faults = testFaultPoints(ctx);
+  const faults = crashHooks(LOADER_CRASH_HOOKS, ctx.config, ctx.logger);
   const metrics = createLoaderMetrics(ops.registry);
   const local = await openInputDirectory(ctx);
   const gcp = await prepareGoogleCloud(ctx, metrics);
@@ -62,19 +62,6 @@ async function startLoader(ctx: Context): Promise<void> {
 
 function startupRetry(config: LoaderConfig): RetryOptions {
   return { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS };
-}
-
-function testFaultPoints({ config, logger }: Context): FaultPoints {
-  const limits = {
-    upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
-    load: config.LOADER_TEST_CRASH_AFTER_LOAD,
-    insert: config.LOADER_TEST_CRASH_AFTER_INSERT,
-    merge: config.LOADER_TEST_CRASH_AFTER_MERGE,
-    snapshot_deletes: config.LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES,
-    mark: config.LOADER_TEST_CRASH_AFTER_MARK,
-  };
-  if (Object.values(limits).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
-  return crashAfter(limits, logger);
 }
 
 async function openInputDirectory({ config, ops }: Context): Promise<LocalFiles> {
@@ -189,7 +176,7 @@ async function resumeSnapshotCompletions({ config, logger }: Context, local: Loc
 
 function createGroupLoad(
   { config, logger, signal, addReadinessCheck }: Context,
-  sinks: { local: LocalFiles; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: FaultPoints },
+  sinks: { local: LocalFiles; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: LoaderFaultPoints },
 ): GroupLoader {
   const { local, gcp, metrics } = sinks;
   const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);

@@ -116,8 +116,8 @@ export class PartitionWorker {
     if (this.machine.can('takeBack')) {
       if (Date.now() - this.machine.since < this.deps.settings.fenceWaitMs) {
         // Someone else claimed the partition: expect the rebalance. Nothing is resolved, so these records are
-        // fetched again.
-        await sleep(500);
+        // fetched again. A shutdown ends the wait at once.
+        await sleep(500, undefined, { signal: this.deps.signal }).catch(() => undefined);
         return;
       }
       this.log.warn('no rebalance followed the fencing; taking the partition back');

@@ -2,14 +2,14 @@ import { assignmentOf, createGroupConsumer, type HaltedPartition, type Admin, ty
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
-import { sigkillFaultPoints, type FaultPoints } from '../fault-points.js';
+import type { ProcessorFaultPoints } from '../fault-points.js';
 
 export interface ConsumerSettings extends WorkerSettings {
   topics: string[];
   sessionTimeoutMs: number;
   partitionsConcurrency: number;
-  crashAfterRename: number;
-  crashAfterCommit: number;
+  /** the tests' crash hooks */
+  faults: ProcessorFaultPoints;
   /** KAFKA_MAX_MESSAGE_BYTES: the largest record the consumer must be able to fetch */
   maxMessageBytes?: number;
   /** librdkafka's report of the assigned partitions it does not fetch (see createGroupConsumer) */
@@ -30,7 +30,6 @@ export class CdcTopicConsumer {
   private readonly consumer: Consumer;
   private timer: NodeJS.Timeout | null = null;
   private rebalances = 0;
-  private readonly faults: FaultPoints;
 
   constructor(
     private readonly kafka: Kafka,
@@ -51,7 +50,6 @@ export class CdcTopicConsumer {
       onHalted: settings.onHalted,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
     });
-    this.faults = sigkillFaultPoints({ afterRename: settings.crashAfterRename, afterCommit: settings.crashAfterCommit }, logger);
   }
 
   private onRebalance(kind: 'assign' | 'revoke', partitions: TopicPartition[]): void {
@@ -84,7 +82,7 @@ export class CdcTopicConsumer {
         seek: (t, p, offset) => this.seek(t, p, offset),
         signal: this.signal,
         onFatal: (error) => this.fail(error),
-        faults: this.faults,
+        faults: this.settings.faults,
       });
       this.workers.set(key, worker);
     }
