@@ -15,3 +15,7 @@ test('a crash hook kills at the N-th pass of its own point only; a hook at 0 nev
   }
   assert.deepEqual(kills, [3]);
 });
+
+test('a crash hook must be a declared setting', () => {
+  assert.throws(() => crashHooks({ rename: 'X_TEST_CRASH_AFTER_RENAMES' }, { X_TEST_CRASH_AFTER_RENAME: 0 }, logger), /X_TEST_CRASH_AFTER_RENAMES of rename is not a declared setting/);
+});

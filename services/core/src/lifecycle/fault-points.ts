@@ -23,6 +23,8 @@ export function crashHooks<P extends string>(
   kill: () => void = () => process.kill(process.pid, 'SIGKILL'),
 ): FaultPoints<P> {
   const points = Object.keys(hooks) as P[];
+  // a hook that is not a declared setting would never fire, and the test relying on it would prove nothing
+  for (const point of points) if (!(hooks[point] in config)) throw new Error(`crash hook ${hooks[point]} of ${point} is not a declared setting`);
   const limitOf = (point: P) => Number(config[hooks[point]] ?? 0);
   if (points.some((point) => limitOf(point) > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
   const passed = new Map<P, number>();
