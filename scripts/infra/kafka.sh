@@ -138,8 +138,12 @@ format_storage() {
   local dir="$1"
   [[ -f "$dir/data/meta.properties" ]] && return 0
   local cluster_id
-  # a Kafka cluster id is 16 random bytes in URL-safe base64 without padding
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # a Kafka cluster id is 16 random bytes in URL-safe base64 without padding; one starting with '-' is drawn again
+  # (the tool would take it for an option; Kafka's own Uuid.randomUuid does the same)
+  cluster_id=-
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   log "formatting Kafka storage in $dir/data (cluster id $cluster_id)"
   mkdir -p "$dir/data"
   java -Dlog4j2.configurationFile="$LOG4J_CONFIG" -Dkafka.log.level=WARN -cp "$LIB_DIR/*" \

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { connectOrExplain, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService } from '@cdc/core';
 import { cdcConfigSchema, mongoConnection } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -9,12 +9,13 @@ import { createStreamRunner } from './stream-runner.js';
 import { assignCollections, parseNamespace, streamIdFor, topicFor } from './transform/routing.js';
 import { hashPartitionStage } from './source/hash-partition.js';
 import { cdcTopics } from './topics.js';
+import { CDC_CRASH_HOOKS } from './fault-points.js';
 import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
 
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
 const OPLOG_WATCH_INTERVAL_MS = 15_000;
 
-await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, setReady, fail }) => {
+await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, fail }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
   const namespaces =
     config.CDC_PARTITION_MODE === 'hash'
@@ -43,13 +44,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   } finally {
     await admin.disconnect();
   }
-  if (config.CDC_TEST_CRASH_IN_TRANSACTION) logger.warn('test fault-injection hook is set: this process will SIGKILL itself');
-  let sent = 0;
-  const afterSend = () => {
-    if (++sent !== config.CDC_TEST_CRASH_IN_TRANSACTION) return;
-    logger.warn({ hook: 'CDC_TEST_CRASH_IN_TRANSACTION' }, 'fault injection: SIGKILL now');
-    process.kill(process.pid, 'SIGKILL');
-  };
+  const faults = crashHooks(CDC_CRASH_HOOKS, config, logger);
   const runners = namespaces.map((ns) => {
     const { db, coll } = parseNamespace(ns);
     const streamId = streamIdFor(ns, config.CDC_PARTITION_MODE, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
@@ -60,7 +55,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
         transactionTimeoutMs: config.KAFKA_TRANSACTION_TIMEOUT_MS,
         compression: config.CDC_COMPRESSION,
         maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
-        afterSend,
+        afterSend: () => faults.reached('in_transaction'),
       },
       logger.child({ streamId }),
     );
@@ -96,6 +91,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       },
       metrics,
       logger.child({ streamId }),
+      signal,
     );
   });
 
@@ -110,8 +106,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   shutdown.register('oplog watch', () => oplogWatch.stop());
 
   const running = runners.map((runner) => runner.run());
+  // the signal, aborted as the shutdown starts, has them commit the batch in hand and end
   shutdown.register('stream runners', async () => {
-    for (const runner of runners) runner.stop();
     await Promise.allSettled(running);
   });
   setReady(true);

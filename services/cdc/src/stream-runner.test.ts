@@ -33,14 +33,15 @@ function harness(options: { checkpoint?: Checkpoint; snapshotMode?: 'never' | 'i
   };
   const log: string[] = [];
   const outcomes = [...(options.streaming ?? [])];
-  let runner!: StreamRunner;
+  const stop = new AbortController();
   const deps: StreamRunnerDeps = {
     settings: { streamId: 's', snapshotMode: options.snapshotMode ?? 'initial', onHistoryLost: options.onHistoryLost ?? 'fail', splitLargeEvents: false, fullDocumentBeforeChange: 'off' },
     checkpoints,
     clusterTimeNow: async () => new Timestamp({ t: NOW.t, i: NOW.i }),
     logger,
-    units: (isStopping) => ({
-      committer: new BatchCommitter('s', { publish: async (messages) => void committed.push(messages) }, checkpoints, createCdcMetrics(new Registry()), isStopping),
+    signal: stop.signal,
+    units: (signal) => ({
+      committer: new BatchCommitter('s', { publish: async (messages) => void committed.push(messages) }, checkpoints, createCdcMetrics(new Registry()), signal),
       snapshot: {
         run: async (resumeFrom: SnapshotResume | null, replacesHistory = false): Promise<ClusterTime> => {
           log.push(`snapshot ${resumeFrom ? `after ${resumeFrom.lastId}` : 'from the start'}${replacesHistory ? ', replacing history' : ''}`);
@@ -52,14 +53,13 @@ function harness(options: { checkpoint?: Checkpoint; snapshotMode?: 'never' | 'i
           log.push(`stream from ${from.kind === 'time' ? `time ${from.at.high}` : from.kind === 'now' ? 'now' : `${from.kind} ${from.token}`}`);
           const outcome = outcomes.shift();
           if (outcome instanceof Error) throw outcome;
-          if (outcomes.length === 0) runner.stop();
+          if (outcomes.length === 0) stop.abort();
           return outcome ?? from;
         },
-        stop: () => void log.push('streaming stopped'),
       },
     }),
   };
-  runner = new StreamRunner(deps);
+  const runner = new StreamRunner(deps);
   const checkpointsCommitted = () => committed.map((tx) => decodeCheckpoint(tx.find((m) => m.topic === 'checkpoints')!.message.value as Buffer));
   return { runner, log, checkpointsCommitted };
 }
@@ -67,7 +67,7 @@ function harness(options: { checkpoint?: Checkpoint; snapshotMode?: 'never' | 'i
 test('no checkpoint: a snapshot, then streaming from its start time until stopped', async () => {
   const h = harness();
   await h.runner.run();
-  assert.deepEqual(h.log, ['snapshot from the start', `stream from time ${SNAPSHOT_AT.t}`, 'streaming stopped']);
+  assert.deepEqual(h.log, ['snapshot from the start', `stream from time ${SNAPSHOT_AT.t}`], 'ends once the stop signal is aborted');
 });
 
 test('no checkpoint and no snapshot wanted: the start time is committed before the first read, and streaming starts there', async () => {

@@ -27,11 +27,11 @@ export interface StreamSettings extends BatcherSettings {
 
 const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
 
-/** What a stream runs through, built around the runner's stop flag (fakes in unit tests). */
+/** What a stream runs through, built around the service's stop signal (fakes in unit tests). */
 export interface StreamUnits {
   committer: BatchCommitter;
   snapshot: Pick<SnapshotPhase, 'run'>;
-  streaming: Pick<StreamingPhase, 'run' | 'stop'>;
+  streaming: Pick<StreamingPhase, 'run'>;
 }
 
 export interface StreamRunnerDeps {
@@ -39,7 +39,9 @@ export interface StreamRunnerDeps {
   checkpoints: CheckpointLog;
   /** MongoDB's cluster time now */
   clusterTimeNow(): Promise<Timestamp>;
-  units(isStopping: () => boolean): StreamUnits;
+  units(signal: AbortSignal): StreamUnits;
+  /** the service's stop: the stream commits the batch in hand and ends */
+  signal: AbortSignal;
   logger: Logger;
 }
 
@@ -48,11 +50,10 @@ export interface StreamRunnerDeps {
  * (separate units, see phases/), re-snapshotting when the resume point fell out of the oplog and that is allowed.
  */
 export class StreamRunner {
-  private stopping = false;
   private readonly units: StreamUnits;
 
   constructor(private readonly deps: StreamRunnerDeps) {
-    this.units = deps.units(() => this.stopping);
+    this.units = deps.units(deps.signal);
   }
 
   get streamId(): string {
@@ -62,11 +63,6 @@ export class StreamRunner {
   /** Cluster time a restart of this stream would resume from (null before its first checkpoint, or unknown). */
   get resumePoint(): ClusterTime | null {
     return this.units.committer.resumePoint;
-  }
-
-  stop(): void {
-    this.stopping = true;
-    this.units.streaming.stop();
   }
 
   async run(): Promise<void> {
@@ -86,7 +82,7 @@ export class StreamRunner {
     } else {
       from = plan.from.kind === 'time' ? { kind: 'time', at: toTimestamp(plan.from.at) } : plan.from;
     }
-    while (!this.stopping) {
+    while (!this.deps.signal.aborted) {
       try {
         from = await this.units.streaming.run(from);
       } catch (error) {
@@ -128,15 +124,16 @@ export class StreamRunner {
 }
 
 /** A stream runner over its MongoDB collection and its publisher. */
-export function createStreamRunner(client: MongoClient, publisher: Publisher, checkpoints: CheckpointLog, settings: StreamSettings, metrics: CdcMetrics, logger: Logger): StreamRunner {
+export function createStreamRunner(client: MongoClient, publisher: Publisher, checkpoints: CheckpointLog, settings: StreamSettings, metrics: CdcMetrics, logger: Logger, signal: AbortSignal): StreamRunner {
   const collection = () => client.db(settings.db).collection(settings.coll);
   return new StreamRunner({
     settings,
     checkpoints,
     clusterTimeNow: () => currentClusterTime(client),
     logger,
-    units: (isStopping) => {
-      const committer = new BatchCommitter(settings.streamId, publisher, checkpoints, metrics, isStopping);
+    signal,
+    units: (signal) => {
+      const committer = new BatchCommitter(settings.streamId, publisher, checkpoints, metrics, signal);
       const snapshot = new SnapshotPhase({
         committer,
         openReader: (lastId) => new SnapshotSource(collection(), settings.snapshotBatchSize, lastId),
@@ -144,7 +141,7 @@ export function createStreamRunner(client: MongoClient, publisher: Publisher, ch
         metrics,
         logger,
         settings,
-        isStopping,
+        signal,
       });
       const streaming = new StreamingPhase({
         committer,
@@ -157,14 +154,14 @@ export function createStreamRunner(client: MongoClient, publisher: Publisher, ch
             splitLargeEvents: settings.splitLargeEvents,
           });
           source.open(from);
-          const batcher = new ChangeBatcher(source, settings);
-          return { next: () => batcher.next(), stop: () => batcher.stop(), close: () => source.close() };
+          const batcher = new ChangeBatcher(source, settings, signal);
+          return { next: () => batcher.next(), close: () => source.close() };
         },
         metrics,
         logger,
         streamId: settings.streamId,
         heartbeatIntervalMs: settings.heartbeatIntervalMs,
-        isStopping,
+        signal,
       });
       return { committer, snapshot, streaming };
     },

@@ -18,4 +18,5 @@ export * from './errors/errors.js';
 export * from './service/bootstrap.js';
 export * from './service/common-settings.js';
 export * from './lifecycle/retry.js';
+export * from './lifecycle/fault-points.js';
 export * from './files/index.js';

@@ -46,12 +46,14 @@ function fakeLoader(ms = 5) {
   return { groups, loader: loader as unknown as GroupLoader };
 }
 const silent = { warn: () => undefined } as unknown as Logger;
+/** the stop signal of a service not stopping */
+const running = new AbortController().signal;
 const origin = { key: null, event: null, source: null };
 const loadable = (path: string) => ({ path, bytes: 10 }) as unknown as LoadableFile;
 
 test('files handed in together load as one group; those arriving while it loads form the next', async () => {
   const { groups, loader } = fakeLoader(50);
-  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 20, maxFiles: 100, maxBytes: 1e9 });
+  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 20, maxFiles: 100, maxBytes: 1e9 }, running);
   const first = ['a', 'b', 'c'].map((p) => fileGroups.submit(loadable(p), origin));
   await new Promise((resolve) => setTimeout(resolve, 40));
   const second = ['d', 'e'].map((p) => fileGroups.submit(loadable(p), origin));
@@ -61,10 +63,12 @@ test('files handed in together load as one group; those arriving while it loads 
 
 test('the budget holds a group back; stopping hands waiting files back without loading them', async () => {
   const { groups, loader } = fakeLoader();
-  const fileGroups = new FileGroups(loader, { nextStart: () => Date.now() + 60_000 }, silent, { ...settings, windowMs: 1, maxFiles: 1, maxBytes: 1e9 });
+  const stop = new AbortController();
+  const fileGroups = new FileGroups(loader, { nextStart: () => Date.now() + 60_000 }, silent, { ...settings, windowMs: 1, maxFiles: 1, maxBytes: 1e9 }, stop.signal);
   const waiting = fileGroups.submit(loadable('a'), origin);
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.deepEqual(groups, [], 'not before the budget allows, even when full');
+  stop.abort();
   await fileGroups.stop();
   await assert.rejects(waiting, /loader stopping/);
   await assert.rejects(fileGroups.submit(loadable('b'), origin), /loader stopping/);
@@ -83,7 +87,7 @@ test('a failed group is tried again with the files that arrived meanwhile, until
       return entries.map(() => 'loaded' as const);
     },
   } as unknown as GroupLoader;
-  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 10, retryMaxMs: 20 });
+  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 10, retryMaxMs: 20 }, running);
   const first = ['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin));
   assert.deepEqual(await Promise.all(first), ['loaded', 'loaded']);
   assert.equal(await later, 'loaded');
@@ -94,9 +98,11 @@ test('a failed group is tried again with the files that arrived meanwhile, until
 
 test('stopping while a failed group waits for its retry hands its files back', async () => {
   const loader = { loadGroup: async () => Promise.reject(new Error('backend down')) } as unknown as GroupLoader;
-  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 60_000, retryMaxMs: 60_000 });
+  const stop = new AbortController();
+  const fileGroups = new FileGroups(loader, { nextStart: () => 0 }, silent, { ...settings, windowMs: 1, maxFiles: 10, maxBytes: 1e9, retryBaseMs: 60_000, retryMaxMs: 60_000 }, stop.signal);
   const files = ['a', 'b'].map((p) => fileGroups.submit(loadable(p), origin));
   await new Promise((resolve) => setTimeout(resolve, 20));
+  stop.abort();
   await fileGroups.stop();
   const results = await Promise.allSettled(files);
   assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);

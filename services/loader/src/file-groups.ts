@@ -61,7 +61,6 @@ export class FileGroups {
   private readonly pending: Pending[] = [];
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private stopping = false;
   /** failed attempts of the group at the front of the queue, and when it may be tried again */
   private failures = 0;
   private retryAt = 0;
@@ -71,15 +70,13 @@ export class FileGroups {
     private readonly pacer: GroupPacer,
     private readonly logger: Logger,
     private readonly settings: GroupSettings,
+    /** the service's stop, aborted as the shutdown starts: no new group starts, a failed group is handed back */
+    private readonly signal: AbortSignal,
   ) {}
-
-  get stopped(): boolean {
-    return this.stopping;
-  }
 
   /** Settles once the file's group is loaded (or the file found loaded or quarantined); rejects when the group failed. */
   submit(file: LoadableFile, origin: FileOrigin): Promise<FileOutcome> {
-    if (this.stopping) return Promise.reject(new RetriableError('loader stopping', { reason: 'stopping' }));
+    if (this.signal.aborted) return Promise.reject(new RetriableError('loader stopping', { reason: 'stopping' }));
     return new Promise<FileOutcome>((resolve, reject) => {
       this.pending.push({ file, origin, at: Date.now(), resolve, reject });
       this.schedule();
@@ -91,7 +88,7 @@ export class FileGroups {
   }
 
   private schedule(): void {
-    if (this.stopping || this.running || this.pending.length === 0) return;
+    if (this.signal.aborted || this.running || this.pending.length === 0) return;
     if (this.timer) clearTimeout(this.timer);
     const now = Date.now();
     const at = groupStartAt(this.pending, this.settings, Math.max(this.pacer.nextStart(), this.retryAt), now);
@@ -113,7 +110,7 @@ export class FileGroups {
       this.retryAt = 0;
       group.forEach((entry, i) => entry.resolve(outcomes[i]!));
     } catch (error) {
-      if (this.stopping) {
+      if (this.signal.aborted) {
         for (const entry of group) entry.reject(error);
         return;
       }
@@ -127,9 +124,8 @@ export class FileGroups {
     }
   }
 
-  /** No new group starts; waiting files are handed back (not loaded, not committed); the running group finishes. */
+  /** A shutdown step (the signal is aborted): waiting files are handed back (not loaded, not committed); the running group finishes. */
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     for (const entry of this.pending.splice(0)) entry.reject(new RetriableError('loader stopping', { reason: 'stopping' }));
     await this.running;

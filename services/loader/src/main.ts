@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
@@ -20,7 +20,7 @@ import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 import { SnapshotCompletions } from './snapshot-completions.js';
 import { GroupLoad } from './load/group-load.js';
 import { Quarantine } from './load/quarantine.js';
-import { crashAfter, type FaultPoints } from './load/fault-points.js';
+import { LOADER_CRASH_HOOKS, type LoaderFaultPoints } from './load/fault-points.js';
 
 type Context = ServiceContext<LoaderConfig>;
 
@@ -43,7 +43,7 @@ function loaderTopics(config: LoaderConfig) {
 
 async function startLoader(ctx: Context): Promise<void> {
   const { config, ops } = ctx;
-  const faults = testFaultPoints(ctx);
+  const faults = crashHooks(LOADER_CRASH_HOOKS, ctx.config, ctx.logger);
   const metrics = createLoaderMetrics(ops.registry);
   const local = await openInputDirectory(ctx);
   const gcp = await prepareGoogleCloud(ctx, metrics);
@@ -62,19 +62,6 @@ async function startLoader(ctx: Context): Promise<void> {
 
 function startupRetry(config: LoaderConfig): RetryOptions {
   return { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS };
-}
-
-function testFaultPoints({ config, logger }: Context): FaultPoints {
-  const limits = {
-    upload: config.LOADER_TEST_CRASH_AFTER_UPLOAD,
-    load: config.LOADER_TEST_CRASH_AFTER_LOAD,
-    insert: config.LOADER_TEST_CRASH_AFTER_INSERT,
-    merge: config.LOADER_TEST_CRASH_AFTER_MERGE,
-    snapshot_deletes: config.LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES,
-    mark: config.LOADER_TEST_CRASH_AFTER_MARK,
-  };
-  if (Object.values(limits).some((n) => n > 0)) logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
-  return crashAfter(limits, logger);
 }
 
 async function openInputDirectory({ config, ops }: Context): Promise<LocalFiles> {
@@ -188,16 +175,15 @@ async function resumeSnapshotCompletions({ config, logger }: Context, local: Loc
 }
 
 function createGroupLoad(
-  { config, logger, shutdown, addReadinessCheck }: Context,
-  sinks: { local: LocalFiles; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: FaultPoints },
+  { config, logger, signal, addReadinessCheck }: Context,
+  sinks: { local: LocalFiles; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: LoaderFaultPoints },
 ): GroupLoader {
   const { local, gcp, metrics } = sinks;
   const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);
   addReadinessCheck('load', () => health.problem());
   const retrySettings = { attempts: config.LOADER_RETRY_ATTEMPTS, baseMs: config.LOADER_RETRY_BASE_MS, maxMs: config.LOADER_RETRY_MAX_MS };
-  // true from the first shutdown step on: retries end, the file is not committed and comes again later
-  const isStopping = () => shutdown.requested;
-  const quarantine = new Quarantine({ local, deadLetters: sinks.deadLetters, metrics, logger, filesTopic: config.LOADER_FILES_TOPIC, retry: retrySettings, isStopping });
+  // once the shutdown starts retries end: the file is not committed and comes again later
+  const quarantine = new Quarantine({ local, deadLetters: sinks.deadLetters, metrics, logger, filesTopic: config.LOADER_FILES_TOPIC, retry: retrySettings, signal });
   return new GroupLoad({
     local,
     stage: gcp.stage,
@@ -212,7 +198,7 @@ function createGroupLoad(
     logger,
     retry: retrySettings,
     settings: { changesTable: gcp.names.changesTable, retentionHours: config.LOADER_LOADED_RETENTION_HOURS, stagingExpiryMs: config.LOADER_STAGING_EXPIRY_HOURS * 3600_000 },
-    isStopping,
+    signal,
   });
 }
 
@@ -231,14 +217,14 @@ function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: Lo
   shutdown.register('retention sweep', () => clearInterval(timer));
 }
 
-function createFileGroups({ config, logger }: Context, loader: GroupLoader, budget: LoadJobBudget): FileGroups {
+function createFileGroups({ config, logger, signal }: Context, loader: GroupLoader, budget: LoadJobBudget): FileGroups {
   const groups = new FileGroups(loader, budget, logger, {
     windowMs: config.LOADER_GROUP_WINDOW_MS,
     maxFiles: config.LOADER_GROUP_MAX_FILES,
     maxBytes: config.LOADER_GROUP_MAX_BYTES,
     retryBaseMs: config.LOADER_RETRY_BASE_MS,
     retryMaxMs: config.LOADER_RETRY_MAX_MS,
-  });
+  }, signal);
   logger.info(
     { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, ...budget.state() },
     'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
@@ -246,8 +232,8 @@ function createFileGroups({ config, logger }: Context, loader: GroupLoader, budg
   return groups;
 }
 
-function startPolling({ config, logger, shutdown, setReady }: Context, local: LocalFiles, groups: FileGroups): void {
-  const poller = new DirectoryPollSource(local, groups, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS });
+function startPolling({ config, logger, shutdown, signal, setReady }: Context, local: LocalFiles, groups: FileGroups): void {
+  const poller = new DirectoryPollSource(local, groups, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS }, signal);
   shutdown.register('directory poll', () => poller.stop());
   // Runs before the source stops (steps run in reverse): files waiting for a group are handed back at once.
   shutdown.register('file groups', () => groups.stop());
@@ -271,7 +257,7 @@ async function consumeFileEvents(
   ctx: Context,
   { kafka, admin, local, groups, metrics, stage }: { kafka: Kafka; admin: Admin; local: LocalFiles; groups: FileGroups; metrics: LoaderMetrics; stage: GcsStage | null },
 ): Promise<void> {
-  const { config, logger, shutdown, setReady } = ctx;
+  const { config, logger, shutdown, signal, setReady } = ctx;
   const expiredOffsets = expiredOffsetsGuard(ctx, admin, local);
   if (!(await expiredOffsets.offsetsStillInLog())) {
     await reportUnloadedFiles(ctx, local, metrics);
@@ -292,7 +278,7 @@ async function consumeFileEvents(
         .checkHalted(halted, () => source.stop())
         .then((stopped) => (stopped ? reportUnloadedFiles(ctx, local, metrics) : undefined))
         .catch((error: unknown) => logger.warn({ err: error }, 'could not list the files on the volume')),
-  }, (error) => ctx.fail(new ServiceError('a file could be neither loaded nor quarantined; stopping (it comes again after the restart)', { reason: 'file_not_loaded', cause: error })));
+  }, (error) => ctx.fail(new ServiceError('a file could be neither loaded nor quarantined; stopping (it comes again after the restart)', { reason: 'file_not_loaded', cause: error })), signal);
   shutdown.register('files consumer', () => source.stop());
   shutdown.register('file groups', () => groups.stop());
   await connectOrExplain(`join consumer group ${config.LOADER_GROUP_ID}`, () => source.start());

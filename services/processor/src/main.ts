@@ -1,17 +1,15 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, createKafka, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
 import { createParquetWriter } from './sink/parquet-writer.js';
 import { FileStore } from './sink/file-store.js';
 import { CdcTopicConsumer } from './source/consumer.js';
+import { PROCESSOR_CRASH_HOOKS } from './fault-points.js';
 
-await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
-  if (config.PROCESSOR_TEST_CRASH_AFTER_RENAME || config.PROCESSOR_TEST_CRASH_AFTER_COMMIT) {
-    logger.warn('test fault-injection hooks are set: this process will SIGKILL itself');
-  }
+await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, addReadinessCheck, fail }) => {
   const metrics = createProcessorMetrics(ops.registry);
   const writer = await createParquetWriter(config.PROCESSOR_PARQUET_LIBRARY, {
     compression: config.PROCESSOR_PARQUET_COMPRESSION,
@@ -51,12 +49,11 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
     sessionTimeoutMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
     fenceWaitMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
-    crashAfterRename: config.PROCESSOR_TEST_CRASH_AFTER_RENAME,
-    crashAfterCommit: config.PROCESSOR_TEST_CRASH_AFTER_COMMIT,
+    faults: crashHooks(PROCESSOR_CRASH_HOOKS, config, logger),
     maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
     // Up and not ready, as when found at start: the open batches are dropped (nothing committed past the gap).
     onHalted: (halted) => void expiredOffsets.checkHalted(halted, () => consumer.stop()),
-  }, fail);
+  }, fail, signal);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());
   logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');

@@ -67,7 +67,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     logger: createLogger({ service: 'test', level: 'silent' }),
     settings: { groupId: 'g', filesTopic: 'files', limits: { maxRows: options.maxRows ?? 3, maxBytes: 1 << 30, maxAgeMs: 60000 }, transactionTimeoutMs: 1000, fenceWaitMs: 60000 },
     seek: (_t, _p, offset) => void state.seeks.push(offset),
-    isStopping: () => false,
+    signal: new AbortController().signal,
     onFatal: (error) => void state.fatal.push(error),
     createTransactions: () => transactions,
   };
@@ -75,7 +75,6 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
   const resolved: string[] = [];
   const ctx: BatchContext = {
     resolveOffset: (offset) => void resolved.push(offset),
-    isRunning: () => true,
     isStale: () => false,
   };
   const batch = (offsets: number[], value = (o: number) => Buffer.from(encodeChangeEvent(sampleEvent('insert', o)))): Batch =>

@@ -21,7 +21,7 @@ export interface WorkerDeps extends CommitterDeps {
 }
 
 /** What eachBatch hands over besides the batch (librdkafka heartbeats by itself). */
-export type BatchContext = Pick<EachBatchPayload, 'resolveOffset' | 'isRunning' | 'isStale'>;
+export type BatchContext = Pick<EachBatchPayload, 'resolveOffset' | 'isStale'>;
 
 /**
  * One input partition: its open batch, its committer, and everything that must not interleave for it (recovery,
@@ -116,8 +116,8 @@ export class PartitionWorker {
     if (this.machine.can('takeBack')) {
       if (Date.now() - this.machine.since < this.deps.settings.fenceWaitMs) {
         // Someone else claimed the partition: expect the rebalance. Nothing is resolved, so these records are
-        // fetched again.
-        await sleep(500);
+        // fetched again. A shutdown ends the wait at once.
+        await sleep(500, undefined, { signal: this.deps.signal }).catch(() => undefined);
         return;
       }
       this.log.warn('no rebalance followed the fencing; taking the partition back');
@@ -134,7 +134,7 @@ export class PartitionWorker {
       }
     }
     for (const message of batch.messages) {
-      if (!ctx.isRunning() || ctx.isStale() || !this.machine.can('take')) return;
+      if (this.deps.signal.aborted || ctx.isStale() || !this.machine.can('take')) return;
       const offset = Number(message.offset);
       // Below `next`: already in an announced file (the old owner committed after our join). At or below
       // lastAppended: delivered twice.
@@ -193,7 +193,7 @@ export class PartitionWorker {
 
   private async flush(batch: OpenBatch, reason: CloseReason): Promise<void> {
     const drop = (why: string) => this.deps.metrics.batchesDropped.inc({ topic: this.topic, reason: why });
-    if (!this.machine.isCurrent(batch.epoch) || !this.machine.can('flush') || this.deps.isStopping()) return drop('stale');
+    if (!this.machine.isCurrent(batch.epoch) || !this.machine.can('flush') || this.deps.signal.aborted) return drop('stale');
     this.machine.enter('flush');
     const isCurrent = () => this.machine.isCurrent(batch.epoch);
     try {
@@ -210,7 +210,7 @@ export class PartitionWorker {
       if (fenced) this.log.warn({ err: error, firstOffset: batch.firstOffset }, 'fenced by a newer owner of this partition; batch dropped');
       else this.log.error({ err: error, firstOffset: batch.firstOffset }, 'batch failed; its records will be read again');
       drop(fenced ? 'fenced' : 'failed');
-      if (!this.deps.isStopping()) this.deps.seek(this.topic, this.partition, this.next);
+      if (!this.deps.signal.aborted) this.deps.seek(this.topic, this.partition, this.next);
     }
   }
 

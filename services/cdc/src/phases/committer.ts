@@ -26,14 +26,15 @@ export class BatchCommitter {
     private readonly publisher: Publisher,
     private readonly checkpoints: CheckpointLog,
     private readonly metrics: CdcMetrics,
-    private readonly isStopping: () => boolean,
+    /** the service's stop: a failed transaction is not retried once it is aborted */
+    private readonly signal: AbortSignal,
   ) {}
 
   async commit(batch: PendingBatch): Promise<void> {
     const { streamId } = this;
     const messages = [...batch.messages, this.checkpoints.message(batch.checkpoint)];
     await this.publisher.publish(messages, {
-      shouldStop: this.isStopping,
+      signal: this.signal,
       // The checkpoint carries its own timestamp: finding it as the latest one means this very transaction committed.
       committedAlready: async () => sameCheckpoint(await this.checkpoints.load(), batch.checkpoint),
     });

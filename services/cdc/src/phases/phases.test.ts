@@ -13,6 +13,8 @@ import { StreamingPhase, type ChangeBatches } from './streaming-phase.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const AT = { t: 1764151872, i: 3 };
+/** the service's stop signal of a service not stopping */
+const running = new AbortController().signal;
 
 /** A publisher and a checkpoint log that keep what was committed in memory; `failures` fail the next publishes. */
 function fakes(options: { failures?: ('fail' | 'land')[] } = {}) {
@@ -38,7 +40,7 @@ function fakes(options: { failures?: ('fail' | 'land')[] } = {}) {
     },
   };
   const metrics = createCdcMetrics(new Registry());
-  const committer = new BatchCommitter('shop.orders', publisher, checkpoints, metrics, () => false);
+  const committer = new BatchCommitter('shop.orders', publisher, checkpoints, metrics, running);
   const checkpointsOf = () => committed.map((tx) => decodeCheckpoint(tx.find((m) => m.topic === 'checkpoints')!.message.value as Buffer));
   return { committed, committer, metrics, checkpointsOf };
 }
@@ -69,7 +71,7 @@ test('snapshot: each batch is committed with a resumable checkpoint, then a stre
     metrics: f.metrics,
     logger,
     settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
-    isStopping: () => false,
+    signal: running,
   });
   assert.deepEqual(await phase.run(null), AT);
   assert.deepEqual(opened, [null]);
@@ -101,7 +103,7 @@ test('snapshot: a stop request ends it with exit code 0 before the next batch', 
     metrics: f.metrics,
     logger,
     settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
-    isStopping: () => true,
+    signal: AbortSignal.abort(),
   });
   await assert.rejects(phase.run(null), (error: unknown) => error instanceof FatalError && error.exitCode === 0);
   assert.equal(f.committed.length, 0);
@@ -112,12 +114,16 @@ function batch(token: string | null, extra: Partial<ChangeBatch> = {}): ChangeBa
   return { messages, lastToken: token, positionOnly: false, lastClusterTime: AT, ops: token === null ? [] : [['insert', 1]], bytes: 10, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null, ...extra };
 }
 
-function scripted(batches: ChangeBatch[]): ChangeBatches & { closed: boolean } {
+/** The batches in order, then empty ones; `stop` is aborted as the last of them is handed over. */
+function scripted(batches: ChangeBatch[], stop?: AbortController): ChangeBatches & { closed: boolean } {
   const queue = [...batches];
   return {
     closed: false,
-    next: async () => queue.shift() ?? batch(null),
-    stop: () => undefined,
+    next: async () => {
+      const next = queue.shift() ?? batch(null);
+      if (queue.length === 0) stop?.abort();
+      return next;
+    },
     async close() {
       this.closed = true;
     },
@@ -126,7 +132,9 @@ function scripted(batches: ChangeBatch[]): ChangeBatches & { closed: boolean } {
 
 test('streaming: every batch with changes is committed with its last token; empty batches commit nothing', async () => {
   const f = fakes();
-  const batches = scripted([batch('T1'), batch(null), batch('T2')]);
+  // stops once both batches with changes are committed
+  const stop = new AbortController();
+  const batches = scripted([batch('T1'), batch(null), batch('T2')], stop);
   const phase = new StreamingPhase({
     committer: f.committer,
     open: () => batches,
@@ -134,8 +142,7 @@ test('streaming: every batch with changes is committed with its last token; empt
     logger,
     streamId: 'shop.orders',
     heartbeatIntervalMs: 60_000,
-    // stop once both batches with changes are committed
-    isStopping: () => f.committed.length >= 2,
+    signal: stop.signal,
   });
   const from = { kind: 'time' as const, at: null as never };
   assert.equal(await phase.run(from), from, 'a stopped stream resumes where it was');
@@ -148,15 +155,15 @@ test('streaming: every batch with changes is committed with its last token; empt
 
 test('streaming: a failed transaction that had committed is not sent again', async () => {
   const f = fakes({ failures: ['land'] });
-  let reads = 0;
+  const stop = new AbortController();
   const phase = new StreamingPhase({
     committer: f.committer,
-    open: () => scripted([batch('T1')]),
+    open: () => scripted([batch('T1')], stop),
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
     heartbeatIntervalMs: 60_000,
-    isStopping: () => ++reads > 1,
+    signal: stop.signal,
   });
   await phase.run({ kind: 'time', at: null as never });
   assert.equal(f.committed.length, 1, 'committed once, although the client saw a failure');
@@ -171,7 +178,7 @@ test('streaming: a stream end with CDC_ON_STREAM_END=stop commits the changes be
     logger,
     streamId: 'shop.orders',
     heartbeatIntervalMs: 60_000,
-    isStopping: () => false,
+    signal: running,
   });
   await assert.rejects(phase.run({ kind: 'time', at: null as never }), (error: unknown) => error instanceof FatalError && error.exitCode === 3 && /dropped/.test(error.message));
   assert.deepEqual(f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)), ['T1']);
@@ -186,7 +193,7 @@ test('streaming: an invalidate with reopen returns the point after it, checkpoin
     logger,
     streamId: 'shop.orders',
     heartbeatIntervalMs: 60_000,
-    isStopping: () => false,
+    signal: running,
   });
   assert.deepEqual(await phase.run({ kind: 'time', at: null as never }), { kind: 'after-end', token: 'T9' });
   const [checkpoint] = f.checkpointsOf();
@@ -210,23 +217,24 @@ test('streaming: a quiet stream commits its position alone once a heartbeat is d
     [260_000, position('P6')],
   ];
   let read = 0;
+  const stop = new AbortController();
   const phase = new StreamingPhase({
     committer: f.committer,
     open: () => ({
       next: async () => {
         const [at, next] = steps[read++]!;
+        if (read >= steps.length) stop.abort();
         now = at;
         return next;
       },
-      stop: () => undefined,
-      close: async () => undefined,
+        close: async () => undefined,
     }),
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
     heartbeatIntervalMs: 60_000,
     now: () => now,
-    isStopping: () => read >= steps.length,
+    signal: stop.signal,
   });
   await phase.run({ kind: 'token', token: 'P0' });
   assert.deepEqual(
@@ -239,15 +247,15 @@ test('streaming: a quiet stream commits its position alone once a heartbeat is d
 
 test('streaming: the position the stream was opened at is not committed again as a heartbeat', async () => {
   const f = fakes();
-  let reads = 0;
+  const stop = new AbortController();
   const phase = new StreamingPhase({
     committer: f.committer,
-    open: () => scripted([position('P0'), position('P1')]),
+    open: () => scripted([position('P0'), position('P1')], stop),
     metrics: f.metrics,
     logger,
     streamId: 'shop.orders',
     heartbeatIntervalMs: 1,
-    isStopping: () => ++reads >= 2,
+    signal: stop.signal,
   });
   await phase.run({ kind: 'token', token: 'P0' });
   assert.deepEqual(f.checkpointsOf().map((c) => (c.phase === 'stream' ? c.resume_token : null)), ['P1']);
@@ -271,7 +279,7 @@ test('snapshot replacing a lost history: its last transaction holds the snapshot
     metrics: f.metrics,
     logger,
     settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
-    isStopping: () => false,
+    signal: running,
   });
   await phase.run({ snapshotAt: AT, lastId: '{"$numberInt":"1"}', events: 1, replacesHistory: true });
   const checkpoints = f.checkpointsOf();
@@ -296,7 +304,7 @@ test('snapshot not replacing a lost history (initial): no marker', async () => {
     metrics: f.metrics,
     logger,
     settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
-    isStopping: () => false,
+    signal: running,
   });
   await phase.run(null);
   assert.deepEqual(f.committed.map((tx) => tx.length), [1], 'the stream checkpoint alone');

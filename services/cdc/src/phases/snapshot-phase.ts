@@ -19,7 +19,8 @@ export interface SnapshotPhaseDeps {
   metrics: CdcMetrics;
   logger: Logger;
   settings: { streamId: string; db: string; coll: string; topic: string; instance: string; maxMessageBytes: number };
-  isStopping(): boolean;
+  /** the service's stop: the snapshot ends before its next batch */
+  signal: AbortSignal;
 }
 
 /**
@@ -45,7 +46,7 @@ export class SnapshotPhase {
     let total = 0;
     let published = resumeFrom?.events ?? 0;
     for (;;) {
-      if (this.deps.isStopping()) throw new FatalError('stopped during snapshot; it resumes from its last checkpoint', { reason: 'stopped', exitCode: 0 });
+      if (this.deps.signal.aborted) throw new FatalError('stopped during snapshot; it resumes from its last checkpoint', { reason: 'stopped', exitCode: 0 });
       const docs = await reader.nextBatch();
       if (docs.length === 0) break;
       const messages: OutgoingMessage[] = [];

@@ -8,7 +8,6 @@ import { HeartbeatSchedule } from './heartbeat.js';
 /** Batches of changes from an open change stream (ChangeSource + ChangeBatcher; a fake in unit tests). */
 export interface ChangeBatches {
   next(): Promise<ChangeBatch>;
-  stop(): void;
   close(): Promise<void>;
 }
 
@@ -20,7 +19,8 @@ export interface StreamingPhaseDeps {
   streamId: string;
   /** a quiet stream checkpoints its position at least this often (CDC_HEARTBEAT_INTERVAL_MS) */
   heartbeatIntervalMs: number;
-  isStopping(): boolean;
+  /** the service's stop: the stream ends after the batch in hand is committed */
+  signal: AbortSignal;
   /** the clock of the heartbeat schedule (a fake in unit tests) */
   now?: () => number;
 }
@@ -34,18 +34,11 @@ export interface StreamingPhaseDeps {
  * with a FatalError after the changes read before it are committed.
  */
 export class StreamingPhase {
-  private batches: ChangeBatches | null = null;
-
   constructor(private readonly deps: StreamingPhaseDeps) {}
-
-  stop(): void {
-    this.batches?.stop();
-  }
 
   async run(from: ResumePoint): Promise<ResumePoint> {
     const { committer, logger, streamId } = this.deps;
     const batches = this.deps.open(from);
-    this.batches = batches;
     logger.info({ streamId, from: from.kind }, 'change stream opened');
     const heartbeat = new HeartbeatSchedule(this.deps.heartbeatIntervalMs, this.deps.now);
     let committedToken = from.kind === 'token' ? from.token : null;
@@ -79,13 +72,12 @@ export class StreamingPhase {
           await inFlight;
           return { kind: 'after-end', token: batch.reopenAfter };
         }
-        if (this.deps.isStopping()) {
+        if (this.deps.signal.aborted) {
           await inFlight;
           return from;
         }
       }
     } finally {
-      this.batches = null;
       await inFlight.catch(() => undefined);
       await batches.close();
     }

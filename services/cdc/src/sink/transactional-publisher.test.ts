@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { createLogger, type Kafka } from '@cdc/core';
 import { TransactionalPublisher } from './transactional-publisher.js';
 
-/** A client double: every producer it makes records its sends; the first commits fail as `commitFailure` says. */
-function fakeKafka(commitFailures: Error[]) {
+/** A client double: every producer it makes records its sends; the first commits fail as `commitFailure` says, then `stop` is aborted. */
+function fakeKafka(commitFailures: Error[], stop?: AbortController) {
   const sent: number[] = [];
   let active = false;
   const kafka = {
@@ -20,6 +20,7 @@ function fakeKafka(commitFailures: Error[]) {
       commit: async () => {
         active = false;
         const failure = commitFailures.shift();
+        if (commitFailures.length === 0) stop?.abort();
         if (failure) throw failure;
       },
       abort: async () => {
@@ -43,9 +44,10 @@ test('after an ambiguous failure the batch is not sent again when the check find
 });
 
 test('a record refused as too large: the error names the settings to change, and the batch is retried until stopped', async () => {
-  const { kafka, sent } = fakeKafka([Object.assign(new Error('Broker: Message size too large'), { code: 10 }), new Error('MSG_SIZE_TOO_LARGE')]);
+  const stop = new AbortController();
+  const { kafka, sent } = fakeKafka([Object.assign(new Error('Broker: Message size too large'), { code: 10 }), new Error('MSG_SIZE_TOO_LARGE')], stop);
   const publisher = new TransactionalPublisher(kafka, settings, logger);
-  const error = await publisher.publish(batch, { shouldStop: () => sent.length >= 2 }).catch((e: unknown) => e);
+  const error = await publisher.publish(batch, { signal: stop.signal }).catch((e: unknown) => e);
   assert.match(String(error), /Kafka refused a record of 1 bytes as too large \(MSG_SIZE_TOO_LARGE\).*KAFKA_MAX_MESSAGE_BYTES=5000.*CDC_MAX_MESSAGE_BYTES/);
   assert.deepEqual(sent, [1, 1]);
 });

@@ -12,8 +12,8 @@ export interface Publisher {
 }
 
 export interface PublishOptions {
-  /** a hard stop: give up instead of retrying (the batch stays uncommitted and is read again on restart) */
-  shouldStop?: () => boolean;
+  /** the service's stop: give up instead of retrying (the batch stays uncommitted and is read again on restart) */
+  signal?: AbortSignal;
   /** after a failure, whether the broker committed the transaction anyway (checked before sending it again) */
   committedAlready?: () => Promise<boolean>;
 }
@@ -44,7 +44,7 @@ export class TransactionalPublisher implements Publisher {
       { messages },
       {
         landed: options.committedAlready,
-        shouldStop: options.shouldStop,
+        signal: options.signal,
         baseDelayMs: this.settings.retryBackoffMs,
         explain: (error) => explainTooLarge(error, messages, this.settings.maxMessageBytes),
         logger: this.logger,

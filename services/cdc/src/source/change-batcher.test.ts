@@ -4,6 +4,8 @@ import { Int32, Timestamp, type ChangeStreamDocument } from 'mongodb';
 import { ChangeBatcher, type BatcherSettings } from './change-batcher.js';
 import { StreamPosition } from './change-source.js';
 
+/** the stop signal of a service not stopping */
+const running = new AbortController().signal;
 const settings: BatcherSettings = {
   streamId: 'shop.orders',
   db: 'shop',
@@ -51,7 +53,7 @@ function feed(changes: (ChangeStreamDocument | StreamPosition)[]) {
 
 test('a batch closes at its event count and carries the last token, cluster time and op counts', async () => {
   const changes = [change('insert'), change('delete'), change('insert'), change('insert')];
-  const batcher = new ChangeBatcher(feed(changes), settings);
+  const batcher = new ChangeBatcher(feed(changes), settings, running);
   const first = await batcher.next();
   assert.equal(first.messages.length, 3);
   assert.equal(first.lastToken, (changes[2]!._id as { _data: string })._data);
@@ -65,14 +67,15 @@ test('a batch closes at its event count and carries the last token, cluster time
 });
 
 test('a batch closes at its byte bound and by age; a quiet stream gives an empty batch only when stopped', async () => {
-  const bySize = new ChangeBatcher(feed([change('insert'), change('insert'), change('insert')]), { ...settings, batchMaxEvents: 100, batchMaxBytes: 10 });
+  const bySize = new ChangeBatcher(feed([change('insert'), change('insert'), change('insert')]), { ...settings, batchMaxEvents: 100, batchMaxBytes: 10 }, running);
   assert.equal((await bySize.next()).messages.length, 1);
   const started = Date.now();
-  const byAge = new ChangeBatcher(feed([change('insert')]), { ...settings, batchMaxEvents: 100 });
+  const byAge = new ChangeBatcher(feed([change('insert')]), { ...settings, batchMaxEvents: 100 }, running);
   assert.equal((await byAge.next()).messages.length, 1);
   assert.ok(Date.now() - started >= settings.batchMaxWaitMs - 5);
-  const quiet = new ChangeBatcher(feed([]), settings);
-  setTimeout(() => quiet.stop(), 30);
+  const stop = new AbortController();
+  const quiet = new ChangeBatcher(feed([]), settings, stop.signal);
+  setTimeout(() => stop.abort(), 30);
   const empty = await quiet.next();
   assert.equal(empty.messages.length, 0);
   assert.equal(empty.lastToken, null);
@@ -83,7 +86,7 @@ test('oversize and unserializable changes become dead letters with their reason 
   const looping: Record<string, unknown> = { _id: 2 };
   looping.loop = looping;
   const broken = change('insert', { fullDocument: looping });
-  const batch = await new ChangeBatcher(feed([big, broken, change('insert')]), settings).next();
+  const batch = await new ChangeBatcher(feed([big, broken, change('insert')]), settings, running).next();
   assert.equal(batch.messages.length, 3, 'nothing dropped');
   assert.deepEqual(batch.messages.map((m) => m.topic), ['orders-cdc.dlq', 'orders-cdc.dlq', 'orders-cdc']);
   assert.deepEqual(batch.deadLetters.map((d) => d.reason), ['oversize', 'serialize_failed']);
@@ -93,7 +96,7 @@ test('oversize and unserializable changes become dead letters with their reason 
 
 test('stop mode: a drop ends the batch before it, with the operator message; the drop itself is not checkpointed', async () => {
   const before = change('insert');
-  const batch = await new ChangeBatcher(feed([before, change('drop'), change('invalidate')]), settings).next();
+  const batch = await new ChangeBatcher(feed([before, change('drop'), change('invalidate')]), settings, running).next();
   assert.equal(batch.messages.length, 1);
   assert.equal(batch.lastToken, (before._id as { _data: string })._data);
   assert.match(batch.fatal!, /saw 'drop'.*CDC_ON_STREAM_END=reopen/);
@@ -103,7 +106,7 @@ test('stop mode: a drop ends the batch before it, with the operator message; the
 
 test('reopen mode: drop then invalidate ends the batch at the invalidate, to reopen after it', async () => {
   const invalidate = change('invalidate');
-  const batch = await new ChangeBatcher(feed([change('insert'), change('drop'), invalidate, change('insert')]), { ...settings, onStreamEnd: 'reopen' }).next();
+  const batch = await new ChangeBatcher(feed([change('insert'), change('drop'), invalidate, change('insert')]), { ...settings, onStreamEnd: 'reopen' }, running).next();
   assert.equal(batch.messages.length, 1);
   assert.equal(batch.fatal, null);
   assert.deepEqual(batch.streamEnds.map((e) => e.type), ['drop', 'invalidate']);
@@ -112,14 +115,14 @@ test('reopen mode: drop then invalidate ends the batch at the invalidate, to reo
 });
 
 test('a stream position alone is handed over at once; after changes it moves the batch token past them', async () => {
-  const alone = await new ChangeBatcher(feed([new StreamPosition('P1')]), settings).next();
+  const alone = await new ChangeBatcher(feed([new StreamPosition('P1')]), settings, running).next();
   assert.deepEqual([alone.positionOnly, alone.lastToken, alone.messages.length], [true, 'P1', 0]);
   const insert = change('insert');
-  const batcher = new ChangeBatcher(feed([insert, new StreamPosition('P2'), change('insert')]), settings);
+  const batcher = new ChangeBatcher(feed([insert, new StreamPosition('P2'), change('insert')]), settings, running);
   const after = await batcher.next();
   assert.deepEqual([after.positionOnly, after.messages.length], [false, 2], 'the position does not end a batch of changes');
   assert.equal(after.lastClusterTime!.i, (insert.clusterTime as Timestamp).low + 1, 'the cluster time stays the last change\'s');
   assert.notEqual(after.lastToken, 'P2', 'a later change moves the token on again');
-  const withPositionLast = await new ChangeBatcher(feed([change('insert'), new StreamPosition('P3')]), settings).next();
+  const withPositionLast = await new ChangeBatcher(feed([change('insert'), new StreamPosition('P3')]), settings, running).next();
   assert.deepEqual([withPositionLast.positionOnly, withPositionLast.lastToken, withPositionLast.messages.length], [false, 'P3', 1]);
 });

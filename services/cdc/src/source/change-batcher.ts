@@ -42,17 +42,12 @@ interface ChangeFeed {
 
 /** change → envelope → Kafka record, gathered into batches bounded by events, bytes and age. */
 export class ChangeBatcher {
-  private stopping = false;
-
   constructor(
     private readonly feed: ChangeFeed,
     private readonly settings: BatcherSettings,
+    /** the service's stop: ends the batch being read as soon as the current change is handled */
+    private readonly signal: AbortSignal,
   ) {}
-
-  /** Ends the batch being read as soon as the current change is handled. */
-  stop(): void {
-    this.stopping = true;
-  }
 
   async next(): Promise<ChangeBatch> {
     const { topic, maxMessageBytes, batchMaxWaitMs } = this.settings;
@@ -60,7 +55,7 @@ export class ChangeBatcher {
     const batch: ChangeBatch = { messages: [], lastToken: null, positionOnly: false, lastClusterTime: null, ops: [], bytes: 0, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null };
     const ops = new Map<string, number>();
     let firstAt = 0;
-    while (!buffer.full && !this.stopping) {
+    while (!buffer.full && !this.signal.aborted) {
       if (buffer.length > 0 && Date.now() - firstAt >= batchMaxWaitMs) break;
       const change = await this.feed.tryNext();
       if (!change) continue;

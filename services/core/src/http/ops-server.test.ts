@@ -31,9 +31,9 @@ test('healthz, readyz and metrics answer over HTTP', async () => {
 });
 
 test('a failing readiness check turns /readyz to 503 with its reason and a metric, and back when it clears', async () => {
-  let stopping = false;
+  const stopping = new AbortController();
   let volume: string | null = null;
-  const readiness = new Readiness(() => stopping);
+  const readiness = new Readiness(stopping.signal);
   readiness.setStarted(true);
   readiness.add('volume', () => volume);
   const ops = await startOpsServer({ service: 'test-svc', port: 0, host: '127.0.0.1', logger: createLogger({ service: 'test', level: 'silent' }), readiness });
@@ -48,7 +48,7 @@ test('a failing readiness check turns /readyz to 503 with its reason and a metri
     assert.match(await (await fetch(`${base}/metrics`)).text(), /test_svc_not_ready\{check="volume",service="test-svc"\} 1/);
     volume = null;
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
-    stopping = true;
+    stopping.abort();
     assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), { ready: false, reasons: { stopping: 'shutting down' } });
   } finally {
     await ops.close();

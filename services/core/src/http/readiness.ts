@@ -10,7 +10,8 @@ export class Readiness {
   private started = false;
   private readonly checks = new Map<string, ReadinessCheck>();
 
-  constructor(private readonly stopping: () => boolean = () => false) {}
+  /** the service's stop (`Shutdown.signal`): not ready from the moment it is aborted */
+  constructor(private readonly stopSignal: AbortSignal = new AbortController().signal) {}
 
   setStarted(started: boolean): void {
     this.started = started;
@@ -24,7 +25,7 @@ export class Readiness {
   /** Why the service is not ready, per check; empty when it is. */
   reasons(): Record<string, string> {
     const reasons: Record<string, string> = {};
-    if (this.stopping()) reasons.stopping = 'shutting down';
+    if (this.stopSignal.aborted) reasons.stopping = 'shutting down';
     else if (!this.started) reasons.starting = 'starting';
     for (const [name, check] of this.checks) {
       const reason = check();

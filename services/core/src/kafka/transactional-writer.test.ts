@@ -231,7 +231,7 @@ test('retried: a failure reads as `explain` says, in the log and when thrown', a
   await assert.rejects(
     writer.writeUntilCommitted(
       { messages },
-      { ...quick, explain: (error) => new Error(`explained: ${(error as Error).message}`), onRetry: ({ error }) => void seen.push(error), shouldStop: () => seen.length >= 2 },
+      { ...quick, explain: (error) => new Error(`explained: ${(error as Error).message}`), onRetry: ({ error }) => void seen.push(error), isWanted: () => seen.length < 2 },
     ),
     /explained: MSG_SIZE_TOO_LARGE/,
   );

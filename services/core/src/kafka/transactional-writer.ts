@@ -196,7 +196,10 @@ export interface RetryTransactionOptions {
   landed?: () => Promise<boolean>;
   /** besides a closed writer and a stuck client, which are never retried (default: everything else) */
   isTransient?: (error: unknown) => boolean;
-  shouldStop?: () => boolean;
+  /** false once the transaction is no longer wanted (its batch gone stale): no further attempt, the last error is thrown */
+  isWanted?: () => boolean;
+  /** the service's stop: no further attempt, a backoff wait under way ends at once */
+  signal?: AbortSignal;
   baseDelayMs?: number;
   /** how a failure reads in the retry log and when thrown */
   explain?: (error: unknown) => unknown;
@@ -219,8 +222,12 @@ export interface TransactionAttempts {
  */
 export async function retryTransaction(target: TransactionAttempts, options: RetryTransactionOptions & { logger: Logger }): Promise<void> {
   const explain = options.explain ?? ((error: unknown) => error);
+  const wanted = options.isWanted ?? (() => true);
+  let lastError: unknown;
   await retry(
     async (attempt) => {
+      // gone stale during the backoff wait: claiming the id again would fence its new owner
+      if (attempt > 1 && !wanted()) throw lastError;
       if (attempt > 1 && options.landed) {
         await target.claim();
         if (await options.landed()) {
@@ -235,12 +242,13 @@ export async function retryTransaction(target: TransactionAttempts, options: Ret
       }
     },
     {
-      isTransient: (error) => !target.isClosed?.() && !(error instanceof ClientStuckError) && (options.isTransient?.(error) ?? true),
+      isTransient: (error) => !target.isClosed?.() && !(error instanceof ClientStuckError) && wanted() && (options.isTransient?.(error) ?? true),
       maxAttempts: Number.POSITIVE_INFINITY,
       baseDelayMs: options.baseDelayMs ?? 500,
       maxDelayMs: 30_000,
-      shouldStop: options.shouldStop,
+      signal: options.signal,
       onRetry: (info) => {
+        lastError = info.error;
         options.onRetry?.(info);
         options.logger.warn({ err: info.error, attempt: info.attempt, backoffMs: info.delayMs }, 'transaction failed; retrying with a new producer');
       },

@@ -42,17 +42,6 @@ test('a permanent error is thrown at once; attempts are bounded', async () => {
   assert.equal(calls, 3);
 });
 
-test('shouldStop ends the retries', async () => {
-  let calls = 0;
-  await assert.rejects(
-    retry(async () => {
-      calls++;
-      throw new Error('503');
-    }, { isTransient: () => true, maxAttempts: 10, sleep: noSleep, shouldStop: () => calls >= 2 }),
-  );
-  assert.equal(calls, 2);
-});
-
 test('by default an error is retried when it says it is retriable, and thrown at once when it does not', async () => {
   let calls = 0;
   const result = await retry(

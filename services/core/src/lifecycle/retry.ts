@@ -13,8 +13,6 @@ export interface RetryOptions {
   maxDelayMs?: number;
   /** called before each wait (for logs and metrics) */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
-  /** checked after each failure: true throws the last error instead of trying again (a batch gone stale) */
-  shouldStop?: () => boolean;
   /** aborted: no further attempt, and a wait under way ends at once; the last error is thrown */
   signal?: AbortSignal;
   /** injectable for tests */
@@ -45,16 +43,15 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
 /** Runs `task` until it succeeds, an error that is not transient occurs, the attempts run out, or it is told to stop. */
 export async function retry<T>(task: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   const { isTransient = isRetriable, baseDelayMs = 500, maxDelayMs = 30000, random = Math.random, sleep = abortableSleep, signal } = options;
-  const stopped = () => signal?.aborted === true || options.shouldStop?.() === true;
   for (let attempt = 1; ; attempt++) {
     try {
       return await task(attempt);
     } catch (error) {
-      if (!isTransient(error) || attempt >= options.maxAttempts || stopped()) throw error;
+      if (!isTransient(error) || attempt >= options.maxAttempts || signal?.aborted) throw error;
       const delayMs = backoffDelay(attempt, baseDelayMs, maxDelayMs, random);
       options.onRetry?.({ attempt, delayMs, error });
       await sleep(delayMs, signal);
-      if (stopped()) throw error;
+      if (signal?.aborted) throw error;
     }
   }
 }

@@ -14,9 +14,10 @@ test('steps run in reverse order, failures do not stop later steps', async () =>
     order.push('flush');
     throw new Error('flush failed');
   });
-  shutdown.register('stop intake', () => void order.push('intake'));
+  shutdown.register('stop intake', () => void order.push(`intake (signal aborted: ${shutdown.signal.aborted})`));
+  assert.equal(shutdown.signal.aborted, false);
   await shutdown.run(0);
-  assert.deepEqual(order, ['intake', 'flush', 'clients']);
+  assert.deepEqual(order, ['intake (signal aborted: true)', 'flush', 'clients']);
   assert.equal(exitCode, 1);
 });
 

@@ -5,10 +5,12 @@ export type ShutdownStep = { name: string; run: () => Promise<void> | void };
 /**
  * Graceful shutdown: on SIGTERM/SIGINT run the registered steps in reverse order of registration
  * (stop intake first, close clients last), and exit within a deadline even if a step hangs.
+ * `signal` is the service's one "stopping": aborted as the shutdown starts, before the first step.
  */
 export class Shutdown {
   private readonly steps: ShutdownStep[] = [];
   private started: Promise<void> | null = null;
+  private readonly controller = new AbortController();
 
   constructor(
     private readonly logger: Logger,
@@ -31,8 +33,9 @@ export class Shutdown {
     }
   }
 
-  get requested(): boolean {
-    return this.started !== null;
+  /** Aborted once the shutdown has begun: loops end, retries give up, waits under way end at once. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
   }
 
   /**
@@ -41,6 +44,7 @@ export class Shutdown {
    * Kafka client) would keep the process there for ever.
    */
   abort(reason: string): void {
+    this.controller.abort();
     this.logger.error(`${reason}: killing the process`);
     this.kill();
   }
@@ -48,6 +52,7 @@ export class Shutdown {
   /** Run every step once; a failing step is logged and the next still runs. */
   run(exitCode = 0): Promise<void> {
     if (this.started) return this.started;
+    this.controller.abort();
     this.started = (async () => {
       const timer = setTimeout(() => this.abort(`shutdown deadline of ${this.deadlineMs} ms exceeded`), this.deadlineMs);
       timer.unref();

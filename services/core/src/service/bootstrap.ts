@@ -21,6 +21,8 @@ export interface ServiceContext<C> {
   logger: Logger;
   ops: OpsServer;
   shutdown: Shutdown;
+  /** The service's one "stopping" (`shutdown.signal`): aborted as the shutdown starts; every unit is given it. */
+  signal: AbortSignal;
   /** Set by the service once connected and working; served on /readyz. */
   setReady(ready: boolean): void;
   /** A condition that turns /readyz to 503 with its reason while it holds (after start too). */
@@ -49,7 +51,7 @@ export async function runService<S extends EnvSchema>(
   const logger = createLogger({ service, level: config.LOG_LEVEL, instance: config.SERVICE_INSTANCE });
   logger.info({ config: describeConfig(schema, config) }, 'starting');
   const shutdown = new Shutdown(logger, config.SHUTDOWN_TIMEOUT_MS);
-  const readiness = new Readiness(() => shutdown.requested);
+  const readiness = new Readiness(shutdown.signal);
   shutdown.installSignalHandlers();
   process.on('unhandledRejection', (reason) => {
     logger.fatal({ err: reason }, 'unhandled rejection');
@@ -74,6 +76,7 @@ export async function runService<S extends EnvSchema>(
       logger,
       ops,
       shutdown,
+      signal: shutdown.signal,
       setReady: (value) => readiness.setStarted(value),
       addReadinessCheck: (name, check) => readiness.add(name, check),
       fail: (error) => void fail(error),

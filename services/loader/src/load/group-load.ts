@@ -25,7 +25,7 @@ export class GroupLoad<O> {
       health.loaded();
       return outcomes;
     } catch (error) {
-      if (!this.deps.isStopping()) health.failed(error);
+      if (!this.deps.signal.aborted) health.failed(error);
       throw error;
     } finally {
       endTimer();

@@ -7,7 +7,7 @@ import type { JobCounter } from '../sink/bigquery-load.js';
 import type { FileStore, SourceOf, StagingBucket, Warehouse } from '../sink/ports.js';
 import type { LoaderMetrics } from '../metrics.js';
 import type { LoadHealth } from '../load-health.js';
-import type { FaultPoints } from './fault-points.js';
+import type { LoaderFaultPoints } from './fault-points.js';
 import type { Quarantine } from './quarantine.js';
 import { retryStep, type StepRetryDeps } from './step-retry.js';
 import type { ReadyFile } from './entries.js';
@@ -42,7 +42,7 @@ export interface GroupLoadDeps<O> extends StepRetryDeps {
   views: ViewUpdates | null;
   completions: SnapshotDeletes;
   quarantine: Quarantine;
-  faults: FaultPoints;
+  faults: LoaderFaultPoints;
   metrics: LoaderMetrics;
   /** told of every failed attempt and every group done: readiness and the failing metrics */
   health: Pick<LoadHealth, 'failed' | 'loaded'>;

@@ -15,7 +15,8 @@ export interface QuarantineDeps {
   logger: Logger;
   filesTopic: string;
   retry: RetrySettings;
-  isStopping(): boolean;
+  /** the service's stop: retries end */
+  signal: AbortSignal;
 }
 
 /**
@@ -83,7 +84,7 @@ export class Quarantine {
       maxAttempts: settings.attempts,
       baseDelayMs: settings.baseMs,
       maxDelayMs: settings.maxMs,
-      shouldStop: () => this.deps.isStopping(),
+      signal: this.deps.signal,
     });
   }
 }

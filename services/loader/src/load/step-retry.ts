@@ -15,8 +15,8 @@ export interface StepRetryDeps {
   /** told of every failed attempt: readiness and the failing metrics */
   health: { failed(error: unknown): void };
   logger: Logger;
-  /** true from the first shutdown step on: retries end */
-  isStopping(): boolean;
+  /** the service's stop, aborted as the shutdown starts: retries end, a backoff wait under way ends at once */
+  signal: AbortSignal;
 }
 
 // A step retries at once only what goes away by itself (network, 5xx, quota). A downstream fault (permission,
@@ -30,7 +30,7 @@ export function retryStep<T>(deps: StepRetryDeps, name: string, files: readonly 
     maxAttempts: deps.retry.attempts,
     baseDelayMs: deps.retry.baseMs,
     maxDelayMs: deps.retry.maxMs,
-    shouldStop: () => deps.isStopping(),
+    signal: deps.signal,
     onRetry: ({ attempt, delayMs, error }) => {
       metrics.retries.inc({ step: name });
       deps.health.failed(error);

@@ -24,18 +24,19 @@ export function planScan(paths: readonly string[]): LoadableFile[] {
 export class DirectoryPollSource {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  private stopping = false;
 
   constructor(
     private readonly local: LocalFiles,
     private readonly groups: FileGroups,
     private readonly logger: Logger,
     private readonly settings: DirectoryPollSettings,
+    /** the service's stop: no scan starts once it is aborted */
+    private readonly signal: AbortSignal,
   ) {}
 
   start(): void {
     const tick = () => {
-      if (this.stopping || this.running) return;
+      if (this.signal.aborted || this.running) return;
       this.running = this.scan()
         .catch((error: unknown) => this.logger.error({ err: error }, 'scan failed; next scan retries'))
         .finally(() => (this.running = null));
@@ -52,8 +53,8 @@ export class DirectoryPollSource {
     await Promise.allSettled(files.map((file) => this.groups.submit(file, { key: null, event: null, source: null })));
   }
 
+  /** A shutdown step: waits for the scan under way. */
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }

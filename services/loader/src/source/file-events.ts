@@ -29,7 +29,8 @@ export class FileEventsSource {
   private readonly progress = new Map<number, PartitionProgress>();
   private readonly paused = new Set<number>();
   private readonly highWatermarks = new Map<number, number>();
-  private stopping = false;
+  /** no longer consuming: stopped by the shutdown, or halted (committed offsets below the log start) */
+  private stoppedConsuming = false;
 
   constructor(
     kafka: Kafka,
@@ -39,6 +40,8 @@ export class FileEventsSource {
     private readonly settings: FileEventsSettings,
     /** a file neither loaded nor quarantined (not a shutdown): the service stops, the file comes again after a restart */
     private readonly fail: (error: unknown) => void,
+    /** the service's stop: events are no longer handed to the groups, which hand waiting files back */
+    private readonly signal: AbortSignal,
   ) {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
@@ -68,7 +71,7 @@ export class FileEventsSource {
   }
 
   private eachBatch({ batch, resolveOffset }: EachBatchPayload): void {
-    if (this.stopping || this.groups.stopped) return;
+    if (this.stoppedConsuming || this.signal.aborted) return;
     const { topic, partition } = batch;
     const progress = this.progressOf(partition);
     for (const message of batch.messages) {
@@ -103,7 +106,7 @@ export class FileEventsSource {
       },
       failed: (offset, error) => {
         // Stopping hands waiting files back: not loaded, not committed, delivered again after the restart.
-        if (this.stopping || this.groups.stopped) return;
+        if (this.stoppedConsuming || this.signal.aborted) return;
         this.logger.error({ err: error, topic, partition, offset }, 'file-ready event neither loaded nor quarantined');
         this.fail(error);
       },
@@ -139,7 +142,7 @@ export class FileEventsSource {
   }
 
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.stoppedConsuming = true;
     // Commits of files that finished loading go out before the consumer leaves (after the settled files' callbacks ran).
     await new Promise((resolve) => setImmediate(resolve));
     await Promise.all([...this.progress.values()].map((p) => p.settled()));

@@ -1,4 +1,4 @@
-import { retryTransaction, ServiceError, type Admin, type Consumer, type Kafka, type Logger, type OutgoingMessage } from '@cdc/core';
+import { NO_FAULTS, retryTransaction, ServiceError, type Admin, type Consumer, type Kafka, type Logger, type OutgoingMessage } from '@cdc/core';
 import { batchStats, type OpenBatch, type CloseReason } from '../transform/batch.js';
 import { deadLetterMessage } from '../transform/dead-letter.js';
 import { leftoverFiles, relativeFilePath, type FileRange } from './file-layout.js';
@@ -6,7 +6,7 @@ import { fileEventKey, fileReadyEvent, type WrittenFile } from './file-event.js'
 import type { FileStore } from './file-store.js';
 import { PartitionTransactions, type PartitionTransactionsSettings, type Transactions } from './partition-transactions.js';
 import type { ProcessorMetrics } from '../metrics.js';
-import { NO_FAULTS, type FaultPoints } from '../fault-points.js';
+import type { ProcessorFaultPoints } from '../fault-points.js';
 
 export interface CommitterSettings {
   groupId: string;
@@ -22,11 +22,12 @@ export interface CommitterDeps {
   store: FileStore;
   metrics: ProcessorMetrics;
   settings: CommitterSettings;
-  isStopping(): boolean;
+  /** the service's stop, aborted as the shutdown starts (or on a fatal error): a failed transaction is not retried */
+  signal: AbortSignal;
   /** the partition's transactional producer; unit tests pass a fake */
   createTransactions?: (settings: PartitionTransactionsSettings, logger: Logger) => Transactions;
   /** test fault injection (default: none) */
-  faults?: FaultPoints;
+  faults?: ProcessorFaultPoints;
 }
 
 class OwnershipLostError extends ServiceError {
@@ -42,7 +43,7 @@ class OwnershipLostError extends ServiceError {
  */
 export class BatchCommitter {
   private readonly transactions: Transactions;
-  private readonly faults: FaultPoints;
+  private readonly faults: ProcessorFaultPoints;
   /** the group's committed offset as last known (null: none) */
   #committed: number | null = null;
   /** next offset to turn into rows: the committed offset, or the partition's first offset when none */
@@ -125,7 +126,7 @@ export class BatchCommitter {
       const checksums = await store.writeAtomically(path, batch.rows);
       endTimer();
       written = { range, path, rows: batch.rows.length, checksums, stats, deadLetters: batch.deadLetters.length, compression: store.compression, writer: store.library };
-      this.faults.afterRename();
+      this.faults.reached('rename');
       const event = fileReadyEvent(written, new Date());
       messages.push({ topic: settings.filesTopic, message: { key: fileEventKey(topic, this.partition), value: JSON.stringify(event), headers: { file_id: event.file_id } } });
     }
@@ -146,7 +147,7 @@ export class BatchCommitter {
       { file: written?.path ?? null, rows: batch.rows.length, deadLetters: batch.deadLetters.length, firstOffset: range.firstOffset, lastOffset: range.lastOffset, reason, bytes: written?.checksums.bytes ?? 0 },
       written ? 'file committed' : 'dead letters committed',
     );
-    if (written) this.faults.afterCommit();
+    if (written) this.faults.reached('commit');
     return true;
   }
 
@@ -156,7 +157,6 @@ export class BatchCommitter {
    * batch = it had committed; unchanged = try again; anything else = another owner moved it.
    */
   private async transact(batch: OpenBatch, messages: OutgoingMessage[], isCurrent: () => boolean): Promise<void> {
-    const stale = () => !isCurrent() || this.deps.isStopping();
     await retryTransaction(
       { claim: () => this.transactions.fence(), write: () => this.transactions.commit(messages, batch.lastOffset + 1) },
       {
@@ -167,8 +167,9 @@ export class BatchCommitter {
           return false;
         },
         // fenced, another owner: not retried
-        isTransient: (error) => !(error instanceof ServiceError && !error.retriable) && !stale(),
-        shouldStop: stale,
+        isTransient: (error) => !(error instanceof ServiceError && !error.retriable),
+        isWanted: isCurrent,
+        signal: this.deps.signal,
         onRetry: () => this.deps.metrics.transactionRetries.inc({ topic: this.topic }),
         logger: this.log,
       },

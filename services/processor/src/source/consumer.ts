@@ -2,14 +2,14 @@ import { assignmentOf, createGroupConsumer, type HaltedPartition, type Admin, ty
 import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
-import { sigkillFaultPoints, type FaultPoints } from '../fault-points.js';
+import type { ProcessorFaultPoints } from '../fault-points.js';
 
 export interface ConsumerSettings extends WorkerSettings {
   topics: string[];
   sessionTimeoutMs: number;
   partitionsConcurrency: number;
-  crashAfterRename: number;
-  crashAfterCommit: number;
+  /** the tests' crash hooks */
+  faults: ProcessorFaultPoints;
   /** KAFKA_MAX_MESSAGE_BYTES: the largest record the consumer must be able to fetch */
   maxMessageBytes?: number;
   /** librdkafka's report of the assigned partitions it does not fetch (see createGroupConsumer) */
@@ -28,10 +28,8 @@ const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
 export class CdcTopicConsumer {
   private readonly workers = new Map<string, PartitionWorker>();
   private readonly consumer: Consumer;
-  private stopping = false;
   private timer: NodeJS.Timeout | null = null;
   private rebalances = 0;
-  private readonly faults: FaultPoints;
 
   constructor(
     private readonly kafka: Kafka,
@@ -40,8 +38,10 @@ export class CdcTopicConsumer {
     private readonly metrics: ProcessorMetrics,
     private readonly logger: Logger,
     private readonly settings: ConsumerSettings,
-    /** the service's way out (ServiceContext.fail); called once */
+    /** the service's way out (ServiceContext.fail, which aborts `signal`); called once */
     private readonly onFatal: (error: FatalError) => void,
+    /** the service's stop, aborted as the shutdown starts: batches are no longer taken, open ones are dropped */
+    private readonly signal: AbortSignal,
   ) {
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
@@ -50,7 +50,6 @@ export class CdcTopicConsumer {
       onHalted: settings.onHalted,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
     });
-    this.faults = sigkillFaultPoints({ afterRename: settings.crashAfterRename, afterCommit: settings.crashAfterCommit }, logger);
   }
 
   private onRebalance(kind: 'assign' | 'revoke', partitions: TopicPartition[]): void {
@@ -81,9 +80,9 @@ export class CdcTopicConsumer {
         logger: this.logger,
         settings: this.settings,
         seek: (t, p, offset) => this.seek(t, p, offset),
-        isStopping: () => this.stopping,
+        signal: this.signal,
         onFatal: (error) => this.fail(error),
-        faults: this.faults,
+        faults: this.settings.faults,
       });
       this.workers.set(key, worker);
     }
@@ -91,8 +90,7 @@ export class CdcTopicConsumer {
   }
 
   private fail(error: FatalError): void {
-    if (this.stopping) return;
-    this.stopping = true;
+    if (this.signal.aborted) return;
     this.onFatal(error);
   }
 
@@ -111,9 +109,9 @@ export class CdcTopicConsumer {
     await this.consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.partitionsConcurrency,
-      eachBatch: async ({ batch, resolveOffset, isRunning, isStale }) => {
-        if (this.stopping) return;
-        await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, isRunning, isStale });
+      eachBatch: async ({ batch, resolveOffset, isStale }) => {
+        if (this.signal.aborted) return;
+        await this.worker(batch.topic, batch.partition).consume(batch, { resolveOffset, isStale });
       },
     });
     const tickMs = Math.max(50, Math.min(1000, Math.floor(this.settings.limits.maxAgeMs / 4)));
@@ -123,9 +121,8 @@ export class CdcTopicConsumer {
     }, tickMs);
   }
 
-  /** SIGTERM: stop consuming, drop open batches (they are read again), release producers. */
+  /** A shutdown step (the signal is aborted: no batch is taken any more): drop open batches (they are read again), release producers. */
   async stop(): Promise<void> {
-    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     await this.consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error }, 'consumer disconnect failed'));
     await Promise.allSettled([...this.workers.values()].map((worker) => worker.close()));
