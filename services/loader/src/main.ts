@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
+import { connectOrExplain, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, volumeFreeGauge, watchKafkaReachability } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames } from '@cdc/core/gcp';
 import { loaderConfigSchema } from './config.js';
 import { createLoaderMetrics } from './metrics.js';
@@ -18,6 +18,7 @@ import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
 import { SnapshotCompletions } from './snapshot-completions.js';
+import { loaderAcls, loaderTopics } from './topics.js';
 
 await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shutdown, setReady, addReadinessCheck, fail }) => {
   const crashAfter = {
@@ -79,7 +80,7 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   shutdown.register('kafka reachability', () => reachability.stop());
   addReadinessCheck('kafka', reachability.check);
   await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
+    ensureTopicsWithRetry(admin, loaderTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
   );
   // At-least-once is enough for reports of quarantined files (a retried send may repeat one).
   const deadLetters = createProducer(kafka);
@@ -215,4 +216,4 @@ await runService('loader', loaderConfigSchema, async ({ config, logger, ops, shu
   logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-}, { topics: (config) => topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config) });
+}, { topics: loaderTopics, acls: loaderAcls });
