@@ -56,6 +56,11 @@ check_prerequisites() {
 # --- .env --------------------------------------------------------------------------------------------------------
 random_secret() { head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 
+# The passwords deploy.sh makes when .env has none: MongoDB's root and cdc users, the Kafka brokers' admin and the
+# SCRAM user of each service (KAFKA_<SERVICE>_PASSWORD).
+KAFKA_SERVICES=(cdc processor loader console)
+GENERATED_SECRETS=(MONGO_ROOT_PASSWORD MONGO_CDC_PASSWORD KAFKA_ADMIN_PASSWORD KAFKA_CDC_PASSWORD KAFKA_PROCESSOR_PASSWORD KAFKA_LOADER_PASSWORD KAFKA_CONSOLE_PASSWORD)
+
 # Creates .env from .env.example on the first run; fills empty required passwords (never changes a set value).
 prepare_env() {
   local dotenv_path="$ROOT_DIR/.env"
@@ -65,7 +70,7 @@ prepare_env() {
     info "created .env from .env.example"
   fi
   local key
-  for key in MONGO_ROOT_PASSWORD MONGO_CDC_PASSWORD; do
+  for key in "${GENERATED_SECRETS[@]}"; do
     if grep -qE "^${key}=[[:space:]]*$" "$dotenv_path"; then
       sed -i -E "s|^${key}=[[:space:]]*$|${key}=$(random_secret)|" "$dotenv_path"
       info "generated a random $key in .env"
@@ -77,6 +82,11 @@ prepare_env() {
   DOTENV=()
   dotenv_load "$ROOT_DIR/.env.example"
   dotenv_load "$dotenv_path"
+  # they go unquoted into the brokers' JAAS configuration and the SCRAM credential files
+  for key in KAFKA_ADMIN_PASSWORD KAFKA_CDC_PASSWORD KAFKA_PROCESSOR_PASSWORD KAFKA_LOADER_PASSWORD KAFKA_CONSOLE_PASSWORD; do
+    [[ "$(dotenv_get "$key")" =~ ^[A-Za-z0-9._~-]{16,}$ ]] \
+      || die "$key in .env: use 16 or more letters, digits, '.', '_', '~' or '-' (or leave it empty for a random one)"
+  done
 }
 
 # For commands other than up: read .env as it is (never create or change it). Compose still needs a value for
@@ -86,7 +96,7 @@ load_env() {
   dotenv_load "$ROOT_DIR/.env.example"
   dotenv_load "$ROOT_DIR/.env"
   local key
-  for key in MONGO_ROOT_PASSWORD MONGO_CDC_PASSWORD; do
+  for key in "${GENERATED_SECRETS[@]}"; do
     [[ -n "$(dotenv_get "$key")" ]] || export "$key=unused-by-this-command"
   done
 }
@@ -151,52 +161,29 @@ wait_completed() {
   done
 }
 
-# --- topics ------------------------------------------------------------------------------------------------------
-# topic_plan: the topics of cdc, processor and loader, each printed by the service itself for its configuration
-# (`--print-topics`, one short container run each, nothing else started), so names, partitions, replication and
-# topic configs have one source: NAME PARTITIONS REPLICATION CONFIGS (k=v,... or -) per line.
-topic_plan() {
+# --- Kafka: users, ACLs, topics ---------------------------------------------------------------------------------
+# kafka_plan: what the admin sets up (compose/kafka/admin.sh setup reads it): per service its SCRAM user and
+# password, the rights it needs and its topics, each printed by the service itself for its configuration
+# (`--print-acls`, `--print-topics`: short container runs, nothing else started), so names have one source.
+kafka_plan() {
   local service
-  for service in cdc processor loader; do
-    compose run --rm --no-deps -T "$service" --print-topics || die "$service could not print its topics (see above)"
-  done
+  for service in "${KAFKA_SERVICES[@]}"; do
+    printf 'user %s %s\n' "$service" "$(dotenv_get "KAFKA_${service^^}_PASSWORD")"
+    compose run --rm --no-deps -T "$service" --print-acls | sed "s/^/acl $service /" \
+      || die "$service could not print its Kafka rights (see above)"
+    compose run --rm --no-deps -T "$service" --print-topics | sed 's/^/topic /' \
+      || die "$service could not print its topics (see above)"
+  done | awk '$1 != "topic" || !seen[$2]++'   # a topic two services use (CDC, files topics): the first one's plan
 }
 
-# Creates the pipeline's topics (kafka-topics.sh in the kafka container); for existing topics applies the configs
-# and reports a partition count that differs (never changed here: adding partitions moves keys to other partitions).
-create_topics() {
+# As the admin, in the kafka container: the services' SCRAM users (passwords from .env, set again on every run), their
+# ACLs (and no others), the topics (created, or their configs applied). The plan, passwords included, goes in on
+# stdin: never on a command line or in a log.
+kafka_setup() {
   local plan
-  plan="$(topic_plan)"
-  # One shell in the container for all of it: each Kafka tool start is a JVM start.
-  local script name count rf configs
-  # shellcheck disable=SC2016 # a script for the container's shell: expanded there, not here
-  script='set -eu
-export KAFKA_HEAP_OPTS=-Xmx256m
-bin=/opt/kafka/bin; bs=localhost:9092
-existing="$($bin/kafka-topics.sh --bootstrap-server $bs --list)"
-ensure() {
-  name="$1"; partitions="$2"; rf="$3"; configs="$4"
-  if printf "%s\n" "$existing" | grep -qx "$name"; then
-    have="$($bin/kafka-topics.sh --bootstrap-server $bs --describe --topic "$name" | sed -n "s/.*PartitionCount: *\([0-9]*\).*/\1/p" | head -n 1)"
-    [ "$have" = "$partitions" ] || echo "    $name: $have partitions, $partitions configured (not changed: adding partitions moves keys)"
-    [ "$configs" = - ] || $bin/kafka-configs.sh --bootstrap-server $bs --alter --entity-type topics --entity-name "$name" --add-config "$configs" >/dev/null
-    echo "    $name: exists ($configs)"
-  else
-    set -- --bootstrap-server $bs --create --if-not-exists --topic "$name" --partitions "$partitions" --replication-factor "$rf"
-    old_ifs="$IFS"; IFS=,; [ "$configs" = - ] || for c in $configs; do set -- "$@" --config "$c"; done; IFS="$old_ifs"
-    $bin/kafka-topics.sh "$@" >/dev/null
-    echo "    $name: created ($partitions partitions, replication $rf, $configs)"
-  fi
-}
-'
-  local seen=" "
-  while read -r name count rf configs; do
-    # a topic that two services use (the CDC topics, the files topic) is planned by both: the first one counts
-    [[ -n "$name" && "$seen" != *" $name "* ]] || continue
-    seen+="$name "
-    script+="ensure '$name' '$count' '$rf' '$configs'"$'\n'
-  done <<<"$plan"
-  compose exec -T kafka sh -s <<<"$script" >&2 || die "topic creation failed"
+  plan="$(kafka_plan)"
+  printf '%s\n' "$plan" | compose exec -T kafka sh /usr/local/share/cdc/kafka-admin.sh setup >&2 \
+    || die "the Kafka set-up (users, ACLs, topics) failed"
 }
 
 # The analysis tool talks to its local emulator unless told --gcp.
@@ -236,8 +223,8 @@ deploy_up() {
   compose up -d --remove-orphans "${storage[@]}"
   wait_healthy "${storage[@]}"
 
-  step "Kafka topics"
-  create_topics
+  step "Kafka: the services' users and ACLs, the topics (as the admin)"
+  kafka_setup
 
   step "cdc"
   compose up -d cdc
@@ -268,6 +255,7 @@ deploy_up() {
                      http://$bind:$(dotenv_get PROCESSOR_HTTP_PORT 8082)/readyz        processor
                      http://$bind:$(dotenv_get LOADER_HTTP_PORT 8083)/readyz        loader
                      (/healthz: alive, /metrics: Prometheus)
+    kafka (host):    $(dotenv_get KAFKA_EXTERNAL_HOST 127.0.0.1):$(dotenv_get KAFKA_PORT 9092), SASL_PLAINTEXT + SCRAM-SHA-512 as cdc, processor or loader (KAFKA_*_PASSWORD in .env)
     status:          ./deploy.sh status
     logs:            ./deploy.sh logs [cdc|processor|loader|console|gcp-setup|mongo|kafka...]
     analysis tool:   ./deploy.sh analysis      (SQL prompt; \\help lists the ready-made commands)

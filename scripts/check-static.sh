@@ -67,10 +67,15 @@ trap 'rm -rf "$tmp"' EXIT
 cat >"$tmp/static.env" <<'EOF'
 MONGO_ROOT_PASSWORD=static-check-root
 MONGO_CDC_PASSWORD=static-check-cdc
+KAFKA_ADMIN_PASSWORD=static-check-kafka-admin
+KAFKA_CDC_PASSWORD=static-check-kafka-cdc
+KAFKA_PROCESSOR_PASSWORD=static-check-kafka-processor
+KAFKA_LOADER_PASSWORD=static-check-kafka-loader
+KAFKA_CONSOLE_PASSWORD=static-check-kafka-console
 EOF
 printf '{"type": "service_account"}\n' >"$tmp/key.json"
 # .env.example itself, as deploy.sh turns it into .env (passwords filled in)
-sed -e 's/^MONGO_ROOT_PASSWORD=$/MONGO_ROOT_PASSWORD=static-check-root/' -e 's/^MONGO_CDC_PASSWORD=$/MONGO_CDC_PASSWORD=static-check-cdc/' \
+sed -E 's/^(MONGO_ROOT|MONGO_CDC|KAFKA_ADMIN|KAFKA_CDC|KAFKA_PROCESSOR|KAFKA_LOADER|KAFKA_CONSOLE)_PASSWORD=$/&static-check-\1/' \
   .env.example >"$tmp/example.env"
 cp "$tmp/static.env" "$tmp/gcp.env"
 printf 'GOOGLE_APPLICATION_CREDENTIALS=%s\n' "$tmp/key.json" >>"$tmp/gcp.env"

@@ -5,7 +5,11 @@
 //  - depends_on waits for service_healthy or service_completed_successfully, never just "started";
 //  - every service logs with rotation (json-file with max-size and max-file);
 //  - all services share one network;
-//  - images not built here are pinned to an exact version (x.y.z tag or digest).
+//  - images not built here are pinned to an exact version (x.y.z tag or digest);
+//  - Kafka brokers authenticate every listener (no PLAINTEXT one) and authorize with ACLs, denying what no ACL allows;
+//  - every Kafka client service logs in with SASL as a user of its own, never the brokers' super user;
+//  - no password (a *PASSWORD* variable's value, a JAAS password) is on a command line: command, entrypoint or
+//    healthcheck.
 //   node scripts/lint/compose-policy.mjs CONFIG.json [LABEL]
 import { readFileSync } from 'node:fs';
 
@@ -44,6 +48,44 @@ for (const [name, service] of Object.entries(config.services ?? {})) {
   if (service.privileged) problems.push(`${where}: privileged`);
 }
 if (networks.size !== 1) problems.push(`services are on ${networks.size} networks (${[...networks].join(', ')}), expected one`);
+
+const services = Object.entries(config.services ?? {});
+const envOf = (service) => service.environment ?? {};
+const superUsers = new Set();
+for (const [name, service] of services) {
+  const env = envOf(service);
+  if (env.KAFKA_PROCESS_ROLES === undefined) continue;
+  for (const user of (env.KAFKA_SUPER_USERS ?? '').split(';')) if (user) superUsers.add(user.replace(/^User:/, ''));
+  for (const entry of (env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP ?? 'PLAINTEXT:PLAINTEXT').split(',')) {
+    const [listener, protocol] = entry.split(':');
+    if (!/^(SASL_PLAINTEXT|SASL_SSL|SSL)$/.test(protocol)) problems.push(`${name}: Kafka listener ${listener} is ${protocol}, without authentication`);
+  }
+  if (!env.KAFKA_AUTHORIZER_CLASS_NAME) problems.push(`${name}: Kafka broker without an authorizer (KAFKA_AUTHORIZER_CLASS_NAME)`);
+  if (env.KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND !== 'false') problems.push(`${name}: KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND is not "false"`);
+}
+const kafkaUsers = new Map();
+for (const [name, service] of services) {
+  const env = envOf(service);
+  if (env.KAFKA_BROKERS === undefined) continue;
+  if (!/^SASL_/.test(env.KAFKA_SECURITY_PROTOCOL ?? '')) problems.push(`${name}: Kafka client without SASL (KAFKA_SECURITY_PROTOCOL ${env.KAFKA_SECURITY_PROTOCOL || 'unset'})`);
+  const user = env.KAFKA_SASL_USERNAME;
+  if (!user) problems.push(`${name}: Kafka client without a user of its own (KAFKA_SASL_USERNAME)`);
+  else if (superUsers.has(user)) problems.push(`${name}: Kafka client logs in as the super user ${user}`);
+  else if (kafkaUsers.has(user)) problems.push(`${name}: Kafka user ${user} is also ${kafkaUsers.get(user)}'s: one user per service`);
+  else kafkaUsers.set(user, name);
+}
+const secrets = new Set();
+for (const [, service] of services) {
+  for (const [key, value] of Object.entries(envOf(service))) {
+    if (typeof value !== 'string' || value === '') continue;
+    if (/PASSWORD/.test(key)) secrets.add(value);
+    for (const [, password] of value.matchAll(/password="([^"]+)"/g)) secrets.add(password);
+  }
+}
+for (const [name, service] of services) {
+  const argv = [service.command, service.entrypoint, service.healthcheck?.test].flat(Infinity).filter((part) => typeof part === 'string');
+  for (const secret of secrets) if (argv.some((part) => part.includes(secret))) problems.push(`${name}: a password on its command line (command, entrypoint or healthcheck)`);
+}
 
 for (const p of problems) console.error(`compose policy (${label}): ${p}`);
 process.exit(problems.length > 0 ? 1 : 0);

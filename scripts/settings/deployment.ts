@@ -90,7 +90,27 @@ export const mongoServerSettings = {
   MONGO_CACHE_SIZE_GB: setting.int({ default: 1, min: 1, unit: 'GB', readBy: compose, description: 'WiredTiger cache of each mongod' }),
 };
 
+/** A SCRAM user of the compose broker, one per service (README "Kafka principals and ACLs"). */
+const kafkaServicePassword = (service: string) =>
+  setting.secret(
+    setting.text({
+      readBy: 'docker compose, deploy.sh',
+      description: `the password of User:${service}, the ${service}'s own SCRAM-SHA-512 principal on the compose broker, with ACLs for exactly what it does${service === 'console' ? ' (see, never read: the groups\' offsets and the topics\' ends)' : ''}; deploy.sh fills an empty one with a random one and sets it on every run`,
+    }),
+  );
+
 export const kafkaBrokerSettings = {
+  KAFKA_ADMIN_PASSWORD: setting.secret(
+    setting.text({
+      readBy: 'docker compose, deploy.sh',
+      description:
+        "the password of User:admin, the compose brokers' one super user (PLAIN on their ADMIN listener, inside the compose network only): inter-broker and controller traffic, and deploy.sh's set-up of users, ACLs and topics; deploy.sh fills an empty one with a random one",
+    }),
+  ),
+  KAFKA_CDC_PASSWORD: kafkaServicePassword('cdc'),
+  KAFKA_PROCESSOR_PASSWORD: kafkaServicePassword('processor'),
+  KAFKA_LOADER_PASSWORD: kafkaServicePassword('loader'),
+  KAFKA_CONSOLE_PASSWORD: kafkaServicePassword('console'),
   KAFKA_CLUSTER_ID: setting.text({
     default: 'b2KxPV1aQ3aO7pPEnbRr6w',
     readBy: compose,

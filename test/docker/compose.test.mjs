@@ -1,7 +1,8 @@
 // The product's main path in real containers, as a user runs it (npm run test:docker, after scripts/docker/run.sh
 // has a Docker engine, the Compose CLI and the stand-in base images ready): cp .env.example .env, ./deploy.sh,
-// ./test.sh, service processes killed while a writer inserts (nothing lost or doubled in BigQuery),
-// ./deploy.sh down --volumes; then the HA overlay (COMPOSE_HA=true) with the broker coordinating the processor group stopped mid-stream.
+// ./test.sh, the secured broker's refusals (a wrong password, a principal writing where it has no ACL), service
+// processes killed while a writer inserts (nothing lost or doubled in BigQuery), ./deploy.sh down --volumes; then the
+// HA overlay (COMPOSE_HA=true) with the broker coordinating the processor group stopped mid-stream.
 // MongoDB is the stand-in image (test/docker/compose.stand-ins.yml, via CDC_COMPOSE_OVERRIDES); every other
 // service runs from the project's compose files and Dockerfiles as shipped, with the .env.example defaults.
 import { after, before, describe, test } from 'node:test';
@@ -84,10 +85,28 @@ async function waitHealthy(service, timeoutMs = 5 * MINUTE) {
   }
 }
 
+/** One of Kafka's tools as the brokers' admin, in the kafka container (compose/kafka/admin.sh: no password in argv). */
+const kafkaAdminTool = async (tool, ...args) =>
+  runOk('docker', ['exec', await containerOf('kafka'), 'sh', '/usr/local/share/cdc/kafka-admin.sh', 'tool', tool, ...args], { quiet: true });
+
+/** docker compose on the deployed files, as deploy.sh runs it (scripts/lib/compose.sh) */
+const compose = (args, options) =>
+  run('bash', ['-c', 'ROOT_DIR="$PWD"; source scripts/lib/dotenv.sh; source scripts/lib/compose.sh; dotenv_load .env.example; dotenv_load .env; compose_init; compose "$@"', 'compose', ...args], options);
+
+/** A value of the deployed .env (deploy.sh filled the passwords in). */
+const dotenvValue = (key) => new RegExp(`^${key}=(.*)$`, 'm').exec(readFileSync(join(root, '.env'), 'utf8'))?.[1] ?? '';
+
+/** The end offset of each partition of a topic read by the processor's group (LOG-END-OFFSET), e.g. "0:12 1:0". */
+async function endOffsets(topic) {
+  const output = await kafkaAdminTool('kafka-consumer-groups.sh', '--describe', '--group', env.PROCESSOR_GROUP_ID);
+  const rows = output.split('\n').map((line) => line.trim().split(/\s+/)).filter((cells) => cells[1] === topic);
+  assert.ok(rows.length > 0, `no partition of ${topic} in: ${output}`);
+  return rows.map((cells) => `${cells[2]}:${cells[4]}`).sort().join(' ');
+}
+
 /** The compose service of the broker coordinating a consumer group (kafka, kafka-2, ...), asked of the cluster. */
 async function groupCoordinator(group) {
-  const args = ['exec', await containerOf('kafka'), '/opt/kafka/bin/kafka-consumer-groups.sh', '--bootstrap-server', 'localhost:9092', '--describe', '--group', group, '--state'];
-  const output = await runOk('docker', args, { quiet: true });
+  const output = await kafkaAdminTool('kafka-consumer-groups.sh', '--describe', '--group', group, '--state');
   const match = new RegExp(`^${group}\\s+([\\w-]+):\\d+`, 'm').exec(output);
   assert.ok(match, `no coordinator for group ${group} in: ${output}`);
   return match[1];
@@ -180,6 +199,45 @@ describe('docker compose deployment', { concurrency: false }, () => {
     // the GCS emulator and the volume init log nothing at their log levels; every other service logs its start
     for (const service of ['bigquery', 'cdc', 'console', 'gcp-setup', 'kafka', 'loader', 'mongo', 'processor']) {
       assert.ok(statSync(join(dir, `${service}.log`)).size > 0, `empty log of ${service}`);
+    }
+  });
+
+  test('the secured broker: a wrong password stops a service naming the variables; a user cannot write where it has no ACL; no password in a log', { timeout: 10 * MINUTE }, async () => {
+    const wrong = `wrong-${Date.now()}`;
+    const refused = await compose(['run', '--rm', '--no-deps', '-T', '-e', `KAFKA_SASL_PASSWORD=${wrong}`, 'processor'], { timeoutMs: 5 * MINUTE, quiet: true });
+    assert.notEqual(refused.code, 0, `the processor with a wrong password exited ${refused.code}`);
+    assert.match(refused.output, /Kafka refused the credentials: check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD/);
+    assert.doesNotMatch(refused.output, new RegExp(wrong));
+
+    // the loader's own user (its compose environment: no password on a command line) producing to a CDC topic,
+    // with the services' client and error reporting
+    const topic = env.PROCESSOR_TOPICS.split(',')[0];
+    const before = await endOffsets(topic);
+    const probe = `
+      import { createKafka, createLogger, kafkaAccessProblem, kafkaSecurityOf, kafkaSecuritySchema, parseConfig } from '@cdc/core';
+      const security = kafkaSecurityOf(parseConfig(kafkaSecuritySchema(), { dotenvPath: false }));
+      const kafka = createKafka({ brokers: process.env.KAFKA_BROKERS.split(','), clientId: 'acl-probe', logger: createLogger({ service: 'acl-probe', level: 'silent' }), security });
+      const producer = kafka.producer({ kafkaJS: { acks: -1, allowAutoTopicCreation: false }, 'message.timeout.ms': 60000 });
+      await producer.connect();
+      try {
+        await producer.send({ topic: process.argv[1], messages: [{ key: 'forged', value: 'forged' }] });
+        console.log('WRITTEN');
+      } catch (error) {
+        console.log('REFUSED: ' + (kafkaAccessProblem(error) ?? 'another error') + ': ' + error.message);
+        process.exitCode = 3;
+      }
+      await producer.disconnect();`;
+    const forged = await compose(['run', '--rm', '--no-deps', '-T', '--entrypoint', 'node', 'loader', '--input-type=module', '-e', probe, topic], { timeoutMs: 5 * MINUTE, quiet: true });
+    assert.equal(forged.code, 3, `the loader's user writing ${topic}: ${forged.output}`);
+    assert.match(forged.output, /REFUSED: Kafka authenticated the client but its principal has no ACL for this \(the principal is KAFKA_SASL_USERNAME\): .*[Aa]uthoriz/);
+    assert.equal(await endOffsets(topic), before, `nothing written to ${topic}`);
+
+    const passwords = ['KAFKA_ADMIN_PASSWORD', 'KAFKA_CDC_PASSWORD', 'KAFKA_PROCESSOR_PASSWORD', 'KAFKA_LOADER_PASSWORD', 'KAFKA_CONSOLE_PASSWORD'].map(dotenvValue);
+    assert.ok(passwords.every((password) => /^[0-9a-f]{48}$/.test(password)), 'deploy.sh generated every Kafka password');
+    const ids = (await runOk('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${env.COMPOSE_PROJECT_NAME}`], { quiet: true })).split('\n').filter(Boolean);
+    for (const id of ids) {
+      const { output } = await run('docker', ['logs', id], { quiet: true });
+      for (const password of passwords) assert.ok(!output.includes(password), `a Kafka password in the log of container ${id}`);
     }
   });
 

@@ -8,7 +8,7 @@ import { TransactionalPublisher } from './sink/transactional-publisher.js';
 import { createStreamRunner } from './stream-runner.js';
 import { assignCollections, parseNamespace, streamIdFor, topicFor } from './transform/routing.js';
 import { hashPartitionStage } from './source/hash-partition.js';
-import { cdcTopics } from './topics.js';
+import { cdcAcls, cdcTopics } from './topics.js';
 import { CDC_CRASH_HOOKS } from './fault-points.js';
 import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
 
@@ -114,4 +114,4 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   // A runner ends only when stopped or on a fatal error; either way the service ends.
   await Promise.all(running);
   if (runners.length === 0) await new Promise<void>(() => {});
-}, { topics: (config) => cdcTopics(config) });
+}, { topics: (config) => cdcTopics(config), acls: cdcAcls });

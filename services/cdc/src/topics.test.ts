@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig } from '@cdc/core';
+import { formatAclPlan, parseConfig } from '@cdc/core';
 import { cdcConfigSchema } from './config.js';
-import { cdcTopics } from './topics.js';
+import { cdcAcls, cdcTopics } from './topics.js';
 
 test('the CDC topics: per collection its topic and dead-letter topic (once per topic), then the checkpoint topic', () => {
   const config = parseConfig(cdcConfigSchema, {
@@ -14,4 +14,22 @@ test('the CDC topics: per collection its topic and dead-letter topic (once per t
   );
   assert.deepEqual(cdcTopics(config, ['shop.customers']).map((t) => t.topic), ['customers-cdc', 'customers-cdc.dlq', 'cdc-checkpoints']);
   assert.equal(cdcTopics(config).at(-1)?.config?.['cleanup.policy'], 'compact');
+});
+
+test("the cdc's rights: write its change and dead-letter topics, write and read the checkpoint topic, its own groups and transactional ids", () => {
+  const config = parseConfig(cdcConfigSchema, {
+    env: { MONGO_URI: 'mongodb://h:27017', CDC_COLLECTIONS: 'shop.orders,crm.orders', CDC_TOPIC_TEMPLATE: '{coll}-cdc', KAFKA_CLIENT_ID: 'cdc-a' },
+  });
+  assert.equal(
+    formatAclPlan(cdcAcls(config)),
+    [
+      'TOPIC LITERAL orders-cdc WRITE',
+      'TOPIC LITERAL orders-cdc.dlq WRITE',
+      'TOPIC LITERAL cdc-checkpoints WRITE',
+      'TOPIC LITERAL cdc-checkpoints READ',
+      'GROUP PREFIXED cdc-checkpoint-reader- READ',
+      'TRANSACTIONAL_ID PREFIXED cdc-a- WRITE',
+      '',
+    ].join('\n'),
+  );
 });

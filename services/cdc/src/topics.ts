@@ -1,6 +1,6 @@
-import { topicWithDeadLetter, type TopicSpec } from '@cdc/core';
+import { consumerGroup, deadLetterWrite, readTopic, topicWithDeadLetter, transactionalIds, writeTopic, type KafkaAcl, type TopicSpec } from '@cdc/core';
 import type { CdcConfig } from './config.js';
-import { checkpointTopicSpec } from './checkpoint/checkpoint-store.js';
+import { CHECKPOINT_READER_GROUP_PREFIX, checkpointTopicSpec } from './checkpoint/checkpoint-store.js';
 import { parseNamespace, topicFor } from './transform/routing.js';
 
 /**
@@ -8,6 +8,25 @@ import { parseNamespace, topicFor } from './transform/routing.js';
  * checkpoint topic. `namespaces`: the collections of this instance (default: all, what deploy.sh creates).
  */
 export function cdcTopics(config: CdcConfig, namespaces: string[] = config.CDC_COLLECTIONS): TopicSpec[] {
-  const topics = new Set(namespaces.map((ns) => topicFor(config.CDC_TOPIC_TEMPLATE, parseNamespace(ns).db, parseNamespace(ns).coll)));
-  return [...[...topics].flatMap((topic) => topicWithDeadLetter(topic, 'cdc', config)), checkpointTopicSpec(config.CDC_CHECKPOINT_TOPIC, config.KAFKA_REPLICATION_FACTOR)];
+  return [...changeTopics(config, namespaces).flatMap((topic) => topicWithDeadLetter(topic, 'cdc', config)), checkpointTopicSpec(config.CDC_CHECKPOINT_TOPIC, config.KAFKA_REPLICATION_FACTOR)];
+}
+
+/** The change topics of the collections, each once (several collections may share one). */
+function changeTopics(config: CdcConfig, namespaces: string[]): string[] {
+  return [...new Set(namespaces.map((ns) => topicFor(config.CDC_TOPIC_TEMPLATE, parseNamespace(ns).db, parseNamespace(ns).coll)))];
+}
+
+/**
+ * What the cdc's principal may do, and nothing more: write its change topics (and their dead-letter topics, for
+ * events too large for any table), write and read back the checkpoint topic in groups of its own, and run
+ * transactions with its transactional ids (`<KAFKA_CLIENT_ID>-<stream>`). Its topics are made by the admin.
+ */
+export function cdcAcls(config: CdcConfig): KafkaAcl[] {
+  return [
+    ...changeTopics(config, config.CDC_COLLECTIONS).flatMap((topic) => [writeTopic(topic), deadLetterWrite(topic)]),
+    writeTopic(config.CDC_CHECKPOINT_TOPIC),
+    readTopic(config.CDC_CHECKPOINT_TOPIC),
+    consumerGroup(CHECKPOINT_READER_GROUP_PREFIX, { prefixed: true }),
+    transactionalIds(`${config.KAFKA_CLIENT_ID}-`),
+  ];
 }

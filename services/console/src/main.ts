@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runService } from '@cdc/core';
+import { consoleAcls } from './acls.js';
 import { readService } from './collector.js';
 import { consoleConfigSchema, watchedServices } from './config.js';
 import { KafkaReader } from './kafka-reader.js';
@@ -60,4 +61,4 @@ await runService('console', consoleConfigSchema, async ({ config, logger, ops, s
   });
   logger.info({ url: `http://${ops.address}:${ops.port}/`, services }, 'console serving');
   setReady(true);
-});
+}, { topics: () => [], acls: consoleAcls });

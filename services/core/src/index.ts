@@ -6,6 +6,7 @@ export * from './http/readiness.js';
 export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
 export * from './kafka/topics.js';
+export * from './kafka/acls.js';
 export * from './kafka/deadline.js';
 export * from './kafka/transactional-writer.js';
 export * from './kafka/security.js';

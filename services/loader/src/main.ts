@@ -2,11 +2,12 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, crashHooks, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, topicWithDeadLetter, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
 import { FileGroups, type GroupLoader } from './file-groups.js';
+import { loaderAcls, loaderTopics } from './topics.js';
 import { LoadHealth } from './load-health.js';
 import { LoadJobBudget, budgetWarning } from './budget/load-budget.js';
 import { stagingPrefix } from './transform/job-id.js';
@@ -34,12 +35,7 @@ interface GoogleCloud {
   views: TypedViews | null;
 }
 
-await runService('loader', loaderConfigSchema, startLoader, { topics: loaderTopics });
-
-/** The files topic and its dead-letter topic (quarantined files are reported there in both modes). */
-function loaderTopics(config: LoaderConfig) {
-  return topicWithDeadLetter(config.LOADER_FILES_TOPIC, 'files', config);
-}
+await runService('loader', loaderConfigSchema, startLoader, { topics: loaderTopics, acls: loaderAcls });
 
 async function startLoader(ctx: Context): Promise<void> {
   const { config, ops } = ctx;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, crashHooks, createKafka, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, runService, topicWithDeadLetter, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, runService, watchKafkaReachability, watchVolume } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -8,6 +8,7 @@ import { createParquetWriter } from './sink/parquet-writer.js';
 import { FileStore } from './sink/file-store.js';
 import { CdcTopicConsumer } from './source/consumer.js';
 import { PROCESSOR_CRASH_HOOKS } from './fault-points.js';
+import { processorAcls, processorTopics } from './topics.js';
 
 await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, addReadinessCheck, fail }) => {
   const metrics = createProcessorMetrics(ops.registry);
@@ -59,9 +60,4 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
-}, { topics: processorTopics });
-
-/** The processor's topics: its input topics and the files topic, each with its dead-letter topic. */
-function processorTopics(config: ProcessorConfig) {
-  return [...config.PROCESSOR_TOPICS.flatMap((t) => topicWithDeadLetter(t, 'cdc', config)), ...topicWithDeadLetter(config.PROCESSOR_FILES_TOPIC, 'files', config)];
-}
+}, { topics: processorTopics, acls: processorAcls });

@@ -8,6 +8,8 @@ const MARKER_PREFIX = '__read-marker__/';
 /** Reading the topic up to the marker takes seconds (a group join and one partition); a read stuck longer is retried. */
 const READ_DEADLINE_MS = 60_000;
 const READ_ATTEMPTS = 5;
+/** Each read of the checkpoint topic joins a group of its own, named with this prefix and a random suffix. */
+export const CHECKPOINT_READER_GROUP_PREFIX = 'cdc-checkpoint-reader-';
 
 /** The checkpoint topic: compacted (the latest checkpoint per stream is what counts), one partition. */
 export function checkpointTopicSpec(topic: string, replicationFactor: number): TopicSpec {
@@ -60,7 +62,7 @@ export class CheckpointStore {
 
     // read_committed: a checkpoint of an aborted transaction names events that were never published.
     const consumer = this.kafka.consumer({
-      kafkaJS: { groupId: `cdc-checkpoint-reader-${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, allowAutoTopicCreation: false },
+      kafkaJS: { groupId: `${CHECKPOINT_READER_GROUP_PREFIX}${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, allowAutoTopicCreation: false },
       'isolation.level': 'read_committed',
     });
     let latest: Checkpoint | null = null;

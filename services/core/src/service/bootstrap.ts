@@ -6,6 +6,7 @@ import { Readiness, type ReadinessCheck } from '../http/readiness.js';
 import { Shutdown } from '../lifecycle/shutdown.js';
 import { ClientStuckError, isRetriable, ServiceError } from '../errors/errors.js';
 import { formatTopicPlan, type TopicSpec } from '../kafka/topics.js';
+import { formatAclPlan, type KafkaAcl } from '../kafka/acls.js';
 
 /** Variables every service schema includes (`commonSettings`, `perServiceSettings`). */
 interface CommonConfig {
@@ -35,17 +36,22 @@ export interface ServiceContext<C> {
  * The one way every service starts: config (exit 78 naming each bad variable), JSON logger, ops HTTP,
  * signal handling with a shutdown deadline. Fatal errors from `main` are logged and end the process non-zero.
  * With the argument --print-topics, a service that names its topics (`topics`) prints them (formatTopicPlan) for
- * its configuration and exits: deploy.sh creates topics from that, so names and settings have one source.
+ * its configuration and exits: deploy.sh creates topics from that, so names and settings have one source. Likewise
+ * --print-acls prints the Kafka rights it needs (`acls`, formatAclPlan), which deploy.sh grants its principal.
  */
 export async function runService<S extends EnvSchema>(
   service: string,
   schema: S,
   main: (ctx: ServiceContext<z.output<S>>) => Promise<void>,
-  options: { topics?: (config: z.output<S>) => TopicSpec[] } = {},
+  options: { topics?: (config: z.output<S>) => TopicSpec[]; acls?: (config: z.output<S>) => KafkaAcl[] } = {},
 ): Promise<void> {
   const config = loadConfig(schema) as z.output<S> & CommonConfig;
   if (options.topics && process.argv.includes('--print-topics')) {
     process.stdout.write(formatTopicPlan(options.topics(config)));
+    return;
+  }
+  if (options.acls && process.argv.includes('--print-acls')) {
+    process.stdout.write(formatAclPlan(options.acls(config)));
     return;
   }
   const logger = createLogger({ service, level: config.LOG_LEVEL, instance: config.SERVICE_INSTANCE });
