@@ -89,7 +89,7 @@ ARG HTTP_PORT
 # user so that a fresh named volume inherits it
 RUN [ -n "${HTTP_PORT}" ] || { echo "the service target needs --build-arg HTTP_PORT" >&2; exit 1; } \
  && mkdir -p /data/parquet && chown 1000:1000 /data/parquet
-# inside the container every interface: compose publishes the port on the host's BIND_ADDRESS only
+# inside the container every interface: compose publishes the port on the host's OPS_BIND_ADDRESS only
 ENV HTTP_PORT=${HTTP_PORT} HTTP_BIND_ADDRESS=0.0.0.0 PROCESSOR_OUTPUT_DIR=/data/parquet LOADER_INPUT_DIR=/data/parquet
 # the image's unprivileged "node" user, numeric so that runAsNonRoot-style checks can verify it
 USER 1000:1000

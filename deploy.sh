@@ -253,7 +253,7 @@ deploy_up() {
   compose logs --no-color --no-log-prefix gcp-setup 2>/dev/null | tail -n 20 | sed 's/^/    gcp-setup | /' >&2 || true
   wait_healthy processor loader
 
-  local bind; bind="$(dotenv_get BIND_ADDRESS 127.0.0.1)"
+  local bind; bind="$(dotenv_get OPS_BIND_ADDRESS "$(dotenv_get BIND_ADDRESS 127.0.0.1)")"
   local project dataset current
   project="${GCP_PROJECT:-$(dotenv_get GCP_PROJECT local-project)}"
   dataset="$(dotenv_get BQ_DATASET cdc)"; current="$(dotenv_get BQ_CURRENT_TABLE orders_current)"

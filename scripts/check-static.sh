@@ -79,6 +79,10 @@ printf 'GCP_%s_CREDENTIALS=%s\n' SETUP "$tmp/key.json" LOADER "$tmp/key.json" AN
 printf 'mongodb://cdc:x@mongo:27017/\n' >"$tmp/mongo-uri"
 printf 'MONGO_URI_HOST_FILE=%s\nMONGO_TLS_CA_HOST_FILE=%s\nMONGO_TLS_CERT_KEY_HOST_FILE=%s\n' "$tmp/mongo-uri" "$tmp/key.json" "$tmp/key.json" >>"$tmp/roles.env"
 
+# every published port on the bind address of its kind (ops or infrastructure): distinct addresses to tell them apart
+cp "$tmp/static.env" "$tmp/bindprobe.env"
+printf 'OPS_BIND_ADDRESS=127.0.0.2\nINFRA_BIND_ADDRESS=127.0.0.3\n' >>"$tmp/bindprobe.env"
+
 # name|env file|layers (deploy.sh: storage [+ ha] + cdc + process + emulators or credentials)
 combos=(
   "storage|static|storage"
@@ -92,6 +96,7 @@ combos=(
   "deploy, HA, emulators|static|storage storage.ha cdc process gcp-emulators"
   "deploy, HA, key file|gcp|storage storage.ha cdc process gcp-credentials"
   "deploy, a key per role, MongoDB secrets|roles|storage cdc process mongo-uri-file mongo-tls gcp-credentials"
+  "deploy, HA, emulators, bind addresses by kind|bindprobe|storage storage.ha cdc process gcp-emulators"
 )
 mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
 declare -A covered=()
@@ -105,9 +110,11 @@ for combo in "${combos[@]}"; do
     echo "compose config FAILED: $label ($layers)" >&2; failed=1; continue
   fi
   config_json="$tmp/config-${#configs[@]}.json"
+  probe_args=()
+  [[ "$env_name" != bindprobe ]] || probe_args=(--bind-probe 127.0.0.2 127.0.0.3)
   configs+=(--compose "$config_json")
   if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --format json >"$config_json" \
-     || ! node scripts/lint/compose-policy.mjs "$config_json" "$label"; then
+     || ! node scripts/lint/compose-policy.mjs "$config_json" "$label" ${probe_args[@]+"${probe_args[@]}"}; then
     failed=1
   fi
 done

@@ -7,7 +7,7 @@ export const analysisToolSettings = {
     default: 9050,
     readBy: 'docker compose',
     description:
-      "port of the BigQuery emulator on this host (docker compose publishes it on BIND_ADDRESS; for scripts/stack.sh and scripts/infra.sh it comes from the environment instead); the analysis tool's endpoint when neither --endpoint, --gcp nor BIGQUERY_ENDPOINT is given",
+      "port of the BigQuery emulator on this host (docker compose publishes it on INFRA_BIND_ADDRESS; for scripts/stack.sh and scripts/infra.sh it comes from the environment instead); the analysis tool's endpoint when neither --endpoint, --gcp nor BIGQUERY_ENDPOINT is given",
   }),
   ANALYSIS_MAX_BYTES_BILLED: setting.int({
     default: 10 * 1024 * 1024 * 1024,
