@@ -1,5 +1,5 @@
 import { setting, settingsSchema } from '@cdc/core';
-import { gcpSettings } from '@cdc/core/gcp';
+import { gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
 
 /** The analysis tool's own variables (it reads the Google Cloud ones of the loader too). */
 export const analysisToolSettings = {
@@ -17,4 +17,4 @@ export const analysisToolSettings = {
   }),
 };
 
-export const analysisConfigSchema = settingsSchema({ ...gcpSettings, ...analysisToolSettings });
+export const analysisConfigSchema = withGcpNameChecks(settingsSchema({ ...gcpSettings, ...analysisToolSettings }));

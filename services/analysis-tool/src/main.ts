@@ -41,8 +41,9 @@ if (values.help) {
   process.exit(0);
 }
 
+// --dataset goes through BQ_DATASET's check like the environment's value: it reaches the ready-made commands' SQL
+if (values.dataset) process.env.BQ_DATASET = values.dataset;
 const config = loadConfig(analysisConfigSchema);
-if (values.dataset) config.BQ_DATASET = values.dataset;
 // The local emulator unless told otherwise (the loader and gcp-utils, in contrast, default to Google Cloud).
 if (values.gcp) config.BIGQUERY_ENDPOINT = undefined;
 else config.BIGQUERY_ENDPOINT = values.endpoint ?? config.BIGQUERY_ENDPOINT ?? `http://127.0.0.1:${config.BIGQUERY_PORT}`;
