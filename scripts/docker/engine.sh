@@ -33,7 +33,16 @@ start_dockerd() {
   docker info >/dev/null 2>&1 && { log "a Docker engine answers: using it"; return 0; }
   mkdir -p "$RUN_DIR"
   log "starting dockerd (log: ${RUN_DIR#"$ROOT_DIR"/}/dockerd.log)"
-  setsid dockerd >>"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+  # dockerd outlives this script (--prepare-only leaves it running): it must not inherit our open files beyond the
+  # standard three. A lock held around this script (flock FILE npm run test:docker) is one of them, and would stay
+  # held by the daemon, blocking everyone waiting for it, until the daemon stops.
+  (
+    for fd in /proc/self/fd/*; do
+      fd="${fd##*/}"
+      (( fd > 2 )) && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid dockerd >>"$RUN_DIR/dockerd.log" 2>&1 </dev/null
+  ) &
   echo $! >"$RUN_DIR/pid"
   local start=$SECONDS
   until docker info >/dev/null 2>&1; do
