@@ -13,7 +13,8 @@
 #     the same for all images, so it is built once and every further image takes it from the layer cache
 #     (deploy.sh builds the images one after the other for that). Native addons are compiled here, once: the Kafka
 #     client (librdkafka) is linked against Debian's shared libraries (CKJS_LINKING=dynamic), which the runtime
-#     stage installs without the toolchain.
+#     stage installs without the toolchain. Always from the npm package's source (npm_config_build_from_source),
+#     never the prebuilt binary its install script would otherwise fetch from GitHub without a recorded checksum.
 FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -24,7 +25,7 @@ RUN source scripts/lib/prerequisites.sh && require_prerequisites kafka-client &&
 # nodedir: node-gyp builds against the headers the image's Node ships in /usr/local/include/node instead of
 # downloading them from the Node.js website (not reachable from a registry-only network)
 ENV npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false CKJS_LINKING=dynamic \
-    npm_config_nodedir=/usr/local
+    npm_config_nodedir=/usr/local npm_config_build_from_source=true
 # manifests first: the npm ci layer stays cached until a package.json or the lockfile changes
 COPY package.json package-lock.json ./
 COPY services/core/package.json services/core/
@@ -35,7 +36,8 @@ COPY services/analysis-tool/package.json services/analysis-tool/
 COPY services/console/package.json services/console/
 COPY gcp-utils/package.json gcp-utils/
 RUN npm ci --include-workspace-root --workspace services/core --workspace services/cdc --workspace services/processor \
-      --workspace services/loader --workspace services/analysis-tool --workspace services/console --workspace gcp-utils
+      --workspace services/loader --workspace services/analysis-tool --workspace services/console --workspace gcp-utils \
+  && test -f node_modules/@confluentinc/kafka-javascript/build/config.gypi
 COPY tsconfig.base.json ./
 COPY services/ services/
 COPY gcp-utils/ gcp-utils/
@@ -92,7 +94,7 @@ ARG HTTP_PORT
 # user so that a fresh named volume inherits it
 RUN [ -n "${HTTP_PORT}" ] || { echo "the service target needs --build-arg HTTP_PORT" >&2; exit 1; } \
  && mkdir -p /data/parquet && chown 1000:1000 /data/parquet
-# inside the container every interface: compose publishes the port on the host's BIND_ADDRESS only
+# inside the container every interface: compose publishes the port on the host's OPS_BIND_ADDRESS only
 ENV HTTP_PORT=${HTTP_PORT} HTTP_BIND_ADDRESS=0.0.0.0 PROCESSOR_OUTPUT_DIR=/data/parquet LOADER_INPUT_DIR=/data/parquet
 # the image's unprivileged "node" user, numeric so that runAsNonRoot-style checks can verify it
 USER 1000:1000

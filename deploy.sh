@@ -244,7 +244,7 @@ deploy_up() {
   compose up -d console
   wait_healthy console
 
-  local bind; bind="$(dotenv_get BIND_ADDRESS 127.0.0.1)"
+  local bind; bind="$(dotenv_get OPS_BIND_ADDRESS "$(dotenv_get BIND_ADDRESS 127.0.0.1)")"
   local project dataset current
   project="${GCP_PROJECT:-$(dotenv_get GCP_PROJECT local-project)}"
   dataset="$(dotenv_get BQ_DATASET cdc)"; current="$(dotenv_get BQ_CURRENT_TABLE orders_current)"

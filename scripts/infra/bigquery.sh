@@ -38,14 +38,14 @@ BIGQUERY_PORT="${BIGQUERY_PORT:-9050}"
 BIGQUERY_GRPC_PORT="${BIGQUERY_GRPC_PORT:-9060}"
 BIGQUERY_PROJECT="${BIGQUERY_PROJECT:-local-project}"
 # The launcher and the pinned package set live beside this script (also copied by the emulator's Dockerfile).
-# Every package is pinned to a set that was tested: bqemulator 1.4.0 needs DuckDB 1.5 (with DuckDB 2.0 streaming
-# inserts fail with "connection has an unfinished result") and numpy (used by its UDFs, not declared).
+# Every package is pinned to a set that was tested (requirements.in says why those versions), each with the hashes
+# of its files (requirements.txt, made by scripts/python-pins.sh): pip installs nothing else.
 LAUNCHER="$ROOT_DIR/scripts/infra/bigquery/launch.py"
-CONSTRAINTS_FILE="$ROOT_DIR/scripts/infra/bigquery/constraints.txt"
-CONSTRAINTS="$(cat "$CONSTRAINTS_FILE")"
-BQEMULATOR_PIN="$(grep '^bqemulator==' <<<"$CONSTRAINTS")"
+REQUIREMENTS_FILE="$ROOT_DIR/scripts/infra/bigquery/requirements.txt"
+REQUIREMENTS="$(cat "$REQUIREMENTS_FILE")"
+BQEMULATOR_PIN="$(grep -o '^bqemulator==[^ ]*' <<<"$REQUIREMENTS")"
 VENV="$CACHE_DIR/venv-bqemulator"
-STAMP="$VENV/.constraints"
+STAMP="$VENV/.requirements"
 ENDPOINT="http://$INFRA_HOST:$BIGQUERY_PORT"
 
 pick_python() {
@@ -60,16 +60,15 @@ pick_python() {
 }
 
 cmd_install() {
-  if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$CONSTRAINTS" ]]; then
+  if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$REQUIREMENTS" ]]; then
     return 0
   fi
   local start=$SECONDS py; py="$(pick_python)"
   log "installing $BQEMULATOR_PIN into $VENV"
   rm -rf "$VENV"
   "$py" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -c "$CONSTRAINTS_FILE" "$BQEMULATOR_PIN" duckdb numpy
-  printf '%s\n' "$CONSTRAINTS" >"$STAMP"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$REQUIREMENTS_FILE"
+  printf '%s\n' "$REQUIREMENTS" >"$STAMP"
   log "bqemulator installed in $((SECONDS - start))s"
 }
 

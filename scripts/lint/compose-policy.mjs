@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // Project rules for the compose files, checked on the resolved configuration (`docker compose config --format json`):
-//  - published ports bind to 127.0.0.1 only (BIND_ADDRESS unset);
+//  - published ports bind to 127.0.0.1 only (OPS_BIND_ADDRESS, INFRA_BIND_ADDRESS and BIND_ADDRESS unset); with
+//    --bind-probe OPS INFRA (a configuration resolved with OPS_BIND_ADDRESS=OPS and INFRA_BIND_ADDRESS=INFRA) each
+//    port binds to the variable of its kind: a service's ops port (its HTTP_PORT) to OPS, every other to INFRA;
+//  - every service has a memory, CPU and process-count limit (mem_limit, cpus, pids_limit);
+//  - every service drops all capabilities (cap_drop ALL), may add back only the few a start as root needs
+//    (START_CAPABILITIES), and cannot gain privileges (security_opt no-new-privileges);
 //  - every long-running service has a healthcheck and a restart policy; one-shot jobs say restart "no";
 //  - depends_on waits for service_healthy or service_completed_successfully, never just "started";
 //  - every service logs with rotation (json-file with max-size and max-file);
@@ -10,10 +15,17 @@
 //  - every Kafka client service logs in with SASL as a user of its own, never the brokers' super user;
 //  - no password (a *PASSWORD* variable's value, a JAAS password) is on a command line: command, entrypoint or
 //    healthcheck.
-//   node scripts/lint/compose-policy.mjs CONFIG.json [LABEL]
+//   node scripts/lint/compose-policy.mjs CONFIG.json [LABEL] [--bind-probe OPS INFRA]
 import { readFileSync } from 'node:fs';
 
-const [file, label = file] = process.argv.slice(2);
+// what the infrastructure images' own start needs as root: hand a volume to the service's user, switch to it
+const START_CAPABILITIES = new Set(['CHOWN', 'FOWNER', 'SETUID', 'SETGID']);
+
+const args = process.argv.slice(2);
+const probeAt = args.indexOf('--bind-probe');
+const probe = probeAt >= 0 ? { ops: args[probeAt + 1], infra: args[probeAt + 2] } : null;
+if (probeAt >= 0) args.splice(probeAt, 3);
+const [file, label = file] = args;
 const config = JSON.parse(readFileSync(file, 'utf8'));
 const problems = [];
 const networks = new Set();
@@ -21,7 +33,23 @@ const networks = new Set();
 for (const [name, service] of Object.entries(config.services ?? {})) {
   const where = `${name}`;
   for (const port of service.ports ?? []) {
-    if (port.host_ip !== '127.0.0.1') problems.push(`${where}: port ${port.published}:${port.target} binds to ${port.host_ip ?? 'all interfaces'}, not 127.0.0.1`);
+    const ops = String(port.target) === String(service.environment?.HTTP_PORT);
+    const expected = probe ? (ops ? probe.ops : probe.infra) : '127.0.0.1';
+    if (port.host_ip !== expected) {
+      const variable = probe ? ` (${ops ? 'OPS' : 'INFRA'}_BIND_ADDRESS)` : '';
+      problems.push(`${where}: port ${port.published}:${port.target} binds to ${port.host_ip ?? 'all interfaces'}, not ${expected}${variable}`);
+    }
+  }
+  const limits = service.deploy?.resources?.limits ?? {};
+  if (!service.mem_limit && !limits.memory) problems.push(`${where}: no memory limit (mem_limit)`);
+  if (!service.cpus && !limits.cpus) problems.push(`${where}: no CPU limit (cpus)`);
+  if (!service.pids_limit && !limits.pids) problems.push(`${where}: no process-count limit (pids_limit)`);
+  if (!(service.cap_drop ?? []).includes('ALL')) problems.push(`${where}: capabilities not dropped (cap_drop: [ALL])`);
+  for (const capability of service.cap_add ?? []) {
+    if (!START_CAPABILITIES.has(capability)) problems.push(`${where}: cap_add ${capability} (only ${[...START_CAPABILITIES].join(', ')}, for a start as root)`);
+  }
+  if (!(service.security_opt ?? []).some((option) => /^no-new-privileges(:true)?$/.test(option))) {
+    problems.push(`${where}: may gain privileges (security_opt: no-new-privileges:true)`);
   }
   const oneShot = service.restart === 'no';
   if (!oneShot) {

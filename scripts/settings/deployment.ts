@@ -15,7 +15,18 @@ export const composeSettings = {
   }),
   IMAGE_PREFIX: setting.text({ default: 'cdc-pipeline', readBy: compose, description: 'names of the images built by deploy.sh: IMAGE_PREFIX/<service>:IMAGE_TAG' }),
   IMAGE_TAG: setting.text({ default: 'local', readBy: compose, description: 'tag of the images built by deploy.sh' }),
-  BIND_ADDRESS: setting.text({ default: '127.0.0.1', readBy: compose, description: 'address the published ports bind to (127.0.0.1: reachable from this host only)' }),
+  OPS_BIND_ADDRESS: setting.text({
+    default: '127.0.0.1',
+    readBy: compose,
+    description: "address the services' ops ports (/healthz /readyz /metrics) are published on (127.0.0.1: reachable from this host only); unset: BIND_ADDRESS",
+  }),
+  INFRA_BIND_ADDRESS: setting.text({
+    default: '127.0.0.1',
+    readBy: compose,
+    description:
+      'address the ports of MongoDB, Kafka and the emulators are published on (127.0.0.1: this host only; the emulators have no authentication); unset: BIND_ADDRESS',
+  }),
+  BIND_ADDRESS: setting.text({ default: '127.0.0.1', readBy: compose, description: 'fallback of OPS_BIND_ADDRESS and INFRA_BIND_ADDRESS when they are unset' }),
   LOG_MAX_SIZE: setting.text({ default: '10m', readBy: compose, description: 'container log rotation (json-file driver): size of one file' }),
   LOG_MAX_FILE: setting.int({ default: 5, min: 1, readBy: compose, description: 'container log rotation: files kept' }),
 };
@@ -38,7 +49,7 @@ const publishedPort = (what: string, port: number) =>
   setting.port({
     default: port,
     readBy: compose,
-    description: `port of ${what} published on BIND_ADDRESS (for scripts/stack.sh and scripts/infra.sh it comes from the environment instead)`,
+    description: `port of ${what} published on INFRA_BIND_ADDRESS (for scripts/stack.sh and scripts/infra.sh it comes from the environment instead)`,
   });
 
 export const publishedPortSettings = {
@@ -146,4 +157,27 @@ export const serviceLogLevelSettings = {
   PROCESSOR_LOG_LEVEL: serviceLogLevel('processor'),
   LOADER_LOG_LEVEL: serviceLogLevel('loader'),
   CONSOLE_LOG_LEVEL: serviceLogLevel('console'),
+};
+
+/**
+ * Resource limits of every container (a runaway one cannot starve the host or the others), sized from the peaks
+ * measured in the container tests with headroom (README "Security"): raise them for bigger loads.
+ */
+const containerLimits = (prefix: string, what: string, memory: string, cpus: string, pids: number) => ({
+  [`${prefix}_MEM_LIMIT`]: setting.text({ default: memory, values: 'bytes with unit: 512m, 2g', readBy: compose, description: `memory limit of ${what} (mem_limit; reaching it kills the process)` }),
+  [`${prefix}_CPUS`]: setting.text({ default: cpus, values: 'number of CPUs, fractions allowed', readBy: compose, description: `CPU limit of ${what} (cpus)` }),
+  [`${prefix}_PIDS_LIMIT`]: setting.int({ default: pids, min: 1, readBy: compose, description: `limit of processes and threads of ${what} (pids_limit)` }),
+});
+
+export const containerLimitSettings = {
+  ...containerLimits('MONGO', 'each MongoDB member (above MONGO_CACHE_SIZE_GB)', '2g', '2', 512),
+  ...containerLimits('KAFKA', 'each Kafka node (above the heap of KAFKA_HEAP_OPTS)', '2g', '2', 1024),
+  ...containerLimits('CDC', 'the cdc', '1g', '1', 128),
+  ...containerLimits('PROCESSOR', 'the processor (its benchmark peaked at 1.1 GiB with a 200k-row backlog)', '2g', '1', 128),
+  ...containerLimits('LOADER', 'the loader', '1g', '1', 128),
+  ...containerLimits('CONSOLE', 'the console (and its Kafka reader process)', '512m', '0.5', 128),
+  ...containerLimits('GCP_TOOLS', 'the Google Cloud setup job and the analysis tool', '512m', '1', 128),
+  ...containerLimits('GCS_EMULATOR', 'the Cloud Storage emulator', '512m', '1', 256),
+  ...containerLimits('BIGQUERY_EMULATOR', 'the BigQuery emulator', '2g', '2', 256),
+  ...containerLimits('SETUP_JOB', 'the one-shot volume set-up jobs (MongoDB key file, emulator volume owner)', '128m', '0.5', 64),
 };

@@ -18,7 +18,7 @@ import { loaderConfigSchema, loaderSettings } from '@cdc/loader/dist/config.js';
 import { analysisConfigSchema, analysisToolSettings } from '@cdc/analysis-tool/dist/config.js';
 import { consoleConfigSchema, consoleSettings } from '@cdc/console/dist/config.js';
 import { gcpSetupConfigSchema } from '@cdc/gcp-utils/dist/config.js';
-import { composeSettings, gcpRoleKeySettings, haPortSettings, kafkaBrokerSettings, mongoServerSettings, publishedPortSettings, serviceLogLevelSettings } from './deployment.js';
+import { composeSettings, containerLimitSettings, gcpRoleKeySettings, haPortSettings, kafkaBrokerSettings, mongoServerSettings, publishedPortSettings, serviceLogLevelSettings } from './deployment.js';
 
 const GENERATE_COMMAND = 'npm run settings:generate';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -43,6 +43,7 @@ interface Section {
 
 const sections: Section[] = [
   { title: 'Deployment (docker compose)', settings: { ...composeSettings, ...publishedPortSettings, ...analysisToolSettings, ...haPortSettings } },
+  { title: 'Container limits (docker compose)', settings: containerLimitSettings },
   { title: 'MongoDB (compose: mongo:8.0 replica set with authentication; local: the stand-in, no authentication)', settings: mongoServerSettings },
   { title: 'Kafka brokers (compose: apache/kafka 4.4.0, KRaft; local: the same version from scripts/infra/kafka.sh)', settings: kafkaBrokerSettings },
   { title: 'Kafka clients (every service)', settings: { ...kafkaSettings, ...kafkaTransactionSettings, ...topicSettings } },

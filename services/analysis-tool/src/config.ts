@@ -1,5 +1,5 @@
 import { setting, settingsSchema } from '@cdc/core';
-import { gcpSettings } from '@cdc/core/gcp';
+import { gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
 
 /** The analysis tool's own variables (it reads the Google Cloud ones of the loader too). */
 export const analysisToolSettings = {
@@ -7,7 +7,7 @@ export const analysisToolSettings = {
     default: 9050,
     readBy: 'docker compose',
     description:
-      "port of the BigQuery emulator on this host (docker compose publishes it on BIND_ADDRESS; for scripts/stack.sh and scripts/infra.sh it comes from the environment instead); the analysis tool's endpoint when neither --endpoint, --gcp nor BIGQUERY_ENDPOINT is given",
+      "port of the BigQuery emulator on this host (docker compose publishes it on INFRA_BIND_ADDRESS; for scripts/stack.sh and scripts/infra.sh it comes from the environment instead); the analysis tool's endpoint when neither --endpoint, --gcp nor BIGQUERY_ENDPOINT is given",
   }),
   ANALYSIS_MAX_BYTES_BILLED: setting.int({
     default: 10 * 1024 * 1024 * 1024,
@@ -17,4 +17,4 @@ export const analysisToolSettings = {
   }),
 };
 
-export const analysisConfigSchema = settingsSchema({ ...gcpSettings, ...analysisToolSettings });
+export const analysisConfigSchema = withGcpNameChecks(settingsSchema({ ...gcpSettings, ...analysisToolSettings }));

@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '@cdc/core';
-import { createGcpClients, warehouseNames } from '@cdc/core/gcp';
+import { bigQueryName, createGcpClients, warehouseNames } from '@cdc/core/gcp';
 import { analysisConfigSchema } from './config.js';
 import { HELP, Session } from './session.js';
 import { splitStatements } from './statements.js';
@@ -42,7 +42,15 @@ if (values.help) {
 }
 
 const config = loadConfig(analysisConfigSchema);
-if (values.dataset) config.BQ_DATASET = values.dataset;
+if (values.dataset) {
+  // checked like BQ_DATASET: it reaches the ready-made commands' SQL
+  const problem = bigQueryName.safeParse(values.dataset).error?.issues[0]?.message;
+  if (problem) {
+    process.stderr.write(`--dataset: ${problem}\n`);
+    process.exit(64); // EX_USAGE from sysexits.h
+  }
+  config.BQ_DATASET = values.dataset;
+}
 // The local emulator unless told otherwise (the loader and gcp-utils, in contrast, default to Google Cloud).
 if (values.gcp) config.BIGQUERY_ENDPOINT = undefined;
 else config.BIGQUERY_ENDPOINT = values.endpoint ?? config.BIGQUERY_ENDPOINT ?? `http://127.0.0.1:${config.BIGQUERY_PORT}`;

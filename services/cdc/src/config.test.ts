@@ -72,3 +72,11 @@ test('MONGO_TLS_CA_FILE and MONGO_TLS_CERT_KEY_FILE turn TLS on and go to the dr
   assert.deepEqual(mongoConnection(parse({})).options, {}, 'no files: TLS as the URI says');
   assert.match(problems({ MONGO_TLS_CA_FILE: join(dir, 'missing.pem') }).join('\n'), /^MONGO_TLS_CA_FILE: /);
 });
+
+test('identifiers: the topic template, the checkpoint topic and the topic each collection goes to are Kafka topic names, named by variable', () => {
+  assert.deepEqual(problems({ CDC_COLLECTIONS: 'shop.orders,shop.order_items', CDC_TOPIC_TEMPLATE: '{db}.{coll}' }), []);
+  assert.match(problems({ CDC_TOPIC_TEMPLATE: "{coll}';x" }).join('\n'), /^CDC_TOPIC_TEMPLATE: outside \{db\} and \{coll\} only Kafka topic characters/);
+  assert.match(problems({ CDC_CHECKPOINT_TOPIC: 'cdc checkpoints' }).join('\n'), /^CDC_CHECKPOINT_TOPIC: must be a Kafka topic name/);
+  // MongoDB allows a collection name that no topic may have
+  assert.match(problems({ CDC_COLLECTIONS: 'shop.orders,shop.or+ders' }).join('\n'), /^CDC_COLLECTIONS: shop\.or\+ders would go to topic "or\+ders-cdc", not a Kafka topic name/);
+});

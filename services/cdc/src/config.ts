@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { MongoClientOptions } from 'mongodb';
 import { z } from 'zod';
-import { ConfigError, kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, setting, RECORD_OVERHEAD_BYTES } from '@cdc/core';
+import { ConfigError, fields, kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, setting, RECORD_OVERHEAD_BYTES } from '@cdc/core';
+import { parseNamespace, topicFor } from './transform/routing.js';
 
 const mongoUri = z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI');
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
@@ -27,10 +28,10 @@ export const cdcSettings = {
   CDC_COLLECTIONS: setting.list({ default: 'shop.orders', item: namespace, values: 'db.collection,...', description: 'collections to capture' }),
   CDC_TOPIC_TEMPLATE: setting.text({
     default: '{coll}-cdc',
-    check: z.string().regex(/\{coll\}/, 'must contain {coll}'),
+    check: z.string().regex(/\{coll\}/, 'must contain {coll}').pipe(fields.topicTemplate(['db', 'coll'])),
     description: 'topic of each collection; {db} and {coll} are replaced (shop.orders -> orders-cdc)',
   }),
-  CDC_CHECKPOINT_TOPIC: setting.text({ default: 'cdc-checkpoints', description: 'compacted topic holding the resume tokens' }),
+  CDC_CHECKPOINT_TOPIC: setting.text({ default: 'cdc-checkpoints', check: fields.topicName, description: 'compacted topic holding the resume tokens' }),
   CDC_INSTANCE_INDEX: setting.int({ default: 0, min: 0, description: "several instances: this one's index (0-based), lower than CDC_INSTANCE_COUNT" }),
   CDC_INSTANCE_COUNT: setting.int({ default: 1, min: 1, description: 'several instances: how many there are' }),
   CDC_PARTITION_MODE: setting.oneOf(['collection', 'hash'], {
@@ -83,6 +84,15 @@ export const cdcSettings = {
 export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTransactionSettings }).refine((c) => (c.MONGO_URI === undefined) !== (c.MONGO_URI_FILE === undefined), {
   path: ['MONGO_URI'],
   message: 'set either MONGO_URI or MONGO_URI_FILE (exactly one)',
+}).superRefine((c, ctx) => {
+  // a collection name may hold characters a topic name may not (MongoDB allows nearly anything)
+  for (const ns of c.CDC_COLLECTIONS) {
+    const { db, coll } = parseNamespace(ns);
+    const topic = topicFor(c.CDC_TOPIC_TEMPLATE, db, coll);
+    if (!fields.topicName.safeParse(topic).success) {
+      ctx.addIssue({ code: 'custom', path: ['CDC_COLLECTIONS'], message: `${ns} would go to topic "${topic}", not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -): change CDC_TOPIC_TEMPLATE` });
+    }
+  }
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',

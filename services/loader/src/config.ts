@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { fields, kafkaServiceSchema, perServiceSettings, readinessSettings, setting } from '@cdc/core';
-import { bigQueryName, gcpSettings } from '@cdc/core/gcp';
+import { bigQueryName, gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
 
 /** The loader's own variables (the shared ones are in `loaderConfigSchema`). */
 export const loaderSettings = {
@@ -9,7 +9,7 @@ export const loaderSettings = {
     description:
       'events: consume the file-ready events, exactly once into the changes table; poll: scan LOADER_INPUT_DIR every LOADER_POLL_INTERVAL_MS (at least once, see "Delivery semantics")',
   }),
-  LOADER_GROUP_ID: setting.text({ default: 'loader', description: 'consumer group of the loader instances; they split the files-topic partitions' }),
+  LOADER_GROUP_ID: setting.text({ default: 'loader', check: fields.groupId, description: 'consumer group of the loader instances; they split the files-topic partitions' }),
   LOADER_FILES_TOPIC: setting.text({
     default: 'parquet-files',
     check: fields.topicName,
@@ -85,6 +85,6 @@ export const loaderSettings = {
   ...perServiceSettings('loader', 8083),
 };
 
-export const loaderConfigSchema = kafkaServiceSchema({ ...loaderSettings, ...gcpSettings, ...readinessSettings });
+export const loaderConfigSchema = withGcpNameChecks(kafkaServiceSchema({ ...loaderSettings, ...gcpSettings, ...readinessSettings }));
 
 export type LoaderConfig = z.output<typeof loaderConfigSchema>;

@@ -6,6 +6,7 @@ import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.j
 export const processorSettings = {
   PROCESSOR_GROUP_ID: setting.text({
     default: 'processor',
+    check: fields.groupId,
     description: 'consumer group shared by every processor instance; instances split the input partitions between them',
   }),
   PROCESSOR_TOPICS: setting.list({ default: 'orders-cdc', item: fields.topicName, values: 'topic,...', description: 'CDC topics to turn into Parquet files' }),

@@ -39,10 +39,33 @@ export const broker = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'each broker must b
 /** host:port,host:port */
 export const brokerList = (fallback: string) => list(fallback).pipe(z.array(broker));
 
-/** A Kafka topic name. */
+/** An IPv4 address to listen on. */
 export const bindAddress = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address (127.0.0.1: this host only; 0.0.0.0: every interface)');
 
-export const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, 'must be a Kafka topic name ([a-zA-Z0-9._-])');
+// Kafka's own rule for topic names (org.apache.kafka.common.internals.Topic.validate): 1 to 249 of these
+// characters, not "." nor "..". Names from the configuration also reach deploy.sh's topic creation (a shell script
+// in the broker's container): nothing outside these characters gets there.
+const KAFKA_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+const KAFKA_NAME_RULE = '1 to 249 of a-z A-Z 0-9 . _ -, not "." nor ".."';
+
+/** A Kafka topic name. */
+export const topicName = z.string().refine((name) => KAFKA_NAME.test(name) && name !== '.' && name !== '..', `must be a Kafka topic name (${KAFKA_NAME_RULE})`);
+
+/**
+ * A consumer group id. Kafka takes any non-empty string; ours keep to the topic characters, since they are also
+ * ACL resource names, metric labels and log fields.
+ */
+export const groupId = z.string().refine((name) => KAFKA_NAME.test(name), `must be a consumer group id (${KAFKA_NAME_RULE})`);
+
+/**
+ * A name template with {placeholders}: what is around them must already be legal topic characters (what replaces
+ * them is checked where it is known: the topic of each configured collection, at start).
+ */
+export const topicTemplate = (placeholders: readonly string[]) =>
+  z.string().refine(
+    (template) => /^[a-zA-Z0-9._-]*$/.test(placeholders.reduce((rest, p) => rest.replaceAll(`{${p}}`, ''), template)),
+    `outside ${placeholders.map((p) => `{${p}}`).join(' and ')} only Kafka topic characters (a-z A-Z 0-9 . _ -)`,
+  );
 
 /** Why `path` is not a file this process can read (or is empty, when it must hold something), or null. */
 function fileProblem(path: string, nonEmpty: boolean): string | null {

@@ -29,14 +29,14 @@ export function perServiceSettings(service: 'cdc' | 'processor' | 'loader', http
   return {
     HTTP_PORT: setting.port({
       default: httpPort,
-      description: `the ${service}'s ops HTTP port (/healthz /readyz /metrics), which docker compose publishes on BIND_ADDRESS`,
+      description: `the ${service}'s ops HTTP port (/healthz /readyz /metrics), which docker compose publishes on OPS_BIND_ADDRESS`,
       envFileName: `${prefix}_HTTP_PORT`,
     }),
     HTTP_BIND_ADDRESS: setting.text({
       default: '127.0.0.1',
       check: fields.bindAddress,
       values: 'IPv4 address',
-      description: 'address the ops HTTP server listens on: the loopback outside containers (nothing else on the host reaches the metrics); the images set 0.0.0.0, their port published on BIND_ADDRESS',
+      description: 'address the ops HTTP server listens on: the loopback outside containers (nothing else on the host reaches the metrics); the images set 0.0.0.0, their port published on OPS_BIND_ADDRESS',
       envFileName: null,
     }),
     KAFKA_CLIENT_ID: setting.text({
