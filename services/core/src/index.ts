@@ -18,6 +18,7 @@ export * from './kafka/expired-offsets.js';
 export * from './errors/errors.js';
 export * from './service/bootstrap.js';
 export * from './service/common-settings.js';
+export * from './service/kafka-connection.js';
 export * from './lifecycle/retry.js';
 export * from './lifecycle/fault-points.js';
 export * from './files/index.js';

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, crashHooks, createKafka, createProducer, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, retry, runService, ServiceError, volumeFreeGauge, watchKafkaReachability, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { connectOrExplain, connectWatchedKafka, crashHooks, createProducer, ExpiredOffsetsGuard, retry, runService, ServiceError, volumeFreeGauge, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
@@ -43,7 +43,8 @@ async function startLoader(ctx: Context): Promise<void> {
   const metrics = createLoaderMetrics(ops.registry);
   const local = await openInputDirectory(ctx);
   const gcp = await prepareGoogleCloud(ctx, metrics);
-  const { kafka, admin } = await connectKafka(ctx);
+  // the dead-letter topic of quarantined files (both modes), the files topic (events mode)
+  const { kafka, admin } = await connectWatchedKafka(ctx, loaderTopics(config));
   const deadLetters = await connectDeadLetters(ctx, kafka);
   const budget = await openLoadJobBudget(ctx, local, gcp.names, metrics);
   const bigquery = new BigQueryLoader(gcp.clients.bigquery, gcp.names, config.BQ_LOCATION, ctx.logger);
@@ -117,20 +118,6 @@ async function prepareTypedViews({ config, logger, ops }: Context, clients: GcpC
   return views;
 }
 
-/** Kafka: the dead-letter topic of quarantined files (both modes), the files topic (events mode). */
-async function connectKafka({ config, logger, shutdown, addReadinessCheck, fail }: Context): Promise<{ kafka: Kafka; admin: Admin }> {
-  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
-  const admin = kafka.admin();
-  await admin.connect();
-  shutdown.register('kafka admin', () => admin.disconnect());
-  const reachability = watchKafkaReachability(admin, logger, { notReadyAfterMs: config.NOT_READY_AFTER_MS });
-  shutdown.register('kafka reachability', () => reachability.stop());
-  addReadinessCheck('kafka', reachability.check);
-  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, loaderTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
-  );
-  return { kafka, admin };
-}
 
 /** At-least-once is enough for reports of quarantined files (a retried send may repeat one). */
 async function connectDeadLetters({ shutdown }: Context, kafka: Kafka): Promise<Producer> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, crashHooks, createKafka, ensureTopicsWithRetry, ExpiredOffsetsGuard, kafkaSettingsOf, runService, watchKafkaReachability, watchVolume } from '@cdc/core';
+import { connectOrExplain, connectWatchedKafka, crashHooks, ExpiredOffsetsGuard, runService, watchVolume } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -10,7 +10,8 @@ import { CdcTopicConsumer } from './source/consumer.js';
 import { PROCESSOR_CRASH_HOOKS } from './fault-points.js';
 import { processorAcls, processorTopics } from './topics.js';
 
-await runService('processor', processorConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, addReadinessCheck, fail }) => {
+await runService('processor', processorConfigSchema, async (ctx) => {
+  const { config, logger, ops, shutdown, signal, setReady, addReadinessCheck, fail } = ctx;
   const metrics = createProcessorMetrics(ops.registry);
   const writer = await createParquetWriter(config.PROCESSOR_PARQUET_LIBRARY, {
     compression: config.PROCESSOR_PARQUET_COMPRESSION,
@@ -24,16 +25,7 @@ await runService('processor', processorConfigSchema, async ({ config, logger, op
   shutdown.register('volume watch', () => volume.stop());
   addReadinessCheck('volume', volume.check);
 
-  const kafka = createKafka(kafkaSettingsOf(config, logger, fail));
-  const admin = kafka.admin();
-  await admin.connect();
-  shutdown.register('kafka admin', () => admin.disconnect());
-  const reachability = watchKafkaReachability(admin, logger, { notReadyAfterMs: config.NOT_READY_AFTER_MS });
-  shutdown.register('kafka reachability', () => reachability.stop());
-  addReadinessCheck('kafka', reachability.check);
-  await connectOrExplain(`reach Kafka brokers ${config.KAFKA_BROKERS.join(',')}`, () =>
-    ensureTopicsWithRetry(admin, processorTopics(config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger }),
-  );
+  const { kafka, admin } = await connectWatchedKafka(ctx, processorTopics(config));
 
   const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.PROCESSOR_GROUP_ID, topics: config.PROCESSOR_TOPICS, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck });
   if (!(await expiredOffsets.offsetsStillInLog())) {
