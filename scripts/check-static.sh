@@ -9,8 +9,8 @@
 #     every compose build names a target of it with the build arguments that target needs;
 #     scripts/lint/dockerfile-policy.mjs);
 #  4. the test infrastructure's Python files (no Python inside shell heredocs) lint clean (pyflakes);
-#  5. .env.example and the README's settings tables are what the settings' declarations generate
-#     (scripts/settings/generate.ts);
+#  5. .env.example, the README's settings tables and compose's pass-through variables are what the settings'
+#     declarations generate (scripts/settings/generate.ts);
 #  6. supply chain: every pip install uses a requirements file with hashes; the checksum check of downloads
 #     (scripts/lib/checksums.sh) refuses a tampered, an added and a missing file.
 # The alert rules are checked by scripts/check-alerts.sh (npm test runs it after the tests: it builds promtool the first time).
@@ -167,14 +167,14 @@ if [[ ${#python_files[@]} -gt 0 ]]; then
 fi
 # --- 5. settings documentation -----------------------------------------------------------------------------------
 bash scripts/with-node.sh 'npx tsc -b scripts/settings && node scripts/settings/dist/generate.js --out' "$tmp/settings"
-for generated in .env.example README.md; do
+for generated in .env.example README.md compose/cdc.yml compose/process.yml; do
   if ! diff -u "$generated" "$tmp/settings/$generated" >"$tmp/settings.diff"; then
     head -n 40 "$tmp/settings.diff" >&2
     echo "$generated differs from the settings' declarations: run npm run settings:generate (and commit the result)" >&2
     exit 1
   fi
 done
-echo "settings: .env.example and the README's tables match the declarations" >&2
+echo "settings: .env.example, the README's tables and compose's pass-through variables match the declarations" >&2
 
 # --- 6. supply chain ------------------------------------------------------------------------------------------------
 # every pip install or download takes a hashed requirements file (scripts/python-pins.sh), refusing any other file

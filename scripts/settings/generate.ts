@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Writes .env.example and the README's settings tables (between <!-- settings:begin --> and <!-- settings:end -->)
-// from the settings' declarations, the one place each variable is described:
+// Writes .env.example, the README's settings tables (between <!-- settings:begin --> and <!-- settings:end -->) and
+// the variables compose passes from .env to each service (between `# settings:begin NAME` and `# settings:end` in
+// compose/*.yml) from the settings' declarations, the one place each variable is described:
 //   npm run settings:generate                          (tsc -b, then node scripts/settings/dist/generate.js)
-//   node scripts/settings/dist/generate.js --out DIR   write both files into DIR instead (the static checks
+//   node scripts/settings/dist/generate.js --out DIR   write the files into DIR instead (the static checks
 //                                                      compare them with the committed ones)
 // Every variable a service's config schema holds must be in one of the sections below: a new one that is not
 // fails here, naming it.
@@ -186,6 +187,57 @@ function withTables(readme: string, tables: string): string {
   return `${readme.slice(0, begin + BEGIN.length)}\n${tables}\n${readme.slice(end)}`;
 }
 
+/** The compose files whose services' environment carries generated pass-through blocks. */
+const COMPOSE_FILES = ['compose/cdc.yml', 'compose/process.yml'];
+const COMPOSE_BEGIN = /^( +)# settings:begin ([a-z-]+)\b.*$/;
+const COMPOSE_END = /^ +# settings:end\b/;
+/** What a block passes: a program's variables, or the Google Cloud ones the services share (x-gcp-env). */
+const isPath = (declared: Setting) => /\bpath\b/.test(declared.values);
+const composeBlocks: Record<string, { shape: Record<string, unknown> }> = { ...programs, gcp: { shape: Object.fromEntries(Object.entries(gcpSettings).map(([name, s]) => [name, s.schema])) } };
+
+/**
+ * A compose file with each `# settings:begin NAME` block rewritten: every variable of NAME that `.env` has, passed
+ * through as `VAR: ${ENV_NAME:-}` (empty: the service's default). Left out: what the same environment sets outside
+ * the block (fixed for the compose network: endpoints, the Kafka login, per-service names), what it merges from
+ * x-gcp-env, variables never in `.env` (per process, test hooks) and file paths: a path in `.env` is one of this
+ * host, and inside a container the file is where an overlay mounts it (compose/mongo-tls.yml, gcp-credentials.yml…).
+ */
+function composeWithBlocks(file: string, text: string, declared: Map<unknown, { name: string; setting: Setting }>): string {
+  const lines = text.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const begin = COMPOSE_BEGIN.exec(lines[i]!);
+    if (!begin) {
+      out.push(lines[i]!);
+      continue;
+    }
+    const [, indent, block] = begin as unknown as [string, string, string];
+    const program = composeBlocks[block];
+    if (!program) throw new Error(`${file}: settings block of unknown program ${block}`);
+    const end = lines.findIndex((line, k) => k > i && COMPOSE_END.test(line));
+    if (end < 0) throw new Error(`${file}: settings block ${block} without # settings:end`);
+    // the environment mapping around the block: the lines of its indentation before and after it
+    const atIndent = (line: string) => line.startsWith(indent) && !line.startsWith(`${indent} `);
+    let first = i;
+    while (first > 0 && atIndent(lines[first - 1]!)) first--;
+    let last = end;
+    while (last + 1 < lines.length && atIndent(lines[last + 1]!)) last++;
+    const outside = [...lines.slice(first, i), ...lines.slice(end + 1, last + 1)];
+    const fixed = new Set(outside.map((line) => /^ +([A-Z][A-Z0-9_]*):/.exec(line)?.[1]).filter(Boolean));
+    const mergesGcp = outside.some((line) => line.trim() === '<<: *gcp-env');
+    out.push(lines[i]!);
+    for (const [name, field] of Object.entries(program.shape)) {
+      const found = declared.get(field);
+      if (!found) throw new Error(`${file}: ${block} reads ${name}, which no section declares`);
+      if (found.setting.envFileName === null || fixed.has(name) || isPath(found.setting) || (mergesGcp && name in gcpSettings)) continue;
+      out.push(`${indent}${name}: \${${found.setting.envFileName ?? name}:-}`);
+    }
+    out.push(lines[end]!);
+    i = end;
+  }
+  return out.join('\n');
+}
+
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
 const outDir = values.out ?? ROOT;
 const rows = rowsOf();
@@ -193,3 +245,6 @@ const readme = withTables(readFileSync(join(ROOT, 'README.md'), 'utf8'), readmeT
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, '.env.example'), envFile(rows));
 writeFileSync(join(outDir, 'README.md'), readme);
+const declared = new Map([...rows.values()].flat().map((row) => [row.declared.schema as unknown, { name: row.name, setting: row.declared }]));
+mkdirSync(join(outDir, 'compose'), { recursive: true });
+for (const file of COMPOSE_FILES) writeFileSync(join(outDir, file), composeWithBlocks(file, readFileSync(join(ROOT, file), 'utf8'), declared));

@@ -147,7 +147,7 @@ export const setting = {
   valueOrFile,
   /** A fault-injection hook for tests only: 0 (off) unless a test sets N, then the process kills itself `when`. */
   testCrashHook: (when: string) =>
-    int({ default: 0, min: 0, description: `tests only (fault injection), keep 0: N > 0 makes the process SIGKILL itself ${when}` }),
+    int({ default: 0, min: 0, envFileName: null, description: `tests only (fault injection), keep 0: N > 0 makes the process SIGKILL itself ${when}` }),
   /** The same setting, never printed (start-up log, configuration errors). */
   secret,
 };
