@@ -14,6 +14,7 @@ import { cdcEnv, testMongo } from '../support/mongo.js';
 import { startPrivateMongo, type PrivateMongo } from '../support/private-mongo.js';
 import { metricValue, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
 import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, readParquet, waitForCommittedToEnd, type Produced } from '../support/processor.js';
+import { startBucketRefusingProxy } from '../support/gcs-owner-proxy.js';
 import { bqRows, loaderScenario, orderChange, publishFileEvents, runCli, table, testGcp, writeTestFile, type WrittenTestFile } from '../support/loader.js';
 
 const { Decimal128, Int32 } = BSON;
@@ -454,7 +455,7 @@ const STARTUP: StartupCase[] = [
     program: 'loader',
     env: () => ({ ...loaderBase(), LOADER_MODE: 'sometimes', BQ_DATASET: 'bad-name', GCS_ENDPOINT: 'ftp://storage', LOADER_CONCURRENCY: '0', NOT_READY_AFTER_MS: 'soon' }),
     exit: 78,
-    says: [/invalid configuration \(5 problems\)/, /LOADER_MODE: .*"sometimes"/, /BQ_DATASET: must be letters, digits and underscores/, /GCS_ENDPOINT: must be an http\(s\) URL/, /LOADER_CONCURRENCY: .*"0"/, /NOT_READY_AFTER_MS: .*"soon"/],
+    says: [/invalid configuration \(5 problems\)/, /LOADER_MODE: .*"sometimes"/, /BQ_DATASET: must be 1 to 1024 letters, digits and underscores/, /GCS_ENDPOINT: must be an http\(s\) URL/, /LOADER_CONCURRENCY: .*"0"/, /NOT_READY_AFTER_MS: .*"soon"/],
   },
   {
     name: '16a credentials key file missing (loader)',
@@ -651,7 +652,8 @@ describe('loader: bad files and bad file-ready events', () => {
   });
 
   test('18b bucket that cannot be created: loads go straight from the local disk', async () => {
-    const refused = `Refused_${s.prefix}`;
+    const refused = `${s.prefix}-refused`.toLowerCase().replace(/[^a-z0-9-]/g, '-');
+    const storage = await startBucketRefusingProxy(infra.gcsEndpoint);
     const inputDir = `${s.inputDir}-direct`;
     const filesTopic = `${s.filesTopic}-direct`;
     const group = `${s.group}-direct`;
@@ -660,7 +662,7 @@ describe('loader: bad files and bad file-ready events', () => {
     await publishFileEvents(kafka, filesTopic, [file]);
     const direct = await startService(
       'loader',
-      s.env({ GCS_BUCKET: refused, LOADER_INPUT_DIR: inputDir, LOADER_FILES_TOPIC: filesTopic, LOADER_GROUP_ID: group, KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES }),
+      s.env({ GCS_BUCKET: refused, GCS_ENDPOINT: storage.endpoint, LOADER_INPUT_DIR: inputDir, LOADER_FILES_TOPIC: filesTopic, LOADER_GROUP_ID: group, KAFKA_CONNECT_RETRIES: SHARED_BROKER_RETRIES }),
       'bad-input-loader-direct',
     );
     try {
@@ -670,9 +672,11 @@ describe('loader: bad files and bad file-ready events', () => {
       assert.equal(metricValue(await direct.metrics(), 'loader_direct_mode'), 1);
       const rows = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')} WHERE event_id = '${e(30).event_id}'`);
       assert.equal(rows.length, 1, 'loaded from the local file');
+      assert.ok(storage.refused >= 1, 'Cloud Storage was asked and refused');
       stillRunning(direct);
     } finally {
       await direct.kill();
+      await storage.close();
     }
   });
 });

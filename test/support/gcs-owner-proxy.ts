@@ -33,3 +33,34 @@ export async function startOwnerProxy(target: string, ownerProjectNumber: string
   Object.assign(proxy, await listenLocally(server));
   return proxy;
 }
+
+export interface RefusingProxy {
+  endpoint: string;
+  /** requests for a bucket's metadata or its creation answered 403 so far */
+  refused: number;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP test double in front of the Cloud Storage emulator that lets no bucket be read or made: 403
+ * accountDisabled, what Cloud Storage answers a project without billing. The rest is forwarded.
+ */
+export async function startBucketRefusingProxy(target: string): Promise<RefusingProxy> {
+  const upstream = new URL(target);
+  const proxy: RefusingProxy = { endpoint: '', refused: 0, close: () => Promise.resolve() };
+  const server: Server = createServer(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const body = await readBody(req);
+    if ((req.method === 'GET' && BUCKET_RESOURCE.test(path)) || (req.method === 'POST' && path === '/storage/v1/b')) {
+      proxy.refused++;
+      const message = 'The billing account for the owning project is disabled in state absent';
+      const answer = JSON.stringify({ error: { code: 403, message, errors: [{ domain: 'global', reason: 'accountDisabled', message }] } });
+      res.writeHead(403, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer) });
+      res.end(answer);
+      return;
+    }
+    forward(upstream, req, res, body);
+  });
+  Object.assign(proxy, await listenLocally(server));
+  return proxy;
+}
