@@ -59,7 +59,9 @@ pick_python() {
   die "bqemulator needs Python >= 3.11"
 }
 
-cmd_install() {
+cmd_install() { one_install_at_a_time bigquery install_now; }
+
+install_now() {
   if [[ -x "$VENV/bin/python" && -f "$STAMP" && "$(cat "$STAMP")" == "$REQUIREMENTS" ]]; then
     return 0
   fi

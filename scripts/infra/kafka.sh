@@ -60,7 +60,9 @@ require_java() {
   fi
 }
 
-cmd_install() {
+cmd_install() { one_install_at_a_time kafka install_now; }
+
+install_now() {
   local stamp
   stamp="$(install_stamp)"
   if [[ -f "$INSTALL_DIR/.installed" && "$(cat "$INSTALL_DIR/.installed")" == "$stamp" ]]; then

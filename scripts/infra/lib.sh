@@ -16,6 +16,19 @@ source "$ROOT_DIR/scripts/lib/checksums.sh"
 log() { printf '[infra] %s\n' "$*" >&2; }
 die() { printf '[infra] ERROR: %s\n' "$*" >&2; exit 1; }
 
+# one_install_at_a_time NAME FUNCTION: runs FUNCTION (an install into the cache) holding the cache's lock for NAME.
+# npm test's infrastructure and the container tests' stand-in images install the same components side by side on a
+# fresh machine: the second waits, then finds the first's install (each install checks its stamp first). The lock is
+# held by a subshell only, so no server started later inherits it.
+one_install_at_a_time() {
+  local name="$1" install="$2"
+  mkdir -p "$CACHE_DIR"
+  (
+    flock -w 1800 9 || die "another install of $name held its lock for 30 min"
+    "$install"
+  ) 9>>"$CACHE_DIR/.$name-install.lock"
+}
+
 component_dir() { mkdir -p "$RUN_DIR/$1"; printf '%s' "$RUN_DIR/$1"; }
 
 # is_running NAME: true when the pid recorded for NAME is alive.

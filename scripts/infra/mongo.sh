@@ -31,7 +31,9 @@ source_hash() {
   cat "$SRC_DIR/pom.xml" "$SRC_DIR"/*.java | sha256sum | cut -d' ' -f1
 }
 
-install() {
+install() { one_install_at_a_time mongo install_now; }
+
+install_now() {
   command -v java >/dev/null || die "java is not installed (Java 17 or newer is needed)"
   command -v javac >/dev/null || die "javac is not installed (a JDK 17 or newer is needed)"
   local hash; hash="$(source_hash)"
