@@ -28,7 +28,7 @@ test('a query from the page runs through the runner and comes back as rows', asy
   assert.equal((await b.handle(fromPage('WITH x AS (SELECT 1 AS n) SELECT * FROM x', { headers: { host: 'localhost:8084', origin: 'http://localhost:8084' } }))).status, 200);
 });
 
-test('DML, DDL, scripts and several statements are refused with the keyword named; BigQuery never sees them', async () => {
+test('DML, DDL, scripts and several statements are refused with the keyword named (the answer to the query, 200); BigQuery never sees them', async () => {
   const { ran, box: b } = box();
   const cases: [string, RegExp][] = [
     ['DELETE FROM cdc.orders_current WHERE TRUE', /^Refused: DELETE is not a query: only queries run here/],
@@ -44,7 +44,7 @@ test('DML, DDL, scripts and several statements are refused with the keyword name
   ];
   for (const [sql, message] of cases) {
     const answer = await b.handle(fromPage(sql));
-    assert.equal(answer.status, 400, sql);
+    assert.equal(answer.status, 200, sql);
     assert.ok('error' in answer.body && 'refused' in answer.body, sql);
     assert.match(answer.body.error, message, sql);
   }
@@ -83,13 +83,13 @@ test('one query at a time; a timeout and an unreachable BigQuery are told apart,
   const timedOut = box(async () => {
     throw new QueryTimeout(30000, 'no result (the query was cancelled)');
   });
-  assert.deepEqual(await timedOut.box.handle(fromPage('SELECT 1')), { status: 504, body: { error: 'BigQuery gave no result (the query was cancelled) within 30 s' } });
+  assert.deepEqual(await timedOut.box.handle(fromPage('SELECT 1')), { status: 200, body: { error: 'BigQuery gave no result (the query was cancelled) within 30 s' } });
   const refusedConnection = box(async () => {
     throw Object.assign(new Error('request to http://127.0.0.1:9050/bigquery/v2/projects/p/jobs failed, reason: connect ECONNREFUSED 127.0.0.1:9050'), { code: 'ECONNREFUSED' });
   });
-  assert.deepEqual(await refusedConnection.box.handle(fromPage('SELECT 1')), { status: 502, body: { error: 'BigQuery did not answer (ECONNREFUSED)' } });
+  assert.deepEqual(await refusedConnection.box.handle(fromPage('SELECT 1')), { status: 200, body: { error: 'BigQuery did not answer (ECONNREFUSED)' } });
   const badSql = box(async () => {
     throw Object.assign(new Error('Unrecognized name: nope at [1:8]'), { code: 400, errors: [{ reason: 'invalidQuery' }] });
   });
-  assert.deepEqual(await badSql.box.handle(fromPage('SELECT nope')), { status: 502, body: { error: 'HTTP 400 invalidQuery: Unrecognized name: nope at [1:8]' } });
+  assert.deepEqual(await badSql.box.handle(fromPage('SELECT nope')), { status: 200, body: { error: 'HTTP 400 invalidQuery: Unrecognized name: nope at [1:8]' } });
 });

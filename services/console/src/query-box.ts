@@ -70,14 +70,15 @@ export class QueryBox {
       sql = undefined;
     }
     if (typeof sql !== 'string') return { status: 400, body: { error: 'the body is {"sql": "SELECT ..."}' } };
-    const statement = oneQuery(sql);
-    if ('refused' in statement) return { status: 400, body: { error: `Refused: ${statement.refused}`, refused: true } };
     if (this.running) return { status: 429, body: { error: 'a query is running: one at a time' } };
+    // the query's outcome, rows or why there are none (refused, BigQuery's error), answers 200: the request was fine
+    const statement = oneQuery(sql);
+    if ('refused' in statement) return { status: 200, body: { error: `Refused: ${statement.refused}`, refused: true } };
     this.running = true;
     try {
       return { status: 200, body: { result: await this.run(statement.query) } };
     } catch (error) {
-      return { status: error instanceof QueryTimeout ? 504 : 502, body: { error: describeBigQueryError(error) } };
+      return { status: 200, body: { error: describeBigQueryError(error) } };
     } finally {
       this.running = false;
     }
