@@ -42,7 +42,7 @@ const roleKey = (role: string, roles: string) =>
 export const gcpRoleKeySettings = {
   GCP_SETUP_CREDENTIALS: roleKey('setup (gcp-setup)', 'BigQuery and Storage admin of the dataset and the bucket'),
   GCP_LOADER_CREDENTIALS: roleKey('loader', 'data editor on the dataset, job user, object admin and bucket reader on the bucket'),
-  GCP_ANALYSIS_CREDENTIALS: roleKey('analysis tool', 'data viewer on the dataset, job user'),
+  GCP_ANALYSIS_CREDENTIALS: roleKey('analysis tool (and the console, whose query box runs through it)', 'data viewer on the dataset, job user'),
 };
 
 const publishedPort = (what: string, port: number) =>

@@ -1,6 +1,6 @@
 import { analysisToolSettings } from '@cdc/analysis-tool';
 import { checkKafkaSecurity, commonSettings, fields, kafkaSettings, setting, settingsSchema } from '@cdc/core';
-import { gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
+import { gcpSettings } from '@cdc/core/gcp';
 import { z } from 'zod';
 
 /** `name=http://host:port`: a service whose /metrics and /readyz the console reads. */
@@ -52,12 +52,18 @@ export const consoleSettings = {
   }),
 };
 
-// The query box reads BigQuery as the analysis tool does: its Google Cloud settings and its cap on bytes billed.
-export const consoleConfigSchema = withGcpNameChecks(
-  settingsSchema({ ...consoleSettings, ...kafkaSettings, ...commonSettings, ...gcpSettings, ANALYSIS_MAX_BYTES_BILLED: analysisToolSettings.ANALYSIS_MAX_BYTES_BILLED }).superRefine((config, ctx) =>
-    checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx),
-  ),
-);
+// The query box reads BigQuery as the analysis tool does: its BigQuery settings (Cloud Storage is no business of the
+// console's) and its cap on bytes billed.
+const { GOOGLE_APPLICATION_CREDENTIALS, GCP_PROJECT, BQ_DATASET, BQ_LOCATION, BQ_CHANGES_TABLE, BQ_CURRENT_TABLE, BIGQUERY_ENDPOINT } = gcpSettings;
+const bigQuerySettings = { GOOGLE_APPLICATION_CREDENTIALS, GCP_PROJECT, BQ_DATASET, BQ_LOCATION, BQ_CHANGES_TABLE, BQ_CURRENT_TABLE, BIGQUERY_ENDPOINT };
+
+export const consoleConfigSchema = settingsSchema({
+  ...consoleSettings,
+  ...kafkaSettings,
+  ...commonSettings,
+  ...bigQuerySettings,
+  ANALYSIS_MAX_BYTES_BILLED: analysisToolSettings.ANALYSIS_MAX_BYTES_BILLED,
+}).superRefine((config, ctx) => checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx));
 export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
 
 /** The watched services of CONSOLE_SERVICES, in their order. */

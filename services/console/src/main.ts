@@ -36,7 +36,9 @@ await runService('console', consoleConfigSchema, async ({ config, logger, ops, s
   shutdown.register('kafka reader', () => kafkaReader.stop());
   let stopped = false;
   const readLag = () => kafkaReader.read(3 * timeoutMs);
-  const warehouse = new Warehouse(createGcpClients(config).bigquery, warehouseNames(config), Boolean(config.BIGQUERY_ENDPOINT), {
+  // BigQuery only: the Cloud Storage client made beside it is never used (no staging bucket, no call)
+  const gcpConfig = { ...config, GCS_STAGING_MAX_AGE_DAYS: 0 };
+  const warehouse = new Warehouse(createGcpClients(gcpConfig).bigquery, warehouseNames(gcpConfig), Boolean(config.BIGQUERY_ENDPOINT), {
     location: config.BQ_LOCATION,
     maximumBytesBilled: config.ANALYSIS_MAX_BYTES_BILLED,
     maxRows: config.CONSOLE_QUERY_MAX_ROWS,
