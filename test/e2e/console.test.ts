@@ -56,6 +56,15 @@ async function queryOnPage(page: Page, sql: string): Promise<{ message: string; 
   return { message: (await message.textContent()) ?? '', failed: (await message.getAttribute('class')) === 'error' };
 }
 
+/** A console of its own (its watched service is not running: it shows it down and goes on), open in Chromium. */
+async function loneConsole(env: Record<string, string>, label: string, errors: string[]): Promise<{ consoleService: ServiceProcess; browser: BrowserContext; page: Page; profile: string }> {
+  const consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, ...env }, label);
+  await consoleService.waitReady();
+  const opened = await openInChromium(errors);
+  await opened.page.goto(`http://127.0.0.1:${consoleService.port}/`);
+  return { consoleService, ...opened };
+}
+
 async function closeChromium(browser: BrowserContext | undefined, profile: string | undefined): Promise<void> {
   await browser?.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
@@ -232,11 +241,7 @@ describe('the console while the Kafka broker is away', () => {
   before(async () => {
     broker = await startPrivateKafka();
     const prefix = uniqueName('console-kafka');
-    // the services it watches are not running: it shows them down and goes on
-    consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, KAFKA_BROKERS: broker.brokers, CONSOLE_KAFKA_GROUPS: `${prefix}-g` }, 'console-kafka');
-    await consoleService.waitReady();
-    ({ browser, page, profile } = await openInChromium(errors));
-    await page.goto(`http://127.0.0.1:${consoleService.port}/`);
+    ({ consoleService, browser, page, profile } = await loneConsole({ KAFKA_BROKERS: broker.brokers, CONSOLE_KAFKA_GROUPS: `${prefix}-g` }, 'console-kafka', errors));
   });
 
   after(async () => {
@@ -271,11 +276,7 @@ describe('the console while the BigQuery emulator is away', () => {
     emulator = await startPrivateBigQuery();
     const gcp = { GCP_PROJECT: infra.bigqueryProject, BQ_DATASET: dataset, BIGQUERY_ENDPOINT: emulator.endpoint };
     await createGcpClients({ ...gcp, BQ_LOCATION: 'US', BQ_CHANGES_TABLE: 'orders_changes', BQ_CURRENT_TABLE: 'orders_current', GCS_STAGING_MAX_AGE_DAYS: 7 }).bigquery.createDataset(dataset);
-    // the services it watches are not running: it shows them down and goes on
-    consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${dataset}-g`, ...gcp }, 'console-bigquery');
-    await consoleService.waitReady();
-    ({ browser, page, profile } = await openInChromium(errors));
-    await page.goto(`http://127.0.0.1:${consoleService.port}/`);
+    ({ consoleService, browser, page, profile } = await loneConsole({ KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${dataset}-g`, ...gcp }, 'console-bigquery', errors));
   });
 
   after(async () => {
