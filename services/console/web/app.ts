@@ -141,7 +141,7 @@ function renderWarehouse(warehouse: WarehouseState) {
   const status = reading === null ? 'unknown' : reading.error ? 'down' : 'ready';
   stateNode.dataset.state = status;
   stateNode.className = `state ${status}`;
-  stateNode.textContent = reading === null ? 'not read yet' : reading.error ? `● did not answer: ${reading.error}` : `● answers (dataset ${warehouse.dataset})`;
+  stateNode.textContent = reading === null ? 'not read yet' : reading.error ? `● ${reading.error}` : `● answers (dataset ${warehouse.dataset})`;
   const views = JSON.stringify(warehouse.views);
   if (views === shownViews) return;
   shownViews = views;
