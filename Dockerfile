@@ -68,6 +68,9 @@ WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY --from=build /app/services/core/package.json services/core/
 COPY --from=build /app/services/core/dist services/core/dist
+# the analysis tool's code is a library too: the console's query box runs through it
+COPY --from=build /app/services/analysis-tool/package.json services/analysis-tool/
+COPY --from=build /app/services/analysis-tool/dist services/analysis-tool/dist
 COPY --from=build /app/${SERVICE}/package.json ${SERVICE}/
 COPY --from=build /app/${SERVICE}/dist ${SERVICE}/dist
 # the workspace's Node flags: "nodeOptions" of its package.json, where the local stack and the benches read them too

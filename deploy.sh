@@ -250,7 +250,7 @@ deploy_up() {
   dataset="$(dotenv_get BQ_DATASET cdc)"; current="$(dotenv_get BQ_CURRENT_TABLE orders_current)"
   step "pipeline up in $((SECONDS - start))s (project $COMPOSE_PROJECT)"
   cat >&2 <<EOF
-    console:         http://$bind:$(dotenv_get CONSOLE_HTTP_PORT 8084)/        (health, freshness, throughput, lag, budget, dead letters)
+    console:         http://$bind:$(dotenv_get CONSOLE_HTTP_PORT 8084)/        (health, freshness, throughput, lag, budget, dead letters, a read-only query box)
     health (ready):  http://$bind:$(dotenv_get CDC_HTTP_PORT 8081)/readyz        cdc
                      http://$bind:$(dotenv_get PROCESSOR_HTTP_PORT 8082)/readyz        processor
                      http://$bind:$(dotenv_get LOADER_HTTP_PORT 8083)/readyz        loader

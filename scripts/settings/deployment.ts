@@ -31,18 +31,18 @@ export const composeSettings = {
   LOG_MAX_FILE: setting.int({ default: 5, min: 1, readBy: compose, description: 'container log rotation: files kept' }),
 };
 
-const roleKey = (role: string, roles: string) =>
+const roleKey = (role: string, roles: string, alsoMountedFor = '') =>
   setting.text({
     values: 'file path on this host',
     readBy: 'deploy.sh, docker compose',
-    description: `key file of the ${role}'s own service account (least privilege: ${roles}), mounted as its GOOGLE_APPLICATION_CREDENTIALS; unset: GOOGLE_APPLICATION_CREDENTIALS`,
+    description: `key file of the ${role}'s own service account (least privilege: ${roles}), mounted as its GOOGLE_APPLICATION_CREDENTIALS${alsoMountedFor}; unset: GOOGLE_APPLICATION_CREDENTIALS`,
   });
 
 /** One service account per role (README "Least privilege"); compose/gcp-credentials.yml mounts each where it belongs. */
 export const gcpRoleKeySettings = {
   GCP_SETUP_CREDENTIALS: roleKey('setup (gcp-setup)', 'BigQuery and Storage admin of the dataset and the bucket'),
   GCP_LOADER_CREDENTIALS: roleKey('loader', 'data editor on the dataset, job user, object admin and bucket reader on the bucket'),
-  GCP_ANALYSIS_CREDENTIALS: roleKey('analysis tool', 'data viewer on the dataset, job user'),
+  GCP_ANALYSIS_CREDENTIALS: roleKey('analysis tool', 'data viewer on the dataset, job user', " and the console's (its query box runs through the analysis tool's code)"),
 };
 
 const publishedPort = (what: string, port: number) =>

@@ -54,7 +54,7 @@ const sections: Section[] = [
   { title: 'loader: Parquet files -> Cloud Storage -> BigQuery (changes table + current-state table by MERGE)', settings: loaderSettings },
   { title: 'console: one page with the pipeline\'s health, freshness, throughput, lag, budget and dead letters', settings: consoleSettings },
   {
-    title: 'Google Cloud (loader, gcp-utils setup, analysis tool)',
+    title: 'Google Cloud (loader, gcp-utils setup, analysis tool, console)',
     intro: [
       'Without credentials deploy.sh runs the emulators (compose/gcp-emulators.yml) and points everything at them.',
       'Least privilege: one service account per role (README "Security"), GCP_SETUP/LOADER/ANALYSIS_CREDENTIALS.',

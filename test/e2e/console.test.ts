@@ -2,9 +2,10 @@
 // The console in a real browser (Debian's headless Chromium, driven by playwright-core) on a pipeline of real
 // processes (cdc -> Kafka -> processor -> Parquet -> loader -> BigQuery emulator): every service shows ready; an
 // order inserted through the MongoDB driver changes the counts and the freshness on the page without a reload; a
-// poison record shows up as a dead letter with its reason; a stopped service turns red and, started again, ready.
-// No JavaScript error on the way; the page works from the keyboard. Screenshots: test-artifacts/console/
-// (git-ignored). The DOM types are for the functions that run in the page.
+// poison record shows up as a dead letter with its reason; the query box shows the order from its typed view and
+// refuses a DELETE; a killed service turns red and, started again, ready. No JavaScript error on the way; the page
+// works from the keyboard. Then consoles whose Kafka broker, and whose BigQuery emulator, are killed and started
+// again. Screenshots: test-artifacts/console/ (git-ignored). The DOM types are for the functions that run in the page.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,9 +16,11 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { testKafka, testProducer } from '../support/kafka.js';
 import { cdcEnv, testMongo } from '../support/mongo.js';
 import { freePort, repoRoot, startService, type ServiceProcess } from '../support/service-process.js';
-import { loaderScenario, pipelineProcessorEnv, type LoaderScenario } from '../support/loader.js';
+import { gcpEnv, loaderScenario, pipelineProcessorEnv, type LoaderScenario } from '../support/loader.js';
 import { infra, uniqueName } from '../support/infra.js';
 import { startPrivateKafka, type PrivateKafka } from '../support/private-kafka.js';
+import { startPrivateBigQuery, type PrivateBigQuery } from '../support/private-bigquery.js';
+import { createGcpClients } from '@cdc/core/gcp';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = join(repoRoot, 'test-artifacts', 'console');
@@ -41,6 +44,25 @@ async function openInChromium(errors: string[]): Promise<{ browser: BrowserConte
     if (message.type() === 'error') errors.push(`console error: ${message.text()}`);
   });
   return { browser, page, profile };
+}
+
+/** Runs SQL through the page's query box from the keyboard (Ctrl+Enter in the box); the message it ends with. */
+async function queryOnPage(page: Page, sql: string): Promise<{ message: string; failed: boolean }> {
+  const box = page.getByLabel(/^One query/);
+  await box.fill(sql);
+  await box.press('Control+Enter');
+  await page.waitForFunction(() => !(document.getElementById('run-query') as HTMLButtonElement).disabled && document.getElementById('query-message')?.textContent !== 'Running…');
+  const message = page.locator('#query-message');
+  return { message: (await message.textContent()) ?? '', failed: (await message.getAttribute('class')) === 'error' };
+}
+
+/** A console of its own (its watched service is not running: it shows it down and goes on), open in Chromium. */
+async function loneConsole(env: Record<string, string>, label: string, errors: string[]): Promise<{ consoleService: ServiceProcess; browser: BrowserContext; page: Page; profile: string }> {
+  const consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, ...env }, label);
+  await consoleService.waitReady();
+  const opened = await openInChromium(errors);
+  await opened.page.goto(`http://127.0.0.1:${consoleService.port}/`);
+  return { consoleService, ...opened };
 }
 
 async function closeChromium(browser: BrowserContext | undefined, profile: string | undefined): Promise<void> {
@@ -72,7 +94,7 @@ describe('the console in a browser', () => {
     const watched = [...services].map(([name, service]) => `${name}=http://127.0.0.1:${service.port}`).join(',');
     const consoleService = await startService(
       'console',
-      { CONSOLE_SERVICES: watched, KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${s.prefix}-processor,${s.group}` },
+      { CONSOLE_SERVICES: watched, KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${s.prefix}-processor,${s.group}`, ...gcpEnv(s) },
       'console',
     );
     services.set('console', consoleService);
@@ -155,8 +177,36 @@ describe('the console in a browser', () => {
     assert.equal(await page.locator('#pause').getAttribute('aria-pressed'), 'false');
   });
 
-  test('a stopped service turns red with its reason; the others stay ready', async () => {
-    await services.get('processor')!.kill('SIGTERM');
+  test("the query box: a SELECT on the orders typed view shows the inserted order; a DELETE is refused on the page", async () => {
+    await page.locator('#bigquery-state[data-state="ready"]').waitFor();
+    // the collection's typed views are linked; the link puts a query of the view into the box
+    const view = `\`${infra.bigqueryProject}.${s.dataset}.orders\``;
+    const links = page.locator(`#views li[data-collection="${s.dataset}.orders"] a[data-sql]`);
+    assert.deepEqual(await links.allTextContents(), ['orders', 'orders_history']);
+    await links.first().click();
+    assert.equal(await page.locator('#query').inputValue(), `SELECT *\nFROM ${view}\nLIMIT 100`);
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'query', 'the box has the focus');
+
+    const select = await queryOnPage(page, `SELECT status, total, customer FROM ${view} WHERE customer = 'console test'`);
+    assert.equal(select.failed, false, select.message);
+    assert.match(select.message, /^1 row, /);
+    assert.deepEqual(await page.locator('#query-result thead th').allTextContents(), ['status', 'total', 'customer']);
+    assert.deepEqual(await page.locator('#query-result tbody tr td').allTextContents(), ['new', '12.5', 'console test']);
+    await shot('4-query');
+
+    const remove = await queryOnPage(page, `DELETE FROM ${view} WHERE TRUE`);
+    assert.equal(remove.failed, true);
+    assert.match(remove.message, /^Refused: DELETE is not a query: only queries run here/);
+    assert.equal(await page.locator('#query-result').isHidden(), true, 'no result table under a refusal');
+    assert.equal(await page.locator('#query-message').evaluate((node) => getComputedStyle(node).color), 'rgb(207, 34, 46)', 'red');
+    await shot('5-query-refused');
+    // refused before BigQuery: the order is still there
+    assert.match((await queryOnPage(page, `SELECT COUNT(*) AS n FROM ${view}`)).message, /^1 row/);
+    assert.deepEqual(await page.locator('#query-result tbody td').allTextContents(), ['1']);
+  });
+
+  test('a killed service turns red with its reason; the others stay ready', async () => {
+    await services.get('processor')!.kill('SIGKILL');
     await page.waitForFunction(() => document.querySelector('#services tr[data-service="processor"]')?.getAttribute('data-state') === 'down');
     const cell = page.locator('#services tr[data-service="processor"] td.state');
     const color = await cell.evaluate((td) => getComputedStyle(td).color);
@@ -164,7 +214,7 @@ describe('the console in a browser', () => {
     assert.match((await page.locator('#services tr[data-service="processor"] td').nth(2).textContent()) ?? '', /unreachable/);
     assert.equal(await serviceState('loader'), 'ready');
     assert.match((await page.locator('#status').textContent()) ?? '', /not ready: processor/);
-    await shot('4-processor-stopped');
+    await shot('6-processor-stopped');
   });
 
   test('the processor started again on its port turns ready again', async () => {
@@ -191,11 +241,7 @@ describe('the console while the Kafka broker is away', () => {
   before(async () => {
     broker = await startPrivateKafka();
     const prefix = uniqueName('console-kafka');
-    // the services it watches are not running: it shows them down and goes on
-    consoleService = await startService('console', { CONSOLE_SERVICES: `cdc=http://127.0.0.1:${await freePort()}`, KAFKA_BROKERS: broker.brokers, CONSOLE_KAFKA_GROUPS: `${prefix}-g` }, 'console-kafka');
-    await consoleService.waitReady();
-    ({ browser, page, profile } = await openInChromium(errors));
-    await page.goto(`http://127.0.0.1:${consoleService.port}/`);
+    ({ consoleService, browser, page, profile } = await loneConsole({ KAFKA_BROKERS: broker.brokers, CONSOLE_KAFKA_GROUPS: `${prefix}-g` }, 'console-kafka', errors));
   });
 
   after(async () => {
@@ -204,14 +250,59 @@ describe('the console while the Kafka broker is away', () => {
     await broker?.remove();
   });
 
-  test('the broker stopped, the page says Kafka does not answer; started again, Kafka is read again', async () => {
+  test('the broker killed, the page says Kafka does not answer; started again, Kafka is read again', async () => {
     await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent === 'read');
     assert.equal(await page.locator('#services tr[data-service="cdc"]').getAttribute('data-state'), 'down');
-    await broker.stop();
+    broker.kill();
     await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent?.startsWith('Kafka did not answer'));
-    await page.screenshot({ path: join(SCREENSHOTS, '5-kafka-away.png'), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, '7-kafka-away.png'), fullPage: true });
     await broker.start();
     await page.waitForFunction(() => document.getElementById('kafka-state')?.textContent === 'read');
+    assert.equal(consoleService.exitCode, undefined, 'the console kept running');
+    assert.deepEqual(errors, []);
+  });
+});
+
+describe('the console while the BigQuery emulator is away', () => {
+  let emulator: PrivateBigQuery;
+  let consoleService: ServiceProcess;
+  let profile: string | undefined;
+  let browser: BrowserContext | undefined;
+  let page: Page;
+  const errors: string[] = [];
+  const dataset = uniqueName('console_bq').replaceAll('-', '_');
+
+  before(async () => {
+    emulator = await startPrivateBigQuery();
+    const gcp = { GCP_PROJECT: infra.bigqueryProject, BQ_DATASET: dataset, BIGQUERY_ENDPOINT: emulator.endpoint };
+    await createGcpClients({ ...gcp, BQ_LOCATION: 'US', BQ_CHANGES_TABLE: 'orders_changes', BQ_CURRENT_TABLE: 'orders_current', GCS_STAGING_MAX_AGE_DAYS: 7 }).bigquery.createDataset(dataset);
+    ({ consoleService, browser, page, profile } = await loneConsole({ KAFKA_BROKERS: infra.kafkaBrokers, CONSOLE_KAFKA_GROUPS: `${dataset}-g`, ...gcp }, 'console-bigquery', errors));
+  });
+
+  after(async () => {
+    await closeChromium(browser, profile);
+    await consoleService?.kill('SIGTERM');
+    await emulator?.remove();
+  });
+
+  test('the emulator killed, the page says BigQuery does not answer and a query fails in bounded time; started again, both work', async () => {
+    await page.locator('#bigquery-state[data-state="ready"]').waitFor();
+    assert.equal((await queryOnPage(page, 'SELECT 1 AS n')).failed, false);
+    emulator.kill();
+    await page.locator('#bigquery-state[data-state="down"]').waitFor();
+    assert.match((await page.locator('#bigquery-state').textContent()) ?? '', /^● BigQuery (did not answer|gave no answer within)/);
+    assert.equal(await page.locator('#bigquery-state').evaluate((node) => getComputedStyle(node).color), 'rgb(207, 34, 46)', 'red');
+    // the query comes back as an error (the console's deadline bounds it), not a page waiting for ever
+    const failed = await queryOnPage(page, 'SELECT 1 AS n');
+    assert.equal(failed.failed, true);
+    assert.match(failed.message, /^BigQuery (did not answer|gave no result)/);
+    await page.screenshot({ path: join(SCREENSHOTS, '8-bigquery-away.png'), fullPage: true });
+
+    await emulator.start();
+    await page.locator('#bigquery-state[data-state="ready"]').waitFor();
+    const again = await queryOnPage(page, 'SELECT 1 AS n');
+    assert.equal(again.failed, false, again.message);
+    assert.deepEqual(await page.locator('#query-result tbody td').allTextContents(), ['1']);
     assert.equal(consoleService.exitCode, undefined, 'the console kept running');
     assert.deepEqual(errors, []);
   });

@@ -2,12 +2,11 @@
 // as the shared one: a test that takes its broker away never disturbs the tests running beside it (scripts/test.sh
 // runs test files side by side).
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, repoRoot } from './service-process.js';
+import { freePort, killProcessGroup, repoRoot } from './service-process.js';
 
 const run = promisify(execFile);
 
@@ -41,14 +40,7 @@ export async function startPrivateKafka(serverProperties: Record<string, string>
   const broker: PrivateKafka = {
     brokers: `127.0.0.1:${port}`,
     stop: async () => void (await run('bash', [script, 'down'], { env })),
-    kill: () => {
-      const pid = Number(readFileSync(join(runDir, 'kafka', 'pid'), 'utf8').trim());
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        process.kill(pid, 'SIGKILL');
-      }
-    },
+    kill: () => killProcessGroup(join(runDir, 'kafka', 'pid')),
     start: async () => void (await run('bash', [script, 'up'], { env, timeout: 300_000 })),
     remove: async () => {
       await run('bash', [script, 'down'], { env }).catch(() => undefined);

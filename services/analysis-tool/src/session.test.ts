@@ -9,7 +9,8 @@ const names = { project: 'p', dataset: 'cdc', changesTable: 'orders_changes', cu
 /** A session on a BigQuery double that records the options of every query it is asked to run. */
 function session(options: Partial<SessionOptions> = {}) {
   const queries: { query: string; maximumBytesBilled?: string }[] = [];
-  const bigquery = { query: async (q: { query: string; maximumBytesBilled?: string }) => (queries.push(q), [[]]) } as unknown as BigQuery;
+  const job = { getQueryResults: async () => [[], null, { jobComplete: true }] };
+  const bigquery = { createQueryJob: async (q: { query: string; maximumBytesBilled?: string }) => (queries.push(q), [job]) } as unknown as BigQuery;
   let errors = '';
   const sink = (onText: (text: string) => void) => new Writable({ write: (chunk: Buffer, _encoding, done) => (onText(chunk.toString()), done()) });
   const s = new Session(bigquery, names, sink(() => undefined), sink((text) => (errors += text)), {

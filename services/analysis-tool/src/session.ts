@@ -1,8 +1,9 @@
 import type { Writable } from 'node:stream';
 import type { BigQuery } from '@cdc/core/gcp';
 import { gcpErrorInfo, type WarehouseNames } from '@cdc/core/gcp';
-import { formatDuration, formatTable, plainRows, rowCount } from './format.js';
-import { changingKeyword, splitStatements } from './statements.js';
+import { formatDuration, formatTable, rowCount } from './format.js';
+import { runQuery } from './run-query.js';
+import { changingKeyword, notAQuery, splitStatements } from './statements.js';
 import { dedupedChanges, duplicates, freshness, orderCurrent, orderHistory, ordersByStatusAndDay, orderViews, revenuePerDay, type OrderViews, type ReadyQuery } from './queries.js';
 
 export interface SessionOptions {
@@ -58,20 +59,8 @@ export class Session {
 
   private async execute(ready: ReadyQuery, record?: string): Promise<boolean> {
     if (record) this.history.push(record);
-    const started = performance.now();
     try {
-      const [rows] = await this.bigquery.query({
-        query: ready.query,
-        ...(ready.params ? { params: ready.params } : {}),
-        ...(ready.types ? { types: ready.types as Record<string, string> } : {}),
-        location: this.options.location,
-        maximumBytesBilled: String(this.options.maximumBytesBilled),
-        defaultDataset: { projectId: this.names.project, datasetId: this.names.dataset },
-        // INT64 as numbers while exact, else as strings
-        wrapIntegers: { integerTypeCastFunction: (value: string) => (Number.isSafeInteger(Number(value)) ? Number(value) : value) },
-      });
-      const elapsed = performance.now() - started;
-      const plain = plainRows(rows as Record<string, unknown>[]);
+      const { rows: plain, elapsedMs: elapsed } = await runQuery(this.bigquery, this.names, ready, { location: this.options.location, maximumBytesBilled: this.options.maximumBytesBilled });
       if (this.options.json) {
         this.print(JSON.stringify(plain, null, 2));
       } else {
@@ -96,7 +85,7 @@ export class Session {
       if (keyword) {
         this.history.push(sql);
         this.failures++;
-        this.err.write(`REFUSED: ${keyword} is not a query; this session only reads (start it with --write to change data or tables)\n`);
+        this.err.write(`REFUSED: ${notAQuery(keyword)}; this session only reads (start it with --write to change data or tables)\n`);
       } else {
         await this.execute({ query: sql }, sql);
       }

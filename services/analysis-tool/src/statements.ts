@@ -71,3 +71,21 @@ export function changingKeyword(statement: string): string | null {
   const keyword = (/^[A-Za-z_]+/.exec(code)?.[0] ?? '').toUpperCase();
   return READ_ONLY_START.has(keyword) ? null : keyword || '(unrecognised statement)';
 }
+
+/** The refusal of a statement that is not a query (changingKeyword named it). */
+export function notAQuery(keyword: string): string {
+  return `${keyword} is not a query`;
+}
+
+/**
+ * The one read-only query of `text`, or why it is refused: nothing but comments, more than one statement (a
+ * script), or a statement that is not a query. For callers that take one statement at a time (the console).
+ */
+export function oneQuery(text: string): { query: string } | { refused: string } {
+  const { statements, rest } = splitStatements(text);
+  if (rest.trim() && !isOnlyComments(rest)) statements.push(rest.trim());
+  if (statements.length === 0) return { refused: 'no statement to run' };
+  if (statements.length > 1) return { refused: `one statement at a time (found ${statements.length}): scripts are not queries` };
+  const keyword = changingKeyword(statements[0]!);
+  return keyword ? { refused: `${notAQuery(keyword)}: only queries run here (SELECT or WITH)` } : { query: statements[0]! };
+}

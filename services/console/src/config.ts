@@ -1,4 +1,6 @@
+import { analysisToolSettings } from '@cdc/analysis-tool';
 import { checkKafkaSecurity, commonSettings, fields, kafkaSettings, setting, settingsSchema } from '@cdc/core';
+import { gcpSettings } from '@cdc/core/gcp';
 import { z } from 'zod';
 
 /** `name=http://host:port`: a service whose /metrics and /readyz the console reads. */
@@ -35,11 +37,33 @@ export const consoleSettings = {
     min: 250,
     description: 'how often the console reads the services; its graphs keep the last hour of these readings',
   }),
+  CONSOLE_QUERY_TIMEOUT_MS: setting.durationMs({
+    default: 30000,
+    min: 1000,
+    description:
+      "how long a query of the console's query box may take, from the request to the last row (also the job's timeout at BigQuery); then it is cancelled and the page says so. Every query is capped at ANALYSIS_MAX_BYTES_BILLED bytes billed",
+  }),
+  CONSOLE_QUERY_MAX_ROWS: setting.int({
+    default: 500,
+    min: 1,
+    max: 10000,
+    unit: 'rows',
+    description: "rows of a query's result the console's query box shows at most (the page says when there were more)",
+  }),
 };
 
-export const consoleConfigSchema = settingsSchema({ ...consoleSettings, ...kafkaSettings, ...commonSettings }).superRefine((config, ctx) =>
-  checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx),
-);
+// The query box reads BigQuery as the analysis tool does: its BigQuery settings (Cloud Storage is no business of the
+// console's) and its cap on bytes billed.
+const { GOOGLE_APPLICATION_CREDENTIALS, GCP_PROJECT, BQ_DATASET, BQ_LOCATION, BQ_CHANGES_TABLE, BQ_CURRENT_TABLE, BIGQUERY_ENDPOINT } = gcpSettings;
+const bigQuerySettings = { GOOGLE_APPLICATION_CREDENTIALS, GCP_PROJECT, BQ_DATASET, BQ_LOCATION, BQ_CHANGES_TABLE, BQ_CURRENT_TABLE, BIGQUERY_ENDPOINT };
+
+export const consoleConfigSchema = settingsSchema({
+  ...consoleSettings,
+  ...kafkaSettings,
+  ...commonSettings,
+  ...bigQuerySettings,
+  ANALYSIS_MAX_BYTES_BILLED: analysisToolSettings.ANALYSIS_MAX_BYTES_BILLED,
+}).superRefine((config, ctx) => checkKafkaSecurity(config as Parameters<typeof checkKafkaSecurity>[0], ctx));
 export type ConsoleConfig = z.output<typeof consoleConfigSchema>;
 
 /** The watched services of CONSOLE_SERVICES, in their order. */

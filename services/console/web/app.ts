@@ -1,6 +1,11 @@
 // The console's page: fetches /api/state every poll interval and redraws the tables and the uPlot charts.
 import uPlot from 'uplot';
+import type { QueryResult } from '@cdc/analysis-tool';
 import type { ConsoleState, History } from '../src/pipeline-state.js';
+import type { WarehouseState } from '../src/warehouse.js';
+
+/** What /api/state answers: the pipeline's state and BigQuery's as the console sees it. */
+type ConsoleAnswer = ConsoleState & { warehouse: WarehouseState };
 
 const COLORS = ['#0969da', '#1a7f37', '#bf3989', '#9a6700', '#8250df', '#cf222e', '#1b7c83'];
 let paused = false;
@@ -35,7 +40,7 @@ const seconds = (s: number | null) =>
 const bytes = (b: number | null) => (b === null ? null : `${(b / 1024 / 1024).toFixed(0)} MiB`);
 const time = (unixMs: number | null) => (unixMs === null ? null : new Date(unixMs).toLocaleTimeString());
 
-function render(state: ConsoleState) {
+function render(state: ConsoleAnswer) {
   const stateOf = (s: ConsoleState['services'][number]) => (!s.up ? 'down' : s.ready ? 'ready' : 'not-ready');
   fillTable(
     'services',
@@ -95,6 +100,7 @@ function render(state: ConsoleState) {
     undefined,
     'none',
   );
+  renderWarehouse(state.warehouse);
   chart('throughput-chart', state.throughput, 'per second');
   chart('freshness-chart', state.freshness, 'seconds');
   const down = state.services.filter((s) => !s.ready).map((s) => s.name);
@@ -126,11 +132,108 @@ function chart(id: string, history: History, unit: string) {
   charts.set(id, { plot, names: names.join('\n') });
 }
 
+let shownViews = '';
+
+/** BigQuery's state every time; the view links only when they change (a redraw would take the keyboard focus away). */
+function renderWarehouse(warehouse: WarehouseState) {
+  const stateNode = document.getElementById('bigquery-state')!;
+  const reading = warehouse.reading;
+  const status = reading === null ? 'unknown' : reading.error ? 'down' : 'ready';
+  stateNode.dataset.state = status;
+  stateNode.className = `state ${status}`;
+  stateNode.textContent = reading === null ? 'not read yet' : reading.error ? `● ${reading.error}` : `● answers (dataset ${warehouse.dataset})`;
+  const views = JSON.stringify(warehouse.views);
+  if (views === shownViews) return;
+  shownViews = views;
+  const items = warehouse.views.map(({ collection, current, history }) => {
+    const li = el('li', `${collection}: `);
+    li.dataset.collection = collection;
+    for (const view of [current, history]) {
+      const a = el('a', view.name);
+      a.href = '#query';
+      a.dataset.sql = view.sql;
+      a.title = `put a query of ${view.name} into the query box`;
+      li.append(a);
+      if (view.url) {
+        const open = el('a', `(${view.name} in the BigQuery console)`);
+        open.href = view.url;
+        open.target = '_blank';
+        open.rel = 'noopener noreferrer';
+        li.append(open);
+      }
+    }
+    return li;
+  });
+  document.getElementById('views')!.replaceChildren(...(items.length > 0 ? items : [el('li', 'no collection seen yet')]));
+}
+
+document.getElementById('views')!.addEventListener('click', (event) => {
+  const link = (event.target as HTMLElement).closest<HTMLAnchorElement>('a[data-sql]');
+  if (!link) return;
+  event.preventDefault();
+  const box = document.getElementById('query') as HTMLTextAreaElement;
+  box.value = `SELECT *\nFROM ${link.dataset.sql}\nLIMIT 100`;
+  box.focus();
+});
+
+function showResult(result: QueryResult) {
+  const table = document.getElementById('query-result') as HTMLTableElement;
+  const head = el('tr');
+  for (const column of result.columns) {
+    const th = el('th', column);
+    th.scope = 'col';
+    head.append(th);
+  }
+  table.tHead!.replaceChildren(head);
+  const cell = (value: unknown) => (value === null || value === undefined ? 'NULL' : typeof value === 'object' ? JSON.stringify(value) : String(value));
+  table.tBodies[0]!.replaceChildren(
+    ...result.rows.map((row) => {
+      const tr = el('tr');
+      for (const column of result.columns) tr.append(el('td', cell(row[column]), typeof row[column] === 'number' ? 'number' : undefined));
+      return tr;
+    }),
+  );
+  table.hidden = false;
+}
+
+async function runQuery(sql: string) {
+  const message = document.getElementById('query-message')!;
+  const button = document.getElementById('run-query') as HTMLButtonElement;
+  button.disabled = true;
+  message.className = '';
+  message.textContent = 'Running…';
+  try {
+    const response = await fetch('api/query', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sql }) });
+    const answer = (await response.json()) as { result?: QueryResult; error?: string };
+    if (!answer.result) throw new Error(answer.error ?? `the console answered ${response.status}`);
+    showResult(answer.result);
+    const { rows, truncated, elapsedMs } = answer.result;
+    message.textContent = `${rows.length} row${rows.length === 1 ? '' : 's'}${truncated ? ' shown: there are more (the console shows the first ones only)' : ''}, ${(elapsedMs / 1000).toFixed(2)} s`;
+  } catch (error) {
+    (document.getElementById('query-result') as HTMLTableElement).hidden = true;
+    message.className = 'error';
+    message.textContent = (error as Error).message;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+document.getElementById('query-form')!.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void runQuery((document.getElementById('query') as HTMLTextAreaElement).value);
+});
+document.getElementById('query')!.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    (document.getElementById('query-form') as HTMLFormElement).requestSubmit();
+  }
+});
+
 async function refresh(): Promise<number> {
   try {
     const response = await fetch('api/state', { cache: 'no-store' });
     if (!response.ok) throw new Error(`the console answered ${response.status}`);
-    const state = (await response.json()) as ConsoleState;
+    const state = (await response.json()) as ConsoleAnswer;
     if (!paused) render(state);
     return Math.max(1000, state.pollIntervalMs);
   } catch (error) {
