@@ -125,7 +125,7 @@ export class BatchCommitter {
       const endTimer = metrics.fileWriteSeconds.startTimer({ topic });
       const checksums = await store.writeAtomically(path, batch.rows);
       endTimer();
-      written = { range, path, rows: batch.rows.length, checksums, stats, deadLetters: batch.deadLetters.length, compression: store.compression, writer: store.library };
+      written = { range, path, rows: batch.rows.length, checksums, location: store.bucketLocation, stats, deadLetters: batch.deadLetters.length, compression: store.compression, writer: store.library };
       this.faults.reached('rename');
       const event = fileReadyEvent(written, new Date());
       messages.push({ topic: settings.filesTopic, message: { key: fileEventKey(topic, this.partition), value: JSON.stringify(event), headers: { file_id: event.file_id } } });
