@@ -2,11 +2,16 @@
 // loader through the Cloud Storage emulator only, no shared directory.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeChangeEvent, type ChangeEvent, type Operation } from '@cdc/core';
 import { createGcpClients, ObjectParquetStore } from '@cdc/core/gcp';
+import { infra } from '../support/infra.js';
 import { readTopic, testKafka } from '../support/kafka.js';
-import { metricValue, startService } from '../support/service-process.js';
-import { createTopic, waitForCommittedToEnd } from '../support/processor.js';
-import { bqRows, loaderScenario, orderChange, publishFileEvents, table, writeTestFile, type LoaderScenario } from '../support/loader.js';
+import { seededRandom, seedFromEnv } from '../support/random.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
+import { announcedFiles, createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
+import { bqRows, expectedCurrent, loaderScenario, orderChange, publishFileEvents, table, writeTestFile, type LoaderScenario } from '../support/loader.js';
 
 const kafka = testKafka();
 const T0 = 1764151872;
@@ -56,6 +61,151 @@ describe('bucket path', () => {
       assert.ok(loader.output.some((line) => /files load straight from their announced objects/.test(line)));
     } finally {
       await loader.kill('SIGTERM');
+    }
+  });
+});
+
+/** The changes of a seeded writer: inserts, updates, replaces and deletes of `docs` orders, cluster times increasing. */
+function seededWriter(seed: number, docs: number) {
+  const random = seededRandom(seed);
+  const alive = new Set<number>();
+  let seq = 0;
+  return (count: number): ChangeEvent[] =>
+    Array.from({ length: count }, () => {
+      seq++;
+      const doc = 1 + Math.floor(random() * docs);
+      const at = { t: T0 + seq, i: 1 };
+      if (!alive.has(doc)) {
+        alive.add(doc);
+        return orderChange('insert', doc, at, seq);
+      }
+      const r = random();
+      const op: Operation = r < 0.5 ? 'update' : r < 0.75 ? 'replace' : 'delete';
+      if (op === 'delete') alive.delete(doc);
+      return orderChange(op, doc, at, seq);
+    });
+}
+
+const PARTITIONS = 4;
+
+describe('processors and loader on separate hosts, one bucket', () => {
+  test('two processors and a loader sharing only Kafka and the bucket, each SIGKILLed (a processor between upload and commit, twice): every change once, the current table equal to the collection, no unannounced object left', { timeout: 15 * 60_000 }, async () => {
+    const s = loaderScenario('hosts');
+    const seed = seedFromEnv();
+    process.stdout.write(`# two-host seed ${seed} (replay with TEST_SEED=${seed})\n`);
+    await createTopic(kafka, s.topic, PARTITIONS);
+    // Each "host" its own working directory; relative paths keep every local file inside it.
+    const hostDir = (host: string) => {
+      const dir = join(s.inputDir, host);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    };
+    const { uri, store } = await inputBucket(s, join(hostDir('test'), 'scratch'));
+    const processorGroup = `${s.prefix}-processor`;
+    const processorEnv = {
+      KAFKA_BROKERS: infra.kafkaBrokers,
+      KAFKA_CLIENT_ID: `${s.prefix}-processor`,
+      KAFKA_TOPIC_PARTITIONS: '2',
+      PROCESSOR_GROUP_ID: processorGroup,
+      PROCESSOR_TOPICS: s.topic,
+      PROCESSOR_FILES_TOPIC: s.filesTopic,
+      PROCESSOR_OUTPUT: uri,
+      // the write buffer, relative: inside the host's own directory
+      PROCESSOR_OUTPUT_DIR: 'buffer',
+      PROCESSOR_BATCH_MAX_AGE_MS: '500',
+      PROCESSOR_SESSION_TIMEOUT_MS: '6000',
+      GCP_PROJECT: infra.bigqueryProject,
+      GCS_ENDPOINT: infra.gcsEndpoint,
+      SHUTDOWN_TIMEOUT_MS: '10000',
+    };
+    const envOf = {
+      'processor-a': (hook: Record<string, string>) => ({ ...processorEnv, ...hook }),
+      'processor-b': (hook: Record<string, string>) => ({ ...processorEnv, ...hook }),
+      loader: (hook: Record<string, string>) => s.env({ LOADER_INPUT: uri, LOADER_INPUT_DIR: 'work', ...hook }),
+    };
+    type Host = keyof typeof envOf;
+    const running = new Map<Host, ServiceProcess>();
+    const everyProcess: ServiceProcess[] = [];
+    let starts = 0;
+    const start = async (host: Host, hook: Record<string, string> = {}) => {
+      const service = await startService(host === 'loader' ? 'loader' : 'processor', envOf[host](hook), `${s.prefix}-${host}-${++starts}`, { cwd: hostDir(host) });
+      running.set(host, service);
+      everyProcess.push(service);
+      return service;
+    };
+    const write = seededWriter(seed, 30);
+    const events: ChangeEvent[] = [];
+    const writeChanges = async (count: number) => {
+      const batch = write(count);
+      events.push(...batch);
+      await produce(kafka, s.topic, batch.map((event) => ({ partition: Number(JSON.parse(event.document_id).$numberInt) % PARTITIONS, key: event.document_id, value: encodeChangeEvent(event), event })));
+    };
+    /** Changes keep coming until the host's process has died by its crash hook (SIGKILL of itself); then it starts again clean. */
+    const untilHookKills = async (host: Host) => {
+      const service = running.get(host)!;
+      await waitFor(`${host} to die by its crash hook`, async () => {
+        if (service.exitCode !== undefined) return true;
+        await writeChanges(8);
+        return false;
+      }, 180_000, 500);
+      assert.equal(service.exitCode, 'SIGKILL', `${host} died by its crash hook`);
+      await start(host);
+    };
+    const killAndRestart = async (host: Host, hook: Record<string, string> = {}) => {
+      await running.get(host)!.kill('SIGKILL');
+      await start(host, hook);
+    };
+    try {
+      await start('processor-a', { PROCESSOR_TEST_CRASH_AFTER_RENAME: '2' });
+      await start('processor-b');
+      await start('loader', { LOADER_TEST_CRASH_AFTER_LOAD: '2' });
+      for (const service of running.values()) await service.waitReady(120_000);
+      await writeChanges(30);
+      await untilHookKills('processor-a'); // uploaded, never announced
+      await writeChanges(30);
+      await killAndRestart('processor-b', { PROCESSOR_TEST_CRASH_AFTER_RENAME: '1' });
+      await untilHookKills('processor-b'); // the same window on the other host
+      await untilHookKills('loader'); // a group loaded into its staging table, offsets not committed
+      await writeChanges(30);
+      await killAndRestart('loader');
+      await writeChanges(30);
+      await killAndRestart('processor-a');
+      await writeChanges(30);
+      for (const service of running.values()) await service.waitReady(120_000);
+
+      await waitForCommittedToEnd(kafka, processorGroup, s.topic, 180_000);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 180_000);
+      const changes = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
+      const ids = changes.map((r) => String(r.event_id)).sort();
+      assert.equal(ids.length, events.length, 'as many rows as changes written');
+      assert.deepEqual(ids, events.map((e) => e.event_id).sort(), 'every change once in the changes table');
+      const current = await bqRows(s.gcpConfig, `SELECT document_id, document, event_id FROM ${table(s.gcpConfig, 'orders_current')} ORDER BY document_id`);
+      const collection = [...expectedCurrent(events).values()].sort((a, b) => a.document_id.localeCompare(b.document_id));
+      assert.deepEqual(
+        current.map((r) => ({ document_id: r.document_id, document: r.document, event_id: r.event_id })),
+        collection.map((e) => ({ document_id: e.document_id, document: e.document, event_id: e.event_id })),
+        'the current table equals the collection',
+      );
+
+      // Objects: every one announced (loaded/ holds exactly the announced files), none waiting, none quarantined.
+      const announced = await announcedFiles(kafka, s.filesTopic);
+      const announcedPaths = new Set(announced.map((f) => f.path));
+      assert.equal(announcedPaths.size, announced.length, 'each file announced once');
+      assert.deepEqual(await store.listTopic(s.topic), [], 'no object left in the input area: loaded, or removed as unannounced');
+      const [objects] = await createGcpClients(s.gcpConfig).storage.bucket(store.bucketName).getFiles({ prefix: 'parquet/' });
+      const names = objects.map((o) => o.name);
+      const loadedObjects = names.filter((n) => n.startsWith('parquet/loaded/')).map((n) => n.slice('parquet/loaded/'.length)).sort();
+      assert.deepEqual(loadedObjects, [...announcedPaths].sort(), 'the loaded objects are exactly the announced files');
+      assert.deepEqual(names.filter((n) => !n.startsWith('parquet/loaded/')), [], 'nothing quarantined, nothing else');
+      for (const file of announced) assert.ok((file as unknown as { generation?: string }).generation, `${file.file_id} announced with its generation`);
+
+      // The dangerous windows were really crossed: uploads no transaction announced were found and removed.
+      const removedLines = everyProcess.flatMap((p) => p.output.filter((line) => line.includes('removing files of this partition that were never announced')));
+      assert.ok(removedLines.length >= 1, 'a take-over removed objects uploaded but never announced');
+      const metrics = await running.get('loader')!.metrics();
+      assert.equal(metricValue(metrics, 'loader_files_quarantined_total'), 0);
+    } finally {
+      await Promise.all([...running.values()].map((service) => service.kill('SIGTERM')));
     }
   });
 });
