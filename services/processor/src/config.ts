@@ -64,11 +64,11 @@ export const processorSettings = {
   }),
   PROCESSOR_TEST_CRASH_AFTER_RENAME: setting.testCrashHook('right after putting its N-th Parquet file into place, renamed or uploaded (before the Kafka transaction)'),
   PROCESSOR_TEST_CRASH_AFTER_COMMIT: setting.testCrashHook('right after the N-th committed transaction that announced a file'),
-  ...objectStoreClientSettings,
   ...perServiceSettings('processor', 8082),
 };
 
 // the topics it creates when missing: files topic, input topics
-export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...kafkaTransactionSettings, ...readinessSettings });
+// with a bucket output, the Cloud Storage client's variables (declared with the other Google Cloud ones)
+export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...objectStoreClientSettings, ...kafkaTransactionSettings, ...readinessSettings });
 
 export type ProcessorConfig = z.output<typeof processorConfigSchema>;

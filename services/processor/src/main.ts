@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, connectWatchedKafka, crashHooks, ExpiredOffsetsGuard, LocalParquetStore, parseStoreLocation, runService, watchVolume, type ParquetStore } from '@cdc/core';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectOrExplain, connectWatchedKafka, crashHooks, ExpiredOffsetsGuard, LocalParquetStore, parseStoreLocation, parseTempName, runService, watchVolume, type ParquetStore } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -68,5 +69,12 @@ async function openOutput(config: ProcessorConfig): Promise<ParquetStore> {
     const info = gcpErrorInfo(error);
     throw new Error(`PROCESSOR_OUTPUT: bucket ${location.bucket} cannot be used: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
   }
+  await clearWriteBuffer(config.PROCESSOR_OUTPUT_DIR);
   return new ObjectParquetStore(storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: config.PROCESSOR_OUTPUT_DIR, resumableMinBytes: config.PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES });
+}
+
+/** Files a crash left half written in this processor's write buffer (never uploaded, so never announced). */
+async function clearWriteBuffer(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const name of await readdir(dir)) if (parseTempName(name) !== null) await rm(join(dir, name), { force: true });
 }
