@@ -56,7 +56,7 @@ async function countingProxy(target: string) {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const kind = operationClass(req.method ?? 'GET', path);
     counts[kind]++;
-    const operation = `${req.method} ${path.replace(/\/o\/[^/]+/, '/o/{object}').replace(/\/b\/[^/]+/, '/b/{bucket}')}`;
+    const operation = `${req.method} ${path.replace(/\/b\/[^/]+/g, '/b/{bucket}').replace(/\/o\/[^/]+/g, '/o/{object}')}`;
     byOperation.set(operation, (byOperation.get(operation) ?? 0) + 1);
     forward(upstream, req, res, await readBody(req));
   });

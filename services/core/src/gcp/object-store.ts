@@ -155,8 +155,12 @@ export class ObjectParquetStore implements ParquetStore {
 
   async markLoaded(path: string, retentionHours: number): Promise<void> {
     if (retentionHours === 0) return this.deleteObject(this.object(path));
-    if (!(await this.info(path)) && (await this.info(path, 'loaded'))) return;
-    await this.moveTo(path, 'loaded');
+    try {
+      await this.moveTo(path, 'loaded');
+    } catch (error) {
+      // moved already (a crash after the copy, before the offset commit)
+      if (!isNotFound(error) || !(await this.info(path, 'loaded'))) throw error;
+    }
   }
 
   async quarantine(path: string, note: QuarantineNote): Promise<string | null> {

@@ -65,7 +65,9 @@ export class GroupLoad<O> {
     if (file.origin === 'event' && (file.location ?? null) !== (objects ? local.location : null)) {
       throw new PermanentFileError('wrong_location', `${file.path} was announced in ${file.location ?? "the processor's local directory"}, this loader reads ${local.location}`);
     }
-    const where = await local.locate(file.path);
+    // the waiting file first: one read in the usual case
+    const stored = await local.stat(file.path);
+    const where = stored ? 'input' : await local.locate(file.path);
     if (where === 'loaded') {
       metrics.alreadyLoaded.inc({ topic: file.topic, how: 'marked' });
       logger.info({ file: file.path }, 'file already loaded (found under loaded/)');
@@ -73,7 +75,6 @@ export class GroupLoad<O> {
     }
     if (where === 'quarantine') return this.deps.quarantine.reportAgain(entry);
     const absolute = local.address(file.path);
-    const stored = where === 'input' ? await local.stat(file.path) : null;
     if (!stored) {
       // Files leave the input area only after both tables have their rows (retention 0 deletes them then).
       if (file.rows !== null && (await retryStep(this.deps, 'presence check', [entry], () => this.deps.warehouse.rowsPresent(file))) === file.rows) {

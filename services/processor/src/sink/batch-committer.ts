@@ -88,7 +88,11 @@ export class BatchCommitter {
     await this.transactions.fence();
     const committed = await this.fetchCommitted();
     const next = committed ?? Number((await admin.fetchTopicOffsets(this.topic)).find((o) => o.partition === this.partition)?.low ?? 0);
-    const doomed = leftoverFiles(await store.listTopicFiles(this.topic), this.topic, this.partition, committed);
+    // A bucket never replaces an object: with no committed offset (a new group), a file left at or after the log
+    // start would block its name for ever, and its records are read again from there anyway, so it goes too. (A
+    // directory keeps such files, as it always did: the rename of the rewritten file replaces them.)
+    const removeFrom = committed ?? (store.bucketLocation ? next : null);
+    const doomed = leftoverFiles(await store.listTopicFiles(this.topic), this.topic, this.partition, removeFrom);
     if (doomed.length > 0) {
       this.log.warn({ files: doomed, committed }, 'removing files of this partition that were never announced');
       await store.remove(doomed);
