@@ -22,7 +22,7 @@ import { createGcpClients } from '@cdc/core/gcp';
 import { infra } from '@cdc/tests/dist/support/infra.js';
 import { testKafka } from '@cdc/tests/dist/support/kafka.js';
 import { forward, listenLocally, readBody } from '@cdc/tests/dist/support/http-double.js';
-import { loaderScenario, orderChange } from '@cdc/tests/dist/support/loader.js';
+import { loaderScenario, orderChange, pipelineProcessorEnv } from '@cdc/tests/dist/support/loader.js';
 import { announcedFiles, createTopic, waitForCommittedToEnd } from '@cdc/tests/dist/support/processor.js';
 import { metricValue, startService } from '@cdc/tests/dist/support/service-process.js';
 import { fmt, now, saveResult } from './lib/common.js';
@@ -92,14 +92,10 @@ async function runPath(path: 'volume' | 'bucket') {
   const bucket = `${s.prefix}-in`;
   const uri = `gs://${bucket}/parquet`;
   if (path === 'bucket') await storage.createBucket(bucket);
-  const processorGroup = `${s.prefix}-processor`;
+  const processorEnv = pipelineProcessorEnv(s, 2);
+  const processorGroup = processorEnv.PROCESSOR_GROUP_ID!;
   const processor = await startService('processor', {
-    KAFKA_BROKERS: infra.kafkaBrokers,
-    KAFKA_CLIENT_ID: `${s.prefix}-processor`,
-    KAFKA_TOPIC_PARTITIONS: '2',
-    PROCESSOR_GROUP_ID: processorGroup,
-    PROCESSOR_TOPICS: s.topic,
-    PROCESSOR_FILES_TOPIC: s.filesTopic,
+    ...processorEnv,
     PROCESSOR_BATCH_MAX_ROWS: args['rows-per-file']!,
     PROCESSOR_BATCH_MAX_AGE_MS: '1000',
     ...(path === 'bucket'

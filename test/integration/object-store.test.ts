@@ -11,7 +11,7 @@ import { readTopic, testKafka } from '../support/kafka.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { announcedFiles, createTopic, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
-import { bqRows, expectedCurrent, loaderScenario, orderChange, publishFileEvents, table, writeTestFile, type LoaderScenario } from '../support/loader.js';
+import { bqRows, expectedCurrent, loaderScenario, orderChange, pipelineProcessorEnv, publishFileEvents, table, writeTestFile, type LoaderScenario } from '../support/loader.js';
 
 const kafka = testKafka();
 const T0 = 1764151872;
@@ -101,18 +101,11 @@ describe('processors and loader on separate hosts, one bucket', () => {
       return dir;
     };
     const { uri, store } = await inputBucket(s, join(hostDir('test'), 'scratch'));
-    const processorGroup = `${s.prefix}-processor`;
     const processorEnv = {
-      KAFKA_BROKERS: infra.kafkaBrokers,
-      KAFKA_CLIENT_ID: `${s.prefix}-processor`,
-      KAFKA_TOPIC_PARTITIONS: '2',
-      PROCESSOR_GROUP_ID: processorGroup,
-      PROCESSOR_TOPICS: s.topic,
-      PROCESSOR_FILES_TOPIC: s.filesTopic,
+      ...pipelineProcessorEnv(s, 2),
       PROCESSOR_OUTPUT: uri,
       // the write buffer, relative: inside the host's own directory
       PROCESSOR_OUTPUT_DIR: 'buffer',
-      PROCESSOR_BATCH_MAX_AGE_MS: '500',
       PROCESSOR_SESSION_TIMEOUT_MS: '6000',
       GCP_PROJECT: infra.bigqueryProject,
       GCS_ENDPOINT: infra.gcsEndpoint,
@@ -173,7 +166,7 @@ describe('processors and loader on separate hosts, one bucket', () => {
       await writeChanges(30);
       for (const service of running.values()) await service.waitReady(120_000);
 
-      await waitForCommittedToEnd(kafka, processorGroup, s.topic, 180_000);
+      await waitForCommittedToEnd(kafka, `${s.prefix}-processor`, s.topic, 180_000);
       await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 180_000);
       const changes = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')}`);
       const ids = changes.map((r) => String(r.event_id)).sort();
