@@ -19,11 +19,12 @@ await runService('processor', processorConfigSchema, async (ctx) => {
     rowGroupRows: config.PROCESSOR_PARQUET_ROW_GROUP_ROWS,
     pageRows: config.PROCESSOR_PARQUET_PAGE_ROWS,
   });
-  const store = new FileStore(await openOutput(config), writer);
-  await mkdir(config.PROCESSOR_OUTPUT_DIR, { recursive: true });
-  // Not ready while the volume (the output, or the write buffer of a bucket output) cannot take one more batch's
-  // file (its values' size bounds the file's).
-  const volume = watchVolume(config.PROCESSOR_OUTPUT_DIR, { registry: ops.registry, metricName: 'processor_volume_free_bytes', minFreeBytes: config.PROCESSOR_BATCH_MAX_BYTES });
+  const output = await openOutput(config);
+  const store = new FileStore(output.store, writer);
+  await mkdir(output.localDir, { recursive: true });
+  // Not ready while the volume (the output directory, or the write buffer of a bucket output) cannot take one more
+  // batch's file (its values' size bounds the file's).
+  const volume = watchVolume(output.localDir, { registry: ops.registry, metricName: 'processor_volume_free_bytes', minFreeBytes: config.PROCESSOR_BATCH_MAX_BYTES });
   shutdown.register('volume watch', () => volume.stop());
   addReadinessCheck('volume', volume.check);
 
@@ -56,10 +57,13 @@ await runService('processor', processorConfigSchema, async (ctx) => {
   setReady(true);
 }, { topics: processorTopics, acls: processorAcls });
 
-/** The local directory, or the bucket prefix (checked to exist and be ours before anything is consumed). */
-async function openOutput(config: ProcessorConfig): Promise<ParquetStore> {
+/**
+ * The local directory, or the bucket prefix (checked to exist before anything is consumed); `localDir`: where files
+ * are written, the output directory itself or the bucket's write buffer.
+ */
+async function openOutput(config: ProcessorConfig): Promise<{ store: ParquetStore; localDir: string }> {
   const location = parseStoreLocation(config.PROCESSOR_OUTPUT ?? config.PROCESSOR_OUTPUT_DIR);
-  if (location.kind === 'local') return new LocalParquetStore(location.dir);
+  if (location.kind === 'local') return { store: new LocalParquetStore(location.dir), localDir: location.dir };
   // Only a bucket output loads the Google Cloud client.
   const { createStorageClient, ObjectParquetStore, gcpErrorInfo } = await import('@cdc/core/gcp');
   const storage = createStorageClient(config);
@@ -70,7 +74,8 @@ async function openOutput(config: ProcessorConfig): Promise<ParquetStore> {
     throw new Error(`PROCESSOR_OUTPUT: bucket ${location.bucket} cannot be used: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
   }
   await clearWriteBuffer(config.PROCESSOR_OUTPUT_DIR);
-  return new ObjectParquetStore(storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: config.PROCESSOR_OUTPUT_DIR, resumableMinBytes: config.PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES });
+  const store = new ObjectParquetStore(storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: config.PROCESSOR_OUTPUT_DIR, resumableMinBytes: config.PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES });
+  return { store, localDir: config.PROCESSOR_OUTPUT_DIR };
 }
 
 /** Files a crash left half written in this processor's write buffer (never uploaded, so never announced). */
