@@ -59,7 +59,7 @@ export class ObjectParquetStore implements ParquetStore {
 
   /** The object's handle (pinned to a generation when given): what a load job reads. */
   object(path: string, area: FileArea = 'input', generation?: string | null): File {
-    return this.storage.bucket(this.settings.bucket).file(this.objectName(path, area), generation ? { generation: Number(generation) } : {});
+    return this.storage.bucket(this.settings.bucket).file(this.objectName(path, area), generation ? { generation } : {});
   }
 
   private async info(path: string, area: FileArea = 'input'): Promise<ObjectInfo | null> {
