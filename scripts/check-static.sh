@@ -88,6 +88,10 @@ printf 'GCP_%s_CREDENTIALS=%s\n' SETUP "$tmp/key.json" LOADER "$tmp/key.json" AN
 printf 'mongodb://cdc:x@mongo:27017/\n' >"$tmp/mongo-uri"
 printf 'MONGO_URI_HOST_FILE=%s\nMONGO_TLS_CA_HOST_FILE=%s\nMONGO_TLS_CERT_KEY_HOST_FILE=%s\n' "$tmp/mongo-uri" "$tmp/key.json" "$tmp/key.json" >>"$tmp/roles.env"
 
+# the bucket path: PROCESSOR_OUTPUT a bucket prefix, no shared volume (process.bucket.yml)
+cp "$tmp/static.env" "$tmp/bucket.env"
+printf 'PROCESSOR_OUTPUT=gs://local-project-cdc-staging/parquet\nGCS_BUCKET=local-project-cdc-staging\n' >>"$tmp/bucket.env"
+
 # every published port on the bind address of its kind (ops or infrastructure): distinct addresses to tell them apart
 cp "$tmp/static.env" "$tmp/bindprobe.env"
 printf 'OPS_BIND_ADDRESS=127.0.0.2\nINFRA_BIND_ADDRESS=127.0.0.3\n' >>"$tmp/bindprobe.env"
@@ -106,6 +110,7 @@ combos=(
   "deploy, HA, key file|gcp|storage storage.ha cdc process gcp-credentials"
   "deploy, a key per role, MongoDB secrets|roles|storage cdc process mongo-uri-file mongo-tls gcp-credentials"
   "deploy, HA, emulators, bind addresses by kind|bindprobe|storage storage.ha cdc process gcp-emulators"
+  "deploy, bucket path (no shared volume), emulators|bucket|storage cdc process process.bucket gcp-emulators"
 )
 mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
 declare -A covered=()

@@ -5,6 +5,7 @@
 # Needs ROOT_DIR (the repository root) and scripts/lib/dotenv.sh loaded with .env.example and .env.
 #
 # Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml
+#   [+ process.bucket.yml when PROCESSOR_OUTPUT is a gs:// bucket: no shared volume]
 #   [+ mongo-uri-file.yml when MONGO_URI_HOST_FILE is set] [+ mongo-tls.yml when MONGO_TLS_CA_HOST_FILE is set], then
 #   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS (or a role's GCP_*_CREDENTIALS) names a key file,
 #   - nothing more with GCP_MODE=adc (Google Cloud with Application Default Credentials, e.g. on a GCP VM),
@@ -33,6 +34,7 @@ compose_init() {
     (( rf < 3 )) && export KAFKA_REPLICATION_FACTOR=3
   fi
   COMPOSE_FILES+=(-f "$dir/cdc.yml" -f "$dir/process.yml")
+  if [[ "$(dotenv_get PROCESSOR_OUTPUT)" == gs://* ]]; then COMPOSE_FILES+=(-f "$dir/process.bucket.yml"); fi
   # the cdc's MongoDB connection string and TLS files as secrets, when .env names them
   local file
   for file in MONGO_URI_HOST_FILE MONGO_TLS_CA_HOST_FILE MONGO_TLS_CERT_KEY_HOST_FILE; do
@@ -92,7 +94,7 @@ compose_all_files() {
   [[ -f "$ROOT_DIR/.env" ]] && env_file=(--env-file "$ROOT_DIR/.env")
   mapfile -t overrides < <(compose_overrides)
   docker compose --project-name "$COMPOSE_PROJECT" "${env_file[@]}" \
-    -f "$dir/storage.yml" -f "$dir/storage.ha.yml" -f "$dir/cdc.yml" -f "$dir/process.yml" -f "$dir/gcp-emulators.yml" \
+    -f "$dir/storage.yml" -f "$dir/storage.ha.yml" -f "$dir/cdc.yml" -f "$dir/process.yml" -f "$dir/process.bucket.yml" -f "$dir/gcp-emulators.yml" \
     "${overrides[@]}" --profile tools "$@"
 }
 

@@ -50,11 +50,11 @@ const sections: Section[] = [
   { title: 'Kafka clients (every service)', settings: { ...kafkaSettings, ...kafkaTransactionSettings, ...topicSettings } },
   { title: 'Every service', settings: { ...commonSettings, ...serviceLogLevelSettings, ...readinessSettings } },
   { title: 'cdc: MongoDB change streams -> Kafka', settings: cdcSettings },
-  { title: 'processor: Kafka CDC topics -> Parquet files (compose: in the shared parquet-data volume)', settings: processorSettings },
+  { title: 'processor: Kafka CDC topics -> Parquet files (compose: in the shared parquet-data volume, or a bucket)', settings: processorSettings },
   { title: 'loader: Parquet files -> Cloud Storage -> BigQuery (changes table + current-state table by MERGE)', settings: loaderSettings },
   { title: 'console: one page with the pipeline\'s health, freshness, throughput, lag, budget and dead letters', settings: consoleSettings },
   {
-    title: 'Google Cloud (loader, gcp-utils setup, analysis tool, console)',
+    title: 'Google Cloud (loader, gcp-utils setup, analysis tool, console; the processor with a bucket output)',
     intro: [
       'Without credentials deploy.sh runs the emulators (compose/gcp-emulators.yml) and points everything at them.',
       'Least privilege: one service account per role (README "Security"), GCP_SETUP/LOADER/ANALYSIS_CREDENTIALS.',

@@ -458,6 +458,27 @@ const STARTUP: StartupCase[] = [
     says: [/invalid configuration \(5 problems\)/, /LOADER_MODE: .*"sometimes"/, /BQ_DATASET: must be 1 to 1024 letters, digits and underscores/, /GCS_ENDPOINT: must be an http\(s\) URL/, /LOADER_CONCURRENCY: .*"0"/, /NOT_READY_AFTER_MS: .*"soon"/],
   },
   {
+    name: '15d a bucket output whose name Cloud Storage would refuse (processor)',
+    program: 'processor',
+    env: () => ({ ...processorBase(), PROCESSOR_OUTPUT: 'gs://goog-parquet/files' }),
+    exit: 78,
+    says: [/PROCESSOR_OUTPUT: bucket "goog-parquet": must not start with "goog"/],
+  },
+  {
+    name: '15e an input that is neither a directory nor a gs:// bucket (loader)',
+    program: 'loader',
+    env: () => ({ ...loaderBase(), LOADER_INPUT: 's3://parquet/files' }),
+    exit: 78,
+    says: [/LOADER_INPUT: s3:\/\/parquet\/files: only gs:\/\/ buckets and local directories are supported/],
+  },
+  {
+    name: '15f a bucket output that does not exist: the processor stops at start naming it',
+    program: 'processor',
+    env: () => ({ ...processorBase(), PROCESSOR_OUTPUT: 'gs://startup-no-such-bucket/files', GCS_ENDPOINT: infra.gcsEndpoint, GCP_PROJECT: infra.bigqueryProject }),
+    exit: 'non-zero',
+    says: [/PROCESSOR_OUTPUT: bucket startup-no-such-bucket cannot be used: HTTP 404/],
+  },
+  {
     name: '16a credentials key file missing (loader)',
     program: 'loader',
     env: () => ({ ...loaderBase(), GOOGLE_APPLICATION_CREDENTIALS: join(scratch, 'no-such-key.json') }),

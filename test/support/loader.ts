@@ -2,7 +2,7 @@
 // BigQuery/Cloud Storage emulator access.
 import { join } from 'node:path';
 import { testProducer, type Kafka } from './kafka.js';
-import { BSON, documentIdOf, encodeChangeEvent, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type FileReadyEvent, type Operation } from '@cdc/core';
+import { BSON, documentIdOf, encodeChangeEvent, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type FileReadyEvent, type Operation, type ParquetStore } from '@cdc/core';
 import { createGcpClients, type GcpClients, type GcpConfig } from '@cdc/core/gcp';
 import { batchStats, createParquetWriter, fileEventKey, fileReadyEvent, FileStore, relativeFilePath, toRow } from '@cdc/processor';
 import { infra, uniqueName } from './infra.js';
@@ -131,6 +131,7 @@ export interface WrittenTestFile {
   /** the event as published: key and JSON value */
   key: string;
   value: string;
+  /** the local path, or gs://bucket/object */
   absolutePath: string;
 }
 
@@ -138,9 +139,9 @@ let store: FileStore | null = null;
 
 /**
  * Writes the events as one Parquet file the way the processor does (same writer, same layout, same event) for
- * source offsets firstOffset, firstOffset+1, ...
+ * source offsets firstOffset, firstOffset+1, ..., into a local directory or another store (a bucket prefix).
  */
-export async function writeTestFile(inputDir: string, topic: string, partition: number, firstOffset: number, events: ChangeEvent[]): Promise<WrittenTestFile> {
+export async function writeTestFile(inputDir: string | ParquetStore, topic: string, partition: number, firstOffset: number, events: ChangeEvent[]): Promise<WrittenTestFile> {
   const writer = await createParquetWriter('@dsnp/parquetjs', { compression: 'ZSTD', rowGroupRows: 10000, pageRows: 8192 });
   store = new FileStore(inputDir, writer);
   const rows = events.map((event, k) => toRow(event, { topic, partition, offset: firstOffset + k }));
@@ -148,7 +149,7 @@ export async function writeTestFile(inputDir: string, topic: string, partition: 
   const stats = batchStats(rows);
   const path = relativeFilePath(range, stats.minClusterTime!);
   const checksums = await store.writeAtomically(path, rows);
-  const event = fileReadyEvent({ range, path, rows: rows.length, checksums, stats, deadLetters: 0, compression: writer.compression, writer: writer.library }, new Date());
+  const event = fileReadyEvent({ range, path, rows: rows.length, checksums, location: store.bucketLocation, stats, deadLetters: 0, compression: writer.compression, writer: writer.library }, new Date());
   return { event, key: fileEventKey(topic, partition), value: JSON.stringify(event), absolutePath: store.absolute(path) };
 }
 

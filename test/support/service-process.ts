@@ -69,6 +69,8 @@ export interface StartOptions {
   distDir?: string;
   /** where the log file goes (default .run/test-logs) */
   logDir?: string;
+  /** the process's working directory (default the repository root): a "host" of its own */
+  cwd?: string;
 }
 
 let counter = 0;
@@ -88,7 +90,7 @@ export async function startService(
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), resolve(repoRoot, options.distDir ?? join('services', service, 'dist'), 'main.js')], {
     env: { PATH: process.env.PATH ?? '', HTTP_PORT: String(port), LOG_LEVEL: 'info', ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    cwd: repoRoot,
+    cwd: options.cwd ?? repoRoot,
   });
   const startedAt = performance.now();
   const output: string[] = [];

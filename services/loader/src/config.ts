@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { fields, kafkaServiceSchema, perServiceSettings, readinessSettings, setting } from '@cdc/core';
+import { fields, kafkaServiceSchema, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
 import { bigQueryName, gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
 
 /** The loader's own variables (the shared ones are in `loaderConfigSchema`). */
@@ -15,9 +15,16 @@ export const loaderSettings = {
     check: fields.topicName,
     description: "the processor's files topic (PROCESSOR_FILES_TOPIC); quarantined files are reported on <topic>.dlq",
   }),
+  LOADER_INPUT: setting.text({
+    check: storeLocation,
+    values: 'directory or gs://bucket/prefix',
+    description:
+      "where the announced files are, the processor's PROCESSOR_OUTPUT: gs://<bucket>/<prefix> (loaded straight from their objects, no shared volume; loaded/ and quarantine/ are prefixes beside them) or a local directory. Unset: LOADER_INPUT_DIR",
+  }),
   LOADER_INPUT_DIR: setting.text({
     default: './data/parquet',
-    description: "root of the shared Parquet tree, the processor's PROCESSOR_OUTPUT_DIR (compose: always /data/parquet; stack.sh: .run/stack/parquet); loaded/ and quarantine/ are made under it",
+    description:
+      "root of the shared Parquet tree, the processor's PROCESSOR_OUTPUT_DIR (compose: always /data/parquet; stack.sh: .run/stack/parquet); loaded/ and quarantine/ are made under it. With LOADER_INPUT a bucket: this loader's own working directory (load-job budget records, snapshot markers waiting, local copies for the typed views)",
   }),
   LOADER_CONCURRENCY: setting.int({
     default: 6,

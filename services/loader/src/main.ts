@@ -2,8 +2,8 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, connectWatchedKafka, crashHooks, createProducer, ExpiredOffsetsGuard, retry, runService, ServiceError, volumeFreeGauge, type Admin, type Kafka, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
-import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, schemaProblems, warehouseNames, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
+import { connectOrExplain, connectWatchedKafka, crashHooks, createProducer, ExpiredOffsetsGuard, LocalParquetStore, parseStoreLocation, retry, runService, ServiceError, volumeFreeGauge, type Admin, type Kafka, type ParquetStore, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, ObjectParquetStore, schemaProblems, warehouseNames, type File, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
 import { FileGroups, type GroupLoader } from './file-groups.js';
@@ -14,7 +14,7 @@ import { stagingPrefix } from './transform/job-id.js';
 import { BigQueryLoader } from './sink/bigquery-load.js';
 import { BigQueryWarehouse } from './sink/warehouse.js';
 import { GcsStage } from './sink/gcs-stage.js';
-import { LocalFiles } from './sink/local-files.js';
+import type { FileStore } from './sink/ports.js';
 import { FileEventsSource } from './source/file-events.js';
 import { DirectoryPollSource } from './source/directory-poll.js';
 import { createTypedViewMetrics, TypedViews } from './views/typed-views.js';
@@ -25,11 +25,18 @@ import { LOADER_CRASH_HOOKS, type LoaderFaultPoints } from './load/fault-points.
 
 type Context = ServiceContext<LoaderConfig>;
 
+/** Where the announced files are, and this loader's own directory (the budget records and snapshot markers). */
+interface Input {
+  store: ParquetStore & FileStore<File>;
+  /** the shared tree itself for a local store (all instances see the same records), else this loader's working directory */
+  stateDir: string;
+}
+
 /** What the group load writes to in Google Cloud, made or checked at start. */
 interface GoogleCloud {
   clients: GcpClients;
   names: WarehouseNames;
-  /** null: no usable bucket, files are loaded from the local disk */
+  /** null: no usable bucket, files are loaded from the local disk; or the files are announced in a bucket (nothing staged) */
   stage: GcsStage | null;
   /** null: typed views switched off */
   views: TypedViews | null;
@@ -41,15 +48,17 @@ async function startLoader(ctx: Context): Promise<void> {
   const { config, ops } = ctx;
   const faults = crashHooks(LOADER_CRASH_HOOKS, ctx.config, ctx.logger);
   const metrics = createLoaderMetrics(ops.registry);
-  const local = await openInputDirectory(ctx);
   const gcp = await prepareGoogleCloud(ctx, metrics);
+  const input = await openInput(ctx, gcp);
+  const local = input.store;
+  if (local.kind === 'object') metrics.directLoads.set(0);
   // the dead-letter topic of quarantined files (both modes), the files topic (events mode)
   const { kafka, admin } = await connectWatchedKafka(ctx, loaderTopics(config));
   const deadLetters = await connectDeadLetters(ctx, kafka);
-  const budget = await openLoadJobBudget(ctx, local, gcp.names, metrics);
+  const budget = await openLoadJobBudget(ctx, input.stateDir, gcp.names, metrics);
   const bigquery = new BigQueryLoader(gcp.clients.bigquery, gcp.names, config.BQ_LOCATION, ctx.logger);
   await dropStaleStagingTables(ctx, bigquery, gcp.names);
-  const completions = await resumeSnapshotCompletions(ctx, local, bigquery, gcp.names, metrics);
+  const completions = await resumeSnapshotCompletions(ctx, input.stateDir, bigquery, gcp.names, metrics);
   const loader = createGroupLoad(ctx, { local, gcp, bigquery, budget, completions, deadLetters, metrics, faults });
   scheduleRetentionSweep(ctx, local);
   const groups = createFileGroups(ctx, loader, budget);
@@ -61,12 +70,26 @@ function startupRetry(config: LoaderConfig): RetryOptions {
   return { isTransient: isTransientGcpError, maxAttempts: config.LOADER_RETRY_ATTEMPTS, baseDelayMs: config.LOADER_RETRY_BASE_MS, maxDelayMs: config.LOADER_RETRY_MAX_MS };
 }
 
-async function openInputDirectory({ config, ops }: Context): Promise<LocalFiles> {
-  const local = new LocalFiles(config.LOADER_INPUT_DIR);
-  await mkdir(local.root, { recursive: true });
+/**
+ * The local tree (the processor's output directory), or the bucket prefix the processors upload to: then files load
+ * straight from their objects, nothing is staged, and the staging bucket is not used.
+ */
+async function openInput({ config, ops, logger }: Context, gcp: GoogleCloud): Promise<Input> {
+  const location = parseStoreLocation(config.LOADER_INPUT ?? config.LOADER_INPUT_DIR);
+  const stateDir = location.kind === 'local' ? location.dir : config.LOADER_INPUT_DIR;
+  await mkdir(stateDir, { recursive: true });
   // The loader only reads and moves files on the volume: its free space is reported, readiness is the processor's.
-  volumeFreeGauge(local.root, ops.registry, 'loader_volume_free_bytes');
-  return local;
+  volumeFreeGauge(stateDir, ops.registry, 'loader_volume_free_bytes');
+  if (location.kind === 'local') return { store: new LocalParquetStore(location.dir), stateDir };
+  const store = new ObjectParquetStore(gcp.clients.storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: join(stateDir, '.copies'), resumableMinBytes: config.LOADER_RESUMABLE_MIN_BYTES });
+  await retry(() => gcp.clients.storage.bucket(location.bucket).getMetadata(), startupRetry(config)).catch((error: unknown) => {
+    const info = gcpErrorInfo(error);
+    throw new Error(`LOADER_INPUT: bucket ${location.bucket} cannot be used: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
+  });
+  // nothing is staged: the load jobs read the announced objects
+  gcp.stage = null;
+  logger.info({ input: store.location }, 'files load straight from their announced objects (nothing staged)');
+  return { store, stateDir };
 }
 
 /** Google Cloud: dataset, tables and bucket made or checked first (idempotent; gcp-utils does the same). */
@@ -128,8 +151,8 @@ async function connectDeadLetters({ shutdown }: Context, kafka: Kafka): Promise<
 }
 
 /** The daily load-job budget of the changes table, counted on the shared disk (all instances, across restarts). */
-async function openLoadJobBudget({ config, logger, shutdown }: Context, local: LocalFiles, names: WarehouseNames, metrics: LoaderMetrics): Promise<LoadJobBudget> {
-  const budget = new LoadJobBudget(join(local.root, '.load-jobs', names.dataset, names.changesTable), `${hostname()}-${process.pid}-${Date.now()}`, config.LOADER_LOAD_JOBS_PER_DAY);
+async function openLoadJobBudget({ config, logger, shutdown }: Context, stateDir: string, names: WarehouseNames, metrics: LoaderMetrics): Promise<LoadJobBudget> {
+  const budget = new LoadJobBudget(join(stateDir, '.load-jobs', names.dataset, names.changesTable), `${hostname()}-${process.pid}-${Date.now()}`, config.LOADER_LOAD_JOBS_PER_DAY);
   await budget.open();
   metrics.watchBudget(() => budget.state());
   const budgetCheck = setInterval(() => {
@@ -149,8 +172,8 @@ async function dropStaleStagingTables({ logger }: Context, bigquery: BigQueryLoa
 }
 
 /** Snapshots that replaced a lost history whose deletes waited for their rows when the last run stopped. */
-async function resumeSnapshotCompletions({ config, logger }: Context, local: LocalFiles, bigquery: BigQueryLoader, names: WarehouseNames, metrics: LoaderMetrics): Promise<SnapshotCompletions> {
-  const completions = new SnapshotCompletions(join(local.root, '.snapshot-completions', names.dataset, names.currentTable), bigquery, names, metrics, logger);
+async function resumeSnapshotCompletions({ config, logger }: Context, stateDir: string, bigquery: BigQueryLoader, names: WarehouseNames, metrics: LoaderMetrics): Promise<SnapshotCompletions> {
+  const completions = new SnapshotCompletions(join(stateDir, '.snapshot-completions', names.dataset, names.currentTable), bigquery, names, metrics, logger);
   await retry(() => completions.applyReady(), startupRetry(config)).catch((error: unknown) =>
     logger.warn({ error: gcpErrorInfo(error) }, 'deletes of a completed snapshot not applied yet; tried again after the next group'),
   );
@@ -159,7 +182,7 @@ async function resumeSnapshotCompletions({ config, logger }: Context, local: Loc
 
 function createGroupLoad(
   { config, logger, signal, addReadinessCheck }: Context,
-  sinks: { local: LocalFiles; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: LoaderFaultPoints },
+  sinks: { local: Input['store']; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: LoaderFaultPoints },
 ): GroupLoader {
   const { local, gcp, metrics } = sinks;
   const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);
@@ -186,7 +209,7 @@ function createGroupLoad(
 }
 
 /** Loaded files are kept for a while (for inspection or a reload), then removed. */
-function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: LocalFiles): void {
+function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: ParquetStore): void {
   const hours = config.LOADER_LOADED_RETENTION_HOURS;
   if (hours === 0) return;
   const sweep = () =>
@@ -215,18 +238,18 @@ function createFileGroups({ config, logger, signal }: Context, loader: GroupLoad
   return groups;
 }
 
-function startPolling({ config, logger, shutdown, signal, setReady }: Context, local: LocalFiles, groups: FileGroups): void {
+function startPolling({ config, logger, shutdown, signal, setReady }: Context, local: ParquetStore, groups: FileGroups): void {
   const poller = new DirectoryPollSource(local, groups, logger, { intervalMs: config.LOADER_POLL_INTERVAL_MS }, signal);
   shutdown.register('directory poll', () => poller.stop());
   // Runs before the source stops (steps run in reverse): files waiting for a group are handed back at once.
   shutdown.register('file groups', () => groups.stop());
   poller.start();
-  logger.info({ input: local.root, intervalMs: config.LOADER_POLL_INTERVAL_MS }, 'loading files found by polling (at-least-once)');
+  logger.info({ input: local.location, intervalMs: config.LOADER_POLL_INTERVAL_MS }, 'loading files found by polling (at-least-once)');
   setReady(true);
 }
 
 /** The files the deleted events announced are still on the volume, among those not loaded: named for the operator. */
-async function reportUnloadedFiles({ logger }: Context, local: LocalFiles, metrics: LoaderMetrics): Promise<void> {
+async function reportUnloadedFiles({ logger }: Context, local: ParquetStore, metrics: LoaderMetrics): Promise<void> {
   const files = await local.listPending();
   metrics.unloadedOnVolume.set(files.length);
   logger.error(
@@ -238,7 +261,7 @@ async function reportUnloadedFiles({ logger }: Context, local: LocalFiles, metri
 /** Events mode: stops short of consuming when the committed offsets are below the log start (events deleted unread). */
 async function consumeFileEvents(
   ctx: Context,
-  { kafka, admin, local, groups, metrics, stage }: { kafka: Kafka; admin: Admin; local: LocalFiles; groups: FileGroups; metrics: LoaderMetrics; stage: GcsStage | null },
+  { kafka, admin, local, groups, metrics, stage }: { kafka: Kafka; admin: Admin; local: ParquetStore; groups: FileGroups; metrics: LoaderMetrics; stage: GcsStage | null },
 ): Promise<void> {
   const { config, logger, shutdown, signal, setReady } = ctx;
   const expiredOffsets = expiredOffsetsGuard(ctx, admin, local);
@@ -265,14 +288,14 @@ async function consumeFileEvents(
   shutdown.register('files consumer', () => source.stop());
   shutdown.register('file groups', () => groups.stop());
   await connectOrExplain(`join consumer group ${config.LOADER_GROUP_ID}`, () => source.start());
-  logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.root, via: stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
+  logger.info({ topic: config.LOADER_FILES_TOPIC, input: local.location, via: local.kind === 'object' ? 'announced objects' : stage ? `gs://${stage.bucketName}` : 'local files' }, 'loading announced files');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
 }
 
-function expiredOffsetsGuard({ config, logger, ops, addReadinessCheck }: Context, admin: Admin, local: LocalFiles): ExpiredOffsetsGuard {
+function expiredOffsetsGuard({ config, logger, ops, addReadinessCheck }: Context, admin: Admin, local: ParquetStore): ExpiredOffsetsGuard {
   return new ExpiredOffsetsGuard(admin, { groupId: config.LOADER_GROUP_ID, topics: [config.LOADER_FILES_TOPIC], registry: ops.registry, metricName: 'loader_offsets_expired_records', logger, addReadinessCheck,
     // The files themselves stay on the volume: polling finds every file not yet under loaded/ (one loaded before adds nothing).
-    afterReset: `the files whose events were deleted are still under ${local.root}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
+    afterReset: `the files whose events were deleted are still under ${local.location}: a run with LOADER_MODE=poll loads every file not yet under loaded/`,
   });
 }

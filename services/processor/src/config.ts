@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { fields, kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, readinessSettings, setting } from '@cdc/core';
+import { fields, kafkaServiceSchema, kafkaTransactionSettings, objectStoreClientSettings, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.js';
 
 /** The processor's own variables (the shared ones are in `processorConfigSchema`). */
@@ -15,10 +15,22 @@ export const processorSettings = {
     check: fields.topicName,
     description: 'topic receiving one file-ready event per committed Parquet file (key <topic>-<partition>; the loader consumes it)',
   }),
+  PROCESSOR_OUTPUT: setting.text({
+    check: storeLocation,
+    values: 'directory or gs://bucket/prefix',
+    description:
+      'where finished Parquet files go: gs://<bucket>/<prefix> (uploaded under their final object name, never over an existing object; processors and loader on any hosts) or a local directory. Unset: PROCESSOR_OUTPUT_DIR',
+  }),
   PROCESSOR_OUTPUT_DIR: setting.text({
     default: './data/parquet',
     description:
-      'root of the Parquet tree, <dir>/<topic>/dt=<YYYY-MM-DD>/<topic>-p<partition>-<first>-<last>.parquet (compose: always /data/parquet in the volume; stack.sh: .run/stack/parquet)',
+      'root of the local Parquet tree, <dir>/<topic>/dt=<YYYY-MM-DD>/<topic>-p<partition>-<first>-<last>.parquet (compose: always /data/parquet in the volume; stack.sh: .run/stack/parquet); with PROCESSOR_OUTPUT a bucket, the write buffer: only the files being written, each deleted once uploaded',
+  }),
+  PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES: setting.int({
+    default: 8 * 1024 * 1024,
+    min: 1,
+    unit: 'bytes',
+    description: 'bucket output: files at least this large are uploaded with a resumable upload',
   }),
   PROCESSOR_BATCH_MAX_ROWS: setting.int({
     default: 200_000,
@@ -50,12 +62,13 @@ export const processorSettings = {
     default: 30000,
     description: 'consumer group session timeout: a silent instance loses its partitions after this long',
   }),
-  PROCESSOR_TEST_CRASH_AFTER_RENAME: setting.testCrashHook('right after renaming its N-th Parquet file into place (before the Kafka transaction)'),
+  PROCESSOR_TEST_CRASH_AFTER_RENAME: setting.testCrashHook('right after putting its N-th Parquet file into place, renamed or uploaded (before the Kafka transaction)'),
   PROCESSOR_TEST_CRASH_AFTER_COMMIT: setting.testCrashHook('right after the N-th committed transaction that announced a file'),
   ...perServiceSettings('processor', 8082),
 };
 
 // the topics it creates when missing: files topic, input topics
-export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...kafkaTransactionSettings, ...readinessSettings });
+// with a bucket output, the Cloud Storage client's variables (declared with the other Google Cloud ones)
+export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...objectStoreClientSettings, ...kafkaTransactionSettings, ...readinessSettings });
 
 export type ProcessorConfig = z.output<typeof processorConfigSchema>;

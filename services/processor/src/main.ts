@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-import { mkdir } from 'node:fs/promises';
-import { connectOrExplain, connectWatchedKafka, crashHooks, ExpiredOffsetsGuard, runService, watchVolume } from '@cdc/core';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectOrExplain, connectWatchedKafka, crashHooks, ExpiredOffsetsGuard, LocalParquetStore, parseStoreLocation, parseTempName, runService, watchVolume, type ParquetStore } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 import { processorConfigSchema } from './config.js';
 import { createProcessorMetrics } from './metrics.js';
@@ -18,10 +19,12 @@ await runService('processor', processorConfigSchema, async (ctx) => {
     rowGroupRows: config.PROCESSOR_PARQUET_ROW_GROUP_ROWS,
     pageRows: config.PROCESSOR_PARQUET_PAGE_ROWS,
   });
-  const store = new FileStore(config.PROCESSOR_OUTPUT_DIR, writer);
-  await mkdir(store.root, { recursive: true });
-  // Not ready while the volume cannot take one more batch's file (its values' size bounds the file's).
-  const volume = watchVolume(store.root, { registry: ops.registry, metricName: 'processor_volume_free_bytes', minFreeBytes: config.PROCESSOR_BATCH_MAX_BYTES });
+  const output = await openOutput(config);
+  const store = new FileStore(output.store, writer);
+  await mkdir(output.localDir, { recursive: true });
+  // Not ready while the volume (the output directory, or the write buffer of a bucket output) cannot take one more
+  // batch's file (its values' size bounds the file's).
+  const volume = watchVolume(output.localDir, { registry: ops.registry, metricName: 'processor_volume_free_bytes', minFreeBytes: config.PROCESSOR_BATCH_MAX_BYTES });
   shutdown.register('volume watch', () => volume.stop());
   addReadinessCheck('volume', volume.check);
 
@@ -49,7 +52,34 @@ await runService('processor', processorConfigSchema, async (ctx) => {
   }, fail, signal);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());
-  logger.info({ topics: config.PROCESSOR_TOPICS, output: store.root, writer: writer.library, compression: writer.compression }, 'processing');
+  logger.info({ topics: config.PROCESSOR_TOPICS, output: store.location, writer: writer.library, compression: writer.compression }, 'processing');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
 }, { topics: processorTopics, acls: processorAcls });
+
+/**
+ * The local directory, or the bucket prefix (checked to exist before anything is consumed); `localDir`: where files
+ * are written, the output directory itself or the bucket's write buffer.
+ */
+async function openOutput(config: ProcessorConfig): Promise<{ store: ParquetStore; localDir: string }> {
+  const location = parseStoreLocation(config.PROCESSOR_OUTPUT ?? config.PROCESSOR_OUTPUT_DIR);
+  if (location.kind === 'local') return { store: new LocalParquetStore(location.dir), localDir: location.dir };
+  // Only a bucket output loads the Google Cloud client.
+  const { createStorageClient, ObjectParquetStore, gcpErrorInfo } = await import('@cdc/core/gcp');
+  const storage = createStorageClient(config);
+  try {
+    await storage.bucket(location.bucket).getMetadata();
+  } catch (error) {
+    const info = gcpErrorInfo(error);
+    throw new Error(`PROCESSOR_OUTPUT: bucket ${location.bucket} cannot be used: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
+  }
+  await clearWriteBuffer(config.PROCESSOR_OUTPUT_DIR);
+  const store = new ObjectParquetStore(storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: config.PROCESSOR_OUTPUT_DIR, resumableMinBytes: config.PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES });
+  return { store, localDir: config.PROCESSOR_OUTPUT_DIR };
+}
+
+/** Files a crash left half written in this processor's write buffer (never uploaded, so never announced). */
+async function clearWriteBuffer(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  for (const name of await readdir(dir)) if (parseTempName(name) !== null) await rm(join(dir, name), { force: true });
+}

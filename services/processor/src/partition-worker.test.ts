@@ -11,7 +11,7 @@ import { fileName } from './sink/file-layout.js';
 import { sampleEvent } from './test-support/events.js';
 
 /** A partition worker wired to fakes: what it commits, seeks, writes and removes is recorded. */
-function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; fenceFailures?: Error[]; maxRows?: number } = {}) {
+function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; fenceFailures?: Error[]; maxRows?: number; bucket?: boolean } = {}) {
   const state = {
     committed: options.committed ?? null,
     commits: [] as { messages: readonly OutgoingMessage[]; nextOffset: number }[],
@@ -49,6 +49,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
   const store = {
     compression: 'SNAPPY',
     library: 'fake',
+    bucketLocation: options.bucket ? 'gs://bucket/parquet/' : null,
     writeAtomically: async (path: string) => {
       state.written.push(path);
       return { md5: 'bWQ1', crc32c: 'AAAAAA==', bytes: 10 };
@@ -117,6 +118,17 @@ test('take-over removes unannounced files and skips records already committed by
   assert.equal(event.first_offset, 5, 'offsets 3 and 4 were skipped');
   assert.equal(event.rows, 3);
   assert.deepEqual(h.resolved, ['3', '4', '5', '6', '7']);
+});
+
+test('with no committed offset a directory keeps the files of the partition; a bucket removes those from the log start (it never replaces an object)', async () => {
+  const uploaded = fileName({ topic: 't', partition: 0, firstOffset: 0, lastOffset: 4 });
+  const otherPartition = fileName({ topic: 't', partition: 1, firstOffset: 0, lastOffset: 4 });
+  const directory = harness({ committed: null, files: [uploaded, otherPartition] });
+  await directory.worker.takeOver();
+  assert.deepEqual(directory.state.removed, []);
+  const bucket = harness({ committed: null, files: [uploaded, otherPartition], bucket: true });
+  await bucket.worker.takeOver();
+  assert.deepEqual(bucket.state.removed, [`t/dt=2025-11-26/${uploaded}`]);
 });
 
 test('a position past the committed offset after take-over seeks back to it', async () => {

@@ -28,6 +28,10 @@ export const FileReadyEventSchema = z.object({
   md5: z.string().min(1),
   /** CRC-32C of the file, big-endian base64 (as Cloud Storage's crc32c) */
   crc32c: z.string().min(1),
+  /** the bucket prefix `path` is relative to (`gs://<bucket>/<prefix>`); absent: the processor's local output directory */
+  location: z.string().startsWith('gs://').optional(),
+  /** the object's generation (decimal) when the file is in a bucket: the loader loads only that exact object */
+  generation: z.string().regex(/^\d+$/).optional(),
   /** cluster times (second precision) of the oldest and newest change in the file */
   min_cluster_time: isoTime,
   max_cluster_time: isoTime,

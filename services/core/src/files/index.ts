@@ -5,3 +5,5 @@ export * from './file-event.js';
 export * from './checksum.js';
 export * from './parquet-library.js';
 export * from './volume.js';
+export * from './store.js';
+export * from './location.js';

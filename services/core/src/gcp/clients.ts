@@ -52,7 +52,7 @@ export function projectNumberOf(config: GcpConfig, storage: Pick<Storage, 'authC
   };
 }
 
-function credentialsOf(config: GcpConfig, emulator: boolean): { options: { keyFilename?: string }; description: string } {
+function credentialsOf(config: Pick<GcpConfig, 'GOOGLE_APPLICATION_CREDENTIALS'>, emulator: boolean): { options: { keyFilename?: string }; description: string } {
   if (emulator) return { options: {}, description: 'emulator (no credentials)' };
   if (config.GOOGLE_APPLICATION_CREDENTIALS) {
     return { options: { keyFilename: config.GOOGLE_APPLICATION_CREDENTIALS }, description: `service-account key file ${config.GOOGLE_APPLICATION_CREDENTIALS}` };
@@ -65,6 +65,13 @@ function emulatorAuthClient(): OAuth2Client {
   const client = new OAuth2Client();
   client.setCredentials({ access_token: 'emulator' });
   return client;
+}
+
+/** The Cloud Storage client alone (the processor writing to a bucket needs no BigQuery). */
+export function createStorageClient(config: Pick<GcpConfig, 'GCP_PROJECT' | 'GCS_ENDPOINT' | 'GOOGLE_APPLICATION_CREDENTIALS'>): Storage {
+  // A custom endpoint makes the storage client skip authentication.
+  const emulator = Boolean(config.GCS_ENDPOINT);
+  return new Storage({ projectId: config.GCP_PROJECT, ...(emulator ? { apiEndpoint: config.GCS_ENDPOINT } : credentialsOf(config, emulator).options) });
 }
 
 /**
@@ -82,8 +89,7 @@ export function createGcpClients(config: GcpConfig): GcpClients {
     location: config.BQ_LOCATION,
     ...(bqEmulator ? { apiEndpoint: config.BIGQUERY_ENDPOINT, authClient: emulatorAuthClient() } : bqAuth.options),
   });
-  // A custom endpoint makes the storage client skip authentication.
-  const storage = new Storage({ projectId, ...(gcsEmulator ? { apiEndpoint: config.GCS_ENDPOINT } : gcsAuth.options) });
+  const storage = createStorageClient(config);
   return {
     bigquery,
     storage,

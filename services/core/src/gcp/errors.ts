@@ -96,6 +96,11 @@ export function isNotFound(error: unknown): boolean {
   return info.status === 404 || info.reason === 'notFound';
 }
 
+/** A precondition (`ifGenerationMatch`) did not hold: the object is not the one expected. */
+export function isPreconditionFailed(error: unknown): boolean {
+  return gcpErrorInfo(error).status === 412;
+}
+
 /**
  * No credentials to be found (neither GOOGLE_APPLICATION_CREDENTIALS nor Application Default Credentials):
  * google-auth-library throws a plain Error without code or status for it, so its wording is the only thing to go

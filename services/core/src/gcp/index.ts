@@ -8,3 +8,4 @@ export * from './warehouse.js';
 export type { BigQuery, Dataset, Job, JobMetadata, Query, QueryRowsResponse, TableField, TableMetadata } from '@google-cloud/bigquery';
 export type { Bucket, File, Storage } from '@google-cloud/storage';
 export * from './typed-views/index.js';
+export * from './object-store.js';

@@ -15,7 +15,10 @@ export interface GroupEntry {
   origin: FileOrigin;
 }
 
-/** A file verified on disk, ready to be loaded. */
+/** A file verified in its store, ready to be loaded. */
 export interface ReadyFile extends GroupEntry, FileChecksums {
+  /** the local path, or gs://bucket/object */
   absolute: string;
+  /** the object's generation verified (a bucket store), else null */
+  generation: string | null;
 }

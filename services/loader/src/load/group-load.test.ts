@@ -52,6 +52,27 @@ describe('group load', () => {
     assert.deepEqual(world.bucket.uploads, []);
   });
 
+  test('announced in a bucket: the load reads the objects, nothing staged; one replaced while the load job runs is quarantined (object_changed), the other loads', async () => {
+    const world = new FakeWorld();
+    world.disk.storeObjects();
+    const first = records(0, 0, 3);
+    const second = records(1, 10, 2);
+    const entries = [
+      { file: world.disk.put('orders-cdc/p0/a.parquet', first), origin: eventOrigin(1) },
+      { file: world.disk.put('orders-cdc/p1/b.parquet', second), origin: eventOrigin(2) },
+    ];
+    assert.ok(entries[0]!.file.generation, 'announced with its generation');
+    world.warehouse.duringLoad = () => world.disk.replace('orders-cdc/p0/a.parquet', records(0, 0, 1));
+    assert.deepEqual(await world.loader().loadGroup(entries), ['quarantined', 'loaded']);
+    assert.deepEqual(world.bucket.uploads, [], 'nothing staged');
+    assert.equal(world.warehouse.changes.size, second.length, 'only the intact file reached the changes table');
+    assert.ok(world.warehouse.holds(second));
+    assert.deepEqual(world.deadLetters.reasons(), ['object_changed']);
+    assert.equal(world.disk.notes.get('orders-cdc/p0/a.parquet')?.reason, 'object_changed');
+    assert.match(world.disk.notes.get('orders-cdc/p0/a.parquet')!.error, /replaced or deleted during the load/);
+    assert.deepEqual(world.disk.marked, ['orders-cdc/p1/b.parquet']);
+  });
+
   const crashPoints: CrashPoint[] = ['upload', 'load', 'insert', 'merge', 'snapshot_deletes', 'mark'];
   for (const point of crashPoints) {
     test(`killed after ${point}: loading the group again inserts nothing twice and finishes every step`, async () => {

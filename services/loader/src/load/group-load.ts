@@ -57,32 +57,40 @@ export class GroupLoad<O> {
     });
   }
 
-  /** The file on disk must be the one announced; a file already handled earlier is recognised. */
+  /** The file in the store must be the one announced (same bytes, same object generation); a file already handled earlier is recognised. */
   private async verify(entry: GroupEntry): Promise<ReadyFile | FileOutcome> {
     const { local, metrics, logger } = this.deps;
     const { file, origin } = entry;
-    const where = await local.locate(file.path);
+    const objects = local.kind === 'object';
+    if (file.origin === 'event' && (file.location ?? null) !== (objects ? local.location : null)) {
+      throw new PermanentFileError('wrong_location', `${file.path} was announced in ${file.location ?? "the processor's local directory"}, this loader reads ${local.location}`);
+    }
+    // the waiting file first: one read in the usual case
+    const stored = await local.stat(file.path);
+    const where = stored ? 'input' : await local.locate(file.path);
     if (where === 'loaded') {
       metrics.alreadyLoaded.inc({ topic: file.topic, how: 'marked' });
       logger.info({ file: file.path }, 'file already loaded (found under loaded/)');
       return 'already-loaded';
     }
     if (where === 'quarantine') return this.deps.quarantine.reportAgain(entry);
-    const absolute = local.absolute(file.path);
-    if (where === 'missing') {
-      // Files leave the input directory only after both tables have their rows (retention 0 deletes them then).
+    const absolute = local.address(file.path);
+    if (!stored) {
+      // Files leave the input area only after both tables have their rows (retention 0 deletes them then).
       if (file.rows !== null && (await retryStep(this.deps, 'presence check', [entry], () => this.deps.warehouse.rowsPresent(file))) === file.rows) {
         metrics.alreadyLoaded.inc({ topic: file.topic, how: 'present' });
-        logger.info({ file: file.path }, 'local file gone but its rows are in the changes table: already loaded');
+        logger.info({ file: file.path }, 'file gone but its rows are in the changes table: already loaded');
         return 'already-loaded';
       }
-      throw new PermanentFileError('missing_file', `${absolute} does not exist (nor under loaded/ or quarantine/)`);
+      throw new PermanentFileError(objects ? 'missing_object' : 'missing_file', `${absolute} does not exist (nor under loaded/ or quarantine/)`);
     }
-    const checksums = await local.checksums(file.path);
-    if ((file.md5 && checksums.md5 !== file.md5) || (file.crc32c && checksums.crc32c !== file.crc32c)) {
-      throw new PermanentFileError('checksum_mismatch', `${file.path}: md5 ${checksums.md5} crc32c ${checksums.crc32c} on disk, announced md5 ${file.md5} crc32c ${file.crc32c}`);
+    if (file.generation && stored.generation !== file.generation) {
+      throw new PermanentFileError('object_changed', `${absolute}: generation ${stored.generation} in the bucket, announced ${file.generation} (replaced after its announcement)`);
     }
-    return { file, origin, absolute, ...checksums };
+    if ((file.md5 && stored.md5 !== file.md5) || (file.crc32c && stored.crc32c !== file.crc32c)) {
+      throw new PermanentFileError('checksum_mismatch', `${file.path}: md5 ${stored.md5} crc32c ${stored.crc32c} stored, announced md5 ${file.md5} crc32c ${file.crc32c}`);
+    }
+    return { file, origin, absolute, md5: stored.md5, crc32c: stored.crc32c, bytes: stored.bytes, generation: stored.generation };
   }
 
   /** The group's verified files in one go; when the load blames the files, each alone (to quarantine only the bad one). */

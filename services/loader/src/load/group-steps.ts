@@ -1,6 +1,7 @@
 import type { Logger } from '@cdc/core';
 import { gcpErrorInfo } from '@cdc/core/gcp';
 import { groupAttempt, type GroupAttempt } from '../transform/job-id.js';
+import { PermanentFileError } from '../sink/errors.js';
 import type { LoadableFile } from '../transform/loadable-file.js';
 import type { TimeBounds } from '../sink/sql.js';
 import type { JobCounter } from '../sink/bigquery-load.js';
@@ -33,7 +34,8 @@ export interface GroupLoadSettings {
 }
 
 export interface GroupLoadDeps<O> extends StepRetryDeps {
-  local: FileStore;
+  /** the store the files are announced in */
+  local: FileStore<O>;
   /** null: no usable bucket, files are loaded from the local disk */
   stage: StagingBucket<O> | null;
   warehouse: Warehouse<O>;
@@ -76,10 +78,14 @@ function stagingTableOf(group: GroupState<unknown>): string {
   return group.attempt.stagingTable;
 }
 
-/** Each file into the bucket (or, without one, read from the local disk by the load). */
+/** Each file into the bucket (or, without one, read from the local disk by the load; or, announced in a bucket, read from its object). */
 async function upload<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  const { stage, logger, faults } = deps;
+  const { stage, logger, faults, local } = deps;
   const { files } = group;
+  if (local.object) {
+    group.sources = files.map((f) => ({ kind: 'gcs', object: local.object!(f.file.path) }));
+    return;
+  }
   if (!stage) {
     group.sources = files.map((f) => ({ kind: 'local', path: f.absolute }));
     return;
@@ -118,6 +124,21 @@ async function stage<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<v
   deps.faults.reached('load');
 }
 
+/**
+ * Files read from their announced objects: each must still be the generation verified before the load (a load job
+ * cannot pin a generation), else what was loaded is not what was announced: the group fails on its files.
+ */
+async function recheckObjects<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
+  const changed: string[] = [];
+  for (const f of group.files) {
+    const stored = await retryStep(deps, 'recheck', [f], () => deps.local.stat(f.file.path));
+    if (stored?.generation !== f.generation) changed.push(`${f.absolute} (generation ${stored?.generation ?? 'none: deleted'}, verified ${f.generation})`);
+  }
+  if (changed.length === 0) return;
+  await deps.warehouse.dropTable(stagingTableOf(group)).catch(() => undefined);
+  throw new PermanentFileError('object_changed', `replaced or deleted during the load: ${changed.join(', ')}`);
+}
+
 /** Into the changes table, the staged records not already there. */
 async function insert<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
   group.inserted = await retryStep(deps, 'insert', group.files, () => deps.warehouse.insertNew(stagingTableOf(group), group.bounds));
@@ -139,10 +160,18 @@ function applySnapshotDeletes<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): 
   return retryStep(deps, 'snapshot deletes', group.files, () => deps.completions.applyReady(() => deps.faults.reached('snapshot_deletes')));
 }
 
-/** Before the marking: after a crash the files come again, still on disk, and the views catch up. */
+/** Before the marking: after a crash the files come again, still in the store, and the views catch up (objects read through local copies). */
 function updateViews<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  const { views } = deps;
-  return views ? retryStep(deps, 'typed views', group.files, () => views.update(group.files.map((f) => f.absolute))) : Promise.resolve();
+  const { views, local } = deps;
+  if (!views) return Promise.resolve();
+  return retryStep(deps, 'typed views', group.files, async () => {
+    const copies = await Promise.all(group.files.map((f) => local.localCopy(f.file.path, f.generation)));
+    try {
+      await views.update(copies.map((c) => c.path));
+    } finally {
+      await Promise.all(copies.map((c) => c.release()));
+    }
+  });
 }
 
 /** Under loaded/ (or removed, with no retention): a file found there again is known as loaded. */
@@ -186,6 +215,7 @@ export function groupSteps<O>(): readonly GroupStep<O>[] {
   return [
     { name: 'upload', run: upload },
     { name: 'load', run: stage },
+    { name: 'recheck', when: (_, deps) => deps.local.object !== undefined, run: recheckObjects },
     { name: 'insert', run: insert },
     { name: 'merge', run: merge },
     { name: 'markers', when: hasSnapshotMarkers, run: keepSnapshotMarkers },

@@ -8,7 +8,7 @@ import type { RetrySettings } from './step-retry.js';
 import type { FileOrigin, GroupEntry } from './entries.js';
 
 export interface QuarantineDeps {
-  local: Pick<FileStore, 'absolute' | 'quarantine' | 'quarantineNote'>;
+  local: Pick<FileStore, 'address' | 'quarantine' | 'quarantineNote'>;
   /** at-least-once is enough for reports of quarantined files (a retried send may repeat one) */
   deadLetters: Pick<Producer, 'send'>;
   metrics: LoaderMetrics;
@@ -58,7 +58,7 @@ export class Quarantine {
   async reportAgain({ file, origin }: GroupEntry): Promise<'quarantined'> {
     const { local, logger } = this.deps;
     const note = await local.quarantineNote(file.path);
-    await this.report(file, origin, (note?.reason as QuarantineReason | undefined) ?? 'load_failed', note?.error ?? 'quarantined earlier', local.absolute(file.path, 'quarantine'));
+    await this.report(file, origin, (note?.reason as QuarantineReason | undefined) ?? 'load_failed', note?.error ?? 'quarantined earlier', local.address(file.path, 'quarantine'));
     logger.warn({ file: file.path }, 'file was quarantined earlier; reported again');
     return 'quarantined';
   }

@@ -1,6 +1,5 @@
 import type { File } from '@cdc/core/gcp';
-import type { FileChecksums } from '@cdc/core';
-import type { FileLocation, QuarantineNote } from './local-files.js';
+import type { FileArea, ParquetStore } from '@cdc/core';
 import type { StagedFile } from './gcs-stage.js';
 import type { FileRange, TimeBounds } from './sql.js';
 import type { JobCounter } from './bigquery-load.js';
@@ -38,13 +37,10 @@ export interface StagingBucket<O = File> {
   remove(path: string): Promise<void>;
 }
 
-/** The shared Parquet tree (LocalFiles): waiting, loaded/ and quarantine/. */
-export interface FileStore {
-  absolute(relativePath: string, area?: 'input' | 'loaded' | 'quarantine'): string;
-  locate(relativePath: string): Promise<FileLocation>;
-  checksums(relativePath: string): Promise<FileChecksums>;
-  markLoaded(relativePath: string, retentionHours: number): Promise<void>;
-  /** returns where the file went (null: there was no file, only the note is written) */
-  quarantine(relativePath: string, note: QuarantineNote): Promise<string | null>;
-  quarantineNote(relativePath: string): Promise<QuarantineNote | null>;
-}
+/**
+ * The Parquet store the files are announced in (a local directory or a bucket prefix, `ParquetStore`): waiting,
+ * loaded/ and quarantine/. A store of objects also hands out the object a load job reads straight from.
+ */
+export type FileStore<O = File> = Pick<ParquetStore, 'kind' | 'location' | 'address' | 'locate' | 'stat' | 'markLoaded' | 'quarantine' | 'quarantineNote' | 'localCopy'> & {
+  object?(path: string, area?: FileArea, generation?: string | null): O;
+};

@@ -1,7 +1,7 @@
 import type { Logger } from '@cdc/core';
 import { fromPolledPath, type LoadableFile } from '../transform/loadable-file.js';
 import type { FileGroups } from '../file-groups.js';
-import type { LocalFiles } from '../sink/local-files.js';
+import type { ParquetStore } from '@cdc/core';
 
 export interface DirectoryPollSettings {
   intervalMs: number;
@@ -26,7 +26,7 @@ export class DirectoryPollSource {
   private running: Promise<void> | null = null;
 
   constructor(
-    private readonly local: LocalFiles,
+    private readonly local: ParquetStore,
     private readonly groups: FileGroups,
     private readonly logger: Logger,
     private readonly settings: DirectoryPollSettings,

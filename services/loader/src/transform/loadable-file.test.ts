@@ -35,6 +35,8 @@ test('a file-ready event becomes a loadable file with its checksums and time bou
     md5: event.md5,
     crc32c: event.crc32c,
     bytes: 4096,
+    location: null,
+    generation: null,
     minClusterTime: event.min_cluster_time,
     maxClusterTime: event.max_cluster_time,
     readyAt: '2026-01-01T00:00:00.000Z',

@@ -15,6 +15,10 @@ export interface LoadableFile {
   md5: string | null;
   crc32c: string | null;
   bytes: number | null;
+  /** the bucket prefix the path is relative to (gs://bucket/prefix) when announced in a bucket, else null */
+  location: string | null;
+  /** the announced object's generation (bucket), else null */
+  generation: string | null;
   /** ISO times bounding the file's cluster times (prune the MERGE source); null when unknown (polling) */
   minClusterTime: string | null;
   maxClusterTime: string | null;
@@ -37,6 +41,8 @@ export function fromFileReadyEvent(event: FileReadyEvent): LoadableFile {
     md5: event.md5,
     crc32c: event.crc32c,
     bytes: event.bytes,
+    location: event.location ?? null,
+    generation: event.generation ?? null,
     minClusterTime: event.min_cluster_time,
     maxClusterTime: event.max_cluster_time,
     readyAt: event.created_at,
@@ -61,6 +67,8 @@ export function fromPolledPath(relativePath: string): LoadableFile | null {
     md5: null,
     crc32c: null,
     bytes: null,
+    location: null,
+    generation: null,
     minClusterTime: null,
     maxClusterTime: null,
     readyAt: null,

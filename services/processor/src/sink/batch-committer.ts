@@ -88,7 +88,11 @@ export class BatchCommitter {
     await this.transactions.fence();
     const committed = await this.fetchCommitted();
     const next = committed ?? Number((await admin.fetchTopicOffsets(this.topic)).find((o) => o.partition === this.partition)?.low ?? 0);
-    const doomed = leftoverFiles(await store.listTopicFiles(this.topic), this.topic, this.partition, committed);
+    // A bucket never replaces an object: with no committed offset (a new group), a file left at or after the log
+    // start would block its name for ever, and its records are read again from there anyway, so it goes too. (A
+    // directory keeps such files, as it always did: the rename of the rewritten file replaces them.)
+    const removeFrom = committed ?? (store.bucketLocation ? next : null);
+    const doomed = leftoverFiles(await store.listTopicFiles(this.topic), this.topic, this.partition, removeFrom);
     if (doomed.length > 0) {
       this.log.warn({ files: doomed, committed }, 'removing files of this partition that were never announced');
       await store.remove(doomed);
@@ -125,7 +129,7 @@ export class BatchCommitter {
       const endTimer = metrics.fileWriteSeconds.startTimer({ topic });
       const checksums = await store.writeAtomically(path, batch.rows);
       endTimer();
-      written = { range, path, rows: batch.rows.length, checksums, stats, deadLetters: batch.deadLetters.length, compression: store.compression, writer: store.library };
+      written = { range, path, rows: batch.rows.length, checksums, location: store.bucketLocation, stats, deadLetters: batch.deadLetters.length, compression: store.compression, writer: store.library };
       this.faults.reached('rename');
       const event = fileReadyEvent(written, new Date());
       messages.push({ topic: settings.filesTopic, message: { key: fileEventKey(topic, this.partition), value: JSON.stringify(event), headers: { file_id: event.file_id } } });

@@ -1,13 +1,7 @@
-import { parseFileName, parseTempName, type FileRange } from '@cdc/core';
+import { parseFileName, parseTempName, type ExistingFile, type FileRange } from '@cdc/core';
 
 // File naming lives in @cdc/core (shared with the loader); re-exported for the processor's users.
-export { dayOf, fileId, fileName, parseFileName, parseTempName, relativeFilePath, tempName, type FileRange } from '@cdc/core';
-
-export interface ExistingFile {
-  /** relative path, `<topic>/dt=<day>/<name>` */
-  path: string;
-  name: string;
-}
+export { dayOf, fileId, fileName, parseFileName, parseTempName, relativeFilePath, tempName, type ExistingFile, type FileRange } from '@cdc/core';
 
 /**
  * Recovery after taking over a partition (its previous owner fenced, committed offset read afterwards): which of

@@ -98,7 +98,7 @@ test('the file store writes atomically: temp name, fsync, rename; checksums are 
   const final = store.absolute(relative);
   assert.ok(existsSync(final));
   assert.deepEqual(readdirSync(join(dir, 'tree', 'orders-cdc', 'dt=2025-11-26')), ['orders-cdc-p1-000000000000-000000000004.parquet'], 'no temp file left');
-  assert.deepEqual(await fileChecksums(final), sums);
+  assert.deepEqual({ path: relative, generation: null, ...(await fileChecksums(final)) }, sums);
   const listed = await store.listTopicFiles('orders-cdc');
   assert.deepEqual(listed, [{ name: 'orders-cdc-p1-000000000000-000000000004.parquet', path: relative }]);
   assert.deepEqual(await store.listTopicFiles('missing-topic'), []);

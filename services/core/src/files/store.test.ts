@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { LocalFiles } from './local-files.js';
+import { LocalParquetStore } from './store.js';
 
-function tree(): { root: string; files: LocalFiles; put(path: string): void } {
-  const root = mkdtempSync(join(tmpdir(), 'loader-files-'));
+function tree(): { root: string; files: LocalParquetStore; put(path: string): void } {
+  const root = mkdtempSync(join(tmpdir(), 'parquet-store-'));
   return {
     root,
-    files: new LocalFiles(root),
+    files: new LocalParquetStore(root),
     put(path: string) {
       mkdirSync(dirname(join(root, path)), { recursive: true });
       writeFileSync(join(root, path), 'PAR1');
