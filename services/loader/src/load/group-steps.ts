@@ -30,6 +30,8 @@ export interface GroupLoadSettings {
   retentionHours: number;
   /** staging tables left by a crash are dropped by BigQuery after this long */
   stagingExpiryMs: number;
+  /** load-job: from the bucket (or the disk) by a load job; storage-write: rows appended through the Storage Write API */
+  staging: 'load-job' | 'storage-write';
 }
 
 export interface GroupLoadDeps<O> extends StepRetryDeps {
@@ -108,7 +110,8 @@ async function stage<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<v
     );
     await warehouse.createStaging(attempt.stagingTable, settings.stagingExpiryMs);
     try {
-      await warehouse.loadStaging(attempt.stagingTable, group.sources, attempt.jobId, budget);
+      if (settings.staging === 'load-job') await warehouse.loadStaging(attempt.stagingTable, group.sources, attempt.jobId, budget);
+      else await appendStaging(attempt.stagingTable, group, deps);
     } catch (error) {
       await warehouse.dropTable(attempt.stagingTable).catch(() => undefined);
       throw error;
@@ -118,15 +121,37 @@ async function stage<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<v
   deps.faults.reached('load');
 }
 
+/** Storage-write: the group's rows through a pending write stream; appended bytes counted as the server acknowledges them (what is billed). */
+async function appendStaging<O>(table: string, group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
+  const report = await deps.warehouse.appendStaging(
+    table,
+    group.files.map((f) => f.absolute),
+    () => deps.faults.reached('append'),
+  );
+  deps.metrics.appendedBytes.inc(report.bytes);
+  deps.metrics.appendedRows.inc(report.rows);
+  deps.metrics.appendRequests.inc(report.appends);
+}
+
+/** A mutating statement, timed with its queueing (groups of one loader run one at a time; see "Choosing the staging method"). */
+async function timedDml<T>(deps: GroupLoadDeps<unknown>, statement: 'insert' | 'merge', run: () => Promise<T>): Promise<T> {
+  const end = deps.metrics.dmlSeconds.startTimer({ statement });
+  try {
+    return await run();
+  } finally {
+    end();
+  }
+}
+
 /** Into the changes table, the staged records not already there. */
 async function insert<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  group.inserted = await retryStep(deps, 'insert', group.files, () => deps.warehouse.insertNew(stagingTableOf(group), group.bounds));
+  group.inserted = await retryStep(deps, 'insert', group.files, () => timedDml(deps, 'insert', () => deps.warehouse.insertNew(stagingTableOf(group), group.bounds)));
   deps.faults.reached('insert');
 }
 
 /** Into the current table, the group's newest state of each document. */
 async function merge<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  group.merged = await retryStep(deps, 'merge', group.files, () => deps.warehouse.mergeGroup(stagingTableOf(group), group.bounds));
+  group.merged = await retryStep(deps, 'merge', group.files, () => timedDml(deps, 'merge', () => deps.warehouse.mergeGroup(stagingTableOf(group), group.bounds)));
   deps.faults.reached('merge');
 }
 
@@ -175,6 +200,9 @@ async function deleteStagedObjects<O>(group: GroupState<O>, deps: GroupLoadDeps<
   if (failed.length > 0) logger.warn({ failed }, 'staged objects not deleted; the bucket lifecycle rule (GCS_STAGING_MAX_AGE_DAYS) removes them');
 }
 
+/** Load jobs read the files from the bucket; the write API is sent the rows themselves. */
+const viaBucket = (_: GroupState<unknown>, deps: GroupLoadDeps<unknown>) => deps.settings.staging === 'load-job';
+
 const hasSnapshotMarkers = (group: GroupState<unknown>) => group.files.some((f) => f.file.snapshotMarkers !== 0);
 
 /**
@@ -184,7 +212,7 @@ const hasSnapshotMarkers = (group: GroupState<unknown>) => group.files.some((f) 
  */
 export function groupSteps<O>(): readonly GroupStep<O>[] {
   return [
-    { name: 'upload', run: upload },
+    { name: 'upload', when: viaBucket, run: upload },
     { name: 'load', run: stage },
     { name: 'insert', run: insert },
     { name: 'merge', run: merge },
@@ -193,7 +221,7 @@ export function groupSteps<O>(): readonly GroupStep<O>[] {
     { name: 'views', when: (_, deps) => deps.views !== null, run: updateViews },
     { name: 'mark', run: markLoaded },
     { name: 'drop', run: dropStaging },
-    { name: 'unstage', run: deleteStagedObjects },
+    { name: 'unstage', when: viaBucket, run: deleteStagedObjects },
   ];
 }
 
