@@ -212,12 +212,10 @@ function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: Lo
   shutdown.register('retention sweep', () => clearInterval(timer));
 }
 
-/** Load jobs are paced by their daily budget; the write API uses none, so its groups start after their window. */
-const UNPACED = { nextStart: () => 0 };
-
 function createFileGroups({ config, logger, signal }: Context, loader: GroupLoader, budget: LoadJobBudget): FileGroups {
   const byWriteApi = config.LOADER_STAGING === 'storage-write';
-  const groups = new FileGroups(loader, byWriteApi ? UNPACED : budget, logger, {
+  // Load jobs are paced by their daily budget; the write API uses none, so its groups start after their window.
+  const groups = new FileGroups(loader, byWriteApi ? { nextStart: () => 0 } : budget, logger, {
     windowMs: config.LOADER_GROUP_WINDOW_MS,
     maxFiles: config.LOADER_GROUP_MAX_FILES,
     maxBytes: config.LOADER_GROUP_MAX_BYTES,
