@@ -50,7 +50,7 @@ export const loaderSettings = {
     check: z.string().regex(/^[^\s/:]+:\d+$/, 'must be host:port'),
     values: 'host:port',
     description:
-      'storage-write: the BigQuery Storage Write API of an emulator (plain-text gRPC, no credentials); unset: Google Cloud (bigquerystorage.googleapis.com, the credentials of BigQuery). stack.sh sets it for its emulator',
+      'storage-write: the BigQuery Storage Write API of an emulator (plain-text gRPC, no credentials); unset: Google Cloud (bigquerystorage.googleapis.com, the credentials of BigQuery). stack.sh and deploy.sh set it for their emulators: set it in .env only to use another emulator',
   }),
   LOADER_STAGING_EXPIRY_HOURS: setting.int({ default: 24, min: 1, unit: 'hours', description: 'staging tables left behind by a crash expire after this long' }),
   LOADER_POLL_INTERVAL_MS: setting.durationMs({ default: 30000, description: 'poll mode: interval between scans of LOADER_INPUT_DIR' }),

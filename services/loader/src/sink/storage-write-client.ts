@@ -1,5 +1,6 @@
 import { managedwriter } from '@google-cloud/bigquery-storage';
-import { grpc } from 'google-gax';
+import { grpc, type ClientOptions } from 'google-gax';
+import { OAuth2Client } from 'google-auth-library';
 import type { LoaderConfig } from '../config.js';
 
 /**
@@ -11,7 +12,12 @@ export function storageWriteClient(config: Pick<LoaderConfig, 'GCP_PROJECT' | 'G
   const endpoint = config.LOADER_STORAGE_WRITE_ENDPOINT;
   if (endpoint) {
     const at = endpoint.lastIndexOf(':');
+    // A fixed dummy token: without a client the library looks for real credentials (and the metadata server). It
+    // is typed by the client's own (older) google-auth-library, which has the same OAuth2Client.
+    const authClient = new OAuth2Client();
+    authClient.setCredentials({ access_token: 'emulator' });
     return new managedwriter.WriterClient({
+      authClient: authClient as unknown as ClientOptions['authClient'],
       projectId: config.GCP_PROJECT,
       servicePath: endpoint.slice(0, at),
       port: Number(endpoint.slice(at + 1)),
