@@ -16,7 +16,8 @@
 # gRPC port, BIGQUERY_GRPC_PORT), GCP_PROJECT (the emulator's project), no GOOGLE_APPLICATION_CREDENTIALS,
 # Parquet files under .run/stack/parquet. The infrastructure ports come from the environment as for
 # scripts/infra.sh (KAFKA_PORT, MONGO_PORT, GCS_PORT, BIGQUERY_PORT, BIGQUERY_GRPC_PORT), not from .env (there
-# they are the ports docker compose publishes). Per-service values of shared names: CDC_HTTP_PORT, PROCESSOR_HTTP_PORT, LOADER_HTTP_PORT (HTTP_PORT), CDC_KAFKA_CLIENT_ID, ... (KAFKA_CLIENT_ID), CDC_LOG_LEVEL,
+# they are the ports docker compose publishes). Per-service values of shared names: CDC_HTTP_PORT,
+# PROCESSOR_HTTP_PORT, LOADER_HTTP_PORT (HTTP_PORT), CDC_KAFKA_CLIENT_ID, ... (KAFKA_CLIENT_ID), CDC_LOG_LEVEL,
 # ... (LOG_LEVEL). Services run with .run/stack as working directory, so they do not read .env themselves.
 # Pid and log files: .run/stack/<service>.pid and .run/stack/<service>.log (appended across runs).
 # Environment: STACK_READY_TIMEOUT (seconds per service, default 120), STACK_STOP_TIMEOUT (default 30).

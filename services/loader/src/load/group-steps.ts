@@ -121,16 +121,21 @@ async function stage<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<v
   deps.faults.reached('load');
 }
 
-/** Storage-write: the group's rows through a pending write stream; appended bytes counted as the server acknowledges them (what is billed). */
+/** Storage-write: the group's rows through a pending write stream; appends counted as the server acknowledges them (billed, even when the attempt fails later). */
 async function appendStaging<O>(table: string, group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  const report = await deps.warehouse.appendStaging(
+  const { metrics, faults } = deps;
+  await deps.warehouse.appendStaging(
     table,
     group.files.map((f) => f.absolute),
-    () => deps.faults.reached('append'),
+    {
+      appended: ({ rows, bytes }) => {
+        metrics.appendedBytes.inc(bytes);
+        metrics.appendedRows.inc(rows);
+        metrics.appendRequests.inc();
+      },
+      afterAppend: () => faults.reached('append'),
+    },
   );
-  deps.metrics.appendedBytes.inc(report.bytes);
-  deps.metrics.appendedRows.inc(report.rows);
-  deps.metrics.appendRequests.inc(report.appends);
 }
 
 /** A mutating statement, timed with its queueing (groups of one loader run one at a time; see "Choosing the staging method"). */

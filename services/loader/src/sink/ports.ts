@@ -4,7 +4,7 @@ import type { FileLocation, QuarantineNote } from './local-files.js';
 import type { StagedFile } from './gcs-stage.js';
 import type { FileRange, TimeBounds } from './sql.js';
 import type { JobCounter } from './bigquery-load.js';
-import type { AppendReport } from './storage-write.js';
+import type { AppendProgress } from './storage-write.js';
 
 // What the group load needs of its sinks (BigQuery, the staging bucket, the shared disk), so that it can be run
 // against fakes. `O` is the bucket's handle of a staged object, which the load hands to the warehouse unread.
@@ -20,9 +20,9 @@ export interface Warehouse<O = File> {
   loadStaging(table: string, sources: readonly SourceOf<O>[], jobId: string, counter: JobCounter): Promise<void>;
   /**
    * The second staging method (LOADER_STAGING=storage-write): the rows of the local Parquet files appended to the
-   * staging table through one pending write stream, committed at once; `afterAppend` runs before the commit
+   * staging table through one pending write stream, committed at once; returns how many rows
    */
-  appendStaging(table: string, paths: readonly string[], afterAppend: () => void): Promise<AppendReport>;
+  appendStaging(table: string, paths: readonly string[], progress: AppendProgress): Promise<number>;
   /** already gone is fine */
   dropTable(table: string): Promise<void>;
   /** inserts into the changes table the staged records not already there; returns how many */

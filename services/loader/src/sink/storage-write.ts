@@ -8,13 +8,19 @@ type StreamConnection = Awaited<ReturnType<WriterClient['createStreamConnection'
 type AppendResponse = protos.google.cloud.bigquery.storage.v1.IAppendRowsResponse;
 type Row = Record<string, string | number | boolean | Date | null>;
 
-/** What one group's rows cost through the write API. */
-export interface AppendReport {
+/** One AppendRows request the server acknowledged (billed, whether or not its stream is committed later). */
+export interface AppendedBatch {
   rows: number;
   /** by BigQuery's data-size rules (what the Storage Write API bills): STRING 2 + UTF-8 bytes, INTEGER and TIMESTAMP 8, BOOLEAN 1, NULL 0 */
   bytes: number;
-  /** AppendRows requests sent */
-  appends: number;
+}
+
+/** What the caller is told while a group is written. */
+export interface AppendProgress {
+  /** each acknowledged request */
+  appended(batch: AppendedBatch): void;
+  /** every row appended, before finalize and commit (a crash point) */
+  afterAppend(): void;
 }
 
 /** An AppendRows request carries at most 10 MB; rows go in batches well below it. */
@@ -125,8 +131,8 @@ export class StorageWriteStaging {
     return `projects/${this.names.project}/datasets/${this.names.dataset}/tables/${table}`;
   }
 
-  /** The files' rows into the staging table, visible all at once; `afterAppend` runs once every row is appended (before finalize and commit). */
-  async writeStaging(table: string, paths: readonly string[], afterAppend: () => void): Promise<AppendReport> {
+  /** The files' rows into the staging table, visible all at once; returns how many rows. */
+  async writeStaging(table: string, paths: readonly string[], progress: AppendProgress): Promise<number> {
     const parent = this.tablePath(table);
     let streamId: string;
     try {
@@ -139,21 +145,20 @@ export class StorageWriteStaging {
     });
     const writer = new managedwriter.JSONWriter({ connection, protoDescriptor: this.descriptor });
     try {
-      const report: AppendReport = { rows: 0, bytes: 0, appends: 0 };
+      let rows = 0;
       let batch: Row[] = [];
       let batchBytes = 0;
       const send = async () => {
         if (batch.length === 0) return;
         const result = await writer
-          .appendRows(batch, report.rows)
+          .appendRows(batch, rows)
           .getResult()
           .catch((error: unknown) => {
-            throw writeApiError(error, `append at offset ${report.rows} to ${streamId}`);
+            throw writeApiError(error, `append at offset ${rows} to ${streamId}`);
           });
-        checkAppend(result, report.rows, streamId);
-        report.rows += batch.length;
-        report.bytes += batchBytes;
-        report.appends += 1;
+        checkAppend(result, rows, streamId);
+        progress.appended({ rows: batch.length, bytes: batchBytes });
+        rows += batch.length;
         batch = [];
         batchBytes = 0;
       };
@@ -167,9 +172,9 @@ export class StorageWriteStaging {
         }
       }
       await send();
-      afterAppend();
-      await this.finalizeAndCommit(parent, streamId, connection, report.rows);
-      return report;
+      progress.afterAppend();
+      await this.finalizeAndCommit(parent, streamId, connection, rows);
+      return rows;
     } finally {
       writer.close();
       connection.close();
