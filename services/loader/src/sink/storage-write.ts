@@ -4,7 +4,6 @@ import { changesTableColumns, classifyGcpError, GcpError, type WarehouseNames } 
 import { PermanentFileError } from './errors.js';
 
 type WriterClient = managedwriter.WriterClient;
-type StreamConnection = Awaited<ReturnType<WriterClient['createStreamConnection']>>;
 type AppendResponse = protos.google.cloud.bigquery.storage.v1.IAppendRowsResponse;
 type Row = Record<string, string | number | boolean | Date | null>;
 
@@ -22,6 +21,12 @@ export interface AppendProgress {
   /** every row appended, before finalize and commit (a crash point) */
   afterAppend(): void;
 }
+
+/**
+ * Every call tried once, within a minute: the client's own retries (up to 10 minutes of UNAVAILABLE and
+ * RESOURCE_EXHAUSTED for CreateWriteStream) would hide the refusal from the step's retries, metrics and readiness.
+ */
+const ONCE = { retry: null, timeout: 60_000 };
 
 /** An AppendRows request carries at most 10 MB; rows go in batches well below it. */
 export const APPEND_MAX_BYTES = 8 * 1024 * 1024;
@@ -136,13 +141,15 @@ export class StorageWriteStaging {
     const parent = this.tablePath(table);
     let streamId: string;
     try {
-      streamId = await this.writer.createWriteStream({ streamType: managedwriter.PendingStream, destinationTable: parent });
+      streamId = await this.writer.createWriteStream({ streamType: managedwriter.PendingStream, destinationTable: parent }, ONCE);
     } catch (error) {
       throw writeApiError(error, `create a pending write stream on ${table}`);
     }
-    const connection = await this.writer.createStreamConnection({ streamId }).catch((error: unknown) => {
+    const connection = await this.writer.createStreamConnection({ streamId }, ONCE).catch((error: unknown) => {
       throw writeApiError(error, `open write stream ${streamId}`);
     });
+    // A failed connection rejects the appends waiting on it (how the error reaches us); unheard, its 'error' event would end the process.
+    const quiet = connection.onConnectionError(() => undefined);
     const writer = new managedwriter.JSONWriter({ connection, protoDescriptor: this.descriptor });
     try {
       let rows = 0;
@@ -173,21 +180,23 @@ export class StorageWriteStaging {
       }
       await send();
       progress.afterAppend();
-      await this.finalizeAndCommit(parent, streamId, connection, rows);
+      await this.finalizeAndCommit(parent, streamId, rows);
       return rows;
     } finally {
       writer.close();
       connection.close();
+      quiet.off();
     }
   }
 
-  private async finalizeAndCommit(parent: string, streamId: string, connection: StreamConnection, rows: number): Promise<void> {
-    const finalized = await connection.finalize().catch((error: unknown) => {
+  private async finalizeAndCommit(parent: string, streamId: string, rows: number): Promise<void> {
+    const client = this.writer.getClient();
+    const [finalized] = await client.finalizeWriteStream({ name: streamId }, ONCE).catch((error: unknown) => {
       throw writeApiError(error, `finalize write stream ${streamId}`);
     });
     const rowCount = Number(finalized?.rowCount ?? -1);
     if (rowCount !== rows) throw writeApiError({ code: 10, message: `stream ${streamId} finalized with ${rowCount} rows, ${rows} were appended` }, 'finalize');
-    const committed = await this.writer.batchCommitWriteStream({ parent, writeStreams: [streamId] }).catch((error: unknown) => {
+    const [committed] = await client.batchCommitWriteStreams({ parent, writeStreams: [streamId] }, ONCE).catch((error: unknown) => {
       throw writeApiError(error, `commit write stream ${streamId}`);
     });
     const problem = committed.streamErrors?.[0];
