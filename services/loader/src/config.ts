@@ -46,6 +46,11 @@ export const loaderSettings = {
     description:
       'how a group reaches its staging table: load-job (one load job from the bucket, free, paced by LOADER_LOAD_JOBS_PER_DAY: at high traffic a group waits minutes) or storage-write (its rows appended through the BigQuery Storage Write API, a pending stream committed at once: not paced by the load-job budget, seconds behind, billed past its free tier; the files are not uploaded to the bucket). See "Choosing the staging method"',
   }),
+  LOADER_STORAGE_WRITE_WINDOW_MS: setting.durationMs({
+    default: 2000,
+    description:
+      'storage-write: a group collects files this long from its first file (in place of LOADER_GROUP_WINDOW_MS, which paces load jobs); each group is one pending stream, one insert and one MERGE, so this also sets how often those statements run',
+  }),
   LOADER_STORAGE_WRITE_ENDPOINT: setting.text({
     check: z.string().regex(/^[^\s/:]+:\d+$/, 'must be host:port'),
     values: 'host:port',

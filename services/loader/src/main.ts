@@ -215,15 +215,16 @@ function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: Lo
 function createFileGroups({ config, logger, signal }: Context, loader: GroupLoader, budget: LoadJobBudget): FileGroups {
   const byWriteApi = config.LOADER_STAGING === 'storage-write';
   // Load jobs are paced by their daily budget; the write API uses none, so its groups start after their window.
+  const windowMs = byWriteApi ? config.LOADER_STORAGE_WRITE_WINDOW_MS : config.LOADER_GROUP_WINDOW_MS;
   const groups = new FileGroups(loader, byWriteApi ? { nextStart: () => 0 } : budget, logger, {
-    windowMs: config.LOADER_GROUP_WINDOW_MS,
+    windowMs,
     maxFiles: config.LOADER_GROUP_MAX_FILES,
     maxBytes: config.LOADER_GROUP_MAX_BYTES,
     retryBaseMs: config.LOADER_RETRY_BASE_MS,
     retryMaxMs: config.LOADER_RETRY_MAX_MS,
   }, signal);
   logger.info(
-    { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, staging: config.LOADER_STAGING, ...(byWriteApi ? {} : budget.state()) },
+    { windowMs, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, staging: config.LOADER_STAGING, ...(byWriteApi ? {} : budget.state()) },
     byWriteApi
       ? 'files load in groups: one pending write stream, one insert and one MERGE per group, every window'
       : 'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
