@@ -125,6 +125,17 @@ describe('group load', () => {
       });
     }
 
+    test('a file that cannot be read for the write API is quarantined alone; the others load', async () => {
+      const world = new FakeWorld();
+      const entries = [
+        { file: world.disk.put('a.parquet', records(0, 0, 2)), origin: eventOrigin(1) },
+        { file: world.disk.put('bad.parquet', records(1, 0, 2), { corrupt: true }), origin: eventOrigin(2) },
+      ];
+      assert.deepEqual(await world.loader({ staging: 'storage-write' }).loadGroup(entries), ['loaded', 'quarantined']);
+      assert.deepEqual(world.deadLetters.reasons(), ['load_failed']);
+      assert.equal(world.warehouse.changes.size, 2);
+    });
+
     for (const operation of ['appendStaging', 'commitStaging'] as const) {
       test(`a transient write-API error (${operation}) is retried with a fresh staging table, never counted as loaded`, async () => {
         const world = new FakeWorld();
