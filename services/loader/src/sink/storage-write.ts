@@ -29,7 +29,7 @@ export interface AppendProgress {
 const ONCE = { retry: null, timeout: 60_000 };
 
 /** An AppendRows request carries at most 10 MB; rows go in batches well below it. */
-export const APPEND_MAX_BYTES = 8 * 1024 * 1024;
+const APPEND_MAX_BYTES = 8 * 1024 * 1024;
 const APPEND_MAX_ROWS = 50_000;
 
 /** gRPC status codes (grpc.status) and the HTTP status and reason our error classification knows them by. */
@@ -77,7 +77,8 @@ function toWriteRow(record: Record<string, unknown>): { row: Row; bytes: number 
     const raw = record[column.name];
     let value: Row[string];
     if (raw === undefined || raw === null) value = null;
-    else if (column.bigquery === 'TIMESTAMP') value = raw instanceof Date ? raw : new Date(Number(raw));
+    // TIMESTAMP_MICROS: the reader gives a Date; a raw value would be microseconds
+    else if (column.bigquery === 'TIMESTAMP') value = raw instanceof Date ? raw : new Date(Number(BigInt(raw as bigint | number) / 1000n));
     else if (column.bigquery === 'INTEGER') value = typeof raw === 'bigint' ? raw.toString() : Number(raw);
     else if (column.bigquery === 'BOOLEAN') value = Boolean(raw);
     else value = Buffer.isBuffer(raw) ? raw.toString('utf8') : String(raw);
