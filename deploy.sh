@@ -16,6 +16,10 @@
 #   GOOGLE_APPLICATION_CREDENTIALS=key.json -> Google Cloud with that service-account key (mounted as a secret)
 #   GCP_SETUP_/GCP_LOADER_/GCP_ANALYSIS_CREDENTIALS -> one key per role instead (least privilege, README "Security")
 #   --gcp -> Google Cloud with Application Default Credentials (a GCP VM's service account), no emulators
+# LOADER_STAGING in .env: load-job (default: free; on Google Cloud the daily load-job budget paces the groups, about
+#   a minute and a half behind MongoDB at steady traffic) or storage-write (seconds behind: rows appended through the
+#   BigQuery Storage Write API, billed past 2 TiB a month, and an insert and a MERGE every LOADER_STORAGE_WRITE_WINDOW_MS);
+#   README "Choosing the staging method" says when to switch.
 # COMPOSE_HA=true in .env: 3 Kafka nodes and a 3-member replica set (compose/storage.ha.yml).
 # Environment: DEPLOY_WAIT_TIMEOUT (seconds to wait for each service to be healthy, default 300).
 set -euo pipefail
@@ -255,6 +259,7 @@ deploy_up() {
                      http://$bind:$(dotenv_get PROCESSOR_HTTP_PORT 8082)/readyz        processor
                      http://$bind:$(dotenv_get LOADER_HTTP_PORT 8083)/readyz        loader
                      (/healthz: alive, /metrics: Prometheus)
+    loader staging:  $(dotenv_get LOADER_STAGING load-job)    (README "Choosing the staging method": load-job or storage-write)
     kafka (host):    $(dotenv_get KAFKA_EXTERNAL_HOST 127.0.0.1):$(dotenv_get KAFKA_PORT 9092), SASL_PLAINTEXT + SCRAM-SHA-512 as cdc, processor or loader (KAFKA_*_PASSWORD in .env)
     status:          ./deploy.sh status
     logs:            ./deploy.sh logs [cdc|processor|loader|console|gcp-setup|mongo|kafka...]

@@ -16,6 +16,9 @@
 //     finished: change-stream read and Kafka produce (CDC), Kafka consume and Parquet write (processor).
 //
 //   npx tsc -b && node bench/dist/e2e.js [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--group-window-ms 1000] [--no-ceilings] [--keep]
+//     [--staging load-job|storage-write] [--shipped-grouping]
+// --staging: the loader's LOADER_STAGING; --shipped-grouping: the loader's shipped window and load-job budget (as in
+// production: load jobs paced at 1,000 a day) instead of the emulator's 1 s unpaced groups (--group-window-ms ignored).
 //
 // MONGO_URI, KAFKA_BROKERS, GCS_ENDPOINT, BIGQUERY_ENDPOINT, BIGQUERY_PROJECT select the servers (default: the local
 // infrastructure). Results: bench/results/e2e-<timestamp>.json and .svg (throughput over time per stage).
@@ -45,6 +48,8 @@ const { values: args } = parseArgs({
     'batch-max-age-ms': { type: 'string', default: '2000' },
     // the emulator has no load-job quota: groups every second, unpaced (as the local stack)
     'group-window-ms': { type: 'string', default: '1000' },
+    staging: { type: 'string', default: 'load-job' },
+    'shipped-grouping': { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -209,6 +214,8 @@ interface E2eResult {
     perDayAtThisRate: number | null;
     shippedBudget: number;
     atShippedBudget: { windowS: number; groupFiles: number | null; perDay: number };
+    /** storage-write: bytes appended through the Storage Write API (BigQuery data-size rules) */
+    appendedBytes: number;
   };
   filesCheck?: string;
   files?: { announcedRows: number; count: number; committedLogged: number; loadedLogged: number; meanRows: number };
@@ -263,8 +270,9 @@ async function main(): Promise<void> {
       LOADER_GROUP_ID: `${base}-loader`,
       LOADER_FILES_TOPIC: filesTopic,
       LOADER_INPUT_DIR: outputDir,
-      LOADER_GROUP_WINDOW_MS: args['group-window-ms'],
-      LOADER_LOAD_JOBS_PER_DAY: '1000000',
+      ...(args['shipped-grouping'] ? {} : { LOADER_GROUP_WINDOW_MS: args['group-window-ms'], LOADER_LOAD_JOBS_PER_DAY: '1000000' }),
+      LOADER_STAGING: args.staging,
+      LOADER_STORAGE_WRITE_ENDPOINT: infra.bigqueryGrpcEndpoint,
       BQ_DATASET: db,
       GCS_BUCKET: base,
       ...gcp,
@@ -408,6 +416,7 @@ async function main(): Promise<void> {
       groups,
       meanGroupFiles: groups ? groupedFiles / groups : null,
       perDayAtThisRate: loaderSeconds ? Math.round((jobs / loaderSeconds) * 86400) : null,
+      appendedBytes: metricValue(loaderMetrics, 'loader_appended_bytes_total'),
       shippedBudget,
       atShippedBudget: {
         windowS: pacedWindowS,
@@ -540,9 +549,10 @@ function summarize(r: E2eResult): void {
   console.log(`rows in BigQuery orders_changes: ${r.bigQueryRows}; ${r.files?.count} files (mean ${fmt(r.files?.meanRows)} rows)`);
   const j = r.loadJobs;
   if (j) {
-    console.log(
-      `loader: ${j.groups} groups (mean ${j.meanGroupFiles?.toFixed(1)} files), ${j.jobs} load jobs = ${fmt(j.perDayAtThisRate)} per day at this rate (group window ${r.settings.envs.loader.LOADER_GROUP_WINDOW_MS} ms, unpaced: the emulator has no quota)`,
-    );
+    const loaderEnv = r.settings.envs.loader;
+    const grouping = loaderEnv.LOADER_LOAD_JOBS_PER_DAY ? `group window ${loaderEnv.LOADER_GROUP_WINDOW_MS} ms, unpaced: the emulator has no quota` : 'shipped window and load-job budget';
+    console.log(`loader (${loaderEnv.LOADER_STAGING}): ${j.groups} groups (mean ${j.meanGroupFiles?.toFixed(1)} files), ${j.jobs} load jobs = ${fmt(j.perDayAtThisRate)} per day at this rate (${grouping})`);
+    if (j.appendedBytes > 0) console.log(`  ${fmt(j.appendedBytes)} bytes appended through the Storage Write API (${fmt(Math.round(j.appendedBytes / r.events))} per change)`);
     console.log(
       `  beside the shipped budget of ${fmt(j.shippedBudget)} load jobs per table per day: at this traffic the window stretches to ${j.atShippedBudget.windowS.toFixed(1)} s, groups of ~${fmt(j.atShippedBudget.groupFiles)} files, ${fmt(j.atShippedBudget.perDay)} jobs a day`,
     );

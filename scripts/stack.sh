@@ -12,10 +12,11 @@
 #                                  scripts/stack.sh run analysis-tool --query 'SELECT COUNT(*) AS n FROM ...'
 #
 # Configuration: .env.example, then .env on top when present (the same file deploy.sh uses), then the local
-# endpoints forced: KAFKA_BROKERS, MONGO_URI, GCS_ENDPOINT, BIGQUERY_ENDPOINT, GCP_PROJECT (the emulator's
-# project), no GOOGLE_APPLICATION_CREDENTIALS, Parquet files under .run/stack/parquet. The infrastructure ports
-# come from the environment as for scripts/infra.sh (KAFKA_PORT, MONGO_PORT, GCS_PORT, BIGQUERY_PORT), not from
-# .env (there they are the ports docker compose publishes). Per-service values of shared names: CDC_HTTP_PORT,
+# endpoints forced: KAFKA_BROKERS, MONGO_URI, GCS_ENDPOINT, BIGQUERY_ENDPOINT, LOADER_STORAGE_WRITE_ENDPOINT (its
+# gRPC port, BIGQUERY_GRPC_PORT), GCP_PROJECT (the emulator's project), no GOOGLE_APPLICATION_CREDENTIALS,
+# Parquet files under .run/stack/parquet. The infrastructure ports come from the environment as for
+# scripts/infra.sh (KAFKA_PORT, MONGO_PORT, GCS_PORT, BIGQUERY_PORT, BIGQUERY_GRPC_PORT), not from .env (there
+# they are the ports docker compose publishes). Per-service values of shared names: CDC_HTTP_PORT,
 # PROCESSOR_HTTP_PORT, LOADER_HTTP_PORT (HTTP_PORT), CDC_KAFKA_CLIENT_ID, ... (KAFKA_CLIENT_ID), CDC_LOG_LEVEL,
 # ... (LOG_LEVEL). Services run with .run/stack as working directory, so they do not read .env themselves.
 # Pid and log files: .run/stack/<service>.pid and .run/stack/<service>.log (appended across runs).
@@ -87,6 +88,7 @@ service_env() {
   env[MONGO_URI_FILE]="" env[MONGO_TLS_CA_FILE]="" env[MONGO_TLS_CERT_KEY_FILE]=""
   env[GCS_ENDPOINT]="http://$HOST:${GCS_PORT:-4443}"
   env[BIGQUERY_ENDPOINT]="http://$HOST:${BIGQUERY_PORT:-9050}"
+  env[LOADER_STORAGE_WRITE_ENDPOINT]="$HOST:${BIGQUERY_GRPC_PORT:-9060}"
   env[GCP_PROJECT]="${BIGQUERY_PROJECT:-local-project}"
   env[PROCESSOR_OUTPUT_DIR]="$STACK_DIR/parquet"
   env[LOADER_INPUT_DIR]="$STACK_DIR/parquet"

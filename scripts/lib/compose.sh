@@ -63,7 +63,7 @@ compose_init() {
   else
     GCP_TARGET=emulators
     COMPOSE_FILES+=(-f "$dir/gcp-emulators.yml")
-    export GCS_ENDPOINT="http://gcs:4443" BIGQUERY_ENDPOINT="http://bigquery:9050"
+    export GCS_ENDPOINT="http://gcs:4443" BIGQUERY_ENDPOINT="http://bigquery:9050" LOADER_STORAGE_WRITE_ENDPOINT="bigquery:9060"
     export GCP_PROJECT; GCP_PROJECT="$(dotenv_get GCP_PROJECT local-project)"
     # The emulator has no load-job quota: the loader loads a group every second, unpaced.
     export LOADER_GROUP_WINDOW_MS=1000 LOADER_LOAD_JOBS_PER_DAY=1000000

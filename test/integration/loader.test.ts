@@ -99,7 +99,7 @@ async function stagingTables(s: LoaderScenario): Promise<string[]> {
  * A loader that kills itself at a fault-injection point while loading one group of three files from two source
  * partitions, then a clean one that groups differently (at most two files a group): every record once.
  */
-async function crashAndRecover(name: string, hook: Record<string, string>) {
+async function crashAndRecover(name: string, hook: Record<string, string>, restartEnv: Record<string, string> = {}) {
   const s = loaderScenario(name);
   await createTopic(kafka, s.filesTopic, 2);
   const { files, events } = await threeFiles(s);
@@ -107,7 +107,7 @@ async function crashAndRecover(name: string, hook: Record<string, string>) {
   const crashed = await startService('loader', s.env({ LOADER_GROUP_WINDOW_MS: '2000', ...hook }), `loader-${name}-1`);
   await crashed.exited;
   assert.equal(crashed.child.signalCode, 'SIGKILL', 'the first loader died by its fault-injection hook');
-  const restarted = await startService('loader', s.env({ LOADER_GROUP_MAX_FILES: '2' }), `loader-${name}-2`);
+  const restarted = await startService('loader', s.env({ LOADER_GROUP_MAX_FILES: '2', ...restartEnv }), `loader-${name}-2`);
   try {
     await restarted.waitReady();
     await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
@@ -213,6 +213,26 @@ describe('loader service', () => {
     assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), 0);
     assert.equal(metricValue(metrics, 'loader_files_loaded_total'), 1);
   });
+
+  // The second staging method: the same redo argument (a fresh staging table per attempt, the insert skips what is there).
+  const writeApiCrashes: { point: string; hook: string; inserted: number }[] = [
+    { point: 'the append (stream not committed)', hook: 'LOADER_TEST_CRASH_AFTER_APPEND', inserted: 9 },
+    { point: 'the commit', hook: 'LOADER_TEST_CRASH_AFTER_LOAD', inserted: 9 },
+    { point: 'the insert', hook: 'LOADER_TEST_CRASH_AFTER_INSERT', inserted: 0 },
+    { point: 'the MERGE', hook: 'LOADER_TEST_CRASH_AFTER_MERGE', inserted: 0 },
+  ];
+  for (const { point, hook, inserted } of writeApiCrashes) {
+    test(`storage-write, SIGKILL after ${point}: the restart appends to a fresh staging table, every record once`, async () => {
+      const staging = { LOADER_STAGING: 'storage-write' };
+      const { s, metrics } = await crashAndRecover(`sw-${hook.slice(-6).toLowerCase()}`, { ...staging, [hook]: '1' }, staging);
+      assert.equal(metricValue(metrics, 'loader_rows_loaded_total'), inserted);
+      assert.equal(metricValue(metrics, 'loader_rows_already_present_total'), 9 - inserted);
+      assert.equal(metricValue(metrics, 'loader_appended_rows_total'), 9, 'the restart appended the three files again');
+      assert.equal(metricValue(metrics, 'loader_load_jobs_today'), 0, 'no load job');
+      const [objects] = await createGcpClients(s.gcpConfig).storage.bucket(s.bucket).getFiles();
+      assert.deepEqual(objects.map((o) => o.name), [], 'nothing uploaded to the bucket');
+    });
+  }
 
   test('quota and rate-limit errors are retried with backoff and never count as loaded; when they persist past NOT_READY_AFTER_MS nothing is marked or committed and /readyz says why', async () => {
     const s = loaderScenario('quota');

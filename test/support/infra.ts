@@ -12,6 +12,8 @@ export const infra = {
   gcsEndpoint: process.env.GCS_ENDPOINT ?? `http://${host}:${process.env.GCS_PORT ?? '4443'}`,
   bigqueryEndpoint: process.env.BIGQUERY_ENDPOINT ?? `http://${host}:${process.env.BIGQUERY_PORT ?? '9050'}`,
   bigqueryProject: process.env.BIGQUERY_PROJECT ?? 'local-project',
+  /** the emulator's gRPC Storage Read/Write API (host:port) */
+  bigqueryGrpcEndpoint: `${host}:${process.env.BIGQUERY_GRPC_PORT ?? '9060'}`,
   /** the broker's optional SASL_SSL listener (scripts/infra/kafka.sh, KAFKA_SASL_SSL_PORT) and the CA it was made with */
   kafkaSaslSslBrokers: `${host}:${process.env.KAFKA_SASL_SSL_PORT ?? '9094'}`,
   kafkaCaFile: join(process.env.CDC_RUN_DIR ?? join(root, '.run'), 'kafka', 'tls', 'ca.pem'),

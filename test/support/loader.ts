@@ -76,6 +76,7 @@ export function loaderScenario(name: string): LoaderScenario {
       GCS_BUCKET: s.bucket,
       GCS_ENDPOINT: infra.gcsEndpoint,
       BIGQUERY_ENDPOINT: infra.bigqueryEndpoint,
+      LOADER_STORAGE_WRITE_ENDPOINT: infra.bigqueryGrpcEndpoint,
       SHUTDOWN_TIMEOUT_MS: '10000',
       ...EMULATOR_GROUPING,
       ...extra,

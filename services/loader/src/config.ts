@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { fields, kafkaServiceSchema, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
 import { bigQueryName, gcpSettings, withGcpNameChecks } from '@cdc/core/gcp';
 
@@ -48,6 +48,22 @@ export const loaderSettings = {
     description:
       'load jobs per day into the changes table, all instances together (BigQuery: 1,500 per table per day, failed ones included); never exceeded: groups grow instead. The local stack sets a high value (the emulator has no quota)',
   }),
+  LOADER_STAGING: setting.oneOf(['load-job', 'storage-write'], {
+    default: 'load-job',
+    description:
+      'how a group reaches its staging table: load-job (one load job from the bucket, free, paced by LOADER_LOAD_JOBS_PER_DAY: at high traffic a group waits minutes) or storage-write (its rows appended through the BigQuery Storage Write API, a pending stream committed at once: not paced by the load-job budget, seconds behind, billed past its free tier; the files are not uploaded to the bucket). See "Choosing the staging method"',
+  }),
+  LOADER_STORAGE_WRITE_WINDOW_MS: setting.durationMs({
+    default: 2000,
+    description:
+      'storage-write: a group collects files this long from its first file (in place of LOADER_GROUP_WINDOW_MS, which paces load jobs); each group is one pending stream, one insert and one MERGE, so this also sets how often those statements run',
+  }),
+  LOADER_STORAGE_WRITE_ENDPOINT: setting.text({
+    check: z.string().regex(/^[^\s/:]+:\d+$/, 'must be host:port'),
+    values: 'host:port',
+    description:
+      'storage-write: the BigQuery Storage Write API of an emulator (plain-text gRPC, no credentials); unset: Google Cloud (bigquerystorage.googleapis.com, the credentials of BigQuery). stack.sh and deploy.sh set it for their emulators: set it in .env only to use another emulator',
+  }),
   LOADER_STAGING_EXPIRY_HOURS: setting.int({ default: 24, min: 1, unit: 'hours', description: 'staging tables left behind by a crash expire after this long' }),
   LOADER_POLL_INTERVAL_MS: setting.durationMs({ default: 30000, description: 'poll mode: interval between scans of LOADER_INPUT_DIR' }),
   LOADER_LOADED_RETENTION_HOURS: setting.int({
@@ -84,7 +100,8 @@ export const loaderSettings = {
     description: 'consumer group session timeout: a silent instance loses its partitions after this long',
   }),
   LOADER_TEST_CRASH_AFTER_UPLOAD: setting.testCrashHook('right after the N-th file uploaded to the bucket (before the load job)'),
-  LOADER_TEST_CRASH_AFTER_LOAD: setting.testCrashHook('right after the N-th group loaded into its staging table (before the insert)'),
+  LOADER_TEST_CRASH_AFTER_APPEND: setting.testCrashHook('storage-write: right after the N-th group appended to its pending write stream (before finalize and commit)'),
+  LOADER_TEST_CRASH_AFTER_LOAD: setting.testCrashHook('right after the N-th group loaded (or its write stream committed) into its staging table (before the insert)'),
   LOADER_TEST_CRASH_AFTER_INSERT: setting.testCrashHook('right after the N-th group inserted into the changes table (before the MERGE)'),
   LOADER_TEST_CRASH_AFTER_MERGE: setting.testCrashHook('right after the N-th group merged (before the marking)'),
   LOADER_TEST_CRASH_AFTER_SNAPSHOT_DELETES: setting.testCrashHook("right after inserting the N-th snapshot's delete rows into the changes table (before merging them)"),

@@ -13,6 +13,8 @@ import { LoadJobBudget, budgetWarning } from './budget/load-budget.js';
 import { stagingPrefix } from './transform/job-id.js';
 import { BigQueryLoader } from './sink/bigquery-load.js';
 import { BigQueryWarehouse } from './sink/warehouse.js';
+import { StorageWriteStaging } from './sink/storage-write.js';
+import { storageWriteClient } from './sink/storage-write-client.js';
 import { GcsStage } from './sink/gcs-stage.js';
 import type { FileStore } from './sink/ports.js';
 import { FileEventsSource } from './source/file-events.js';
@@ -181,9 +183,10 @@ async function resumeSnapshotCompletions({ config, logger }: Context, stateDir: 
 }
 
 function createGroupLoad(
-  { config, logger, signal, addReadinessCheck }: Context,
+  ctx: Context,
   sinks: { local: Input['store']; gcp: GoogleCloud; bigquery: BigQueryLoader; budget: LoadJobBudget; completions: SnapshotCompletions; deadLetters: Producer; metrics: LoaderMetrics; faults: LoaderFaultPoints },
 ): GroupLoader {
+  const { config, logger, signal, addReadinessCheck } = ctx;
   const { local, gcp, metrics } = sinks;
   const health = new LoadHealth(metrics, config.NOT_READY_AFTER_MS);
   addReadinessCheck('load', () => health.problem());
@@ -193,7 +196,7 @@ function createGroupLoad(
   return new GroupLoad({
     local,
     stage: gcp.stage,
-    warehouse: new BigQueryWarehouse(sinks.bigquery, gcp.names),
+    warehouse: new BigQueryWarehouse(sinks.bigquery, gcp.names, storageWriteOf(ctx, gcp.names)),
     budget: sinks.budget,
     views: gcp.views,
     completions: sinks.completions,
@@ -203,9 +206,18 @@ function createGroupLoad(
     health,
     logger,
     retry: retrySettings,
-    settings: { changesTable: gcp.names.changesTable, retentionHours: config.LOADER_LOADED_RETENTION_HOURS, stagingExpiryMs: config.LOADER_STAGING_EXPIRY_HOURS * 3600_000 },
+    settings: { changesTable: gcp.names.changesTable, retentionHours: config.LOADER_LOADED_RETENTION_HOURS, stagingExpiryMs: config.LOADER_STAGING_EXPIRY_HOURS * 3600_000, staging: config.LOADER_STAGING },
     signal,
   });
+}
+
+/** storage-write: the Storage Write API client (closed at shutdown); null with load jobs. */
+function storageWriteOf({ config, logger, shutdown }: Context, names: WarehouseNames): StorageWriteStaging | null {
+  if (config.LOADER_STAGING !== 'storage-write') return null;
+  const client = storageWriteClient(config);
+  shutdown.register('storage write client', () => client.close());
+  logger.info({ endpoint: config.LOADER_STORAGE_WRITE_ENDPOINT ?? 'Google Cloud' }, 'groups staged through the BigQuery Storage Write API (pending streams)');
+  return new StorageWriteStaging(client, names);
 }
 
 /** Loaded files are kept for a while (for inspection or a reload), then removed. */
@@ -224,16 +236,21 @@ function scheduleRetentionSweep({ config, logger, shutdown }: Context, local: Pa
 }
 
 function createFileGroups({ config, logger, signal }: Context, loader: GroupLoader, budget: LoadJobBudget): FileGroups {
-  const groups = new FileGroups(loader, budget, logger, {
-    windowMs: config.LOADER_GROUP_WINDOW_MS,
+  const byWriteApi = config.LOADER_STAGING === 'storage-write';
+  // Load jobs are paced by their daily budget; the write API uses none, so its groups start after their window.
+  const windowMs = byWriteApi ? config.LOADER_STORAGE_WRITE_WINDOW_MS : config.LOADER_GROUP_WINDOW_MS;
+  const groups = new FileGroups(loader, byWriteApi ? { nextStart: () => 0 } : budget, logger, {
+    windowMs,
     maxFiles: config.LOADER_GROUP_MAX_FILES,
     maxBytes: config.LOADER_GROUP_MAX_BYTES,
     retryBaseMs: config.LOADER_RETRY_BASE_MS,
     retryMaxMs: config.LOADER_RETRY_MAX_MS,
   }, signal);
   logger.info(
-    { windowMs: config.LOADER_GROUP_WINDOW_MS, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, ...budget.state() },
-    'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
+    { windowMs, maxFiles: config.LOADER_GROUP_MAX_FILES, maxBytes: config.LOADER_GROUP_MAX_BYTES, staging: config.LOADER_STAGING, ...(byWriteApi ? {} : budget.state()) },
+    byWriteApi
+      ? 'files load in groups: one pending write stream, one insert and one MERGE per group, every window'
+      : 'files load in groups: one load job and one MERGE per group, within the daily load-job budget',
   );
   return groups;
 }

@@ -122,6 +122,57 @@ describe('group load', () => {
     });
   }
 
+  describe('storage-write staging', () => {
+    test('the rows go through the write API: no upload, no load job, nothing counted against the load-job budget', async () => {
+      const world = new FakeWorld();
+      const { entries, all } = twoFiles(world);
+      assert.deepEqual(await world.loader({ staging: 'storage-write' }).loadGroup(entries), ['loaded', 'loaded']);
+      assertLoadedOnce(world, all, entries.map((e) => e.file.path));
+      assert.equal(world.warehouse.appends, 1);
+      assert.equal(world.warehouse.loadJobs, 0);
+      assert.equal(world.budget.taken, 0);
+      assert.deepEqual(world.bucket.uploads, []);
+      assert.equal((await world.metrics.appendedRows.get()).values[0]?.value, all.length);
+    });
+
+    for (const point of ['append', 'load', 'insert', 'merge', 'mark'] as const) {
+      test(`killed after ${point}: a redo into a fresh staging table inserts nothing twice`, async () => {
+        const world = new FakeWorld();
+        const { entries, all } = twoFiles(world);
+        await assert.rejects(world.loader({ staging: 'storage-write', faults: crashAt(point) }).loadGroup(entries), Crash);
+        const outcomes = await world.loader({ staging: 'storage-write' }).loadGroup(entries);
+        assert.deepEqual(outcomes, point === 'mark' ? ['already-loaded', 'loaded'] : ['loaded', 'loaded']);
+        assertLoadedOnce(world, all, entries.map((e) => e.file.path));
+      });
+    }
+
+    test('a file that cannot be read for the write API is quarantined alone; the others load', async () => {
+      const world = new FakeWorld();
+      const entries = [
+        { file: world.disk.put('a.parquet', records(0, 0, 2)), origin: eventOrigin(1) },
+        { file: world.disk.put('bad.parquet', records(1, 0, 2), { corrupt: true }), origin: eventOrigin(2) },
+      ];
+      assert.deepEqual(await world.loader({ staging: 'storage-write' }).loadGroup(entries), ['loaded', 'quarantined']);
+      assert.deepEqual(world.deadLetters.reasons(), ['load_failed']);
+      assert.equal(world.warehouse.changes.size, 2);
+    });
+
+    for (const operation of ['appendStaging', 'commitStaging'] as const) {
+      test(`a transient write-API error (${operation}) is retried with a fresh staging table, never counted as loaded`, async () => {
+        const world = new FakeWorld();
+        const { entries, all } = twoFiles(world);
+        world.failures.next(operation, ...Array.from({ length: world.retry.attempts }, () => apiError(429, 'quotaExceeded')));
+        await assert.rejects(world.loader({ staging: 'storage-write' }).loadGroup(entries), /quotaExceeded/);
+        assert.equal(await world.retries('load'), world.retry.attempts - 1);
+        assert.equal(world.warehouse.changes.size, 0, 'nothing inserted');
+        assert.deepEqual(world.disk.marked, []);
+        assert.equal(world.warehouse.staging.size, 0, 'every failed attempt dropped its staging table');
+        assert.deepEqual(await world.loader({ staging: 'storage-write' }).loadGroup(entries), ['loaded', 'loaded']);
+        assertLoadedOnce(world, all, entries.map((e) => e.file.path));
+      });
+    }
+  });
+
   test('a transient error that outlasts the attempts fails the group, nothing quarantined', async () => {
     const world = new FakeWorld();
     const { entries } = twoFiles(world);

@@ -136,7 +136,7 @@ export class GroupLoad<O> {
   }
 
   private report({ files, attempt, inserted, merged }: GroupState<O>, ms: Record<string, number>): void {
-    const { metrics, logger, stage } = this.deps;
+    const { metrics, logger, stage, settings } = this.deps;
     const log = logger.child({ group: attempt?.key, staging: attempt?.stagingTable, files: files.length });
     const staged = files.reduce((n, f) => n + (f.file.rows ?? 0), 0);
     const now = Date.now();
@@ -149,6 +149,6 @@ export class GroupLoad<O> {
     metrics.rowsLoaded.inc(inserted);
     if (staged > inserted) metrics.rowsAlreadyPresent.inc(staged - inserted);
     metrics.groupFiles.observe(files.length);
-    log.info({ rows: inserted, alreadyPresent: Math.max(0, staged - inserted), currentRowsChanged: merged, via: stage ? 'gcs' : 'local', ms }, 'group loaded');
+    log.info({ rows: inserted, alreadyPresent: Math.max(0, staged - inserted), currentRowsChanged: merged, via: settings.staging === 'storage-write' ? 'storage-write' : stage ? 'gcs' : 'local', ms }, 'group loaded');
   }
 }

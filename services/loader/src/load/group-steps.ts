@@ -31,6 +31,8 @@ export interface GroupLoadSettings {
   retentionHours: number;
   /** staging tables left by a crash are dropped by BigQuery after this long */
   stagingExpiryMs: number;
+  /** load-job: from the bucket (or the disk) by a load job; storage-write: rows appended through the Storage Write API */
+  staging: 'load-job' | 'storage-write';
 }
 
 export interface GroupLoadDeps<O> extends StepRetryDeps {
@@ -114,7 +116,8 @@ async function stage<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<v
     );
     await warehouse.createStaging(attempt.stagingTable, settings.stagingExpiryMs);
     try {
-      await warehouse.loadStaging(attempt.stagingTable, group.sources, attempt.jobId, budget);
+      if (settings.staging === 'load-job') await warehouse.loadStaging(attempt.stagingTable, group.sources, attempt.jobId, budget);
+      else await appendStaging(attempt.stagingTable, group, deps);
     } catch (error) {
       await warehouse.dropTable(attempt.stagingTable).catch(() => undefined);
       throw error;
@@ -139,15 +142,48 @@ async function recheckObjects<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): 
   throw new PermanentFileError('object_changed', `replaced or deleted during the load: ${changed.join(', ')}`);
 }
 
+/** Storage-write: the group's rows through a pending write stream; appends counted as the server acknowledges them (billed, even when the attempt fails later). */
+async function appendStaging<O>(table: string, group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
+  const { metrics, faults, local } = deps;
+  // the rows are read here, not by BigQuery: an object is downloaded first, its generation checked
+  const copies = await Promise.all(group.files.map((f) => local.localCopy(f.file.path, f.generation)));
+  try {
+    await deps.warehouse.appendStaging(
+      table,
+      copies.map((c) => c.path),
+      {
+        appended: ({ rows, bytes }) => {
+          metrics.appendedBytes.inc(bytes);
+          metrics.appendedRows.inc(rows);
+          metrics.appendRequests.inc();
+        },
+        afterAppend: () => faults.reached('append'),
+      },
+    );
+  } finally {
+    await Promise.all(copies.map((c) => c.release()));
+  }
+}
+
+/** A mutating statement, timed with its queueing (groups of one loader run one at a time; see "Choosing the staging method"). */
+async function timedDml<T>(deps: GroupLoadDeps<unknown>, statement: 'insert' | 'merge', run: () => Promise<T>): Promise<T> {
+  const end = deps.metrics.dmlSeconds.startTimer({ statement });
+  try {
+    return await run();
+  } finally {
+    end();
+  }
+}
+
 /** Into the changes table, the staged records not already there. */
 async function insert<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  group.inserted = await retryStep(deps, 'insert', group.files, () => deps.warehouse.insertNew(stagingTableOf(group), group.bounds));
+  group.inserted = await retryStep(deps, 'insert', group.files, () => timedDml(deps, 'insert', () => deps.warehouse.insertNew(stagingTableOf(group), group.bounds)));
   deps.faults.reached('insert');
 }
 
 /** Into the current table, the group's newest state of each document. */
 async function merge<O>(group: GroupState<O>, deps: GroupLoadDeps<O>): Promise<void> {
-  group.merged = await retryStep(deps, 'merge', group.files, () => deps.warehouse.mergeGroup(stagingTableOf(group), group.bounds));
+  group.merged = await retryStep(deps, 'merge', group.files, () => timedDml(deps, 'merge', () => deps.warehouse.mergeGroup(stagingTableOf(group), group.bounds)));
   deps.faults.reached('merge');
 }
 
@@ -204,6 +240,9 @@ async function deleteStagedObjects<O>(group: GroupState<O>, deps: GroupLoadDeps<
   if (failed.length > 0) logger.warn({ failed }, 'staged objects not deleted; the bucket lifecycle rule (GCS_STAGING_MAX_AGE_DAYS) removes them');
 }
 
+/** Load jobs read the files from the bucket; the write API is sent the rows themselves. */
+const viaBucket = (_: GroupState<unknown>, deps: GroupLoadDeps<unknown>) => deps.settings.staging === 'load-job';
+
 const hasSnapshotMarkers = (group: GroupState<unknown>) => group.files.some((f) => f.file.snapshotMarkers !== 0);
 
 /**
@@ -213,7 +252,7 @@ const hasSnapshotMarkers = (group: GroupState<unknown>) => group.files.some((f) 
  */
 export function groupSteps<O>(): readonly GroupStep<O>[] {
   return [
-    { name: 'upload', run: upload },
+    { name: 'upload', when: viaBucket, run: upload },
     { name: 'load', run: stage },
     { name: 'recheck', when: (_, deps) => deps.local.object !== undefined, run: recheckObjects },
     { name: 'insert', run: insert },
@@ -223,7 +262,7 @@ export function groupSteps<O>(): readonly GroupStep<O>[] {
     { name: 'views', when: (_, deps) => deps.views !== null, run: updateViews },
     { name: 'mark', run: markLoaded },
     { name: 'drop', run: dropStaging },
-    { name: 'unstage', run: deleteStagedObjects },
+    { name: 'unstage', when: viaBucket, run: deleteStagedObjects },
   ];
 }
 

@@ -3,6 +3,7 @@ import type { FileArea, ParquetStore } from '@cdc/core';
 import type { StagedFile } from './gcs-stage.js';
 import type { FileRange, TimeBounds } from './sql.js';
 import type { JobCounter } from './bigquery-load.js';
+import type { AppendProgress } from './storage-write.js';
 
 // What the group load needs of its sinks (BigQuery, the staging bucket, the shared disk), so that it can be run
 // against fakes. `O` is the bucket's handle of a staged object, which the load hands to the warehouse unread.
@@ -16,6 +17,11 @@ export interface Warehouse<O = File> {
   createStaging(table: string, expiresInMs: number): Promise<void>;
   /** the files into the staging table, every load job counted first; throws PermanentFileError when the files are at fault */
   loadStaging(table: string, sources: readonly SourceOf<O>[], jobId: string, counter: JobCounter): Promise<void>;
+  /**
+   * The second staging method (LOADER_STAGING=storage-write): the rows of the local Parquet files appended to the
+   * staging table through one pending write stream, committed at once; returns how many rows
+   */
+  appendStaging(table: string, paths: readonly string[], progress: AppendProgress): Promise<number>;
   /** already gone is fine */
   dropTable(table: string): Promise<void>;
   /** inserts into the changes table the staged records not already there; returns how many */

@@ -2,12 +2,15 @@ import type { File, WarehouseNames } from '@cdc/core/gcp';
 import type { BigQueryLoader, JobCounter, LoadSource } from './bigquery-load.js';
 import { buildInsertNew, buildMergeGroup, buildRangeCount, type FileRange, type TimeBounds } from './sql.js';
 import type { Warehouse } from './ports.js';
+import type { AppendProgress, StorageWriteStaging } from './storage-write.js';
 
 /** The warehouse of the group load in BigQuery: the statements of `sql.ts` run by the loader's BigQuery client. */
 export class BigQueryWarehouse implements Warehouse<File> {
   constructor(
     private readonly bigquery: BigQueryLoader,
     private readonly names: WarehouseNames,
+    /** null: LOADER_STAGING=load-job */
+    private readonly storageWrite: StorageWriteStaging | null = null,
   ) {}
 
   createStaging(table: string, expiresInMs: number): Promise<void> {
@@ -16,6 +19,11 @@ export class BigQueryWarehouse implements Warehouse<File> {
 
   loadStaging(table: string, sources: readonly LoadSource[], jobId: string, counter: JobCounter): Promise<void> {
     return this.bigquery.loadStaging(table, sources, jobId, counter);
+  }
+
+  appendStaging(table: string, paths: readonly string[], progress: AppendProgress): Promise<number> {
+    if (!this.storageWrite) throw new Error('the Storage Write API is not set up (LOADER_STAGING=load-job)');
+    return this.storageWrite.writeStaging(table, paths, progress);
   }
 
   dropTable(table: string): Promise<void> {
