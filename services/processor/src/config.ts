@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { fields, kafkaServiceSchema, kafkaTransactionSettings, perServiceSettings, readinessSettings, setting } from '@cdc/core';
-import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.js';
+import { PARQUET_COMPRESSIONS, PARQUET_WRITERS } from './sink/parquet-writer.js';
 
 /** The processor's own variables (the shared ones are in `processorConfigSchema`). */
 export const processorSettings = {
@@ -35,7 +35,7 @@ export const processorSettings = {
     default: 5000,
     description: "a partition's open batch also becomes a file when its first record is this old, even if no new record arrives (the latency bound at low volume)",
   }),
-  PROCESSOR_PARQUET_LIBRARY: setting.oneOf(PARQUET_LIBRARIES, {
+  PROCESSOR_PARQUET_LIBRARY: setting.oneOf(PARQUET_WRITERS, {
     default: '@dsnp/parquetjs',
     description: 'Parquet writer implementation (see bench/parquet-writers.ts for the measurements behind the default)',
   }),
