@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, posix, resolve } from 'node:path';
 import type { ParquetRow } from '../transform/to-row.js';
-import type { ParquetFileWriter } from './parquet-writer.js';
+import type { ParquetFileWriter, ParquetRowBuffer } from './parquet-writer.js';
 import { fileChecksums, type FileChecksums } from './checksum.js';
 import { tempName, type ExistingFile } from './file-layout.js';
 
@@ -36,6 +36,11 @@ export class FileStore {
     return this.writer.library;
   }
 
+  /** An empty buffer for the rows of a future file, in the writer's form. */
+  newRows(): ParquetRowBuffer {
+    return this.writer.newRows();
+  }
+
   absolute(relativePath: string): string {
     return join(this.root, ...relativePath.split('/'));
   }
@@ -54,7 +59,7 @@ export class FileStore {
   }
 
   /** Writes rows to `relativePath` atomically; returns the checksums of the final file. */
-  async writeAtomically(relativePath: string, rows: readonly ParquetRow[]): Promise<FileChecksums> {
+  async writeAtomically(relativePath: string, rows: ParquetRowBuffer | readonly ParquetRow[]): Promise<FileChecksums> {
     const finalPath = this.absolute(relativePath);
     const dir = dirname(finalPath);
     await this.ensureDir(dir);

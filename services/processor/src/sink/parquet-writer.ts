@@ -42,7 +42,7 @@ export interface ParquetFileWriter {
 }
 
 /** Rows kept as objects, for the row-at-a-time writers. */
-class RowArray implements ParquetRowBuffer {
+export class RowArray implements ParquetRowBuffer {
   readonly rows: ParquetRow[] = [];
   append(row: ParquetRow): void {
     this.rows.push(row);
