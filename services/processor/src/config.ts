@@ -36,8 +36,9 @@ export const processorSettings = {
     description: "a partition's open batch also becomes a file when its first record is this old, even if no new record arrives (the latency bound at low volume)",
   }),
   PROCESSOR_PARQUET_LIBRARY: setting.oneOf(PARQUET_WRITERS, {
-    default: '@dsnp/parquetjs',
-    description: 'Parquet writer implementation (see bench/parquet-writers.ts for the measurements behind the default)',
+    default: 'parquet-wasm',
+    description:
+      'Parquet writer: parquet-wasm shreds rows into column buffers as they arrive and encodes each file on its own thread; the parquetjs libraries keep rows as objects and encode on the consuming thread (see bench/parquet-writers.ts for the measurements behind the default)',
   }),
   PROCESSOR_PARQUET_COMPRESSION: setting.oneOf(PARQUET_COMPRESSIONS, {
     default: 'ZSTD',
