@@ -116,3 +116,29 @@ test('the file store writes atomically: temp name, fsync, rename; checksums are 
   await store.remove([relative]);
   assert.equal(existsSync(final), false);
 });
+
+test('parquet-wasm: rows appended one by one as they arrive make the same rows as a file written at once; a failed write fails its batch only', async () => {
+  const writer = await createParquetWriter('parquet-wasm', { compression: 'ZSTD', rowGroupRows: 1000, pageRows: 8192 });
+  // more rows than a buffer's first capacity, so the column buffers grow while rows arrive
+  const many = Array.from({ length: 3000 }, (_, k) => ({ ...rows[k % rows.length]!, kafka_offset: k, document: k % 7 === 0 ? null : `{"n":${k},"text":"Zürich 東京 🚀"}` }));
+  const buffer = writer.newRows();
+  for (const row of many) buffer.append(row);
+  assert.equal(buffer.length, many.length);
+  const appended = join(dir, 'wasm-appended.parquet');
+  const atOnce = join(dir, 'wasm-at-once.parquet');
+  await writer.write(appended, buffer);
+  await writer.write(atOnce, many);
+  const query = (path: string) => duck.runAndReadAll(`SELECT * FROM read_parquet('${path}') ORDER BY kafka_offset`).then((r) => r.getRowObjectsJS());
+  const [a, b] = [await query(appended), await query(atOnce)];
+  assert.equal(a.length, many.length);
+  assert.deepEqual(a, b);
+  assert.equal(a.filter((r) => r.document === null).length, many.filter((r) => r.document === null).length);
+  assert.equal(a[1]!.document, many[1]!.document);
+
+  const failing = writer.newRows();
+  failing.append(rows[0]!);
+  await assert.rejects(writer.write(join(dir, 'missing-directory', 'x.parquet'), failing), { code: 'ENOENT' });
+  const next = writer.newRows();
+  next.append(rows[0]!);
+  assert.ok((await writer.write(join(dir, 'wasm-after-failure.parquet'), next)).bytes > 0, 'the encoding thread still writes');
+});
