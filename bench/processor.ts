@@ -12,7 +12,7 @@
 // process. Each round uses a fresh group, files topic and output directory on the same input topic.
 //
 //   npx tsc -b && node bench/dist/processor.js [--rows 200000] [--runs 3] [--partitions 6] [--env PROCESSOR_BATCH_MAX_AGE_MS=2000,...]
-//   node bench/dist/processor.js --cpu-prof              also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
+//   node bench/dist/processor.js --cpu-prof              also write V8 CPU profiles of the service, one per thread (.run/bench-logs/profiles/<run>/)
 //   node bench/dist/processor.js --variants '[{"name":"a"},{"name":"b","env":{"PROCESSOR_BATCH_MAX_AGE_MS":"1000"}}]'
 //                                                   compare settings on the same topic ("nodeArgs", and "dist": another build)
 //
@@ -126,7 +126,8 @@ interface ProcessorRun extends ServiceRunFigures {
 }
 
 async function timeProcessor(prefix: string, inputTopic: string, rows: number, extra: Record<string, string>, nodeArgText: string, label: string, distDir?: string): Promise<ProcessorRun> {
-  const profile = args['cpu-prof'] ? { dir: join(logDir, 'profiles'), name: `${label}.cpuprofile` } : null;
+  // one directory per run: the consuming thread and the Parquet encoding thread each write their own profile
+  const profile = args['cpu-prof'] ? { dir: join(logDir, 'profiles', label) } : null;
   if (profile) mkdirSync(profile.dir, { recursive: true });
   const env = processorEnv(prefix, inputTopic, extra);
   const processor = await startBenchService('processor', env, label, nodeArgsOf(nodeArgText, profile), distDir);
