@@ -251,6 +251,7 @@ interface Fidelity {
   disqualified: string | null;
   /** Parquet schema differences from today's file that BigQuery does not show */
   schemaNotes: string[];
+  /** @dsnp/parquetjs (the loader's typed views) reads the same coll, op and document as from today's file */
   parquetjsReadable: boolean;
 }
 
@@ -303,23 +304,25 @@ function schemaDifferences(reference: SchemaRow[], theirs: SchemaRow[]): { diffe
   return { differences: entries.filter(([, v]) => v.disqualifying).map(text), notes: entries.filter(([, v]) => !v.disqualifying).map(text) };
 }
 
-/** The loader's typed views read files with @dsnp/parquetjs: can it read every row back? */
-async function readableByParquetjs(path: string, rows: number): Promise<boolean> {
+/**
+ * What the loader's typed views read of a file with @dsnp/parquetjs (coll, op, document of every row), as text to
+ * compare with today's file; null when it cannot read the file.
+ */
+async function typedViewsInput(path: string): Promise<string | null> {
   try {
     const parquet = await loadParquetLibrary('@dsnp/parquetjs', true);
     const reader = await parquet.ParquetReader.openFile(path);
-    const cursor = reader.getCursor();
-    let n = 0;
-    while (await cursor.next()) n++;
+    const cursor = reader.getCursor([['coll'], ['op'], ['document']]);
+    const rows: unknown[] = [];
+    for (let row = await cursor.next(); row; row = await cursor.next()) rows.push([row.coll, row.op, row.document ?? null].map((v) => (v === null ? null : String(v))));
     await reader.close();
-    return n === rows;
+    return JSON.stringify(rows);
   } catch {
-    return false;
+    return null;
   }
 }
 
 async function fidelity(work: string, writers: Writer[], compressions: ParquetCompression[], withBigQuery: boolean): Promise<Fidelity[]> {
-  const expectedRows = fidelityRows().length;
   const gcp = createGcpClients({ GCP_PROJECT: infra.bigqueryProject, BQ_LOCATION: 'US', BIGQUERY_ENDPOINT: infra.bigqueryEndpoint, GCS_ENDPOINT: infra.gcsEndpoint } as Parameters<typeof createGcpClients>[0]);
   const datasetName = uniqueName('parquet_writers').replaceAll('-', '_');
   const dataset = gcp.bigquery.dataset(datasetName);
@@ -345,6 +348,7 @@ async function fidelity(work: string, writers: Writer[], compressions: ParquetCo
       }
       const referencePath = files.get(REFERENCE)!;
       const referenceSchema = await parquetSchema(referencePath);
+      const referenceViewsInput = await typedViewsInput(referencePath);
       const referenceRows = withBigQuery ? await loaded(referencePath, `reference_${compression.toLowerCase()}`) : [];
       for (const writer of writers) {
         const path = files.get(writer)!;
@@ -369,8 +373,9 @@ async function fidelity(work: string, writers: Writer[], compressions: ParquetCo
             disqualified = [disqualified, `BigQuery load or query failed: ${reasonOf(error)}`].filter(Boolean).join('; ');
           }
         }
-        const parquetjsReadable = await readableByParquetjs(path, expectedRows);
-        if (!parquetjsReadable && !disqualified) disqualified = "the loader's Parquet reader (@dsnp/parquetjs, typed views) cannot read it";
+        const viewsInput = await typedViewsInput(path);
+        const parquetjsReadable = viewsInput !== null && viewsInput === referenceViewsInput;
+        if (!parquetjsReadable) disqualified = [disqualified, "the loader's typed views (@dsnp/parquetjs) do not read the same coll, op and document from it"].filter(Boolean).join('; ');
         results.push({ writer, compression, disqualified, schemaNotes, parquetjsReadable });
         console.error(`fidelity ${writer} ${compression}: ${disqualified ?? 'same in BigQuery'}${schemaNotes.length ? ` (schema: ${schemaNotes.join('; ')})` : ''}`);
       }
