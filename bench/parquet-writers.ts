@@ -91,13 +91,15 @@ function benchRows(count: number): ParquetRow[] {
   return rows;
 }
 
-/** Edge rows for the fidelity check: every operation, nulls, unicode, big offsets, plus a slice of realistic orders. */
+/** Edge rows for the fidelity check: every operation, nulls, unicode, a 3 MiB document, big offsets, plus a slice of realistic orders. */
 function fidelityRows(): ParquetRow[] {
   const rows = OPERATIONS.map((op, i) => toRow(sampleEvent(op, i + 1, { t: 1764151872 + i, i: i + 1 }), { topic: 'orders-cdc', partition: 1, offset: 2 ** 40 + i }));
   const unicode = { ...rows[1]!, event_id: 'ünïcödé-東京-🚀', document: JSON.stringify({ name: 'Zürich 東京 🚀 \u00e9\u0301', quote: '"\\/\n\t', empty: '' }), kafka_offset: 2 ** 40 + 100 };
   const empty = { ...rows[1]!, event_id: 'empty-strings', document: '', resume_token: '', kafka_offset: 2 ** 40 + 101 };
+  // a page above 1 MiB: readers that size their buffer from the frame (zstd) must still read it whole
+  const big = { ...rows[1]!, event_id: 'big-document', document: JSON.stringify({ text: 'Zürich "東京" \\ '.repeat(200_000) }), kafka_offset: 2 ** 40 + 102 };
   const orders = benchRows(200).map((row, k) => ({ ...row, partition: 1, kafka_offset: 2 ** 40 + 200 + k }));
-  return [...rows, unicode, empty, ...orders];
+  return [...rows, unicode, empty, big, ...orders];
 }
 
 // ------------------------------------------------------------------ the writers

@@ -13,7 +13,11 @@ export type ArrowCompression = 'SNAPPY' | 'GZIP' | 'ZSTD' | 'UNCOMPRESSED';
 export interface ArrowParquetOptions {
   compression: ArrowCompression;
   rowGroupRows: number;
-  /** columns written without min/max statistics */
+  /**
+   * columns written without min/max statistics and without dictionary: the documents' JSON, unique per row (a
+   * dictionary page holding a many-MiB value is one that @dsnp/parquetjs, the loader's typed views' reader, fails
+   * to decompress)
+   */
   withoutStatistics: readonly string[];
 }
 
@@ -79,6 +83,6 @@ export function encodeParquet(batch: ColumnBatchData, options: ArrowParquetOptio
     .setMaxRowGroupSize(options.rowGroupRows)
     .setWriterVersion(wasm.WriterVersion.V1)
     .setCreatedBy('cdc-processor (parquet-wasm)');
-  for (const name of options.withoutStatistics) builder = builder.setColumnStatisticsEnabled(name, wasm.EnabledStatistics.None);
+  for (const name of options.withoutStatistics) builder = builder.setColumnStatisticsEnabled(name, wasm.EnabledStatistics.None).setColumnDictionaryEnabled(name, false);
   return wasm.writeParquet(table, builder.build());
 }

@@ -16,13 +16,25 @@ export type EncoderAnswer = { id: number; bytes: number } | { id: number; error:
 const port = parentPort;
 port?.on('message', (job: EncoderJob) => {
   void (async () => {
+    let file: Uint8Array;
     try {
-      const file = encodeParquet(job.batch, job.options);
+      file = encodeParquet(job.batch, job.options);
+    } catch (error) {
+      // A panic inside WebAssembly may leave its memory inconsistent: this thread ends once it has answered, and the
+      // next job starts a fresh one.
+      answerError(job.id, error);
+      process.exit(1);
+    }
+    try {
       await writeFile(job.path, file);
       port.postMessage({ id: job.id, bytes: file.byteLength } satisfies EncoderAnswer);
     } catch (error) {
-      const { message, code } = error as NodeJS.ErrnoException;
-      port.postMessage({ id: job.id, error: { message: String(message ?? error), ...(code ? { code } : {}) } } satisfies EncoderAnswer);
+      answerError(job.id, error);
     }
   })();
 });
+
+function answerError(id: number, error: unknown): void {
+  const { message, code } = error as NodeJS.ErrnoException;
+  port?.postMessage({ id, error: { message: String(message ?? error), ...(code ? { code } : {}) } } satisfies EncoderAnswer);
+}

@@ -1,10 +1,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { OPERATIONS } from '@cdc/core';
+import { loadParquetLibrary, OPERATIONS } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_WRITERS, createParquetWriter } from './parquet-writer.js';
 import { FileStore } from './file-store.js';
 import { fileChecksums } from './checksum.js';
@@ -141,4 +142,22 @@ test('parquet-wasm: rows appended one by one as they arrive make the same rows a
   const next = writer.newRows();
   next.append(rows[0]!);
   assert.ok((await writer.write(join(dir, 'wasm-after-failure.parquet'), next)).bytes > 0, 'the encoding thread still writes');
+});
+
+test("parquet-wasm ZSTD: documents of 15 MiB in three columns read back whole with the loader's reader", async () => {
+  // random text: zstd keeps most of it, so the compressed pages are large too
+  const big = `{"text":${JSON.stringify(`"quoted" \\ é 🚚\n${randomBytes(12 * 1024 * 1024).toString('base64')}`)}}`;
+  const writer = await createParquetWriter('parquet-wasm', { compression: 'ZSTD', rowGroupRows: 1000, pageRows: 8192 });
+  const path = join(dir, 'wasm-big-zstd.parquet');
+  await writer.write(path, [{ ...rows[1]!, document: big, document_before: big, update_description: big }]);
+  const parquet = await loadParquetLibrary('@dsnp/parquetjs', true);
+  const reader = await parquet.ParquetReader.openFile(path);
+  try {
+    const row = await reader.getCursor([['coll'], ['document'], ['document_before'], ['update_description']]).next();
+    assert.equal(row?.document, big);
+    assert.equal(row?.document_before, big);
+    assert.equal(row?.update_description, big);
+  } finally {
+    await reader.close();
+  }
 });

@@ -88,15 +88,15 @@ class ParquetJsFileWriter implements ParquetFileWriter {
     return this.options.compression;
   }
 
+  newRows(): ParquetRowBuffer {
+    return new RowArray();
+  }
+
   /**
    * Both libraries leave some of their stream writes unawaited, so a failed disk write (ENOSPC) would reject where
    * nobody listens and end the process. They write into memory (the batch's rows are there already, and the file
    * is smaller), and the file is written here, where a failure fails the batch.
    */
-  newRows(): ParquetRowBuffer {
-    return new RowArray();
-  }
-
   async write(path: string, buffer: ParquetRowBuffer | readonly ParquetRow[]): Promise<{ bytes: number }> {
     const rows = buffer instanceof RowArray ? buffer.rows : (buffer as readonly ParquetRow[]);
     const chunks: Buffer[] = [];
