@@ -12,7 +12,7 @@
 // process. Each round uses a fresh group, files topic and output directory on the same input topic.
 //
 //   npx tsc -b && node bench/dist/processor.js [--rows 200000] [--runs 3] [--partitions 6] [--env PROCESSOR_BATCH_MAX_AGE_MS=2000,...]
-//   node bench/dist/processor.js --cpu-prof              also write a V8 CPU profile of the service (.run/bench-logs/profiles/)
+//   node bench/dist/processor.js --cpu-prof              also write V8 CPU profiles of the service, one per thread (.run/bench-logs/profiles/<run>/)
 //   node bench/dist/processor.js --variants '[{"name":"a"},{"name":"b","env":{"PROCESSOR_BATCH_MAX_AGE_MS":"1000"}}]'
 //                                                   compare settings on the same topic ("nodeArgs", and "dist": another build)
 //
@@ -114,6 +114,8 @@ function processorEnv(prefix: string, inputTopic: string, extra: Record<string, 
 interface ProcessorRun extends ServiceRunFigures {
   rows: number;
   rowsPerSec: number;
+  /** rows per CPU-second of the service's process (every thread) */
+  rowsPerCpuSecond: number | null;
   files: number;
   parquetMiB: number;
   closeReasons: Record<string, number>;
@@ -124,7 +126,8 @@ interface ProcessorRun extends ServiceRunFigures {
 }
 
 async function timeProcessor(prefix: string, inputTopic: string, rows: number, extra: Record<string, string>, nodeArgText: string, label: string, distDir?: string): Promise<ProcessorRun> {
-  const profile = args['cpu-prof'] ? { dir: join(logDir, 'profiles'), name: `${label}.cpuprofile` } : null;
+  // one directory per run: the consuming thread and the Parquet encoding thread each write their own profile
+  const profile = args['cpu-prof'] ? { dir: join(logDir, 'profiles', label) } : null;
   if (profile) mkdirSync(profile.dir, { recursive: true });
   const env = processorEnv(prefix, inputTopic, extra);
   const processor = await startBenchService('processor', env, label, nodeArgsOf(nodeArgText, profile), distDir);
@@ -144,6 +147,7 @@ async function timeProcessor(prefix: string, inputTopic: string, rows: number, e
       ...figures,
       rows: run.count,
       rowsPerSec: run.count / figures.seconds,
+      rowsPerCpuSecond: figures.cpu.processor ? run.count / figures.seconds / figures.cpu.processor : null,
       files: metricValue(run.metricsText, 'processor_files_written_total'),
       parquetMiB: metricValue(run.metricsText, 'processor_bytes_written_total') / 2 ** 20,
       closeReasons: fileLines.reduce<Record<string, number>>((acc, f) => ({ ...acc, [f.reason]: (acc[f.reason] ?? 0) + 1 }), {}),
@@ -307,23 +311,24 @@ function summarize(result: ProcessorResult): void {
     `\nProcessor benchmark: ${fmt(result.rows)} rows (${result.input?.payloadMiB.toFixed(0)} MiB of envelopes), ${s.partitions} partitions, ${s.library} ${s.compression}, ` +
       `files at ${fmt(s.batchMaxRows)} rows / ${(s.batchMaxBytes / 2 ** 20).toFixed(0)} MiB / ${s.batchMaxAgeMs} ms, ${s.partitionsConcurrency} partitions at a time, node ${result.node}\n`,
   );
-  console.log('| run | variant | processor rows/s | consume rows/s | write rows/s | processor / min(ceilings) | files | last file at s | processor peak RSS MiB | processor cpu | kafka cpu | load 1m |');
-  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| run | variant | processor rows/s | rows per CPU-s | consume rows/s | write rows/s | processor / min(ceilings) | files | last file at s | processor peak RSS MiB | processor cpu | kafka cpu | load 1m |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of result.runs) {
     const p = r.processor;
     console.log(
-      `| ${r.run} | ${r.variant} | ${fmt(p.rowsPerSec)} | ${fmt(r.consume?.rowsPerSec)} | ${fmt(r.write?.rowsPerSec)} | ${r.ratio?.toFixed(2)} | ${p.files} | ${p.lastFileAfterSeconds?.toFixed(1)} | ${p.peakRssMiB} | ${p.cpu.processor} | ${p.cpu.kafka} | ${p.load.after[0]} |`,
+      `| ${r.run} | ${r.variant} | ${fmt(p.rowsPerSec)} | ${fmt(p.rowsPerCpuSecond)} | ${fmt(r.consume?.rowsPerSec)} | ${fmt(r.write?.rowsPerSec)} | ${r.ratio?.toFixed(2)} | ${p.files} | ${p.lastFileAfterSeconds?.toFixed(1)} | ${p.peakRssMiB} | ${p.cpu.processor} | ${p.cpu.kafka} | ${p.load.after[0]} |`,
     );
   }
   result.median = mediansByVariant(result.runs, result.variants, {
     processor: (r) => r.processor.rowsPerSec,
+    rowsPerCpuSecond: (r) => r.processor.rowsPerCpuSecond,
     consume: (r) => r.consume?.rowsPerSec,
     write: (r) => r.write?.rowsPerSec,
     ratio: (r) => r.ratio,
     peakRssMiB: (r) => r.processor.peakRssMiB,
   });
   for (const [variant, m] of Object.entries(result.median)) {
-    console.log(`| median | ${variant} | ${fmt(m.processor)} | ${fmt(m.consume)} | ${fmt(m.write)} | ${m.ratio?.toFixed(2)} | | | ${m.peakRssMiB} | | | |`);
+    console.log(`| median | ${variant} | ${fmt(m.processor)} | ${fmt(m.rowsPerCpuSecond)} | ${fmt(m.consume)} | ${fmt(m.write)} | ${m.ratio?.toFixed(2)} | | | ${m.peakRssMiB} | | | |`);
   }
   console.log('\nprocessor rows/s: from its consumer group join until every row is in an announced file. cpu = CPU seconds per wall second (1.0 = one core of 2).');
 }

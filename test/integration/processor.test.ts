@@ -274,15 +274,16 @@ describe('processor service', () => {
         files.map((f) => join(s.outputDir, f.path)),
         '*, epoch_us(cluster_time)::BIGINT AS cluster_us, epoch_us(wall_time)::BIGINT AS wall_us',
       );
+      // timestamps: Parquet TIMESTAMP(MICROS, isAdjustedToUTC=true), which DuckDB reads as TIMESTAMP WITH TIME ZONE
       assert.deepEqual(types, {
         event_id: 'VARCHAR',
         op: 'VARCHAR',
         db: 'VARCHAR',
         coll: 'VARCHAR',
         document_id: 'VARCHAR',
-        cluster_time: 'TIMESTAMP',
+        cluster_time: 'TIMESTAMP WITH TIME ZONE',
         cluster_time_increment: 'BIGINT',
-        wall_time: 'TIMESTAMP',
+        wall_time: 'TIMESTAMP WITH TIME ZONE',
         snapshot: 'BOOLEAN',
         source_instance: 'VARCHAR',
         resume_token: 'VARCHAR',

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { fields, kafkaServiceSchema, kafkaTransactionSettings, objectStoreClientSettings, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
-import { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES } from './sink/parquet-writer.js';
+import { PARQUET_COMPRESSIONS, PARQUET_WRITERS } from './sink/parquet-writer.js';
 
 /** The processor's own variables (the shared ones are in `processorConfigSchema`). */
 export const processorSettings = {
@@ -47,9 +47,10 @@ export const processorSettings = {
     default: 5000,
     description: "a partition's open batch also becomes a file when its first record is this old, even if no new record arrives (the latency bound at low volume)",
   }),
-  PROCESSOR_PARQUET_LIBRARY: setting.oneOf(PARQUET_LIBRARIES, {
-    default: '@dsnp/parquetjs',
-    description: 'Parquet writer implementation (see bench/parquet-writers.ts for the measurements behind the default)',
+  PROCESSOR_PARQUET_LIBRARY: setting.oneOf(PARQUET_WRITERS, {
+    default: 'parquet-wasm',
+    description:
+      'Parquet writer: parquet-wasm shreds rows into column buffers as they arrive and encodes each file on its own thread; the parquetjs libraries keep rows as objects and encode on the consuming thread (see bench/parquet-writers.ts for the measurements behind the default)',
   }),
   PROCESSOR_PARQUET_COMPRESSION: setting.oneOf(PARQUET_COMPRESSIONS, {
     default: 'ZSTD',

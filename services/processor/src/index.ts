@@ -2,7 +2,7 @@
 export * from './transform/to-row.js';
 export * from './sink/file-layout.js';
 export * from './sink/file-event.js';
-export { PARQUET_COMPRESSIONS, PARQUET_LIBRARIES, type ParquetCompression, type ParquetLibrary } from './sink/parquet-writer.js';
+export { PARQUET_COMPRESSIONS, PARQUET_WRITERS, type ParquetCompression, type ParquetWriterName } from './sink/parquet-writer.js';
 // Writing files the way the processor does (tests and tools that need real Parquet files with their events).
 export { FileStore } from './sink/file-store.js';
 export { createParquetWriter } from './sink/parquet-writer.js';

@@ -7,6 +7,7 @@ import { createProcessorMetrics } from './metrics.js';
 import { WorkerStateMachine } from './worker-state.js';
 import type { Transactions } from './sink/partition-transactions.js';
 import type { FileStore } from './sink/file-store.js';
+import { RowArray } from './sink/parquet-writer.js';
 import { fileName } from './sink/file-layout.js';
 import { sampleEvent } from './test-support/events.js';
 
@@ -50,6 +51,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     compression: 'SNAPPY',
     library: 'fake',
     bucketLocation: options.bucket ? 'gs://bucket/parquet/' : null,
+    newRows: () => new RowArray(),
     writeAtomically: async (path: string) => {
       state.written.push(path);
       return { md5: 'bWQ1', crc32c: 'AAAAAA==', bytes: 10 };

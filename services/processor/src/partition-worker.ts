@@ -149,7 +149,7 @@ export class PartitionWorker {
 
   private append({ topic, partition }: Batch, { key, value, timestamp }: KafkaMessage, offset: number): OpenBatch {
     this.machine.enter('take');
-    const open = (this.open ??= new OpenBatch(this.machine.epoch, Date.now()));
+    const open = (this.open ??= new OpenBatch(this.machine.epoch, Date.now(), this.deps.store.newRows()));
     const deadLetter = open.add({ topic, partition, offset, key, value, timestamp });
     if (deadLetter) this.log.warn({ offset, reason: deadLetter.reason, error: deadLetter.error }, 'record goes to the dead-letter topic');
     this.lastAppended = offset;

@@ -1,5 +1,5 @@
 import { NO_FAULTS, retryTransaction, ServiceError, type Admin, type Consumer, type Kafka, type Logger, type OutgoingMessage } from '@cdc/core';
-import { batchStats, type OpenBatch, type CloseReason } from '../transform/batch.js';
+import type { OpenBatch, CloseReason } from '../transform/batch.js';
 import { deadLetterMessage } from '../transform/dead-letter.js';
 import { leftoverFiles, relativeFilePath, type FileRange } from './file-layout.js';
 import { fileEventKey, fileReadyEvent, type WrittenFile } from './file-event.js';
@@ -124,7 +124,7 @@ export class BatchCommitter {
     const messages: OutgoingMessage[] = [];
     let written: WrittenFile | null = null;
     if (batch.rows.length > 0) {
-      const stats = batchStats(batch.rows);
+      const stats = batch.stats;
       const path = relativeFilePath(range, stats.minClusterTime!);
       const endTimer = metrics.fileWriteSeconds.startTimer({ topic });
       const checksums = await store.writeAtomically(path, batch.rows);

@@ -1,6 +1,6 @@
 import { LocalParquetStore, type ExistingFile, type ParquetStore, type StoredFile } from '@cdc/core';
 import type { ParquetRow } from '../transform/to-row.js';
-import type { ParquetFileWriter } from './parquet-writer.js';
+import type { ParquetFileWriter, ParquetRowBuffer } from './parquet-writer.js';
 
 /**
  * The processor's side of the Parquet store: a batch's rows written as one file, put into place under its final
@@ -33,12 +33,17 @@ export class FileStore {
     return this.writer.library;
   }
 
+  /** An empty buffer for the rows of a future file, in the writer's form. */
+  newRows(): ParquetRowBuffer {
+    return this.writer.newRows();
+  }
+
   absolute(relativePath: string): string {
     return this.store.address(relativePath);
   }
 
   /** Writes rows to `relativePath` atomically; returns the file as stored (checksums, generation). */
-  writeAtomically(relativePath: string, rows: readonly ParquetRow[]): Promise<StoredFile> {
+  writeAtomically(relativePath: string, rows: ParquetRowBuffer | readonly ParquetRow[]): Promise<StoredFile> {
     return this.store.writeFinished(relativePath, (tempPath) => this.writer.write(tempPath, rows));
   }
 

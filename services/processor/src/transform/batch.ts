@@ -1,6 +1,7 @@
 import { OPERATIONS, type Operation } from '@cdc/core';
 import type { ParquetRow } from './to-row.js';
 import { classifyRecord, type DeadLetter, type IncomingRecord } from './dead-letter.js';
+import { RowArray, type ParquetRowBuffer } from '../sink/parquet-writer.js';
 
 export interface BatchLimits {
   maxRows: number;
@@ -12,11 +13,12 @@ export type CloseReason = 'rows' | 'bytes' | 'age';
 
 /**
  * The records read from one partition since the last file: rows for the Parquet file and dead letters, covering
- * the contiguous offset range [firstOffset, lastOffset] that its transaction commits past.
+ * the contiguous offset range [firstOffset, lastOffset] that its transaction commits past. Rows go into the
+ * writer's buffer as they arrive (column buffers for parquet-wasm): only their statistics are kept here.
  */
 export class OpenBatch {
-  readonly rows: ParquetRow[] = [];
   readonly deadLetters: DeadLetter[] = [];
+  private readonly statistics = new StatsAccumulator();
   firstOffset = -1;
   lastOffset = -1;
   bytes = 0;
@@ -25,7 +27,14 @@ export class OpenBatch {
     /** the partition worker's epoch when the batch was opened: a batch of an older epoch is never committed */
     readonly epoch: number,
     readonly openedAt: number,
+    /** the file's rows, in the writer's form (default: kept as objects) */
+    readonly rows: ParquetRowBuffer = new RowArray(),
   ) {}
+
+  /** Operations and cluster time range of the rows so far. */
+  get stats(): BatchStats {
+    return this.statistics.stats;
+  }
 
   private track(offset: number, bytes: number): void {
     if (offset <= this.lastOffset) throw new Error(`offset ${offset} is not after ${this.lastOffset}`);
@@ -36,7 +45,8 @@ export class OpenBatch {
 
   addRow(row: ParquetRow, bytes: number): void {
     this.track(row.kafka_offset, bytes);
-    this.rows.push(row);
+    this.rows.append(row);
+    this.statistics.add(row);
   }
 
   addDeadLetter(deadLetter: DeadLetter, bytes: number): void {
@@ -77,15 +87,25 @@ export interface BatchStats {
   maxClusterTime: number | null;
 }
 
-export function batchStats(rows: readonly ParquetRow[]): BatchStats {
-  const ops: Record<Operation, number> = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
-  let min: number | null = null;
-  let max: number | null = null;
-  for (const row of rows) {
-    ops[row.op]++;
+class StatsAccumulator {
+  private readonly ops = Object.fromEntries(OPERATIONS.map((op) => [op, 0])) as Record<Operation, number>;
+  private min: number | null = null;
+  private max: number | null = null;
+
+  add(row: ParquetRow): void {
+    this.ops[row.op]++;
     const t = row.cluster_time.getTime() / 1000;
-    if (min === null || t < min) min = t;
-    if (max === null || t > max) max = t;
+    if (this.min === null || t < this.min) this.min = t;
+    if (this.max === null || t > this.max) this.max = t;
   }
-  return { ops, minClusterTime: min, maxClusterTime: max };
+
+  get stats(): BatchStats {
+    return { ops: { ...this.ops }, minClusterTime: this.min, maxClusterTime: this.max };
+  }
+}
+
+export function batchStats(rows: readonly ParquetRow[]): BatchStats {
+  const accumulator = new StatsAccumulator();
+  for (const row of rows) accumulator.add(row);
+  return accumulator.stats;
 }
