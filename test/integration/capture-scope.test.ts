@@ -238,6 +238,49 @@ describe('cdc: database scope', () => {
     }
   });
 
+  test('deployment scope: the included databases through one stream on admin, an excluded database never captured, a collection made while the cdc was down snapshotted at its restart', async () => {
+    const prefix = uniqueName('cdc-deploy');
+    const base = prefix.replaceAll('-', '_');
+    const [a, b, x] = ['a', 'b', 'x'].map((n) => mongo.db(`${base}_${n}`));
+    await a!.collection('orders').insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i } as never)));
+    const env = scopeEnv(prefix, '', { CDC_CAPTURE_SCOPE: 'deployment', CDC_DATABASE_INCLUDE: `${base}_.*`, CDC_DATABASE_EXCLUDE: `${base}_x` });
+    const deploymentStreams = async () =>
+      (await mongo.db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $match: { type: 'idleCursor', ns: 'admin.$cmd.aggregate' } }]).toArray()).filter((op) =>
+        JSON.stringify(op.cursor.originatingCommand.pipeline).includes(base),
+      );
+    let cdc = await startService('cdc', env, 'cdc-deploy');
+    try {
+      await cdc.waitReady();
+      await waitFor('the deployment stream open on the server', async () => (await deploymentStreams()).length === 1);
+      await b!.collection('items').insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i } as never)));
+      await x!.collection('hidden').insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i } as never)));
+      await a!.collection('orders').updateOne({ _id: 1 } as never, { $set: { paid: true } });
+      await waitFor('the updates read', async () => (await (await fetch(`http://127.0.0.1:${cdc.port}/collections`)).json() as { collections: { events: number }[] }).collections.reduce((n, c) => n + c.events, 0) >= 6);
+      await cdc.kill();
+      // made while the cdc is down, and then no more writes: only the restart's listing finds it
+      await b!.collection('quiet').insertMany(Array.from({ length: 3 }, (_, i) => ({ _id: i } as never)));
+      cdc = await startService('cdc', env, 'cdc-deploy-2');
+      await cdc.waitReady();
+      const events = await readTopics(kafka, ['orders', 'items', 'hidden', 'quiet'].map((n) => `${prefix}-${n}-cdc`), {
+        [`${prefix}-orders-cdc`]: 11,
+        [`${prefix}-items-cdc`]: 5,
+        [`${prefix}-quiet-cdc`]: 3,
+      });
+      const by = (coll: string) => events.filter((e) => e.coll === coll).map((e) => e.op).sort();
+      // the stream starts at the first start's cluster time, inclusive: the last insert before it may be streamed too
+      assert.deepEqual(by('orders').filter((op) => op !== 'insert'), [...Array(10).fill('snapshot'), 'update'], 'a collection found at the first start: snapshot, then its change');
+      assert.ok(by('orders').filter((op) => op === 'insert').length <= 1);
+      assert.deepEqual(by('items'), Array(5).fill('insert'));
+      assert.ok(events.filter((e) => e.coll === 'quiet').every((e) => e.db === `${base}_b`));
+      assert.equal(by('quiet').filter((op) => op === 'snapshot').length, 3, 'made while down: snapshotted at the restart (and its inserts streamed)');
+      assert.equal(by('hidden').length, 0, 'nothing of the excluded database');
+      assert.equal(new Set(events.map((e) => e.event_id)).size, events.length, 'nothing twice');
+    } finally {
+      await cdc.kill();
+      for (const db of [a, b, x]) await db!.dropDatabase();
+    }
+  });
+
   test('an invalid pattern fails at start naming its variable', async () => {
     const cdc = await startService('cdc', scopeEnv('x', 'x', { CDC_COLLECTION_INCLUDE: 'orders(' }), 'cdc-scope-badconf');
     assert.equal(await cdc.exited, 78);

@@ -81,12 +81,17 @@ export class ScopeCollections implements ScopeRouter {
     }
   }
 
-  /** Collections found at the first start: each new. */
-  async found(namespaces: string[]): Promise<void> {
-    for (const ns of namespaces) {
+  /**
+   * Collections found at a start that the checkpoint does not know (all of them at the first start; at a restart,
+   * those the patterns now take in, or made while the cdc was down): each new. Returns how many.
+   */
+  async found(namespaces: string[]): Promise<number> {
+    const unknown = namespaces.filter((ns) => !this.states.has(ns));
+    for (const ns of unknown) {
       await this.ensureTopic(this.topicOfCollection(ns));
       this.set(ns, this.newState);
     }
+    return unknown.length;
   }
 
   /** Every live collection snapshotted again: the history was lost (the marker has the loader delete what is gone). */

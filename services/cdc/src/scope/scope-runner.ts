@@ -30,9 +30,9 @@ export class ScopeCommits {
     private readonly collections: ScopeCollections,
   ) {}
 
-  /** Where the stream stands, as loaded from the checkpoint. */
-  restore(checkpoint: Extract<Checkpoint, { phase: 'stream' }>): void {
-    this.position = { resume_token: checkpoint.resume_token, start_at: checkpoint.start_at, ...(checkpoint.start_after ? { start_after: true } : {}) };
+  /** Where the stream stands: as loaded from the checkpoint, or as its last batch left it. */
+  restore(position: StreamPosition): void {
+    this.position = { resume_token: position.resume_token, start_at: position.start_at, ...(position.start_after ? { start_after: true } : {}) };
   }
 
   private enqueue(batch: PendingBatch, update: () => Promise<void> | void): Promise<void> {
@@ -72,11 +72,10 @@ export class ScopeCommits {
     };
   }
 
-  /** The current state alone (the scope's first checkpoint, or after a lost history). */
+  /** The current state alone at `position` (a start that found new collections, or after a lost history). */
   checkpointNow(position: StreamPosition): Promise<void> {
-    return this.enqueue({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(position.resume_token, position.start_at) }, () => {
-      this.position = position;
-    });
+    const { resume_token, start_at, start_after } = position;
+    return this.enqueue({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(resume_token, start_at, start_after === true) }, () => this.restore(position));
   }
 }
 
@@ -108,24 +107,22 @@ export class ScopeStart {
 
   async start(checkpoint: Checkpoint | null): Promise<ResumePoint> {
     const { collections, commits, scope, client, logger } = this.deps;
-    let from: ResumePoint;
-    if (checkpoint?.phase === 'stream') {
-      commits.restore(checkpoint);
-      await collections.restore(checkpoint.collections ?? {});
-      from =
-        checkpoint.resume_token !== null
-          ? { kind: checkpoint.start_after ? 'after-end' : 'token', token: checkpoint.resume_token }
-          : { kind: 'time', at: toTimestamp(checkpoint.start_at!) };
-    } else {
-      if (checkpoint !== null) throw new FatalError(`stream ${scope.streamId}: its checkpoint is a collection's, not a scope's (was CDC_CAPTURE_SCOPE changed?)`, { reason: 'checkpoint-mismatch' });
-      // The stream starts now; the collections found are snapshotted beside it.
-      const at = await currentClusterTime(client);
-      const found = (await scope.existing(client)).map(({ db, coll }) => `${db}.${coll}`);
-      await collections.found(found);
-      await commits.checkpointNow({ resume_token: null, start_at: clusterTimeOf(at) });
-      logger.info({ streamId: scope.streamId, collections: found.length }, 'scope started: collections found');
-      from = { kind: 'time', at };
+    if (checkpoint !== null && checkpoint.phase !== 'stream') {
+      throw new FatalError(`stream ${scope.streamId}: its checkpoint is a collection's, not a scope's (was CDC_CAPTURE_SCOPE changed?)`, { reason: 'checkpoint-mismatch' });
     }
+    // A first start streams from now; a restart from its checkpoint.
+    const at = checkpoint === null ? await currentClusterTime(client) : null;
+    const position: StreamPosition = checkpoint ?? { resume_token: null, start_at: clusterTimeOf(at!) };
+    commits.restore(position);
+    await collections.restore(checkpoint?.collections ?? {});
+    // The collections the checkpoint does not know are new: snapshotted beside the stream (when the mode asks).
+    const found = await collections.found((await scope.existing(client)).map(({ db, coll }) => `${db}.${coll}`));
+    if (checkpoint === null || found > 0) await commits.checkpointNow(position);
+    logger.info({ streamId: scope.streamId, collections: collections.status().length, new: found }, 'scope started');
+    const from: ResumePoint =
+      position.resume_token !== null
+        ? { kind: position.start_after ? 'after-end' : 'token', token: position.resume_token }
+        : { kind: 'time', at: at ?? toTimestamp(position.start_at!) };
     this.worker ??= this.snapshots().catch((error: unknown) => this.deps.fail(error));
     return from;
   }
