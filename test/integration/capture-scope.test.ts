@@ -2,25 +2,19 @@
 // (initial snapshot, stop on a stream end, rows of a dropped collection deleted): one change stream for 50
 // collections written concurrently, a SIGKILL in the middle, collections appearing while it runs (created, renamed
 // in), excluded collections, a dropped one; then instances splitting the scope by collection.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChangeStreamDocument, Document, MongoClient, Timestamp } from 'mongodb';
+import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, decodeSnapshotComplete, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { infra, uniqueName } from '../support/infra.js';
 import { readTopic, testKafka, type Kafka } from '../support/kafka.js';
-import { testMongo } from '../support/mongo.js';
+import { suiteMongo } from '../support/mongo.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const kafka = testKafka();
-let mongo: MongoClient;
-before(async () => {
-  mongo = await testMongo();
-});
-after(async () => {
-  await mongo.close();
-});
+const sharedMongo = suiteMongo();
 
 function scopeEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -64,19 +58,19 @@ function rebuild(events: ChangeEvent[]): Map<string, string> {
 }
 
 async function stateOf(db: string, coll: string): Promise<Map<string, string>> {
-  const docs = await mongo.db(db).collection(coll).find({}, { promoteValues: false }).toArray();
+  const docs = await sharedMongo().db(db).collection(coll).find({}, { promoteValues: false }).toArray();
   return new Map(docs.map((d) => [toCanonicalJson(d._id), toCanonicalJson(d)]));
 }
 
 /** The change stream cursors open on `db`'s collections or on the database itself ($currentOp, idle cursors). */
 async function openStreams(db: string): Promise<string[]> {
-  const ops = await mongo.db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $match: { type: 'idleCursor' } }]).toArray();
+  const ops = await sharedMongo().db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $match: { type: 'idleCursor' } }]).toArray();
   return ops.map((op) => String(op.ns)).filter((ns) => ns.startsWith(`${db}.`));
 }
 
 /** Every document change of the database since `token`, by the test's own database stream. */
 async function changesSince(db: string, token: Document): Promise<ChangeStreamDocument[]> {
-  const stream = mongo.db(db).watch([], { resumeAfter: token, maxAwaitTimeMS: 300 });
+  const stream = sharedMongo().db(db).watch([], { resumeAfter: token, maxAwaitTimeMS: 300 });
   const changes: ChangeStreamDocument[] = [];
   try {
     for (let change = await stream.tryNext(); change; change = await stream.tryNext()) changes.push(change);
@@ -87,9 +81,9 @@ async function changesSince(db: string, token: Document): Promise<ChangeStreamDo
 }
 
 async function startToken(db: string): Promise<Document> {
-  const stream = mongo.db(db).watch([], { maxAwaitTimeMS: 200 });
+  const stream = sharedMongo().db(db).watch([], { maxAwaitTimeMS: 200 });
   await stream.tryNext();
-  await mongo.db(db).collection('marker').insertOne({ at: new Date() });
+  await sharedMongo().db(db).collection('marker').insertOne({ at: new Date() });
   const change = await stream.next();
   await stream.close();
   return change._id as Document;
@@ -104,7 +98,7 @@ describe('cdc: database scope', () => {
     const prefix = uniqueName('cdc-scope');
     const db = prefix.replaceAll('-', '_');
     const names = Array.from({ length: 50 }, (_, i) => `c${String(i).padStart(2, '0')}`);
-    const database = mongo.db(db);
+    const database = sharedMongo().db(db);
     for (const name of names) await database.collection(name).insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, v: 0, name } as never)));
     await database.collection('excluded_a').insertMany([{ _id: 1, secret: true }] as never[]);
     await database.collection('excluded_moved').insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i, moved: true } as never)));
@@ -210,7 +204,7 @@ describe('cdc: database scope', () => {
   test('two instances split the scope by collection: each its own change stream and its own collections, together each change once', async () => {
     const prefix = uniqueName('cdc-scope-split');
     const db = prefix.replaceAll('-', '_');
-    const database = mongo.db(db);
+    const database = sharedMongo().db(db);
     const names = Array.from({ length: 10 }, (_, i) => `s${i}`);
     const env = (index: number) => scopeEnv(prefix, db, { CDC_INSTANCE_INDEX: String(index), CDC_INSTANCE_COUNT: '2', CDC_SNAPSHOT: 'never' });
     const instances = [await startService('cdc', env(0), 'cdc-split-0'), await startService('cdc', env(1), 'cdc-split-1')];
@@ -241,11 +235,11 @@ describe('cdc: database scope', () => {
   test('deployment scope: the included databases through one stream on admin, an excluded database never captured, a collection made while the cdc was down snapshotted at its restart', async () => {
     const prefix = uniqueName('cdc-deploy');
     const base = prefix.replaceAll('-', '_');
-    const [a, b, x] = ['a', 'b', 'x'].map((n) => mongo.db(`${base}_${n}`));
+    const [a, b, x] = ['a', 'b', 'x'].map((n) => sharedMongo().db(`${base}_${n}`));
     await a!.collection('orders').insertMany(Array.from({ length: 10 }, (_, i) => ({ _id: i } as never)));
     const env = scopeEnv(prefix, '', { CDC_CAPTURE_SCOPE: 'deployment', CDC_DATABASE_INCLUDE: `${base}_.*`, CDC_DATABASE_EXCLUDE: `${base}_x` });
     const deploymentStreams = async () =>
-      (await mongo.db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $match: { type: 'idleCursor', ns: 'admin.$cmd.aggregate' } }]).toArray()).filter((op) =>
+      (await sharedMongo().db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $match: { type: 'idleCursor', ns: 'admin.$cmd.aggregate' } }]).toArray()).filter((op) =>
         JSON.stringify(op.cursor.originatingCommand.pipeline).includes(base),
       );
     let cdc = await startService('cdc', env, 'cdc-deploy');
