@@ -78,7 +78,8 @@ export const cdcSettings = {
   }),
   CDC_ON_STREAM_END: setting.oneOf(['stop', 'reopen'], {
     default: 'stop',
-    description: 'on drop / rename / invalidate: stop the service, or reopen the stream after the event',
+    description:
+      'on drop / rename / invalidate: stop the service, or reopen the stream after the event; in a database or deployment scope a drop or rename ends that collection only: stop leaves it stopped (its later events not captured), reopen takes a collection of that name as new again',
   }),
   CDC_ON_HISTORY_LOST: setting.oneOf(['fail', 'resnapshot'], {
     default: 'fail',
