@@ -43,7 +43,9 @@ export class ScopeCollections implements ScopeRouter {
   /** noted in batches handed over for commit whose transaction has not started yet, oldest first */
   private handedOver: Map<string, CollectionState>[] = [];
   private readonly topics = new Set<string>();
-  private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; snapshotEstimate: number | null }>();
+  private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; lastClusterTime: number | null; snapshotEstimate: number | null }>();
+  /** events read per collection and operation since the metrics were last updated */
+  private unreported = new Map<string, number>();
   /** wakes the snapshot worker */
   onSnapshotDue: () => void = () => undefined;
 
@@ -128,8 +130,10 @@ export class ScopeCollections implements ScopeRouter {
     const seen = this.seenOf(name);
     seen.events++;
     seen.lastEventAt = new Date();
-    this.metrics.collectionEvents.inc({ collection: name, op: change.operationType });
-    this.metrics.collectionLastEvent.set({ collection: name }, clusterTimeOf(change.clusterTime as Timestamp).t);
+    seen.lastClusterTime = clusterTimeOf(change.clusterTime as Timestamp).t;
+    // counted here, handed to the metrics once per batch (takeNoted): a labelled metric per event is costly
+    const key = `${name}\u0000${change.operationType}`;
+    this.unreported.set(key, (this.unreported.get(key) ?? 0) + 1);
     return topic;
   }
 
@@ -170,10 +174,22 @@ export class ScopeCollections implements ScopeRouter {
 
   /** What the batcher noted while reading the batch in hand (called as it is handed over for commit). */
   takeNoted(): Map<string, CollectionState> {
+    this.reportEvents();
     const noted = this.noted;
     this.noted = new Map();
     this.handedOver.push(noted);
     return noted;
+  }
+
+  private reportEvents(): void {
+    const touched = new Set<string>();
+    for (const [key, count] of this.unreported) {
+      const [collection, op] = key.split('\u0000') as [string, string];
+      this.metrics.collectionEvents.inc({ collection, op }, count);
+      touched.add(collection);
+    }
+    this.unreported = new Map();
+    for (const collection of touched) this.metrics.collectionLastEvent.set({ collection }, this.seen.get(collection)?.lastClusterTime ?? 0);
   }
 
   /** Applies a committed batch's changes of state. */
@@ -218,7 +234,7 @@ export class ScopeCollections implements ScopeRouter {
 
   private seenOf(ns: string) {
     let seen = this.seen.get(ns);
-    if (!seen) this.seen.set(ns, (seen = { events: 0, lastEventAt: null, snapshotEstimate: null }));
+    if (!seen) this.seen.set(ns, (seen = { events: 0, lastEventAt: null, lastClusterTime: null, snapshotEstimate: null }));
     return seen;
   }
 
