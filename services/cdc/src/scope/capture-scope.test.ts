@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CaptureScope } from './capture-scope.js';
+import { scopeConfig } from './fixtures/scope-config.js';
 
-const config = (extra: Partial<ConstructorParameters<typeof CaptureScope>[0]> = {}): ConstructorParameters<typeof CaptureScope>[0] => ({
-  CDC_CAPTURE_SCOPE: 'deployment',
-  CDC_CAPTURE_DATABASE: 'shop',
-  CDC_DATABASE_INCLUDE: '.*',
-  CDC_DATABASE_EXCLUDE: '',
-  CDC_COLLECTION_INCLUDE: '.*',
-  CDC_COLLECTION_EXCLUDE: '',
-  CDC_INSTANCE_INDEX: 0,
-  CDC_INSTANCE_COUNT: 1,
-  CDC_PARTITION_MODE: 'collection',
-  ...extra,
-});
+const config = (extra: Parameters<typeof scopeConfig>[0] = {}) => scopeConfig({ CDC_CAPTURE_SCOPE: 'deployment', ...extra });
 
 test('a scope never captures system databases or system collections; patterns match whole names', () => {
   const scope = new CaptureScope(config({ CDC_DATABASE_EXCLUDE: 'tmp_.*', CDC_COLLECTION_INCLUDE: 'shop\\..*|crm\\.leads', CDC_COLLECTION_EXCLUDE: 'shop\\.audit.*' }));

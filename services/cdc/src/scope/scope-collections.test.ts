@@ -5,20 +5,11 @@ import { Registry } from 'prom-client';
 import { createLogger, decodeSnapshotComplete } from '@cdc/core';
 import { createCdcMetrics } from '../metrics.js';
 import { CaptureScope } from './capture-scope.js';
+import { scopeConfig } from './fixtures/scope-config.js';
 import { ScopeCollections, type ScopeCollectionsSettings } from './scope-collections.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
-const scope = new CaptureScope({
-  CDC_CAPTURE_SCOPE: 'database',
-  CDC_CAPTURE_DATABASE: 'shop',
-  CDC_DATABASE_INCLUDE: '.*',
-  CDC_DATABASE_EXCLUDE: '',
-  CDC_COLLECTION_INCLUDE: '.*',
-  CDC_COLLECTION_EXCLUDE: 'shop\\.secret',
-  CDC_INSTANCE_INDEX: 0,
-  CDC_INSTANCE_COUNT: 1,
-  CDC_PARTITION_MODE: 'collection',
-});
+const scope = new CaptureScope(scopeConfig({ CDC_COLLECTION_EXCLUDE: 'shop\\.secret' }));
 
 function collectionsOf(settings: Partial<ScopeCollectionsSettings> = {}) {
   const made: string[] = [];
