@@ -1,12 +1,12 @@
 // CDC service against the real Kafka broker and the MongoDB stand-in, started as a real process.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Decimal128, Double, Long, MongoClient, type Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { uniqueName } from '../support/infra.js';
 import { startPrivateKafka } from '../support/private-kafka.js';
 import { readTopic, testKafka } from '../support/kafka.js';
-import { cdcEnv, rolledOffOplog, testMongo } from '../support/mongo.js';
+import { cdcEnv, rolledOffOplog, suiteMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { startPrivateMongo } from '../support/private-mongo.js';
@@ -14,14 +14,7 @@ import { waitFor } from '../support/wait.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const kafka = testKafka();
-let mongo: MongoClient;
-
-before(async () => {
-  mongo = await testMongo();
-});
-after(async () => {
-  await mongo.close();
-});
+const sharedMongo = suiteMongo();
 
 const decode = (value: Buffer | null): ChangeEvent => ChangeEventSchema.parse(JSON.parse(String(value)));
 
@@ -63,7 +56,7 @@ describe('cdc service', () => {
     try {
       await cdc.waitReady();
       await cdc.waitForLog(/change stream opened/);
-      const orders = mongo.db(db).collection('orders');
+      const orders = sharedMongo().db(db).collection('orders');
       await orders.insertOne({ _id: 1 as unknown as never, status: 'new', total: Decimal128.fromString('19.99'), qty: Long.fromString('9007199254740993'), weight: new Double(42), count: 42, note: 'x' });
       await orders.updateOne({ _id: 1 as unknown as never }, { $set: { status: 'paid' }, $unset: { note: '' } });
       await orders.replaceOne({ _id: 1 as unknown as never }, { status: 'replaced', total: Decimal128.fromString('1.00') });
@@ -110,7 +103,7 @@ describe('cdc service', () => {
     const random = seededRandom(seed);
     const prefix = uniqueName('cdc-kill');
     const db = prefix.replaceAll('-', '_');
-    const orders = mongo.db(db).collection('orders');
+    const orders = sharedMongo().db(db).collection('orders');
     const startToken = await currentToken(orders);
     const env = cdcEnv(prefix, db, { CDC_BATCH_MAX_EVENTS: '50' });
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-kill');
@@ -174,7 +167,7 @@ describe('cdc service', () => {
   test('snapshot with concurrent writes rebuilds the collection, and a killed snapshot resumes', async () => {
     const prefix = uniqueName('cdc-snap');
     const db = prefix.replaceAll('-', '_');
-    const orders = mongo.db(db).collection('orders');
+    const orders = sharedMongo().db(db).collection('orders');
     const total = 3000;
     await orders.insertMany(Array.from({ length: total }, (_, i) => ({ _id: i as unknown as never, status: 'new', total: Decimal128.fromString(`${i}.50`), weight: new Double(i) })));
     const env = cdcEnv(prefix, db, { CDC_SNAPSHOT: 'initial', CDC_SNAPSHOT_BATCH_SIZE: '100' });
@@ -237,7 +230,7 @@ describe('cdc service', () => {
   test('Kafka broker stopped and restarted mid-stream: the service retries and loses nothing', async () => {
     const prefix = uniqueName('cdc-broker');
     const db = prefix.replaceAll('-', '_');
-    const orders = mongo.db(db).collection('orders');
+    const orders = sharedMongo().db(db).collection('orders');
     const broker = await startPrivateKafka();
     let cdc: ServiceProcess | undefined;
     try {

@@ -8,7 +8,7 @@
 // STANDIN_OPERATIONS.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Timestamp, type ChangeStreamDocument, type Collection, type Db, type MongoClient } from 'mongodb';
+import { Timestamp, type ChangeStream, type ChangeStreamDocument, type Collection, type Db, type Document, type MongoClient } from 'mongodb';
 import { uniqueName } from '../support/infra.js';
 import { testMongo } from '../support/mongo.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
@@ -137,4 +137,91 @@ test('local.oplog.rs: oldest and newest entries by $natural (the newest is the c
   const [oldest] = ts((await oplog.find({}, { sort: { $natural: 1 }, limit: 1 }).toArray()) as never);
   assert.ok(oldest! < newest[2]!, 'the oldest entry is older than these writes');
   await assert.rejects(oplog.find({ ts: { $gt: new Timestamp({ t: 0, i: 0 }) } }).limit(1).toArray(), (error: { code?: number }) => error.code === 2);
+});
+
+/** Every event of a stream from `from` until none comes for a while (it ends early at an invalidate). */
+async function drain(stream: ChangeStream<Document, ChangeStreamDocument>): Promise<ChangeStreamDocument[]> {
+  const events: ChangeStreamDocument[] = [];
+  try {
+    for (let event = await stream.tryNext(); event !== null; event = stream.closed ? null : await stream.tryNext()) {
+      events.push(event);
+      if (event.operationType === 'invalidate') break;
+    }
+  } finally {
+    await stream.close();
+  }
+  return events;
+}
+
+const tokenOf = (event: ChangeStreamDocument) => (event._id as { _data: string })._data;
+const nsOf = (event: ChangeStreamDocument) => {
+  const ns = (event as { ns?: { db: string; coll?: string } }).ns;
+  return ns ? `${ns.db}.${ns.coll ?? ''}` : '';
+};
+
+test('database and deployment streams: each collection\'s events once, in cluster-time order, with ns; $match on ns; drop, rename, dropDatabase as MongoDB emits them; $currentOp lists the open streams', async () => {
+  const name = uniqueName('scope').replace(/-/g, '_');
+  const scoped = client.db(name);
+  const other = client.db(`${name}_other`);
+  const from = new Timestamp(await clusterTime());
+  const options = { startAtOperationTime: from, maxAwaitTimeMS: 200 };
+
+  await scoped.collection('a').insertMany([{ _id: 1 }, { _id: 2 }] as never[]);
+  await scoped.collection('b').insertOne({ _id: 1 } as never);
+  await other.collection('c').insertOne({ _id: 1 } as never);
+  await scoped.collection('a').updateOne({ _id: 1 } as never, { $set: { x: 1 } });
+  await scoped.collection('b').deleteOne({ _id: 1 } as never);
+  await scoped.renameCollection('a', 'a2');
+  await scoped.collection('a2').insertOne({ _id: 3 } as never);
+  await scoped.dropDatabase();
+  await other.dropDatabase();
+
+  const perCollection = [...(await drain(scoped.collection('a').watch([], options))), ...(await drain(scoped.collection('b').watch([], options)))];
+  const database = await drain(scoped.watch([], options));
+  const deployment = (await drain(client.watch([], options))).filter((e) => nsOf(e).startsWith(name));
+
+  const documentChanges = (events: ChangeStreamDocument[]) => events.filter((e) => ['insert', 'update', 'delete'].includes(e.operationType));
+  assert.deepEqual(
+    documentChanges(database).map((e) => `${e.operationType} ${nsOf(e)}`),
+    ['insert a', 'insert a', 'insert b', 'update a', 'delete b', 'insert a2'].map((s) => s.replace(/ /, ` ${name}.`)),
+    'the database stream: its own collections only, in cluster-time order',
+  );
+  const perCollectionTokens = new Set(documentChanges(perCollection).map(tokenOf));
+  for (const event of documentChanges(database).filter((e) => nsOf(e) !== `${name}.a2`)) {
+    assert.ok(perCollectionTokens.has(tokenOf(event)), 'the same event, with the same resume token, as the collection stream\'s');
+  }
+  const ends = database.filter((e) => documentChanges([e]).length === 0).map((e) => `${e.operationType} ${nsOf(e)}`);
+  assert.deepEqual(
+    [ends[0], [...ends.slice(1, -2)].sort(), ends.slice(-2)],
+    [`rename ${name}.a`, [`drop ${name}.a2`, `drop ${name}.b`], [`dropDatabase ${name}.`, 'invalidate ']],
+    'rename, the drops of dropDatabase (any order), dropDatabase, then the invalidate that ends a database stream',
+  );
+  const rename = database.find((e) => e.operationType === 'rename') as { to: { db: string; coll: string } };
+  assert.deepEqual(rename.to, { db: name, coll: 'a2' });
+  const described = (events: ChangeStreamDocument[]) => events.map((e) => `${e.operationType} ${nsOf(e)}`);
+  assert.deepEqual(
+    described(deployment).sort(),
+    [...described(database.filter((e) => e.operationType !== 'invalidate')), `insert ${name}_other.c`, `drop ${name}_other.c`, `dropDatabase ${name}_other.`].sort(),
+    'the deployment stream: every database, no invalidate',
+  );
+  assert.deepEqual(
+    deployment.map((e) => timestampValue((e as { clusterTime: Timestamp }).clusterTime)),
+    deployment.map((e) => timestampValue((e as { clusterTime: Timestamp }).clusterTime)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)),
+    'in cluster-time order',
+  );
+
+  const matched = await drain(scoped.watch([{ $match: { 'ns.coll': { $regex: '^a' } } }], options));
+  assert.deepEqual(
+    described(matched),
+    described(database.filter((e) => /^a/.test((e as { ns?: { coll?: string } }).ns?.coll ?? '') || e.operationType === 'invalidate')),
+    '$match on ns.coll (an invalidate is never filtered out, as in MongoDB)',
+  );
+
+  const open = async () =>
+    (await client.db('admin').aggregate([{ $currentOp: { idleCursors: true } }, { $match: { type: 'idleCursor', ns: `${name}.$cmd.aggregate` } }]).toArray()).length;
+  const stream = scoped.watch([], { maxAwaitTimeMS: 100 });
+  await stream.tryNext();
+  assert.equal(await open(), 1, 'one open database stream listed by $currentOp');
+  await stream.close();
+  assert.equal(await open(), 0, 'closed: no longer listed');
 });

@@ -1,5 +1,18 @@
+import { after, before } from 'node:test';
 import { MongoServerError, type Collection, type Document, MongoClient } from 'mongodb';
 import { infra } from './infra.js';
+
+/** A client for a test file: connected before its tests, closed after them. */
+export function suiteMongo(): () => MongoClient {
+  let client: MongoClient | undefined;
+  before(async () => {
+    client = await testMongo();
+  });
+  after(async () => {
+    await client?.close();
+  });
+  return () => client!;
+}
 
 export async function testMongo(): Promise<MongoClient> {
   const client = new MongoClient(infra.mongoUri, { serverSelectionTimeoutMS: 10000 });

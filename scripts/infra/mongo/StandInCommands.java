@@ -94,6 +94,8 @@ final class StandInCommands {
             response = findInOplog(query);
         } else if (cmd.equals("aggregate") && isChangeStream(query)) {
             response = changeStream(db, command, query);
+        } else if (cmd.equals("aggregate") && oplog != null && firstStage(query, "$currentOp")) {
+            response = currentOp(db, command, query);
         } else if (writes != null && SCHEMA_COMMANDS.contains(cmd)) {
             AtomicReference<Document> reply = new AtomicReference<>();
             writes.inOneCommit(() -> reply.set(schemaChange(channel, db, cmd, command, query, next)));
@@ -165,10 +167,40 @@ final class StandInCommands {
     }
 
     private static boolean isChangeStream(Document query) {
+        return firstStage(query, "$changeStream");
+    }
+
+    private static boolean firstStage(Document query, String stage) {
         Object pipeline = query.get("pipeline");
         return pipeline instanceof List && !((List<?>) pipeline).isEmpty()
             && ((List<?>) pipeline).get(0) instanceof Document
-            && ((Document) ((List<?>) pipeline).get(0)).containsKey("$changeStream");
+            && ((Document) ((List<?>) pipeline).get(0)).containsKey(stage);
+    }
+
+    /**
+     * {aggregate: 1, pipeline: [{$currentOp: {idleCursors: true, ...}}, ...]} on admin, as far as counting open
+     * change streams needs it: one idleCursor document per open change stream cursor (ns, cursor.cursorId,
+     * cursor.originatingCommand), the later stages run over them. No operations in progress are listed.
+     */
+    private Document currentOp(String db, String command, Document query) {
+        if (!db.equals("admin")) {
+            throw new MongoServerError(73, "InvalidNamespace", "$currentOp must be run against the 'admin' database with {aggregate: 1}");
+        }
+        @SuppressWarnings("unchecked")
+        List<Document> pipeline = (List<Document>) query.get("pipeline");
+        Object options = pipeline.get(0).get("$currentOp");
+        boolean idleCursors = options instanceof Document && Utils.isTrue(((Document) options).get("idleCursors"));
+        List<Document> listed = idleCursors ? oplog.openChangeStreams() : List.of();
+        List<Document> out = listed;
+        if (pipeline.size() > 1) {
+            Aggregation aggregation = Aggregation.fromPipeline(pipeline.subList(1, pipeline.size()), backend::resolveDatabase,
+                backend.resolveDatabase(db), null, oplog);
+            out = aggregation.runStages(listed.stream());
+        }
+        Document cursorDocument = new Document("id", 0L).append("ns", "admin.$cmd.aggregate").append("firstBatch", out);
+        Document response = new Document("cursor", cursorDocument);
+        Utils.markOkay(response);
+        return response;
     }
 
     /** A change stream on a collection ({aggregate: "coll"}), a database ({aggregate: 1}) or the deployment. */
@@ -208,7 +240,8 @@ final class StandInCommands {
             aggregation = Aggregation.fromPipeline(stages, backend::resolveDatabase, database, collection, oplog);
             aggregation.validate(query);
         }
-        Cursor cursor = oplog.createCursor(options, cluster ? null : db, coll, aggregation, hashedKeys, split);
+        Document originating = new Document("aggregate", query.get(command)).append("pipeline", query.get("pipeline"));
+        Cursor cursor = oplog.createCursor(options, cluster ? null : db, coll, aggregation, hashedKeys, split, originating);
         Object cursorOptions = query.get("cursor");
         Object batchSize = cursorOptions instanceof Document ? ((Document) cursorOptions).get("batchSize") : null;
         List<Document> firstBatch = cursor.takeDocuments(batchSize instanceof Number ? ((Number) batchSize).intValue() : 0);

@@ -63,6 +63,8 @@ final class StandInOplog implements Oplog {
     private final AtomicInteger size = new AtomicInteger();
     private final Object monitor = new Object();
     private volatile long lastTs;
+    /** What $currentOp reports of each change stream cursor opened: its namespace and originating command. */
+    private final Map<Long, Document> openStreams = new java.util.concurrent.ConcurrentHashMap<>();
 
     StandInOplog(MongoBackend backend, CursorRegistry cursorRegistry, Clock clock, MVMap<Long, byte[]> persisted,
                  int maxEntries) {
@@ -295,12 +297,15 @@ final class StandInOplog implements Oplog {
     @Override
     public Cursor createCursor(Document changeStreamDocument, String namespace, Aggregation aggregation) {
         return createCursor(changeStreamDocument, Utils.getDatabaseNameFromFullName(namespace),
-            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys(), false);
+            Utils.getCollectionNameFromFullName(namespace), aggregation, new StandInHashedKeys(), false, null);
     }
 
-    /** db == null: the whole deployment; coll == null: one database; split: $changeStreamSplitLargeEvent. */
+    /**
+     * db == null: the whole deployment; coll == null: one database; split: $changeStreamSplitLargeEvent;
+     * originatingCommand: the aggregate command as the client sent it (what $currentOp reports; null: built here).
+     */
     Cursor createCursor(Document options, String db, String coll, Aggregation aggregation,
-                        StandInHashedKeys hashedKeys, boolean split) {
+                        StandInHashedKeys hashedKeys, boolean split, Document originatingCommand) {
         for (String key : options.keySet()) {
             if (!Set.of("fullDocument", "fullDocumentBeforeChange", "resumeAfter", "startAfter",
                 "startAtOperationTime", "allChangesForCluster", "showExpandedEvents").contains(key)) {
@@ -359,7 +364,35 @@ final class StandInOplog implements Oplog {
         ChangeStreamCursor cursor = new ChangeStreamCursor(cursorRegistry.generateCursorId(), db, coll,
             aggregation, hashedKeys, fullDocument, beforeChange, start, split, skipTs, skipFragments);
         cursorRegistry.add(cursor);
+        String commandDb = db == null ? "admin" : db;
+        openStreams.put(cursor.getId(), new Document("type", "idleCursor")
+            .append("ns", commandDb + "." + (coll != null ? coll : "$cmd.aggregate"))
+            .append("cursor", new Document("cursorId", cursor.getId())
+                .append("originatingCommand", originatingCommand != null ? originatingCommand
+                    : new Document("aggregate", coll).append("pipeline", List.of(new Document("$changeStream", options))))));
         return cursor;
+    }
+
+    /**
+     * The change stream cursors still open (not killed, not closed by an invalidate), as $currentOp with
+     * idleCursors: true lists them: one document per cursor with its namespace and originating command.
+     */
+    List<Document> openChangeStreams() {
+        List<Document> out = new ArrayList<>();
+        for (Map.Entry<Long, Document> e : openStreams.entrySet()) {
+            Cursor cursor;
+            try {
+                cursor = cursorRegistry.getCursor(e.getKey());
+            } catch (RuntimeException gone) {
+                cursor = null;
+            }
+            if (cursor == null || cursor.isEmpty()) {
+                openStreams.remove(e.getKey());
+                continue;
+            }
+            out.add(e.getValue().cloneDeeply());
+        }
+        return out;
     }
 
     private static String tokenOf(long ts, boolean invalidate) {

@@ -6,6 +6,14 @@ import { parseNamespace, topicFor } from './transform/routing.js';
 
 const mongoUri = z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI');
 const namespace = z.string().regex(/^[^.\s$]+\.[^\s$]+$/, 'each entry must be db.collection');
+const pattern = z.string().refine((text) => {
+  try {
+    new RegExp(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
 
 /** The cdc's own variables (the shared ones are in `cdcConfigSchema`). */
 export const cdcSettings = {
@@ -25,7 +33,22 @@ export const cdcSettings = {
     description: 'TLS client certificate and its unencrypted private key in one PEM file (turns TLS on), for x509 authentication (authMechanism=MONGODB-X509 in the URI) or servers that require client certificates',
   }),
   MONGO_CONNECT_TIMEOUT_MS: setting.durationMs({ default: 10000, description: 'server selection / connect timeout' }),
-  CDC_COLLECTIONS: setting.list({ default: 'shop.orders', item: namespace, values: 'db.collection,...', description: 'collections to capture' }),
+  CDC_CAPTURE_SCOPE: setting.oneOf(['collection', 'database', 'deployment'], {
+    default: 'collection',
+    description:
+      'collection: the collections of CDC_COLLECTIONS, one change stream each; database: every collection of CDC_CAPTURE_DATABASE, deployment: of every database, through ONE change stream (filtered on the namespace by the include/exclude patterns), collections created while running picked up',
+  }),
+  CDC_COLLECTIONS: setting.list({ default: 'shop.orders', item: namespace, values: 'db.collection,...', description: 'collection scope: the collections to capture' }),
+  CDC_CAPTURE_DATABASE: setting.text({ default: 'shop', check: z.string().regex(/^[^./\\\s"$]+$/, 'must be a database name'), description: 'database scope: the database captured' }),
+  CDC_DATABASE_INCLUDE: setting.text({ default: '.*', check: pattern, values: 'regular expression', description: 'deployment scope: databases captured, a regular expression the whole name must match (admin, local and config never are)' }),
+  CDC_DATABASE_EXCLUDE: setting.text({ default: '', check: pattern, values: 'regular expression', description: 'deployment scope: databases left out, whole name (empty: none)' }),
+  CDC_COLLECTION_INCLUDE: setting.text({ default: '.*', check: pattern, values: 'regular expression', description: 'database and deployment scope: collections captured, a regular expression the whole db.collection name must match (system.* collections never are)' }),
+  CDC_COLLECTION_EXCLUDE: setting.text({ default: '', check: pattern, values: 'regular expression', description: 'database and deployment scope: collections left out, whole db.collection name (empty: none)' }),
+  CDC_DROPPED_COLLECTION_ROWS: setting.oneOf(['delete', 'keep'], {
+    default: 'delete',
+    description:
+      "database and deployment scope: the current-state rows of a collection dropped or renamed away: delete (a marker after its last change has the loader delete them, as of the drop) or keep (they stay as they were)",
+  }),
   CDC_TOPIC_TEMPLATE: setting.text({
     default: '{coll}-cdc',
     check: z.string().regex(/\{coll\}/, 'must contain {coll}').pipe(fields.topicTemplate(['db', 'coll'])),
@@ -55,7 +78,8 @@ export const cdcSettings = {
   }),
   CDC_ON_STREAM_END: setting.oneOf(['stop', 'reopen'], {
     default: 'stop',
-    description: 'on drop / rename / invalidate: stop the service, or reopen the stream after the event',
+    description:
+      'on drop / rename / invalidate: stop the service, or reopen the stream after the event; in a database or deployment scope a drop or rename ends that collection only: stop leaves it stopped (its later events not captured), reopen takes a collection of that name as new again',
   }),
   CDC_ON_HISTORY_LOST: setting.oneOf(['fail', 'resnapshot'], {
     default: 'fail',
@@ -93,6 +117,9 @@ export const cdcConfigSchema = kafkaServiceSchema({ ...cdcSettings, ...kafkaTran
       ctx.addIssue({ code: 'custom', path: ['CDC_COLLECTIONS'], message: `${ns} would go to topic "${topic}", not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -): change CDC_TOPIC_TEMPLATE` });
     }
   }
+}).refine((c) => c.CDC_CAPTURE_SCOPE === 'collection' || c.CDC_PARTITION_MODE === 'collection', {
+  path: ['CDC_PARTITION_MODE'],
+  message: 'a database or deployment scope is split between instances by collection only (CDC_PARTITION_MODE=collection)',
 }).refine((c) => c.CDC_INSTANCE_INDEX < c.CDC_INSTANCE_COUNT, {
   path: ['CDC_INSTANCE_INDEX'],
   message: 'must be lower than CDC_INSTANCE_COUNT',

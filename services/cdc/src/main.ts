@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { connectOrExplain, crashHooks, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, FatalError, fields, kafkaSettingsOf, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
 import { cdcConfigSchema, mongoConnection } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -11,17 +11,23 @@ import { hashPartitionStage } from './source/hash-partition.js';
 import { cdcAcls, cdcTopics } from './topics.js';
 import { CDC_CRASH_HOOKS } from './fault-points.js';
 import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
+import { CaptureScope } from './scope/capture-scope.js';
+import { ScopeCollections } from './scope/scope-collections.js';
+import { createScopeRunner } from './scope/scope-runner.js';
 
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
 const OPLOG_WATCH_INTERVAL_MS = 15_000;
 
 await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown, signal, setReady, fail }) => {
   const instance = `cdc-${config.CDC_INSTANCE_INDEX}`;
+  // a database or deployment scope finds its collections itself (and makes their topics as it does)
   const namespaces =
-    config.CDC_PARTITION_MODE === 'hash'
-      ? config.CDC_COLLECTIONS
-      : assignCollections(config.CDC_COLLECTIONS, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
-  if (namespaces.length === 0) {
+    config.CDC_CAPTURE_SCOPE !== 'collection'
+      ? []
+      : config.CDC_PARTITION_MODE === 'hash'
+        ? config.CDC_COLLECTIONS
+        : assignCollections(config.CDC_COLLECTIONS, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
+  if (namespaces.length === 0 && config.CDC_CAPTURE_SCOPE === 'collection') {
     logger.warn({ instances: config.CDC_INSTANCE_COUNT }, 'no collection assigned to this instance; idling');
   }
   const metrics = createCdcMetrics(ops.registry);
@@ -45,9 +51,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     await admin.disconnect();
   }
   const faults = crashHooks(CDC_CRASH_HOOKS, config, logger);
-  const runners = namespaces.map((ns) => {
-    const { db, coll } = parseNamespace(ns);
-    const streamId = streamIdFor(ns, config.CDC_PARTITION_MODE, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
+  const publisherOf = (streamId: string) => {
     const publisher = new TransactionalPublisher(
       kafka,
       {
@@ -62,38 +66,82 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     shutdown.register(`publisher ${streamId}`, () => publisher.close());
     // the marker goes through the stream's own transactional id, retried as the stream's batches are
     const checkpoints = new CheckpointStore(kafka, config.CDC_CHECKPOINT_TOPIC, streamId, { writeMarker: (message) => publisher.publish([message]) }, logger);
-    const topic = topicFor(config.CDC_TOPIC_TEMPLATE, db, coll);
-    metrics.streamTopic.set({ stream: streamId, topic }, 1);
-    const pipeline =
-      config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
-    return createStreamRunner(
-      mongo,
+    return { publisher, checkpoints };
+  };
+  const streamSettings = {
+    instance,
+    snapshotMode: config.CDC_SNAPSHOT,
+    snapshotBatchSize: config.CDC_SNAPSHOT_BATCH_SIZE,
+    onHistoryLost: config.CDC_ON_HISTORY_LOST,
+    onStreamEnd: config.CDC_ON_STREAM_END,
+    fullDocumentBeforeChange: config.CDC_FULL_DOCUMENT_BEFORE_CHANGE,
+    splitLargeEvents: config.CDC_SPLIT_LARGE_EVENTS,
+    batchMaxEvents: config.CDC_BATCH_MAX_EVENTS,
+    batchMaxBytes: config.CDC_BATCH_MAX_BYTES,
+    batchMaxWaitMs: config.CDC_BATCH_MAX_WAIT_MS,
+    maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES,
+    heartbeatIntervalMs: config.CDC_HEARTBEAT_INTERVAL_MS,
+  };
+  const runners =
+    config.CDC_CAPTURE_SCOPE === 'collection'
+      ? namespaces.map((ns) => {
+          const { db, coll } = parseNamespace(ns);
+          const streamId = streamIdFor(ns, config.CDC_PARTITION_MODE, config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT);
+          const { publisher, checkpoints } = publisherOf(streamId);
+          const topic = topicFor(config.CDC_TOPIC_TEMPLATE, db, coll);
+          metrics.streamTopic.set({ stream: streamId, topic }, 1);
+          const pipeline =
+            config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
+          return createStreamRunner(mongo, publisher, checkpoints, { ...streamSettings, streamId, db, coll, topic, pipeline }, metrics, logger.child({ streamId }), signal);
+        })
+      : [await scopeRunner()];
+
+  /** A database or deployment scope: one stream, its collections' topics made as they are found. */
+  async function scopeRunner() {
+    const scope = new CaptureScope(config);
+    const { streamId } = scope;
+    const topicAdmin = kafka.admin();
+    await topicAdmin.connect();
+    shutdown.register('kafka admin (topics of new collections)', () => topicAdmin.disconnect());
+    const made = new Set<string>();
+    const ensureTopic = async (topic: string) => {
+      if (made.has(topic)) return;
+      if (!fields.topicName.safeParse(topic).success) {
+        throw new FatalError(`a collection of the scope would go to topic "${topic}", not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -): change CDC_TOPIC_TEMPLATE or exclude the collection (CDC_COLLECTION_EXCLUDE)`, { reason: 'topic-name' });
+      }
+      await ensureTopicsWithRetry(topicAdmin, topicWithDeadLetter(topic, 'cdc', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger });
+      metrics.streamTopic.set({ stream: streamId, topic }, 1);
+      made.add(topic);
+    };
+    const scopeLogger = logger.child({ streamId });
+    const collections = new ScopeCollections(
+      scope,
+      { snapshotMode: config.CDC_SNAPSHOT, onStreamEnd: config.CDC_ON_STREAM_END, droppedRows: config.CDC_DROPPED_COLLECTION_ROWS, topicTemplate: config.CDC_TOPIC_TEMPLATE, instance, maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES },
+      ensureTopic,
+      metrics,
+      scopeLogger,
+    );
+    ops.setFallbackHandler((_req, res, path) => {
+      if (path !== '/collections') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ stream: streamId, scope: scope.kind, collections: collections.status() }));
+    });
+    const { publisher, checkpoints } = publisherOf(streamId);
+    const db = config.CDC_CAPTURE_SCOPE === 'database' ? config.CDC_CAPTURE_DATABASE : '';
+    const { runner, start } = createScopeRunner({
+      client: mongo,
+      scope,
+      collections,
       publisher,
       checkpoints,
-      {
-        streamId,
-        db,
-        coll,
-        topic,
-        instance,
-        pipeline,
-        snapshotMode: config.CDC_SNAPSHOT,
-        snapshotBatchSize: config.CDC_SNAPSHOT_BATCH_SIZE,
-        onHistoryLost: config.CDC_ON_HISTORY_LOST,
-        onStreamEnd: config.CDC_ON_STREAM_END,
-        fullDocumentBeforeChange: config.CDC_FULL_DOCUMENT_BEFORE_CHANGE,
-        splitLargeEvents: config.CDC_SPLIT_LARGE_EVENTS,
-        batchMaxEvents: config.CDC_BATCH_MAX_EVENTS,
-        batchMaxBytes: config.CDC_BATCH_MAX_BYTES,
-        batchMaxWaitMs: config.CDC_BATCH_MAX_WAIT_MS,
-        maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES,
-        heartbeatIntervalMs: config.CDC_HEARTBEAT_INTERVAL_MS,
-      },
+      settings: { ...streamSettings, streamId, db, coll: '', topic: '', pipeline: [scope.matchStage()] },
       metrics,
-      logger.child({ streamId }),
+      logger: scopeLogger,
       signal,
-    );
-  });
+      fail,
+    });
+    shutdown.register('scope snapshots', () => start.snapshotsDone);
+    return runner;
+  }
 
   const oplogWatch = new OplogWatch({
     read: () => readOplogWindow(mongo),

@@ -16,6 +16,11 @@ export function createCdcMetrics(registry: Registry) {
     // Where the streaming loop's time goes: reading and encoding changes, or waiting for the transaction in flight.
     streamingSeconds: new Counter({ name: 'cdc_streaming_seconds_total', help: 'Streaming time spent reading+encoding a batch (step=read) or waiting for the previous transaction (step=commit_wait)', labelNames: ['stream', 'step'], registers: [registry] }),
     streamTopic: new Gauge({ name: 'cdc_stream_topic_info', help: "1 per stream and the topic it publishes to: joins the cdc's stream label with the topic label of the processor and loader", labelNames: ['stream', 'topic'], registers: [registry] }),
+    // a database or deployment scope (CDC_CAPTURE_SCOPE): per collection
+    collectionPhase: new Gauge({ name: 'cdc_collection_phase', help: "1 for a scope collection's current phase (snapshot, streaming, stopped, dropped), 0 for the others", labelNames: ['collection', 'phase'], registers: [registry] }),
+    collectionEvents: new Counter({ name: 'cdc_collection_events_total', help: 'Change events read per collection of the scope', labelNames: ['collection', 'op'], registers: [registry] }),
+    collectionLastEvent: new Gauge({ name: 'cdc_collection_last_event_cluster_time_seconds', help: 'Cluster time of the last change event read per collection of the scope', labelNames: ['collection'], registers: [registry] }),
+    collectionEventsSkipped: new Counter({ name: 'cdc_collection_events_skipped_total', help: 'Events of a scope collection stopped by a drop or rename (CDC_ON_STREAM_END=stop), not captured', labelNames: ['collection'], registers: [registry] }),
     batchBytes: new Gauge({ name: 'cdc_batch_bytes', help: 'Bytes of the batch being published', labelNames: ['stream'], registers: [registry] }),
   };
 }

@@ -1,12 +1,12 @@
-import type { Document, MongoClient } from 'mongodb';
+import type { Collection, Db, Document, MongoClient } from 'mongodb';
 import { Timestamp } from 'mongodb';
 import { FatalError, type ClusterTime, type Logger } from '@cdc/core';
 import { ChangeSource, currentClusterTime, isEventTooLarge, isHistoryLost, type ResumePoint } from './source/change-source.js';
-import { ChangeBatcher, type BatcherSettings } from './source/change-batcher.js';
+import { ChangeBatcher, type BatcherSettings, type ScopeRouter } from './source/change-batcher.js';
 import { SnapshotSource } from './source/snapshot-source.js';
 import { clusterTimeOf } from './transform/to-envelope.js';
 import { planStart, type SnapshotMode, type SnapshotResume } from './checkpoint/plan.js';
-import { resumePointOf } from './checkpoint/checkpoint.js';
+import { resumePointOf, type Checkpoint } from './checkpoint/checkpoint.js';
 import type { Publisher } from './sink/transactional-publisher.js';
 import { BatchCommitter, streamCheckpoint, type CheckpointLog } from './phases/committer.js';
 import { SnapshotPhase } from './phases/snapshot-phase.js';
@@ -30,7 +30,8 @@ const toTimestamp = (ct: ClusterTime) => new Timestamp({ t: ct.t, i: ct.i });
 /** What a stream runs through, built around the service's stop signal (fakes in unit tests). */
 export interface StreamUnits {
   committer: BatchCommitter;
-  snapshot: Pick<SnapshotPhase, 'run'>;
+  /** absent for a capture scope, whose collections are snapshotted beside the stream */
+  snapshot?: Pick<SnapshotPhase, 'run'>;
   streaming: Pick<StreamingPhase, 'run'>;
 }
 
@@ -43,6 +44,11 @@ export interface StreamRunnerDeps {
   /** the service's stop: the stream commits the batch in hand and ends */
   signal: AbortSignal;
   logger: Logger;
+  /** a database or deployment scope's own start, and its answer to a lost history (default: one collection's) */
+  scope?: {
+    start(checkpoint: Checkpoint | null): Promise<ResumePoint>;
+    resnapshot(): Promise<ResumePoint>;
+  };
 }
 
 /**
@@ -70,18 +76,7 @@ export class StreamRunner {
     const { committer } = this.units;
     const checkpoint = await this.deps.checkpoints.load();
     if (checkpoint) committer.resumePoint = resumePointOf(checkpoint);
-    const plan = planStart(checkpoint, settings.snapshotMode);
-    let from: ResumePoint;
-    if (plan.action === 'snapshot') {
-      from = await this.snapshot(plan.resumeFrom);
-    } else if (plan.from.kind === 'now') {
-      // Record the start point before reading, so a crash before the first event loses nothing.
-      const at = await this.deps.clusterTimeNow();
-      await committer.commit({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, clusterTimeOf(at)) });
-      from = { kind: 'time', at };
-    } else {
-      from = plan.from.kind === 'time' ? { kind: 'time', at: toTimestamp(plan.from.at) } : plan.from;
-    }
+    let from = this.deps.scope ? await this.deps.scope.start(checkpoint) : await this.start(checkpoint);
     while (!this.deps.signal.aborted) {
       try {
         from = await this.units.streaming.run(from);
@@ -113,13 +108,28 @@ export class StreamRunner {
           );
         }
         logger.warn({ streamId: settings.streamId }, 'resume point lost from the oplog: taking a new snapshot');
-        from = await this.snapshot(null, true);
+        from = this.deps.scope ? await this.deps.scope.resnapshot() : await this.snapshot(null, true);
       }
     }
   }
 
+  /** One collection: its snapshot first when the plan says so, else the stream from its checkpoint (or now). */
+  private async start(checkpoint: Checkpoint | null): Promise<ResumePoint> {
+    const plan = planStart(checkpoint, this.deps.settings.snapshotMode);
+    if (plan.action === 'snapshot') return this.snapshot(plan.resumeFrom);
+    if (plan.from.kind === 'now') return this.startNow();
+    return plan.from.kind === 'time' ? { kind: 'time', at: toTimestamp(plan.from.at) } : plan.from;
+  }
+
+  /** Records the start point before reading, so a crash before the first event loses nothing. */
+  private async startNow(): Promise<ResumePoint> {
+    const at = await this.deps.clusterTimeNow();
+    await this.units.committer.commit({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, clusterTimeOf(at)) });
+    return { kind: 'time', at };
+  }
+
   private async snapshot(resumeFrom: SnapshotResume | null, replacesHistory = false): Promise<ResumePoint> {
-    return { kind: 'time', at: toTimestamp(await this.units.snapshot.run(resumeFrom, replacesHistory)) };
+    return { kind: 'time', at: toTimestamp(await this.units.snapshot!.run(resumeFrom, replacesHistory)) };
   }
 }
 
@@ -143,27 +153,41 @@ export function createStreamRunner(client: MongoClient, publisher: Publisher, ch
         settings,
         signal,
       });
-      const streaming = new StreamingPhase({
-        committer,
-        open: (from) => {
-          const source = new ChangeSource(collection(), {
-            fullDocumentBeforeChange: settings.fullDocumentBeforeChange,
-            pipeline: settings.pipeline,
-            maxAwaitTimeMs: Math.min(settings.batchMaxWaitMs, 1000),
-            batchSize: Math.min(settings.batchMaxEvents, 1000),
-            splitLargeEvents: settings.splitLargeEvents,
-          });
-          source.open(from);
-          const batcher = new ChangeBatcher(source, settings, signal);
-          return { next: () => batcher.next(), close: () => source.close() };
-        },
-        metrics,
-        logger,
-        streamId: settings.streamId,
-        heartbeatIntervalMs: settings.heartbeatIntervalMs,
-        signal,
-      });
-      return { committer, snapshot, streaming };
+      return { committer, snapshot, streaming: streamingPhaseOf(collection, committer, settings, { metrics, logger, signal }) };
     },
+  });
+}
+
+/**
+ * The streaming phase of a change stream on `watched` (a collection; a database or the deployment for a capture
+ * scope, whose events `scope` routes), committing through `committer`.
+ */
+export function streamingPhaseOf(
+  watched: () => Collection | Db | MongoClient,
+  committer: Pick<BatchCommitter, 'commit'>,
+  settings: StreamSettings,
+  context: { metrics: CdcMetrics; logger: Logger; signal: AbortSignal },
+  scope?: ScopeRouter,
+): StreamingPhase {
+  const { signal } = context;
+  return new StreamingPhase({
+    committer,
+    open: (from) => {
+      const source = new ChangeSource(watched(), {
+        fullDocumentBeforeChange: settings.fullDocumentBeforeChange,
+        pipeline: settings.pipeline,
+        maxAwaitTimeMs: Math.min(settings.batchMaxWaitMs, 1000),
+        batchSize: Math.min(settings.batchMaxEvents, 1000),
+        splitLargeEvents: settings.splitLargeEvents,
+      });
+      source.open(from);
+      const batcher = new ChangeBatcher(source, settings, signal, scope);
+      return { next: () => batcher.next(), close: () => source.close() };
+    },
+    metrics: context.metrics,
+    logger: context.logger,
+    streamId: settings.streamId,
+    heartbeatIntervalMs: settings.heartbeatIntervalMs,
+    signal,
   });
 }

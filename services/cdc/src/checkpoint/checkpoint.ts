@@ -3,6 +3,27 @@ import { ClusterTimeSchema, type ClusterTime } from '@cdc/core';
 import { clusterTimeOfToken } from '../transform/resume-token.js';
 
 /**
+ * A collection of a database or deployment scope (CDC_CAPTURE_SCOPE), as the scope's checkpoint records it:
+ * snapshotting (from its start time, after its last _id), streaming, or ended by a drop or rename (stopped with
+ * CDC_ON_STREAM_END=stop: its later events are not captured; dropped with reopen: a new collection of that name is
+ * picked up again as new).
+ */
+export const CollectionStateSchema = z.discriminatedUnion('phase', [
+  z.object({
+    phase: z.literal('snapshot'),
+    /** null until its first chunk is committed */
+    snapshot_at: ClusterTimeSchema.nullable(),
+    last_id: z.string().nullable(),
+    events: z.number().int().min(0),
+    replaces_history: z.literal(true).optional(),
+  }),
+  z.object({ phase: z.literal('streaming') }),
+  z.object({ phase: z.literal('stopped') }),
+  z.object({ phase: z.literal('dropped') }),
+]);
+export type CollectionState = z.infer<typeof CollectionStateSchema>;
+
+/**
  * What the CDC service persists, per stream, in the compacted checkpoint topic, inside the same Kafka
  * transaction as the events it covers.
  */
@@ -28,6 +49,8 @@ export const CheckpointSchema = z.discriminatedUnion('phase', [
     start_after: z.boolean().optional(),
     /** where to start when there is no token yet: the snapshot's start time */
     start_at: ClusterTimeSchema.nullable(),
+    /** a database or deployment scope's collections by db.collection, as of this checkpoint */
+    collections: z.record(z.string(), CollectionStateSchema).optional(),
     updated_at: z.string(),
   }),
 ]);

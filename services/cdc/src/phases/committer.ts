@@ -47,6 +47,6 @@ export class BatchCommitter {
 }
 
 /** A stream checkpoint: after a token, or (no token yet) from a cluster time. */
-export function streamCheckpoint(token: string | null, startAt: ClusterTime | null, startAfter = false): Checkpoint {
+export function streamCheckpoint(token: string | null, startAt: ClusterTime | null, startAfter = false): Extract<Checkpoint, { phase: 'stream' }> {
   return { version: 1, phase: 'stream', resume_token: token, start_at: startAt, ...(startAfter ? { start_after: true } : {}), updated_at: new Date().toISOString() };
 }

@@ -13,7 +13,7 @@ export interface SnapshotReader {
 }
 
 export interface SnapshotPhaseDeps {
-  committer: BatchCommitter;
+  committer: Pick<BatchCommitter, 'commit'>;
   openReader(lastIdJson: string | null): SnapshotReader;
   clusterTimeNow(): Promise<ClusterTime>;
   metrics: CdcMetrics;

@@ -12,7 +12,7 @@ export interface ChangeBatches {
 }
 
 export interface StreamingPhaseDeps {
-  committer: BatchCommitter;
+  committer: Pick<BatchCommitter, 'commit'>;
   open(from: ResumePoint): ChangeBatches;
   metrics: CdcMetrics;
   logger: Logger;

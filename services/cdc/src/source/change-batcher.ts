@@ -40,6 +40,15 @@ interface ChangeFeed {
   tryNext(): Promise<ChangeStreamDocument<Document> | StreamPosition | null>;
 }
 
+/**
+ * Where a database or deployment scope's events go: each document change to its collection's topic, or skipped
+ * (a collection not captured); drops and renames end one collection, not the stream (records to publish with them).
+ */
+export interface ScopeRouter {
+  topicOf(change: ChangeStreamDocument<Document>): Promise<string | null>;
+  collectionEnded(change: ChangeStreamDocument<Document>): { out: OutgoingMessage; bytes: number }[];
+}
+
 /** change → envelope → Kafka record, gathered into batches bounded by events, bytes and age. */
 export class ChangeBatcher {
   constructor(
@@ -47,10 +56,12 @@ export class ChangeBatcher {
     private readonly settings: BatcherSettings,
     /** the service's stop: ends the batch being read as soon as the current change is handled */
     private readonly signal: AbortSignal,
+    /** a database or deployment scope (CDC_CAPTURE_SCOPE); absent: one collection, settings.topic */
+    private readonly scope?: ScopeRouter,
   ) {}
 
   async next(): Promise<ChangeBatch> {
-    const { topic, maxMessageBytes, batchMaxWaitMs } = this.settings;
+    const { maxMessageBytes, batchMaxWaitMs } = this.settings;
     const buffer = new BatchBuffer<OutgoingMessage>(this.settings.batchMaxEvents, this.settings.batchMaxBytes);
     const batch: ChangeBatch = { messages: [], lastToken: null, positionOnly: false, lastClusterTime: null, ops: [], bytes: 0, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null };
     const ops = new Map<string, number>();
@@ -70,6 +81,18 @@ export class ChangeBatcher {
       }
       if (buffer.length === 0) firstAt = Date.now();
       const token = resumeTokenData(change._id);
+      if (this.scope && change.operationType !== 'invalidate' && STREAM_END_TYPES.has(change.operationType)) {
+        batch.streamEnds.push({ type: change.operationType, resume_token: token });
+        batch.lastToken = token;
+        for (const marker of this.scope.collectionEnded(change)) buffer.add(marker.out, marker.bytes);
+        continue;
+      }
+      const topic = this.scope ? await this.scope.topicOf(change) : this.settings.topic;
+      if (topic === null) {
+        // not captured: the stream's position still moves past it
+        batch.lastToken = token;
+        continue;
+      }
       if (STREAM_END_TYPES.has(change.operationType)) {
         batch.streamEnds.push({ type: change.operationType, resume_token: token });
         if (this.settings.onStreamEnd === 'stop') {
@@ -91,7 +114,7 @@ export class ChangeBatcher {
       try {
         encoded = eventToMessage(changeToEnvelope(change, { instance: this.settings.instance }), topic, maxMessageBytes);
       } catch (error) {
-        encoded = { ok: false, bytes: 1024, out: this.serializeFailure(change, token, error as Error) };
+        encoded = { ok: false, bytes: 1024, out: this.serializeFailure(change, token, topic, error as Error) };
       }
       if (!encoded.ok) batch.deadLetters.push({ reason: encoded.out.message.headers?.reason?.toString() ?? 'unknown', resume_token: token });
       buffer.add(encoded.out, encoded.bytes);
@@ -103,18 +126,19 @@ export class ChangeBatcher {
     return batch;
   }
 
-  private serializeFailure(change: ChangeStreamDocument<Document>, token: string, error: Error): OutgoingMessage {
+  private serializeFailure(change: ChangeStreamDocument<Document>, token: string, topic: string, error: Error): OutgoingMessage {
     let documentId: string | null = null;
     try {
       documentId = JSON.stringify((change as { documentKey?: unknown }).documentKey ?? null);
     } catch {
       documentId = null;
     }
-    return deadLetterMessage(this.settings.topic, {
+    const ns = (change as { ns?: { db?: string; coll?: string } }).ns;
+    return deadLetterMessage(topic, {
       reason: 'serialize_failed',
       error: error.message,
-      db: this.settings.db,
-      coll: this.settings.coll,
+      db: ns?.db ?? this.settings.db,
+      coll: ns?.coll ?? this.settings.coll,
       op: change.operationType,
       document_id: documentId,
       resume_token: token,

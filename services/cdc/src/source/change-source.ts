@@ -1,4 +1,4 @@
-import type { ChangeStream, ChangeStreamDocument, ChangeStreamOptions, Collection, Document, MongoClient, Timestamp } from 'mongodb';
+import type { ChangeStream, ChangeStreamDocument, ChangeStreamOptions, Collection, Db, Document, MongoClient, Timestamp } from 'mongodb';
 import { MongoServerError } from 'mongodb';
 
 export type ResumePoint =
@@ -48,7 +48,7 @@ export class StreamPosition {
 }
 
 /**
- * One change stream on one collection, read ahead by at most one getMore batch: the next getMore runs on the
+ * One change stream (on one collection, or a capture scope's database or deployment), read ahead by at most one getMore batch: the next getMore runs on the
  * server while the previous batch is encoded and published. When the consumer stops taking (a slow sink), the
  * read-ahead stops too (backpressure), so memory stays bounded.
  */
@@ -65,7 +65,8 @@ export class ChangeSource {
   private fragments: Change[] = [];
 
   constructor(
-    private readonly collection: Collection,
+    /** a collection; or a database, or the deployment (the client), for a capture scope */
+    private readonly watched: Collection | Db | MongoClient,
     private readonly settings: ChangeSourceSettings,
   ) {}
 
@@ -84,7 +85,7 @@ export class ChangeSource {
     // The stage has to be the pipeline's last.
     const pipeline = this.settings.splitLargeEvents ? [...this.settings.pipeline, { $changeStreamSplitLargeEvent: {} }] : this.settings.pipeline;
     this.fragments = [];
-    const stream = this.collection.watch(pipeline, options);
+    const stream = (this.watched as Collection).watch(pipeline, options);
     this.stream = stream;
     this.reading = this.readAhead(stream);
   }

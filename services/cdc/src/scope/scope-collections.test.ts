@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Timestamp, type ChangeStreamDocument } from 'mongodb';
+import { Registry } from 'prom-client';
+import { createLogger, decodeSnapshotComplete } from '@cdc/core';
+import { createCdcMetrics } from '../metrics.js';
+import { CaptureScope } from './capture-scope.js';
+import { scopeConfig } from './fixtures/scope-config.js';
+import { ScopeCollections, type ScopeCollectionsSettings } from './scope-collections.js';
+
+const logger = createLogger({ service: 'test', level: 'silent' });
+const scope = new CaptureScope(scopeConfig({ CDC_COLLECTION_EXCLUDE: 'shop\\.secret' }));
+
+function collectionsOf(settings: Partial<ScopeCollectionsSettings> = {}) {
+  const made: string[] = [];
+  const collections = new ScopeCollections(
+    scope,
+    { snapshotMode: 'initial', onStreamEnd: 'stop', droppedRows: 'delete', topicTemplate: '{coll}-cdc', instance: 'cdc-0', maxMessageBytes: 1_000_000, ...settings },
+    async (topic) => void made.push(topic),
+    createCdcMetrics(new Registry()),
+    logger,
+  );
+  return { collections, made };
+}
+
+const event = (coll: string, operationType = 'insert', extra: object = {}) =>
+  ({ _id: { _data: '01' }, operationType, ns: { db: 'shop', coll }, clusterTime: new Timestamp({ t: 100, i: 5 }), documentKey: { _id: 1 }, ...extra }) as unknown as ChangeStreamDocument;
+
+test('a new collection: its first event makes its topic and notes a snapshot, applied once its batch commits; never noted twice', async () => {
+  const { collections, made } = collectionsOf();
+  assert.equal(await collections.topicOf(event('orders')), 'orders-cdc');
+  assert.equal(await collections.topicOf(event('orders')), 'orders-cdc');
+  assert.equal(await collections.topicOf(event('secret')), null, 'excluded');
+  assert.deepEqual(made, ['orders-cdc']);
+  assert.equal(collections.nextSnapshot(), null, 'nothing applied before its batch commits');
+  const noted = collections.takeNoted();
+  assert.equal(await collections.topicOf(event('orders')), 'orders-cdc');
+  assert.equal(collections.takeNoted().size, 0, 'handed over, not yet applied: still not new');
+  await collections.apply(noted);
+  assert.deepEqual(collections.nextSnapshot(), ['shop.orders', { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 }]);
+  collections.snapshotProgress('shop.orders', { phase: 'streaming' });
+  assert.deepEqual(collections.snapshot(), { 'shop.orders': { phase: 'streaming' } });
+});
+
+test('a drop ends that collection (stop: its later events skipped) with the marker that deletes its rows, one step after the drop', async () => {
+  const { collections } = collectionsOf();
+  await collections.found(['shop.orders']);
+  const [marker] = collections.collectionEnded(event('orders', 'drop'));
+  const value = JSON.parse(String(marker!.out.message.value)) as { op: string; cluster_time: unknown; document: string };
+  assert.deepEqual([marker!.out.topic, value.op, value.cluster_time], ['orders-cdc', 'snapshot_complete', { t: 100, i: 6 }]);
+  assert.equal(decodeSnapshotComplete(value.document).snapshot_events, 0);
+  await collections.apply(collections.takeNoted());
+  assert.deepEqual(collections.snapshot(), { 'shop.orders': { phase: 'stopped' } });
+  assert.equal(await collections.topicOf(event('orders')), null, 'stopped: not captured');
+  assert.deepEqual(collections.collectionEnded(event('orders', 'drop')), [], 'ended once');
+});
+
+test('rows kept, reopen: no marker, and a collection of that name again is new; a rename into the scope is new at once', async () => {
+  const { collections } = collectionsOf({ droppedRows: 'keep', onStreamEnd: 'reopen' });
+  await collections.found(['shop.orders']);
+  assert.deepEqual(collections.collectionEnded(event('orders', 'rename', { to: { db: 'shop', coll: 'orders_v2' } })), []);
+  await collections.apply(collections.takeNoted());
+  assert.equal(collections.snapshot()['shop.orders']!.phase, 'dropped');
+  assert.equal(collections.snapshot()['shop.orders_v2']!.phase, 'snapshot', 'its documents came without events');
+  await collections.topicOf(event('orders'));
+  await collections.apply(collections.takeNoted());
+  assert.equal(collections.snapshot()['shop.orders']!.phase, 'snapshot', 're-created: new again');
+});

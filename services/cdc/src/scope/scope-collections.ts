@@ -1,0 +1,245 @@
+import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
+import type { ClusterTime, Logger, OutgoingMessage } from '@cdc/core';
+import type { CollectionState } from '../checkpoint/checkpoint.js';
+import type { ScopeRouter } from '../source/change-batcher.js';
+import { clusterTimeOf, snapshotCompleteEnvelope } from '../transform/to-envelope.js';
+import { eventToMessage } from '../transform/to-message.js';
+import { topicFor } from '../transform/routing.js';
+import type { CdcMetrics } from '../metrics.js';
+import type { CaptureScope } from './capture-scope.js';
+
+export interface ScopeCollectionsSettings {
+  snapshotMode: 'never' | 'initial' | 'when_no_offset';
+  onStreamEnd: 'stop' | 'reopen';
+  droppedRows: 'delete' | 'keep';
+  topicTemplate: string;
+  instance: string;
+  maxMessageBytes: number;
+}
+
+const PHASES = ['snapshot', 'streaming', 'stopped', 'dropped'] as const;
+
+/** What the ops endpoint shows of a collection. */
+export interface CollectionStatus {
+  collection: string;
+  phase: CollectionState['phase'];
+  topic: string;
+  snapshot?: { documents: number; of_estimated: number | null };
+  events: number;
+  last_event_at: string | null;
+}
+
+/**
+ * The collections of a database or deployment scope and what each is doing: snapshotting, streaming, or ended by a
+ * drop or rename. The stream's events change it (a collection's first event makes it new: snapshotted when the
+ * snapshot mode asks; a drop ends it), but only once the batch holding them is committed: what the batcher notes
+ * while reading is applied as that batch's transaction starts (`takeNoted`, then `apply`), so that a checkpoint never
+ * records the effect of an event it does not cover. The snapshots' progress is set by the snapshot worker.
+ */
+export class ScopeCollections implements ScopeRouter {
+  private readonly states = new Map<string, CollectionState>();
+  /** noted while reading the batch in hand, not yet committed */
+  private noted = new Map<string, CollectionState>();
+  /** noted in batches handed over for commit whose transaction has not started yet, oldest first */
+  private handedOver: Map<string, CollectionState>[] = [];
+  private readonly topics = new Set<string>();
+  private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; lastClusterTime: number | null; snapshotEstimate: number | null }>();
+  /** events read per collection and operation since the metrics were last updated */
+  private unreported = new Map<string, number>();
+  /** wakes the snapshot worker */
+  onSnapshotDue: () => void = () => undefined;
+
+  constructor(
+    private readonly scope: CaptureScope,
+    private readonly settings: ScopeCollectionsSettings,
+    /** creates a collection's topic (with its dead-letter topic) unless it exists */
+    private readonly ensureTopic: (topic: string) => Promise<void>,
+    private readonly metrics: CdcMetrics,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The state of a new collection: copied first when the snapshot mode asks for snapshots. */
+  private get newState(): CollectionState {
+    return this.settings.snapshotMode === 'never' ? { phase: 'streaming' } : { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 };
+  }
+
+  topicOfCollection(ns: string): string {
+    const dot = ns.indexOf('.');
+    return topicFor(this.settings.topicTemplate, ns.slice(0, dot), ns.slice(dot + 1));
+  }
+
+  /** The states as a checkpoint records them. */
+  snapshot(): Record<string, CollectionState> {
+    return Object.fromEntries([...this.states].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
+  /** From a checkpoint; collections no longer captured (patterns changed) are left out. */
+  async restore(collections: Record<string, CollectionState>): Promise<void> {
+    for (const [ns, state] of Object.entries(collections)) {
+      const dot = ns.indexOf('.');
+      if (!this.scope.captures(ns.slice(0, dot), ns.slice(dot + 1))) continue;
+      if (state.phase === 'snapshot' || state.phase === 'streaming') await this.ensureTopic(this.topicOfCollection(ns));
+      this.set(ns, state);
+    }
+  }
+
+  /**
+   * Collections found at a start that the checkpoint does not know (all of them at the first start; at a restart,
+   * those the patterns now take in, or made while the cdc was down): each new. Returns how many.
+   */
+  async found(namespaces: string[]): Promise<number> {
+    const unknown = namespaces.filter((ns) => !this.states.has(ns));
+    for (const ns of unknown) {
+      await this.ensureTopic(this.topicOfCollection(ns));
+      this.set(ns, this.newState);
+    }
+    return unknown.length;
+  }
+
+  /** Every live collection snapshotted again: the history was lost (the marker has the loader delete what is gone). */
+  resnapshotAll(): void {
+    for (const [ns, state] of this.states) {
+      if (state.phase === 'snapshot' || state.phase === 'streaming') this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0, replaces_history: true });
+    }
+  }
+
+  /** As the events read so far leave it (committed or not). */
+  private stateOf(ns: string): CollectionState | undefined {
+    for (const noted of [this.noted, ...[...this.handedOver].reverse()]) {
+      const state = noted.get(ns);
+      if (state) return state;
+    }
+    return this.states.get(ns);
+  }
+
+  async topicOf(change: ChangeStreamDocument<Document>): Promise<string | null> {
+    const ns = (change as { ns?: { db: string; coll?: string } }).ns;
+    if (!ns?.coll || !this.scope.captures(ns.db, ns.coll)) return null;
+    const name = `${ns.db}.${ns.coll}`;
+    const state = this.stateOf(name);
+    if (state?.phase === 'stopped') {
+      this.metrics.collectionEventsSkipped.inc({ collection: name });
+      return null;
+    }
+    const topic = this.topicOfCollection(name);
+    if (state === undefined || state.phase === 'dropped') {
+      await this.ensureTopic(topic);
+      this.noted.set(name, this.newState);
+      this.logger.info({ collection: name, phase: this.newState.phase }, 'new collection in the scope');
+    }
+    const seen = this.seenOf(name);
+    seen.events++;
+    seen.lastEventAt = new Date();
+    seen.lastClusterTime = clusterTimeOf(change.clusterTime as Timestamp).t;
+    // counted here, handed to the metrics once per batch (takeNoted): a labelled metric per event is costly
+    const key = `${name}\u0000${change.operationType}`;
+    this.unreported.set(key, (this.unreported.get(key) ?? 0) + 1);
+    return topic;
+  }
+
+  /**
+   * A drop, or a rename away, ends the collection (CDC_ON_STREAM_END: stopped or dropped) and, with
+   * CDC_DROPPED_COLLECTION_ROWS=delete, publishes the marker that has the loader delete its current rows; a rename
+   * into the scope makes the target new (its documents came without events: snapshotted when the mode asks).
+   */
+  collectionEnded(change: ChangeStreamDocument<Document>): { out: OutgoingMessage; bytes: number }[] {
+    const out: { out: OutgoingMessage; bytes: number }[] = [];
+    const { operationType } = change;
+    if (operationType !== 'drop' && operationType !== 'rename') return out;
+    const ns = (change as { ns: { db: string; coll: string } }).ns;
+    const name = `${ns.db}.${ns.coll}`;
+    const state = this.stateOf(name);
+    const at = clusterTimeOf(change.clusterTime as Timestamp);
+    if (state && state.phase !== 'stopped' && state.phase !== 'dropped') {
+      const ended: CollectionState = { phase: this.settings.onStreamEnd === 'stop' ? 'stopped' : 'dropped' };
+      this.noted.set(name, ended);
+      this.logger.warn({ collection: name, event: operationType, phase: ended.phase, rows: this.settings.droppedRows }, 'collection of the scope ended');
+      if (this.settings.droppedRows === 'delete') out.push(this.deleteMarker(ns.db, ns.coll, at));
+    }
+    const to = (change as { to?: { db: string; coll: string } }).to;
+    if (operationType === 'rename' && to && this.scope.captures(to.db, to.coll)) this.noted.set(`${to.db}.${to.coll}`, this.newState);
+    return out;
+  }
+
+  /**
+   * An empty snapshot's completion one step after the drop: the loader deletes every current row of the collection
+   * older than it (each recorded in the changes table as a delete at the drop's time); a document of a collection
+   * re-created later is newer and stays.
+   */
+  private deleteMarker(db: string, coll: string, droppedAt: ClusterTime): { out: OutgoingMessage; bytes: number } {
+    const after = droppedAt.i < 0xffffffff ? { t: droppedAt.t, i: droppedAt.i + 1 } : { t: droppedAt.t + 1, i: 0 };
+    const encoded = eventToMessage(snapshotCompleteEnvelope(db, coll, after, 0, { instance: this.settings.instance }), topicFor(this.settings.topicTemplate, db, coll), this.settings.maxMessageBytes);
+    return { out: encoded.out, bytes: encoded.bytes };
+  }
+
+  /** What the batcher noted while reading the batch in hand (called as it is handed over for commit). */
+  takeNoted(): Map<string, CollectionState> {
+    this.reportEvents();
+    const noted = this.noted;
+    this.noted = new Map();
+    this.handedOver.push(noted);
+    return noted;
+  }
+
+  private reportEvents(): void {
+    const touched = new Set<string>();
+    for (const [key, count] of this.unreported) {
+      const [collection, op] = key.split('\u0000') as [string, string];
+      this.metrics.collectionEvents.inc({ collection, op }, count);
+      touched.add(collection);
+    }
+    this.unreported = new Map();
+    for (const collection of touched) this.metrics.collectionLastEvent.set({ collection }, this.seen.get(collection)?.lastClusterTime ?? 0);
+  }
+
+  /** Applies a committed batch's changes of state. */
+  async apply(noted: Map<string, CollectionState>): Promise<void> {
+    for (const [ns, state] of noted) {
+      if (state.phase === 'snapshot' || state.phase === 'streaming') await this.ensureTopic(this.topicOfCollection(ns));
+      this.set(ns, state);
+    }
+    this.handedOver = this.handedOver.filter((m) => m !== noted);
+    if ([...noted.values()].some((s) => s.phase === 'snapshot')) this.onSnapshotDue();
+  }
+
+  /** A snapshot's progress (its chunk committed) or its end; ignored once the collection ended meanwhile. */
+  snapshotProgress(ns: string, progress: CollectionState): void {
+    if (this.states.get(ns)?.phase !== 'snapshot') return;
+    this.set(ns, progress);
+  }
+
+  /** The next collection to snapshot, oldest name first. */
+  nextSnapshot(): [string, Extract<CollectionState, { phase: 'snapshot' }>] | null {
+    const due = [...this.states].filter(([, s]) => s.phase === 'snapshot').sort(([a], [b]) => a.localeCompare(b))[0];
+    return due ? [due[0], due[1] as Extract<CollectionState, { phase: 'snapshot' }>] : null;
+  }
+
+  noteSnapshotEstimate(ns: string, estimate: number): void {
+    this.seenOf(ns).snapshotEstimate = estimate;
+  }
+
+  status(): CollectionStatus[] {
+    return [...this.states].map(([ns, state]) => {
+      const seen = this.seen.get(ns);
+      return {
+        collection: ns,
+        phase: state.phase,
+        topic: this.topicOfCollection(ns),
+        ...(state.phase === 'snapshot' ? { snapshot: { documents: state.events, of_estimated: seen?.snapshotEstimate ?? null } } : {}),
+        events: seen?.events ?? 0,
+        last_event_at: seen?.lastEventAt?.toISOString() ?? null,
+      };
+    });
+  }
+
+  private seenOf(ns: string) {
+    let seen = this.seen.get(ns);
+    if (!seen) this.seen.set(ns, (seen = { events: 0, lastEventAt: null, lastClusterTime: null, snapshotEstimate: null }));
+    return seen;
+  }
+
+  private set(ns: string, state: CollectionState): void {
+    this.states.set(ns, state);
+    for (const phase of PHASES) this.metrics.collectionPhase.set({ collection: ns, phase }, phase === state.phase ? 1 : 0);
+  }
+}
