@@ -1,5 +1,6 @@
 import type { ChangeStream, ChangeStreamDocument, ChangeStreamOptions, Collection, Document, MongoClient, Timestamp } from 'mongodb';
 import { MongoServerError } from 'mongodb';
+import { decodeRawChange } from './raw-change.js';
 
 export type ResumePoint =
   | { kind: 'token'; token: string }
@@ -84,7 +85,8 @@ export class ChangeSource {
     // The stage has to be the pipeline's last.
     const pipeline = this.settings.splitLargeEvents ? [...this.settings.pipeline, { $changeStreamSplitLargeEvent: {} }] : this.settings.pipeline;
     this.fragments = [];
-    const stream = this.collection.watch(pipeline, options);
+    const stream = this.collection.watch(pipeline, { ...options, raw: true });
+    decodeChangesLazily(stream);
     this.stream = stream;
     this.reading = this.readAhead(stream);
   }
@@ -202,6 +204,21 @@ export class ChangeSource {
     this.queue = [];
     this.head = 0;
   }
+}
+
+/**
+ * The stream is opened raw (each change handed over as its BSON bytes) and each change decoded here before the
+ * driver sees it: the small fields as the driver would decode them, the documents left as bytes
+ * (decodeRawChange). The driver's step that caches each change's resume token (for its own resuming after a
+ * network error) is where the bytes are decoded, so it caches the token as before.
+ */
+function decodeChangesLazily(stream: ChangeStream<Document, Change>): void {
+  const internals = stream as unknown as { _processChange?: (change: unknown) => Change };
+  const processChange = internals._processChange;
+  if (typeof processChange !== 'function') {
+    throw new Error('mongodb driver: ChangeStream._processChange not found; the raw change stream needs it (driver version changed?)');
+  }
+  internals._processChange = (change: unknown) => processChange.call(stream, change instanceof Uint8Array ? decodeRawChange(change) : change);
 }
 
 /** The server's current cluster time, taken before a snapshot scan so the stream can start exactly there. */
