@@ -178,20 +178,28 @@ export class ChangeSource {
       clearTimeout(timer);
       this.wakeConsumer = null;
     }
-    if (this.buffered > 0) {
-      const change = this.queue[this.head]!;
-      this.head++;
-      if (this.head === this.queue.length) {
-        this.queue = [];
-        this.head = 0;
-      }
-      const wake = this.wakeReader;
-      this.wakeReader = null;
-      wake?.();
-      return change;
-    }
+    const next = this.takeBuffered();
+    if (next !== null) return next;
     if (this.failure) throw this.failure.error;
     return null;
+  }
+
+  /**
+   * The next change or position already read, or null: without waiting, so a consumer takes what a getMore
+   * brought without an await per change (then tryNext, which waits and reports a read error).
+   */
+  takeBuffered(): Change | StreamPosition | null {
+    if (this.buffered === 0) return null;
+    const change = this.queue[this.head]!;
+    this.head++;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
+    return change;
   }
 
   async close(): Promise<void> {

@@ -99,6 +99,16 @@ test('a document written from its BSON bytes gives bson EJSON output of the deco
     for (const shape of [{ v: atom }, { list: [1, atom, { deeper: atom }] }, { nested: [[atom], { x: [atom] }] }]) rawAgainstDecoded(bsonOf(shape)!);
   }
   rawAgainstDecoded(bsonOf(Object.fromEntries(held.map((atom, i) => [`f${i}`, atom])))!);
+  rawAgainstDecoded(bsonOf({ '"quoted"': 1, 'back\\slash': { 'tab\t': 2 }, Zürich: [{ 東京: 'x' }], 'dotted.name': 3, '': 4, a$: 5 })!);
+});
+
+test("Decimal128 from raw bytes: bson's text for every exponent form, sign and size", () => {
+  const texts = ['0', '-0', '0.00', '-0.00', '1', '-1', '10.50', '0.001', '0.000001', '0.0000001', '123456789012345678', '9007199254740991',
+    '9007199254740992', '1E+3', '1.5E+10', '-2.5E-8', '1234567890.123456789012345678901234', '9.999999999999999999999999999999999E+6144',
+    '1E-6176', '0E-6176', '0E+6111', 'NaN', 'Infinity', '-Infinity', '12345E-12', '12345E-2', '0.1234567', '1000000000000000E+18'];
+  const seeded = (n: number) => Decimal128.fromString(`${n % 3 ? '-' : ''}${Math.floor(Math.abs(Math.sin(n)) * 1e9 ** ((n % 2) + 1))}E${(n % 40) - 30}`);
+  const values = [...texts.map((t) => Decimal128.fromString(t)), ...Array.from({ length: 400 }, (_, n) => seeded(n))];
+  rawAgainstDecoded(Buffer.from(BSON.serialize({ d: values })));
 });
 
 test('bytes whose decoded object would differ from their order are decoded first: index-like, repeated and $-names', () => {

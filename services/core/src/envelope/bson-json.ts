@@ -129,12 +129,48 @@ const BSON_DECIMAL128 = 0x13;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** Buffer's own latin1 reader, without toString's dispatch on the encoding name (it runs for every name and string). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }).latin1Slice;
+
 /** Text of bytes [start, end): ASCII read directly, anything else decoded strictly (invalid UTF-8 throws, as bson's check does). */
 function textAt(bytes: Buffer, start: number, end: number): string {
   for (let i = start; i < end; i++) {
     if (bytes[i]! >= 0x80) return strictUtf8.decode(bytes.subarray(start, end));
   }
-  return bytes.toString('latin1', start, end);
+  return latin1Slice.call(bytes, start, end);
+}
+
+/** The quoted JSON form of a field name: ASCII names with nothing to escape (nearly all) need no JSON.stringify. */
+function quotedNameAt(bytes: Buffer, start: number, end: number, name: string): string {
+  for (let i = start; i < end; i++) {
+    const byte = bytes[i]!;
+    if (byte >= 0x80 || byte < 0x20 || byte === 0x22 || byte === 0x5c) return quoteName(name);
+  }
+  return `"${name}"`;
+}
+
+/**
+ * bson's Decimal128 text of the 16 bytes at `at`. A significand below 2^53 (prices, amounts: nearly all values) is
+ * formatted here by bson's rules, without its 128-bit division; anything else by bson.
+ */
+function decimal128Text(bytes: Buffer, at: number): string {
+  const high = bytes.readInt32LE(at + 12);
+  const midHigh = bytes.readUInt32LE(at + 8);
+  const midLow = bytes.readUInt32LE(at + 4);
+  // the combination field's two top bits set: NaN, Infinity or the large-significand form
+  if ((high & 0x60000000) === 0x60000000 || (high & 0x1ffff) !== 0 || midHigh !== 0 || midLow >= 0x200000) {
+    return new BSON.Decimal128(bytes.subarray(at, at + 16)).toString();
+  }
+  const sign = high < 0 ? '-' : '';
+  const exponent = ((high >> 17) & 0x3fff) - 6176;
+  const digits = String(midLow * 0x100000000 + bytes.readUInt32LE(at));
+  const scientific = digits.length - 1 + exponent;
+  if (scientific >= 34 || scientific <= -7 || exponent > 0) {
+    return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}E${scientific > 0 ? '+' : ''}${scientific}`;
+  }
+  if (exponent === 0) return sign + digits;
+  const point = digits.length + exponent;
+  return point > 0 ? `${sign}${digits.slice(0, point)}.${digits.slice(point)}` : `${sign}0.${'0'.repeat(-point)}${digits}`;
 }
 
 /**
@@ -158,7 +194,7 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string
       const name = textAt(bytes, i, nameEnd);
       const first = name.charCodeAt(0);
       if ((first >= 0x30 && first <= 0x39) || first === 0x24 || names.includes(name)) throw UNCOVERED;
-      out += (names.length > 0 ? ',' : '') + quoteName(name) + ':';
+      out += (names.length > 0 ? ',' : '') + quotedNameAt(bytes, i, nameEnd, name) + ':';
       names.push(name);
     }
     i = nameEnd + 1;
@@ -209,7 +245,7 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string
         i += 8;
         break;
       case BSON_DECIMAL128:
-        out += `{"$numberDecimal":"${new BSON.Decimal128(bytes.subarray(i, i + 16)).toString()}"}`;
+        out += `{"$numberDecimal":"${decimal128Text(bytes, i)}"}`;
         i += 16;
         break;
       default:
