@@ -13,7 +13,7 @@ export interface ChangeSourceSettings {
   /** extra $match stages (hash partitioning of one collection across instances) */
   pipeline: Document[];
   maxAwaitTimeMs: number;
-  /** changes per getMore; also how many changes are read ahead of the consumer */
+  /** changes per getMore; twice this many are read ahead of the consumer */
   batchSize: number;
   /** end the pipeline with $changeStreamSplitLargeEvent and join the fragments of events over 16 MiB */
   splitLargeEvents?: boolean;
@@ -49,7 +49,7 @@ export class StreamPosition {
 }
 
 /**
- * One change stream on one collection, read ahead by at most one getMore batch: the next getMore runs on the
+ * One change stream on one collection, read ahead by at most two getMore batches: the next getMore runs on the
  * server while the previous batch is encoded and published. When the consumer stops taking (a slow sink), the
  * read-ahead stops too (backpressure), so memory stays bounded.
  */
@@ -98,7 +98,8 @@ export class ChangeSource {
   private async readAhead(stream: ChangeStream<Document, Change>): Promise<void> {
     try {
       while (this.stream === stream) {
-        if (this.buffered >= this.settings.batchSize) {
+        // Two batches: a getMore that comes back slowly (a busy server) leaves the consumer a whole batch to work on.
+        if (this.buffered >= 2 * this.settings.batchSize) {
           await new Promise<void>((resolve) => (this.wakeReader = resolve));
           continue;
         }
