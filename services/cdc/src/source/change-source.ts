@@ -75,7 +75,9 @@ export class ChangeSource {
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: this.settings.maxAwaitTimeMs,
       batchSize: this.settings.batchSize,
-      // Keep Int32, Double and Long as their BSON types: promoted to JS numbers, a double 42.0 would be written as an int.
+      // Each change as its BSON bytes, decoded by decodeRawChange: Int32, Double and Long keep their BSON types
+      // (promoted to JS numbers, a double 42.0 would be written as an int), as in whatever the driver decodes itself.
+      raw: true,
       promoteValues: false,
     };
     if (this.settings.fullDocumentBeforeChange !== 'off') options.fullDocumentBeforeChange = this.settings.fullDocumentBeforeChange;
@@ -85,7 +87,7 @@ export class ChangeSource {
     // The stage has to be the pipeline's last.
     const pipeline = this.settings.splitLargeEvents ? [...this.settings.pipeline, { $changeStreamSplitLargeEvent: {} }] : this.settings.pipeline;
     this.fragments = [];
-    const stream = this.collection.watch(pipeline, { ...options, raw: true });
+    const stream = this.collection.watch(pipeline, options);
     decodeChangesLazily(stream);
     this.stream = stream;
     this.reading = this.readAhead(stream);
@@ -130,7 +132,7 @@ export class ChangeSource {
    * fields of all fragments with the last fragment's resume token (resuming after it continues after the event).
    */
   private joinFragments(change: Change): Change | null {
-    // Int32 objects, not numbers: the stream is read with promoteValues: false.
+    // Int32 objects, not numbers: changes are decoded with promoteValues: false.
     const splitEvent = (change as { splitEvent?: { fragment: unknown; of: unknown } }).splitEvent;
     const split = splitEvent ? { fragment: Number(splitEvent.fragment), of: Number(splitEvent.of) } : null;
     if (!split) {
