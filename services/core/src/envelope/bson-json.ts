@@ -129,24 +129,24 @@ const BSON_DECIMAL128 = 0x13;
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Buffer's own latin1 reader, without toString's dispatch on the encoding name (it runs for every name and string). */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }).latin1Slice;
+/** Buffer's own UTF-8 reader, without toString's dispatch on the encoding name (it runs for every name and string). */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Buffer, start: number, end: number): string }).utf8Slice;
 
-/** Text of bytes [start, end): ASCII read directly, anything else decoded strictly (invalid UTF-8 throws, as bson's check does). */
+/**
+ * Text of bytes [start, end), decoded natively; invalid UTF-8 (which the native reader turns into U+FFFD) throws as
+ * bson's check does, so only a text holding U+FFFD is decoded a second time, strictly.
+ */
 function textAt(bytes: Buffer, start: number, end: number): string {
-  for (let i = start; i < end; i++) {
-    if (bytes[i]! >= 0x80) return strictUtf8.decode(bytes.subarray(start, end));
-  }
-  return latin1Slice.call(bytes, start, end);
+  const text = utf8Slice.call(bytes, start, end);
+  return text.includes('\ufffd') ? strictUtf8.decode(bytes.subarray(start, end)) : text;
 }
 
-/** The quoted JSON form of a field name: ASCII names with nothing to escape (nearly all) need no JSON.stringify. */
-function quotedNameAt(bytes: Buffer, start: number, end: number, name: string): string {
-  for (let i = start; i < end; i++) {
-    const byte = bytes[i]!;
-    if (byte >= 0x80 || byte < 0x20 || byte === 0x22 || byte === 0x5c) return quoteName(name);
-  }
-  return `"${name}"`;
+/** What JSON.stringify would escape in a name (a surrogate, even paired, is left to it). */
+const ESCAPED_IN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** The quoted JSON form of a field name: nearly all need no JSON.stringify. */
+function quotedName(name: string): string {
+  return ESCAPED_IN_JSON.test(name) ? quoteName(name) : `"${name}"`;
 }
 
 /**
@@ -194,7 +194,7 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string
       const name = textAt(bytes, i, nameEnd);
       const first = name.charCodeAt(0);
       if ((first >= 0x30 && first <= 0x39) || first === 0x24 || names.includes(name)) throw UNCOVERED;
-      out += (names.length > 0 ? ',' : '') + quotedNameAt(bytes, i, nameEnd, name) + ':';
+      out += (names.length > 0 ? ',' : '') + quotedName(name) + ':';
       names.push(name);
     }
     i = nameEnd + 1;
