@@ -38,6 +38,8 @@ export interface ChangeBatch {
 
 interface ChangeFeed {
   tryNext(): Promise<ChangeStreamDocument<Document> | StreamPosition | null>;
+  /** what was read already, without waiting (null: nothing, call tryNext) */
+  takeBuffered?(): ChangeStreamDocument<Document> | StreamPosition | null;
 }
 
 /**
@@ -68,7 +70,7 @@ export class ChangeBatcher {
     let firstAt = 0;
     while (!buffer.full && !this.signal.aborted) {
       if (buffer.length > 0 && Date.now() - firstAt >= batchMaxWaitMs) break;
-      const change = await this.feed.tryNext();
+      const change = this.feed.takeBuffered?.() ?? (await this.feed.tryNext());
       if (!change) continue;
       if (change instanceof StreamPosition) {
         batch.lastToken = change.token;

@@ -1,5 +1,6 @@
 import type { ChangeStream, ChangeStreamDocument, ChangeStreamOptions, Collection, Db, Document, MongoClient, Timestamp } from 'mongodb';
 import { MongoServerError } from 'mongodb';
+import { decodeRawChange } from './raw-change.js';
 
 export type ResumePoint =
   | { kind: 'token'; token: string }
@@ -12,7 +13,7 @@ export interface ChangeSourceSettings {
   /** extra $match stages (hash partitioning of one collection across instances) */
   pipeline: Document[];
   maxAwaitTimeMs: number;
-  /** changes per getMore; also how many changes are read ahead of the consumer */
+  /** changes per getMore; twice this many are read ahead of the consumer */
   batchSize: number;
   /** end the pipeline with $changeStreamSplitLargeEvent and join the fragments of events over 16 MiB */
   splitLargeEvents?: boolean;
@@ -48,7 +49,7 @@ export class StreamPosition {
 }
 
 /**
- * One change stream (on one collection, or a capture scope's database or deployment), read ahead by at most one getMore batch: the next getMore runs on the
+ * One change stream (on one collection, or a capture scope's database or deployment), read ahead by at most two getMore batches: the next getMore runs on the
  * server while the previous batch is encoded and published. When the consumer stops taking (a slow sink), the
  * read-ahead stops too (backpressure), so memory stays bounded.
  */
@@ -75,7 +76,9 @@ export class ChangeSource {
       fullDocument: 'updateLookup',
       maxAwaitTimeMS: this.settings.maxAwaitTimeMs,
       batchSize: this.settings.batchSize,
-      // Keep Int32, Double and Long as their BSON types: promoted to JS numbers, a double 42.0 would be written as an int.
+      // Each change as its BSON bytes, decoded by decodeRawChange: Int32, Double and Long keep their BSON types
+      // (promoted to JS numbers, a double 42.0 would be written as an int), as in whatever the driver decodes itself.
+      raw: true,
       promoteValues: false,
     };
     if (this.settings.fullDocumentBeforeChange !== 'off') options.fullDocumentBeforeChange = this.settings.fullDocumentBeforeChange;
@@ -86,6 +89,7 @@ export class ChangeSource {
     const pipeline = this.settings.splitLargeEvents ? [...this.settings.pipeline, { $changeStreamSplitLargeEvent: {} }] : this.settings.pipeline;
     this.fragments = [];
     const stream = (this.watched as Collection).watch(pipeline, options);
+    decodeChangesLazily(stream);
     this.stream = stream;
     this.reading = this.readAhead(stream);
   }
@@ -97,7 +101,8 @@ export class ChangeSource {
   private async readAhead(stream: ChangeStream<Document, Change>): Promise<void> {
     try {
       while (this.stream === stream) {
-        if (this.buffered >= this.settings.batchSize) {
+        // Two batches: a getMore that comes back slowly (a busy server) leaves the consumer a whole batch to work on.
+        if (this.buffered >= 2 * this.settings.batchSize) {
           await new Promise<void>((resolve) => (this.wakeReader = resolve));
           continue;
         }
@@ -128,7 +133,7 @@ export class ChangeSource {
    * fields of all fragments with the last fragment's resume token (resuming after it continues after the event).
    */
   private joinFragments(change: Change): Change | null {
-    // Int32 objects, not numbers: the stream is read with promoteValues: false.
+    // Int32 objects, not numbers: changes are decoded with promoteValues: false.
     const splitEvent = (change as { splitEvent?: { fragment: unknown; of: unknown } }).splitEvent;
     const split = splitEvent ? { fragment: Number(splitEvent.fragment), of: Number(splitEvent.of) } : null;
     if (!split) {
@@ -177,20 +182,28 @@ export class ChangeSource {
       clearTimeout(timer);
       this.wakeConsumer = null;
     }
-    if (this.buffered > 0) {
-      const change = this.queue[this.head]!;
-      this.head++;
-      if (this.head === this.queue.length) {
-        this.queue = [];
-        this.head = 0;
-      }
-      const wake = this.wakeReader;
-      this.wakeReader = null;
-      wake?.();
-      return change;
-    }
+    const next = this.takeBuffered();
+    if (next !== null) return next;
     if (this.failure) throw this.failure.error;
     return null;
+  }
+
+  /**
+   * The next change or position already read, or null: without waiting, so a consumer takes what a getMore
+   * brought without an await per change (then tryNext, which waits and reports a read error).
+   */
+  takeBuffered(): Change | StreamPosition | null {
+    if (this.buffered === 0) return null;
+    const change = this.queue[this.head]!;
+    this.head++;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    }
+    const wake = this.wakeReader;
+    this.wakeReader = null;
+    wake?.();
+    return change;
   }
 
   async close(): Promise<void> {
@@ -203,6 +216,21 @@ export class ChangeSource {
     this.queue = [];
     this.head = 0;
   }
+}
+
+/**
+ * The stream is opened raw (each change handed over as its BSON bytes) and each change decoded here before the
+ * driver sees it: the small fields as the driver would decode them, the documents left as bytes
+ * (decodeRawChange). The driver's step that caches each change's resume token (for its own resuming after a
+ * network error) is where the bytes are decoded, so it caches the token as before.
+ */
+function decodeChangesLazily(stream: ChangeStream<Document, Change>): void {
+  const internals = stream as unknown as { _processChange?: (change: unknown) => Change };
+  const processChange = internals._processChange;
+  if (typeof processChange !== 'function') {
+    throw new Error('mongodb driver: ChangeStream._processChange not found; the raw change stream needs it (driver version changed?)');
+  }
+  internals._processChange = (change: unknown) => processChange.call(stream, change instanceof Uint8Array ? decodeRawChange(change) : change);
 }
 
 /** The server's current cluster time, taken before a snapshot scan so the stream can start exactly there. */

@@ -27,8 +27,10 @@ export function deadLetterMessage(topic: string, info: DeadLetterInfo): Outgoing
 
 /** Envelope → Kafka record keyed by document (per-document order); too-large records become dead letters. */
 export function eventToMessage(event: ChangeEvent, topic: string, maxBytes: number): { ok: true; out: OutgoingMessage; bytes: number } | { ok: false; out: OutgoingMessage; bytes: number } {
-  const value = encodeChangeEvent(event);
-  const size = Buffer.byteLength(value);
+  // Bytes at once: the batch holds its records off the JS heap until committed (strings would be copied by every
+  // young-generation collection meanwhile), and the client would make bytes of a string anyway.
+  const value = Buffer.from(encodeChangeEvent(event));
+  const size = value.length;
   if (size > maxBytes) {
     const out = deadLetterMessage(topic, {
       reason: 'oversize',

@@ -99,12 +99,179 @@ function valueJson(value: unknown): string {
 }
 
 /**
+ * A document kept as its BSON bytes (a change event's full document, read raw from the driver): written to
+ * canonical Extended JSON straight from the bytes, with no JS objects built in between.
+ */
+export class RawBsonDocument {
+  constructor(readonly bytes: Buffer) {}
+
+  /** The document as the driver decodes it for the cdc (promoteValues: false, UTF-8 checked). */
+  decode(): Document {
+    return BSON.deserialize(this.bytes, RAW_DECODE_OPTIONS);
+  }
+}
+
+/** How the cdc's change stream decodes BSON (ChangeSource): numbers keep their BSON types. */
+export const RAW_DECODE_OPTIONS = { promoteValues: false, validation: { utf8: true } } as const;
+
+const BSON_DOUBLE = 0x01;
+const BSON_STRING = 0x02;
+const BSON_DOCUMENT = 0x03;
+const BSON_ARRAY = 0x04;
+const BSON_OBJECT_ID = 0x07;
+const BSON_BOOLEAN = 0x08;
+const BSON_DATE = 0x09;
+const BSON_NULL = 0x0a;
+const BSON_INT32 = 0x10;
+const BSON_TIMESTAMP = 0x11;
+const BSON_INT64 = 0x12;
+const BSON_DECIMAL128 = 0x13;
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Buffer's own UTF-8 reader, without toString's dispatch on the encoding name (it runs for every name and string). */
+const utf8Slice = (Buffer.prototype as unknown as { utf8Slice(this: Buffer, start: number, end: number): string }).utf8Slice;
+
+/**
+ * Text of bytes [start, end), decoded natively; invalid UTF-8 (which the native reader turns into U+FFFD) throws as
+ * bson's check does, so only a text holding U+FFFD is decoded a second time, strictly.
+ */
+function textAt(bytes: Buffer, start: number, end: number): string {
+  const text = utf8Slice.call(bytes, start, end);
+  return text.includes('\ufffd') ? strictUtf8.decode(bytes.subarray(start, end)) : text;
+}
+
+/** What JSON.stringify would escape in a name (a surrogate, even paired, is left to it). */
+const ESCAPED_IN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** The quoted JSON form of a field name: nearly all need no JSON.stringify. */
+function quotedName(name: string): string {
+  return ESCAPED_IN_JSON.test(name) ? quoteName(name) : `"${name}"`;
+}
+
+/**
+ * bson's Decimal128 text of the 16 bytes at `at`. A significand below 2^53 (prices, amounts: nearly all values) is
+ * formatted here by bson's rules, without its 128-bit division; anything else by bson.
+ */
+function decimal128Text(bytes: Buffer, at: number): string {
+  const high = bytes.readInt32LE(at + 12);
+  const midHigh = bytes.readUInt32LE(at + 8);
+  const midLow = bytes.readUInt32LE(at + 4);
+  // the combination field's two top bits set: NaN, Infinity or the large-significand form
+  if ((high & 0x60000000) === 0x60000000 || (high & 0x1ffff) !== 0 || midHigh !== 0 || midLow >= 0x200000) {
+    return new BSON.Decimal128(bytes.subarray(at, at + 16)).toString();
+  }
+  const sign = high < 0 ? '-' : '';
+  const exponent = ((high >> 17) & 0x3fff) - 6176;
+  const digits = String(midLow * 0x100000000 + bytes.readUInt32LE(at));
+  const scientific = digits.length - 1 + exponent;
+  if (scientific >= 34 || scientific <= -7 || exponent > 0) {
+    return `${sign}${digits[0]}${digits.length > 1 ? `.${digits.slice(1)}` : ''}E${scientific > 0 ? '+' : ''}${scientific}`;
+  }
+  if (exponent === 0) return sign + digits;
+  const point = digits.length + exponent;
+  return point > 0 ? `${sign}${digits.slice(0, point)}.${digits.slice(point)}` : `${sign}0.${'0'.repeat(-point)}${digits}`;
+}
+
+/**
+ * Canonical Extended JSON of the document (or array) at `start`, read from its bytes. Whatever would make the
+ * decoded object differ from the bytes' order and content (a name JS orders first, like "1"; a repeated name; a
+ * `$`-name bson may turn into a DBRef) or a type not written here throws UNCOVERED: the document is then decoded.
+ */
+function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string {
+  const end = start + bytes.readInt32LE(start) - 1;
+  if (bytes[end] !== 0) throw UNCOVERED;
+  let out = isArray ? '[' : '{';
+  const names: string[] | null = isArray ? null : [];
+  let i = start + 4;
+  while (i < end) {
+    const type = bytes[i++]!;
+    const nameEnd = bytes.indexOf(0, i);
+    if (nameEnd < 0 || nameEnd >= end) throw UNCOVERED;
+    if (names === null) {
+      if (i > start + 5) out += ',';
+    } else {
+      const name = textAt(bytes, i, nameEnd);
+      const first = name.charCodeAt(0);
+      if ((first >= 0x30 && first <= 0x39) || first === 0x24 || names.includes(name)) throw UNCOVERED;
+      out += (names.length > 0 ? ',' : '') + quotedName(name) + ':';
+      names.push(name);
+    }
+    i = nameEnd + 1;
+    switch (type) {
+      case BSON_DOUBLE:
+        out += doubleJson(bytes.readDoubleLE(i));
+        i += 8;
+        break;
+      case BSON_STRING: {
+        const length = bytes.readInt32LE(i);
+        if (length < 1 || bytes[i + 3 + length] !== 0) throw UNCOVERED;
+        out += JSON.stringify(textAt(bytes, i + 4, i + 3 + length));
+        i += 4 + length;
+        break;
+      }
+      case BSON_DOCUMENT:
+      case BSON_ARRAY:
+        out += rawDocumentJson(bytes, i, type === BSON_ARRAY);
+        i += bytes.readInt32LE(i);
+        break;
+      case BSON_OBJECT_ID:
+        out += `{"$oid":"${bytes.toString('hex', i, i + 12)}"}`;
+        i += 12;
+        break;
+      case BSON_BOOLEAN:
+        if (bytes[i]! > 1) throw UNCOVERED;
+        out += bytes[i] === 1 ? 'true' : 'false';
+        i += 1;
+        break;
+      case BSON_DATE:
+        // as bson decodes it: a Date of the 64-bit milliseconds (NaN beyond the Date range)
+        out += `{"$date":{"$numberLong":"${new Date(Number(bytes.readBigInt64LE(i))).getTime()}"}}`;
+        i += 8;
+        break;
+      case BSON_NULL:
+        out += 'null';
+        break;
+      case BSON_INT32:
+        out += `{"$numberInt":"${bytes.readInt32LE(i)}"}`;
+        i += 4;
+        break;
+      case BSON_TIMESTAMP:
+        out += `{"$timestamp":{"t":${bytes.readUInt32LE(i + 4)},"i":${bytes.readUInt32LE(i)}}}`;
+        i += 8;
+        break;
+      case BSON_INT64:
+        out += `{"$numberLong":"${bytes.readBigInt64LE(i)}"}`;
+        i += 8;
+        break;
+      case BSON_DECIMAL128:
+        out += `{"$numberDecimal":"${decimal128Text(bytes, i)}"}`;
+        i += 16;
+        break;
+      default:
+        // binary, regex, code, min/max key, …: rare, bson writes them
+        throw UNCOVERED;
+    }
+  }
+  if (i !== end) throw UNCOVERED;
+  return out + (isArray ? ']' : '}');
+}
+
+/**
  * BSON values travel as canonical Extended JSON strings so that Decimal128, Long, Int32 vs Double, Date,
  * ObjectId and Binary keep their exact type all the way to BigQuery (plain JSON would turn them into lossy numbers).
- * Output is byte-for-byte bson's `EJSON.stringify(value, { relaxed: false })`; the common types are written
+ * Output is byte-for-byte bson's `EJSON.stringify(value, { relaxed: false })` (of the decoded document, for a RawBsonDocument); the common types are written
  * directly (about 3× faster, it is the CDC's hottest step), anything unusual is handed to bson whole.
  */
 export function toCanonicalJson(value: unknown): string {
+  if (value instanceof RawBsonDocument) {
+    try {
+      return rawDocumentJson(value.bytes, 0, false);
+    } catch (error) {
+      if (error !== UNCOVERED && !(error instanceof RangeError) && !(error instanceof TypeError)) throw error;
+      return toCanonicalJson(value.decode());
+    }
+  }
   try {
     return valueJson(value);
   } catch (error) {

@@ -97,7 +97,7 @@ export function decodeChangeEvent(bytes: Buffer | string): ChangeEvent {
   return result.data;
 }
 
-/** The Kafka record value: JSON text (a string: the client copies it into its own buffer once). */
+/** The Kafka record value: JSON text. */
 export function encodeChangeEvent(event: ChangeEvent): string {
   return JSON.stringify(event);
 }

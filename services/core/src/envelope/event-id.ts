@@ -1,8 +1,9 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ClusterTime } from './envelope.js';
 
 function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  // one call, no Hash object: it runs once per change
+  return hash('sha256', text, 'hex').slice(0, 32);
 }
 
 /** A change re-delivered from the same resume token always gets the same id, so duplicates can be dropped. */
