@@ -559,7 +559,7 @@ describe('loader: bad files and bad file-ready events', () => {
 
   const CASES: FileCase[] = [
     { name: '19a truncated Parquet file (announced as it is): load fails, quarantined', key: 'truncated', reason: 'load_failed', error: /./, quarantined: 'file' },
-    { name: '19b truncated Parquet file (announced whole): checksum mismatch, quarantined', key: 'truncated-copy', reason: 'checksum_mismatch', error: /md5 .* on disk, announced md5/, quarantined: 'file' },
+    { name: '19b truncated Parquet file (announced whole): checksum mismatch, quarantined', key: 'truncated-copy', reason: 'checksum_mismatch', error: /md5 .* stored, announced md5/, quarantined: 'file' },
     { name: '21 file-ready event of a missing local file: quarantined with a reason note', key: 'missing', reason: 'missing_file', error: /does not exist/, quarantined: 'note' },
     { name: '22a file-ready event that is not JSON', key: 'not-json', reason: 'invalid_event', error: /invalid file-ready event: .*JSON/ },
     { name: '22b file-ready event failing the schema', key: 'bad-schema', reason: 'invalid_event', error: /invalid file-ready event: .*md5[\s\S]*rows|rows[\s\S]*md5/ },

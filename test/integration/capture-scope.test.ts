@@ -36,8 +36,17 @@ function scopeEnv(prefix: string, db: string, extra: Record<string, string> = {}
 async function readTopics(client: Kafka, topics: string[], minCounts: Record<string, number> = {}): Promise<ChangeEvent[]> {
   const admin = client.admin();
   await admin.connect();
-  const existing = new Set(await admin.listTopics());
-  await admin.disconnect();
+  let existing = new Set<string>();
+  try {
+    // the cdc creates a collection's topic as the collection appears, maybe after the test sees it captured: a topic
+    // expected to hold events is waited for, never skipped
+    await waitFor('the topics expected to hold events', async () => {
+      existing = new Set(await admin.listTopics());
+      return topics.every((t) => (minCounts[t] ?? 0) === 0 || existing.has(t));
+    });
+  } finally {
+    await admin.disconnect();
+  }
   const read = await Promise.all(
     topics.filter((t) => existing.has(t)).map((topic) => readTopic(client, topic, { minCount: minCounts[topic] ?? 0, timeoutMs: 120000, quietMs: 3000 })),
   );
