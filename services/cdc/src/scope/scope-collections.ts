@@ -103,6 +103,21 @@ export class ScopeCollections implements ScopeRouter {
     }
   }
 
+  /**
+   * An operator's request to copy a collection again while the stream goes on: it starts over (a new start time,
+   * from the first _id) unless it is not captured, already snapshotting, or ended by a drop or rename.
+   */
+  requestResnapshot(ns: string): 'started' | 'unknown' | 'snapshotting' | 'ended' {
+    const state = this.states.get(ns);
+    if (state === undefined) return 'unknown';
+    if (state.phase === 'snapshot') return 'snapshotting';
+    if (state.phase !== 'streaming') return 'ended';
+    this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 });
+    this.metrics.collectionResnapshots.inc({ collection: ns });
+    this.logger.info({ collection: ns }, 're-snapshot requested');
+    return 'started';
+  }
+
   /** As the events read so far leave it (committed or not). */
   private stateOf(ns: string): CollectionState | undefined {
     for (const noted of [this.noted, ...[...this.handedOver].reverse()]) {
@@ -206,6 +221,7 @@ export class ScopeCollections implements ScopeRouter {
   snapshotProgress(ns: string, progress: CollectionState): void {
     if (this.states.get(ns)?.phase !== 'snapshot') return;
     this.set(ns, progress);
+    if (progress.phase === 'snapshot') this.metrics.collectionSnapshotDocuments.set({ collection: ns }, progress.events);
   }
 
   /** The next collection to snapshot, oldest name first. */
@@ -216,6 +232,7 @@ export class ScopeCollections implements ScopeRouter {
 
   noteSnapshotEstimate(ns: string, estimate: number): void {
     this.seenOf(ns).snapshotEstimate = estimate;
+    this.metrics.collectionSnapshotEstimate.set({ collection: ns }, estimate);
   }
 
   status(): CollectionStatus[] {

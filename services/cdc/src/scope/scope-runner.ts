@@ -72,6 +72,11 @@ export class ScopeCommits {
     };
   }
 
+  /** The collections' states alone, at the stream's position (a re-snapshot asked for). */
+  checkpointStates(): Promise<void> {
+    return this.enqueue({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, null) }, () => undefined);
+  }
+
   /** The current state alone at `position` (a start that found new collections, or after a lost history). */
   checkpointNow(position: StreamPosition): Promise<void> {
     const { resume_token, start_at, start_after } = position;
@@ -134,6 +139,18 @@ export class ScopeStart {
     await this.deps.commits.checkpointNow({ resume_token: null, start_at: clusterTimeOf(at) });
     this.wake();
     return { kind: 'time', at };
+  }
+
+  /**
+   * A collection copied again beside the stream (an operator's request): answered once its new state is committed,
+   * so a restart resumes it; its chunks then commit with their progress as any snapshot's do.
+   */
+  async resnapshotOne(ns: string): Promise<ReturnType<ScopeCollections['requestResnapshot']>> {
+    const outcome = this.deps.collections.requestResnapshot(ns);
+    if (outcome !== 'started') return outcome;
+    await this.deps.commits.checkpointStates();
+    this.wake();
+    return outcome;
   }
 
   /** Ends with the service (a failed snapshot has failed it). */
