@@ -46,6 +46,8 @@ export class ScopeCollections implements ScopeRouter {
   private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; lastClusterTime: number | null; snapshotEstimate: number | null }>();
   /** events read per collection and operation since the metrics were last updated */
   private unreported = new Map<string, number>();
+  /** snapshot events of each collection's current snapshot in committed transactions (absent: as its state says) */
+  private readonly committedSnapshotEvents = new Map<string, number>();
   /** wakes the snapshot worker */
   onSnapshotDue: () => void = () => undefined;
 
@@ -113,6 +115,7 @@ export class ScopeCollections implements ScopeRouter {
     if (state.phase === 'snapshot') return 'snapshotting';
     if (state.phase !== 'streaming') return 'ended';
     this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 });
+    this.committedSnapshotEvents.set(ns, 0);
     this.metrics.collectionResnapshots.inc({ collection: ns });
     this.logger.info({ collection: ns }, 're-snapshot requested');
     return 'started';
@@ -221,7 +224,12 @@ export class ScopeCollections implements ScopeRouter {
   snapshotProgress(ns: string, progress: CollectionState): void {
     if (this.states.get(ns)?.phase !== 'snapshot') return;
     this.set(ns, progress);
-    if (progress.phase === 'snapshot') this.metrics.collectionSnapshotDocuments.set({ collection: ns }, progress.events);
+  }
+
+  /** A snapshot chunk's transaction committed: what GET /collections and the metric show (the states run ahead of it). */
+  snapshotCommitted(ns: string, events: number): void {
+    this.committedSnapshotEvents.set(ns, events);
+    this.metrics.collectionSnapshotDocuments.set({ collection: ns }, events);
   }
 
   /** The next collection to snapshot, oldest name first. */
@@ -242,7 +250,7 @@ export class ScopeCollections implements ScopeRouter {
         collection: ns,
         phase: state.phase,
         topic: this.topicOfCollection(ns),
-        ...(state.phase === 'snapshot' ? { snapshot: { documents: state.events, of_estimated: seen?.snapshotEstimate ?? null } } : {}),
+        ...(state.phase === 'snapshot' ? { snapshot: { documents: this.committedSnapshotEvents.get(ns) ?? state.events, of_estimated: seen?.snapshotEstimate ?? null } } : {}),
         events: seen?.events ?? 0,
         last_event_at: seen?.lastEventAt?.toISOString() ?? null,
       };

@@ -35,12 +35,13 @@ export class ScopeCommits {
     this.position = { resume_token: position.resume_token, start_at: position.start_at, ...(position.start_after ? { start_after: true } : {}) };
   }
 
-  private enqueue(batch: PendingBatch, update: () => Promise<void> | void): Promise<void> {
+  private enqueue(batch: PendingBatch, update: () => Promise<void> | void, committed: () => void = () => undefined): Promise<void> {
     const run = this.tail.then(async () => {
       await update();
       const { resume_token, start_at, start_after } = this.position;
       const checkpoint: Checkpoint = { ...streamCheckpoint(resume_token, start_at, start_after === true), collections: this.collections.snapshot() };
       await this.committer.commit({ ...batch, checkpoint });
+      committed();
     });
     this.tail = run;
     return run;
@@ -68,6 +69,8 @@ export class ScopeCommits {
               ? { phase: 'snapshot', snapshot_at: checkpoint.snapshot_at, last_id: checkpoint.last_id, events: checkpoint.events ?? 0, ...(checkpoint.replaces_history ? { replaces_history: true as const } : {}) }
               : { phase: 'streaming' };
           this.collections.snapshotProgress(ns, progress);
+        }, () => {
+          if (batch.checkpoint.phase === 'snapshot') this.collections.snapshotCommitted(ns, batch.checkpoint.events ?? 0);
         }),
     };
   }
