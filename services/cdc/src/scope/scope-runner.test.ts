@@ -76,7 +76,11 @@ test('a re-snapshot asked for: committed as a fresh snapshot state before it is 
   await commits.checkpointStates();
   const stateIn = (c: Checkpoint | undefined) => (c?.phase === 'stream' ? [c.resume_token, c.collections?.['shop.a']] : null);
   assert.deepEqual(stateIn(committed.at(-1)), ['T1', { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 }], "the request is durable, the stream's position untouched");
-  await Promise.all([commits.snapshotOf('shop.a').commit(chunk('1')), commits.stream.commit(batch('T2'))]);
+  const documents = () => collections.status().find((c) => c.collection === 'shop.a')?.snapshot?.documents;
+  assert.equal(documents(), 0, 'the progress shown starts over');
+  const chunkDone = commits.snapshotOf('shop.a').commit(chunk('1'));
+  await Promise.all([chunkDone, commits.stream.commit(batch('T2'))]);
+  assert.equal(documents(), 1, 'the progress shown: the committed chunk');
   assert.deepEqual(stateIn(committed.at(-1)), ['T2', { phase: 'snapshot', snapshot_at: { t: 5, i: 1 }, last_id: '1', events: 1 }]);
 
   // a restart (the last committed checkpoint loaded into fresh state): the snapshot is due again from its last chunk
