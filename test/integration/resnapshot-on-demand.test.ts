@@ -8,9 +8,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeStreamDocument, Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
-import { infra, uniqueName } from '../support/infra.js';
+import { uniqueName } from '../support/infra.js';
 import { readTopic, testKafka } from '../support/kafka.js';
-import { suiteMongo } from '../support/mongo.js';
+import { scopeEnv, suiteMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { waitFor } from '../support/wait.js';
@@ -41,15 +41,7 @@ describe('cdc: re-snapshot on demand', () => {
     }
     // a first start streams from the cluster time it reads, inclusive: let that be a write of another collection
     await sharedMongo().db(db).collection('marker').insertOne({ at: new Date() });
-    const env = {
-      MONGO_URI: infra.mongoUri,
-      KAFKA_BROKERS: infra.kafkaBrokers,
-      CDC_CAPTURE_SCOPE: 'database',
-      CDC_CAPTURE_DATABASE: db,
-      CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
-      CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
-      KAFKA_CLIENT_ID: prefix,
-    };
+    const env = scopeEnv(prefix, db);
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-resnap-demand');
     // every change of the collection, as the test's own stream sees it
     const truth: ChangeStreamDocument<Order>[] = [];
