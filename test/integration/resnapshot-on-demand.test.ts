@@ -86,11 +86,12 @@ describe('cdc: re-snapshot on demand', () => {
 
       let copiedAtKill = 0;
       for (let kill = 1; kill <= 2; kill++) {
-        const progress = await waitFor(`re-snapshot chunks committed (kill ${kill})`, async () => {
-          const state = await status();
-          assert.equal(state?.phase, 'snapshot', `still copying before kill ${kill}`);
-          return (state!.snapshot?.documents ?? 0) >= copiedAtKill + 2000 ? state!.snapshot!.documents : null;
+        const state = await waitFor(`re-snapshot chunks committed (kill ${kill})`, async () => {
+          const answer = await status();
+          return answer?.phase !== 'snapshot' || (answer.snapshot?.documents ?? 0) >= copiedAtKill + 2000 ? answer : null;
         }, 180000, 50);
+        assert.equal(state.phase, 'snapshot', `still copying at kill ${kill}`);
+        const progress = state.snapshot!.documents;
         await cdc.kill('SIGKILL');
         copiedAtKill = progress;
         cdc = await startService('cdc', env, `cdc-resnap-demand-${kill + 1}`);
