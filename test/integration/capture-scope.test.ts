@@ -6,28 +6,15 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, decodeSnapshotComplete, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
-import { infra, uniqueName } from '../support/infra.js';
+import { uniqueName } from '../support/infra.js';
 import { readTopic, testKafka, type Kafka } from '../support/kafka.js';
-import { suiteMongo } from '../support/mongo.js';
+import { scopeEnv, suiteMongo } from '../support/mongo.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const kafka = testKafka();
 const sharedMongo = suiteMongo();
-
-function scopeEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    MONGO_URI: infra.mongoUri,
-    KAFKA_BROKERS: infra.kafkaBrokers,
-    CDC_CAPTURE_SCOPE: 'database',
-    CDC_CAPTURE_DATABASE: db,
-    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
-    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
-    KAFKA_CLIENT_ID: prefix,
-    ...extra,
-  };
-}
 
 /**
  * Every committed record of the topics that exist among `topics` (at least `minCounts[topic]` of each), one reader

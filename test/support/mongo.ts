@@ -45,6 +45,20 @@ export function cdcEnv(prefix: string, db: string, extra: Record<string, string>
   return cdcStreamEnv(prefix, db, { KAFKA_TOPIC_PARTITIONS: '3', CDC_BATCH_MAX_WAIT_MS: '50', ...extra });
 }
 
+/** The cdc capturing database `db` (CDC_CAPTURE_SCOPE=database), shipped defaults otherwise. */
+export function scopeEnv(prefix: string, db: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MONGO_URI: infra.mongoUri,
+    KAFKA_BROKERS: infra.kafkaBrokers,
+    CDC_CAPTURE_SCOPE: 'database',
+    CDC_CAPTURE_DATABASE: db,
+    CDC_TOPIC_TEMPLATE: `${prefix}-{coll}-cdc`,
+    CDC_CHECKPOINT_TOPIC: `${prefix}-checkpoints`,
+    KAFKA_CLIENT_ID: prefix,
+    ...extra,
+  };
+}
+
 /** Whether a change stream can no longer resume after `token`: MongoDB answers ChangeStreamHistoryLost (286). */
 export async function rolledOffOplog(collection: Collection<Document>, token: string): Promise<boolean> {
   const stream = collection.watch([], { resumeAfter: { _data: token } });

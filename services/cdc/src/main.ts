@@ -14,6 +14,7 @@ import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
 import { CaptureScope } from './scope/capture-scope.js';
 import { ScopeCollections } from './scope/scope-collections.js';
 import { createScopeRunner } from './scope/scope-runner.js';
+import { scopeOpsHandler } from './scope/ops-routes.js';
 
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
 const OPLOG_WATCH_INTERVAL_MS = 15_000;
@@ -121,10 +122,6 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       metrics,
       scopeLogger,
     );
-    ops.setFallbackHandler((_req, res, path) => {
-      if (path !== '/collections') return void res.writeHead(404).end();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ stream: streamId, scope: scope.kind, collections: collections.status() }));
-    });
     const { publisher, checkpoints } = publisherOf(streamId);
     const db = config.CDC_CAPTURE_SCOPE === 'database' ? config.CDC_CAPTURE_DATABASE : '';
     const { runner, start } = createScopeRunner({
@@ -140,6 +137,9 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       fail,
     });
     shutdown.register('scope snapshots', () => start.snapshotsDone);
+    ops.setFallbackHandler(
+      scopeOpsHandler({ status: () => ({ stream: streamId, scope: scope.kind, collections: collections.status() }), resnapshot: (ns) => start.resnapshotOne(ns) }, fail),
+    );
     return runner;
   }
 

@@ -21,6 +21,9 @@ export function createCdcMetrics(registry: Registry) {
     collectionEvents: new Counter({ name: 'cdc_collection_events_total', help: 'Change events read per collection of the scope', labelNames: ['collection', 'op'], registers: [registry] }),
     collectionLastEvent: new Gauge({ name: 'cdc_collection_last_event_cluster_time_seconds', help: 'Cluster time of the last change event read per collection of the scope', labelNames: ['collection'], registers: [registry] }),
     collectionEventsSkipped: new Counter({ name: 'cdc_collection_events_skipped_total', help: 'Events of a scope collection stopped by a drop or rename (CDC_ON_STREAM_END=stop), not captured', labelNames: ['collection'], registers: [registry] }),
+    collectionSnapshotDocuments: new Gauge({ name: 'cdc_collection_snapshot_documents', help: "Documents committed so far by a scope collection's current (or last) snapshot", labelNames: ['collection'], registers: [registry] }),
+    collectionSnapshotEstimate: new Gauge({ name: 'cdc_collection_snapshot_estimated_documents', help: "Documents a scope collection held as its current (or last) snapshot began (MongoDB's estimate)", labelNames: ['collection'], registers: [registry] }),
+    collectionResnapshots: new Counter({ name: 'cdc_collection_resnapshots_total', help: 'Re-snapshots of a scope collection asked for by an operator (POST /collections/<db.collection>/resnapshot) and accepted', labelNames: ['collection'], registers: [registry] }),
     batchBytes: new Gauge({ name: 'cdc_batch_bytes', help: 'Bytes of the batch being published', labelNames: ['stream'], registers: [registry] }),
   };
 }

@@ -309,3 +309,36 @@ test('snapshot not replacing a lost history (initial): no marker', async () => {
   await phase.run(null);
   assert.deepEqual(f.committed.map((tx) => tx.length), [1], 'the stream checkpoint alone');
 });
+
+test('snapshot stamp (the copy\'s low watermark): read before the first chunk, kept by a resume, so every chunk row is older than a change made while it is read', async () => {
+  const f = fakes();
+  let clock = 100;
+  const reads: number[] = [];
+  let stampedAt: number | null = null;
+  const docs = [1, 2, 3, 4].map((n) => ({ _id: new Int32(n), n }));
+  const phaseOf = () =>
+    new SnapshotPhase({
+      committer: f.committer,
+      openReader: (from) => {
+        let position = from === null ? 0 : 2;
+        return {
+          // a change is made (the cluster time moves) before each chunk is read
+          nextBatch: async () => (reads.push(++clock), docs.slice(position, (position += 2))),
+          lastIdJson: null,
+        };
+      },
+      clusterTimeNow: async () => ({ t: (stampedAt = clock), i: 0 }),
+      metrics: f.metrics,
+      logger,
+      settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
+      signal: running,
+    });
+  const at = await phaseOf().run(null);
+  assert.equal(stampedAt, 100);
+  assert.ok(reads.every((t) => t > at.t), 'every chunk read after the stamp: a change made meanwhile is newer than its rows');
+  stampedAt = null;
+  await phaseOf().run({ snapshotAt: at, lastId: '{"$numberInt":"2"}', events: 2, replacesHistory: false });
+  assert.equal(stampedAt, null, 'a resume keeps the stamp: no new time read');
+  const stamps = f.committed.flat().filter((m) => m.topic === 'orders-cdc').map((m) => (JSON.parse(String(m.message.value)) as { cluster_time: { t: number } }).cluster_time.t);
+  assert.deepEqual([...new Set(stamps)], [100], 'every row of the copy, before and after the resume, carries the one stamp');
+});

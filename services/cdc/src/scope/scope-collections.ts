@@ -46,6 +46,8 @@ export class ScopeCollections implements ScopeRouter {
   private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; lastClusterTime: number | null; snapshotEstimate: number | null }>();
   /** events read per collection and operation since the metrics were last updated */
   private unreported = new Map<string, number>();
+  /** snapshot events of each collection's current snapshot in committed transactions (absent: as its state says) */
+  private readonly committedSnapshotEvents = new Map<string, number>();
   /** wakes the snapshot worker */
   onSnapshotDue: () => void = () => undefined;
 
@@ -101,6 +103,22 @@ export class ScopeCollections implements ScopeRouter {
     for (const [ns, state] of this.states) {
       if (state.phase === 'snapshot' || state.phase === 'streaming') this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0, replaces_history: true });
     }
+  }
+
+  /**
+   * An operator's request to copy a collection again while the stream goes on: it starts over (a new start time,
+   * from the first _id) unless it is not captured, already snapshotting, or ended by a drop or rename.
+   */
+  requestResnapshot(ns: string): 'started' | 'unknown' | 'snapshotting' | 'ended' {
+    const state = this.states.get(ns);
+    if (state === undefined) return 'unknown';
+    if (state.phase === 'snapshot') return 'snapshotting';
+    if (state.phase !== 'streaming') return 'ended';
+    this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 });
+    this.committedSnapshotEvents.set(ns, 0);
+    this.metrics.collectionResnapshots.inc({ collection: ns });
+    this.logger.info({ collection: ns }, 're-snapshot requested');
+    return 'started';
   }
 
   /** As the events read so far leave it (committed or not). */
@@ -208,6 +226,12 @@ export class ScopeCollections implements ScopeRouter {
     this.set(ns, progress);
   }
 
+  /** A snapshot chunk's transaction committed: what GET /collections and the metric show (the states run ahead of it). */
+  snapshotCommitted(ns: string, events: number): void {
+    this.committedSnapshotEvents.set(ns, events);
+    this.metrics.collectionSnapshotDocuments.set({ collection: ns }, events);
+  }
+
   /** The next collection to snapshot, oldest name first. */
   nextSnapshot(): [string, Extract<CollectionState, { phase: 'snapshot' }>] | null {
     const due = [...this.states].filter(([, s]) => s.phase === 'snapshot').sort(([a], [b]) => a.localeCompare(b))[0];
@@ -216,6 +240,7 @@ export class ScopeCollections implements ScopeRouter {
 
   noteSnapshotEstimate(ns: string, estimate: number): void {
     this.seenOf(ns).snapshotEstimate = estimate;
+    this.metrics.collectionSnapshotEstimate.set({ collection: ns }, estimate);
   }
 
   status(): CollectionStatus[] {
@@ -225,7 +250,7 @@ export class ScopeCollections implements ScopeRouter {
         collection: ns,
         phase: state.phase,
         topic: this.topicOfCollection(ns),
-        ...(state.phase === 'snapshot' ? { snapshot: { documents: state.events, of_estimated: seen?.snapshotEstimate ?? null } } : {}),
+        ...(state.phase === 'snapshot' ? { snapshot: { documents: this.committedSnapshotEvents.get(ns) ?? state.events, of_estimated: seen?.snapshotEstimate ?? null } } : {}),
         events: seen?.events ?? 0,
         last_event_at: seen?.lastEventAt?.toISOString() ?? null,
       };

@@ -64,3 +64,28 @@ test('a failed transaction fails the ones handed over after it: nothing later is
   await assert.rejects(second, /broker gone/);
   assert.equal(committed.length, 0);
 });
+
+test('a re-snapshot asked for: committed as a fresh snapshot state before it is answered, its chunks then commit their progress; a restart resumes after the last chunk', async () => {
+  const { committed, collections, commits } = setup();
+  await collections.restore({ 'shop.a': { phase: 'streaming' }, 'shop.gone': { phase: 'stopped' } });
+  commits.restore({ resume_token: 'T1', start_at: null });
+  assert.equal(collections.requestResnapshot('shop.nope'), 'unknown');
+  assert.equal(collections.requestResnapshot('shop.gone'), 'ended');
+  assert.equal(collections.requestResnapshot('shop.a'), 'started');
+  assert.equal(collections.requestResnapshot('shop.a'), 'snapshotting', 'asked twice: one snapshot');
+  await commits.checkpointStates();
+  const stateIn = (c: Checkpoint | undefined) => (c?.phase === 'stream' ? [c.resume_token, c.collections?.['shop.a']] : null);
+  assert.deepEqual(stateIn(committed.at(-1)), ['T1', { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 }], "the request is durable, the stream's position untouched");
+  const documents = () => collections.status().find((c) => c.collection === 'shop.a')?.snapshot?.documents;
+  assert.equal(documents(), 0, 'the progress shown starts over');
+  const chunkDone = commits.snapshotOf('shop.a').commit(chunk('1'));
+  await Promise.all([chunkDone, commits.stream.commit(batch('T2'))]);
+  assert.equal(documents(), 1, 'the progress shown: the committed chunk');
+  assert.deepEqual(stateIn(committed.at(-1)), ['T2', { phase: 'snapshot', snapshot_at: { t: 5, i: 1 }, last_id: '1', events: 1 }]);
+
+  // a restart (the last committed checkpoint loaded into fresh state): the snapshot is due again from its last chunk
+  const restarted = setup();
+  const last = committed.at(-1)!;
+  await restarted.collections.restore(last.phase === 'stream' ? last.collections! : {});
+  assert.deepEqual(restarted.collections.nextSnapshot(), ['shop.a', { phase: 'snapshot', snapshot_at: { t: 5, i: 1 }, last_id: '1', events: 1 }]);
+});

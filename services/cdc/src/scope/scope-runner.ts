@@ -35,12 +35,13 @@ export class ScopeCommits {
     this.position = { resume_token: position.resume_token, start_at: position.start_at, ...(position.start_after ? { start_after: true } : {}) };
   }
 
-  private enqueue(batch: PendingBatch, update: () => Promise<void> | void): Promise<void> {
+  private enqueue(batch: PendingBatch, update: () => Promise<void> | void, committed: () => void = () => undefined): Promise<void> {
     const run = this.tail.then(async () => {
       await update();
       const { resume_token, start_at, start_after } = this.position;
       const checkpoint: Checkpoint = { ...streamCheckpoint(resume_token, start_at, start_after === true), collections: this.collections.snapshot() };
       await this.committer.commit({ ...batch, checkpoint });
+      committed();
     });
     this.tail = run;
     return run;
@@ -68,8 +69,15 @@ export class ScopeCommits {
               ? { phase: 'snapshot', snapshot_at: checkpoint.snapshot_at, last_id: checkpoint.last_id, events: checkpoint.events ?? 0, ...(checkpoint.replaces_history ? { replaces_history: true as const } : {}) }
               : { phase: 'streaming' };
           this.collections.snapshotProgress(ns, progress);
+        }, () => {
+          if (batch.checkpoint.phase === 'snapshot') this.collections.snapshotCommitted(ns, batch.checkpoint.events ?? 0);
         }),
     };
+  }
+
+  /** The collections' states alone, at the stream's position (a re-snapshot asked for). */
+  checkpointStates(): Promise<void> {
+    return this.enqueue({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, null) }, () => undefined);
   }
 
   /** The current state alone at `position` (a start that found new collections, or after a lost history). */
@@ -134,6 +142,18 @@ export class ScopeStart {
     await this.deps.commits.checkpointNow({ resume_token: null, start_at: clusterTimeOf(at) });
     this.wake();
     return { kind: 'time', at };
+  }
+
+  /**
+   * A collection copied again beside the stream (an operator's request): answered once its new state is committed,
+   * so a restart resumes it; its chunks then commit with their progress as any snapshot's do.
+   */
+  async resnapshotOne(ns: string): Promise<ReturnType<ScopeCollections['requestResnapshot']>> {
+    const outcome = this.deps.collections.requestResnapshot(ns);
+    if (outcome !== 'started') return outcome;
+    await this.deps.commits.checkpointStates();
+    this.wake();
+    return outcome;
   }
 
   /** Ends with the service (a failed snapshot has failed it). */

@@ -1,0 +1,170 @@
+// A re-snapshot asked for on the ops port (POST /collections/<db.collection>/resnapshot) of a database-scope
+// collection, the cdc as a real process with the shipped defaults otherwise, under a steady write load, the cdc
+// SIGKILLed twice while the collection is being copied: the copy resumes after its last committed chunk (one start
+// time for all its rows), every document's re-snapshot row is in Kafka once, every change once, no re-snapshot row
+// carries a state older than the writes finished before the request, and the events rebuilt as the loader merges
+// them (the newest cluster time wins; a snapshot row's time is taken before its scan) equal the collection.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChangeStreamDocument, Document } from 'mongodb';
+import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
+import { uniqueName } from '../support/infra.js';
+import { readTopic, testKafka } from '../support/kafka.js';
+import { scopeEnv, suiteMongo } from '../support/mongo.js';
+import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
+import { seededRandom, seedFromEnv } from '../support/random.js';
+import { waitFor } from '../support/wait.js';
+
+const kafka = testKafka();
+const sharedMongo = suiteMongo();
+
+interface Order {
+  _id: number;
+  seq: number;
+}
+
+interface CollectionsAnswer {
+  collections: { collection: string; phase: string; snapshot?: { documents: number; of_estimated: number | null } }[];
+}
+
+describe('cdc: re-snapshot on demand', () => {
+  test('copied again in chunks under a steady write load, SIGKILLed twice mid-copy: resumed, each row once, the current state equals the collection', async () => {
+    const seed = seedFromEnv();
+    const random = seededRandom(seed);
+    const prefix = uniqueName('cdc-resnap-demand');
+    const db = prefix.replaceAll('-', '_');
+    const ns = `${db}.orders`;
+    const DOCUMENTS = 20_000;
+    const orders = sharedMongo().db(db).collection<Order>('orders');
+    for (let from = 0; from < DOCUMENTS; from += 5000) {
+      await orders.insertMany(Array.from({ length: 5000 }, (_, i) => ({ _id: from + i, seq: 0 })));
+    }
+    // a first start streams from the cluster time it reads, inclusive: let that be a write of another collection
+    await sharedMongo().db(db).collection('marker').insertOne({ at: new Date() });
+    const env = scopeEnv(prefix, db);
+    let cdc: ServiceProcess = await startService('cdc', env, 'cdc-resnap-demand');
+    // every change of the collection, as the test's own stream sees it
+    const truth: ChangeStreamDocument<Order>[] = [];
+    const watch = orders.watch([], { maxAwaitTimeMS: 200 });
+    const watching = (async () => {
+      for await (const change of watch) truth.push(change);
+    })().catch(() => undefined);
+    let writing = true;
+    let seq = 0;
+    /** per document, the seq of its last write that had finished (null: deleted) */
+    const finished = new Map<number, number | null>();
+    // started once the initial snapshot is done, so that it holds exactly the inserted documents
+    const write = async () => {
+      while (writing) {
+        const id = Math.floor(random() * (DOCUMENTS + 200));
+        const next = ++seq;
+        if (random() < 0.1) {
+          await orders.deleteOne({ _id: id });
+          finished.set(id, null);
+        } else {
+          await orders.updateOne({ _id: id }, { $set: { seq: next } }, { upsert: true });
+          finished.set(id, next);
+        }
+      }
+    };
+    let writer: Promise<void> = Promise.resolve();
+    const status = async () => {
+      const answer = (await (await fetch(`http://127.0.0.1:${cdc.port}/collections`)).json()) as CollectionsAnswer;
+      return answer.collections.find((c) => c.collection === ns);
+    };
+    try {
+      await cdc.waitReady();
+      await waitFor('the initial snapshot done', async () => (await status())?.phase === 'streaming', 180000, 500);
+      writer = write();
+      await waitFor('writes streaming', () => seq > 100);
+
+      const before = new Map(finished);
+      const asked = await fetch(`http://127.0.0.1:${cdc.port}/collections/${encodeURIComponent(ns)}/resnapshot`, { method: 'POST' });
+      assert.equal(asked.status, 202, await asked.clone().text());
+      const again = await fetch(`http://127.0.0.1:${cdc.port}/collections/${encodeURIComponent(ns)}/resnapshot`, { method: 'POST' });
+      assert.equal(again.status, 409, 'asked again while it runs: refused');
+
+      let copiedAtKill = 0;
+      for (let kill = 1; kill <= 2; kill++) {
+        const state = await waitFor(`re-snapshot chunks committed (kill ${kill})`, async () => {
+          const answer = await status();
+          return answer?.phase !== 'snapshot' || (answer.snapshot?.documents ?? 0) >= copiedAtKill + 2000 ? answer : null;
+        }, 180000, 50);
+        assert.equal(state.phase, 'snapshot', `still copying at kill ${kill}`);
+        const progress = state.snapshot!.documents;
+        await cdc.kill('SIGKILL');
+        copiedAtKill = progress;
+        cdc = await startService('cdc', env, `cdc-resnap-demand-${kill + 1}`);
+        await cdc.waitReady();
+        // ready comes before the scope has read its checkpoint: wait for the collection to be listed
+        const resumed = await waitFor('the collection listed after the restart', status, 60000, 100);
+        assert.equal(resumed?.phase, 'snapshot', 'the re-snapshot survives the restart');
+        assert.ok((resumed!.snapshot?.documents ?? 0) >= copiedAtKill, `resumed from its last chunk: ${resumed!.snapshot?.documents} >= ${copiedAtKill}`);
+      }
+      await waitFor('the re-snapshot done', async () => (await status())?.phase === 'streaming', 300000, 500);
+      const metrics = await cdc.metrics();
+      assert.ok(metricValue(metrics, 'cdc_collection_snapshot_estimated_documents', { collection: ns }) > DOCUMENTS / 2, 'the progress metric: the size');
+      // the last chunk's transaction carries the count of the whole re-snapshot, across the kills
+      const resnapshotRows = metricValue(metrics, 'cdc_collection_snapshot_documents', { collection: ns });
+      writing = false;
+      await writer;
+      await orders.updateOne({ _id: 0 }, { $set: { last: true } }, { upsert: true });
+      await waitFor('the last write seen', () => truth.some((c) => c.operationType === 'update' && (c.updateDescription?.updatedFields as Document | undefined)?.last === true), 60000);
+      await watch.close();
+      await watching;
+
+      const documentChanges = truth.filter((c) => ['insert', 'update', 'replace', 'delete'].includes(c.operationType));
+      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: documentChanges.length + DOCUMENTS + resnapshotRows, timeoutMs: 180000, quietMs: 3000 });
+      const events = messages.map((m) => ChangeEventSchema.parse(JSON.parse(String(m.value))));
+
+      const streamed = events.filter((e) => e.op !== 'snapshot' && e.op !== 'snapshot_complete');
+      const published = streamed.map((e) => e.event_id);
+      const changed = new Set(documentChanges.map((c) => eventIdFromResumeToken((c._id as { _data: string })._data)));
+      assert.deepEqual(
+        { twice: published.length - new Set(published).size, missing: [...changed].filter((id) => !published.includes(id)), unknown: streamed.filter((e) => !changed.has(e.event_id)) },
+        { twice: 0, missing: [], unknown: [] },
+        `every change once, the stream going on through the re-snapshot and the kills (seed ${seed}; ${seq} writes)`,
+      );
+      const snapshots = events.filter((e) => e.op === 'snapshot');
+      const starts = [...new Set(snapshots.map((e) => `${e.cluster_time.t}.${e.cluster_time.i}`))];
+      assert.equal(starts.length, 2, `the initial snapshot and ONE re-snapshot start time, kept across the kills: ${starts}`);
+      const resnapshotAt = snapshots.map((e) => e.cluster_time).sort(compareClusterTime).at(-1)!;
+      const rows = snapshots.filter((e) => compareClusterTime(e.cluster_time, resnapshotAt) === 0);
+      const ids = rows.map((e) => e.document_id);
+      assert.equal(new Set(ids).size, ids.length, `each document's re-snapshot row once (seed ${seed})`);
+      assert.equal(ids.length, resnapshotRows, 'as many rows as the re-snapshot counted');
+      const everDeleted = new Set(documentChanges.filter((c) => c.operationType === 'delete').map((c) => toCanonicalJson((c as { documentKey: { _id: number } }).documentKey._id)));
+      const present = (await orders.find({}, { projection: { _id: 1 } }).toArray()).map((d) => toCanonicalJson(d._id));
+      const missing = present.filter((id) => Number(fromCanonicalJson(id)) < DOCUMENTS && !everDeleted.has(id) && !ids.includes(id));
+      assert.deepEqual(missing, [], 'every document that lived through the copy has its row');
+
+      for (const row of rows) {
+        const doc = fromCanonicalJson<Order>(row.document!);
+        const last = before.get(doc._id);
+        if (typeof last === 'number') assert.ok(doc.seq >= last, `the row of ${doc._id} carries a state no older than the writes done before the request (${doc.seq} >= ${last})`);
+      }
+
+      // the loader's rule: the newest cluster time wins (at a tie a change beats a snapshot row), in whatever order the rows arrive
+      const latest = new Map<string, ChangeEvent>();
+      for (const event of events) {
+        const current = latest.get(event.document_id);
+        const order = current ? compareClusterTime(current.cluster_time, event.cluster_time) : -1;
+        if (order < 0 || (order === 0 && current!.op === 'snapshot')) latest.set(event.document_id, event);
+      }
+      const rebuilt = new Map([...latest].filter(([, e]) => e.op !== 'delete').map(([id, e]) => [id, toCanonicalJson(fromCanonicalJson<Document>(e.document!))]));
+      const collection = new Map((await orders.find({}, { promoteValues: false }).toArray()).map((d) => [toCanonicalJson(d._id), toCanonicalJson(d)]));
+      assert.equal(rebuilt.size, collection.size, `as many current rows as documents (seed ${seed})`);
+      assert.deepEqual(rebuilt, collection, `the current state equals the collection (seed ${seed})`);
+      assert.equal(cdc.exitCode, undefined);
+    } catch (error) {
+      console.error(`re-snapshot on demand test failed with TEST_SEED=${seed}`);
+      throw error;
+    } finally {
+      writing = false;
+      await writer.catch(() => undefined);
+      await watch.close().catch(() => undefined);
+      await cdc.kill();
+      await sharedMongo().db(db).dropDatabase();
+    }
+  });
+});
