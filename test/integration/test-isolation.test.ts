@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { repoRoot } from '../support/service-process.js';
 
 // the helpers that start and stop a server of a test's own, with the same scripts as the shared one; this file's examples
-const ALLOWED = new Set(['test/support/private-kafka.ts', 'test/support/private-mongo.ts', 'test/integration/test-isolation.test.ts']);
+const ALLOWED = new Set(['test/support/private-kafka.ts', 'test/support/private-mongo.ts', 'test/support/private-bigquery.ts', 'test/integration/test-isolation.test.ts']);
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
