@@ -142,7 +142,7 @@ function stageOf({ config, logger }: Context, clients: GcpClients, bucket: Wareh
 
 async function prepareTypedViews({ config, logger, ops }: Context, clients: GcpClients, names: WarehouseNames): Promise<TypedViews | null> {
   if (!config.LOADER_TYPED_VIEWS) return null;
-  const views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+  const views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger, config.LOADER_JOB_TIMEOUT_MS);
   await retry(() => views.ensure(), startupRetry(config));
   return views;
 }
