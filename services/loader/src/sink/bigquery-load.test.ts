@@ -77,7 +77,7 @@ function slowJobs() {
     getMetadata: async () => (asked.push(`status ${id}`), [{ status: { state }, statistics: { query: { numDmlAffectedRows: '3' } } }]),
     cancel: async () => (asked.push(`cancel ${id}`), [{}]),
   });
-  const bigquery = { createQueryJob: async () => (asked.push(`create job_${++created}`), [jobOf(`job_${created}`)]) } as unknown as BigQuery;
+  const bigquery = { createQueryJob: async () => (asked.push(`create job_${++created}`), [jobOf(`job_${created}`)]), job: (id: string) => jobOf(id) } as unknown as BigQuery;
   return { bigquery, asked, finish: () => (state = 'DONE') };
 }
 
@@ -96,4 +96,35 @@ test('a statement past its job deadline: cancelled, transient; no other statemen
   bq.finish();
   assert.equal(await loader.run(insert), 3, 'runs once the given-up job is DONE');
   assert.deepEqual(bq.asked.filter((a) => a.startsWith('create')), ['create job_1', 'create job_2']);
+});
+
+test('a statement whose creation request got no answer: the job it may have made is asked for before the next statement', async () => {
+  const asked: string[] = [];
+  let made: string | null = null;
+  let state: string | null = 'RUNNING';
+  const bigquery = {
+    createQueryJob: (options: { jobId: string }) => {
+      asked.push('create');
+      if (made === null) {
+        made = options.jobId;
+        return new Promise(() => undefined);
+      }
+      return Promise.resolve([{ id: options.jobId, metadata: { status: { state: 'DONE' }, statistics: { query: { numDmlAffectedRows: '0' } } } }]);
+    },
+    job: (id: string) => ({
+      id,
+      getMetadata: async () => {
+        asked.push(`status ${id === made ? 'first' : 'other'}`);
+        if (state === null) throw Object.assign(new Error('Not found: Job'), { code: 404 });
+        return [{ status: { state } }];
+      },
+    }),
+  } as unknown as BigQuery;
+  const loader = new BigQueryLoader(bigquery, names, 'US', logger, limits, 20);
+  await failsTransientWithin(loader.run(insert), limits.requestMs);
+  await assert.rejects(loader.run(insert), (e: unknown) => e instanceof RetriableError && e.reason === 'statement_still_running');
+  assert.deepEqual(asked, ['create', 'status first'], 'no second statement while the first may run');
+  state = null;
+  assert.equal(await loader.run(insert), 0, 'a job never made does not block');
+  assert.deepEqual(asked, ['create', 'status first', 'status first', 'create']);
 });

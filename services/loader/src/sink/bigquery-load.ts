@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DeadlineExceeded, poll, RetriableError, withDeadlineOf, type Logger } from '@cdc/core';
 import { changesTableColumns, classifyGcpError, isAlreadyExists, isNotFound, type BigQuery, type File, type Job, type JobMetadata, type WarehouseNames } from '@cdc/core/gcp';
 import { PermanentFileError } from './errors.js';
@@ -157,9 +158,12 @@ export class BigQueryLoader {
    */
   async run(statement: Statement): Promise<number> {
     await this.settleAbandoned();
-    const [job] = await this.request('query job creation', () => this.bigquery.createQueryJob({ query: statement.query, params: statement.params, types: statement.types, location: this.location }));
+    // Our own job id: a creation request without an answer may still have made the job, which is then asked for.
+    const jobId = `cdc_statement_${randomUUID().replaceAll('-', '_')}`;
+    let job: Job = this.bigquery.job(jobId, { location: this.location });
     let metadata: JobMetadata;
     try {
+      [job] = await this.request('query job creation', () => this.bigquery.createQueryJob({ query: statement.query, params: statement.params, types: statement.types, location: this.location, jobId }));
       metadata = await this.waitDone(job, job.metadata);
     } catch (error) {
       if (error instanceof DeadlineExceeded) this.abandonedStatements.push(job);
@@ -176,8 +180,15 @@ export class BigQueryLoader {
    */
   private async settleAbandoned(): Promise<void> {
     for (const job of [...this.abandonedStatements]) {
-      const [metadata] = await this.request(`job ${job.id} status`, () => job.getMetadata());
-      if (metadata.status?.state !== 'DONE') throw new RetriableError(`BigQuery statement job ${job.id}, given up at its deadline, is still running: no other statement starts before it ends`, { reason: 'statement_still_running' });
+      // not found: its creation request never reached BigQuery
+      const metadata = await this.request(`job ${job.id} status`, () => job.getMetadata()).then(
+        ([found]) => found,
+        (error: unknown) => {
+          if (isNotFound(error)) return null;
+          throw error;
+        },
+      );
+      if (metadata && metadata.status?.state !== 'DONE') throw new RetriableError(`BigQuery statement job ${job.id}, given up at its deadline, is still running: no other statement starts before it ends`, { reason: 'statement_still_running' });
       this.abandonedStatements = this.abandonedStatements.filter((j) => j !== job);
     }
   }
