@@ -281,6 +281,44 @@ describe('loader service', () => {
     }
   });
 
+  test('a BigQuery that hangs (the first load-job request unanswered, the first insert run but its answer withheld): /readyz 503 naming the waiting step, the steps fail at their deadlines and are retried, every record once', async () => {
+    const s = loaderScenario('hang');
+    await createTopic(kafka, s.filesTopic, 2);
+    const { files, events } = await threeFiles(s);
+    const proxy = await startFaultProxy(infra.bigqueryEndpoint);
+    // Deadlines longer than NOT_READY_AFTER_MS, so that readiness has a stuck step to see before the deadline fails it.
+    const loader = await startService('loader', s.env({ BIGQUERY_ENDPOINT: proxy.endpoint, LOADER_REQUEST_TIMEOUT_MS: '8000', LOADER_JOB_TIMEOUT_MS: '8000', NOT_READY_AFTER_MS: '2000' }), 'loader-hang');
+    try {
+      await loader.waitReady();
+      proxy.hangLoads = 1;
+      proxy.hangStatements = { startingWith: `INSERT INTO ${table(s.gcpConfig, 'orders_changes')}`, count: 1 };
+      await publishFileEvents(kafka, s.filesTopic, files);
+      const stuck = await waitFor('/readyz 503 while the load job request hangs', async () => {
+        const r = await loader.readiness();
+        return r.status === 503 && /^step load waiting/.test(r.reasons.load ?? '') ? r : null;
+      }, 60000);
+      assert.match(stuck.reasons.load!, /^step load waiting on BigQuery or Cloud Storage for \d+ s$/);
+      await waitFor('/readyz 503 while the insert hangs', async () => {
+        const r = await loader.readiness();
+        return r.status === 503 && /^step insert waiting/.test(r.reasons.load ?? '') ? r : null;
+      }, 60000);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic, 120000);
+      assert.equal(proxy.hung, 2, 'the load-job request and the insert were left unanswered');
+      // The first insert committed although the loader never heard of it; the retried insert adds nothing.
+      await assertWarehouse(s, events);
+      const loadedGroups = loader.output.filter((line) => line.includes('"group loaded"')).map((line) => JSON.parse(line) as { rows: number; alreadyPresent: number });
+      assert.deepEqual(loadedGroups.reduce((sum, g) => [sum[0]! + g.rows, sum[1]! + g.alreadyPresent], [0, 0]), [0, events.length], 'the retried insert found every record already there');
+      const metrics = await loader.metrics();
+      assert.ok(metricValue(metrics, 'loader_retries_total', { step: 'load' }) >= 1);
+      assert.ok(metricValue(metrics, 'loader_retries_total', { step: 'insert' }) >= 1);
+      assert.ok(metricValue(metrics, 'loader_load_failures_total', { fault: 'transient', reason: 'deadline_exceeded' }) >= 2);
+      await waitFor('ready again', async () => (await loader.readiness()).status === 200, 30000);
+    } finally {
+      await stopAll(loader);
+      await proxy.close();
+    }
+  });
+
   test('permission and billing refusals are not the files\' fault: nothing quarantined or committed, /readyz 503 with the reason at once; cleared, every file loads once', async () => {
     const s = loaderScenario('denied');
     await createTopic(kafka, s.filesTopic, 2);

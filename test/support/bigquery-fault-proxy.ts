@@ -1,7 +1,8 @@
 // An HTTP test double in front of the BigQuery emulator: forwards every request, except that it refuses load-job
 // requests the way BigQuery does while told to (no real component produces these errors on demand): quota and
 // rate limits, which go away by themselves, and permission and billing refusals, which last until an operator acts.
-import { createServer, type Server } from 'node:http';
+// It can also leave requests unanswered (a BigQuery that accepts the connection and hangs).
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { forward, listenLocally, readBody } from './http-double.js';
 
 /** How BigQuery refuses a load: an HTTP error on the request, or a job that ends DONE with an errorResult. */
@@ -24,15 +25,40 @@ export interface FaultProxy {
   refused: number;
   /** load-job requests forwarded to the emulator */
   forwarded: number;
+  /** load-job requests still to leave unanswered, not forwarded (no job is made) */
+  hangLoads: number;
+  /**
+   * statement jobs whose SQL starts with `startingWith` still to leave unanswered: forwarded, so the statement runs
+   * and commits, but the answer is withheld (a statement that commits after its caller gave up)
+   */
+  hangStatements: { startingWith: string; count: number };
+  /** requests left unanswered so far */
+  hung: number;
   close(): Promise<void>;
 }
 
 export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
-  const proxy: FaultProxy = { endpoint: '', failLoads: 0, refusals: ['quotaExceeded', 'rateLimitExceeded'], refused: 0, forwarded: 0, close: () => Promise.resolve() };
+  const proxy: FaultProxy = { endpoint: '', failLoads: 0, refusals: ['quotaExceeded', 'rateLimitExceeded'], refused: 0, forwarded: 0, hangLoads: 0, hangStatements: { startingWith: '', count: 0 }, hung: 0, close: () => Promise.resolve() };
+  const unanswered = new Set<ServerResponse>();
+  const hang = (res: ServerResponse) => {
+    proxy.hung++;
+    unanswered.add(res);
+  };
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const isLoadJob = req.method === 'POST' && /\/projects\/[^/]+\/jobs$/.test(new URL(req.url ?? '/', 'http://x').pathname) && body.includes('"load"');
+    const isJob = req.method === 'POST' && /\/projects\/[^/]+\/jobs$/.test(new URL(req.url ?? '/', 'http://x').pathname);
+    const isLoadJob = isJob && body.includes('"load"');
+    if (isLoadJob && proxy.hangLoads > 0) {
+      proxy.hangLoads--;
+      return hang(res);
+    }
+    const statement = isJob ? (JSON.parse(body.toString('utf8')) as { configuration?: { query?: { query?: string } } }).configuration?.query?.query : undefined;
+    if (statement?.trimStart().startsWith(proxy.hangStatements.startingWith) && proxy.hangStatements.count > 0) {
+      proxy.hangStatements.count--;
+      forward(upstream, req, res, body, (answer) => (answer.resume(), true));
+      return hang(res);
+    }
     if (isLoadJob) {
       if (proxy.failLoads > 0) {
         proxy.failLoads--;
@@ -53,6 +79,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
     forward(upstream, req, res, body);
   });
-  Object.assign(proxy, await listenLocally(server));
+  const listening = await listenLocally(server);
+  proxy.endpoint = listening.endpoint;
+  proxy.close = () => {
+    for (const res of unanswered) res.destroy();
+    return listening.close();
+  };
   return proxy;
 }

@@ -1,3 +1,4 @@
+import { withTimeout } from '@cdc/core';
 import type { BigQuery, Job, WarehouseNames } from '@cdc/core/gcp';
 import { plainRows } from './format.js';
 import type { ReadyQuery } from './queries.js';
@@ -33,27 +34,9 @@ export class QueryTimeout extends Error {
   }
 }
 
-/**
- * `work`, or QueryTimeout after `timeoutMs` (then `onTimeout` runs, e.g. to cancel the job). The BigQuery client has
- * no deadline of its own: an endpoint that accepts the connection and never answers (an emulator starting, or
- * stopped mid-request) keeps its promise pending for ever.
- */
-export async function withDeadline<T>(work: Promise<T>, timeoutMs: number, what?: string, onTimeout?: () => void): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new QueryTimeout(timeoutMs, what)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } catch (error) {
-    if (error instanceof QueryTimeout) {
-      work.catch(() => undefined);
-      onTimeout?.();
-    }
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
+/** `work`, or QueryTimeout after `timeoutMs` (then `onTimeout` runs, e.g. to cancel the job). */
+export function withDeadline<T>(work: Promise<T>, timeoutMs: number, what?: string, onTimeout?: () => void): Promise<T> {
+  return withTimeout(work, timeoutMs, () => new QueryTimeout(timeoutMs, what), onTimeout);
 }
 
 // INT64 as numbers while exact, else as strings

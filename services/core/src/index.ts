@@ -20,5 +20,6 @@ export * from './service/bootstrap.js';
 export * from './service/common-settings.js';
 export * from './service/kafka-connection.js';
 export * from './lifecycle/retry.js';
+export * from './lifecycle/deadline.js';
 export * from './lifecycle/fault-points.js';
 export * from './files/index.js';

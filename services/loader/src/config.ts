@@ -80,6 +80,18 @@ export const loaderSettings = {
   }),
   LOADER_RETRY_BASE_MS: setting.durationMs({ default: 500, description: 'first backoff between attempts of a step' }),
   LOADER_RETRY_MAX_MS: setting.durationMs({ default: 30000, description: 'longest backoff between attempts of a step' }),
+  LOADER_REQUEST_TIMEOUT_MS: setting.durationMs({
+    default: 60000,
+    min: 1000,
+    description:
+      'one request to BigQuery or Cloud Storage (job creation, job status, table creation and deletion, object metadata and deletion; at start, each attempt to prepare the dataset, tables and bucket) answered within this, else the step fails as transient and is retried (BigQuery answers these in well under a second; the clients have no working deadline of their own)',
+  }),
+  LOADER_JOB_TIMEOUT_MS: setting.durationMs({
+    default: 900000,
+    min: 1000,
+    description:
+      'a load job, insert, MERGE or query followed to DONE, one file uploaded, one group appended through the Storage Write API, within this, else the job is cancelled (best effort) and the step fails as transient and is retried. Default 15 min: a group of up to LOADER_GROUP_MAX_FILES files and LOADER_GROUP_MAX_BYTES loads in seconds to a few minutes, and load jobs share slots that can make them wait in a busy project',
+  }),
   LOADER_RESUMABLE_MIN_BYTES: setting.int({
     default: 8 * 1024 * 1024,
     min: 1,

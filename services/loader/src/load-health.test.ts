@@ -47,3 +47,19 @@ test('a transient fault makes the loader unready only once it has lasted the thr
   assert.equal(await sample(registry, 'loader_load_failures_total', { fault: 'transient', reason: 'quotaExceeded' }), 1);
   assert.equal(await sample(registry, 'loader_load_failures_total', { fault: 'transient', reason: 'backendError' }), 1);
 });
+
+test('a step waiting on BigQuery longer than the threshold makes the loader unready, naming the step; its end clears it', () => {
+  const { health, advance } = setUp();
+  const loadOver = health.started('load');
+  advance(30_000);
+  const insertOver = health.started('insert');
+  assert.equal(health.problem(), null, 'not yet waiting for the threshold');
+  advance(30_000);
+  assert.equal(health.problem(), 'step load waiting on BigQuery or Cloud Storage for 60 s');
+  loadOver();
+  assert.equal(health.problem(), null, 'the insert has waited 30 s only');
+  advance(40_000);
+  assert.match(health.problem() ?? '', /^step insert waiting .* for 70 s$/);
+  insertOver();
+  assert.equal(health.problem(), null);
+});

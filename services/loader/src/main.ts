@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { connectOrExplain, connectWatchedKafka, crashHooks, createProducer, ExpiredOffsetsGuard, LocalParquetStore, parseStoreLocation, retry, runService, ServiceError, volumeFreeGauge, type Admin, type Kafka, type ParquetStore, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
+import { connectOrExplain, connectWatchedKafka, crashHooks, createProducer, ExpiredOffsetsGuard, LocalParquetStore, parseStoreLocation, retry, runService, ServiceError, volumeFreeGauge, withDeadlineOf, type Admin, type Kafka, type ParquetStore, type Producer, type RetryOptions, type ServiceContext } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, stagingBucket, gcpErrorInfo, isTransientGcpError, ObjectParquetStore, schemaProblems, warehouseNames, type File, type GcpClients, type WarehouseNames, type WarehouseReport } from '@cdc/core/gcp';
 import { loaderConfigSchema, type LoaderConfig } from './config.js';
 import { createLoaderMetrics, type LoaderMetrics } from './metrics.js';
@@ -11,7 +11,7 @@ import { loaderAcls, loaderTopics } from './topics.js';
 import { LoadHealth } from './load-health.js';
 import { LoadJobBudget, budgetWarning } from './budget/load-budget.js';
 import { stagingPrefix } from './transform/job-id.js';
-import { BigQueryLoader } from './sink/bigquery-load.js';
+import { BigQueryLoader, type WaitLimits } from './sink/bigquery-load.js';
 import { BigQueryWarehouse } from './sink/warehouse.js';
 import { StorageWriteStaging } from './sink/storage-write.js';
 import { storageWriteClient } from './sink/storage-write-client.js';
@@ -58,7 +58,7 @@ async function startLoader(ctx: Context): Promise<void> {
   const { kafka, admin } = await connectWatchedKafka(ctx, loaderTopics(config));
   const deadLetters = await connectDeadLetters(ctx, kafka);
   const budget = await openLoadJobBudget(ctx, input.stateDir, gcp.names, metrics);
-  const bigquery = new BigQueryLoader(gcp.clients.bigquery, gcp.names, config.BQ_LOCATION, ctx.logger);
+  const bigquery = new BigQueryLoader(gcp.clients.bigquery, gcp.names, config.BQ_LOCATION, ctx.logger, waitLimits(config));
   await dropStaleStagingTables(ctx, bigquery, gcp.names);
   const completions = await resumeSnapshotCompletions(ctx, input.stateDir, bigquery, gcp.names, metrics);
   const loader = createGroupLoad(ctx, { local, gcp, bigquery, budget, completions, deadLetters, metrics, faults });
@@ -66,6 +66,10 @@ async function startLoader(ctx: Context): Promise<void> {
   const groups = createFileGroups(ctx, loader, budget);
   if (config.LOADER_MODE === 'poll') return startPolling(ctx, local, groups);
   await consumeFileEvents(ctx, { kafka, admin, local, groups, metrics, stage: gcp.stage });
+}
+
+function waitLimits(config: LoaderConfig): WaitLimits {
+  return { requestMs: config.LOADER_REQUEST_TIMEOUT_MS, jobMs: config.LOADER_JOB_TIMEOUT_MS };
 }
 
 function startupRetry(config: LoaderConfig): RetryOptions {
@@ -108,7 +112,7 @@ async function prepareGoogleCloud(ctx: Context, metrics: LoaderMetrics): Promise
 
 async function ensureTables({ config, logger }: Context, clients: GcpClients, names: WarehouseNames): Promise<WarehouseReport> {
   const staging = stagingBucket(config);
-  const report = await retry(() => ensureWarehouse(clients, names, staging), {
+  const report = await retry(() => withDeadlineOf('preparing the dataset, tables and bucket', config.LOADER_REQUEST_TIMEOUT_MS, () => ensureWarehouse(clients, names, staging)), {
     ...startupRetry(config),
     onRetry: ({ attempt, error }) => logger.warn({ attempt, error: gcpErrorInfo(error) }, 'Google Cloud not reachable yet; retrying'),
   }).catch((error: unknown) => {
@@ -133,12 +137,12 @@ function stageOf({ config, logger }: Context, clients: GcpClients, bucket: Wareh
     return null;
   }
   logger.info({ bucket: bucket.bucket, status: bucket.status, warnings: bucket.warnings }, 'staging files in the bucket (ours)');
-  return new GcsStage(clients.storage, bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES);
+  return new GcsStage(clients.storage, bucket.bucket, config.LOADER_RESUMABLE_MIN_BYTES, waitLimits(config));
 }
 
 async function prepareTypedViews({ config, logger, ops }: Context, clients: GcpClients, names: WarehouseNames): Promise<TypedViews | null> {
   if (!config.LOADER_TYPED_VIEWS) return null;
-  const views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger);
+  const views = new TypedViews(clients.bigquery, names, config.LOADER_VIEW_FIELDS_TABLE, config.BQ_LOCATION, createTypedViewMetrics(ops.registry), logger, config.LOADER_JOB_TIMEOUT_MS);
   await retry(() => views.ensure(), startupRetry(config));
   return views;
 }

@@ -88,7 +88,7 @@ export const readinessSettings = {
   NOT_READY_AFTER_MS: setting.durationMs({
     default: 180_000,
     description:
-      'a failure lasting this long turns /readyz to 503 with its reason (Kafka not answering, the loader\'s files not loading because of quota or server errors); permission, billing or a missing table (loader) and a Parquet volume without room for a batch (processor) do so at once',
+      'a failure lasting this long turns /readyz to 503 with its reason (Kafka not answering, the loader\'s files not loading because of quota or server errors, a loader step waiting this long on BigQuery or Cloud Storage); permission, billing or a missing table (loader) and a Parquet volume without room for a batch (processor) do so at once',
   }),
 };
 

@@ -49,7 +49,7 @@ export interface GroupLoadDeps<O> extends StepRetryDeps {
   faults: LoaderFaultPoints;
   metrics: LoaderMetrics;
   /** told of every failed attempt and every group done: readiness and the failing metrics */
-  health: Pick<LoadHealth, 'failed' | 'loaded'>;
+  health: Pick<LoadHealth, 'failed' | 'loaded' | 'started'>;
   logger: Logger;
   settings: GroupLoadSettings;
 }

@@ -1,5 +1,6 @@
 import { retry, type Logger } from '@cdc/core';
 import { gcpErrorInfo, isTransientGcpError } from '@cdc/core/gcp';
+import type { LoadHealth } from '../load-health.js';
 import type { LoaderMetrics } from '../metrics.js';
 import type { LoadableFile } from '../transform/loadable-file.js';
 
@@ -12,8 +13,8 @@ export interface RetrySettings {
 export interface StepRetryDeps {
   retry: RetrySettings;
   metrics: LoaderMetrics;
-  /** told of every failed attempt: readiness and the failing metrics */
-  health: { failed(error: unknown): void };
+  /** told of every attempt under way and every failed one: readiness and the failing metrics */
+  health: Pick<LoadHealth, 'failed' | 'started'>;
   logger: Logger;
   /** the service's stop, aborted as the shutdown starts: retries end, a backoff wait under way ends at once */
   signal: AbortSignal;
@@ -25,7 +26,15 @@ export interface StepRetryDeps {
 /** Runs one step of a group's load, retrying transient errors with backoff; counted and logged per step name. */
 export function retryStep<T>(deps: StepRetryDeps, name: string, files: readonly { file: LoadableFile }[], task: () => Promise<T>): Promise<T> {
   const { metrics, logger } = deps;
-  return retry(task, {
+  const watched = async () => {
+    const over = deps.health.started(name);
+    try {
+      return await task();
+    } finally {
+      over();
+    }
+  };
+  return retry(watched, {
     isTransient: isTransientGcpError,
     maxAttempts: deps.retry.attempts,
     baseDelayMs: deps.retry.baseMs,

@@ -1,4 +1,5 @@
-import { poll, type Logger } from '@cdc/core';
+import { randomUUID } from 'node:crypto';
+import { DeadlineExceeded, poll, RetriableError, withDeadlineOf, type Logger } from '@cdc/core';
 import { changesTableColumns, classifyGcpError, isAlreadyExists, isNotFound, type BigQuery, type File, type Job, type JobMetadata, type WarehouseNames } from '@cdc/core/gcp';
 import { PermanentFileError } from './errors.js';
 import type { Statement } from './sql.js';
@@ -29,15 +30,24 @@ async function loadFailure(error: unknown, objects: readonly File[]): Promise<Er
   return classified;
 }
 
+/** How long the loader waits on BigQuery: one request, and a job (load or statement) from its creation to DONE. */
+export interface WaitLimits {
+  requestMs: number;
+  jobMs: number;
+}
+
 /** Staging tables and their load jobs, the statements that apply them, all followed to their final state. */
 export class BigQueryLoader {
   private warnedIgnoredJobId = false;
+  /** statement jobs given up at their deadline that may still be running (and commit) */
+  private abandonedStatements: Job[] = [];
 
   constructor(
     private readonly bigquery: BigQuery,
     private readonly names: WarehouseNames,
     private readonly location: string,
     private readonly logger: Logger,
+    readonly limits: WaitLimits,
     private readonly pollMs = 500,
   ) {}
 
@@ -45,24 +55,45 @@ export class BigQueryLoader {
     return this.bigquery.dataset(this.names.dataset);
   }
 
+  /** One request, failed as DeadlineExceeded (transient) when BigQuery does not answer in time. */
+  private request<T>(what: string, call: () => Promise<T>): Promise<T> {
+    return withDeadlineOf(`BigQuery ${what}`, this.limits.requestMs, call);
+  }
+
+  /**
+   * Follows the job to DONE; past the job deadline it is cancelled (best effort: it may still finish, which the
+   * callers make harmless) and DeadlineExceeded is thrown.
+   */
   private waitDone(job: Job, first: JobMetadata | undefined): Promise<JobMetadata> {
     const read = async (): Promise<JobMetadata | undefined> => {
       try {
-        return (await job.getMetadata())[0];
+        return (await this.request(`job ${job.id} status`, () => job.getMetadata()))[0];
       } catch (error) {
         // Jobs can take a moment to be visible right after their creation.
         if (isNotFound(error)) return undefined;
         throw error;
       }
     };
-    return poll(read, (metadata) => metadata.status?.state === 'DONE', { first, intervalMs: this.pollMs / 2, maxIntervalMs: 5000 });
+    const abandoned = new AbortController();
+    const done = poll(read, (metadata) => metadata.status?.state === 'DONE', { first, intervalMs: this.pollMs / 2, maxIntervalMs: 5000, signal: abandoned.signal });
+    return withDeadlineOf(`BigQuery job ${job.id}`, this.limits.jobMs, () => done, () => {
+      abandoned.abort(new DeadlineExceeded(`BigQuery job ${job.id}`, this.limits.jobMs));
+      this.cancel(job);
+    });
+  }
+
+  private cancel(job: Job): void {
+    void this.request(`cancel of job ${job.id}`, () => job.cancel()).catch((error: unknown) => {
+      this.logger.warn({ job: job.id, error: classifyGcpError(error).message }, 'job past its deadline not cancelled; it may still finish');
+    });
+    this.logger.warn({ job: job.id, deadlineMs: this.limits.jobMs }, 'job not done by its deadline: cancelled, the step fails and is retried');
   }
 
   /** An empty staging table with the changes table's columns; BigQuery drops it by itself after `expiresInMs` (left by a crash). */
   async createStaging(table: string, expiresInMs: number): Promise<void> {
     const schema = { fields: changesTableColumns().map(({ name, type, mode }) => ({ name, type, mode })) };
     try {
-      await this.dataset.createTable(table, { schema, expirationTime: String(Date.now() + expiresInMs) });
+      await this.request(`creation of table ${table}`, () => this.dataset.createTable(table, { schema, expirationTime: String(Date.now() + expiresInMs) }));
     } catch (error) {
       if (!isAlreadyExists(error)) throw error;
     }
@@ -89,7 +120,9 @@ export class BigQueryLoader {
       const inputObjects = typeof input === 'string' ? [] : input;
       let job: Job;
       try {
-        [job] = await this.dataset.table(table).createLoadJob(input, { ...configuration, jobId: id });
+        // A local file is uploaded with the request: bounded as a job, not as a request.
+        const limit = typeof input === 'string' ? this.limits.jobMs : this.limits.requestMs;
+        [job] = await withDeadlineOf(`BigQuery load job ${id} creation`, limit, () => this.dataset.table(table).createLoadJob(input, { ...configuration, jobId: id }));
       } catch (error) {
         // Some endpoints (the emulator) reject the request itself when the load fails.
         throw await loadFailure(error, inputObjects);
@@ -106,7 +139,7 @@ export class BigQueryLoader {
 
   async dropTable(table: string): Promise<void> {
     try {
-      await this.dataset.table(table).delete();
+      await this.request(`deletion of table ${table}`, () => this.dataset.table(table).delete());
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -114,21 +147,60 @@ export class BigQueryLoader {
 
   /** Staging tables with the prefix created before `before` (epoch ms): left by crashed attempts. */
   async staleTables(prefix: string, before: number): Promise<string[]> {
-    const [tables] = await this.dataset.getTables({ autoPaginate: true });
+    const [tables] = await this.request('list of tables', () => this.dataset.getTables({ autoPaginate: true }));
     return tables.filter((t) => t.id?.startsWith(prefix) && Number(t.metadata?.creationTime ?? before) < before).map((t) => t.id!);
   }
 
-  /** Runs a DML statement; returns the affected row count. */
+  /**
+   * Runs a DML statement, followed to DONE within the job deadline; returns the affected row count. A statement
+   * past its deadline is cancelled but may still commit: the statements the loader runs are idempotent (insert of
+   * the missing records, MERGE of the latest state), so running it again after the step's retry is harmless.
+   */
   async run(statement: Statement): Promise<number> {
-    const [job] = await this.bigquery.createQueryJob({ query: statement.query, params: statement.params, types: statement.types, location: this.location });
-    await job.getQueryResults({ maxResults: 0 });
-    const [metadata] = await job.getMetadata();
+    await this.settleAbandoned();
+    // Our own job id: a creation request without an answer may still have made the job, which is then asked for.
+    const jobId = `cdc_statement_${randomUUID().replaceAll('-', '_')}`;
+    let job: Job = this.bigquery.job(jobId, { location: this.location });
+    let metadata: JobMetadata;
+    try {
+      [job] = await this.request('query job creation', () => this.bigquery.createQueryJob({ query: statement.query, params: statement.params, types: statement.types, location: this.location, jobId }));
+      metadata = await this.waitDone(job, job.metadata);
+    } catch (error) {
+      if (error instanceof DeadlineExceeded) this.abandonedStatements.push(job);
+      throw error;
+    }
+    const errorResult = metadata.status?.errorResult;
+    if (errorResult) throw classifyGcpError({ reason: errorResult.reason, message: errorResult.message ?? 'statement failed' });
     return Number(metadata.statistics?.query?.numDmlAffectedRows ?? 0);
   }
 
-  /** Runs a query; returns its rows. */
+  /**
+   * No statement starts while one given up may still commit: two inserts of the missing records running at the same
+   * time would both find the same records missing. A job still running fails the step (transient, retried later).
+   */
+  private async settleAbandoned(): Promise<void> {
+    for (const job of [...this.abandonedStatements]) {
+      // not found: its creation request never reached BigQuery
+      const metadata = await this.request(`job ${job.id} status`, () => job.getMetadata()).then(
+        ([found]) => found,
+        (error: unknown) => {
+          if (isNotFound(error)) return null;
+          throw error;
+        },
+      );
+      if (metadata && metadata.status?.state !== 'DONE') throw new RetriableError(`BigQuery statement job ${job.id}, given up at its deadline, is still running: no other statement starts before it ends`, { reason: 'statement_still_running' });
+      this.abandonedStatements = this.abandonedStatements.filter((j) => j !== job);
+    }
+  }
+
+  /** Runs a query within the job deadline; returns its rows. */
   async rows(statement: Statement): Promise<Record<string, unknown>[]> {
-    const [rows] = await this.bigquery.query({ query: statement.query, params: statement.params, types: statement.types, location: this.location });
+    let job: Job | undefined;
+    const query = async () => {
+      [job] = await this.bigquery.createQueryJob({ query: statement.query, params: statement.params, types: statement.types, location: this.location });
+      return (await job.getQueryResults())[0];
+    };
+    const rows = await withDeadlineOf('BigQuery query', this.limits.jobMs, query, () => job && this.cancel(job));
     return rows as Record<string, unknown>[];
   }
 }

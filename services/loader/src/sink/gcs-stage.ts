@@ -1,4 +1,6 @@
+import { withDeadlineOf } from '@cdc/core';
 import { isNotFound, type Storage } from '@cdc/core/gcp';
+import type { WaitLimits } from './bigquery-load.js';
 import { PermanentFileError } from './errors.js';
 
 export interface StagedFile {
@@ -15,6 +17,8 @@ export class GcsStage {
     private readonly storage: Storage,
     readonly bucketName: string,
     private readonly resumableMinBytes: number,
+    /** requestMs bounds each metadata request and deletion, jobMs the upload of one file */
+    private readonly limits: WaitLimits,
   ) {}
 
   uri(path: string): string {
@@ -27,7 +31,7 @@ export class GcsStage {
 
   private async checksumsOf(path: string): Promise<{ md5: string | undefined; crc32c: string | undefined } | null> {
     try {
-      const [metadata] = await this.object(path).getMetadata();
+      const [metadata] = await withDeadlineOf(`Cloud Storage metadata of ${this.uri(path)}`, this.limits.requestMs, () => this.object(path).getMetadata());
       return { md5: metadata.md5Hash, crc32c: metadata.crc32c };
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -42,12 +46,14 @@ export class GcsStage {
   async upload(localPath: string, file: StagedFile): Promise<'uploaded' | 'present'> {
     const present = await this.checksumsOf(file.path);
     if (present && present.md5 === file.md5 && (present.crc32c === undefined || present.crc32c === file.crc32c)) return 'present';
-    await this.storage.bucket(this.bucketName).upload(localPath, {
-      destination: file.path,
-      resumable: file.bytes >= this.resumableMinBytes,
-      validation: 'crc32c',
-      metadata: { contentType: 'application/vnd.apache.parquet', metadata: { file_id: file.fileId } },
-    });
+    await withDeadlineOf(`Cloud Storage upload of ${this.uri(file.path)}`, this.limits.jobMs, () =>
+      this.storage.bucket(this.bucketName).upload(localPath, {
+        destination: file.path,
+        resumable: file.bytes >= this.resumableMinBytes,
+        validation: 'crc32c',
+        metadata: { contentType: 'application/vnd.apache.parquet', metadata: { file_id: file.fileId } },
+      }),
+    );
     const stored = await this.checksumsOf(file.path);
     if (!stored) throw new Error(`object ${this.uri(file.path)} is missing right after its upload`);
     if (stored.md5 !== file.md5 || (stored.crc32c !== undefined && stored.crc32c !== file.crc32c)) {
@@ -59,7 +65,7 @@ export class GcsStage {
   /** The object is no longer needed (its rows are in both tables); already gone is fine. */
   async remove(path: string): Promise<void> {
     try {
-      await this.object(path).delete();
+      await withDeadlineOf(`Cloud Storage deletion of ${this.uri(path)}`, this.limits.requestMs, () => this.object(path).delete());
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }

@@ -1,3 +1,4 @@
+import { withDeadlineOf } from '@cdc/core';
 import type { File, WarehouseNames } from '@cdc/core/gcp';
 import type { BigQueryLoader, JobCounter, LoadSource } from './bigquery-load.js';
 import { buildInsertNew, buildMergeGroup, buildRangeCount, type FileRange, type TimeBounds } from './sql.js';
@@ -23,7 +24,8 @@ export class BigQueryWarehouse implements Warehouse<File> {
 
   appendStaging(table: string, paths: readonly string[], progress: AppendProgress): Promise<number> {
     if (!this.storageWrite) throw new Error('the Storage Write API is not set up (LOADER_STAGING=load-job)');
-    return this.storageWrite.writeStaging(table, paths, progress);
+    const storageWrite = this.storageWrite;
+    return withDeadlineOf(`Storage Write API append to ${table}`, this.bigquery.limits.jobMs, () => storageWrite.writeStaging(table, paths, progress));
   }
 
   dropTable(table: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { loadParquetLibrary, type Logger } from '@cdc/core';
+import { loadParquetLibrary, withDeadlineOf, type Logger } from '@cdc/core';
 import {
   collectFieldKinds,
   gcpErrorInfo,
@@ -55,6 +55,8 @@ export class TypedViews {
     private readonly location: string,
     private readonly metrics: TypedViewMetrics,
     private readonly logger: Logger,
+    /** each statement done within this (LOADER_JOB_TIMEOUT_MS), else DeadlineExceeded (transient) */
+    private readonly jobMs: number,
   ) {}
 
   private get table(): string {
@@ -62,7 +64,9 @@ export class TypedViews {
   }
 
   private async query(query: string, params?: Record<string, unknown>, types?: Record<string, unknown>): Promise<Record<string, unknown>[]> {
-    const [rows] = await this.bigquery.query({ query, location: this.location, ...(params ? { params } : {}), ...(types ? { types: types as Record<string, string> } : {}) });
+    const [rows] = await withDeadlineOf('BigQuery typed-view statement', this.jobMs, () =>
+      this.bigquery.query({ query, location: this.location, ...(params ? { params } : {}), ...(types ? { types: types as Record<string, string> } : {}) }),
+    );
     return rows as Record<string, unknown>[];
   }
 
