@@ -32,6 +32,6 @@ parquetStoreContract('bucket prefix (Cloud Storage emulator)', async () => {
   const bucket = uniqueName('store');
   await storage.createBucket(bucket);
   const scratchDir = mkdtempSync(join(tmpdir(), 'parquet-buffer-'));
-  const store = new ObjectParquetStore(storage, { bucket, prefix: 'parquet/', scratchDir, resumableMinBytes: 8 * 1024 * 1024 });
+  const store = new ObjectParquetStore(storage, { bucket, prefix: 'parquet/', scratchDir, resumableMinBytes: 8 * 1024 * 1024, requestTimeoutMs: 60_000, transferTimeoutMs: 900_000 });
   return { store, scratchFiles: () => filesUnder(scratchDir) };
 });

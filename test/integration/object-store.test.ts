@@ -21,7 +21,7 @@ async function inputBucket(s: LoaderScenario, scratchDir: string): Promise<{ uri
   const { storage } = createGcpClients(s.gcpConfig);
   const bucket = `${s.prefix}-in`;
   await storage.createBucket(bucket);
-  return { uri: `gs://${bucket}/parquet`, store: new ObjectParquetStore(storage, { bucket, prefix: 'parquet/', scratchDir, resumableMinBytes: 8 << 20 }) };
+  return { uri: `gs://${bucket}/parquet`, store: new ObjectParquetStore(storage, { bucket, prefix: 'parquet/', scratchDir, resumableMinBytes: 8 << 20, requestTimeoutMs: 60_000, transferTimeoutMs: 900_000 }) };
 }
 
 describe('bucket path', () => {

@@ -87,7 +87,7 @@ async function openInput({ config, ops, logger }: Context, gcp: GoogleCloud): Pr
   // The loader only reads and moves files on the volume: its free space is reported, readiness is the processor's.
   volumeFreeGauge(stateDir, ops.registry, 'loader_volume_free_bytes');
   if (location.kind === 'local') return { store: new LocalParquetStore(location.dir), stateDir };
-  const store = new ObjectParquetStore(gcp.clients.storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: join(stateDir, '.copies'), resumableMinBytes: config.LOADER_RESUMABLE_MIN_BYTES });
+  const store = new ObjectParquetStore(gcp.clients.storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: join(stateDir, '.copies'), resumableMinBytes: config.LOADER_RESUMABLE_MIN_BYTES, requestTimeoutMs: config.LOADER_REQUEST_TIMEOUT_MS, transferTimeoutMs: config.LOADER_JOB_TIMEOUT_MS });
   await retry(() => gcp.clients.storage.bucket(location.bucket).getMetadata(), startupRetry(config)).catch((error: unknown) => {
     const info = gcpErrorInfo(error);
     throw new Error(`LOADER_INPUT: bucket ${location.bucket} cannot be used: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);

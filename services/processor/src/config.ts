@@ -26,6 +26,17 @@ export const processorSettings = {
     description:
       'root of the local Parquet tree, <dir>/<topic>/dt=<YYYY-MM-DD>/<topic>-p<partition>-<first>-<last>.parquet (compose: always /data/parquet in the volume; stack.sh: .run/stack/parquet); with PROCESSOR_OUTPUT a bucket, the write buffer: only the files being written, each deleted once uploaded',
   }),
+  PROCESSOR_REQUEST_TIMEOUT_MS: setting.durationMs({
+    default: 60000,
+    min: 1000,
+    description:
+      'with a bucket output, one metadata, listing or deletion request to Cloud Storage answered within this, else the flush or take-over fails as transient and is retried (the client has no working deadline of its own)',
+  }),
+  PROCESSOR_UPLOAD_TIMEOUT_MS: setting.durationMs({
+    default: 900000,
+    min: 1000,
+    description: 'with a bucket output, one file uploaded within this, else the flush fails as transient and is retried (an upload whose answer came late is found in place and accepted)',
+  }),
   PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES: setting.int({
     default: 8 * 1024 * 1024,
     min: 1,

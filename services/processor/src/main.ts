@@ -74,7 +74,7 @@ async function openOutput(config: ProcessorConfig): Promise<{ store: ParquetStor
     throw new Error(`PROCESSOR_OUTPUT: bucket ${location.bucket} cannot be used: ${info.status ? `HTTP ${info.status} ` : ''}${info.message}`);
   }
   await clearWriteBuffer(config.PROCESSOR_OUTPUT_DIR);
-  const store = new ObjectParquetStore(storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: config.PROCESSOR_OUTPUT_DIR, resumableMinBytes: config.PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES });
+  const store = new ObjectParquetStore(storage, { bucket: location.bucket, prefix: location.prefix, scratchDir: config.PROCESSOR_OUTPUT_DIR, resumableMinBytes: config.PROCESSOR_UPLOAD_RESUMABLE_MIN_BYTES, requestTimeoutMs: config.PROCESSOR_REQUEST_TIMEOUT_MS, transferTimeoutMs: config.PROCESSOR_UPLOAD_TIMEOUT_MS });
   return { store, localDir: config.PROCESSOR_OUTPUT_DIR };
 }
 

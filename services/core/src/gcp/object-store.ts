@@ -4,6 +4,7 @@ import type { File, Storage } from '@google-cloud/storage';
 import { fileChecksums } from '../files/checksum.js';
 import { tempName } from '../files/layout.js';
 import { areaPath, FileExistsError, isPendingPath, LOADED_DIR, type ExistingFile, type FileArea, type FileLocation, type LocalCopy, type ParquetStore, type QuarantineNote, type StoredFile } from '../files/store.js';
+import { withDeadlineOf } from '../lifecycle/deadline.js';
 import { isNotFound, isPreconditionFailed } from './errors.js';
 
 export interface ObjectStoreSettings {
@@ -14,6 +15,10 @@ export interface ObjectStoreSettings {
   scratchDir: string;
   /** files at least this large are uploaded with a resumable upload */
   resumableMinBytes: number;
+  /** one metadata, listing or deletion request answered within this, else it fails as transient */
+  requestTimeoutMs: number;
+  /** one upload, download or copy done within this, else it fails as transient */
+  transferTimeoutMs: number;
 }
 
 /** An object's metadata as the store reads it. */
@@ -57,6 +62,16 @@ export class ObjectParquetStore implements ParquetStore {
     return `gs://${this.settings.bucket}/${this.objectName(path, area)}`;
   }
 
+  // the client has no working deadline of its own: a Cloud Storage that takes the connection and never answers would
+  // hold a flush or a group for ever
+  private request<T>(what: string, call: () => Promise<T>): Promise<T> {
+    return withDeadlineOf(`Cloud Storage ${what}`, this.settings.requestTimeoutMs, call);
+  }
+
+  private transfer<T>(what: string, call: () => Promise<T>): Promise<T> {
+    return withDeadlineOf(`Cloud Storage ${what}`, this.settings.transferTimeoutMs, call);
+  }
+
   /** The object's handle (pinned to a generation when given): what a load job reads. */
   object(path: string, area: FileArea = 'input', generation?: string | null): File {
     return this.storage.bucket(this.settings.bucket).file(this.objectName(path, area), generation ? { generation } : {});
@@ -64,7 +79,7 @@ export class ObjectParquetStore implements ParquetStore {
 
   private async info(path: string, area: FileArea = 'input'): Promise<ObjectInfo | null> {
     try {
-      const [metadata] = await this.object(path, area).getMetadata();
+      const [metadata] = await this.request(`metadata of ${this.address(path, area)}`, () => this.object(path, area).getMetadata());
       return metadata as ObjectInfo;
     } catch (error) {
       if (isNotFound(error)) return null;
@@ -85,14 +100,14 @@ export class ObjectParquetStore implements ParquetStore {
       const checksums = await fileChecksums(tempPath);
       let info: ObjectInfo;
       try {
-        const [, metadata] = await this.storage.bucket(this.settings.bucket).upload(tempPath, {
+        const [, metadata] = await this.transfer(`upload of ${this.address(path)}`, () => this.storage.bucket(this.settings.bucket).upload(tempPath, {
           destination: this.objectName(path),
           resumable: checksums.bytes >= this.settings.resumableMinBytes,
           validation: 'crc32c',
           // never replaces an object: another owner's file stays as it is
           preconditionOpts: { ifGenerationMatch: 0 },
           metadata: { contentType: PARQUET, md5Hash: checksums.md5, crc32c: checksums.crc32c },
-        });
+        }));
         info = metadata as ObjectInfo;
       } catch (error) {
         if (!isPreconditionFailed(error)) throw error;
@@ -111,7 +126,7 @@ export class ObjectParquetStore implements ParquetStore {
   }
 
   private async list(prefix: string): Promise<File[]> {
-    const [files] = await this.storage.bucket(this.settings.bucket).getFiles({ prefix: `${this.settings.prefix}${prefix}`, autoPaginate: true });
+    const [files] = await this.request(`listing of ${this.location}${prefix}`, () => this.storage.bucket(this.settings.bucket).getFiles({ prefix: `${this.settings.prefix}${prefix}`, autoPaginate: true }));
     return files;
   }
 
@@ -126,7 +141,7 @@ export class ObjectParquetStore implements ParquetStore {
 
   private async deleteObject(file: File): Promise<void> {
     try {
-      await file.delete();
+      await this.request(`deletion of gs://${this.settings.bucket}/${file.name}`, () => file.delete());
     } catch (error) {
       if (!isNotFound(error)) throw error;
     }
@@ -148,7 +163,7 @@ export class ObjectParquetStore implements ParquetStore {
 
   /** Copies the waiting object into the area (a new object, created now: the retention clock starts), then deletes it. */
   private async moveTo(path: string, area: 'loaded' | 'quarantine'): Promise<string> {
-    await this.object(path).copy(this.object(path, area));
+    await this.transfer(`copy of ${this.address(path)} to ${area}/`, () => this.object(path).copy(this.object(path, area)));
     await this.deleteObject(this.object(path));
     return this.address(path, area);
   }
@@ -165,16 +180,18 @@ export class ObjectParquetStore implements ParquetStore {
 
   async quarantine(path: string, note: QuarantineNote): Promise<string | null> {
     const moved = (await this.info(path)) ? await this.moveTo(path, 'quarantine') : null;
-    await this.storage
-      .bucket(this.settings.bucket)
-      .file(`${this.objectName(path, 'quarantine')}.reason.json`)
-      .save(`${JSON.stringify(note, null, 2)}\n`, { resumable: false, contentType: 'application/json' });
+    await this.request(`reason of ${this.address(path, 'quarantine')}`, () =>
+      this.storage
+        .bucket(this.settings.bucket)
+        .file(`${this.objectName(path, 'quarantine')}.reason.json`)
+        .save(`${JSON.stringify(note, null, 2)}\n`, { resumable: false, contentType: 'application/json' }),
+    );
     return moved;
   }
 
   async quarantineNote(path: string): Promise<QuarantineNote | null> {
     try {
-      const [content] = await this.storage.bucket(this.settings.bucket).file(`${this.objectName(path, 'quarantine')}.reason.json`).download();
+      const [content] = await this.request(`reason of ${this.address(path, 'quarantine')}`, () => this.storage.bucket(this.settings.bucket).file(`${this.objectName(path, 'quarantine')}.reason.json`).download());
       return JSON.parse(content.toString('utf8')) as QuarantineNote;
     } catch {
       return null;
@@ -195,7 +212,7 @@ export class ObjectParquetStore implements ParquetStore {
   async localCopy(path: string, generation?: string | null): Promise<LocalCopy> {
     await mkdir(this.settings.scratchDir, { recursive: true });
     const local = join(this.settings.scratchDir, `copy-${process.pid}-${Math.random().toString(36).slice(2)}-${posix.basename(path)}`);
-    await this.object(path, 'input', generation).download({ destination: local, validation: 'crc32c' });
+    await this.transfer(`download of ${this.address(path)}`, () => this.object(path, 'input', generation).download({ destination: local, validation: 'crc32c' }));
     return { path: local, release: () => rm(local, { force: true }) };
   }
 }

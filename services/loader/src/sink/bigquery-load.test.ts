@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createLogger, DeadlineExceeded, RetriableError } from '@cdc/core';
-import { classifyGcpError, createGcpClients, type BigQuery, type GcpConfig } from '@cdc/core/gcp';
+import { classifyGcpError, createGcpClients, ObjectParquetStore, type BigQuery, type GcpConfig } from '@cdc/core/gcp';
 import { BigQueryLoader } from './bigquery-load.js';
 import { GcsStage } from './gcs-stage.js';
 
@@ -61,6 +63,20 @@ test('a Cloud Storage that never answers: metadata, upload and deletion fail tra
     const stage = new GcsStage(clientsOf(silent.endpoint).storage, 'bucket', 1, limits);
     await failsTransientWithin(stage.upload('package.json', { path: 'a.parquet', md5: 'x', crc32c: 'y', bytes: 10, fileId: 'f' }), limits.requestMs);
     await failsTransientWithin(stage.remove('a.parquet'), limits.requestMs);
+  } finally {
+    silent.close();
+  }
+});
+
+test('a bucket input or output that never answers: metadata, listing, download, move and deletion fail transient at their deadlines', async () => {
+  const silent = await silentEndpoint();
+  try {
+    const store = new ObjectParquetStore(clientsOf(silent.endpoint).storage, { bucket: 'bucket', prefix: 'parquet/', scratchDir: join(tmpdir(), `silent-store-${process.pid}`), resumableMinBytes: 1 << 20, requestTimeoutMs: limits.requestMs, transferTimeoutMs: limits.jobMs });
+    await failsTransientWithin(store.stat('t/dt=2025-01-01/a.parquet'), limits.requestMs);
+    await failsTransientWithin(store.listTopic('t'), limits.requestMs);
+    await failsTransientWithin(store.remove(['t/dt=2025-01-01/a.parquet']), limits.requestMs);
+    await failsTransientWithin(store.localCopy('t/dt=2025-01-01/a.parquet', '1'), limits.jobMs);
+    await failsTransientWithin(store.markLoaded('t/dt=2025-01-01/a.parquet', 1), limits.jobMs);
   } finally {
     silent.close();
   }
