@@ -33,3 +33,21 @@ test("the cdc's rights: write its change and dead-letter topics, write and read 
     ].join('\n'),
   );
 });
+
+test("a database or deployment scope's change topics are granted by the template's fixed prefix (write, create), never all topics", () => {
+  const env = { MONGO_URI: 'mongodb://h:27017', CDC_CAPTURE_SCOPE: 'database', CDC_TOPIC_TEMPLATE: 'cdc.{db}.{coll}-changes', KAFKA_CLIENT_ID: 'cdc-a' };
+  assert.equal(
+    formatAclPlan(cdcAcls(parseConfig(cdcConfigSchema, { env }))),
+    [
+      'TOPIC PREFIXED cdc. WRITE',
+      'TOPIC PREFIXED cdc. CREATE',
+      'TOPIC LITERAL cdc-checkpoints WRITE',
+      'TOPIC LITERAL cdc-checkpoints READ',
+      'GROUP PREFIXED cdc-checkpoint-reader- READ',
+      'TRANSACTIONAL_ID PREFIXED cdc-a- WRITE',
+      '',
+    ].join('\n'),
+  );
+  // the default template starts with a placeholder: a prefix grant would cover every topic of the cluster
+  assert.throws(() => cdcAcls(parseConfig(cdcConfigSchema, { env: { ...env, CDC_CAPTURE_SCOPE: 'deployment', CDC_TOPIC_TEMPLATE: '{coll}-cdc' } })), /CDC_TOPIC_TEMPLATE: must start with fixed text/);
+});
