@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/load-config.js';
 import { deadLetterTopicOf } from './topics.js';
 
 /** The resource kinds and operations the services need, named as Kafka's ACL tool lists them. */
@@ -29,7 +30,9 @@ export const describeTopic = (topic: string): KafkaAcl => literal('TOPIC', topic
  * `setting` (the template the prefix comes from).
  */
 export function topicsPrefixed(prefix: string, operation: AclOperation, setting: string): KafkaAcl {
-  if (prefix === '') throw new Error(`${setting}: must start with fixed text before its first placeholder (e.g. cdc.{db}.{coll}-changes) for its topics to be granted by prefix; with an empty prefix the grant would cover every topic`);
+  if (prefix === '') {
+    throw new ConfigError([{ variable: setting, problem: 'must start with fixed text before its first placeholder (e.g. cdc.{db}.{coll}-changes) for its topics to be granted by prefix; with an empty prefix the grant would cover every topic' }]);
+  }
   return prefixed('TOPIC', prefix, operation);
 }
 export const deadLetterWrite = (topic: string): KafkaAcl => writeTopic(deadLetterTopicOf(topic));
