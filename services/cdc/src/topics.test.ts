@@ -16,6 +16,9 @@ test('the CDC topics: per collection its topic and dead-letter topic (once per t
   assert.equal(cdcTopics(config).at(-1)?.config?.['cleanup.policy'], 'compact');
 });
 
+/** The rights of every cdc whatever its scope (client id cdc-a), as the plan's last lines. */
+const checkpointsAndTransactions = ['TOPIC LITERAL cdc-checkpoints WRITE', 'TOPIC LITERAL cdc-checkpoints READ', 'GROUP PREFIXED cdc-checkpoint-reader- READ', 'TRANSACTIONAL_ID PREFIXED cdc-a- WRITE', ''];
+
 test("the cdc's rights: write its change and dead-letter topics, write and read the checkpoint topic, its own groups and transactional ids", () => {
   const config = parseConfig(cdcConfigSchema, {
     env: { MONGO_URI: 'mongodb://h:27017', CDC_COLLECTIONS: 'shop.orders,crm.orders', CDC_TOPIC_TEMPLATE: '{coll}-cdc', KAFKA_CLIENT_ID: 'cdc-a' },
@@ -25,11 +28,7 @@ test("the cdc's rights: write its change and dead-letter topics, write and read 
     [
       'TOPIC LITERAL orders-cdc WRITE',
       'TOPIC LITERAL orders-cdc.dlq WRITE',
-      'TOPIC LITERAL cdc-checkpoints WRITE',
-      'TOPIC LITERAL cdc-checkpoints READ',
-      'GROUP PREFIXED cdc-checkpoint-reader- READ',
-      'TRANSACTIONAL_ID PREFIXED cdc-a- WRITE',
-      '',
+      ...checkpointsAndTransactions,
     ].join('\n'),
   );
 });
@@ -41,11 +40,7 @@ test("a database or deployment scope's change topics are granted by the template
     [
       'TOPIC PREFIXED cdc. WRITE',
       'TOPIC PREFIXED cdc. CREATE',
-      'TOPIC LITERAL cdc-checkpoints WRITE',
-      'TOPIC LITERAL cdc-checkpoints READ',
-      'GROUP PREFIXED cdc-checkpoint-reader- READ',
-      'TRANSACTIONAL_ID PREFIXED cdc-a- WRITE',
-      '',
+      ...checkpointsAndTransactions,
     ].join('\n'),
   );
   // the default template starts with a placeholder: a prefix grant would cover every topic of the cluster

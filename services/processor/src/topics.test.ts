@@ -4,6 +4,9 @@ import { formatAclPlan, parseConfig } from '@cdc/core';
 import { processorConfigSchema } from './config.js';
 import { inputSubscription, processorAcls, processorTopics } from './topics.js';
 
+/** The rights of every processor whatever its inputs (group proc, files topic files), as the plan's last lines. */
+const filesGroupAndTransactions = ['TOPIC LITERAL files WRITE', 'TOPIC LITERAL files.dlq DESCRIBE', 'GROUP LITERAL proc READ', 'TRANSACTIONAL_ID PREFIXED proc- WRITE', ''];
+
 test("the processor's rights: read its input topics in its group, write their dead-letter topics and the files topic, its transactional ids", () => {
   const config = parseConfig(processorConfigSchema, { env: { PROCESSOR_TOPICS: 'orders-cdc,customers-cdc', PROCESSOR_GROUP_ID: 'proc', PROCESSOR_FILES_TOPIC: 'files' } });
   assert.equal(
@@ -13,11 +16,7 @@ test("the processor's rights: read its input topics in its group, write their de
       'TOPIC LITERAL orders-cdc.dlq WRITE',
       'TOPIC LITERAL customers-cdc READ',
       'TOPIC LITERAL customers-cdc.dlq WRITE',
-      'TOPIC LITERAL files WRITE',
-      'TOPIC LITERAL files.dlq DESCRIBE',
-      'GROUP LITERAL proc READ',
-      'TRANSACTIONAL_ID PREFIXED proc- WRITE',
-      '',
+      ...filesGroupAndTransactions,
     ].join('\n'),
   );
 });
@@ -29,11 +28,7 @@ test("with a topic template the processor reads every topic it can make, granted
     [
       'TOPIC PREFIXED cdc. READ',
       'TOPIC PREFIXED cdc. WRITE',
-      'TOPIC LITERAL files WRITE',
-      'TOPIC LITERAL files.dlq DESCRIBE',
-      'GROUP LITERAL proc READ',
-      'TRANSACTIONAL_ID PREFIXED proc- WRITE',
-      '',
+      ...filesGroupAndTransactions,
     ].join('\n'),
   );
   assert.deepEqual(processorTopics(config).map((t) => t.topic), ['files', 'files.dlq']);
