@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { encodeChangeEvent, OPERATIONS } from '@cdc/core';
+import { encodeChangeEvent, OPERATIONS, parseConfig, type KafkaAcl } from '@cdc/core';
+import { processorAcls, processorConfigSchema } from '@cdc/processor';
 import { infra, uniqueName } from '../support/infra.js';
 import { testKafka } from '../support/kafka.js';
 import { repoRoot, startService } from '../support/service-process.js';
@@ -88,6 +89,14 @@ function filesUnder(path: string): string[] {
   return existsSync(path) ? readdirSync(path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
 }
 
+/** Grants `user` exactly the rights of a plan (what deploy.sh grants from --print-acls). */
+function grantPlan(user: string, acls: KafkaAcl[]): void {
+  const flag = { TOPIC: '--topic', GROUP: '--group', TRANSACTIONAL_ID: '--transactional-id' } as const;
+  for (const acl of acls) {
+    kafkaTool(['acl', '--add', '--allow-principal', `User:${user}`, '--operation', acl.operation, '--resource-pattern-type', acl.pattern.toLowerCase(), flag[acl.resource], acl.name]);
+  }
+}
+
 describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
   test('records go through the secured listener exactly once; the password (from a file) is never logged', async () => {
     const env = processorEnv('ok', { KAFKA_SASL_USERNAME: granted.name, KAFKA_SASL_PASSWORD_FILE: granted.passwordFile });
@@ -114,6 +123,41 @@ describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
     }
     assert.ok(processor.output.length > 0);
     assert.ok(!processor.output.some((line) => line.includes(granted.password)), 'the password is in no log line');
+  });
+
+  test("with a topic template and exactly its plan's rights (by prefix), a topic made after the start is read exactly once", async () => {
+    const user = scramUser(`${prefix}-plan`);
+    const env: Record<string, string> = {
+      ...processorEnv('tpl', { KAFKA_SASL_USERNAME: user.name, KAFKA_SASL_PASSWORD_FILE: user.passwordFile }),
+      PROCESSOR_TOPIC_TEMPLATE: `${prefix}-tpl.{db}.{coll}-cdc`,
+    };
+    delete env.PROCESSOR_TOPICS;
+    const acls = processorAcls(parseConfig(processorConfigSchema, { env }));
+    assert.ok(acls.some((acl) => acl.resource === 'TOPIC' && acl.pattern === 'PREFIXED' && acl.name === `${prefix}-tpl.` && acl.operation === 'READ'), 'its input topics granted by prefix');
+    grantPlan(user.name, acls);
+    // the admin's part (deploy.sh): the files topic; the cdc's: the input topic and its dead-letter topic
+    await createTopic(kafka, env.PROCESSOR_FILES_TOPIC!, 2);
+    await createTopic(kafka, `${env.PROCESSOR_FILES_TOPIC!}.dlq`, 1);
+    const processor = await startService('processor', env, 'processor-sasl-template');
+    try {
+      await processor.waitReady();
+      const topic = `${prefix}-tpl.shop.orders-cdc`;
+      await createTopic(kafka, topic, 2);
+      await createTopic(kafka, `${topic}.dlq`, 1);
+      const produced = await produce(
+        kafka,
+        topic,
+        Array.from({ length: 8 }, (_, n) => {
+          const event = orderEvent(OPERATIONS[n % OPERATIONS.length]!, n);
+          return { partition: n % 2, key: event.document_id, value: encodeChangeEvent(event), event };
+        }),
+      );
+      await waitForCommittedToEnd(kafka, env.PROCESSOR_GROUP_ID!, topic);
+      const files = await announcedFiles(kafka, env.PROCESSOR_FILES_TOPIC!, 1);
+      await assertExactlyOnce(assert, env.PROCESSOR_OUTPUT_DIR!, files, produced);
+    } finally {
+      await processor.kill('SIGTERM');
+    }
   });
 
   test('a wrong password ends the start non-zero, naming the variables to check, without the password', async () => {
