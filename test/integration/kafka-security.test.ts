@@ -1,6 +1,8 @@
 // The processor through the broker's SASL_SSL listener (scripts/infra/kafka.sh with KAFKA_SASL_SSL_PORT): TLS
 // checked against the test CA, SCRAM-SHA-512 users made for this run, ACLs enforced. Records in over PLAINTEXT
-// (the tests' client, a super user), through the secured processor, files and file-ready events out.
+// (the tests' client, a super user), through the secured processor, files and file-ready events out. A capture
+// scope's plan (rights by topic prefix, as --print-acls prints them): a processor following a topic template and a
+// cdc with a database scope, each granted exactly its plan, handle a topic made after their start.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -8,11 +10,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { encodeChangeEvent, OPERATIONS } from '@cdc/core';
+import { encodeChangeEvent, OPERATIONS, parseConfig, type KafkaAcl } from '@cdc/core';
+import { processorAcls, processorConfigSchema } from '@cdc/processor';
 import { infra, uniqueName } from '../support/infra.js';
-import { testKafka } from '../support/kafka.js';
 import { repoRoot, startService } from '../support/service-process.js';
-import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, waitForCommittedToEnd } from '../support/processor.js';
+import { announcedFiles, assertExactlyOnce, createTopic, orderEvent, produce, waitFor, waitForCommittedToEnd } from '../support/processor.js';
+import { runCli } from '../support/loader.js';
+import { readTopic, testKafka } from '../support/kafka.js';
+import { testMongo } from '../support/mongo.js';
 
 // a broker started without the listener fails here, saying so, instead of timing out in every test
 await new Promise<void>((resolve, reject) => {
@@ -88,6 +93,14 @@ function filesUnder(path: string): string[] {
   return existsSync(path) ? readdirSync(path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name) : [];
 }
 
+/** Grants `user` exactly the rights of a plan (what deploy.sh grants from --print-acls). */
+function grantPlan(user: string, acls: KafkaAcl[]): void {
+  const flag = { TOPIC: '--topic', GROUP: '--group', TRANSACTIONAL_ID: '--transactional-id' } as const;
+  for (const acl of acls) {
+    kafkaTool(['acl', '--add', '--allow-principal', `User:${user}`, '--operation', acl.operation, '--resource-pattern-type', acl.pattern.toLowerCase(), flag[acl.resource], acl.name]);
+  }
+}
+
 describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
   test('records go through the secured listener exactly once; the password (from a file) is never logged', async () => {
     const env = processorEnv('ok', { KAFKA_SASL_USERNAME: granted.name, KAFKA_SASL_PASSWORD_FILE: granted.passwordFile });
@@ -114,6 +127,91 @@ describe('processor over SASL_SSL with SCRAM-SHA-512', () => {
     }
     assert.ok(processor.output.length > 0);
     assert.ok(!processor.output.some((line) => line.includes(granted.password)), 'the password is in no log line');
+  });
+
+  test("with a topic template and exactly its plan's rights (by prefix), a topic made after the start is read exactly once", async () => {
+    const user = scramUser(`${prefix}-plan`);
+    const env: Record<string, string> = {
+      ...processorEnv('tpl', { KAFKA_SASL_USERNAME: user.name, KAFKA_SASL_PASSWORD_FILE: user.passwordFile }),
+      PROCESSOR_TOPIC_TEMPLATE: `${prefix}-tpl.{db}.{coll}-cdc`,
+    };
+    delete env.PROCESSOR_TOPICS;
+    const acls = processorAcls(parseConfig(processorConfigSchema, { env }));
+    assert.ok(acls.some((acl) => acl.resource === 'TOPIC' && acl.pattern === 'PREFIXED' && acl.name === `${prefix}-tpl.` && acl.operation === 'READ'), 'its input topics granted by prefix');
+    grantPlan(user.name, acls);
+    // the admin's part (deploy.sh): the files topic; the cdc's: the input topic and its dead-letter topic
+    await createTopic(kafka, env.PROCESSOR_FILES_TOPIC!, 2);
+    await createTopic(kafka, `${env.PROCESSOR_FILES_TOPIC!}.dlq`, 1);
+    const processor = await startService('processor', env, 'processor-sasl-template');
+    try {
+      await processor.waitReady();
+      const topic = `${prefix}-tpl.shop.orders-cdc`;
+      await createTopic(kafka, topic, 2);
+      await createTopic(kafka, `${topic}.dlq`, 1);
+      const produced = await produce(
+        kafka,
+        topic,
+        Array.from({ length: 8 }, (_, n) => {
+          const event = orderEvent(OPERATIONS[n % OPERATIONS.length]!, n);
+          return { partition: n % 2, key: event.document_id, value: encodeChangeEvent(event), event };
+        }),
+      );
+      await waitForCommittedToEnd(kafka, env.PROCESSOR_GROUP_ID!, topic);
+      const files = await announcedFiles(kafka, env.PROCESSOR_FILES_TOPIC!, 1);
+      await assertExactlyOnce(assert, env.PROCESSOR_OUTPUT_DIR!, files, produced);
+    } finally {
+      await processor.kill('SIGTERM');
+    }
+  });
+
+  test("a cdc with a database scope and exactly its plan's rights (by prefix) makes a new collection's topic and writes it", async () => {
+    const user = scramUser(`${prefix}-cdc`);
+    const db = `${prefix}-db`.replaceAll('-', '_');
+    const env: Record<string, string> = {
+      MONGO_URI: infra.mongoUri,
+      KAFKA_BROKERS: infra.kafkaSaslSslBrokers,
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SSL_CA_LOCATION: infra.kafkaCaFile,
+      KAFKA_SASL_USERNAME: user.name,
+      KAFKA_SASL_PASSWORD_FILE: user.passwordFile,
+      KAFKA_CLIENT_ID: `${prefix}-cdc`,
+      KAFKA_TOPIC_PARTITIONS: '2',
+      CDC_CAPTURE_SCOPE: 'database',
+      CDC_CAPTURE_DATABASE: db,
+      CDC_TOPIC_TEMPLATE: `${prefix}-scope.{db}.{coll}-cdc`,
+      CDC_CHECKPOINT_TOPIC: `${prefix}-scope-checkpoints`,
+    };
+    // what deploy.sh does: the service prints its plan, the admin grants it and makes the topics it lists
+    const plan = await runCli('services/cdc/dist/main.js', ['--print-acls'], env);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout, new RegExp(`^TOPIC PREFIXED ${prefix}-scope\\. CREATE$`, 'm'), 'new topics made by prefix');
+    grantPlan(
+      user.name,
+      plan.stdout.trim().split('\n').map((line) => {
+        const [resource, pattern, name, operation] = line.split(' ') as [KafkaAcl['resource'], KafkaAcl['pattern'], string, KafkaAcl['operation']];
+        return { resource, pattern, name, operation };
+      }),
+    );
+    await createTopic(kafka, env.CDC_CHECKPOINT_TOPIC!, 1, { 'cleanup.policy': 'compact' });
+    const mongo = await testMongo();
+    const cdc = await startService('cdc', env, 'cdc-sasl-scope');
+    try {
+      await cdc.waitReady();
+      await mongo.db(db).collection('fresh').insertMany(Array.from({ length: 6 }, (_, n) => ({ _id: n, n }) as never));
+      const topic = `${prefix}-scope.${db}.fresh-cdc`;
+      // made by the cdc's principal as it meets the collection (a reader subscribed before would not see it)
+      const admin = kafka.admin();
+      await admin.connect();
+      await waitFor(`the cdc to make ${topic}`, async () => (await admin.listTopics()).includes(topic) || null, 120_000, 500).finally(() => admin.disconnect());
+      const records = await readTopic(kafka, topic, { minCount: 6, timeoutMs: 120_000 });
+      // streamed, or copied by the new collection's snapshot (a document may come both ways)
+      assert.equal(new Set(records.map((m) => JSON.parse(String(m.value)).document_id)).size, 6, 'every document in its topic');
+      assert.equal(cdc.exitCode, undefined, 'the cdc runs on');
+    } finally {
+      await cdc.kill('SIGTERM');
+      await mongo.close();
+    }
   });
 
   test('a wrong password ends the start non-zero, naming the variables to check, without the password', async () => {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { DOCUMENT_OPERATIONS, encodeChangeEvent, fileChecksums, type ChangeEvent, type Operation } from '@cdc/core';
+import { DOCUMENT_OPERATIONS, encodeChangeEvent, encodeSnapshotComplete, fileChecksums, snapshotCompleteDocumentId, snapshotCompleteEventId, type ChangeEvent, type Operation } from '@cdc/core';
 import { createGcpClients, ensureWarehouse, typedColumns, typedViewStatements, warehouseNames } from '@cdc/core/gcp';
 import { currentStateQuery, duplicateCountQuery } from '@cdc/loader';
 import { readTopic, stallConsumer, testKafka } from '../support/kafka.js';
@@ -159,6 +159,46 @@ describe('loader service', () => {
       await stopAll(loader);
     }
     assert.equal(await loader.exited, 0, 'SIGTERM exits cleanly');
+  });
+
+  test("a dropped collection's marker applied first: a change older than it, loaded later from another partition, brings no document back", async () => {
+    const s = loaderScenario('dropped');
+    await createTopic(kafka, s.filesTopic, 2);
+    // The marker of the drop (no events), one step after the collection's last change.
+    const emptiedAt = { t: T0 + 10, i: 2 };
+    const marker: ChangeEvent = {
+      ...orderChange('insert', 0, emptiedAt, 0),
+      event_id: snapshotCompleteEventId('shop', 'orders', 'cdc-0', emptiedAt),
+      op: 'snapshot_complete',
+      document_id: snapshotCompleteDocumentId('cdc-0'),
+      document: encodeSnapshotComplete({ snapshot_events: 0 }),
+      wall_time: null,
+      resume_token: null,
+      source: { instance: 'cdc-0', snapshot: true },
+    };
+    const first = [orderChange('insert', 1, { t: T0 + 1, i: 1 }, 1), marker];
+    // Partition 1, loaded after the marker: a document inserted before the drop (no current row when the marker was
+    // applied), and the first insert of the collection made again, at the marker's instant (not older).
+    const late = [orderChange('insert', 2, { t: T0 + 9, i: 1 }, 2), orderChange('insert', 3, emptiedAt, 3)];
+    const f1 = await writeTestFile(s.inputDir, s.topic, 0, 0, first);
+    const f2 = await writeTestFile(s.inputDir, s.topic, 1, 0, late);
+    const loader = await startService('loader', s.env(), 'loader-dropped');
+    try {
+      await loader.waitReady();
+      await publishFileEvents(kafka, s.filesTopic, [f1]);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      assert.deepEqual(await bqRows(s.gcpConfig, `SELECT document_id FROM ${table(s.gcpConfig, 'orders_current')}`), [], 'document 1, older than the marker of its group, is not current');
+      await publishFileEvents(kafka, s.filesTopic, [f2]);
+      await waitForCommittedToEnd(kafka, s.group, s.filesTopic);
+      const current = await bqRows(s.gcpConfig, `SELECT document_id, event_id FROM ${table(s.gcpConfig, 'orders_current')} ORDER BY document_id`);
+      assert.deepEqual(current.map((r) => r.event_id), [late[1]!.event_id], 'only the insert not older than the drop is current');
+      const changes = await bqRows(s.gcpConfig, `SELECT event_id FROM ${table(s.gcpConfig, 'orders_changes')} WHERE NOT snapshot OR op = 'snapshot_complete'`);
+      assert.deepEqual(changes.map((r) => String(r.event_id)).sort(), [...first, ...late].map((e) => e.event_id).sort(), 'every change kept in the changes table');
+      const recomputed = await bqRows(s.gcpConfig, `SELECT event_id FROM (${currentStateQuery(namesOf(s))}) ORDER BY document_id`);
+      assert.deepEqual(recomputed.map((r) => r.event_id), current.map((r) => r.event_id), 'the state computed from the changes table agrees');
+    } finally {
+      await stopAll(loader);
+    }
   });
 
   test('with no retention, a file announced again after its group is recognised by its rows in the changes table', async () => {

@@ -1,4 +1,4 @@
-import { consumerGroup, deadLetterWrite, readTopic, topicWithDeadLetter, transactionalIds, writeTopic, type KafkaAcl, type TopicSpec } from '@cdc/core';
+import { consumerGroup, deadLetterWrite, readTopic, templatePrefix, topicsPrefixed, topicWithDeadLetter, transactionalIds, writeTopic, type KafkaAcl, type TopicSpec } from '@cdc/core';
 import type { CdcConfig } from './config.js';
 import { CHECKPOINT_READER_GROUP_PREFIX, checkpointTopicSpec } from './checkpoint/checkpoint-store.js';
 import { parseNamespace, topicFor } from './transform/routing.js';
@@ -23,10 +23,20 @@ function changeTopics(config: CdcConfig, namespaces: string[]): string[] {
  */
 export function cdcAcls(config: CdcConfig): KafkaAcl[] {
   return [
-    ...changeTopics(config, config.CDC_COLLECTIONS).flatMap((topic) => [writeTopic(topic), deadLetterWrite(topic)]),
+    ...changeTopicAcls(config),
     writeTopic(config.CDC_CHECKPOINT_TOPIC),
     readTopic(config.CDC_CHECKPOINT_TOPIC),
     consumerGroup(CHECKPOINT_READER_GROUP_PREFIX, { prefixed: true }),
     transactionalIds(`${config.KAFKA_CLIENT_ID}-`),
   ];
+}
+
+/**
+ * The change topics' rights. A database or deployment scope makes the topics of collections found while running:
+ * WRITE and CREATE on the template's fixed prefix (Kafka's ACLs match by prefix), which their dead-letter topics share.
+ */
+function changeTopicAcls(config: CdcConfig): KafkaAcl[] {
+  if (config.CDC_CAPTURE_SCOPE === 'collection') return changeTopics(config, config.CDC_COLLECTIONS).flatMap((topic) => [writeTopic(topic), deadLetterWrite(topic)]);
+  const prefix = templatePrefix(config.CDC_TOPIC_TEMPLATE);
+  return [topicsPrefixed(prefix, 'WRITE', 'CDC_TOPIC_TEMPLATE'), topicsPrefixed(prefix, 'CREATE', 'CDC_TOPIC_TEMPLATE')];
 }

@@ -7,6 +7,7 @@ export * from './lifecycle/shutdown.js';
 export * from './kafka/client.js';
 export * from './kafka/topics.js';
 export * from './kafka/acls.js';
+export * from './kafka/topic-template.js';
 export * from './kafka/deadline.js';
 export * from './kafka/transactional-writer.js';
 export * from './kafka/security.js';

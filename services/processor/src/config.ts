@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { fields, kafkaServiceSchema, kafkaTransactionSettings, objectStoreClientSettings, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
+import { fields, kafkaServiceSchema, templateSubscriptionProblem, templateTopicPattern, kafkaTransactionSettings, objectStoreClientSettings, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_WRITERS } from './sink/parquet-writer.js';
 
 /** The processor's own variables (the shared ones are in `processorConfigSchema`). */
@@ -9,7 +9,20 @@ export const processorSettings = {
     check: fields.groupId,
     description: 'consumer group shared by every processor instance; instances split the input partitions between them',
   }),
-  PROCESSOR_TOPICS: setting.list({ default: 'orders-cdc', item: fields.topicName, values: 'topic,...', description: 'CDC topics to turn into Parquet files' }),
+  PROCESSOR_TOPICS: setting.list({ default: 'orders-cdc', item: fields.topicName, values: 'topic,...', description: 'CDC topics to turn into Parquet files (unless PROCESSOR_TOPIC_TEMPLATE is set)' }),
+  PROCESSOR_TOPIC_TEMPLATE: setting.text({
+    check: fields.topicTemplate(['db', 'coll']).superRefine((template, ctx) => {
+      const problem = templateSubscriptionProblem(template);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    values: 'template',
+    description:
+      "the cdc's CDC_TOPIC_TEMPLATE, for a database or deployment scope: every topic it can make is read (a pattern subscription), also those created while running, instead of PROCESSOR_TOPICS; must end with fixed text no dead-letter topic ends with (the default {coll}-cdc does)",
+  }),
+  PROCESSOR_TOPIC_REFRESH_MS: setting.durationMs({
+    default: 10000,
+    description: 'with PROCESSOR_TOPIC_TEMPLATE: how often the topic list is fetched again, the longest a new collection\'s topic waits before it is read',
+  }),
   PROCESSOR_FILES_TOPIC: setting.text({
     default: 'parquet-files',
     check: fields.topicName,
@@ -81,6 +94,11 @@ export const processorSettings = {
 
 // the topics it creates when missing: files topic, input topics
 // with a bucket output, the Cloud Storage client's variables (declared with the other Google Cloud ones)
-export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...objectStoreClientSettings, ...kafkaTransactionSettings, ...readinessSettings });
+export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...objectStoreClientSettings, ...kafkaTransactionSettings, ...readinessSettings }).superRefine((c, ctx) => {
+  // Its own output read back as input would loop.
+  if (c.PROCESSOR_TOPIC_TEMPLATE !== undefined && templateTopicPattern(c.PROCESSOR_TOPIC_TEMPLATE).test(c.PROCESSOR_FILES_TOPIC)) {
+    ctx.addIssue({ code: 'custom', path: ['PROCESSOR_TOPIC_TEMPLATE'], message: `matches the files topic ${c.PROCESSOR_FILES_TOPIC} (PROCESSOR_FILES_TOPIC)` });
+  }
+});
 
 export type ProcessorConfig = z.output<typeof processorConfigSchema>;

@@ -7,3 +7,6 @@ export { PARQUET_COMPRESSIONS, PARQUET_WRITERS, type ParquetCompression, type Pa
 export { FileStore } from './sink/file-store.js';
 export { createParquetWriter } from './sink/parquet-writer.js';
 export { batchStats } from './transform/batch.js';
+// The rights a configuration needs (tests grant exactly these on a broker with ACLs).
+export { processorConfigSchema } from './config.js';
+export { processorAcls } from './topics.js';

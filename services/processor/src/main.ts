@@ -9,7 +9,7 @@ import { createParquetWriter } from './sink/parquet-writer.js';
 import { FileStore } from './sink/file-store.js';
 import { CdcTopicConsumer } from './source/consumer.js';
 import { PROCESSOR_CRASH_HOOKS } from './fault-points.js';
-import { processorAcls, processorTopics } from './topics.js';
+import { currentInputTopics, inputSubscription, processorAcls, processorTopics } from './topics.js';
 
 await runService('processor', processorConfigSchema, async (ctx) => {
   const { config, logger, ops, shutdown, signal, setReady, addReadinessCheck, fail } = ctx;
@@ -30,14 +30,17 @@ await runService('processor', processorConfigSchema, async (ctx) => {
 
   const { kafka, admin } = await connectWatchedKafka(ctx, processorTopics(config));
 
-  const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.PROCESSOR_GROUP_ID, topics: config.PROCESSOR_TOPICS, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck });
+  // A template's topics as they are at start (those created later have no committed offsets to have expired).
+  const inputTopics = await currentInputTopics(config, admin);
+  const expiredOffsets = new ExpiredOffsetsGuard(admin, { groupId: config.PROCESSOR_GROUP_ID, topics: inputTopics, registry: ops.registry, metricName: 'processor_offsets_expired_records', logger, addReadinessCheck });
   if (!(await expiredOffsets.offsetsStillInLog())) {
     // Up and not ready, naming the records lost, until the operator decides (the process lives on its servers).
     setReady(true);
     return;
   }
   const consumer = new CdcTopicConsumer(kafka, admin, store, metrics, logger, {
-    topics: config.PROCESSOR_TOPICS,
+    topics: inputSubscription(config),
+    topicRefreshMs: config.PROCESSOR_TOPIC_REFRESH_MS,
     groupId: config.PROCESSOR_GROUP_ID,
     filesTopic: config.PROCESSOR_FILES_TOPIC,
     limits: { maxRows: config.PROCESSOR_BATCH_MAX_ROWS, maxBytes: config.PROCESSOR_BATCH_MAX_BYTES, maxAgeMs: config.PROCESSOR_BATCH_MAX_AGE_MS },
@@ -52,7 +55,7 @@ await runService('processor', processorConfigSchema, async (ctx) => {
   }, fail, signal);
   shutdown.register('kafka consumer and producers', () => consumer.stop());
   await connectOrExplain(`join consumer group ${config.PROCESSOR_GROUP_ID}`, () => consumer.start());
-  logger.info({ topics: config.PROCESSOR_TOPICS, output: store.location, writer: writer.library, compression: writer.compression }, 'processing');
+  logger.info({ topics: config.PROCESSOR_TOPIC_TEMPLATE === undefined ? config.PROCESSOR_TOPICS : `${inputSubscription(config).toString()} (now ${inputTopics.join(',')})`, output: store.location, writer: writer.library, compression: writer.compression }, 'processing');
   // Runs until shutdown; librdkafka rejoins the group by itself after any group or broker failure.
   setReady(true);
 }, { topics: processorTopics, acls: processorAcls });

@@ -1,9 +1,25 @@
-import { consumerGroup, deadLetterTopicOf, deadLetterWrite, describeTopic, readTopic, topicWithDeadLetter, transactionalIds, writeTopic, type KafkaAcl, type TopicSpec } from '@cdc/core';
+import { consumerGroup, deadLetterTopicOf, deadLetterWrite, describeTopic, readTopic, templatePrefix, templateTopicPattern, topicsPrefixed, topicWithDeadLetter, transactionalIds, writeTopic, type Admin, type KafkaAcl, type TopicSpec } from '@cdc/core';
 import type { ProcessorConfig } from './config.js';
 
-/** The processor's topics: its input topics and the files topic, each with its dead-letter topic. */
+/**
+ * The processor's topics: its input topics and the files topic, each with its dead-letter topic. The topics of a
+ * template are the cdc's to create (with their dead-letter topics), as it finds their collections.
+ */
 export function processorTopics(config: ProcessorConfig): TopicSpec[] {
-  return [...config.PROCESSOR_TOPICS.flatMap((t) => topicWithDeadLetter(t, 'cdc', config)), ...topicWithDeadLetter(config.PROCESSOR_FILES_TOPIC, 'files', config)];
+  const inputs = config.PROCESSOR_TOPIC_TEMPLATE === undefined ? config.PROCESSOR_TOPICS : [];
+  return [...inputs.flatMap((t) => topicWithDeadLetter(t, 'cdc', config)), ...topicWithDeadLetter(config.PROCESSOR_FILES_TOPIC, 'files', config)];
+}
+
+/** What the consumer subscribes to: the named topics, or the template's pattern (also topics created later). */
+export function inputSubscription(config: ProcessorConfig): string[] | RegExp {
+  return config.PROCESSOR_TOPIC_TEMPLATE === undefined ? config.PROCESSOR_TOPICS : templateTopicPattern(config.PROCESSOR_TOPIC_TEMPLATE);
+}
+
+/** The input topics there are now (a pattern's: those the broker lists that match it). */
+export async function currentInputTopics(config: ProcessorConfig, admin: Admin): Promise<string[]> {
+  const subscription = inputSubscription(config);
+  if (Array.isArray(subscription)) return subscription;
+  return (await admin.listTopics()).filter((topic) => subscription.test(topic)).sort();
 }
 
 /**
@@ -14,10 +30,21 @@ export function processorTopics(config: ProcessorConfig): TopicSpec[] {
  */
 export function processorAcls(config: ProcessorConfig): KafkaAcl[] {
   return [
-    ...config.PROCESSOR_TOPICS.flatMap((topic) => [readTopic(topic), deadLetterWrite(topic)]),
+    ...inputAcls(config),
     writeTopic(config.PROCESSOR_FILES_TOPIC),
     describeTopic(deadLetterTopicOf(config.PROCESSOR_FILES_TOPIC)),
     consumerGroup(config.PROCESSOR_GROUP_ID),
     transactionalIds(`${config.PROCESSOR_GROUP_ID}-`),
   ];
+}
+
+/**
+ * The input topics' rights. A template's topics are granted by its fixed prefix (Kafka's ACLs match no pattern but a
+ * prefix): READ, and WRITE for their dead-letter topics, which share it.
+ */
+function inputAcls(config: ProcessorConfig): KafkaAcl[] {
+  const template = config.PROCESSOR_TOPIC_TEMPLATE;
+  if (template === undefined) return config.PROCESSOR_TOPICS.flatMap((topic) => [readTopic(topic), deadLetterWrite(topic)]);
+  const prefix = templatePrefix(template);
+  return [topicsPrefixed(prefix, 'READ', 'PROCESSOR_TOPIC_TEMPLATE'), topicsPrefixed(prefix, 'WRITE', 'PROCESSOR_TOPIC_TEMPLATE')];
 }

@@ -192,6 +192,8 @@ export function createGroupConsumer(
     sessionTimeoutMs: number;
     maxBatchSize?: number;
     maxMessageBytes?: number;
+    /** a pattern subscription: how often librdkafka fetches the topic list again to find new matching topics */
+    metadataRefreshMs?: number;
     onRebalance?: RebalanceListener;
     onHalted: (partitions: HaltedPartition[]) => void;
   },
@@ -217,6 +219,8 @@ export function createGroupConsumer(
     ...(settings.maxMessageBytes
       ? { 'fetch.max.bytes': settings.maxMessageBytes, 'receive.message.max.bytes': settings.maxMessageBytes + 1024 * 1024 }
       : {}),
+    // librdkafka's default, 5 minutes, is how long a new topic of a pattern would wait to be read.
+    ...(settings.metadataRefreshMs ? { 'topic.metadata.refresh.interval.ms': settings.metadataRefreshMs } : {}),
     'statistics.interval.ms': FETCH_STATE_REPORT_MS,
     stats_cb: (report: { message: string } | string) => {
       const halted = haltedPartitions(typeof report === 'string' ? report : report.message);

@@ -17,6 +17,8 @@ export interface ExpiredOffset {
  * consumed. Left alone, the consumer would reset to the earliest offset and skip them without a word.
  */
 export async function findExpiredOffsets(admin: Admin, groupId: string, topics: readonly string[]): Promise<ExpiredOffset[]> {
+  // none yet (a topic pattern nothing matches so far): nothing committed to have expired (the client refuses [])
+  if (topics.length === 0) return [];
   const committed = await admin.fetchOffsets({ groupId, topics: [...topics] }).catch((error: unknown) => {
     // the group's first request: a principal without the group's ACL is refused here, before the consumer joins
     throw explainAccessRefusal(error);

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { describeConfig, loadConfig, type EnvSchema } from '../config/load-config.js';
+import { ConfigError, describeConfig, loadConfig, type EnvSchema } from '../config/load-config.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { startOpsServer, type OpsServer } from '../http/ops-server.js';
 import { Readiness, type ReadinessCheck } from '../http/readiness.js';
@@ -51,7 +51,8 @@ export async function runService<S extends EnvSchema>(
     return;
   }
   if (options.acls && process.argv.includes('--print-acls')) {
-    process.stdout.write(formatAclPlan(options.acls(config)));
+    // a configuration no least-privilege plan exists for is refused like a bad variable (exit 78, named)
+    process.stdout.write(formatAclPlan(exitOnConfigError(() => options.acls!(config))));
     return;
   }
   const logger = createLogger({ service, level: config.LOG_LEVEL, instance: config.SERVICE_INSTANCE });
@@ -98,5 +99,15 @@ export async function connectOrExplain<T>(what: string, connect: () => Promise<T
     return await connect();
   } catch (error) {
     throw new ServiceError(`cannot ${what}: ${(error as Error).message}`, { reason: 'unreachable', retriable: isRetriable(error), cause: error });
+  }
+}
+
+function exitOnConfigError<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(error.exitCode);
   }
 }

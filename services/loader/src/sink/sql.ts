@@ -46,6 +46,19 @@ export function newerThan(a: string, b: string): string {
  */
 const CARRIES_STATE = "op != 'snapshot_complete' AND NOT (op = 'update' AND document IS NULL)";
 
+/**
+ * A snapshot-complete marker of no events: the collection was dropped (or a re-snapshot found it empty), so as of the
+ * marker's time it held no document. Its deletes remove the current rows there are when it is applied; a change older
+ * than it that is loaded later (from another partition, for a document with no current row then) must not bring a
+ * document back either.
+ */
+const EMPTIED = "op = 'snapshot_complete' AND JSON_VALUE(document, '$.snapshot_events') = '0'";
+
+/** SQL condition: change `a` is not older than its collection's newest emptying marker (columns emptied_* of `m`), or there is none. */
+const notOlderThanEmptied = (a: string, m: string) =>
+  `(${m}.emptied_cluster_time IS NULL OR ${a}.cluster_time > ${m}.emptied_cluster_time
+       OR (${a}.cluster_time = ${m}.emptied_cluster_time AND ${a}.cluster_time_increment >= ${m}.emptied_increment))`;
+
 function boundParams(bounds: TimeBounds | null): Pick<Statement, 'params' | 'types'> {
   if (!bounds) return { params: {}, types: {} };
   return {
@@ -84,8 +97,9 @@ QUALIFY ROW_NUMBER() OVER (PARTITION BY ${SOURCE_POSITION.join(', ')} ORDER BY e
  *  - a matched row changes only when the source change is newer (a change beats a snapshot row at a tie);
  *  - a newer delete removes the row;
  *  - a document is inserted only when no newer delete of it is in the changes table (an old change applied again
- *    after the delete must not bring the document back). That look-up reads only delete rows, only the small
- *    columns, only from the day partitions from the group's oldest change on.
+ *    after the delete must not bring the document back), nor a newer marker that its collection was emptied
+ *    (`EMPTIED`). Those look-ups read only delete rows and markers, only the small columns, only from the day
+ *    partitions from the group's oldest change on.
  */
 export function buildMergeGroup(names: WarehouseNames, staging: string, bounds: TimeBounds | null): Statement {
   const changes = qualifiedTable(names, names.changesTable);
@@ -95,7 +109,8 @@ export function buildMergeGroup(names: WarehouseNames, staging: string, bounds: 
   const columns = STATE_COLUMNS.join(', ');
   const query = `MERGE ${current} AS T
 USING (
-  SELECT L.*, D.cluster_time AS deleted_cluster_time, D.cluster_time_increment AS deleted_increment
+  SELECT L.*, D.cluster_time AS deleted_cluster_time, D.cluster_time_increment AS deleted_increment,
+    E.cluster_time AS emptied_cluster_time, E.cluster_time_increment AS emptied_increment
   FROM (
     SELECT * FROM (
       SELECT ${columns} FROM ${stage}
@@ -112,6 +127,12 @@ USING (
     QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll, document_id ORDER BY cluster_time DESC, cluster_time_increment DESC) = 1
   ) AS D
   ON D.db = L.db AND D.coll = L.coll AND D.document_id = L.document_id
+  LEFT JOIN (
+    SELECT db, coll, cluster_time, cluster_time_increment FROM ${changes}
+    WHERE ${EMPTIED}${deletesSince}
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll ORDER BY cluster_time DESC, cluster_time_increment DESC) = 1
+  ) AS E
+  ON E.db = L.db AND E.coll = L.coll
 ) AS S
 ON T.db = S.db AND T.coll = S.coll AND T.document_id = S.document_id
 WHEN MATCHED AND S.op = 'delete' AND ${newerThan('S', 'T')} THEN
@@ -122,7 +143,8 @@ WHEN MATCHED AND S.op != 'delete' AND ${newerThan('S', 'T')} THEN
     .join(', ')}, updated_at = CURRENT_TIMESTAMP()
 WHEN NOT MATCHED AND S.op != 'delete'
   AND (S.deleted_cluster_time IS NULL OR S.cluster_time > S.deleted_cluster_time
-       OR (S.cluster_time = S.deleted_cluster_time AND S.cluster_time_increment > S.deleted_increment)) THEN
+       OR (S.cluster_time = S.deleted_cluster_time AND S.cluster_time_increment > S.deleted_increment))
+  AND ${notOlderThanEmptied('S', 'S')} THEN
   INSERT (${columns}, updated_at) VALUES (${STATE_COLUMNS.map((c) => `S.${c}`).join(', ')}, CURRENT_TIMESTAMP())`;
   return { query, ...boundParams(bounds) };
 }
@@ -140,17 +162,23 @@ WHERE kafka_topic = @topic AND kafka_partition = @partition AND kafka_offset BET
 
 /**
  * The current state computed from the whole changes table (what the MERGE keeps up to date incrementally):
- * the newest state-carrying change per document, unless it is a delete. Used by the view alternative, the
- * periodic rebuild and as the reference in tests.
+ * the newest state-carrying change per document, unless it is a delete or older than its collection's newest
+ * emptying marker. Used by the view alternative, the periodic rebuild and as the reference in tests.
  */
 export function currentStateQuery(names: WarehouseNames): string {
   const changes = qualifiedTable(names, names.changesTable);
-  return `SELECT ${STATE_COLUMNS.join(', ')} FROM (
+  return `SELECT ${STATE_COLUMNS.map((c) => `latest.${c}`).join(', ')} FROM (
   SELECT ${STATE_COLUMNS.join(', ')} FROM ${changes}
   WHERE ${CARRIES_STATE}
   QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll, document_id ORDER BY ${NEWEST_FIRST}) = 1
 ) AS latest
-WHERE op != 'delete'`;
+LEFT JOIN (
+  SELECT db, coll, cluster_time AS emptied_cluster_time, cluster_time_increment AS emptied_increment FROM ${changes}
+  WHERE ${EMPTIED}
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY db, coll ORDER BY cluster_time DESC, cluster_time_increment DESC) = 1
+) AS E
+ON E.db = latest.db AND E.coll = latest.coll
+WHERE latest.op != 'delete' AND ${notOlderThanEmptied('latest', 'E')}`;
 }
 
 /** Event ids loaded more than once into the changes table (at-least-once upstream): how many extra rows. */

@@ -5,7 +5,10 @@ import type { ProcessorMetrics } from '../metrics.js';
 import type { ProcessorFaultPoints } from '../fault-points.js';
 
 export interface ConsumerSettings extends WorkerSettings {
-  topics: string[];
+  /** the input topics: named, or every topic matching a pattern (also those created later) */
+  topics: string[] | RegExp;
+  /** with a pattern: how often the topic list is fetched again */
+  topicRefreshMs?: number;
   sessionTimeoutMs: number;
   partitionsConcurrency: number;
   /** the tests' crash hooks */
@@ -47,6 +50,7 @@ export class CdcTopicConsumer {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
+      metadataRefreshMs: settings.topics instanceof RegExp ? settings.topicRefreshMs : undefined,
       onHalted: settings.onHalted,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),
     });
@@ -105,7 +109,7 @@ export class CdcTopicConsumer {
 
   async start(): Promise<void> {
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: this.settings.topics });
+    await this.consumer.subscribe({ topics: this.settings.topics instanceof RegExp ? [this.settings.topics] : this.settings.topics });
     await this.consumer.run({
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: this.settings.partitionsConcurrency,
