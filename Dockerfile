@@ -93,10 +93,12 @@ HEALTHCHECK NONE
 # --- service: cdc, processor, loader, console (the default target) --------------------------------------------
 FROM runtime AS service
 ARG HTTP_PORT
-# the shared Parquet volume (processor writes, loader reads) is mounted here; created owned by the runtime
-# user so that a fresh named volume inherits it
+# the shared Parquet volume (processor writes, loader reads) is mounted at /data/parquet; with a bucket output
+# (compose/process.bucket.yml) the processor's write buffer at /data/buffer and the loader's working directory at
+# /data/work instead. Each created owned by the runtime user so that a fresh named volume inherits it (a mount
+# point missing from the image would be made owned by root, unwritable for the services)
 RUN [ -n "${HTTP_PORT}" ] || { echo "the service target needs --build-arg HTTP_PORT" >&2; exit 1; } \
- && mkdir -p /data/parquet && chown 1000:1000 /data/parquet
+ && mkdir -p /data/parquet /data/buffer /data/work && chown 1000:1000 /data/parquet /data/buffer /data/work
 # inside the container every interface: compose publishes the port on the host's OPS_BIND_ADDRESS only
 ENV HTTP_PORT=${HTTP_PORT} HTTP_BIND_ADDRESS=0.0.0.0 PROCESSOR_OUTPUT_DIR=/data/parquet LOADER_INPUT_DIR=/data/parquet
 # the image's unprivileged "node" user, numeric so that runAsNonRoot-style checks can verify it

@@ -91,6 +91,8 @@ printf 'MONGO_URI_HOST_FILE=%s\nMONGO_TLS_CA_HOST_FILE=%s\nMONGO_TLS_CERT_KEY_HO
 # the bucket path: PROCESSOR_OUTPUT a bucket prefix, no shared volume (process.bucket.yml)
 cp "$tmp/static.env" "$tmp/bucket.env"
 printf 'PROCESSOR_OUTPUT=gs://local-project-cdc-staging/parquet\nGCS_BUCKET=local-project-cdc-staging\n' >>"$tmp/bucket.env"
+cp "$tmp/bucket.env" "$tmp/bucketgcp.env"
+printf 'GOOGLE_APPLICATION_CREDENTIALS=%s\n' "$tmp/key.json" >>"$tmp/bucketgcp.env"
 
 # every published port on the bind address of its kind (ops or infrastructure): distinct addresses to tell them apart
 cp "$tmp/static.env" "$tmp/bindprobe.env"
@@ -111,6 +113,7 @@ combos=(
   "deploy, a key per role, MongoDB secrets|roles|storage cdc process mongo-uri-file mongo-tls gcp-credentials"
   "deploy, HA, emulators, bind addresses by kind|bindprobe|storage storage.ha cdc process gcp-emulators"
   "deploy, bucket path (no shared volume), emulators|bucket|storage cdc process process.bucket gcp-emulators"
+  "deploy, bucket path (no shared volume), key file|bucketgcp|storage cdc process process.bucket gcp-credentials process.bucket.gcp-credentials"
 )
 mapfile -t compose_files < <(find compose -maxdepth 1 -name '*.yml' | sort)
 declare -A covered=()

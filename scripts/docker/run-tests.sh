@@ -2,7 +2,8 @@
 # npm run test:docker: the compose deployment in real containers. Starts a Docker engine when none answers
 # (stopped again at the end), builds the stand-in base images (scripts/docker/stand-in-images.sh) while a fresh copy
 # of the tree sets itself up on a pristine Debian root (scripts/docker/pristine-setup.sh), then runs
-# test/docker/compose.test.mjs with node's test runner: ./deploy.sh, ./test.sh, container kills, the HA overlay.
+# test/docker/compose.test.mjs with node's test runner: ./deploy.sh, ./test.sh, container kills, the HA overlay,
+# the bucket output (no shared volume).
 # The deployment runs in a copy of the tree (.run/compose-test/tree: what git would commit), as a user's checkout
 # would be, so its .env, logs/ and the developer's own .env never meet.
 # MongoDB is the test-only stand-in (test/docker/compose.stand-ins.yml); see docs/test-stand-ins.md.

@@ -7,7 +7,8 @@
 # Layers: storage.yml [+ storage.ha.yml when COMPOSE_HA=true] + cdc.yml + process.yml
 #   [+ process.bucket.yml when PROCESSOR_OUTPUT is a gs:// bucket: no shared volume]
 #   [+ mongo-uri-file.yml when MONGO_URI_HOST_FILE is set] [+ mongo-tls.yml when MONGO_TLS_CA_HOST_FILE is set], then
-#   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS (or a role's GCP_*_CREDENTIALS) names a key file,
+#   - gcp-credentials.yml when GOOGLE_APPLICATION_CREDENTIALS (or a role's GCP_*_CREDENTIALS) names a key file
+#     [+ process.bucket.gcp-credentials.yml with a bucket output: the processor's key],
 #   - nothing more with GCP_MODE=adc (Google Cloud with Application Default Credentials, e.g. on a GCP VM),
 #   - else gcp-emulators.yml, the services pointed at the emulators on the compose network, and the loader's
 #     grouping set for an emulator (no load-job quota: a group every second, unpaced).
@@ -58,6 +59,8 @@ compose_init() {
   if [[ -n "$keys" ]]; then
     GCP_TARGET="key-file"
     COMPOSE_FILES+=(-f "$dir/gcp-credentials.yml")
+    # the processor writing to a bucket needs a key as well
+    if [[ "$(dotenv_get PROCESSOR_OUTPUT)" == gs://* ]]; then COMPOSE_FILES+=(-f "$dir/process.bucket.gcp-credentials.yml"); fi
   elif [[ "${GCP_MODE:-}" == adc ]]; then
     GCP_TARGET=adc
   else

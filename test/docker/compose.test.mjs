@@ -2,7 +2,8 @@
 // has a Docker engine, the Compose CLI and the stand-in base images ready): cp .env.example .env, ./deploy.sh,
 // ./test.sh, the secured broker's refusals (a wrong password, a principal writing where it has no ACL), service
 // processes killed while a writer inserts (nothing lost or doubled in BigQuery), ./deploy.sh down --volumes; then the
-// HA overlay (COMPOSE_HA=true) with the broker coordinating the processor group stopped mid-stream.
+// HA overlay (COMPOSE_HA=true) with the broker coordinating the processor group stopped mid-stream; then the bucket
+// output (PROCESSOR_OUTPUT=gs://..., no volume shared by processor and loader) with both of them SIGKILLed.
 // MongoDB is the stand-in image (test/docker/compose.stand-ins.yml, via CDC_COMPOSE_OVERRIDES); every other
 // service runs from the project's compose files and Dockerfiles as shipped, with the .env.example defaults.
 import { after, before, describe, test } from 'node:test';
@@ -163,6 +164,29 @@ async function writeThroughDisruption(prefix, count, intervalMs, disrupt) {
   assert.deepEqual(changes.map(Number), [count, count], 'changes table: one insert event per order');
 }
 
+/** Crashes each service in turn while the writer runs, and waits until Docker has restarted it once and it is healthy. */
+async function crashEach(services) {
+  for (const service of services) {
+    await sleep(8000);
+    const id = await containerOf(service);
+    const restarts = Number(await runOk('docker', ['inspect', '-f', '{{.RestartCount}}', id]));
+    // SIGKILL to the service's process from the host, i.e. a crash: `docker kill` counts as a manual stop,
+    // after which Docker does not apply the restart policy (unless-stopped)
+    process.kill(Number(await runOk('docker', ['inspect', '-f', '{{.State.Pid}}', id])), 'SIGKILL');
+    await sleep(3000);
+    await waitHealthy(service);
+    assert.equal(Number(await runOk('docker', ['inspect', '-f', '{{.RestartCount}}', id])), restarts + 1, `${service} restarted once`);
+  }
+}
+
+/** The volumes and bind mounts of a service's container: "<volume name or host path> -> <container path>". */
+async function mountsOf(service) {
+  const id = await containerOf(service);
+  assert.ok(id, `${service} is running`);
+  const mounts = JSON.parse(await runOk('docker', ['inspect', '-f', '{{json .Mounts}}', id], { quiet: true }));
+  return mounts.filter((mount) => mount.Type === 'volume' || mount.Type === 'bind').map((mount) => `${mount.Name || mount.Source} -> ${mount.Destination}`);
+}
+
 const setEnv = (key, value) => {
   const path = join(root, '.env');
   writeFileSync(path, readFileSync(path, 'utf8').replace(new RegExp(`^${key}=.*$`, 'm'), `${key}=${value}`));
@@ -242,19 +266,7 @@ describe('docker compose deployment', { concurrency: false }, () => {
   });
 
   test('a crashed cdc and processor are restarted: nothing lost or doubled', { timeout: 15 * MINUTE }, async () => {
-    await writeThroughDisruption(`kill-${Date.now()}`, 300, 100, async () => {
-      for (const service of ['cdc', 'processor']) {
-        await sleep(8000);
-        const id = await containerOf(service);
-        const restarts = Number(await runOk('docker', ['inspect', '-f', '{{.RestartCount}}', id]));
-        // SIGKILL to the service's process from the host, i.e. a crash: `docker kill` counts as a manual stop,
-        // after which Docker does not apply the restart policy (unless-stopped)
-        process.kill(Number(await runOk('docker', ['inspect', '-f', '{{.State.Pid}}', id])), 'SIGKILL');
-        await sleep(3000);
-        await waitHealthy(service);
-        assert.equal(Number(await runOk('docker', ['inspect', '-f', '{{.RestartCount}}', id])), restarts + 1, `${service} restarted once`);
-      }
-    });
+    await writeThroughDisruption(`kill-${Date.now()}`, 300, 100, () => crashEach(['cdc', 'processor']));
   });
 
   test('./deploy.sh down --volumes removes the stack', { timeout: 5 * MINUTE }, async () => {
@@ -277,5 +289,40 @@ describe('docker compose deployment', { concurrency: false }, () => {
     });
     await runOk('docker', ['start', coordinator]);
     await runOk('./deploy.sh', ['down', '--volumes']);
+  });
+
+  // The bucket path, deployed as a user would: PROCESSOR_OUTPUT a gs:// prefix in .env, LOADER_INPUT unset (compose
+  // gives the loader the processor's), deploy.sh laying compose/process.bucket.yml over process.yml. The processor
+  // and the loader share nothing but Kafka and the GCS emulator; the images are the first deployment's.
+  test('bucket output, no shared volume: ./test.sh, the processor and the loader SIGKILLed: nothing lost or doubled', { timeout: 40 * MINUTE }, async () => {
+    const bucket = env.GCS_BUCKET.replaceAll('{project}', project);
+    const output = `gs://${bucket}/parquet/`;
+    setEnv('COMPOSE_HA', 'false');
+    setEnv('PROCESSOR_OUTPUT', output);
+    await runOk('./deploy.sh', [], { timeoutMs: 30 * MINUTE });
+
+    const loaderInput = await runOk('docker', ['inspect', '-f', '{{range .Config.Env}}{{println .}}{{end}}', await containerOf('loader')], { quiet: true });
+    assert.match(loaderInput, new RegExp(`^LOADER_INPUT=${output}$`, 'm'), 'the loader reads the processor\'s bucket prefix');
+    const volume = (name) => `${env.COMPOSE_PROJECT_NAME}_${name}`;
+    const processorMounts = await mountsOf('processor');
+    const loaderMounts = await mountsOf('loader');
+    assert.deepEqual(processorMounts, [`${volume('processor-buffer')} -> /data/buffer`], 'the processor: its write buffer only');
+    assert.deepEqual(loaderMounts, [`${volume('loader-work')} -> /data/work`], 'the loader: its working directory only');
+    const ids = (await runOk('docker', ['ps', '-aq', '--filter', `label=com.docker.compose.project=${env.COMPOSE_PROJECT_NAME}`], { quiet: true })).split('\n').filter(Boolean);
+    for (const id of ids) {
+      const mounts = await runOk('docker', ['inspect', '-f', '{{range .Mounts}}{{.Name}} {{end}}', id], { quiet: true });
+      assert.ok(!mounts.includes(volume('parquet-data')), `container ${id} mounts the shared Parquet volume: ${mounts}`);
+    }
+
+    const passed = await runOk('./test.sh', []);
+    assert.match(passed, /PASS: order \w+ is in /);
+    const listing = await fetch(`http://127.0.0.1:${env.GCS_PORT}/storage/v1/b/${bucket}/o?prefix=parquet/`);
+    assert.ok(listing.ok, `listing gs://${bucket}/parquet/: HTTP ${listing.status}`);
+    const objects = ((await listing.json()).items ?? []).map((item) => item.name);
+    assert.ok(objects.some((name) => name.endsWith('.parquet')), `Parquet objects under ${output}: ${objects.join(', ')}`);
+
+    await writeThroughDisruption(`bucket-${Date.now()}`, 200, 100, () => crashEach(['processor', 'loader']));
+    await runOk('./deploy.sh', ['down', '--volumes']);
+    assert.equal(await containerOf('kafka'), '');
   });
 });
