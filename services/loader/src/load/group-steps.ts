@@ -254,7 +254,8 @@ export function groupSteps<O>(): readonly GroupStep<O>[] {
   return [
     { name: 'upload', when: viaBucket, run: upload },
     { name: 'load', run: stage },
-    { name: 'recheck', when: (_, deps) => deps.local.object !== undefined, run: recheckObjects },
+    // the write API was sent rows read from generation-pinned copies: nothing to check again
+    { name: 'recheck', when: (group, deps) => deps.local.object !== undefined && viaBucket(group, deps), run: recheckObjects },
     { name: 'insert', run: insert },
     { name: 'merge', run: merge },
     { name: 'markers', when: hasSnapshotMarkers, run: keepSnapshotMarkers },
