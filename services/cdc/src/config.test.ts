@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, parseConfig } from '@cdc/core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cdcConfigSchema, mongoConnection } from './config.js';
@@ -40,8 +40,9 @@ test('CDC_MAX_MESSAGE_BYTES: 64 MiB by default, within KAFKA_MAX_MESSAGE_BYTES (
   assert.deepEqual(problems({ KAFKA_MAX_MESSAGE_BYTES: '8000000', CDC_MAX_MESSAGE_BYTES: '7900000' }), []);
 });
 
-test('MONGO_URI_FILE: the connection string from a mounted secret, exactly one of the pair, content checked but never shown', () => {
+test('MONGO_URI_FILE: the connection string from a mounted secret, exactly one of the pair, content checked but never shown', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cdc-mongo-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const uriFile = join(dir, 'uri');
   writeFileSync(uriFile, 'mongodb://cdc:s3cret@mongo:27017/?replicaSet=rs0\n');
   const fromFile = parseConfig(cdcConfigSchema, { env: { KAFKA_BROKERS: '127.0.0.1:9092', MONGO_URI_FILE: uriFile }, dotenvPath: false });
@@ -61,8 +62,9 @@ test('MONGO_URI_FILE: the connection string from a mounted secret, exactly one o
   assert.throws(() => mongoConnection(bad), (error: Error) => /MONGO_URI_FILE: the file does not hold a mongodb/.test(error.message) && !error.message.includes('s3cret'));
 });
 
-test('MONGO_TLS_CA_FILE and MONGO_TLS_CERT_KEY_FILE turn TLS on and go to the driver as files', () => {
+test('MONGO_TLS_CA_FILE and MONGO_TLS_CERT_KEY_FILE turn TLS on and go to the driver as files', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cdc-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca = join(dir, 'ca.pem');
   const certKey = join(dir, 'client.pem');
   writeFileSync(ca, '-----BEGIN CERTIFICATE-----\n');

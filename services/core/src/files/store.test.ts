@@ -1,12 +1,16 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { LocalParquetStore } from './store.js';
 
+const roots: string[] = [];
+after(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })));
+
 function tree(): { root: string; files: LocalParquetStore; put(path: string): void } {
   const root = mkdtempSync(join(tmpdir(), 'parquet-store-'));
+  roots.push(root);
   return {
     root,
     files: new LocalParquetStore(root),

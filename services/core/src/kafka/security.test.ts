@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, describeConfig, parseConfig } from '../config/load-config.js';
@@ -12,6 +12,7 @@ import { KafkaErrorCodes, kafkaAccessProblem, kafkaLogAccessProblem } from './er
 
 const schema = settingsSchema({ ...kafkaSettings, ...perServiceSettings('cdc', 8081) }).superRefine(checkKafkaSecurity);
 const dir = mkdtempSync(join(tmpdir(), 'kafka-security-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 const passwordFile = join(dir, 'password');
 const password = 'pa55-from-a-file';
 writeFileSync(passwordFile, `${password}\n`);

@@ -1,10 +1,18 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loaderConfigSchema } from '../config.js';
 import { budgetWarning, LoadJobBudget, quotaDay } from './load-budget.js';
+
+const dirs: string[] = [];
+after(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
+async function budgetDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'budget-'));
+  dirs.push(dir);
+  return dir;
+}
 
 const DAY_MS = 86_400_000;
 /** 2026-01-15 08:00 UTC = midnight in Los Angeles (PST, UTC-8): the start of a quota day. */
@@ -20,7 +28,7 @@ test('with the shipped default (1,000 a day) jobs are paced to at most one per 8
   const limit = loaderConfigSchema.parse({}).LOADER_LOAD_JOBS_PER_DAY;
   assert.equal(limit, 1000, 'comfortably under the 1,500 BigQuery allows');
   let now = MIDNIGHT_PACIFIC;
-  const budget = new LoadJobBudget(await mkdtemp(join(tmpdir(), 'budget-')), 'a', limit, () => now);
+  const budget = new LoadJobBudget(await budgetDir(), 'a', limit, () => now);
   await budget.open();
   assert.equal(budget.nextStart(), now, 'the first job at once');
   await budget.take();
@@ -39,7 +47,7 @@ test('with the shipped default (1,000 a day) jobs are paced to at most one per 8
 
 test('a quiet morning leaves budget for a busier afternoon; used up, nothing until the next quota day', async () => {
   let now = MIDNIGHT_PACIFIC + 12 * 3600_000;
-  const budget = new LoadJobBudget(await mkdtemp(join(tmpdir(), 'budget-')), 'a', 10, () => now);
+  const budget = new LoadJobBudget(await budgetDir(), 'a', 10, () => now);
   await budget.open();
   await budget.take();
   assert.equal(budget.nextStart() - now, Math.floor((12 * 3600_000) / 10), 'half the day left for 9 jobs');
@@ -53,7 +61,7 @@ test('a quiet morning leaves budget for a busier afternoon; used up, nothing unt
 });
 
 test('jobs of other instances and of earlier runs count; past days are forgotten', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'budget-'));
+  const dir = await budgetDir();
   let now = MIDNIGHT_PACIFIC + 3600_000;
   await writeFile(join(dir, '2026-01-15.other.json'), JSON.stringify({ jobs: 7, lastJobAt: now - 1000 }));
   await writeFile(join(dir, '2026-01-14.old.json'), JSON.stringify({ jobs: 900, lastJobAt: now - DAY_MS }));
