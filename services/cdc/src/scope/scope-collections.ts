@@ -2,7 +2,7 @@ import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import type { ClusterTime, Logger, OutgoingMessage } from '@cdc/core';
 import type { CollectionState } from '../checkpoint/checkpoint.js';
 import type { ScopeRouter } from '../source/change-batcher.js';
-import { clusterTimeOf, snapshotCompleteEnvelope } from '../transform/to-envelope.js';
+import { clusterTimeAfter, clusterTimeOf, snapshotCompleteEnvelope } from '../transform/to-envelope.js';
 import { eventToMessage } from '../transform/to-message.js';
 import { topicFor } from '../transform/routing.js';
 import type { CdcMetrics } from '../metrics.js';
@@ -189,8 +189,7 @@ export class ScopeCollections implements ScopeRouter {
    * re-created later is newer and stays.
    */
   private deleteMarker(db: string, coll: string, droppedAt: ClusterTime): { out: OutgoingMessage; bytes: number } {
-    const after = droppedAt.i < 0xffffffff ? { t: droppedAt.t, i: droppedAt.i + 1 } : { t: droppedAt.t + 1, i: 0 };
-    const encoded = eventToMessage(snapshotCompleteEnvelope(db, coll, after, 0, { instance: this.settings.instance }), topicFor(this.settings.topicTemplate, db, coll), this.settings.maxMessageBytes);
+    const encoded = eventToMessage(snapshotCompleteEnvelope(db, coll, clusterTimeAfter(droppedAt), 0, { instance: this.settings.instance }), topicFor(this.settings.topicTemplate, db, coll), this.settings.maxMessageBytes);
     return { out: encoded.out, bytes: encoded.bytes };
   }
 
