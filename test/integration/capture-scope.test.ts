@@ -105,8 +105,8 @@ describe('cdc: database scope', () => {
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-scope');
     try {
       await cdc.waitReady();
-      // the stream opens once the scope's 51 collections are listed and their 102 topics made (one request, about
-      // 4 s on a quiet machine, much more on a loaded one), so the test waits longer than the usual start
+      // the stream opens once the scope's 51 collections are listed and their 102 topics made (one request: about
+      // 4 s measured on a busy machine, much more under heavy load), so the test waits longer than the usual start
       await cdc.waitForLog(/change stream opened/, 120_000);
       await waitFor('the change stream open on the server', async () => (await openStreams(db)).length > 0);
       assert.deepEqual(await openStreams(db), [`${db}.$cmd.aggregate`], 'one change stream for the whole database, none per collection');
