@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
-import { ChangeEventSchema, compareClusterTime, decodeSnapshotComplete, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
+import { ChangeEventSchema, compareClusterTime, decodeSnapshotComplete, documentIdOf, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { uniqueName } from '../support/infra.js';
 import { readTopic, testKafka, type Kafka } from '../support/kafka.js';
 import { scopeEnv, suiteMongo } from '../support/mongo.js';
@@ -105,8 +105,8 @@ describe('cdc: database scope', () => {
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-scope');
     try {
       await cdc.waitReady();
-      // the stream opens once the scope's 51 collections are listed and their topics made: on a loaded machine that
-      // took 30 s, so the test waits longer than the usual start
+      // the stream opens once the scope's 51 collections are listed and their 102 topics made (one request: about
+      // 4 s measured on a busy machine, much more under heavy load), so the test waits longer than the usual start
       await cdc.waitForLog(/change stream opened/, 120_000);
       await waitFor('the change stream open on the server', async () => (await openStreams(db)).length > 0);
       assert.deepEqual(await openStreams(db), [`${db}.$cmd.aggregate`], 'one change stream for the whole database, none per collection');
@@ -199,6 +199,35 @@ describe('cdc: database scope', () => {
     }
   });
 
+  test("a new scope's first start: the newest write before it is copied by the snapshot, not streamed too; the first write after it is streamed", async () => {
+    const prefix = uniqueName('cdc-scope-first');
+    const db = prefix.replaceAll('-', '_');
+    const database = sharedMongo().db(db);
+    const topic = `${prefix}-orders-cdc`;
+    await database.collection('orders').insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i, v: 0 } as never)));
+    // the deployment's newest write when the cdc starts: the cluster time its stream starts from
+    await database.collection('orders').updateOne({ _id: 4 } as never, { $set: { v: 'before the start' } });
+    const cdc = await startService('cdc', scopeEnv(prefix, db), 'cdc-scope-first');
+    try {
+      await cdc.waitReady();
+      await cdc.waitForLog(/change stream opened/);
+      await waitFor('the collection snapshotted', async () => {
+        const { collections } = (await (await fetch(`http://127.0.0.1:${cdc.port}/collections`)).json()) as { collections: { phase: string }[] };
+        return collections.length === 1 && collections[0]!.phase === 'streaming';
+      });
+      await database.collection('orders').updateOne({ _id: 1 } as never, { $set: { v: 'after the start' } });
+      const events = await readTopics(kafka, [topic], { [topic]: 6 });
+      const changes = events.filter((e) => e.op !== 'snapshot');
+      assert.deepEqual(changes.map((e) => [e.op, e.document_id]), [['update', documentIdOf({ _id: 1 })]], 'one change: the write after the start, not the one before it');
+      assert.equal(events.filter((e) => e.op === 'snapshot').length, 5, 'every document once as a snapshot row');
+      assert.deepEqual(rebuild(events), await stateOf(db, 'orders'));
+      assert.equal(fromCanonicalJson<Document>(events.find((e) => e.op === 'snapshot' && e.document_id === documentIdOf({ _id: 4 }))!.document!).v, 'before the start', 'the write before the start is in its snapshot row');
+    } finally {
+      await cdc.kill();
+      await database.dropDatabase();
+    }
+  });
+
   test('two instances split the scope by collection: each its own change stream and its own collections, together each change once', async () => {
     const prefix = uniqueName('cdc-scope-split');
     const db = prefix.replaceAll('-', '_');
@@ -265,9 +294,8 @@ describe('cdc: database scope', () => {
         [`${prefix}-quiet-cdc`]: 6,
       });
       const by = (coll: string) => events.filter((e) => e.coll === coll).map((e) => e.op).sort();
-      // the stream starts at the first start's cluster time, inclusive: the last insert before it may be streamed too
-      assert.deepEqual(by('orders').filter((op) => op !== 'insert'), [...Array(10).fill('snapshot'), 'update'], 'a collection found at the first start: snapshot, then its change');
-      assert.ok(by('orders').filter((op) => op === 'insert').length <= 1);
+      // the stream starts just after the first start's cluster time: the last insert before it is a snapshot row only
+      assert.deepEqual(by('orders'), [...Array(10).fill('snapshot'), 'update'], 'a collection found at the first start: snapshot, then its change');
       assert.deepEqual(by('items').filter((op) => op !== 'snapshot'), Array(5).fill('insert'), 'a collection appearing while running: each change once');
       assert.ok(by('items').filter((op) => op === 'snapshot').length <= 5, 'and its snapshot (initial), once');
       assert.ok(events.filter((e) => e.coll === 'quiet').every((e) => e.db === `${base}_b`));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { MongoClient } from 'mongodb';
-import { connectOrExplain, crashHooks, createKafka, FatalError, fields, kafkaSettingsOf, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
+import { connectOrExplain, crashHooks, createKafka, kafkaSettingsOf, ensureTopicsWithRetry, runService, topicWithDeadLetter } from '@cdc/core';
 import { cdcConfigSchema, mongoConnection } from './config.js';
 import { createCdcMetrics } from './metrics.js';
 import { CheckpointStore } from './checkpoint/checkpoint-store.js';
@@ -14,6 +14,7 @@ import { OplogWatch, readOplogWindow } from './source/oplog-window.js';
 import { CaptureScope } from './scope/capture-scope.js';
 import { ScopeCollections } from './scope/scope-collections.js';
 import { createScopeRunner } from './scope/scope-runner.js';
+import { scopeTopicMaker } from './scope/scope-topics.js';
 import { scopeOpsHandler } from './scope/ops-routes.js';
 
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
@@ -104,21 +105,18 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     const topicAdmin = kafka.admin();
     await topicAdmin.connect();
     shutdown.register('kafka admin (topics of new collections)', () => topicAdmin.disconnect());
-    const made = new Set<string>();
-    const ensureTopic = async (topic: string) => {
-      if (made.has(topic)) return;
-      if (!fields.topicName.safeParse(topic).success) {
-        throw new FatalError(`a collection of the scope would go to topic "${topic}", not a Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -): change CDC_TOPIC_TEMPLATE or exclude the collection (CDC_COLLECTION_EXCLUDE)`, { reason: 'topic-name' });
-      }
-      await ensureTopicsWithRetry(topicAdmin, topicWithDeadLetter(topic, 'cdc', config), { attempts: config.KAFKA_CONNECT_RETRIES + 1, logger });
-      metrics.streamTopic.set({ stream: streamId, topic }, 1);
-      made.add(topic);
-    };
+    const ensureTopics = scopeTopicMaker({
+      admin: topicAdmin,
+      specsOf: (topic) => topicWithDeadLetter(topic, 'cdc', config),
+      attempts: config.KAFKA_CONNECT_RETRIES + 1,
+      logger,
+      made: (topic) => metrics.streamTopic.set({ stream: streamId, topic }, 1),
+    });
     const scopeLogger = logger.child({ streamId });
     const collections = new ScopeCollections(
       scope,
       { snapshotMode: config.CDC_SNAPSHOT, onStreamEnd: config.CDC_ON_STREAM_END, droppedRows: config.CDC_DROPPED_COLLECTION_ROWS, topicTemplate: config.CDC_TOPIC_TEMPLATE, instance, maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES },
-      ensureTopic,
+      ensureTopics,
       metrics,
       scopeLogger,
     );

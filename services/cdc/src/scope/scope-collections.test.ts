@@ -16,7 +16,7 @@ function collectionsOf(settings: Partial<ScopeCollectionsSettings> = {}) {
   const collections = new ScopeCollections(
     scope,
     { snapshotMode: 'initial', onStreamEnd: 'stop', droppedRows: 'delete', topicTemplate: '{coll}-cdc', instance: 'cdc-0', maxMessageBytes: 1_000_000, ...settings },
-    async (topic) => void made.push(topic),
+    async (topics) => void made.push(...topics),
     createCdcMetrics(new Registry()),
     logger,
   );
@@ -65,4 +65,20 @@ test('rows kept, reopen: no marker, and a collection of that name again is new; 
   await collections.topicOf(event('orders'));
   await collections.apply(collections.takeNoted());
   assert.equal(collections.snapshot()['shop.orders']!.phase, 'snapshot', 're-created: new again');
+});
+
+test("the collections found at a start and those a checkpoint restores have their topics made in one call each", async () => {
+  const calls: string[][] = [];
+  const collections = new ScopeCollections(
+    scope,
+    { snapshotMode: 'initial', onStreamEnd: 'stop', droppedRows: 'delete', topicTemplate: '{coll}-cdc', instance: 'cdc-0', maxMessageBytes: 1_000_000 },
+    async (topics) => void calls.push(topics),
+    createCdcMetrics(new Registry()),
+    logger,
+  );
+  await collections.restore({ 'shop.a': { phase: 'streaming' }, 'shop.b': { phase: 'stopped' }, 'shop.c': { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 } });
+  assert.equal(await collections.found(Array.from({ length: 50 }, (_, i) => `shop.n${i}`).concat(['shop.a'])), 50);
+  assert.equal(calls.length, 2);
+  assert.deepEqual(calls[0], ['a-cdc', 'c-cdc'], 'a stopped collection gets no topic');
+  assert.equal(calls[1]!.length, 50);
 });

@@ -2,7 +2,7 @@ import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import type { ClusterTime, Logger, OutgoingMessage } from '@cdc/core';
 import type { CollectionState } from '../checkpoint/checkpoint.js';
 import type { ScopeRouter } from '../source/change-batcher.js';
-import { clusterTimeOf, snapshotCompleteEnvelope } from '../transform/to-envelope.js';
+import { clusterTimeAfter, clusterTimeOf, snapshotCompleteEnvelope } from '../transform/to-envelope.js';
 import { eventToMessage } from '../transform/to-message.js';
 import { topicFor } from '../transform/routing.js';
 import type { CdcMetrics } from '../metrics.js';
@@ -54,8 +54,8 @@ export class ScopeCollections implements ScopeRouter {
   constructor(
     private readonly scope: CaptureScope,
     private readonly settings: ScopeCollectionsSettings,
-    /** creates a collection's topic (with its dead-letter topic) unless it exists */
-    private readonly ensureTopic: (topic: string) => Promise<void>,
+    /** creates the collections' topics (with their dead-letter topics) that do not exist, in one request */
+    private readonly ensureTopics: (topics: string[]) => Promise<void>,
     private readonly metrics: CdcMetrics,
     private readonly logger: Logger,
   ) {}
@@ -77,12 +77,18 @@ export class ScopeCollections implements ScopeRouter {
 
   /** From a checkpoint; collections no longer captured (patterns changed) are left out. */
   async restore(collections: Record<string, CollectionState>): Promise<void> {
-    for (const [ns, state] of Object.entries(collections)) {
+    const captured = Object.entries(collections).filter(([ns]) => {
       const dot = ns.indexOf('.');
-      if (!this.scope.captures(ns.slice(0, dot), ns.slice(dot + 1))) continue;
-      if (state.phase === 'snapshot' || state.phase === 'streaming') await this.ensureTopic(this.topicOfCollection(ns));
-      this.set(ns, state);
-    }
+      return this.scope.captures(ns.slice(0, dot), ns.slice(dot + 1));
+    });
+    await this.ensureTopicsOf(captured);
+    for (const [ns, state] of captured) this.set(ns, state);
+  }
+
+  /** The topics of the collections that are live (snapshotting or streaming), made in one request. */
+  private ensureTopicsOf(collections: Iterable<[string, CollectionState]>): Promise<void> {
+    const live = [...collections].filter(([, state]) => state.phase === 'snapshot' || state.phase === 'streaming');
+    return live.length === 0 ? Promise.resolve() : this.ensureTopics([...new Set(live.map(([ns]) => this.topicOfCollection(ns)))]);
   }
 
   /**
@@ -90,11 +96,9 @@ export class ScopeCollections implements ScopeRouter {
    * those the patterns now take in, or made while the cdc was down): each new. Returns how many.
    */
   async found(namespaces: string[]): Promise<number> {
-    const unknown = namespaces.filter((ns) => !this.states.has(ns));
-    for (const ns of unknown) {
-      await this.ensureTopic(this.topicOfCollection(ns));
-      this.set(ns, this.newState);
-    }
+    const unknown = namespaces.filter((ns) => !this.states.has(ns)).map((ns): [string, CollectionState] => [ns, this.newState]);
+    await this.ensureTopicsOf(unknown);
+    for (const [ns, state] of unknown) this.set(ns, state);
     return unknown.length;
   }
 
@@ -141,7 +145,7 @@ export class ScopeCollections implements ScopeRouter {
     }
     const topic = this.topicOfCollection(name);
     if (state === undefined || state.phase === 'dropped') {
-      await this.ensureTopic(topic);
+      await this.ensureTopics([topic]);
       this.noted.set(name, this.newState);
       this.logger.info({ collection: name, phase: this.newState.phase }, 'new collection in the scope');
     }
@@ -185,8 +189,7 @@ export class ScopeCollections implements ScopeRouter {
    * re-created later is newer and stays.
    */
   private deleteMarker(db: string, coll: string, droppedAt: ClusterTime): { out: OutgoingMessage; bytes: number } {
-    const after = droppedAt.i < 0xffffffff ? { t: droppedAt.t, i: droppedAt.i + 1 } : { t: droppedAt.t + 1, i: 0 };
-    const encoded = eventToMessage(snapshotCompleteEnvelope(db, coll, after, 0, { instance: this.settings.instance }), topicFor(this.settings.topicTemplate, db, coll), this.settings.maxMessageBytes);
+    const encoded = eventToMessage(snapshotCompleteEnvelope(db, coll, clusterTimeAfter(droppedAt), 0, { instance: this.settings.instance }), topicFor(this.settings.topicTemplate, db, coll), this.settings.maxMessageBytes);
     return { out: encoded.out, bytes: encoded.bytes };
   }
 
@@ -212,10 +215,8 @@ export class ScopeCollections implements ScopeRouter {
 
   /** Applies a committed batch's changes of state. */
   async apply(noted: Map<string, CollectionState>): Promise<void> {
-    for (const [ns, state] of noted) {
-      if (state.phase === 'snapshot' || state.phase === 'streaming') await this.ensureTopic(this.topicOfCollection(ns));
-      this.set(ns, state);
-    }
+    await this.ensureTopicsOf(noted);
+    for (const [ns, state] of noted) this.set(ns, state);
     this.handedOver = this.handedOver.filter((m) => m !== noted);
     if ([...noted.values()].some((s) => s.phase === 'snapshot')) this.onSnapshotDue();
   }

@@ -8,7 +8,7 @@ import type { ResumePoint } from '../source/change-source.js';
 import { currentClusterTime } from '../source/change-source.js';
 import { SnapshotSource } from '../source/snapshot-source.js';
 import { SnapshotPhase } from '../phases/snapshot-phase.js';
-import { clusterTimeOf } from '../transform/to-envelope.js';
+import { clusterTimeAfter, clusterTimeOf } from '../transform/to-envelope.js';
 import type { CdcMetrics } from '../metrics.js';
 import type { ScopeCollections } from './scope-collections.js';
 import type { CaptureScope } from './capture-scope.js';
@@ -118,8 +118,8 @@ export class ScopeStart {
     if (checkpoint !== null && checkpoint.phase !== 'stream') {
       throw new FatalError(`stream ${scope.streamId}: its checkpoint is a collection's, not a scope's (was CDC_CAPTURE_SCOPE changed?)`, { reason: 'checkpoint-mismatch' });
     }
-    // A first start streams from now; a restart from its checkpoint.
-    const at = checkpoint === null ? await currentClusterTime(client) : null;
+    // A first start streams from just after now; a restart from its checkpoint.
+    const at = checkpoint === null ? await this.justAfterNow() : null;
     const position: StreamPosition = checkpoint ?? { resume_token: null, start_at: clusterTimeOf(at!) };
     commits.restore(position);
     await collections.restore(checkpoint?.collections ?? {});
@@ -137,7 +137,7 @@ export class ScopeStart {
 
   /** Every collection snapshotted again, the stream from now (CDC_ON_HISTORY_LOST=resnapshot). */
   async resnapshot(): Promise<ResumePoint> {
-    const at = await currentClusterTime(this.deps.client);
+    const at = await this.justAfterNow();
     this.deps.collections.resnapshotAll();
     await this.deps.commits.checkpointNow({ resume_token: null, start_at: clusterTimeOf(at) });
     this.wake();
@@ -154,6 +154,15 @@ export class ScopeStart {
     await this.deps.commits.checkpointStates();
     this.wake();
     return outcome;
+  }
+
+  /**
+   * Where a stream starts that has no position: just after the newest write. startAtOperationTime is inclusive
+   * (MongoDB's and the stand-in's), and the cluster time now is that of the newest write, made before the start:
+   * the snapshots copy its effect, so streamed too it came twice (a snapshot row and its change).
+   */
+  private async justAfterNow(): Promise<Timestamp> {
+    return toTimestamp(clusterTimeAfter(clusterTimeOf(await currentClusterTime(this.deps.client))));
   }
 
   /** Ends with the service (a failed snapshot has failed it). */

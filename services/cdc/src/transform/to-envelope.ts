@@ -19,6 +19,11 @@ export function clusterTimeOf(ts: Timestamp): ClusterTime {
   return { t: ts.high >>> 0, i: ts.low >>> 0 };
 }
 
+/** The first cluster time after `time`: a start there is exclusive of `time` (startAtOperationTime is inclusive). */
+export function clusterTimeAfter(time: ClusterTime): ClusterTime {
+  return time.i < 0xffffffff ? { t: time.t, i: time.i + 1 } : { t: time.t + 1, i: 0 };
+}
+
 export function resumeTokenData(token: unknown): string {
   const data = (token as { _data?: unknown } | null)?._data;
   if (typeof data === 'string') return data;
