@@ -5,11 +5,10 @@
 // dropped while running leaves orders_current (CDC_DROPPED_COLLECTION_ROWS=delete, the default).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fromCanonicalJson, toCanonicalJson } from '@cdc/core';
 import { infra } from '../support/infra.js';
 import { suiteMongo } from '../support/mongo.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
-import { bqRows, loaderScenario, pipelineProcessorEnv, table, type LoaderScenario } from '../support/loader.js';
+import { bqRows, currentByCollection, documentsOf, loaderScenario, sameDocuments, startScopeWarehouse, table, type LoaderScenario } from '../support/loader.js';
 import { waitFor } from '../support/wait.js';
 
 const mongo = suiteMongo();
@@ -18,26 +17,14 @@ describe('database scope end to end: collections created and dropped while the p
   let s: LoaderScenario;
   const services: ServiceProcess[] = [];
 
-  /** orders_current of one collection as it would read: _id -> document */
-  const currentState = async (coll: string) =>
-    new Map(
-      (await bqRows(s.gcpConfig, `SELECT document_id, document FROM ${table(s.gcpConfig, 'orders_current')} WHERE db = '${s.dataset}' AND coll = '${coll}'`)).map((row) => [
-        String(row.document_id),
-        JSON.stringify(fromCanonicalJson(String(row.document))),
-      ]),
-    );
-  const collectionState = async (coll: string) =>
-    new Map((await mongo().db(s.dataset).collection(coll).find({}, { promoteValues: false }).toArray()).map((doc) => [toCanonicalJson(doc._id), JSON.stringify(fromCanonicalJson(toCanonicalJson(doc)))]));
-  const sameState = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([id, doc]) => b.get(id) === doc);
+  const currentState = async (coll: string) => (await currentByCollection(s, s.dataset, coll)).get(coll);
+  const collectionState = (coll: string) => documentsOf(mongo().db(s.dataset).collection(coll));
 
   before(async () => {
     s = loaderScenario('scope-e2e');
     const template = `${s.prefix}-{coll}-cdc`;
     await mongo().db(s.dataset).collection('orders').insertMany([{ _id: 1, n: 1 } as never, { _id: 2, n: 2 } as never]);
-    const processorEnv = { ...pipelineProcessorEnv(s, 3), PROCESSOR_TOPIC_TEMPLATE: template };
-    delete (processorEnv as Record<string, string>).PROCESSOR_TOPICS;
-    const loader = await startService('loader', s.env(), 'loader-scope-e2e');
-    const processor = await startService('processor', processorEnv, 'processor-scope-e2e');
+    const warehouse = await startScopeWarehouse(s, template, 'scope-e2e');
     const cdc = await startService(
       'cdc',
       {
@@ -51,7 +38,7 @@ describe('database scope end to end: collections created and dropped while the p
       },
       'cdc-scope-e2e',
     );
-    services.push(loader, processor, cdc);
+    services.push(...warehouse, cdc);
     await Promise.all(services.map((service) => service.waitReady(120_000)));
   });
   after(async () => {
@@ -60,7 +47,7 @@ describe('database scope end to end: collections created and dropped while the p
   });
 
   test('a collection created while running reaches orders_changes once per change and orders_current equal to it', async () => {
-    await waitFor('the snapshot of orders in orders_current', async () => sameState(await currentState('orders'), await collectionState('orders')), 180_000, 2000);
+    await waitFor('the snapshot of orders in orders_current', async () => sameDocuments(await currentState('orders'), await collectionState('orders')), 180_000, 2000);
     // Created now: its topic does not exist yet when the processor starts.
     const fresh = mongo().db(s.dataset).collection('fresh');
     await fresh.insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i + 1, n: i + 1 }) as never));
@@ -69,7 +56,7 @@ describe('database scope end to end: collections created and dropped while the p
     await fresh.insertOne({ _id: 21, n: 21 } as never);
     const expected = await collectionState('fresh');
     assert.equal(expected.size, 20);
-    await waitFor('fresh in orders_current equal to the collection', async () => sameState(await currentState('fresh'), expected), 240_000, 2000);
+    await waitFor('fresh in orders_current equal to the collection', async () => sameDocuments(await currentState('fresh'), expected), 240_000, 2000);
     const changes = table(s.gcpConfig, 'orders_changes');
     const [counts] = await bqRows(
       s.gcpConfig,
@@ -86,11 +73,11 @@ describe('database scope end to end: collections created and dropped while the p
   test("a collection dropped while running: its rows leave orders_current, the other collections' stay", async () => {
     const gone = mongo().db(s.dataset).collection('gone');
     await gone.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i + 1, n: i + 1 }) as never));
-    await waitFor('gone in orders_current', async () => (await currentState('gone')).size === 5, 240_000, 2000);
+    await waitFor('gone in orders_current', async () => (await currentState('gone'))?.size === 5, 240_000, 2000);
     await gone.drop();
-    await waitFor("gone's rows deleted from orders_current", async () => (await currentState('gone')).size === 0, 240_000, 2000);
-    assert.ok(sameState(await currentState('orders'), await collectionState('orders')), 'orders untouched');
-    assert.ok(sameState(await currentState('fresh'), await collectionState('fresh')), 'fresh untouched');
+    await waitFor("gone's rows deleted from orders_current", async () => (await currentState('gone')) === undefined, 240_000, 2000);
+    assert.ok(sameDocuments(await currentState('orders'), await collectionState('orders')), 'orders untouched');
+    assert.ok(sameDocuments(await currentState('fresh'), await collectionState('fresh')), 'fresh untouched');
     const [deletes] = await bqRows(s.gcpConfig, `SELECT COUNT(*) AS n FROM ${table(s.gcpConfig, 'orders_changes')} WHERE db = '${s.dataset}' AND coll = 'gone' AND op = 'delete'`);
     assert.equal(Number(deletes!.n), 5, 'one delete row per dropped document');
   });
