@@ -1,7 +1,8 @@
 // A database scope (CDC_CAPTURE_SCOPE=database), the cdc as a real process with the shipped defaults otherwise
 // (initial snapshot, stop on a stream end, rows of a dropped collection deleted): one change stream for 50
 // collections written concurrently, a SIGKILL in the middle, collections appearing while it runs (created, renamed
-// in), excluded collections, a dropped one, checked in Kafka and, through the processor and the loader, in BigQuery;
+// in), excluded collections, a dropped one, checked in Kafka and, through the processor and the loader
+// (PROCESSOR_TOPIC_TEMPLATE: the topics of the collections appearing later are read without a restart), in BigQuery;
 // then instances splitting the scope by collection.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -223,6 +224,12 @@ describe('cdc: database scope', () => {
       const holdingDocuments = captured.filter((name) => collectionsNow.get(name)!.size > 0);
       assert.deepEqual([...current.keys()].sort(), holdingDocuments.sort(), 'orders_current: the captured collections, none dropped or excluded');
       for (const name of captured) assert.deepEqual(current.get(name) ?? new Map(), collectionsNow.get(name), `${name}: orders_current equals the collection (seed ${seed})`);
+      const [droppedRows] = await bqRows(warehouse.gcpConfig, `SELECT COUNTIF(op = 'snapshot') AS snapshot_rows FROM ${table(warehouse.gcpConfig, 'orders_changes')} WHERE db = '${db}' AND coll = 'dropme'`);
+      assert.equal(
+        Number(droppedRows!.snapshot_rows),
+        dropped.filter((e) => e.op === 'snapshot').length,
+        "the dropped collection's snapshot rows loaded into orders_changes, and none of them stands in orders_current",
+      );
     } catch (error) {
       console.error(`capture scope test failed with TEST_SEED=${seed}`);
       throw error;
