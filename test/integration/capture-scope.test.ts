@@ -1,12 +1,15 @@
 // A database scope (CDC_CAPTURE_SCOPE=database), the cdc as a real process with the shipped defaults otherwise
 // (initial snapshot, stop on a stream end, rows of a dropped collection deleted): one change stream for 50
 // collections written concurrently, a SIGKILL in the middle, collections appearing while it runs (created, renamed
-// in), excluded collections, a dropped one; then instances splitting the scope by collection.
+// in), excluded collections, a dropped one, checked in Kafka and, through the processor and the loader
+// (PROCESSOR_TOPIC_TEMPLATE: the topics of the collections appearing later are read without a restart), in BigQuery;
+// then instances splitting the scope by collection.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, decodeSnapshotComplete, documentIdOf, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
 import { uniqueName } from '../support/infra.js';
+import { bqRows, currentByCollection, documentsOf, loaderScenario, sameDocuments, startScopeWarehouse, table } from '../support/loader.js';
 import { readTopic, testKafka, type Kafka } from '../support/kafka.js';
 import { scopeEnv, suiteMongo } from '../support/mongo.js';
 import { startService, type ServiceProcess } from '../support/service-process.js';
@@ -88,11 +91,13 @@ async function startToken(db: string): Promise<Document> {
 const collections = (db: string, stream: { ns?: { db: string; coll?: string } }) => stream.ns?.db === db;
 
 describe('cdc: database scope', () => {
-  test('50 collections written concurrently through ONE change stream, a SIGKILL between; new, renamed-in, excluded and dropped collections', async () => {
+  test('50 collections written concurrently through ONE change stream, a SIGKILL between; new, renamed-in, excluded and dropped collections; each change once in orders_changes, orders_current equal per collection', async () => {
     const seed = seedFromEnv();
     const random = seededRandom(seed);
-    const prefix = uniqueName('cdc-scope');
-    const db = prefix.replaceAll('-', '_');
+    // the BigQuery dataset is named after the database
+    const warehouse = loaderScenario('cdc-scope');
+    const prefix = warehouse.prefix;
+    const db = warehouse.dataset;
     const names = Array.from({ length: 50 }, (_, i) => `c${String(i).padStart(2, '0')}`);
     const database = sharedMongo().db(db);
     for (const name of names) await database.collection(name).insertMany(Array.from({ length: 20 }, (_, i) => ({ _id: i, v: 0, name } as never)));
@@ -102,9 +107,10 @@ describe('cdc: database scope', () => {
     const from = await startToken(db);
     const env = scopeEnv(prefix, db, { CDC_COLLECTION_EXCLUDE: `${db}\\.(excluded_.*|marker)` });
 
+    const pipeline = await startScopeWarehouse(warehouse, env.CDC_TOPIC_TEMPLATE!, 'cdc-scope');
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-scope');
     try {
-      await cdc.waitReady();
+      await Promise.all([...pipeline, cdc].map((service) => service.waitReady(120_000)));
       // the stream opens once the scope's 51 collections are listed and their 102 topics made (one request: about
       // 4 s measured on a busy machine, much more under heavy load), so the test waits longer than the usual start
       await cdc.waitForLog(/change stream opened/, 120_000);
@@ -190,11 +196,46 @@ describe('cdc: database scope', () => {
       const drop = truth.find((c) => c.operationType === 'drop' && (c as { ns: { coll: string } }).ns.coll === 'dropme')!;
       assert.ok(compareClusterTime(marker.cluster_time, { t: (drop.clusterTime as Timestamp).high, i: (drop.clusterTime as Timestamp).low }) > 0, 'the marker stands after the drop');
       assert.equal(cdc.exitCode, undefined, 'a drop stops that collection only (CDC_ON_STREAM_END=stop), the service goes on');
+
+      // the same run in the warehouse: the processor and the loader ran alongside since the start
+      const stillCaptured = capturedChanges.filter((c) => (c as { ns: { coll: string } }).ns.coll !== 'dropme');
+      const expectedIds = stillCaptured.map((c) => eventIdFromResumeToken((c._id as { _data: string })._data)).sort();
+      const streamedRows = async () =>
+        bqRows(warehouse.gcpConfig, `SELECT coll, event_id FROM ${table(warehouse.gcpConfig, 'orders_changes')} WHERE db = '${db}' AND op NOT IN ('snapshot', 'snapshot_complete')`);
+      const collectionsNow = new Map(await Promise.all(captured.map(async (name) => [name, await documentsOf(database.collection(name))] as const)));
+      // on a timeout the assertions below say what differs
+      await waitFor(
+        'every change in orders_changes and orders_current equal to every collection',
+        async () => {
+          if ((await streamedRows()).filter((row) => row.coll !== 'dropme').length < expectedIds.length) return false;
+          const current = await currentByCollection(warehouse, db);
+          return !current.has('dropme') && captured.every((name) => sameDocuments(current.get(name), collectionsNow.get(name)!));
+        },
+        240_000,
+        2000,
+      ).catch(() => undefined);
+      const rows = await streamedRows();
+      assert.deepEqual(rows.filter((row) => /^(excluded_|marker)/.test(String(row.coll))), [], 'no change of an excluded collection in orders_changes');
+      assert.deepEqual(
+        rows.filter((row) => row.coll !== 'dropme').map((row) => String(row.event_id)).sort(),
+        expectedIds,
+        `every change of every captured collection once in orders_changes (seed ${seed})`,
+      );
+      const current = await currentByCollection(warehouse, db);
+      const holdingDocuments = captured.filter((name) => collectionsNow.get(name)!.size > 0);
+      assert.deepEqual([...current.keys()].sort(), holdingDocuments.sort(), 'orders_current: the captured collections, none dropped or excluded');
+      for (const name of captured) assert.deepEqual(current.get(name) ?? new Map(), collectionsNow.get(name), `${name}: orders_current equals the collection (seed ${seed})`);
+      const [droppedRows] = await bqRows(warehouse.gcpConfig, `SELECT COUNTIF(op = 'snapshot') AS snapshot_rows FROM ${table(warehouse.gcpConfig, 'orders_changes')} WHERE db = '${db}' AND coll = 'dropme'`);
+      assert.equal(
+        Number(droppedRows!.snapshot_rows),
+        dropped.filter((e) => e.op === 'snapshot').length,
+        "the dropped collection's snapshot rows loaded into orders_changes, and none of them stands in orders_current",
+      );
     } catch (error) {
       console.error(`capture scope test failed with TEST_SEED=${seed}`);
       throw error;
     } finally {
-      await cdc.kill();
+      await Promise.all([cdc, ...pipeline].map((service) => service.kill()));
       await database.dropDatabase();
     }
   });

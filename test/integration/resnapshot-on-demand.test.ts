@@ -3,12 +3,14 @@
 // SIGKILLed twice while the collection is being copied: the copy resumes after its last committed chunk (one start
 // time for all its rows), every document's re-snapshot row is in Kafka once, every change once, no re-snapshot row
 // carries a state older than the writes finished before the request, and the events rebuilt as the loader merges
-// them (the newest cluster time wins; a snapshot row's time is taken before its scan) equal the collection.
+// them (the newest cluster time wins; a snapshot row's time is taken before its scan) equal the collection; and the
+// same run through the processor and the loader: in orders_changes every change and every snapshot row once,
+// orders_current equal to the collection.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeStreamDocument, Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
-import { uniqueName } from '../support/infra.js';
+import { bqRows, currentByCollection, documentsOf, loaderScenario, sameDocuments, startScopeWarehouse, table } from '../support/loader.js';
 import { readTopic, testKafka } from '../support/kafka.js';
 import { scopeEnv, suiteMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
@@ -31,8 +33,10 @@ describe('cdc: re-snapshot on demand', () => {
   test('copied again in chunks under a steady write load, SIGKILLed twice mid-copy: resumed, each row once, the current state equals the collection', async () => {
     const seed = seedFromEnv();
     const random = seededRandom(seed);
-    const prefix = uniqueName('cdc-resnap-demand');
-    const db = prefix.replaceAll('-', '_');
+    // the BigQuery dataset is named after the database
+    const warehouse = loaderScenario('resnap-demand');
+    const prefix = warehouse.prefix;
+    const db = warehouse.dataset;
     const ns = `${db}.orders`;
     const DOCUMENTS = 20_000;
     const orders = sharedMongo().db(db).collection<Order>('orders');
@@ -42,6 +46,7 @@ describe('cdc: re-snapshot on demand', () => {
     // a first start streams from the cluster time it reads, inclusive: let that be a write of another collection
     await sharedMongo().db(db).collection('marker').insertOne({ at: new Date() });
     const env = scopeEnv(prefix, db);
+    const pipeline = await startScopeWarehouse(warehouse, env.CDC_TOPIC_TEMPLATE!, 'resnap-demand');
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-resnap-demand');
     // every change of the collection, as the test's own stream sees it
     const truth: ChangeStreamDocument<Order>[] = [];
@@ -73,7 +78,7 @@ describe('cdc: re-snapshot on demand', () => {
       return answer.collections.find((c) => c.collection === ns);
     };
     try {
-      await cdc.waitReady();
+      await Promise.all([...pipeline, cdc].map((service) => service.waitReady(120_000)));
       await waitFor('the initial snapshot done', async () => (await status())?.phase === 'streaming', 180000, 500);
       writer = write();
       await waitFor('writes streaming', () => seq > 100);
@@ -156,6 +161,27 @@ describe('cdc: re-snapshot on demand', () => {
       assert.equal(rebuilt.size, collection.size, `as many current rows as documents (seed ${seed})`);
       assert.deepEqual(rebuilt, collection, `the current state equals the collection (seed ${seed})`);
       assert.equal(cdc.exitCode, undefined);
+
+      // the same run in the warehouse: the processor and the loader ran alongside since the start
+      const changesTable = table(warehouse.gcpConfig, 'orders_changes');
+      const kafkaIds = [...new Set(events.filter((e) => e.op !== 'snapshot_complete').map((e) => e.event_id))];
+      const loadedRows = async () =>
+        Number((await bqRows(warehouse.gcpConfig, `SELECT COUNT(*) AS n FROM ${changesTable} WHERE db = '${db}' AND coll = 'orders' AND op != 'snapshot_complete'`))[0]!.n);
+      const inCollection = await documentsOf(orders);
+      // on a timeout the assertions below say what differs
+      await waitFor(
+        'every row in orders_changes and orders_current equal to the collection',
+        async () => (await loadedRows()) >= kafkaIds.length && sameDocuments((await currentByCollection(warehouse, db, 'orders')).get('orders'), inCollection),
+        240_000,
+        2000,
+      ).catch(() => undefined);
+      const loaded = await bqRows(warehouse.gcpConfig, `SELECT event_id, op FROM ${changesTable} WHERE db = '${db}' AND coll = 'orders' AND op != 'snapshot_complete'`);
+      const loadedIds = loaded.map((row) => String(row.event_id));
+      assert.equal(loadedIds.length - new Set(loadedIds).size, 0, `no change and no snapshot row twice in orders_changes (seed ${seed})`);
+      assert.deepEqual(loadedIds.sort(), kafkaIds.sort(), 'orders_changes: every change and every row of both snapshots, each chunk of the re-snapshot once');
+      const resnapshotIds = new Set(rows.map((e) => e.event_id));
+      assert.equal(loaded.filter((row) => resnapshotIds.has(String(row.event_id))).length, resnapshotRows, "the re-snapshot's rows in orders_changes");
+      assert.deepEqual((await currentByCollection(warehouse, db, 'orders')).get('orders'), inCollection, `orders_current equals the collection: no older state written over a newer one (seed ${seed})`);
     } catch (error) {
       console.error(`re-snapshot on demand test failed with TEST_SEED=${seed}`);
       throw error;
@@ -163,7 +189,7 @@ describe('cdc: re-snapshot on demand', () => {
       writing = false;
       await writer.catch(() => undefined);
       await watch.close().catch(() => undefined);
-      await cdc.kill();
+      await Promise.all([cdc, ...pipeline].map((service) => service.kill()));
       await sharedMongo().db(db).dropDatabase();
     }
   });

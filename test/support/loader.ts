@@ -1,12 +1,25 @@
 // Helpers for loader tests: real Parquet files written the processor's way, their file-ready events, and
 // BigQuery/Cloud Storage emulator access.
 import { join } from 'node:path';
+import type { Collection, Document } from 'mongodb';
 import { testProducer, type Kafka } from './kafka.js';
-import { BSON, documentIdOf, encodeChangeEvent, eventIdFromResumeToken, snapshotEventId, toCanonicalJson, type ChangeEvent, type FileReadyEvent, type Operation, type ParquetStore } from '@cdc/core';
+import {
+  BSON,
+  documentIdOf,
+  encodeChangeEvent,
+  eventIdFromResumeToken,
+  fromCanonicalJson,
+  snapshotEventId,
+  toCanonicalJson,
+  type ChangeEvent,
+  type FileReadyEvent,
+  type Operation,
+  type ParquetStore,
+} from '@cdc/core';
 import { createGcpClients, type GcpClients, type GcpConfig } from '@cdc/core/gcp';
 import { batchStats, createParquetWriter, fileEventKey, fileReadyEvent, FileStore, relativeFilePath, toRow } from '@cdc/processor';
 import { infra, uniqueName } from './infra.js';
-import { repoRoot } from './service-process.js';
+import { repoRoot, startService, type ServiceProcess } from './service-process.js';
 
 const { Int32, Decimal128 } = BSON;
 
@@ -224,3 +237,41 @@ export function pipelineProcessorEnv(s: LoaderScenario, partitions: number): Rec
     PROCESSOR_BATCH_MAX_AGE_MS: '500',
   };
 }
+
+/**
+ * The processor and the loader of scenario `s` behind a cdc capturing a scope into topics named by `template`: the
+ * processor follows the template (PROCESSOR_TOPIC_TEMPLATE), so the topics of collections appearing later are read
+ * too. Both started, not yet waited for.
+ */
+export async function startScopeWarehouse(s: LoaderScenario, template: string, label: string): Promise<ServiceProcess[]> {
+  const processorEnv: Record<string, string> = { ...pipelineProcessorEnv(s, 3), PROCESSOR_TOPIC_TEMPLATE: template };
+  delete processorEnv.PROCESSOR_TOPICS;
+  return [await startService('loader', s.env(), `loader-${label}`), await startService('processor', processorEnv, `processor-${label}`)];
+}
+
+/** Documents keyed by their canonical _id, each as plain JSON: the form both sides of a comparison are brought to. */
+export type DocumentsById = Map<string, string>;
+
+const plainJson = (canonical: string) => JSON.stringify(fromCanonicalJson(canonical));
+
+/** orders_current of database `db` (of its collection `coll` only, if given), per collection: document_id -> document. */
+export async function currentByCollection(s: LoaderScenario, db: string, coll?: string): Promise<Map<string, DocumentsById>> {
+  const only = coll === undefined ? '' : ` AND coll = '${coll}'`;
+  const rows = await bqRows(s.gcpConfig, `SELECT coll, document_id, document FROM ${table(s.gcpConfig, 'orders_current')} WHERE db = '${db}'${only}`);
+  const collections = new Map<string, DocumentsById>();
+  for (const row of rows) {
+    const documents = collections.get(String(row.coll)) ?? new Map<string, string>();
+    documents.set(String(row.document_id), plainJson(String(row.document)));
+    collections.set(String(row.coll), documents);
+  }
+  return collections;
+}
+
+/** A MongoDB collection as orders_current would hold it. */
+export async function documentsOf<T extends Document>(collection: Collection<T>): Promise<DocumentsById> {
+  const documents = await collection.find({}, { promoteValues: false }).toArray();
+  return new Map(documents.map((doc) => [toCanonicalJson(doc._id), plainJson(toCanonicalJson(doc))]));
+}
+
+export const sameDocuments = (a: DocumentsById | undefined, b: DocumentsById): boolean =>
+  (a?.size ?? 0) === b.size && [...b].every(([id, doc]) => a?.get(id) === doc);
