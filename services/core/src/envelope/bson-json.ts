@@ -182,7 +182,7 @@ function decimal128Text(bytes: Buffer, at: number): string {
  */
 interface JsonForm {
   /** a name's quoted form, with its colon */
-  name(name: string): string;
+  name(name: FieldName): string;
   /** a string value's quoted form */
   string(text: string): string;
   /** the type wrappers' opening text, up to the value; `close` after it */
@@ -213,9 +213,7 @@ const JSON_PIECES = {
   close: '"}',
 };
 
-const PLAIN: JsonForm = { ...JSON_PIECES, name: (name) => quotedName(name) + ':', string: (text) => JSON.stringify(text) };
-
-const quotedTwiceNames = new Map<string, string>();
+const PLAIN: JsonForm = { ...JSON_PIECES, name: (name) => name.plain, string: (text) => JSON.stringify(text) };
 
 /** JSON.stringify(JSON.stringify(text)) without its outer quotes; text needing no escape is only wrapped. */
 function quoteTwice(text: string): string {
@@ -224,17 +222,36 @@ function quoteTwice(text: string): string {
 
 const QUOTED: JsonForm = {
   ...(Object.fromEntries(Object.entries(JSON_PIECES).map(([piece, text]) => [piece, text.replaceAll('"', '\\"')])) as typeof JSON_PIECES),
-  name: (name) => {
-    let quoted = quotedTwiceNames.get(name);
-    if (quoted === undefined) {
-      quoted = quoteTwice(name) + ':';
-      if (quotedTwiceNames.size >= QUOTED_NAMES_MAX) quotedTwiceNames.clear();
-      quotedTwiceNames.set(name, quoted);
-    }
-    return quoted;
-  },
+  name: (name) => name.quoted,
   string: quoteTwice,
 };
+
+/** A field name read from its bytes, with its written forms. */
+interface FieldName {
+  name: string;
+  plain: string;
+  quoted: string;
+  /** a name JS orders first (like "1") or a `$`-name bson may read as a DBRef: the document is decoded instead */
+  uncovered: boolean;
+}
+
+// Names repeat across documents: each is decoded, checked and quoted once, found again by its bytes (as latin1 text:
+// one character per byte, no UTF-8 decoding). Bounded like quotedNames.
+const namesByBytes = new Map<string, FieldName>();
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }).latin1Slice;
+
+function fieldNameAt(bytes: Buffer, start: number, end: number): FieldName {
+  const key = latin1Slice.call(bytes, start, end);
+  let field = namesByBytes.get(key);
+  if (field === undefined) {
+    const name = textAt(bytes, start, end);
+    const first = name.charCodeAt(0);
+    field = { name, plain: quotedName(name) + ':', quoted: quoteTwice(name) + ':', uncovered: (first >= 0x30 && first <= 0x39) || first === 0x24 };
+    if (namesByBytes.size >= QUOTED_NAMES_MAX) namesByBytes.clear();
+    namesByBytes.set(key, field);
+  }
+  return field;
+}
 
 /**
  * Canonical Extended JSON of the document (or array) at `start`, read from its bytes. Whatever would make the
@@ -254,11 +271,10 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean, form: J
     if (names === null) {
       if (i > start + 5) out += ',';
     } else {
-      const name = textAt(bytes, i, nameEnd);
-      const first = name.charCodeAt(0);
-      if ((first >= 0x30 && first <= 0x39) || first === 0x24 || names.includes(name)) throw UNCOVERED;
-      out += (names.length > 0 ? ',' : '') + form.name(name);
-      names.push(name);
+      const field = fieldNameAt(bytes, i, nameEnd);
+      if (field.uncovered || names.includes(field.name)) throw UNCOVERED;
+      out += (names.length > 0 ? ',' : '') + form.name(field);
+      names.push(field.name);
     }
     i = nameEnd + 1;
     switch (type) {
