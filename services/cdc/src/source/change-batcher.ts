@@ -1,7 +1,7 @@
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import type { ClusterTime, OutgoingMessage } from '@cdc/core';
-import { changeToEnvelope, clusterTimeOf, resumeTokenData, STREAM_END_TYPES } from '../transform/to-envelope.js';
-import { deadLetterMessage, eventToMessage } from '../transform/to-message.js';
+import { changeToRecord, clusterTimeOf, resumeTokenData, STREAM_END_TYPES } from '../transform/to-envelope.js';
+import { deadLetterMessage, recordToMessage } from '../transform/to-message.js';
 import { BatchBuffer } from '../transform/batch.js';
 import { StreamPosition } from './change-source.js';
 
@@ -114,7 +114,8 @@ export class ChangeBatcher {
       batch.lastClusterTime = clusterTimeOf(change.clusterTime as Timestamp);
       let encoded: { ok: boolean; out: OutgoingMessage; bytes: number };
       try {
-        encoded = eventToMessage(changeToEnvelope(change, { instance: this.settings.instance }), topic, maxMessageBytes);
+        const record = changeToRecord(change, { instance: this.settings.instance });
+        encoded = recordToMessage(record.event, record.value, topic, maxMessageBytes);
       } catch (error) {
         encoded = { ok: false, bytes: 1024, out: this.serializeFailure(change, token, topic, error as Error) };
       }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { BSON, Binary, Decimal128, Double, Int32, Long, ObjectId, Timestamp, type ChangeStreamDocument } from 'mongodb';
 import { ChangeEventSchema, encodeChangeEvent, fromCanonicalJson, RAW_DECODE_OPTIONS } from '@cdc/core';
 import { decodeRawChange } from '../source/raw-change.js';
-import { changeToEnvelope, snapshotToEnvelope } from './to-envelope.js';
+import { changeToEnvelope, changeToRecord, snapshotToEnvelope } from './to-envelope.js';
 
 const id = new ObjectId('65a1b2c3d4e5f60718293a4b');
 const base = {
@@ -82,12 +82,18 @@ const order = {
   seen: new Timestamp({ t: 1764151872, i: 3 }),
 };
 
-/** The envelope of the change read raw, against the envelope of the same bytes decoded whole (as before). */
+/**
+ * The envelope of the change read raw, against the envelope of the same bytes decoded whole (as before); and the
+ * record's text written at once (documents quoted as they are written), of both, against JSON.stringify's.
+ */
 function sameEnvelope(change: Record<string, unknown>): string {
   const bytes = Buffer.from(BSON.serialize(change));
   const whole = BSON.deserialize(bytes, RAW_DECODE_OPTIONS) as ChangeStreamDocument;
   const expected = encodeChangeEvent(changeToEnvelope(whole, { instance: 'cdc-0' }));
-  assert.equal(encodeChangeEvent(changeToEnvelope(decodeRawChange(bytes), { instance: 'cdc-0' })), expected);
+  const raw = decodeRawChange(bytes);
+  assert.equal(encodeChangeEvent(changeToEnvelope(raw, { instance: 'cdc-0' })), expected);
+  assert.equal(changeToRecord(raw, { instance: 'cdc-0' }).value, expected, 'the record written at once, from the bytes');
+  assert.equal(changeToRecord(whole, { instance: 'cdc-0' }).value, expected, 'the record written at once, from decoded values');
   return expected;
 }
 
@@ -108,4 +114,10 @@ test('a change read raw gives the envelope of the change decoded whole, byte for
 test('documents with types written by bson (binary, regex) and names JS reorders come out the same', () => {
   sameEnvelope({ ...base, operationType: 'insert', fullDocument: { _id: id, blob: new Binary(Buffer.from([1, 2, 3]), 4), re: new BSON.BSONRegExp('^a', 'i') } });
   sameEnvelope({ ...base, operationType: 'insert', fullDocument: new Map<string, unknown>([['_id', id], ['b', 1], ['2', 'two']]) });
+});
+
+test('names and texts that JSON escapes (quotes, backslashes, control characters, surrogates) come out the same, written at once', () => {
+  const odd = { _id: id, 'we"ird\\name': 'tab\there', 'new\nline': '\u0001\u001f', lone: '\ud800x', pair: '🚚 "quoted" \\ back', plain: 'plain text' };
+  sameEnvelope({ ...base, operationType: 'insert', fullDocument: odd });
+  sameEnvelope({ ...base, operationType: 'update', fullDocument: odd, fullDocumentBeforeChange: odd, updateDescription: { updatedFields: odd, removedFields: ['a"b'], truncatedArrays: [] } });
 });

@@ -8,6 +8,7 @@ import {
   snapshotCompleteEventId,
   snapshotEventId,
   toCanonicalJson,
+  toQuotedCanonicalJson,
   type ChangeEvent,
   type ClusterTime,
 } from '@cdc/core';
@@ -37,6 +38,32 @@ export interface Origin {
 
 /** Map one change-stream event (insert, update, replace, delete) to the shared envelope. */
 export function changeToEnvelope(change: ChangeStreamDocument<Document>, origin: Origin): ChangeEvent {
+  return envelopeWith(change, origin, toCanonicalJson);
+}
+
+/** The fields of an envelope besides its documents (what a dead letter of it says). */
+export type EnvelopeHead = Omit<ChangeEvent, 'document' | 'document_before' | 'update_description'>;
+
+/**
+ * A change's envelope as the record's JSON text, byte for byte `encodeChangeEvent(changeToEnvelope(change))`, with
+ * each document's canonical JSON written already quoted (toQuotedCanonicalJson): JSON.stringify of the envelope would
+ * escape the documents' text a second time, the largest part of the record.
+ */
+export function changeToRecord(change: ChangeStreamDocument<Document>, origin: Origin): { event: EnvelopeHead; value: string } {
+  const event = envelopeWith(change, origin, toQuotedCanonicalJson);
+  const update = event.update_description;
+  // the fields in changeToEnvelope's order, as JSON.stringify writes them
+  const value =
+    `{"schema_version":${event.schema_version},"event_id":${JSON.stringify(event.event_id)},"op":${JSON.stringify(event.op)},` +
+    `"db":${JSON.stringify(event.db)},"coll":${JSON.stringify(event.coll)},"document_id":${JSON.stringify(event.document_id)},` +
+    `"document":${event.document ?? 'null'}${event.document_before === undefined ? '' : `,"document_before":${event.document_before ?? 'null'}`},` +
+    `"update_description":${update ? `{"updated_fields":${update.updated_fields},"removed_fields":${JSON.stringify(update.removed_fields)},"truncated_arrays":${JSON.stringify(update.truncated_arrays)}}` : 'null'},` +
+    `"cluster_time":${JSON.stringify(event.cluster_time)},"wall_time":${JSON.stringify(event.wall_time)},"resume_token":${JSON.stringify(event.resume_token)},"source":${JSON.stringify(event.source)}}`;
+  return { event, value };
+}
+
+/** The envelope with its documents written by `documentJson` (canonical JSON, or canonical JSON quoted). */
+function envelopeWith(change: ChangeStreamDocument<Document>, origin: Origin, documentJson: (value: unknown) => string): ChangeEvent {
   if (change.operationType !== 'insert' && change.operationType !== 'update' && change.operationType !== 'replace' && change.operationType !== 'delete') {
     throw new Error(`not a document change: ${change.operationType}`);
   }
@@ -53,11 +80,11 @@ export function changeToEnvelope(change: ChangeStreamDocument<Document>, origin:
     db: ns.db,
     coll: 'coll' in ns && ns.coll ? ns.coll : '',
     document_id: documentIdOf(change.documentKey),
-    document: fullDocument ? toCanonicalJson(fullDocument) : null,
-    ...(before ? { document_before: toCanonicalJson(before) } : {}),
+    document: fullDocument ? documentJson(fullDocument) : null,
+    ...(before ? { document_before: documentJson(before) } : {}),
     update_description: description
       ? {
-          updated_fields: toCanonicalJson(description.updatedFields ?? {}),
+          updated_fields: documentJson(description.updatedFields ?? {}),
           removed_fields: description.removedFields ?? [],
           truncated_arrays: (description.truncatedArrays ?? []).map((t) => ({ field: t.field, new_size: t.newSize })),
         }

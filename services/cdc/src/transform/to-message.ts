@@ -1,3 +1,4 @@
+import type { EnvelopeHead } from './to-envelope.js';
 import { deadLetterTopicOf, encodeChangeEvent, ENVELOPE_SCHEMA_VERSION, fitDeadLetter, type ChangeEvent, type OutgoingMessage } from '@cdc/core';
 
 export interface DeadLetterInfo {
@@ -25,11 +26,18 @@ export function deadLetterMessage(topic: string, info: DeadLetterInfo): Outgoing
   };
 }
 
+export type EncodedMessage = { ok: true; out: OutgoingMessage; bytes: number } | { ok: false; out: OutgoingMessage; bytes: number };
+
 /** Envelope → Kafka record keyed by document (per-document order); too-large records become dead letters. */
-export function eventToMessage(event: ChangeEvent, topic: string, maxBytes: number): { ok: true; out: OutgoingMessage; bytes: number } | { ok: false; out: OutgoingMessage; bytes: number } {
+export function eventToMessage(event: ChangeEvent, topic: string, maxBytes: number): EncodedMessage {
+  return recordToMessage(event, encodeChangeEvent(event), topic, maxBytes);
+}
+
+/** The same, of an envelope already written as its JSON text (changeToRecord). */
+export function recordToMessage(event: EnvelopeHead, text: string, topic: string, maxBytes: number): EncodedMessage {
   // Bytes at once: the batch holds its records off the JS heap until committed (strings would be copied by every
   // young-generation collection meanwhile), and the client would make bytes of a string anyway.
-  const value = Buffer.from(encodeChangeEvent(event));
+  const value = Buffer.from(text);
   const size = value.length;
   if (size > maxBytes) {
     const out = deadLetterMessage(topic, {

@@ -35,9 +35,10 @@ function numberJson(value: number): string {
   return `{"$numberDouble":"${Object.is(value, -0) ? '-0.0' : String(value)}"}`;
 }
 
-function doubleJson(value: number): string {
-  if (Object.is(Math.sign(value), -0)) return '{"$numberDouble":"-0.0"}';
-  return `{"$numberDouble":"${Number.isInteger(value) ? value.toFixed(1) : String(value)}"}`;
+/** bson's canonical text of a double */
+function doubleText(value: number): string {
+  if (Object.is(Math.sign(value), -0)) return '-0.0';
+  return Number.isInteger(value) ? value.toFixed(1) : String(value);
 }
 
 function objectJson(value: object): string {
@@ -70,7 +71,7 @@ function objectJson(value: object): string {
     case 'Int32':
       return `{"$numberInt":"${typed.value}"}`;
     case 'Double':
-      return doubleJson(typed.value!);
+      return `{"$numberDouble":"${doubleText(typed.value!)}"}`;
     case 'Long':
       return `{"$numberLong":"${typed.toString()}"}`;
     case 'Decimal128':
@@ -174,11 +175,90 @@ function decimal128Text(bytes: Buffer, at: number): string {
 }
 
 /**
+ * How the writer from bytes spells its text: as canonical JSON, or as that JSON already quoted as a JSON string
+ * (what JSON.stringify would make of it as an envelope field: every `"` and `\\` escaped once more), so an
+ * envelope embeds a document without escaping its text a second time. The fixed pieces are written in JSON once
+ * and derived for the quoted form.
+ */
+interface JsonForm {
+  /** a name's quoted form, with its colon */
+  name(name: FieldName): string;
+  /** a string value's quoted form */
+  string(text: string): string;
+  /** the type wrappers' opening text, up to the value; `close` after it */
+  oid: string;
+  int: string;
+  long: string;
+  double: string;
+  decimal: string;
+  date: string;
+  dateClose: string;
+  timestampT: string;
+  timestampI: string;
+  timestampClose: string;
+  close: string;
+}
+
+const JSON_PIECES = {
+  oid: '{"$oid":"',
+  int: '{"$numberInt":"',
+  long: '{"$numberLong":"',
+  double: '{"$numberDouble":"',
+  decimal: '{"$numberDecimal":"',
+  date: '{"$date":{"$numberLong":"',
+  dateClose: '"}}',
+  timestampT: '{"$timestamp":{"t":',
+  timestampI: ',"i":',
+  timestampClose: '}}',
+  close: '"}',
+};
+
+const PLAIN: JsonForm = { ...JSON_PIECES, name: (name) => name.plain, string: (text) => JSON.stringify(text) };
+
+/** JSON.stringify(JSON.stringify(text)) without its outer quotes; text needing no escape is only wrapped. */
+function quoteTwice(text: string): string {
+  return ESCAPED_IN_JSON.test(text) ? JSON.stringify(JSON.stringify(text)).slice(1, -1) : `\\"${text}\\"`;
+}
+
+const QUOTED: JsonForm = {
+  ...(Object.fromEntries(Object.entries(JSON_PIECES).map(([piece, text]) => [piece, text.replaceAll('"', '\\"')])) as typeof JSON_PIECES),
+  name: (name) => name.quoted,
+  string: quoteTwice,
+};
+
+/** A field name read from its bytes, with its written forms. */
+interface FieldName {
+  name: string;
+  plain: string;
+  quoted: string;
+  /** a name JS orders first (like "1") or a `$`-name bson may read as a DBRef: the document is decoded instead */
+  uncovered: boolean;
+}
+
+// Names repeat across documents: each is decoded, checked and quoted once, found again by its bytes (as latin1 text:
+// one character per byte, no UTF-8 decoding). Bounded like quotedNames.
+const namesByBytes = new Map<string, FieldName>();
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }).latin1Slice;
+
+function fieldNameAt(bytes: Buffer, start: number, end: number): FieldName {
+  const key = latin1Slice.call(bytes, start, end);
+  let field = namesByBytes.get(key);
+  if (field === undefined) {
+    const name = textAt(bytes, start, end);
+    const first = name.charCodeAt(0);
+    field = { name, plain: quotedName(name) + ':', quoted: quoteTwice(name) + ':', uncovered: (first >= 0x30 && first <= 0x39) || first === 0x24 };
+    if (namesByBytes.size >= QUOTED_NAMES_MAX) namesByBytes.clear();
+    namesByBytes.set(key, field);
+  }
+  return field;
+}
+
+/**
  * Canonical Extended JSON of the document (or array) at `start`, read from its bytes. Whatever would make the
  * decoded object differ from the bytes' order and content (a name JS orders first, like "1"; a repeated name; a
  * `$`-name bson may turn into a DBRef) or a type not written here throws UNCOVERED: the document is then decoded.
  */
-function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string {
+function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean, form: JsonForm): string {
   const end = start + bytes.readInt32LE(start) - 1;
   if (bytes[end] !== 0) throw UNCOVERED;
   let out = isArray ? '[' : '{';
@@ -191,32 +271,31 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string
     if (names === null) {
       if (i > start + 5) out += ',';
     } else {
-      const name = textAt(bytes, i, nameEnd);
-      const first = name.charCodeAt(0);
-      if ((first >= 0x30 && first <= 0x39) || first === 0x24 || names.includes(name)) throw UNCOVERED;
-      out += (names.length > 0 ? ',' : '') + quotedName(name) + ':';
-      names.push(name);
+      const field = fieldNameAt(bytes, i, nameEnd);
+      if (field.uncovered || names.includes(field.name)) throw UNCOVERED;
+      out += (names.length > 0 ? ',' : '') + form.name(field);
+      names.push(field.name);
     }
     i = nameEnd + 1;
     switch (type) {
       case BSON_DOUBLE:
-        out += doubleJson(bytes.readDoubleLE(i));
+        out += form.double + doubleText(bytes.readDoubleLE(i)) + form.close;
         i += 8;
         break;
       case BSON_STRING: {
         const length = bytes.readInt32LE(i);
         if (length < 1 || bytes[i + 3 + length] !== 0) throw UNCOVERED;
-        out += JSON.stringify(textAt(bytes, i + 4, i + 3 + length));
+        out += form.string(textAt(bytes, i + 4, i + 3 + length));
         i += 4 + length;
         break;
       }
       case BSON_DOCUMENT:
       case BSON_ARRAY:
-        out += rawDocumentJson(bytes, i, type === BSON_ARRAY);
+        out += rawDocumentJson(bytes, i, type === BSON_ARRAY, form);
         i += bytes.readInt32LE(i);
         break;
       case BSON_OBJECT_ID:
-        out += `{"$oid":"${bytes.toString('hex', i, i + 12)}"}`;
+        out += form.oid + bytes.toString('hex', i, i + 12) + form.close;
         i += 12;
         break;
       case BSON_BOOLEAN:
@@ -226,26 +305,26 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string
         break;
       case BSON_DATE:
         // as bson decodes it: a Date of the 64-bit milliseconds (NaN beyond the Date range)
-        out += `{"$date":{"$numberLong":"${new Date(Number(bytes.readBigInt64LE(i))).getTime()}"}}`;
+        out += form.date + new Date(Number(bytes.readBigInt64LE(i))).getTime() + form.dateClose;
         i += 8;
         break;
       case BSON_NULL:
         out += 'null';
         break;
       case BSON_INT32:
-        out += `{"$numberInt":"${bytes.readInt32LE(i)}"}`;
+        out += form.int + bytes.readInt32LE(i) + form.close;
         i += 4;
         break;
       case BSON_TIMESTAMP:
-        out += `{"$timestamp":{"t":${bytes.readUInt32LE(i + 4)},"i":${bytes.readUInt32LE(i)}}}`;
+        out += form.timestampT + bytes.readUInt32LE(i + 4) + form.timestampI + bytes.readUInt32LE(i) + form.timestampClose;
         i += 8;
         break;
       case BSON_INT64:
-        out += `{"$numberLong":"${bytes.readBigInt64LE(i)}"}`;
+        out += form.long + bytes.readBigInt64LE(i) + form.close;
         i += 8;
         break;
       case BSON_DECIMAL128:
-        out += `{"$numberDecimal":"${decimal128Text(bytes, i)}"}`;
+        out += form.decimal + decimal128Text(bytes, i) + form.close;
         i += 16;
         break;
       default:
@@ -266,7 +345,7 @@ function rawDocumentJson(bytes: Buffer, start: number, isArray: boolean): string
 export function toCanonicalJson(value: unknown): string {
   if (value instanceof RawBsonDocument) {
     try {
-      return rawDocumentJson(value.bytes, 0, false);
+      return rawDocumentJson(value.bytes, 0, false, PLAIN);
     } catch (error) {
       if (error !== UNCOVERED && !(error instanceof RangeError) && !(error instanceof TypeError)) throw error;
       return toCanonicalJson(value.decode());
@@ -278,6 +357,22 @@ export function toCanonicalJson(value: unknown): string {
     if (error !== UNCOVERED && !(error instanceof RangeError)) throw error;
     return EJSON.stringify(value as Document, { relaxed: false });
   }
+}
+
+/**
+ * `JSON.stringify(toCanonicalJson(value))`: the canonical JSON as a JSON string, for an envelope field. A
+ * RawBsonDocument's is written from its bytes in that form directly, its text escaped once instead of twice.
+ */
+export function toQuotedCanonicalJson(value: unknown): string {
+  if (value instanceof RawBsonDocument) {
+    try {
+      return '"' + rawDocumentJson(value.bytes, 0, false, QUOTED) + '"';
+    } catch (error) {
+      if (error !== UNCOVERED && !(error instanceof RangeError) && !(error instanceof TypeError)) throw error;
+      return JSON.stringify(toCanonicalJson(value.decode()));
+    }
+  }
+  return JSON.stringify(toCanonicalJson(value));
 }
 
 export function fromCanonicalJson<T = Document>(json: string): T {

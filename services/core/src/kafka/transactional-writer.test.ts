@@ -21,6 +21,7 @@ function fakeKafka(behaviour: Partial<Record<Call, (n: number) => Promise<void>>
   const counts = new Map<Call, number>();
   let landed = 0;
   let producers = 0;
+  const produced: unknown[][] = [];
   const run = async (call: Call) => {
     calls.push(call);
     const n = (counts.get(call) ?? 0) + 1;
@@ -31,13 +32,28 @@ function fakeKafka(behaviour: Partial<Record<Call, (n: number) => Promise<void>>
     producer: () => {
       producers++;
       let active = false;
+      // the records of a transaction are delivered once its 'send' behaviour ends, each to its own delivery target
+      let sending: Promise<void> | null = null;
+      const native = {
+        produce: (...args: unknown[]) => {
+          produced.push(args.slice(0, 5).concat([args[6]]));
+          sending ??= run('send');
+          const delivery = args[5] as { resolve(): void; reject(error: unknown): void };
+          sending.then(
+            () => delivery.resolve(),
+            (error: unknown) => delivery.reject(error),
+          );
+          return true;
+        },
+      };
       return {
+        _getInternalClient: () => native,
         connect: () => run('connect'),
         transaction: async () => {
           await run('begin');
+          sending = null;
           active = true;
         },
-        sendBatch: () => run('send'),
         sendOffsets: () => run('sendOffsets'),
         commit: async () => {
           active = false;
@@ -58,7 +74,7 @@ function fakeKafka(behaviour: Partial<Record<Call, (n: number) => Promise<void>>
       };
     },
   } as unknown as Kafka;
-  return { kafka, calls, landed: () => landed, producers: () => producers };
+  return { kafka, calls, produced, landed: () => landed, producers: () => producers };
 }
 
 const writerOver = (kafka: Kafka, afterSend?: () => void) => new TransactionalWriter(kafka, { transactionalId: 'g-t-0', transactionTimeoutMs: 1000, callDeadlineMs: 50, afterSend }, logger);
@@ -84,6 +100,37 @@ test('a transaction claims the id once, then begin, send, offsets, commit; the p
   await writer.write({ messages: [] });
   assert.deepEqual(fake.calls, ['connect', 'begin', 'send', 'sendOffsets', 'commit', 'begin', 'commit'], 'no send for no messages, no offsets unless given');
   assert.equal(fake.landed(), 2);
+});
+
+test('records go to librdkafka in order as they are: value bytes, key, any partition, headers one per value; all delivered before the commit', async () => {
+  const fake = fakeKafka();
+  const writer = writerOver(fake.kafka);
+  await writer.write({
+    messages: [
+      { topic: 'files', message: { key: 'k1', value: '{"a":1}', headers: { event_id: 'e1', op: 'insert', many: ['x', 'y'] } } },
+      { topic: 'dlq', message: { key: null, value: Buffer.from('b'), partition: 2, timestamp: '5' } },
+      { topic: 'files', message: { key: 'k2', value: null } },
+    ],
+  });
+  assert.deepEqual(fake.produced, [
+    ['files', -1, Buffer.from('{"a":1}'), 'k1', 0, [{ event_id: 'e1' }, { op: 'insert' }, { many: 'x' }, { many: 'y' }]],
+    ['dlq', 2, Buffer.from('b'), null, 5, null],
+    ['files', -1, null, 'k2', 0, null],
+  ]);
+  assert.deepEqual(fake.calls, ['connect', 'begin', 'send', 'commit']);
+});
+
+test('a record librdkafka refuses before queueing (too large) fails the send: the transaction is aborted', async () => {
+  const fake = fakeKafka();
+  const tooLarge = Object.assign(new Error('Broker: Message size too large'), { code: KafkaErrorCodes.ERR_MSG_SIZE_TOO_LARGE });
+  const kafka = {
+    producer: () => {
+      const producer = (fake.kafka.producer as () => Record<string, unknown>)();
+      return { ...producer, _getInternalClient: () => ({ produce: () => { throw tooLarge; } }) };
+    },
+  } as unknown as Kafka;
+  await assert.rejects(writerOver(kafka).write({ messages }), (error: unknown) => error === tooLarge);
+  assert.deepEqual(fake.calls, ['connect', 'begin', 'abort', 'disconnect']);
 });
 
 test('a failed send aborts the transaction and drops the producer; the next transaction claims the id anew', async () => {

@@ -22,6 +22,77 @@ export function byTopic(messages: readonly OutgoingMessage[]): { topic: string; 
   return [...groups].map(([topic, list]) => ({ topic, messages: list }));
 }
 
+type NativeHeaders = Record<string, string | Buffer>[];
+
+/** librdkafka's producer under the client's KafkaJS-compatible layer (its `_getInternalClient`, not in the types). */
+interface NativeProducer {
+  produce(topic: string, partition: number, value: Buffer | null, key: Message['key'], timestamp: number, opaque: Delivery, headers: NativeHeaders | null): boolean;
+}
+
+/** What the KafkaJS layer's delivery-report handler calls with a record's outcome (the record's `opaque`). */
+interface Delivery {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function nativeProducerOf(producer: Producer): NativeProducer | null {
+  const internal = (producer as unknown as { _getInternalClient?: () => NativeProducer | null })._getInternalClient;
+  return typeof internal === 'function' ? internal.call(producer) : null;
+}
+
+/** Headers in librdkafka's form: one `{ name: value }` per value (as the KafkaJS layer converts them). */
+function nativeHeaders(headers: Message['headers']): NativeHeaders | null {
+  if (!headers) return null;
+  const list: NativeHeaders = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const each of value) list.push({ [name]: each });
+    else list.push({ [name]: value });
+  }
+  return list;
+}
+
+/**
+ * Hands the records to librdkafka in order and resolves once every one is delivered (acks from all in-sync replicas),
+ * or rejects at the first failure. The KafkaJS layer's sendBatch makes a promise, a converted copy and a metadata
+ * entry of each record; here all records share one delivery target that counts them down. Records still in flight
+ * after a failure are ended by the transaction's abort. A producer without the native client (a test double) goes
+ * through sendBatch.
+ */
+function sendAll(producer: Producer, messages: readonly OutgoingMessage[]): Promise<unknown> {
+  const native = nativeProducerOf(producer);
+  if (!native) return producer.sendBatch({ topicMessages: byTopic(messages).map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) })) });
+  return new Promise<void>((resolve, reject) => {
+    let pending = messages.length;
+    let settled = false;
+    const delivery: Delivery = {
+      resolve: () => {
+        if (--pending === 0 && !settled) {
+          settled = true;
+          resolve();
+        }
+      },
+      reject: (error) => {
+        if (settled) return;
+        settled = true;
+        reject(error);
+      },
+    };
+    for (const { topic, message } of messages) {
+      const value = typeof message.value === 'string' ? Buffer.from(message.value) : (message.value ?? null);
+      try {
+        native.produce(topic, message.partition ?? -1, value, message.key, message.timestamp ? Number(message.timestamp) : 0, delivery, nativeHeaders(message.headers));
+      } catch (error) {
+        // refused before queueing (too large, queue full): the records queued before it are aborted with the transaction
+        delivery.reject(error);
+        return;
+      }
+    }
+    if (messages.length === 0) resolve();
+  });
+}
+
 export interface TransactionalWriterSettings {
   transactionalId: string;
   transactionTimeoutMs: number;
@@ -117,9 +188,8 @@ export class TransactionalWriter {
     const producer = this.producer!;
     try {
       await this.call('begin', producer, () => producer.transaction());
-      const topicMessages = byTopic(transaction.messages).map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) }));
       // a delivery may take up to the message timeout, which the client sets to the transaction timeout
-      if (topicMessages.length > 0) await this.call('send', producer, () => producer.sendBatch({ topicMessages }), this.settings.transactionTimeoutMs + this.callDeadlineMs);
+      if (transaction.messages.length > 0) await this.call('send', producer, () => sendAll(producer, transaction.messages), this.settings.transactionTimeoutMs + this.callDeadlineMs);
       const { offsets } = transaction;
       if (offsets) {
         await this.call('sendOffsets', producer, () =>
