@@ -23,16 +23,9 @@ interface Order {
   seq: number;
 }
 
-interface CollectionStatus {
-  collection: string;
-  phase: string;
-  snapshot?: { documents: number; of_estimated: number | null; filter?: string };
-  events: number;
-  last_event_at: string | null;
-  last_event_cluster_time: string | null;
-  events_per_second: number;
-  resume_point_age_seconds: number | null;
-}
+/** What GET /collections says of a collection (the fields the tests read). */
+type CollectionStatus = { collection: string; phase: string; snapshot?: { documents: number; of_estimated: number | null; filter?: string } } & {
+  events: number; last_event_cluster_time: string | null; events_per_second: number; resume_point_age_seconds: number | null };
 
 interface CollectionsAnswer {
   collections: CollectionStatus[];

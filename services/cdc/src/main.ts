@@ -88,6 +88,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   const collectionsSettings = { snapshotMode: config.CDC_SNAPSHOT, onStreamEnd: config.CDC_ON_STREAM_END, droppedRows: config.CDC_DROPPED_COLLECTION_ROWS, topicTemplate: config.CDC_TOPIC_TEMPLATE, instance, maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES };
   /** per captured collection, for GET /collections and its re-snapshot on demand */
   const captured: { status(): CollectionStatus[]; resnapshot(ns: string, filter?: string): Promise<ResnapshotOutcome> }[] = [];
+  /** a database or deployment scope's one stream */
+  let scopeStream: string | undefined;
   const runners =
     config.CDC_CAPTURE_SCOPE === 'collection'
       ? namespaces.map((ns) => {
@@ -111,7 +113,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
   ops.setFallbackHandler(
     scopeOpsHandler(
       {
-        status: () => ({ scope: config.CDC_CAPTURE_SCOPE, collections: collectionsStatus() }),
+        status: () => ({ scope: config.CDC_CAPTURE_SCOPE, ...(scopeStream === undefined ? {} : { stream: scopeStream }), collections: collectionsStatus() }),
         resnapshot: async (ns, filter) => {
           for (const c of captured) {
             const outcome = await c.resnapshot(ns, filter);
@@ -159,6 +161,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     });
     shutdown.register('scope snapshots', () => start.snapshotsDone);
     captured.push({ status: () => collections.status(runner.resumePoint), resnapshot: (ns, filter) => start.resnapshotOne(ns, filter) });
+    scopeStream = streamId;
     return runner;
   }
 
