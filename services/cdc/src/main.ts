@@ -103,7 +103,9 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
           const streamLogger = logger.child({ streamId });
           // a stream of its own, whose checkpoint also holds its re-snapshot on demand
           const own = new ScopeCollections({ captures: (d, c) => d === db && c === coll }, collectionsSettings, async () => undefined, metrics, streamLogger);
-          const { runner, resnapshot } = createStreamRunner(mongo, publisher, checkpoints, { ...streamSettings, streamId, db, coll, topic, pipeline }, own, { metrics, logger: streamLogger, signal, fail });
+          const { runner, resnapshot, resnapshotsDone } = createStreamRunner(mongo, publisher, checkpoints, { ...streamSettings, streamId, db, coll, topic, pipeline }, own, { metrics, logger: streamLogger, signal, fail });
+          // its chunk in hand committed before the publisher closes
+          shutdown.register(`re-snapshots ${streamId}`, resnapshotsDone);
           captured.push({ status: () => own.status(runner.resumePoint), resnapshot: (name, filter) => (name === ns ? resnapshot(name, filter) : Promise.resolve('unknown')) });
           return runner;
         })

@@ -161,7 +161,7 @@ export function createStreamRunner(
   settings: StreamSettings,
   collections: ScopeCollections,
   context: { metrics: CdcMetrics; logger: Logger; signal: AbortSignal; fail(error: unknown): void },
-): { runner: StreamRunner; resnapshot(ns: string, filter?: string): Promise<ResnapshotOutcome> } {
+): { runner: StreamRunner; resnapshot(ns: string, filter?: string): Promise<ResnapshotOutcome>; resnapshotsDone(): Promise<void> } {
   const { metrics, logger, signal } = context;
   const collection = () => client.db(settings.db).collection(settings.coll);
   const ns = `${settings.db}.${settings.coll}`;
@@ -216,7 +216,7 @@ export function createStreamRunner(
       return { committer, snapshot, streaming: streamingPhaseOf(collection, streamCommits, settings, { metrics, logger, signal }) };
     },
   });
-  return { runner, resnapshot: (name, filter) => worker!.resnapshot(name, filter) };
+  return { runner, resnapshot: (name, filter) => worker!.resnapshot(name, filter), resnapshotsDone: () => worker!.done };
 }
 
 /** The stream's position a checkpoint records for a point to resume from. */
