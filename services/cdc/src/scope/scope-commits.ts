@@ -8,7 +8,8 @@ export type StreamPosition = Pick<Extract<Checkpoint, { phase: 'stream' }>, 'res
  * The one transaction at a time of a scope's stream: its batches and its collections' snapshot chunks, in the
  * order they are handed over, each with the scope's whole checkpoint (the stream's position as of its last batch,
  * every collection's state) built when its turn comes, so the last committed checkpoint always holds the latest of
- * both. A failed transaction fails the ones queued after it (the service ends).
+ * both. A failed transaction fails the ones queued after it (the service ends). A collection's own stream
+ * (CDC_CAPTURE_SCOPE=collection) commits through it too, its states holding that one collection (a re-snapshot's).
  */
 export class ScopeCommits {
   private tail: Promise<void> = Promise.resolve();
