@@ -10,9 +10,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChangeStreamDocument, Document } from 'mongodb';
 import { ChangeEventSchema, compareClusterTime, eventIdFromResumeToken, fromCanonicalJson, toCanonicalJson, type ChangeEvent } from '@cdc/core';
+import { uniqueName } from '../support/infra.js';
 import { bqRows, currentByCollection, documentsOf, loaderScenario, sameDocuments, startScopeWarehouse, table } from '../support/loader.js';
 import { readTopic, testKafka } from '../support/kafka.js';
-import { scopeEnv, suiteMongo } from '../support/mongo.js';
+import { cdcStreamEnv, scopeEnv, suiteMongo } from '../support/mongo.js';
 import { metricValue, startService, type ServiceProcess } from '../support/service-process.js';
 import { seededRandom, seedFromEnv } from '../support/random.js';
 import { waitFor } from '../support/wait.js';
@@ -25,16 +26,32 @@ interface Order {
   seq: number;
 }
 
+/** What GET /collections says of a collection (the fields the tests read). */
+type CollectionStatus = { collection: string; phase: string; snapshot?: { documents: number; of_estimated: number | null; filter?: string } } & {
+  events: number; last_event_cluster_time: string | null; events_per_second: number; resume_point_age_seconds: number | null };
+
 interface CollectionsAnswer {
-  collections: { collection: string; phase: string; snapshot?: { documents: number; of_estimated: number | null } }[];
+  collections: CollectionStatus[];
 }
 
+/** The cdc's answer for one collection on GET /collections (undefined until its stream has started). */
+async function statusOf(cdc: ServiceProcess, ns: string): Promise<CollectionStatus | undefined> {
+  const answer = (await (await fetch(`http://127.0.0.1:${cdc.port}/collections`)).json()) as CollectionsAnswer;
+  return answer.collections.find((c) => c.collection === ns);
+}
+
+const SCOPES = {
+  // the default: CDC_COLLECTIONS, one stream per collection, its checkpoint holding the re-snapshot's progress
+  collection: (prefix: string, db: string) => cdcStreamEnv(prefix, db, { CDC_SNAPSHOT: 'initial' }),
+  database: (prefix: string, db: string) => scopeEnv(prefix, db),
+};
+
 describe('cdc: re-snapshot on demand', () => {
-  test('copied again in chunks under a steady write load, SIGKILLed twice mid-copy: resumed, each row once, the current state equals the collection', async () => {
+  for (const [scopeName, envOf] of Object.entries(SCOPES)) test(`CDC_CAPTURE_SCOPE=${scopeName}: copied again in chunks under a steady write load, SIGKILLed twice mid-copy: resumed, each row once, the current state equals the collection`, async () => {
     const seed = seedFromEnv();
     const random = seededRandom(seed);
     // the BigQuery dataset is named after the database
-    const warehouse = loaderScenario('resnap-demand');
+    const warehouse = loaderScenario(`resnap-${scopeName}`);
     const prefix = warehouse.prefix;
     const db = warehouse.dataset;
     const ns = `${db}.orders`;
@@ -45,8 +62,8 @@ describe('cdc: re-snapshot on demand', () => {
     }
     // a first start streams from the cluster time it reads, inclusive: let that be a write of another collection
     await sharedMongo().db(db).collection('marker').insertOne({ at: new Date() });
-    const env = scopeEnv(prefix, db);
-    const pipeline = await startScopeWarehouse(warehouse, env.CDC_TOPIC_TEMPLATE!, 'resnap-demand');
+    const env = envOf(prefix, db);
+    const pipeline = await startScopeWarehouse(warehouse, env.CDC_TOPIC_TEMPLATE!, `resnap-${scopeName}`);
     let cdc: ServiceProcess = await startService('cdc', env, 'cdc-resnap-demand');
     // every change of the collection, as the test's own stream sees it
     const truth: ChangeStreamDocument<Order>[] = [];
@@ -73,15 +90,22 @@ describe('cdc: re-snapshot on demand', () => {
       }
     };
     let writer: Promise<void> = Promise.resolve();
-    const status = async () => {
-      const answer = (await (await fetch(`http://127.0.0.1:${cdc.port}/collections`)).json()) as CollectionsAnswer;
-      return answer.collections.find((c) => c.collection === ns);
-    };
+    const status = () => statusOf(cdc, ns);
     try {
       await Promise.all([...pipeline, cdc].map((service) => service.waitReady(120_000)));
       await waitFor('the initial snapshot done', async () => (await status())?.phase === 'streaming', 180000, 500);
       writer = write();
       await waitFor('writes streaming', () => seq > 100);
+      // what the cdc shows of the collection moves with the writes
+      const shown = (await waitFor('events counted', async () => ((await status())?.events ?? 0) > 0 ? status() : null, 60000, 200))!;
+      const moved = await waitFor('more events counted, a later one last', async () => {
+        const now = await status();
+        return now && now.events > shown.events && now.last_event_cluster_time! > shown.last_event_cluster_time! ? now : null;
+      }, 60000, 200);
+      assert.ok(moved.events_per_second > 0, `a recent rate while writes go on: ${moved.events_per_second}/s`);
+      assert.ok(moved.resume_point_age_seconds !== null && moved.resume_point_age_seconds < 120, `a recent resume point: ${moved.resume_point_age_seconds} s`);
+      const rateMetric = metricValue(await cdc.metrics(), 'cdc_collection_events_per_second', { collection: ns });
+      assert.ok(rateMetric > 0, `the rate as a metric, labelled by collection: ${rateMetric}`);
 
       const before = new Map(finished);
       const asked = await fetch(`http://127.0.0.1:${cdc.port}/collections/${encodeURIComponent(ns)}/resnapshot`, { method: 'POST' });
@@ -190,6 +214,71 @@ describe('cdc: re-snapshot on demand', () => {
       await writer.catch(() => undefined);
       await watch.close().catch(() => undefined);
       await Promise.all([cdc, ...pipeline].map((service) => service.kill()));
+      await sharedMongo().db(db).dropDatabase();
+    }
+  });
+
+  test('CDC_CAPTURE_SCOPE=collection: a filtered re-snapshot copies only the matching documents, keeps its filter across a SIGKILL; bad filters refused', async () => {
+    const prefix = uniqueName('cdc-resnap-filter');
+    const db = prefix.replaceAll('-', '_');
+    const ns = `${db}.orders`;
+    const DOCUMENTS = 30_000;
+    const orders = sharedMongo().db(db).collection<{ _id: number; status: string }>('orders');
+    for (let from = 0; from < DOCUMENTS; from += 5000) {
+      await orders.insertMany(Array.from({ length: 5000 }, (_, i) => ({ _id: from + i, status: (from + i) % 3 === 0 ? 'open' : 'closed' })));
+    }
+    const open = Math.ceil(DOCUMENTS / 3);
+    const env = cdcStreamEnv(prefix, db, { CDC_SNAPSHOT: 'initial' });
+    let cdc = await startService('cdc', env, 'cdc-resnap-filter');
+    const ask = (body: string) => fetch(`http://127.0.0.1:${cdc.port}/collections/${encodeURIComponent(ns)}/resnapshot`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    try {
+      await cdc.waitReady();
+      await waitFor('the initial snapshot done', async () => (await statusOf(cdc, ns))?.phase === 'streaming', 180000, 500);
+      for (const [body, why] of [
+        ['{"filter": {"status": "open"', 'not JSON'],
+        ['{"filter": {"$where": "this.status == \'open\'"}}', '$where'],
+        ['{"filter": {"status": {"$function": {}}}}', '$function'],
+        ['{"filter": "status=open"}', 'a JSON object'],
+        ['{"where": {"status": "open"}}', 'unknown field'],
+      ] as const) {
+        const refused = await ask(body);
+        assert.equal(refused.status, 400, `refused: ${body}`);
+        const { error } = (await refused.json()) as { error: string };
+        assert.ok(error.includes(why), `the reason names it: ${error}`);
+      }
+      assert.equal((await statusOf(cdc, ns))?.phase, 'streaming', 'a refused request starts nothing');
+      // a write elsewhere moves the cluster time on: the copy's rows get a stamp of their own (nothing written anywhere, they would share the first snapshot's stamp and event ids, the same state)
+      await sharedMongo().db(db).collection('elsewhere').insertOne({ at: new Date() });
+      const asked = await ask('{"filter": {"status": "open"}}');
+      assert.equal(asked.status, 202, await asked.clone().text());
+      assert.equal(((await asked.json()) as { filter: string }).filter, '{"status":"open"}');
+
+      const state = await waitFor('filtered chunks committed', async () => {
+        const answer = await statusOf(cdc, ns);
+        return answer?.phase !== 'snapshot' || (answer.snapshot?.documents ?? 0) >= 2000 ? answer : null;
+      }, 180000, 50);
+      assert.equal(state.phase, 'snapshot', 'still copying at the kill');
+      assert.equal(state.snapshot?.of_estimated, open, 'the matching documents counted as its size');
+      await cdc.kill('SIGKILL');
+      cdc = await startService('cdc', env, 'cdc-resnap-filter-2');
+      await cdc.waitReady();
+      const resumed = await waitFor('the collection listed after the restart', () => statusOf(cdc, ns), 60000, 100);
+      assert.equal(resumed.phase, 'snapshot', 'the re-snapshot survives the restart');
+      assert.equal(resumed.snapshot?.filter, '{"status":"open"}', 'with its filter');
+      await waitFor('the re-snapshot done', async () => (await statusOf(cdc, ns))?.phase === 'streaming', 300000, 500);
+
+      const messages = await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: DOCUMENTS + open, timeoutMs: 180000, quietMs: 3000 });
+      const snapshots = messages.map((m) => ChangeEventSchema.parse(JSON.parse(String(m.value)))).filter((e) => e.op === 'snapshot');
+      const resnapshotAt = snapshots.map((e) => e.cluster_time).sort(compareClusterTime).at(-1)!;
+      const rows = snapshots.filter((e) => compareClusterTime(e.cluster_time, resnapshotAt) === 0);
+      const ids = rows.map((e) => e.document_id);
+      assert.equal(snapshots.length - rows.length, DOCUMENTS, 'the initial snapshot: every document');
+      assert.equal(new Set(ids).size, ids.length, "each matching document's row once across the kill");
+      assert.equal(ids.length, open, 'every matching document copied');
+      assert.deepEqual(rows.filter((e) => fromCanonicalJson<{ status: string }>(e.document!).status !== 'open').map((e) => e.document_id), [], 'no document outside the filter copied again');
+      assert.equal(cdc.exitCode, undefined);
+    } finally {
+      await cdc.kill();
       await sharedMongo().db(db).dropDatabase();
     }
   });

@@ -16,6 +16,8 @@ import { ScopeCollections } from './scope/scope-collections.js';
 import { createScopeRunner } from './scope/scope-runner.js';
 import { scopeTopicMaker } from './scope/scope-topics.js';
 import { scopeOpsHandler } from './scope/ops-routes.js';
+import type { CollectionStatus } from './scope/scope-collections.js';
+import type { ResnapshotOutcome } from './scope/snapshot-worker.js';
 
 /** How often the oplog's window is read and compared with the streams' resume points (one cheap query each end). */
 const OPLOG_WATCH_INTERVAL_MS = 15_000;
@@ -84,6 +86,11 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
     maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES,
     heartbeatIntervalMs: config.CDC_HEARTBEAT_INTERVAL_MS,
   };
+  const collectionsSettings = { snapshotMode: config.CDC_SNAPSHOT, onStreamEnd: config.CDC_ON_STREAM_END, droppedRows: config.CDC_DROPPED_COLLECTION_ROWS, topicTemplate: config.CDC_TOPIC_TEMPLATE, instance, maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES };
+  /** per captured collection, for GET /collections and its re-snapshot on demand */
+  const captured: { status(): CollectionStatus[]; resnapshot(ns: string, filter?: string): Promise<ResnapshotOutcome> }[] = [];
+  /** a database or deployment scope's one stream */
+  let scopeStream: string | undefined;
   const runners =
     config.CDC_CAPTURE_SCOPE === 'collection'
       ? namespaces.map((ns) => {
@@ -94,9 +101,33 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
           metrics.streamTopic.set({ stream: streamId, topic }, 1);
           const pipeline =
             config.CDC_PARTITION_MODE === 'hash' ? [hashPartitionStage(config.CDC_INSTANCE_INDEX, config.CDC_INSTANCE_COUNT)] : [];
-          return createStreamRunner(mongo, publisher, checkpoints, { ...streamSettings, streamId, db, coll, topic, pipeline }, metrics, logger.child({ streamId }), signal);
+          const streamLogger = logger.child({ streamId });
+          // a stream of its own, whose checkpoint also holds its re-snapshot on demand
+          const own = new ScopeCollections({ captures: (d, c) => d === db && c === coll }, collectionsSettings, async () => undefined, metrics, streamLogger);
+          const { runner, resnapshot, resnapshotsDone } = createStreamRunner(mongo, publisher, checkpoints, { ...streamSettings, streamId, db, coll, topic, pipeline }, own, { metrics, logger: streamLogger, signal, fail });
+          // its chunk in hand committed before the publisher closes
+          shutdown.register(`re-snapshots ${streamId}`, resnapshotsDone);
+          captured.push({ status: () => own.status(runner.resumePoint), resnapshot: (name, filter) => (name === ns ? resnapshot(name, filter) : Promise.resolve('unknown')) });
+          return runner;
         })
       : [await scopeRunner()];
+  const collectionsStatus = () => captured.flatMap((c) => c.status());
+  metrics.collectionRates.source = collectionsStatus;
+  ops.setFallbackHandler(
+    scopeOpsHandler(
+      {
+        status: () => ({ scope: config.CDC_CAPTURE_SCOPE, ...(scopeStream === undefined ? {} : { stream: scopeStream }), collections: collectionsStatus() }),
+        resnapshot: async (ns, filter) => {
+          for (const c of captured) {
+            const outcome = await c.resnapshot(ns, filter);
+            if (outcome !== 'unknown') return outcome;
+          }
+          return 'unknown';
+        },
+      },
+      fail,
+    ),
+  );
 
   /** A database or deployment scope: one stream, its collections' topics made as they are found. */
   async function scopeRunner() {
@@ -113,13 +144,7 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       made: (topic) => metrics.streamTopic.set({ stream: streamId, topic }, 1),
     });
     const scopeLogger = logger.child({ streamId });
-    const collections = new ScopeCollections(
-      scope,
-      { snapshotMode: config.CDC_SNAPSHOT, onStreamEnd: config.CDC_ON_STREAM_END, droppedRows: config.CDC_DROPPED_COLLECTION_ROWS, topicTemplate: config.CDC_TOPIC_TEMPLATE, instance, maxMessageBytes: config.CDC_MAX_MESSAGE_BYTES },
-      ensureTopics,
-      metrics,
-      scopeLogger,
-    );
+    const collections = new ScopeCollections(scope, collectionsSettings, ensureTopics, metrics, scopeLogger);
     const { publisher, checkpoints } = publisherOf(streamId);
     const db = config.CDC_CAPTURE_SCOPE === 'database' ? config.CDC_CAPTURE_DATABASE : '';
     const { runner, start } = createScopeRunner({
@@ -135,9 +160,8 @@ await runService('cdc', cdcConfigSchema, async ({ config, logger, ops, shutdown,
       fail,
     });
     shutdown.register('scope snapshots', () => start.snapshotsDone);
-    ops.setFallbackHandler(
-      scopeOpsHandler({ status: () => ({ stream: streamId, scope: scope.kind, collections: collections.status() }), resnapshot: (ns) => start.resnapshotOne(ns) }, fail),
-    );
+    captured.push({ status: () => collections.status(runner.resumePoint), resnapshot: (ns, filter) => start.resnapshotOne(ns, filter) });
+    scopeStream = streamId;
     return runner;
   }
 

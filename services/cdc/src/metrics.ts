@@ -1,7 +1,14 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+/** What the per-collection gauges read at each scrape (set once the streams exist). */
+export interface CollectionRates {
+  source: () => { collection: string; events_per_second: number; resume_point_age_seconds: number | null }[];
+}
+
 export function createCdcMetrics(registry: Registry) {
+  const collectionRates: CollectionRates = { source: () => [] };
   return {
+    collectionRates,
     eventsRead: new Counter({ name: 'cdc_events_read_total', help: 'Change events read from MongoDB', labelNames: ['stream', 'op'], registers: [registry] }),
     eventsPublished: new Counter({ name: 'cdc_events_published_total', help: 'Change events committed to Kafka', labelNames: ['stream', 'op'], registers: [registry] }),
     transactions: new Counter({ name: 'cdc_transactions_total', help: 'Kafka transactions committed (events + checkpoint)', labelNames: ['stream'], registers: [registry] }),
@@ -16,14 +23,32 @@ export function createCdcMetrics(registry: Registry) {
     // Where the streaming loop's time goes: reading and encoding changes, or waiting for the transaction in flight.
     streamingSeconds: new Counter({ name: 'cdc_streaming_seconds_total', help: 'Streaming time spent reading+encoding a batch (step=read) or waiting for the previous transaction (step=commit_wait)', labelNames: ['stream', 'step'], registers: [registry] }),
     streamTopic: new Gauge({ name: 'cdc_stream_topic_info', help: "1 per stream and the topic it publishes to: joins the cdc's stream label with the topic label of the processor and loader", labelNames: ['stream', 'topic'], registers: [registry] }),
-    // a database or deployment scope (CDC_CAPTURE_SCOPE): per collection
-    collectionPhase: new Gauge({ name: 'cdc_collection_phase', help: "1 for a scope collection's current phase (snapshot, streaming, stopped, dropped), 0 for the others", labelNames: ['collection', 'phase'], registers: [registry] }),
-    collectionEvents: new Counter({ name: 'cdc_collection_events_total', help: 'Change events read per collection of the scope', labelNames: ['collection', 'op'], registers: [registry] }),
-    collectionLastEvent: new Gauge({ name: 'cdc_collection_last_event_cluster_time_seconds', help: 'Cluster time of the last change event read per collection of the scope', labelNames: ['collection'], registers: [registry] }),
+    // per captured collection (only those: the label's values are bounded by what the cdc captures)
+    collectionPhase: new Gauge({ name: 'cdc_collection_phase', help: "1 for a captured collection's current phase (snapshot, streaming, stopped, dropped), 0 for the others", labelNames: ['collection', 'phase'], registers: [registry] }),
+    collectionEvents: new Counter({ name: 'cdc_collection_events_total', help: 'Change events read per captured collection', labelNames: ['collection', 'op'], registers: [registry] }),
+    collectionLastEvent: new Gauge({ name: 'cdc_collection_last_event_cluster_time_seconds', help: 'Cluster time of the last change event read per captured collection', labelNames: ['collection'], registers: [registry] }),
     collectionEventsSkipped: new Counter({ name: 'cdc_collection_events_skipped_total', help: 'Events of a scope collection stopped by a drop or rename (CDC_ON_STREAM_END=stop), not captured', labelNames: ['collection'], registers: [registry] }),
-    collectionSnapshotDocuments: new Gauge({ name: 'cdc_collection_snapshot_documents', help: "Documents committed so far by a scope collection's current (or last) snapshot", labelNames: ['collection'], registers: [registry] }),
-    collectionSnapshotEstimate: new Gauge({ name: 'cdc_collection_snapshot_estimated_documents', help: "Documents a scope collection held as its current (or last) snapshot began (MongoDB's estimate)", labelNames: ['collection'], registers: [registry] }),
-    collectionResnapshots: new Counter({ name: 'cdc_collection_resnapshots_total', help: 'Re-snapshots of a scope collection asked for by an operator (POST /collections/<db.collection>/resnapshot) and accepted', labelNames: ['collection'], registers: [registry] }),
+    collectionSnapshotDocuments: new Gauge({ name: 'cdc_collection_snapshot_documents', help: "Documents committed so far by a captured collection's current (or last) snapshot", labelNames: ['collection'], registers: [registry] }),
+    collectionSnapshotEstimate: new Gauge({ name: 'cdc_collection_snapshot_estimated_documents', help: "Documents a collection held (or matched the filter) as its current (or last) snapshot began (MongoDB's estimate; a filtered one counted)", labelNames: ['collection'], registers: [registry] }),
+    collectionResnapshots: new Counter({ name: 'cdc_collection_resnapshots_total', help: 'Re-snapshots of a collection asked for by an operator (POST /collections/<db.collection>/resnapshot) and accepted', labelNames: ['collection'], registers: [registry] }),
+    collectionEventsPerSecond: new Gauge({
+      name: 'cdc_collection_events_per_second',
+      help: 'Change events read per second over the last minute, per captured collection',
+      labelNames: ['collection'],
+      registers: [registry],
+      collect() {
+        for (const c of collectionRates.source()) this.set({ collection: c.collection }, c.events_per_second);
+      },
+    }),
+    collectionResumePointAge: new Gauge({
+      name: 'cdc_collection_resume_point_age_seconds',
+      help: 'Now minus the cluster time of the last committed checkpoint covering the collection (how far back a restart resumes it)',
+      labelNames: ['collection'],
+      registers: [registry],
+      collect() {
+        for (const c of collectionRates.source()) if (c.resume_point_age_seconds !== null) this.set({ collection: c.collection }, c.resume_point_age_seconds);
+      },
+    }),
     batchBytes: new Gauge({ name: 'cdc_batch_bytes', help: 'Bytes of the batch being published', labelNames: ['stream'], registers: [registry] }),
   };
 }

@@ -21,7 +21,7 @@ const tooLarge = () => new MongoServerError({ message: 'BSONObjectTooLarge', cod
  * streaming phase that takes its outcomes from `streaming` in turn (a resume point to return, or an error to throw)
  * and stops the runner once they run out.
  */
-function harness(options: { checkpoint?: Checkpoint; snapshotMode?: 'never' | 'initial'; onHistoryLost?: 'fail' | 'resnapshot'; streaming?: (ResumePoint | Error)[] } = {}) {
+function harness(options: { checkpoint?: Checkpoint; snapshotMode?: 'never' | 'initial'; onHistoryLost?: 'fail' | 'resnapshot'; streaming?: (ResumePoint | Error)[]; onDemand?: true } = {}) {
   const committed: OutgoingMessage[][] = [];
   if (options.checkpoint) committed.push([{ topic: 'checkpoints', message: { key: 's', value: encodeCheckpoint(options.checkpoint) } }]);
   const checkpoints: CheckpointLog = {
@@ -40,6 +40,15 @@ function harness(options: { checkpoint?: Checkpoint; snapshotMode?: 'never' | 'i
     clusterTimeNow: async () => new Timestamp({ t: NOW.t, i: NOW.i }),
     logger,
     signal: stop.signal,
+    ...(options.onDemand
+      ? {
+          onDemand: {
+            streaming: async (from: ResumePoint, checkpoint: Checkpoint | null) =>
+              void log.push(`re-snapshots from ${from.kind === 'time' ? `time ${from.at.high}` : from.kind}, recorded: ${checkpoint?.phase === 'stream' ? JSON.stringify(checkpoint.collections ?? {}) : 'none'}`),
+            stop: async () => void log.push('re-snapshots stopped'),
+          },
+        }
+      : {}),
     units: (signal) => ({
       committer: new BatchCommitter('s', { publish: async (messages) => void committed.push(messages) }, checkpoints, createCdcMetrics(new Registry()), signal),
       snapshot: {
@@ -119,4 +128,18 @@ test('a change event too large to read: a FatalError naming CDC_SPLIT_LARGE_EVEN
 test('any other streaming error ends the run as it is', async () => {
   const h = harness({ checkpoint: streamCheckpoint('T1', null), streaming: [new Error('network')] });
   await assert.rejects(h.runner.run(), /^Error: network$/);
+});
+
+test("a collection's own stream: its re-snapshot on demand resumes from the checkpoint as streaming starts, and stops for a snapshot replacing a lost history", async () => {
+  const inProgress = { 'shop.orders': { phase: 'snapshot' as const, snapshot_at: SNAPSHOT_AT, last_id: '7', events: 7, filter: '{"status":"open"}' } };
+  const h = harness({ checkpoint: { ...streamCheckpoint('T1', null), collections: inProgress }, onHistoryLost: 'resnapshot', streaming: [historyLost(), { kind: 'token', token: 'T2' }], onDemand: true });
+  await h.runner.run();
+  assert.deepEqual(h.log.slice(0, 6), [
+    `re-snapshots from token, recorded: ${JSON.stringify(inProgress)}`,
+    'stream from token T1',
+    're-snapshots stopped',
+    'snapshot from the start, replacing history',
+    `re-snapshots from time ${SNAPSHOT_AT.t}, recorded: none`,
+    `stream from time ${SNAPSHOT_AT.t}`,
+  ]);
 });

@@ -8,10 +8,13 @@ import { clusterTimeOf } from './transform/to-envelope.js';
 import { planStart, type SnapshotMode, type SnapshotResume } from './checkpoint/plan.js';
 import { resumePointOf, type Checkpoint } from './checkpoint/checkpoint.js';
 import type { Publisher } from './sink/transactional-publisher.js';
-import { BatchCommitter, streamCheckpoint, type CheckpointLog } from './phases/committer.js';
+import { BatchCommitter, streamCheckpoint, type CheckpointLog, type PendingBatch } from './phases/committer.js';
 import { SnapshotPhase } from './phases/snapshot-phase.js';
 import { StreamingPhase } from './phases/streaming-phase.js';
 import type { CdcMetrics } from './metrics.js';
+import { ScopeCommits, type StreamPosition } from './scope/scope-commits.js';
+import type { ScopeCollections } from './scope/scope-collections.js';
+import { SnapshotWorker, type ResnapshotOutcome } from './scope/snapshot-worker.js';
 
 export interface StreamSettings extends BatcherSettings {
   /** $match stages restricting this stream to its share of documents (hash mode) */
@@ -49,6 +52,13 @@ export interface StreamRunnerDeps {
     start(checkpoint: Checkpoint | null): Promise<ResumePoint>;
     resnapshot(): Promise<ResumePoint>;
   };
+  /** one collection's re-snapshots on demand, beside its stream (absent for a scope, which has its own) */
+  onDemand?: {
+    /** the stream goes on from `from`: the re-snapshot recorded in `checkpoint` (if any) resumes */
+    streaming(from: ResumePoint, checkpoint: Checkpoint | null): Promise<void>;
+    /** a whole-collection snapshot (lost history) takes over: the re-snapshot in hand stops after its chunk */
+    stop(): Promise<void>;
+  };
 }
 
 /**
@@ -77,6 +87,7 @@ export class StreamRunner {
     const checkpoint = await this.deps.checkpoints.load();
     if (checkpoint) committer.resumePoint = resumePointOf(checkpoint);
     let from = this.deps.scope ? await this.deps.scope.start(checkpoint) : await this.start(checkpoint);
+    await this.deps.onDemand?.streaming(from, checkpoint);
     while (!this.deps.signal.aborted) {
       try {
         from = await this.units.streaming.run(from);
@@ -108,7 +119,12 @@ export class StreamRunner {
           );
         }
         logger.warn({ streamId: settings.streamId }, 'resume point lost from the oplog: taking a new snapshot');
-        from = this.deps.scope ? await this.deps.scope.resnapshot() : await this.snapshot(null, true);
+        if (this.deps.scope) from = await this.deps.scope.resnapshot();
+        else {
+          await this.deps.onDemand?.stop();
+          from = await this.snapshot(null, true);
+          await this.deps.onDemand?.streaming(from, null);
+        }
       }
     }
   }
@@ -133,19 +149,50 @@ export class StreamRunner {
   }
 }
 
-/** A stream runner over its MongoDB collection and its publisher. */
-export function createStreamRunner(client: MongoClient, publisher: Publisher, checkpoints: CheckpointLog, settings: StreamSettings, metrics: CdcMetrics, logger: Logger, signal: AbortSignal): StreamRunner {
+/**
+ * A stream runner over its MongoDB collection and its publisher. Its transactions go one at a time through the
+ * scope's commit queue (ScopeCommits, with `collections` holding just this collection), so a re-snapshot asked for
+ * on the ops port runs beside the stream exactly as a scope collection's does, its progress in the stream's checkpoint.
+ */
+export function createStreamRunner(
+  client: MongoClient,
+  publisher: Publisher,
+  checkpoints: CheckpointLog,
+  settings: StreamSettings,
+  collections: ScopeCollections,
+  context: { metrics: CdcMetrics; logger: Logger; signal: AbortSignal; fail(error: unknown): void },
+): { runner: StreamRunner; resnapshot(ns: string, filter?: string): Promise<ResnapshotOutcome>; resnapshotsDone(): Promise<void> } {
+  const { metrics, logger, signal } = context;
   const collection = () => client.db(settings.db).collection(settings.coll);
-  return new StreamRunner({
+  const ns = `${settings.db}.${settings.coll}`;
+  let worker: SnapshotWorker | undefined;
+  let commits: ScopeCommits | undefined;
+  const runner = new StreamRunner({
     settings,
     checkpoints,
     clusterTimeNow: () => currentClusterTime(client),
     logger,
     signal,
+    onDemand: {
+      streaming: async (from, checkpoint) => {
+        commits!.restore(positionOf(from));
+        const recorded = checkpoint?.phase === 'stream' ? checkpoint.collections?.[ns] : undefined;
+        await collections.restore({ [ns]: recorded ?? { phase: 'streaming' } });
+        worker!.start();
+      },
+      stop: () => worker!.stop(),
+    },
     units: (signal) => {
       const committer = new BatchCommitter(settings.streamId, publisher, checkpoints, metrics, signal);
-      const snapshot = new SnapshotPhase({
-        committer,
+      commits = new ScopeCommits(committer, collections);
+      worker = new SnapshotWorker({ client, collections, commits, settings, metrics, logger, signal, fail: context.fail });
+      const whole = new SnapshotPhase({
+        committer: {
+          commit: async (batch) => {
+            await committer.commit(batch);
+            if (batch.checkpoint.phase === 'snapshot') collections.wholeSnapshotCommitted(ns, batch.checkpoint.events ?? 0);
+          },
+        },
         openReader: (lastId) => new SnapshotSource(collection(), settings.snapshotBatchSize, lastId),
         clusterTimeNow: async () => clusterTimeOf(await currentClusterTime(client)),
         metrics,
@@ -153,9 +200,30 @@ export function createStreamRunner(client: MongoClient, publisher: Publisher, ch
         settings,
         signal,
       });
-      return { committer, snapshot, streaming: streamingPhaseOf(collection, committer, settings, { metrics, logger, signal }) };
+      const snapshot = {
+        run: async (resumeFrom: SnapshotResume | null, replacesHistory: boolean) => {
+          collections.wholeSnapshotCommitted(ns, resumeFrom?.events ?? 0);
+          collections.noteSnapshotEstimate(ns, await collection().estimatedDocumentCount());
+          return whole.run(resumeFrom, replacesHistory);
+        },
+      };
+      const streamCommits = {
+        commit: (batch: PendingBatch) => {
+          collections.streamed(ns, batch.ops, batch.lastClusterTime);
+          return commits!.stream.commit(batch);
+        },
+      };
+      return { committer, snapshot, streaming: streamingPhaseOf(collection, streamCommits, settings, { metrics, logger, signal }) };
     },
   });
+  return { runner, resnapshot: (name, filter) => worker!.resnapshot(name, filter), resnapshotsDone: () => worker!.done };
+}
+
+/** The stream's position a checkpoint records for a point to resume from. */
+function positionOf(from: ResumePoint): StreamPosition {
+  if (from.kind === 'now') return { resume_token: null, start_at: null };
+  if (from.kind === 'time') return { resume_token: null, start_at: clusterTimeOf(from.at) };
+  return { resume_token: from.token, start_at: null, ...(from.kind === 'after-end' ? { start_after: true } : {}) };
 }
 
 /**

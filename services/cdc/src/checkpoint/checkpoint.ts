@@ -16,6 +16,8 @@ export const CollectionStateSchema = z.discriminatedUnion('phase', [
     last_id: z.string().nullable(),
     events: z.number().int().min(0),
     replaces_history: z.literal(true).optional(),
+    /** a re-snapshot of only the documents matching this query filter (canonical Extended JSON) */
+    filter: z.string().optional(),
   }),
   z.object({ phase: z.literal('streaming') }),
   z.object({ phase: z.literal('stopped') }),

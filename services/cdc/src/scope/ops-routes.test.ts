@@ -14,9 +14,10 @@ async function serve(ops: ScopeOps): Promise<{ url: string; server: Server; erro
 
 test('POST /collections/<ns>/resnapshot: accepted for a streaming collection; refused for other methods, cross-origin, unknown or busy collections', async () => {
   const asked: string[] = [];
+  const filters: (string | undefined)[] = [];
   const { url, server, errors } = await serve({
-    status: () => ({ stream: 'database:shop', scope: 'database', collections: [] }),
-    resnapshot: async (ns) => (asked.push(ns), ns === 'shop.orders' ? 'started' : ns === 'shop.busy' ? 'snapshotting' : ns === 'shop.boom' ? Promise.reject(new Error('broker gone')) : 'unknown'),
+    status: () => ({ scope: 'database', collections: [] }),
+    resnapshot: async (ns, filter) => (asked.push(ns), filters.push(filter), ns === 'shop.orders' ? 'started' : ns === 'shop.busy' ? 'snapshotting' : ns === 'shop.boom' ? Promise.reject(new Error('broker gone')) : 'unknown'),
   });
   try {
     const post = (path: string, headers: Record<string, string> = {}) => fetch(`${url}${path}`, { method: 'POST', headers });
@@ -31,6 +32,15 @@ test('POST /collections/<ns>/resnapshot: accepted for a streaming collection; re
     assert.equal((await post('/collections/shop.boom/resnapshot')).status, 503, 'a commit that failed: no acceptance');
     assert.equal(errors.length, 1, 'and the service is failed');
     assert.deepEqual(asked, ['shop.orders', 'shop.busy', 'shop.nope', 'shop/odd.x', 'shop.boom'], 'refused requests never reach the scope');
+    const filtered = await fetch(`${url}/collections/shop.orders/resnapshot`, { method: 'POST', body: '{"filter": {"status": "open"}}' });
+    assert.equal(filtered.status, 202);
+    assert.equal(((await filtered.json()) as { filter: string }).filter, '{"status":"open"}');
+    assert.deepEqual(filters.at(-1), '{"status":"open"}', 'the filter handed over as canonical Extended JSON');
+    const bad = await fetch(`${url}/collections/shop.orders/resnapshot`, { method: 'POST', body: '{"filter": {"$where": "1"}}' });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /\$where/, 'the reason given');
+    assert.equal((await fetch(`${url}/collections/shop.orders/resnapshot`, { method: 'POST', body: 'x'.repeat(70_000) })).status, 413, 'a body over the limit');
+    assert.equal(asked.length, 6, 'a refused filter never reaches the scope');
     assert.equal((await fetch(`${url}/collections`)).status, 200);
     assert.equal((await fetch(`${url}/collections`, { method: 'POST' })).status, 405);
   } finally {

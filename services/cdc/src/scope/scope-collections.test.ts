@@ -82,3 +82,20 @@ test("the collections found at a start and those a checkpoint restores have thei
   assert.deepEqual(calls[0], ['a-cdc', 'c-cdc'], 'a stopped collection gets no topic');
   assert.equal(calls[1]!.length, 50);
 });
+
+test("a filtered re-snapshot keeps its filter through each chunk's progress; the status shows events, their rate and the resume point's age", async () => {
+  const { collections } = collectionsOf();
+  await collections.restore({ 'shop.orders': { phase: 'streaming' } });
+  collections.streamed('shop.orders', new Map([['insert', 3], ['update', 2]]), { t: 100, i: 5 });
+  const [shown] = collections.status({ t: Math.floor(Date.now() / 1000) - 30, i: 1 });
+  assert.equal(shown?.events, 5);
+  assert.ok(shown!.events_per_second > 0);
+  assert.equal(shown?.last_event_cluster_time, new Date(100_000).toISOString());
+  assert.ok(shown!.resume_point_age_seconds! >= 30 && shown!.resume_point_age_seconds! < 40, `${shown!.resume_point_age_seconds}`);
+  assert.equal(collections.requestResnapshot('shop.orders', '{"status":"open"}'), 'started');
+  collections.snapshotProgress('shop.orders', { phase: 'snapshot', snapshot_at: { t: 101, i: 1 }, last_id: '9', events: 4 });
+  assert.deepEqual(collections.snapshot()['shop.orders'], { phase: 'snapshot', snapshot_at: { t: 101, i: 1 }, last_id: '9', events: 4, filter: '{"status":"open"}' }, 'what the checkpoint records');
+  assert.equal(collections.status()[0]?.snapshot?.filter, '{"status":"open"}');
+  collections.snapshotProgress('shop.orders', { phase: 'streaming' });
+  assert.deepEqual(collections.snapshot()['shop.orders'], { phase: 'streaming' }, 'done: the filter goes with the copy');
+});

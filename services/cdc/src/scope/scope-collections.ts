@@ -1,5 +1,6 @@
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import type { ClusterTime, Logger, OutgoingMessage } from '@cdc/core';
+import { RecentRate } from './recent-rate.js';
 import type { CollectionState } from '../checkpoint/checkpoint.js';
 import type { ScopeRouter } from '../source/change-batcher.js';
 import { clusterTimeAfter, clusterTimeOf, snapshotCompleteEnvelope } from '../transform/to-envelope.js';
@@ -24,9 +25,15 @@ export interface CollectionStatus {
   collection: string;
   phase: CollectionState['phase'];
   topic: string;
-  snapshot?: { documents: number; of_estimated: number | null };
+  snapshot?: { documents: number; of_estimated: number | null; filter?: string };
   events: number;
+  /** when the last change event was read (wall clock), and its cluster time */
   last_event_at: string | null;
+  last_event_cluster_time: string | null;
+  /** change events read per second over the last minute */
+  events_per_second: number;
+  /** now minus the cluster time of the last committed checkpoint covering the collection (null before it) */
+  resume_point_age_seconds: number | null;
 }
 
 /**
@@ -43,7 +50,7 @@ export class ScopeCollections implements ScopeRouter {
   /** noted in batches handed over for commit whose transaction has not started yet, oldest first */
   private handedOver: Map<string, CollectionState>[] = [];
   private readonly topics = new Set<string>();
-  private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; lastClusterTime: number | null; snapshotEstimate: number | null }>();
+  private readonly seen = new Map<string, { events: number; lastEventAt: Date | null; lastClusterTime: number | null; snapshotEstimate: number | null; rate: RecentRate }>();
   /** events read per collection and operation since the metrics were last updated */
   private unreported = new Map<string, number>();
   /** snapshot events of each collection's current snapshot in committed transactions (absent: as its state says) */
@@ -52,7 +59,8 @@ export class ScopeCollections implements ScopeRouter {
   onSnapshotDue: () => void = () => undefined;
 
   constructor(
-    private readonly scope: CaptureScope,
+    /** a collection's own stream (CDC_CAPTURE_SCOPE=collection) captures just that one */
+    private readonly scope: Pick<CaptureScope, 'captures'>,
     private readonly settings: ScopeCollectionsSettings,
     /** creates the collections' topics (with their dead-letter topics) that do not exist, in one request */
     private readonly ensureTopics: (topics: string[]) => Promise<void>,
@@ -113,15 +121,15 @@ export class ScopeCollections implements ScopeRouter {
    * An operator's request to copy a collection again while the stream goes on: it starts over (a new start time,
    * from the first _id) unless it is not captured, already snapshotting, or ended by a drop or rename.
    */
-  requestResnapshot(ns: string): 'started' | 'unknown' | 'snapshotting' | 'ended' {
+  requestResnapshot(ns: string, filter?: string): 'started' | 'unknown' | 'snapshotting' | 'ended' {
     const state = this.states.get(ns);
     if (state === undefined) return 'unknown';
     if (state.phase === 'snapshot') return 'snapshotting';
     if (state.phase !== 'streaming') return 'ended';
-    this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0 });
+    this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events: 0, ...(filter === undefined ? {} : { filter }) });
     this.committedSnapshotEvents.set(ns, 0);
     this.metrics.collectionResnapshots.inc({ collection: ns });
-    this.logger.info({ collection: ns }, 're-snapshot requested');
+    this.logger.info({ collection: ns, filter }, 're-snapshot requested');
     return 'started';
   }
 
@@ -149,14 +157,25 @@ export class ScopeCollections implements ScopeRouter {
       this.noted.set(name, this.newState);
       this.logger.info({ collection: name, phase: this.newState.phase }, 'new collection in the scope');
     }
-    const seen = this.seenOf(name);
-    seen.events++;
-    seen.lastEventAt = new Date();
-    seen.lastClusterTime = clusterTimeOf(change.clusterTime as Timestamp).t;
-    // counted here, handed to the metrics once per batch (takeNoted): a labelled metric per event is costly
-    const key = `${name}\u0000${change.operationType}`;
-    this.unreported.set(key, (this.unreported.get(key) ?? 0) + 1);
+    this.count(name, change.operationType, 1, clusterTimeOf(change.clusterTime as Timestamp).t);
     return topic;
+  }
+
+  /** A collection's own stream: the events of a batch read (counted per batch, as the scope's are per event). */
+  streamed(ns: string, ops: Map<string, number>, lastClusterTime: ClusterTime | null): void {
+    for (const [op, count] of ops) this.count(ns, op, count, lastClusterTime?.t ?? null);
+    this.reportEvents();
+  }
+
+  private count(ns: string, op: string, events: number, clusterTime: number | null): void {
+    const seen = this.seenOf(ns);
+    seen.events += events;
+    seen.rate.add(events);
+    seen.lastEventAt = new Date();
+    if (clusterTime !== null) seen.lastClusterTime = clusterTime;
+    // counted here, handed to the metrics once per batch (takeNoted): a labelled metric per event is costly
+    const key = `${ns}\u0000${op}`;
+    this.unreported.set(key, (this.unreported.get(key) ?? 0) + events);
   }
 
   /**
@@ -223,8 +242,19 @@ export class ScopeCollections implements ScopeRouter {
 
   /** A snapshot's progress (its chunk committed) or its end; ignored once the collection ended meanwhile. */
   snapshotProgress(ns: string, progress: CollectionState): void {
-    if (this.states.get(ns)?.phase !== 'snapshot') return;
-    this.set(ns, progress);
+    const current = this.states.get(ns);
+    if (current?.phase !== 'snapshot') return;
+    // a filtered re-snapshot keeps its filter to its end, so a resume copies the same documents
+    this.set(ns, progress.phase === 'snapshot' && current.filter !== undefined ? { ...progress, filter: current.filter } : progress);
+  }
+
+  /**
+   * A collection's own stream copying the whole collection (its initial snapshot, or after a lost history), whose
+   * progress its own checkpoint holds: shown as snapshotting, a re-snapshot refused meanwhile.
+   */
+  wholeSnapshotCommitted(ns: string, events: number): void {
+    this.set(ns, { phase: 'snapshot', snapshot_at: null, last_id: null, events });
+    this.snapshotCommitted(ns, events);
   }
 
   /** A snapshot chunk's transaction committed: what GET /collections and the metric show (the states run ahead of it). */
@@ -244,23 +274,29 @@ export class ScopeCollections implements ScopeRouter {
     this.metrics.collectionSnapshotEstimate.set({ collection: ns }, estimate);
   }
 
-  status(): CollectionStatus[] {
+  /** Each collection as the ops endpoint and the metrics show it; `resumePoint`: the stream's last committed one. */
+  status(resumePoint: ClusterTime | null = null): CollectionStatus[] {
+    const age = resumePoint === null ? null : Math.max(0, Math.round(Date.now() / 1000 - resumePoint.t));
     return [...this.states].map(([ns, state]) => {
       const seen = this.seen.get(ns);
+      const snapshot = { documents: this.committedSnapshotEvents.get(ns) ?? (state.phase === 'snapshot' ? state.events : 0), of_estimated: seen?.snapshotEstimate ?? null };
       return {
         collection: ns,
         phase: state.phase,
         topic: this.topicOfCollection(ns),
-        ...(state.phase === 'snapshot' ? { snapshot: { documents: this.committedSnapshotEvents.get(ns) ?? state.events, of_estimated: seen?.snapshotEstimate ?? null } } : {}),
+        ...(state.phase === 'snapshot' ? { snapshot: { ...snapshot, ...(state.filter === undefined ? {} : { filter: state.filter }) } } : {}),
         events: seen?.events ?? 0,
         last_event_at: seen?.lastEventAt?.toISOString() ?? null,
+        last_event_cluster_time: seen?.lastClusterTime ? new Date(seen.lastClusterTime * 1000).toISOString() : null,
+        events_per_second: seen?.rate.perSecond() ?? 0,
+        resume_point_age_seconds: state.phase === 'stopped' || state.phase === 'dropped' ? null : age,
       };
     });
   }
 
   private seenOf(ns: string) {
     let seen = this.seen.get(ns);
-    if (!seen) this.seen.set(ns, (seen = { events: 0, lastEventAt: null, lastClusterTime: null, snapshotEstimate: null }));
+    if (!seen) this.seen.set(ns, (seen = { events: 0, lastEventAt: null, lastClusterTime: null, snapshotEstimate: null, rate: new RecentRate() }));
     return seen;
   }
 

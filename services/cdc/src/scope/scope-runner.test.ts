@@ -8,7 +8,7 @@ import { BatchCommitter, streamCheckpoint, type CheckpointLog } from '../phases/
 import { CaptureScope } from './capture-scope.js';
 import { scopeConfig } from './fixtures/scope-config.js';
 import { ScopeCollections } from './scope-collections.js';
-import { ScopeCommits } from './scope-runner.js';
+import { ScopeCommits } from './scope-commits.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const scope = new CaptureScope(scopeConfig());

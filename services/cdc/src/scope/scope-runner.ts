@@ -1,91 +1,17 @@
 import { Timestamp, type MongoClient } from 'mongodb';
 import { FatalError, type Logger } from '@cdc/core';
-import { BatchCommitter, streamCheckpoint, type CheckpointLog, type PendingBatch } from '../phases/committer.js';
+import { BatchCommitter, type CheckpointLog } from '../phases/committer.js';
 import type { Publisher } from '../sink/transactional-publisher.js';
 import { StreamRunner, streamingPhaseOf, type StreamSettings } from '../stream-runner.js';
-import type { Checkpoint, CollectionState } from '../checkpoint/checkpoint.js';
+import type { Checkpoint } from '../checkpoint/checkpoint.js';
 import type { ResumePoint } from '../source/change-source.js';
 import { currentClusterTime } from '../source/change-source.js';
-import { SnapshotSource } from '../source/snapshot-source.js';
-import { SnapshotPhase } from '../phases/snapshot-phase.js';
 import { clusterTimeAfter, clusterTimeOf } from '../transform/to-envelope.js';
 import type { CdcMetrics } from '../metrics.js';
 import type { ScopeCollections } from './scope-collections.js';
 import type { CaptureScope } from './capture-scope.js';
-
-type StreamPosition = Pick<Extract<Checkpoint, { phase: 'stream' }>, 'resume_token' | 'start_at' | 'start_after'>;
-
-/**
- * The one transaction at a time of a scope's stream: its batches and its collections' snapshot chunks, in the
- * order they are handed over, each with the scope's whole checkpoint (the stream's position as of its last batch,
- * every collection's state) built when its turn comes, so the last committed checkpoint always holds the latest of
- * both. A failed transaction fails the ones queued after it (the service ends).
- */
-export class ScopeCommits {
-  private tail: Promise<void> = Promise.resolve();
-  private position: StreamPosition = { resume_token: null, start_at: null };
-
-  constructor(
-    private readonly committer: BatchCommitter,
-    private readonly collections: ScopeCollections,
-  ) {}
-
-  /** Where the stream stands: as loaded from the checkpoint, or as its last batch left it. */
-  restore(position: StreamPosition): void {
-    this.position = { resume_token: position.resume_token, start_at: position.start_at, ...(position.start_after ? { start_after: true } : {}) };
-  }
-
-  private enqueue(batch: PendingBatch, update: () => Promise<void> | void, committed: () => void = () => undefined): Promise<void> {
-    const run = this.tail.then(async () => {
-      await update();
-      const { resume_token, start_at, start_after } = this.position;
-      const checkpoint: Checkpoint = { ...streamCheckpoint(resume_token, start_at, start_after === true), collections: this.collections.snapshot() };
-      await this.committer.commit({ ...batch, checkpoint });
-      committed();
-    });
-    this.tail = run;
-    return run;
-  }
-
-  /** What the streaming phase commits through: its batch's position and the collection changes its events made. */
-  readonly stream = {
-    commit: (batch: PendingBatch): Promise<void> => {
-      const noted = this.collections.takeNoted();
-      return this.enqueue(batch, async () => {
-        if (batch.checkpoint.phase === 'stream') this.restore(batch.checkpoint);
-        await this.collections.apply(noted);
-      });
-    },
-  };
-
-  /** What one collection's snapshot commits through: its progress, then (a stream checkpoint) its end. */
-  snapshotOf(ns: string): Pick<BatchCommitter, 'commit'> {
-    return {
-      commit: (batch: PendingBatch) =>
-        this.enqueue(batch, () => {
-          const { checkpoint } = batch;
-          const progress: CollectionState =
-            checkpoint.phase === 'snapshot'
-              ? { phase: 'snapshot', snapshot_at: checkpoint.snapshot_at, last_id: checkpoint.last_id, events: checkpoint.events ?? 0, ...(checkpoint.replaces_history ? { replaces_history: true as const } : {}) }
-              : { phase: 'streaming' };
-          this.collections.snapshotProgress(ns, progress);
-        }, () => {
-          if (batch.checkpoint.phase === 'snapshot') this.collections.snapshotCommitted(ns, batch.checkpoint.events ?? 0);
-        }),
-    };
-  }
-
-  /** The collections' states alone, at the stream's position (a re-snapshot asked for). */
-  checkpointStates(): Promise<void> {
-    return this.enqueue({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, null) }, () => undefined);
-  }
-
-  /** The current state alone at `position` (a start that found new collections, or after a lost history). */
-  checkpointNow(position: StreamPosition): Promise<void> {
-    const { resume_token, start_at, start_after } = position;
-    return this.enqueue({ messages: [], ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(resume_token, start_at, start_after === true) }, () => this.restore(position));
-  }
-}
+import { SnapshotWorker, type ResnapshotOutcome } from './snapshot-worker.js';
+import { ScopeCommits, type StreamPosition } from './scope-commits.js';
 
 export interface ScopeStartDeps {
   client: MongoClient;
@@ -106,11 +32,10 @@ export interface ScopeStartDeps {
  * before its scan, so every change the stream publishes from then on is newer, whichever reaches Kafka first.
  */
 export class ScopeStart {
-  private wake: () => void = () => undefined;
-  private worker: Promise<void> | null = null;
+  private readonly worker: SnapshotWorker;
 
   constructor(private readonly deps: ScopeStartDeps) {
-    deps.collections.onSnapshotDue = () => this.wake();
+    this.worker = new SnapshotWorker(deps);
   }
 
   async start(checkpoint: Checkpoint | null): Promise<ResumePoint> {
@@ -131,7 +56,7 @@ export class ScopeStart {
       position.resume_token !== null
         ? { kind: position.start_after ? 'after-end' : 'token', token: position.resume_token }
         : { kind: 'time', at: at ?? toTimestamp(position.start_at!) };
-    this.worker ??= this.snapshots().catch((error: unknown) => this.deps.fail(error));
+    this.worker.start();
     return from;
   }
 
@@ -140,20 +65,13 @@ export class ScopeStart {
     const at = await this.justAfterNow();
     this.deps.collections.resnapshotAll();
     await this.deps.commits.checkpointNow({ resume_token: null, start_at: clusterTimeOf(at) });
-    this.wake();
+    this.worker.start();
     return { kind: 'time', at };
   }
 
-  /**
-   * A collection copied again beside the stream (an operator's request): answered once its new state is committed,
-   * so a restart resumes it; its chunks then commit with their progress as any snapshot's do.
-   */
-  async resnapshotOne(ns: string): Promise<ReturnType<ScopeCollections['requestResnapshot']>> {
-    const outcome = this.deps.collections.requestResnapshot(ns);
-    if (outcome !== 'started') return outcome;
-    await this.deps.commits.checkpointStates();
-    this.wake();
-    return outcome;
+  /** A collection copied again beside the stream (an operator's request), see SnapshotWorker. */
+  resnapshotOne(ns: string, filter?: string): Promise<ResnapshotOutcome> {
+    return this.worker.resnapshot(ns, filter);
   }
 
   /**
@@ -167,42 +85,7 @@ export class ScopeStart {
 
   /** Ends with the service (a failed snapshot has failed it). */
   get snapshotsDone(): Promise<void> {
-    return this.worker ?? Promise.resolve();
-  }
-
-  private async snapshots(): Promise<void> {
-    const { collections, commits, client, settings, metrics, logger, signal } = this.deps;
-    while (!signal.aborted) {
-      const next = collections.nextSnapshot();
-      if (!next) {
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          signal.addEventListener('abort', () => resolve(), { once: true });
-        });
-        continue;
-      }
-      const [ns, state] = next;
-      const dot = ns.indexOf('.');
-      const [db, coll] = [ns.slice(0, dot), ns.slice(dot + 1)];
-      const collection = client.db(db).collection(coll);
-      collections.noteSnapshotEstimate(ns, await collection.estimatedDocumentCount());
-      const phase = new SnapshotPhase({
-        committer: commits.snapshotOf(ns),
-        openReader: (lastId) => new SnapshotSource(collection, settings.snapshotBatchSize, lastId),
-        clusterTimeNow: async () => clusterTimeOf(await currentClusterTime(client)),
-        metrics,
-        logger,
-        settings: { streamId: ns, db, coll, topic: collections.topicOfCollection(ns), instance: settings.instance, maxMessageBytes: settings.maxMessageBytes },
-        signal,
-      });
-      const resumeFrom = state.snapshot_at ? { snapshotAt: state.snapshot_at, lastId: state.last_id, events: state.events, replacesHistory: state.replaces_history === true } : null;
-      try {
-        await phase.run(resumeFrom, state.replaces_history === true);
-      } catch (error) {
-        if (signal.aborted) return; // stopped: it resumes from its last chunk
-        throw error;
-      }
-    }
+    return this.worker.done;
   }
 }
 

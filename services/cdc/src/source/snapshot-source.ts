@@ -13,12 +13,15 @@ export class SnapshotSource {
     private readonly collection: Collection,
     private readonly batchSize: number,
     lastIdJson: string | null,
+    /** only the documents matching it (a re-snapshot's condition) */
+    private readonly filter?: Document,
   ) {
     this.lastId = lastIdJson === null ? undefined : fromCanonicalJson<{ v: unknown }>(`{"v":${lastIdJson}}`).v;
   }
 
   async nextBatch(): Promise<Document[]> {
-    const filter: Document = this.lastId === undefined ? {} : { _id: { $gt: this.lastId } };
+    const after: Document = this.lastId === undefined ? {} : { _id: { $gt: this.lastId } };
+    const filter = this.filter === undefined ? after : { $and: [this.filter, after] };
     const docs = await this.collection.find(filter, { promoteValues: false }).sort({ _id: 1 }).limit(this.batchSize).toArray();
     if (docs.length > 0) this.lastId = docs[docs.length - 1]!._id;
     return docs;
