@@ -250,10 +250,13 @@ async function parent(): Promise<void> {
       const ceilingEnv = { ...extraEnv, ...firstVariant.env };
       const doConsume = () => {
         console.error(`round ${r}: ceiling consume (eachBatch, read_committed), load ${load().join(' ')}`);
+        const ceilingConfig = processorConfigSchema.parse(processorEnv('x', 'x', ceilingEnv));
         const consume = (round.consume = runCeiling('consume', {
           topic: inputTopic,
           rows,
-          partitionsConcurrency: processorConfigSchema.parse(processorEnv('x', 'x', ceilingEnv)).PROCESSOR_PARTITIONS_CONCURRENCY,
+          partitionsConcurrency: ceilingConfig.PROCESSOR_PARTITIONS_CONCURRENCY,
+          prefetchBytes: ceilingConfig.KAFKA_CONSUMER_PREFETCH_BYTES,
+          maxMessageBytes: ceilingConfig.KAFKA_MAX_MESSAGE_BYTES,
         }));
         consume.load = load();
         console.error(`  consume: ${fmt(consume.rowsPerSec)} rows/s`);

@@ -3,7 +3,7 @@
 // result as one JSON line.
 //   read     the official driver reading a change stream (fullDocument: updateLookup, promoteValues off, as the CDC does)
 //   produce  the Kafka client producing the records of a CDC topic (same key, value, headers) in the CDC's batches
-//   consume  the Kafka client reading a topic (read_committed, eachBatch, fresh group)
+//   consume  the Kafka client reading a topic (read_committed, eachBatch, fresh group, the processor's prefetch bounds)
 //   write    the processor's own Parquet writer writing the rows of a topic into the processor's announced files
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as mongodb from 'mongodb';
+import { CONSUMER_PREFETCH_BYTES_DEFAULT, consumerPrefetchBounds, KAFKA_MAX_MESSAGE_BYTES_DEFAULT } from '@cdc/core';
 import { createParquetWriter, type ParquetRow } from '@cdc/processor';
 import { processorConfigSchema } from '@cdc/processor/dist/config.js';
 import { classifyRecord } from '@cdc/processor/dist/transform/dead-letter.js';
@@ -64,6 +65,9 @@ export interface ConsumeSpec {
   topic: string;
   rows: number;
   partitionsConcurrency: number;
+  /** the processor's KAFKA_CONSUMER_PREFETCH_BYTES and KAFKA_MAX_MESSAGE_BYTES: the same prefetch bounds (default: the shipped ones) */
+  prefetchBytes?: number;
+  maxMessageBytes?: number;
 }
 /** One announced file: its partition and offset range. */
 export interface FileRangeSpec {
@@ -199,6 +203,7 @@ async function childConsume(spec: ConsumeSpec): Promise<ConsumeCeiling> {
     kafkaJS: { groupId: `bench-consume-${randomUUID()}`, readUncommitted: false, fromBeginning: true, autoCommit: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000 },
     'isolation.level': 'read_committed',
     'js.consumer.max.batch.size': 1000,
+    ...consumerPrefetchBounds(spec.prefetchBytes ?? CONSUMER_PREFETCH_BYTES_DEFAULT, spec.maxMessageBytes ?? KAFKA_MAX_MESSAGE_BYTES_DEFAULT),
     rebalance_cb: () => {
       joinedAt ??= now();
       meter.start();

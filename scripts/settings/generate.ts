@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
-import { commonSettings, kafkaSettings, kafkaTransactionSettings, readinessSettings, topicSettings, type Setting, type Settings } from '@cdc/core';
+import { commonSettings, kafkaConsumerSettings, kafkaSettings, kafkaTransactionSettings, readinessSettings, topicSettings, type Setting, type Settings } from '@cdc/core';
 import { gcpSettings } from '@cdc/core/gcp';
 import { cdcConfigSchema, cdcSettings } from '@cdc/cdc/dist/config.js';
 import { processorConfigSchema, processorSettings } from '@cdc/processor/dist/config.js';
@@ -47,7 +47,7 @@ const sections: Section[] = [
   { title: 'Container limits (docker compose)', settings: containerLimitSettings },
   { title: 'MongoDB (compose: mongo:8.0 replica set with authentication; local: the stand-in, no authentication)', settings: mongoServerSettings },
   { title: 'Kafka brokers (compose: apache/kafka 4.4.0, KRaft; local: the same version from scripts/infra/kafka.sh)', settings: kafkaBrokerSettings },
-  { title: 'Kafka clients (every service)', settings: { ...kafkaSettings, ...kafkaTransactionSettings, ...topicSettings } },
+  { title: 'Kafka clients (every service)', settings: { ...kafkaSettings, ...kafkaTransactionSettings, ...kafkaConsumerSettings, ...topicSettings } },
   { title: 'Every service', settings: { ...commonSettings, ...serviceLogLevelSettings, ...readinessSettings } },
   { title: 'cdc: MongoDB change streams -> Kafka', settings: cdcSettings },
   { title: 'processor: Kafka CDC topics -> Parquet files (compose: in the shared parquet-data volume, or a bucket)', settings: processorSettings },

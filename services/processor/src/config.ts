@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { fields, kafkaServiceSchema, templateSubscriptionProblem, templateTopicPattern, kafkaTransactionSettings, objectStoreClientSettings, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
+import { fields, kafkaConsumerSettings, kafkaServiceSchema, templateSubscriptionProblem, templateTopicPattern, kafkaTransactionSettings, objectStoreClientSettings, perServiceSettings, readinessSettings, setting, storeLocation } from '@cdc/core';
 import { PARQUET_COMPRESSIONS, PARQUET_WRITERS } from './sink/parquet-writer.js';
 
 /** The processor's own variables (the shared ones are in `processorConfigSchema`). */
@@ -94,7 +94,7 @@ export const processorSettings = {
 
 // the topics it creates when missing: files topic, input topics
 // with a bucket output, the Cloud Storage client's variables (declared with the other Google Cloud ones)
-export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...objectStoreClientSettings, ...kafkaTransactionSettings, ...readinessSettings }).superRefine((c, ctx) => {
+export const processorConfigSchema = kafkaServiceSchema({ ...processorSettings, ...kafkaConsumerSettings, ...objectStoreClientSettings, ...kafkaTransactionSettings, ...readinessSettings }).superRefine((c, ctx) => {
   // Its own output read back as input would loop.
   if (c.PROCESSOR_TOPIC_TEMPLATE !== undefined && templateTopicPattern(c.PROCESSOR_TOPIC_TEMPLATE).test(c.PROCESSOR_FILES_TOPIC)) {
     ctx.addIssue({ code: 'custom', path: ['PROCESSOR_TOPIC_TEMPLATE'], message: `matches the files topic ${c.PROCESSOR_FILES_TOPIC} (PROCESSOR_FILES_TOPIC)` });

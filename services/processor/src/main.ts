@@ -50,6 +50,7 @@ await runService('processor', processorConfigSchema, async (ctx) => {
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
     faults: crashHooks(PROCESSOR_CRASH_HOOKS, config, logger),
     maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
+    prefetchBytes: config.KAFKA_CONSUMER_PREFETCH_BYTES,
     // Up and not ready, as when found at start: the open batches are dropped (nothing committed past the gap).
     onHalted: (halted) => void expiredOffsets.checkHalted(halted, () => consumer.stop()),
   }, fail, signal);

@@ -38,6 +38,8 @@ export class PartitionWorker {
   private lastAppended = -1;
   private highWatermark: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
+  /** the flush of the batch closed last (flushes run in order on the queue; failures are handled inside) */
+  private flushing: Promise<void> = Promise.resolve();
   private readonly committer: BatchCommitter;
   private readonly log: Logger;
   private readonly gauges: PartitionGauges;
@@ -133,18 +135,44 @@ export class PartitionWorker {
         return;
       }
     }
-    for (const message of batch.messages) {
-      if (this.deps.signal.aborted || ctx.isStale() || !this.machine.can('take')) return;
-      const offset = Number(message.offset);
-      // Below `next`: already in an announced file (the old owner committed after our join). At or below
-      // lastAppended: delivered twice.
-      if (offset >= this.next && offset > this.lastAppended) {
-        const open = this.append(batch, message, offset);
-        const reason = open.closeReason(this.deps.settings.limits, Date.now());
-        if (reason) await this.closeAndFlush(reason);
+    // The records taken are resolved once, as the batch is left (the client reads them again from after the last
+    // resolved one): one offset store call per batch instead of one per record. Not when the epoch moved meanwhile
+    // (a failed flush sought back to the committed offset: everything after it is read again).
+    const epoch = this.machine.epoch;
+    let taken: string | null = null;
+    try {
+      for (const message of batch.messages) {
+        if (this.deps.signal.aborted || ctx.isStale() || !this.machine.can('take')) return;
+        const offset = Number(message.offset);
+        // Below `next`: already in an announced file (the old owner committed after our join). At or below
+        // lastAppended: delivered twice.
+        if (offset >= this.next && offset > this.lastAppended) {
+          const open = this.append(batch, message, offset);
+          const reason = open.closeReason(this.deps.settings.limits, Date.now());
+          if (reason) await this.closeBehind(reason);
+        }
+        if (this.machine.can('take')) taken = message.offset;
       }
-      if (this.machine.can('take')) ctx.resolveOffset(message.offset);
+    } finally {
+      if (taken !== null && this.machine.isCurrent(epoch)) ctx.resolveOffset(taken);
     }
+  }
+
+  /**
+   * Closes the open batch and lets its file and transaction run on the queue while the next records fill the next
+   * batch (the consuming thread does not wait for the encoding, the fsync and the transaction). Waits first for the
+   * batch closed before, so a partition holds at most one closed batch besides its open one (bounded memory).
+   */
+  private async closeBehind(reason: CloseReason): Promise<void> {
+    await this.flushing;
+    // the batch closed before failed: its records and these are read again from the committed offset
+    if (!this.machine.can('take')) return;
+    void this.closeAndFlush(reason);
+  }
+
+  /** Resolves once every batch closed so far is written and committed, or dropped. */
+  async flushed(): Promise<void> {
+    await this.flushing;
   }
 
   private append({ topic, partition }: Batch, { key, value, timestamp }: KafkaMessage, offset: number): OpenBatch {
@@ -170,7 +198,9 @@ export class PartitionWorker {
     const batch = this.open;
     this.open = null;
     if (!batch || batch.isEmpty) return this.enqueue(async () => undefined);
-    return this.enqueue(() => this.flush(batch, reason));
+    const run = this.enqueue(() => this.flush(batch, reason));
+    this.flushing = run.catch(() => undefined);
+    return run;
   }
 
   /**

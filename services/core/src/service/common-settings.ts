@@ -1,7 +1,7 @@
 import { setting, settingsSchema, type Settings } from '../config/settings.js';
 import * as fields from '../config/fields.js';
 import type { Logger } from '../logging/logger.js';
-import type { KafkaSettings } from '../kafka/client.js';
+import { CONSUMER_PREFETCH_BYTES_DEFAULT, type KafkaSettings } from '../kafka/client.js';
 import { checkKafkaSecurity, kafkaSecurityOf, kafkaSecuritySettings } from '../kafka/security.js';
 import { topicSettings } from '../kafka/topics.js';
 
@@ -61,6 +61,18 @@ export const kafkaSettings = {
     description: 'attempts to reach Kafka at start-up, with backoff in between, before the service gives up',
   }),
   ...kafkaSecuritySettings,
+};
+
+/** Services that read a data topic with a group consumer (processor). */
+export const kafkaConsumerSettings = {
+  KAFKA_CONSUMER_PREFETCH_BYTES: setting.int({
+    default: CONSUMER_PREFETCH_BYTES_DEFAULT,
+    min: 1024 * 1024,
+    max: 64 * 1024 * 1024,
+    unit: 'bytes',
+    description:
+      "most bytes of records the Kafka consumer fetches ahead of the processing (librdkafka's queued.max.messages.kbytes and fetch.max.bytes), which bounds the consumer's memory; a record larger than this is still fetched, alone",
+  }),
 };
 
 /** Services that write with Kafka transactions (cdc, processor). */

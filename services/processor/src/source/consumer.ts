@@ -15,6 +15,8 @@ export interface ConsumerSettings extends WorkerSettings {
   faults: ProcessorFaultPoints;
   /** KAFKA_MAX_MESSAGE_BYTES: the largest record the consumer must be able to fetch */
   maxMessageBytes?: number;
+  /** KAFKA_CONSUMER_PREFETCH_BYTES: the most the consumer fetches ahead */
+  prefetchBytes?: number;
   /** librdkafka's report of the assigned partitions it does not fetch (see createGroupConsumer) */
   onHalted: (partitions: HaltedPartition[]) => void;
 }
@@ -50,6 +52,7 @@ export class CdcTopicConsumer {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
       maxMessageBytes: settings.maxMessageBytes,
+      prefetchBytes: settings.prefetchBytes,
       metadataRefreshMs: settings.topics instanceof RegExp ? settings.topicRefreshMs : undefined,
       onHalted: settings.onHalted,
       onRebalance: ({ kind, partitions }) => this.onRebalance(kind, partitions),

@@ -1,4 +1,5 @@
-import { DEAD_LETTER_MAX_BYTES, DEAD_LETTER_MAX_KEY_BYTES, deadLetterTopicOf, decodeChangeEvent, EnvelopeError, fitDeadLetter, type ChangeEvent, type Message } from '@cdc/core';
+import { DEAD_LETTER_MAX_BYTES, DEAD_LETTER_MAX_KEY_BYTES, deadLetterTopicOf, EnvelopeError, fitDeadLetter, type ChangeEvent, type Message } from '@cdc/core';
+import { decodeEnvelope } from './decode.js';
 import { toRow, type ParquetRow } from './to-row.js';
 
 export type DeadLetterReason = EnvelopeError['reason'];
@@ -30,7 +31,7 @@ export function classifyRecord(record: IncomingRecord): Classified {
   if (record.value === null) return deadLetter('not_json', 'record has no value (tombstone)');
   let event: ChangeEvent;
   try {
-    event = decodeChangeEvent(record.value);
+    event = decodeEnvelope(record.value);
   } catch (error) {
     if (error instanceof EnvelopeError) return deadLetter(error.reason, error.message);
     return deadLetter('invalid_envelope', (error as Error).message);
