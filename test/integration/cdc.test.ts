@@ -225,6 +225,32 @@ describe('cdc service', () => {
     }
   });
 
+  test("the snapshot's newest write is copied by the snapshot, not streamed too; the first write after it is streamed", async () => {
+    const prefix = uniqueName('cdc-snap-edge');
+    const db = prefix.replaceAll('-', '_');
+    const orders = sharedMongo().db(db).collection('orders');
+    await orders.insertMany(Array.from({ length: 5 }, (_, i) => ({ _id: i as unknown as never, v: 0 })));
+    // the deployment's newest write when the snapshot starts: the cluster time it reads
+    await orders.updateOne({ _id: 4 as unknown as never }, { $set: { v: 'before the snapshot' } });
+    const cdc = await startService('cdc', cdcEnv(prefix, db, { CDC_SNAPSHOT: 'initial' }), 'cdc-snap-edge');
+    try {
+      await cdc.waitReady();
+      await cdc.waitForLog(/snapshot complete/, 60000);
+      await orders.updateOne({ _id: 1 as unknown as never }, { $set: { v: 'after the snapshot' } });
+      const events = (await readTopic(kafka, `${prefix}-orders-cdc`, { minCount: 6, timeoutMs: 60000, quietMs: 2000 })).map((m) => decode(m.value));
+      assert.deepEqual(
+        events.filter((e) => e.op !== 'snapshot').map((e) => [e.op, e.document_id]),
+        [['update', '{"$numberInt":"1"}']],
+        'one change: the write after the snapshot, not the one it copied',
+      );
+      const rows = events.filter((e) => e.op === 'snapshot');
+      assert.equal(rows.length, 5, 'every document once as a snapshot row');
+      assert.equal(fromCanonicalJson<Document>(rows.find((e) => e.document_id === '{"$numberInt":"4"}')!.document!).v, 'before the snapshot');
+    } finally {
+      await cdc.kill();
+    }
+  });
+
   // With the shipped defaults, on a broker of the test's own (the tests beside it keep theirs); the broker itself
   // may take a minute to come back on a busy machine, hence the wait.
   test('Kafka broker stopped and restarted mid-stream: the service retries and loses nothing', async () => {

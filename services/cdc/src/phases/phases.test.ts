@@ -8,6 +8,7 @@ import { decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../checkpoi
 import type { Publisher, PublishOptions } from '../sink/transactional-publisher.js';
 import type { ChangeBatch } from '../source/change-batcher.js';
 import { BatchCommitter, type CheckpointLog } from './committer.js';
+import { clusterTimeAfter } from '../transform/to-envelope.js';
 import { SnapshotPhase } from './snapshot-phase.js';
 import { StreamingPhase, type ChangeBatches } from './streaming-phase.js';
 
@@ -45,7 +46,7 @@ function fakes(options: { failures?: ('fail' | 'land')[] } = {}) {
   return { committed, committer, metrics, checkpointsOf };
 }
 
-test('snapshot: each batch is committed with a resumable checkpoint, then a stream checkpoint at the snapshot time', async () => {
+test('snapshot: each batch is committed with a resumable checkpoint, then a stream checkpoint just after the snapshot time', async () => {
   const f = fakes();
   const docs = [1, 2, 3, 4, 5].map((n) => ({ _id: new Int32(n), n }));
   let lastId: string | null = null;
@@ -73,7 +74,7 @@ test('snapshot: each batch is committed with a resumable checkpoint, then a stre
     settings: { streamId: 'shop.orders', db: 'shop', coll: 'orders', topic: 'orders-cdc', instance: 'cdc-0', maxMessageBytes: 100_000 },
     signal: running,
   });
-  assert.deepEqual(await phase.run(null), AT);
+  assert.deepEqual(await phase.run(null), clusterTimeAfter(AT), 'the stream starts just after the snapshot time');
   assert.deepEqual(opened, [null]);
   assert.deepEqual(
     f.committed.map((tx) => tx.filter((m) => m.topic === 'orders-cdc').length),
@@ -91,7 +92,7 @@ test('snapshot: each batch is committed with a resumable checkpoint, then a stre
   );
   const last = checkpoints[3]!;
   assert.equal(last.phase, 'stream');
-  assert.deepEqual(last.phase === 'stream' ? [last.resume_token, last.start_at] : null, [null, AT]);
+  assert.deepEqual(last.phase === 'stream' ? [last.resume_token, last.start_at] : null, [null, clusterTimeAfter(AT)], 'the stream starts just after the write the snapshot started at');
 });
 
 test('snapshot: a stop request ends it with exit code 0 before the next batch', async () => {

@@ -1,6 +1,6 @@
 import { FatalError, type ClusterTime, type Logger, type OutgoingMessage } from '@cdc/core';
 import type { Document } from 'mongodb';
-import { snapshotCompleteEnvelope, snapshotToEnvelope } from '../transform/to-envelope.js';
+import { clusterTimeAfter, snapshotCompleteEnvelope, snapshotToEnvelope } from '../transform/to-envelope.js';
 import type { SnapshotResume } from '../checkpoint/plan.js';
 import { eventToMessage } from '../transform/to-message.js';
 import type { CdcMetrics } from '../metrics.js';
@@ -25,8 +25,8 @@ export interface SnapshotPhaseDeps {
 
 /**
  * The initial snapshot: every document as a snapshot event, each batch committed with a snapshot checkpoint
- * (resumable after the last _id), then a stream checkpoint at the snapshot's start time. Returns that time: the
- * streaming phase starts there, so every change made during the scan is replayed. A snapshot that replaces a lost
+ * (resumable after the last _id), then a stream checkpoint just after the snapshot's start time. Returns that
+ * position: the streaming phase starts there, so every change made during the scan is replayed. A snapshot that replaces a lost
  * history (`replacesHistory`, kept in its checkpoints across a crash) also puts a snapshot-complete marker, with
  * the number of snapshot events published, in the transaction of that last checkpoint: exactly once, after all
  * of them. Downstream it stands for the deletes the lost history held.
@@ -75,8 +75,11 @@ export class SnapshotPhase {
       metrics.snapshotDocuments.inc({ stream: streamId }, docs.length);
     }
     const marker = marked ? [eventToMessage(snapshotCompleteEnvelope(db, coll, snapshotAt, published, origin), settings.topic, settings.maxMessageBytes).out] : [];
-    await committer.commit({ messages: marker, ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, snapshotAt) });
-    logger.info({ streamId, documents: total, snapshotEvents: published, marker: marked }, 'snapshot complete, streaming from its start time');
-    return snapshotAt;
+    // The stream starts just after the snapshot's start time: the write at that time (the newest before the scan)
+    // is in the scan, and startAtOperationTime is inclusive, so streamed too it came twice (a row and its change).
+    const streamFrom = clusterTimeAfter(snapshotAt);
+    await committer.commit({ messages: marker, ops: new Map(), lastClusterTime: null, checkpoint: streamCheckpoint(null, streamFrom) });
+    logger.info({ streamId, documents: total, snapshotEvents: published, marker: marked }, 'snapshot complete, streaming from just after its start time');
+    return streamFrom;
   }
 }
