@@ -90,7 +90,7 @@ export const cdcSettings = {
     description:
       "an idle stream checkpoints its change stream's position (postBatchResumeToken; no events, one small Kafka transaction) this often, so its resume point follows the oplog instead of rolling off it; keep it well below the oplog's window",
   }),
-  CDC_BATCH_MAX_EVENTS: setting.int({ default: 2000, min: 1, description: 'a Kafka transaction is committed when it holds this many events' }),
+  CDC_BATCH_MAX_EVENTS: setting.int({ default: 2000, min: 1, max: 100_000, description: 'a Kafka transaction is committed when it holds this many events (at most the 100,000 records the Kafka client queues)' }),
   CDC_BATCH_MAX_BYTES: setting.int({ default: 4 * 1024 * 1024, min: 1, unit: 'bytes', description: 'a Kafka transaction is also committed when its events add up to this many bytes' }),
   CDC_BATCH_MAX_WAIT_MS: setting.durationMs({ default: 200, description: 'a Kafka transaction is also committed when it has waited this long for more events' }),
   CDC_MAX_MESSAGE_BYTES: setting.int({

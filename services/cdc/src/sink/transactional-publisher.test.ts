@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createLogger, type Kafka } from '@cdc/core';
 import { TransactionalPublisher } from './transactional-publisher.js';
 
-/** A client double: every producer it makes records its sends; the first commits fail as `commitFailure` says, then `stop` is aborted. */
+/** A client double: every producer it makes records how many records each transaction sent; the first commits fail as `commitFailure` says, then `stop` is aborted. */
 function fakeKafka(commitFailures: Error[], stop?: AbortController) {
   const sent: number[] = [];
   let active = false;
@@ -13,10 +13,16 @@ function fakeKafka(commitFailures: Error[], stop?: AbortController) {
       disconnect: async () => undefined,
       transaction: async () => {
         active = true;
+        sent.push(0);
       },
-      sendBatch: async ({ topicMessages }: { topicMessages: { messages: unknown[] }[] }) => {
-        sent.push(topicMessages.reduce((n, t) => n + t.messages.length, 0));
-      },
+      // librdkafka's producer under the client's layer: each record counted in its transaction and delivered at once
+      _getInternalClient: () => ({
+        produce: (...args: unknown[]) => {
+          sent[sent.length - 1]!++;
+          (args[5] as { resolve(): void }).resolve();
+          return true;
+        },
+      }),
       commit: async () => {
         active = false;
         const failure = commitFailures.shift();

@@ -4,7 +4,7 @@ import { ClientStuckError, FencedError, ServiceError } from '../errors/errors.js
 import { createLogger } from '../logging/logger.js';
 import type { Consumer, Kafka } from './client.js';
 import { KafkaErrorCodes } from './errors.js';
-import { byTopic, retryTransaction, TransactionalWriter } from './transactional-writer.js';
+import { retryTransaction, TransactionalWriter } from './transactional-writer.js';
 
 const logger = createLogger({ service: 'test', level: 'silent' });
 const messages = [{ topic: 'files', message: { key: 'k', value: 'v' } }];
@@ -79,19 +79,6 @@ function fakeKafka(behaviour: Partial<Record<Call, (n: number) => Promise<void>>
 
 const writerOver = (kafka: Kafka, afterSend?: () => void) => new TransactionalWriter(kafka, { transactionalId: 'g-t-0', transactionTimeoutMs: 1000, callDeadlineMs: 50, afterSend }, logger);
 const offsets = { consumer: {} as Consumer, topic: 't', partition: 0, offset: 3 };
-
-test('messages are grouped per topic, each topic in its original order', () => {
-  const m = (topic: string, id: string) => ({ topic, message: { key: id, value: 'v' } });
-  const groups = byTopic([m('files', 'f'), m('dlq', 'a'), m('files', 'g'), m('dlq', 'b')]);
-  assert.deepEqual(
-    groups.map((g) => [g.topic, g.messages.map((x) => x.key)]),
-    [
-      ['files', ['f', 'g']],
-      ['dlq', ['a', 'b']],
-    ],
-  );
-  assert.deepEqual(byTopic([]), []);
-});
 
 test('a transaction claims the id once, then begin, send, offsets, commit; the producer is kept for the next one', async () => {
   const fake = fakeKafka();

@@ -2,24 +2,13 @@ import { ClientStuckError, FencedError, ServiceError } from '../errors/errors.js
 import { isFenced } from './errors.js';
 import { retry } from '../lifecycle/retry.js';
 import type { Logger } from '../logging/logger.js';
-import { createTransactionalProducer, freshRecords, type Consumer, type Kafka, type Message, type Producer } from './client.js';
+import { createTransactionalProducer, type Consumer, type Kafka, type Message, type Producer } from './client.js';
 import { CLIENT_CALL_DEADLINE_MS, withDeadline } from './deadline.js';
 
 /** One record and the topic it goes to. */
 export interface OutgoingMessage {
   topic: string;
   message: Message;
-}
-
-/** Consecutive messages grouped per topic, order kept within each topic (librdkafka batches them into requests). */
-export function byTopic(messages: readonly OutgoingMessage[]): { topic: string; messages: Message[] }[] {
-  const groups = new Map<string, Message[]>();
-  for (const { topic, message } of messages) {
-    const list = groups.get(topic) ?? [];
-    list.push(message);
-    groups.set(topic, list);
-  }
-  return [...groups].map(([topic, list]) => ({ topic, messages: list }));
 }
 
 type NativeHeaders = Record<string, string | Buffer>[];
@@ -35,9 +24,12 @@ interface Delivery {
   reject(error: unknown): void;
 }
 
-function nativeProducerOf(producer: Producer): NativeProducer | null {
+function nativeProducerOf(producer: Producer): NativeProducer {
   const internal = (producer as unknown as { _getInternalClient?: () => NativeProducer | null })._getInternalClient;
-  return typeof internal === 'function' ? internal.call(producer) : null;
+  const native = typeof internal === 'function' ? internal.call(producer) : null;
+  // the layer changed under us (a client upgrade) or the producer is not connected: fail loudly, never send nothing
+  if (!native || typeof native.produce !== 'function') throw new Error('kafka client: the native producer (_getInternalClient().produce) is not available; client version changed?');
+  return native;
 }
 
 /** Headers in librdkafka's form: one `{ name: value }` per value (as the KafkaJS layer converts them). */
@@ -57,12 +49,10 @@ function nativeHeaders(headers: Message['headers']): NativeHeaders | null {
  * Hands the records to librdkafka in order and resolves once every one is delivered (acks from all in-sync replicas),
  * or rejects at the first failure. The KafkaJS layer's sendBatch makes a promise, a converted copy and a metadata
  * entry of each record; here all records share one delivery target that counts them down. Records still in flight
- * after a failure are ended by the transaction's abort. A producer without the native client (a test double) goes
- * through sendBatch.
+ * after a failure are ended by the transaction's abort.
  */
 function sendAll(producer: Producer, messages: readonly OutgoingMessage[]): Promise<unknown> {
   const native = nativeProducerOf(producer);
-  if (!native) return producer.sendBatch({ topicMessages: byTopic(messages).map((t) => ({ topic: t.topic, messages: freshRecords(t.messages) })) });
   return new Promise<void>((resolve, reject) => {
     let pending = messages.length;
     let settled = false;

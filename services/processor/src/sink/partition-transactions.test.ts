@@ -8,7 +8,8 @@ test("a partition's transaction carries the group's offset past the batch, with 
   const producer = {
     connect: async () => undefined,
     transaction: async () => undefined,
-    sendBatch: async () => undefined,
+    // librdkafka's producer under the client's layer: every record delivered at once
+    _getInternalClient: () => ({ produce: (...args: unknown[]) => void (args[5] as { resolve(): void }).resolve() }),
     sendOffsets: async (request: unknown) => void offsets.push(request),
     commit: async () => undefined,
     isActive: () => false,
