@@ -20,7 +20,10 @@
 //     finished: change-stream read and Kafka produce (CDC), Kafka consume and Parquet write (processor).
 //
 //   npx tsc -b && node bench/dist/e2e.js [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--group-window-ms 1000] [--no-ceilings] [--keep]
-//     [--staging load-job|storage-write] [--shipped-grouping] [--backlog]
+//     [--staging load-job|storage-write] [--shipped-grouping] [--backlog [--hold-downstream]]
+// --hold-downstream: only the processor and the loader stop for the backlog; the cdc publishes it as it is written, and
+// the drain starts once it did. The MongoDB stand-in keeps its oplog in memory (about 7 KB of heap a change): a
+// backlog the cdc reads at once must fit there, one published live needs only a capped oplog (MONGO_OPLOG_MAX_ENTRIES).
 // --staging: the loader's LOADER_STAGING; --shipped-grouping: the loader's shipped window and load-job budget (as in
 // production: load jobs paced at 1,000 a day) instead of the emulator's 1 s unpaced groups (--group-window-ms ignored).
 // The run prints and records the configuration it measured and its goals: visible in BigQuery p99 <= 10 s (live, for
@@ -58,6 +61,7 @@ const { values: args } = parseArgs({
     staging: { type: 'string', default: 'load-job' },
     'shipped-grouping': { type: 'boolean', default: false },
     backlog: { type: 'boolean', default: false },
+    'hold-downstream': { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -360,12 +364,13 @@ function doneAt(service: ServiceProcess, message: string): Map<string, number> {
 async function main(): Promise<void> {
   const events = Number(args.events);
   const backlog = args.backlog;
+  const holdDownstream = backlog && args['hold-downstream'];
   const grouping = args['shipped-grouping'] ? 'shipped' : 'emulator';
   const configuration: Configuration = {
     mode: backlog ? 'backlog' : 'live',
     staging: args.staging,
     grouping,
-    label: `${backlog ? 'backlog drained' : 'written live'}, LOADER_STAGING=${args.staging}, ${
+    label: `${backlog ? (holdDownstream ? 'backlog drained from Kafka (the cdc published it live; processor and loader held)' : 'backlog drained') : 'written live'}, LOADER_STAGING=${args.staging}, ${
       grouping === 'shipped' ? 'shipped grouping (window and load-job budget as in production)' : 'emulator grouping (1 s window, load jobs unpaced)'
     }`,
   };
@@ -458,19 +463,35 @@ async function main(): Promise<void> {
     // written, and the three start again at once on the backlog: the run is timed from their start.
     let backlogWritten: BacklogWritten | null = null;
     let drainStartedAt: number | null = null;
+    let heldCdc: StageThroughput | null = null;
     if (backlog) {
-      for (const [, s] of running()) await s.kill('SIGTERM');
-      console.error(`writing the backlog with the services stopped (load ${load().join(' ')})`);
+      if (!holdDownstream) await cdc.kill('SIGTERM');
+      await processor.kill('SIGTERM');
+      await loader.kill('SIGTERM');
+      console.error(`writing the backlog with the ${holdDownstream ? 'processor and the loader' : 'services'} stopped (load ${load().join(' ')})`);
+      const writeStartedAt = now();
       backlogWritten = result.write = await writeBacklog(collection, events, Number(args['insert-batch']));
       backlogWritten.load = load();
-      console.error(`  wrote ${fmt(events)} changes in ${backlogWritten.seconds.toFixed(1)} s (${fmt(backlogWritten.changesPerSec)}/s); starting the services (load ${load().join(' ')})`);
+      console.error(`  wrote ${fmt(events)} changes in ${backlogWritten.seconds.toFixed(1)} s (${fmt(backlogWritten.changesPerSec)}/s) (load ${load().join(' ')})`);
+      if (holdDownstream) {
+        while (metricValue(await cdc.metrics(), 'cdc_events_published_total') < events) {
+          if (cdc.exitCode !== undefined) throw new Error(`cdc exited (${cdc.exitCode}):\n${cdc.output.slice(-15).join('\n')}`);
+          await sleep(500);
+        }
+        const seconds = (now() - writeStartedAt) / 1000;
+        heldCdc = { events, complete: true, startS: 0, doneS: seconds, seconds, perSec: events / seconds };
+        console.error(`  the cdc published them ${seconds.toFixed(1)} s after the first write`);
+      }
+      console.error(`starting the services on the backlog (load ${load().join(' ')})`);
       drainStartedAt = now();
-      [cdc, processor, loader] = [
-        (services.cdc = await startBenchService('cdc', envs.cdc, `${base}-cdc-drain`)),
-        (services.processor = await startBenchService('processor', envs.processor, `${base}-processor-drain`)),
-        (services.loader = await startBenchService('loader', envs.loader, `${base}-loader-drain`)),
-      ];
-      await Promise.all([cdc.waitForLine(/change stream opened/, 120000), processor.waitForLine(/joined the consumer group/, 120000), loader.waitForLine(/joined the consumer group/, 120000)]);
+      if (!holdDownstream) cdc = services.cdc = await startBenchService('cdc', envs.cdc, `${base}-cdc-drain`);
+      processor = services.processor = await startBenchService('processor', envs.processor, `${base}-processor-drain`);
+      loader = services.loader = await startBenchService('loader', envs.loader, `${base}-loader-drain`);
+      await Promise.all([
+        ...(holdDownstream ? [] : [cdc.waitForLine(/change stream opened/, 120000)]),
+        processor.waitForLine(/joined the consumer group/, 120000),
+        loader.waitForLine(/joined the consumer group/, 120000),
+      ]);
       result.drainStartupSeconds = (now() - drainStartedAt) / 1000;
     }
     for (const [name, s] of running()) rss[name] = rssSampler(s.pid, 1000);
@@ -490,7 +511,7 @@ async function main(): Promise<void> {
     const samples: Sample[] = [];
     // a drain is timed from the services' start, start-up included: nothing was done before it
     const startedAt = drainStartedAt ?? now();
-    if (backlog) samples.push({ s: 0, written: events, cdc: 0, processor: 0, loader: 0, kafkaPid: serverPids.kafka(), mongoPid: serverPids.mongo() } as Sample);
+    if (backlog) samples.push({ s: 0, written: events, cdc: holdDownstream ? events : 0, processor: 0, loader: 0, kafkaPid: serverPids.kafka(), mongoPid: serverPids.mongo() } as Sample);
     let sampling = true;
     const sampler = (async () => {
       let lastProgress = now();
@@ -555,6 +576,8 @@ async function main(): Promise<void> {
       ...(Object.fromEntries(STAGES.map((st) => [st.key, stageThroughput(samples, st.key, events)])) as Record<StageKey, StageThroughput>),
       // a backlog was written before the run: its rate is the writer's own
       ...(backlog ? { written: { events, complete: true, seconds: write.seconds, perSec: write.changesPerSec } } : {}),
+      // held downstream: the cdc published the backlog as it was written, before the drain
+      ...(heldCdc ? { cdc: heldCdc } : {}),
       endToEnd: { events, seconds: pipelineSeconds, perSec: events / pipelineSeconds },
     });
     console.error(`  all ${fmt(events)} rows loaded ${pipelineSeconds.toFixed(1)} s after ${backlog ? 'the services started' : 'the first write'}`);
