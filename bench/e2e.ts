@@ -1,13 +1,17 @@
 // End-to-end benchmark: MongoDB -> cdc -> Kafka -> processor -> Parquet -> loader -> Cloud Storage + BigQuery, the three
 // real services (`services/*/dist/main.js`) started as processes with names unique to the run, while N realistic
-// changes (insertMany of orders, plus updates and deletes) are written to MongoDB at full speed.
+// changes (insertMany of orders, plus updates and deletes) are written to MongoDB at full speed (live), or after N
+// changes were written with the three stopped (--backlog: the cdc checkpointed and the groups joined first; the three
+// then start at once and drain it, timed from their start).
 //
 // Measured, in one run:
 //   - per-stage progress every second from each service's /metrics (cdc_events_published_total,
 //     processor_rows_written_total, loader_rows_loaded_total) and the benchmark's own write count; each stage's
 //     throughput = N / (time from its first progress until it reached N), and its best 5-second rate;
-//   - peak RSS per service (VmHWM) and RSS over time; CPU per second of wall time of every process involved;
-//   - latency from the MongoDB write (a row's cluster_time, 1 s resolution) to a durable, announced Parquet file
+//   - peak RSS per service (VmHWM) and RSS over time; CPU per second of wall time of every process involved; RSS of
+//     the services and the servers (broker, MongoDB, BigQuery and Cloud Storage emulators) per minute, printed as each
+//     minute ends, and its flatness: the last full minute's highest RSS over minute 2's (minute 1 is the warm-up);
+//   - live: latency from the MongoDB write (a row's cluster_time, 1 s resolution) to a durable, announced Parquet file
 //     (the processor's "file committed" log line of the file) and to visible in BigQuery (the loader's "file loaded"
 //     log line: its group's load job, insert and current-state MERGE done). Per row: the rows of a file are taken as spread evenly
 //     over the file's [min_cluster_time, max_cluster_time + 1 s); per file: from max_cluster_time (the newest row);
@@ -16,9 +20,15 @@
 //     finished: change-stream read and Kafka produce (CDC), Kafka consume and Parquet write (processor).
 //
 //   npx tsc -b && node bench/dist/e2e.js [--events 200000] [--partitions 6] [--batch-max-age-ms 2000] [--group-window-ms 1000] [--no-ceilings] [--keep]
-//     [--staging load-job|storage-write] [--shipped-grouping]
+//     [--staging load-job|storage-write] [--shipped-grouping] [--backlog [--hold-downstream]]
+// --hold-downstream: only the processor and the loader stop for the backlog; the cdc publishes it as it is written, and
+// the drain starts once it did. The MongoDB stand-in keeps its oplog in memory (about 7 KB of heap a change): a
+// backlog the cdc reads at once must fit there, one published live needs only a capped oplog (MONGO_OPLOG_MAX_ENTRIES).
 // --staging: the loader's LOADER_STAGING; --shipped-grouping: the loader's shipped window and load-job budget (as in
 // production: load jobs paced at 1,000 a day) instead of the emulator's 1 s unpaced groups (--group-window-ms ignored).
+// The run prints and records the configuration it measured and its goals: visible in BigQuery p99 <= 10 s (live, for
+// storage-write under the shipped grouping: load jobs are paced by their budget, tens of seconds by design), the
+// loader's throughput at least the processor's, and with --backlog each service's RSS flat (ratio <= 1.2).
 //
 // MONGO_URI, KAFKA_BROKERS, GCS_ENDPOINT, BIGQUERY_ENDPOINT, BIGQUERY_PROJECT select the servers (default: the local
 // infrastructure). Results: bench/results/e2e-<timestamp>.json and .svg (throughput over time per stage).
@@ -37,7 +47,7 @@ import { metricValue, repoRoot, type ServiceProcess } from '@cdc/tests/dist/supp
 import { sleep } from '@cdc/tests/dist/support/wait.js';
 import { writeBacklog, type BacklogWritten } from './lib/backlog.js';
 import { announcedFiles, fileRanges, runCeiling, serverPids, type AnnouncedFile, type ConsumeCeiling, type EventsCeiling, type ProduceCeiling, type WriteCeiling } from './lib/ceilings.js';
-import { cpuMeter, deleteTopics, fmt, load, now, pidListeningOn, reasonOf, rssSampler, saveResult, withAdmin, type CpuShares, type RssSummary } from './lib/common.js';
+import { cpuMeter, deleteTopics, fmt, load, memoryOf, now, pidListeningOn, reasonOf, rssSampler, saveResult, withAdmin, type CpuShares, type RssSummary } from './lib/common.js';
 import { startBenchService } from './lib/service-bench.js';
 
 const { values: args } = parseArgs({
@@ -50,6 +60,8 @@ const { values: args } = parseArgs({
     'group-window-ms': { type: 'string', default: '1000' },
     staging: { type: 'string', default: 'load-job' },
     'shipped-grouping': { type: 'boolean', default: false },
+    backlog: { type: 'boolean', default: false },
+    'hold-downstream': { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
   },
@@ -71,7 +83,16 @@ const STAGES: { key: StageKey; label: string; color: string; metric?: string }[]
 ];
 const SERVICE_STAGES = STAGES.slice(1) as { key: ServiceName; label: string; color: string; metric: string }[];
 
-/** One sample a second: seconds since the first write, each stage's count, the servers' pids and the services' RSS. */
+/** The processes whose RSS is sampled every second and reported per minute: the services, then the servers. */
+const RSS_PROCESSES = ['cdc', 'processor', 'loader', 'kafka', 'mongo', 'bigquery', 'gcs'] as const;
+type RssProcess = (typeof RSS_PROCESSES)[number];
+/** A service's RSS in its last full minute against its first full minute after the first (warm-up): at most this is flat. */
+const RSS_FLAT_GOAL = 1.2;
+
+/**
+ * One sample a second: seconds since the first write (live) or since the services started on the backlog, each
+ * stage's count, the servers' pids and the RSS of each process in RSS_PROCESSES (`<name>RssMiB`).
+ */
 type Sample = { s: number; kafkaPid: number | null; mongoPid: number | null } & Record<StageKey, number> & Record<string, number | null>;
 
 // ------------------------------------------------------------------ statistics
@@ -138,9 +159,57 @@ function stageThroughput(samples: Sample[], key: StageKey, events: number): Stag
   return { events, complete: true, startS: before.s, doneS: last.s, seconds, perSec: events / seconds, best5sPerSec: best };
 }
 
+// ------------------------------------------------------------------ memory per minute
+
+/** One minute of the run: the stages' counts at its end and each process's highest RSS within it (MiB). */
+interface MinuteRow {
+  minute: number;
+  s: number;
+  counts: Record<ServiceName, number>;
+  rssMiB: Record<RssProcess, number | null>;
+}
+
+function minuteRows(samples: Sample[]): MinuteRow[] {
+  const byMinute = new Map<number, Sample[]>();
+  for (const x of samples) byMinute.set(Math.floor(x.s / 60), [...(byMinute.get(Math.floor(x.s / 60)) ?? []), x]);
+  return [...byMinute].map(([m, list]) => {
+    const last = list.at(-1)!;
+    const highest = (name: RssProcess) => {
+      const values = list.map((x) => x[`${name}RssMiB`]).filter((v): v is number => typeof v === 'number');
+      return values.length ? Number(Math.max(...values).toFixed(1)) : null;
+    };
+    return {
+      minute: m + 1,
+      s: last.s,
+      counts: { cdc: last.cdc, processor: last.processor, loader: last.loader },
+      rssMiB: Object.fromEntries(RSS_PROCESSES.map((name) => [name, highest(name)])) as Record<RssProcess, number | null>,
+    };
+  });
+}
+
+const minuteLine = (row: MinuteRow) =>
+  `  minute ${row.minute} (${row.s.toFixed(0)} s): cdc ${fmt(row.counts.cdc)}, processor ${fmt(row.counts.processor)}, loader ${fmt(row.counts.loader)}; RSS MiB ${RSS_PROCESSES.map((name) => `${name} ${fmt(row.rssMiB[name])}`).join(', ')}`;
+
+/**
+ * Flatness of each process's RSS: its highest RSS in the last full minute over that in minute 2 (minute 1 is the
+ * warm-up: heaps, buffers and caches fill). Null when the run had fewer than three full minutes.
+ */
+function rssFlatness(rows: MinuteRow[], lastS: number) {
+  const complete = rows.filter((row) => row.minute * 60 <= lastS + 1.5);
+  const afterWarmUp = complete[1];
+  const last = complete.at(-1);
+  return Object.fromEntries(
+    RSS_PROCESSES.map((name) => {
+      const first = afterWarmUp?.rssMiB[name] ?? null;
+      const end = complete.length >= 3 ? (last?.rssMiB[name] ?? null) : null;
+      return [name, { minute2MiB: first, lastMinuteMiB: end, lastMinute: last?.minute ?? null, ratio: first && end ? Number((end / first).toFixed(3)) : null }];
+    }),
+  ) as Record<RssProcess, { minute2MiB: number | null; lastMinuteMiB: number | null; lastMinute: number | null; ratio: number | null }>;
+}
+
 // ------------------------------------------------------------------ chart
 
-function svgChart(samples: Sample[], title: string): string {
+function svgChart(samples: Sample[], title: string, xLabel: string): string {
   const W = 960;
   const H = 300;
   const pad = { l: 70, r: 20, t: 30, b: 40 };
@@ -158,7 +227,7 @@ function svgChart(samples: Sample[], title: string): string {
     const step = Math.max(1, Math.ceil(maxS / 10 / 5) * 5);
     for (let s = 0; s <= maxS; s += step) parts.push(`<text x="${x(s).toFixed(1)}" y="${y0 + H - pad.b + 16}" text-anchor="middle">${s}</text>`);
     parts.push(`<text x="${pad.l}" y="${y0 + pad.t - 10}">${yLabel}</text>`);
-    parts.push(`<text x="${W - pad.r}" y="${y0 + H - 6}" text-anchor="end">seconds since the first write</text>`);
+    parts.push(`<text x="${W - pad.r}" y="${y0 + H - 6}" text-anchor="end">${xLabel}</text>`);
     series.forEach((points, k) => {
       const d = points.map((p) => `${x(p.s).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ');
       parts.push(`<polyline fill="none" stroke="${STAGES[k]!.color}" stroke-width="1.5" points="${d}"/>`);
@@ -183,11 +252,33 @@ ${legend}
 
 // ------------------------------------------------------------------ main
 
+/** What a run measured: the loader's staging method and grouping, the mode, and which goal applies to it. */
+interface Configuration {
+  mode: 'live' | 'backlog';
+  staging: string;
+  grouping: 'shipped' | 'emulator';
+  /** the one-line name printed and recorded with the figures */
+  label: string;
+}
+
+/**
+ * The goals of a run: visible in BigQuery p99 <= 10 s holds for storage-write under the shipped grouping, live (a load
+ * job is paced by the budget of 1,000 a day: tens of seconds by design, see "Choosing the staging method"); the
+ * loader keeps up with the processor in every live run; in a backlog run each service's RSS stays flat.
+ */
+interface Goals {
+  visibleP99Ms?: { goal: number; measured: number | null; appliesToThisConfiguration: boolean; met: boolean };
+  loaderOverProcessor?: { goal: number; measured: number | null; met: boolean };
+  rssFlat?: Record<string, { goal: number; measured: number | null; met: boolean | null }>;
+}
+
 interface E2eResult {
   bench: 'e2e';
   at: string;
   node: string;
   events: number;
+  configuration: Configuration;
+  goals?: Goals;
   names: Record<string, string>;
   settings: {
     partitions: number;
@@ -198,11 +289,15 @@ interface E2eResult {
   };
   load: { atStart: number[]; afterPipeline?: number[]; atEnd?: number[] };
   startupSeconds?: number;
+  /** backlog: from starting the three services on the backlog until each was ready (the drain is timed from then) */
+  drainStartupSeconds?: number;
   write?: BacklogWritten;
   cpu?: CpuShares;
   rss?: Partial<Record<ServiceName, RssSummary>>;
   peakRssMiB?: Partial<Record<ServiceName, number | null>>;
   samples?: Sample[];
+  rssPerMinute?: MinuteRow[];
+  rssFlatness?: ReturnType<typeof rssFlatness>;
   serverRestarts?: { server: string; atS: number; from: number | null; to: number | null }[];
   pipelineSeconds?: number;
   throughput?: Record<StageKey, StageThroughput> & { endToEnd: { events: number; seconds: number; perSec: number } };
@@ -228,6 +323,29 @@ interface E2eResult {
   };
 }
 
+/** The goals of the run's configuration, measured (see Goals). */
+function goalsOf(r: E2eResult): Goals {
+  const goals: Goals = {};
+  const t = r.throughput!;
+  const loaderOverProcessor = t.loader.perSec && t.processor.perSec ? Number((t.loader.perSec / t.processor.perSec).toFixed(3)) : null;
+  goals.loaderOverProcessor = { goal: 1, measured: loaderOverProcessor, met: loaderOverProcessor !== null && loaderOverProcessor >= 1 };
+  if (r.latency) {
+    const measured = r.latency.toBigQuery.perRow.p99Ms;
+    const applies = r.configuration.staging === 'storage-write' && r.configuration.grouping === 'shipped';
+    goals.visibleP99Ms = { goal: 10000, measured, appliesToThisConfiguration: applies, met: measured !== null && measured <= 10000 };
+  }
+  if (r.configuration.mode === 'backlog' && r.rssFlatness) {
+    goals.rssFlat = Object.fromEntries(
+      SERVICE_STAGES.map(({ key }) => {
+        const ratio = r.rssFlatness![key].ratio;
+        // null: the run had fewer than three full minutes to compare
+        return [key, { goal: RSS_FLAT_GOAL, measured: ratio, met: ratio === null ? null : ratio <= RSS_FLAT_GOAL }];
+      }),
+    );
+  }
+  return goals;
+}
+
 /** When each file was done by a service, from its log: its `message` lines with a `file` (epoch ms by file path). */
 function doneAt(service: ServiceProcess, message: string): Map<string, number> {
   const done = new Map<string, number>();
@@ -245,6 +363,17 @@ function doneAt(service: ServiceProcess, message: string): Map<string, number> {
 
 async function main(): Promise<void> {
   const events = Number(args.events);
+  const backlog = args.backlog;
+  const holdDownstream = backlog && args['hold-downstream'];
+  const grouping = args['shipped-grouping'] ? 'shipped' : 'emulator';
+  const configuration: Configuration = {
+    mode: backlog ? 'backlog' : 'live',
+    staging: args.staging,
+    grouping,
+    label: `${backlog ? (holdDownstream ? 'backlog drained from Kafka (the cdc published it live; processor and loader held)' : 'backlog drained') : 'written live'}, LOADER_STAGING=${args.staging}, ${
+      grouping === 'shipped' ? 'shipped grouping (window and load-job budget as in production)' : 'emulator grouping (1 s window, load jobs unpaced)'
+    }`,
+  };
   const partitions = args.partitions;
   const base = uniqueName('bench-e2e');
   const db = base.replaceAll('-', '_');
@@ -291,6 +420,7 @@ async function main(): Promise<void> {
     at: new Date().toISOString(),
     node: process.version,
     events,
+    configuration,
     names: { base, db, cdcTopic, filesTopic, dataset: db, bucket: base },
     settings: {
       partitions: Number(partitions),
@@ -319,14 +449,53 @@ async function main(): Promise<void> {
   try {
     // 1. The three services, each ready before the next starts (the CDC creates the change topic, the processor the files topic).
     const t0 = now();
-    const cdc = (services.cdc = await startBenchService('cdc', envs.cdc, `${base}-cdc`));
+    let cdc = (services.cdc = await startBenchService('cdc', envs.cdc, `${base}-cdc`));
     await cdc.waitForLine(/change stream opened/, 120000);
-    const processor = (services.processor = await startBenchService('processor', envs.processor, `${base}-processor`));
+    let processor = (services.processor = await startBenchService('processor', envs.processor, `${base}-processor`));
     await processor.waitForLine(/joined the consumer group/, 120000);
-    const loader = (services.loader = await startBenchService('loader', envs.loader, `${base}-loader`));
+    let loader = (services.loader = await startBenchService('loader', envs.loader, `${base}-loader`));
     await loader.waitForLine(/joined the consumer group/, 120000);
     result.startupSeconds = (now() - t0) / 1000;
+    const ping = await mongo.db('admin').command({ ping: 1 });
+    const startAt = { t: ping.operationTime.high >>> 0, i: ping.operationTime.low >>> 0 };
+
+    // Backlog: the services stop (the cdc's checkpoint, the groups' offsets and topics stay), the N changes are
+    // written, and the three start again at once on the backlog: the run is timed from their start.
+    let backlogWritten: BacklogWritten | null = null;
+    let drainStartedAt: number | null = null;
+    let heldCdc: StageThroughput | null = null;
+    if (backlog) {
+      if (!holdDownstream) await cdc.kill('SIGTERM');
+      await processor.kill('SIGTERM');
+      await loader.kill('SIGTERM');
+      console.error(`writing the backlog with the ${holdDownstream ? 'processor and the loader' : 'services'} stopped (load ${load().join(' ')})`);
+      const writeStartedAt = now();
+      backlogWritten = result.write = await writeBacklog(collection, events, Number(args['insert-batch']));
+      backlogWritten.load = load();
+      console.error(`  wrote ${fmt(events)} changes in ${backlogWritten.seconds.toFixed(1)} s (${fmt(backlogWritten.changesPerSec)}/s) (load ${load().join(' ')})`);
+      if (holdDownstream) {
+        while (metricValue(await cdc.metrics(), 'cdc_events_published_total') < events) {
+          if (cdc.exitCode !== undefined) throw new Error(`cdc exited (${cdc.exitCode}):\n${cdc.output.slice(-15).join('\n')}`);
+          await sleep(500);
+        }
+        const seconds = (now() - writeStartedAt) / 1000;
+        heldCdc = { events, complete: true, startS: 0, doneS: seconds, seconds, perSec: events / seconds };
+        console.error(`  the cdc published them ${seconds.toFixed(1)} s after the first write`);
+      }
+      console.error(`starting the services on the backlog (load ${load().join(' ')})`);
+      drainStartedAt = now();
+      if (!holdDownstream) cdc = services.cdc = await startBenchService('cdc', envs.cdc, `${base}-cdc-drain`);
+      processor = services.processor = await startBenchService('processor', envs.processor, `${base}-processor-drain`);
+      loader = services.loader = await startBenchService('loader', envs.loader, `${base}-loader-drain`);
+      await Promise.all([
+        ...(holdDownstream ? [] : [cdc.waitForLine(/change stream opened/, 120000)]),
+        processor.waitForLine(/joined the consumer group/, 120000),
+        loader.waitForLine(/joined the consumer group/, 120000),
+      ]);
+      result.drainStartupSeconds = (now() - drainStartedAt) / 1000;
+    }
     for (const [name, s] of running()) rss[name] = rssSampler(s.pid, 1000);
+    const serverRssPids = { bigquery: pidListeningOn(bqPort), gcs: pidListeningOn(gcsPort) };
     const meter = cpuMeter({
       cdc: cdc.pid,
       processor: processor.pid,
@@ -336,13 +505,13 @@ async function main(): Promise<void> {
       gcs: () => pidListeningOn(gcsPort),
       bench: process.pid,
     });
-    const ping = await mongo.db('admin').command({ ping: 1 });
-    const startAt = { t: ping.operationTime.high >>> 0, i: ping.operationTime.low >>> 0 };
 
-    // 2. Writes at full speed while the stages are sampled every second.
-    let written = 0;
+    // 2. Live: writes at full speed while the stages are sampled every second. Backlog: the stages drain it.
+    let written = backlog ? events : 0;
     const samples: Sample[] = [];
-    const startedAt = now();
+    // a drain is timed from the services' start, start-up included: nothing was done before it
+    const startedAt = drainStartedAt ?? now();
+    if (backlog) samples.push({ s: 0, written: events, cdc: holdDownstream ? events : 0, processor: 0, loader: 0, kafkaPid: serverPids.kafka(), mongoPid: serverPids.mongo() } as Sample);
     let sampling = true;
     const sampler = (async () => {
       let lastProgress = now();
@@ -356,6 +525,10 @@ async function main(): Promise<void> {
         const sample = { s: Number(((now() - startedAt) / 1000).toFixed(2)), written, kafkaPid: serverPids.kafka(), mongoPid: serverPids.mongo() } as Sample;
         SERVICE_STAGES.forEach((st, k) => (sample[st.key] = metricValue(texts[k]!, st.metric)));
         for (const [name] of running()) sample[`${name}RssMiB`] = rss[name]?.samples.at(-1) ?? null;
+        const servers = { kafka: sample.kafkaPid, mongo: sample.mongoPid, ...serverRssPids };
+        for (const [name, pid] of Object.entries(servers)) sample[`${name}RssMiB`] = pid === null ? null : Number((memoryOf(pid)?.rssMiB ?? NaN).toFixed(1));
+        const minute = Math.floor(sample.s / 60);
+        if (samples.length > 0 && minute > Math.floor(samples.at(-1)!.s / 60)) console.error(minuteLine(minuteRows(samples.filter((x) => Math.floor(x.s / 60) === minute - 1))[0]!));
         samples.push(sample);
         if (sample.loader >= events) return;
         const total = sample.written + sample.cdc + sample.processor + sample.loader;
@@ -370,12 +543,14 @@ async function main(): Promise<void> {
     })();
     sampler.catch(() => undefined); // handled below, after the writes (a failure while writing must not crash the run)
     meter.start();
-    const writing = writeBacklog(collection, events, Number(args['insert-batch']), { onProgress: (n) => (written = n) });
     let write: BacklogWritten;
     try {
-      write = result.write = await writing;
-      write.load = load();
-      console.error(`  wrote ${fmt(events)} changes in ${write.seconds.toFixed(1)} s (${fmt(write.changesPerSec)}/s): ${JSON.stringify(write.ops)}`);
+      if (backlogWritten) write = backlogWritten;
+      else {
+        write = result.write = await writeBacklog(collection, events, Number(args['insert-batch']), { onProgress: (n) => (written = n) });
+        write.load = load();
+        console.error(`  wrote ${fmt(events)} changes in ${write.seconds.toFixed(1)} s (${fmt(write.changesPerSec)}/s): ${JSON.stringify(write.ops)}`);
+      }
       await sampler;
     } finally {
       sampling = false;
@@ -388,6 +563,8 @@ async function main(): Promise<void> {
     for (const [name, rssSampling] of Object.entries(rss) as [ServiceName, ReturnType<typeof rssSampler>][]) rssSummaries[name] = rssSampling.stop();
     result.peakRssMiB = Object.fromEntries(running().map(([name]) => [name, rssSummaries[name]?.peakMiB ?? null]));
     result.samples = samples;
+    result.rssPerMinute = minuteRows(samples);
+    result.rssFlatness = rssFlatness(result.rssPerMinute, samples.at(-1)?.s ?? 0);
     // The broker and the database are shared (tests may kill or restart them): a run during which one restarted
     // measured that too; it is flagged, not hidden.
     result.serverRestarts = (['kafkaPid', 'mongoPid'] as const).flatMap((key) =>
@@ -397,9 +574,13 @@ async function main(): Promise<void> {
     result.pipelineSeconds = pipelineSeconds;
     const throughput = (result.throughput = {
       ...(Object.fromEntries(STAGES.map((st) => [st.key, stageThroughput(samples, st.key, events)])) as Record<StageKey, StageThroughput>),
+      // a backlog was written before the run: its rate is the writer's own
+      ...(backlog ? { written: { events, complete: true, seconds: write.seconds, perSec: write.changesPerSec } } : {}),
+      // held downstream: the cdc published the backlog as it was written, before the drain
+      ...(heldCdc ? { cdc: heldCdc } : {}),
       endToEnd: { events, seconds: pipelineSeconds, perSec: events / pipelineSeconds },
     });
-    console.error(`  all ${fmt(events)} rows loaded ${pipelineSeconds.toFixed(1)} s after the first write`);
+    console.error(`  all ${fmt(events)} rows loaded ${pipelineSeconds.toFixed(1)} s after ${backlog ? 'the services started' : 'the first write'}`);
 
     // 3. Latency: per file, from the cluster times of its rows to its commit (processor) and its load (loader).
     const metricsText = await processor.metrics();
@@ -437,7 +618,9 @@ async function main(): Promise<void> {
       files = await announcedFiles(filesTopic, events, outputDir, { checkSizes: false, check: false });
     }
     result.files = { announcedRows: files.reduce((sum, f) => sum + f.rows, 0), count: files.length, committedLogged: committed.size, loadedLogged: loaded.size, meanRows: events / files.length };
-    result.latency = { toParquet: latencies(files, committed), toBigQuery: latencies(files, loaded) };
+    // a backlog's rows were written before the services ran: their age measures the backlog, not the pipeline
+    if (!backlog) result.latency = { toParquet: latencies(files, committed), toBigQuery: latencies(files, loaded) };
+    result.goals = goalsOf(result);
     try {
       const { bigquery } = createGcpClients(gcpConfig);
       const [rows] = await bigquery.query({ query: `SELECT COUNT(*) AS n FROM \`${gcp.GCP_PROJECT}.${db}.${gcpConfig.BQ_CHANGES_TABLE}\`` });
@@ -512,7 +695,8 @@ async function main(): Promise<void> {
 
   const path = saveResult('e2e', result);
   const svgPath = path.replace(/\.json$/, '.svg');
-  writeFileSync(svgPath, svgChart(result.samples ?? [], `e2e: ${fmt(events)} changes, ${result.settings.partitions} partitions, load ${result.load.atStart.join(' ')}`));
+  const title = `e2e: ${fmt(events)} changes, ${configuration.label}, ${result.settings.partitions} partitions, load ${result.load.atStart.join(' ')}`;
+  writeFileSync(svgPath, svgChart(result.samples ?? [], title, backlog ? 'seconds since the services started on the backlog' : 'seconds since the first write'));
   summarize(result);
   console.log(`\nsaved ${path}\n      ${svgPath}`);
 }
@@ -524,6 +708,7 @@ function summarize(r: E2eResult): void {
   const peak = r.peakRssMiB ?? {};
   const s = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${(v / 1000).toFixed(2)} s`);
   console.log(`\nEnd-to-end benchmark: ${fmt(r.events)} changes (${JSON.stringify(write.ops)}), ${r.settings.partitions} partitions, files at ${r.settings.processor.batchMaxAgeMs} ms, node ${r.node}`);
+  console.log(`configuration measured: ${r.configuration.label}`);
   if (r.serverRestarts?.length) console.log(`WARNING: a shared server restarted (or was down) during the run, the figures include that: ${JSON.stringify(r.serverRestarts)}`);
   console.log(`load average: start ${r.load.atStart.join(' ')}, after the pipeline ${r.load.afterPipeline?.join(' ')}, end ${r.load.atEnd?.join(' ')}\n`);
   console.log('| stage | events/s (N / active span) | best 5 s | active s | ceiling events/s | ratio | peak RSS MiB | cpu |');
@@ -538,14 +723,29 @@ function summarize(r: E2eResult): void {
   console.log(`| loader | ${fmt(t.loader.perSec)} | ${fmt(t.loader.best5sPerSec)} | ${t.loader.seconds?.toFixed(1)} | | | ${peak.loader} | ${cpu.loader} (bigquery ${cpu.bigquery}, gcs ${cpu.gcs}) |`);
   if (r.ratios) console.log(`| (cdc / min(ceiling, MongoDB write rate)) | | | | ${fmt(Math.min(r.ratios.cdc.ceiling, write.changesPerSec))} | ${r.ratios.cdc.ratioToMinOfCeilingAndWrites.toFixed(2)} | | |`);
   console.log(`| end to end | ${fmt(t.endToEnd.perSec)} | | ${t.endToEnd.seconds.toFixed(1)} | | | | kafka ${cpu.kafka}, bench ${cpu.bench} |`);
-  const l = r.latency!;
-  const line = (name: string, x: LatencySummary) => `${name}p50 ${s(x.p50Ms)}, p99 ${s(x.p99Ms)}, max ${s(x.maxMs)}`;
-  console.log(`\nlatency from the MongoDB write (cluster_time, 1 s resolution), per row (rows spread evenly over their file's cluster times):`);
-  console.log(`${line('  to durable Parquet:   ', l.toParquet.perRow)} (${l.toParquet.files} files)`);
-  console.log(`${line('  to visible in BigQuery: ', l.toBigQuery.perRow)} (${l.toBigQuery.files} files)`);
-  console.log(
-    `  newest row of each file (row-weighted): Parquet p50 ${s(l.toParquet.perFileNewestRow.p50Ms)} p99 ${s(l.toParquet.perFileNewestRow.p99Ms)}; BigQuery p50 ${s(l.toBigQuery.perFileNewestRow.p50Ms)} p99 ${s(l.toBigQuery.perFileNewestRow.p99Ms)}`,
-  );
+  const l = r.latency;
+  if (l) {
+    const line = (name: string, x: LatencySummary) => `${name}p50 ${s(x.p50Ms)}, p99 ${s(x.p99Ms)}, max ${s(x.maxMs)}`;
+    console.log(`\nlatency from the MongoDB write (cluster_time, 1 s resolution), per row (rows spread evenly over their file's cluster times):`);
+    console.log(`${line('  to durable Parquet:   ', l.toParquet.perRow)} (${l.toParquet.files} files)`);
+    console.log(`${line('  to visible in BigQuery: ', l.toBigQuery.perRow)} (${l.toBigQuery.files} files)`);
+    console.log(
+      `  newest row of each file (row-weighted): Parquet p50 ${s(l.toParquet.perFileNewestRow.p50Ms)} p99 ${s(l.toParquet.perFileNewestRow.p99Ms)}; BigQuery p50 ${s(l.toBigQuery.perFileNewestRow.p50Ms)} p99 ${s(l.toBigQuery.perFileNewestRow.p99Ms)}`,
+    );
+  }
+  console.log('\nRSS per minute (highest in the minute):');
+  for (const row of r.rssPerMinute ?? []) console.log(minuteLine(row));
+  const flat = r.rssFlatness;
+  if (flat) console.log(`RSS flatness, last full minute / minute 2: ${RSS_PROCESSES.map((name) => `${name} ${flat[name].ratio ?? '-'}`).join(', ')}`);
+  const g = r.goals ?? {};
+  const verdict = (met: boolean | null) => (met === null ? 'not measured (fewer than three full minutes)' : met ? 'met' : 'NOT met');
+  console.log('goals:');
+  if (g.visibleP99Ms) {
+    const applies = g.visibleP99Ms.appliesToThisConfiguration ? 'the goal is for this configuration' : 'the goal is for storage-write under the shipped grouping, not this configuration';
+    console.log(`  visible in BigQuery p99 ${s(g.visibleP99Ms.measured)} <= 10 s: ${verdict(g.visibleP99Ms.met)} (${applies})`);
+  }
+  if (g.loaderOverProcessor) console.log(`  loader / processor throughput ${g.loaderOverProcessor.measured ?? '-'} >= 1: ${verdict(g.loaderOverProcessor.met)}`);
+  for (const [name, x] of Object.entries(g.rssFlat ?? {})) console.log(`  ${name} RSS flat (last full minute / minute 2 = ${x.measured ?? '-'} <= ${x.goal}): ${verdict(x.met)}`);
   console.log(`rows in BigQuery orders_changes: ${r.bigQueryRows}; ${r.files?.count} files (mean ${fmt(r.files?.meanRows)} rows)`);
   const j = r.loadJobs;
   if (j) {
