@@ -60,7 +60,7 @@ describe('cdc: re-snapshot on demand', () => {
     for (let from = 0; from < DOCUMENTS; from += 5000) {
       await orders.insertMany(Array.from({ length: 5000 }, (_, i) => ({ _id: from + i, seq: 0 })));
     }
-    // a first start streams from the cluster time it reads, inclusive: let that be a write of another collection
+    // a write of another collection, the newest when the cdc starts (its stream starts just after it)
     await sharedMongo().db(db).collection('marker').insertOne({ at: new Date() });
     const env = envOf(prefix, db);
     const pipeline = await startScopeWarehouse(warehouse, env.CDC_TOPIC_TEMPLATE!, `resnap-${scopeName}`);
