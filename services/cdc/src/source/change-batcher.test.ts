@@ -126,3 +126,26 @@ test('a stream position alone is handed over at once; after changes it moves the
   const withPositionLast = await new ChangeBatcher(feed([change('insert'), new StreamPosition('P3')]), settings, running).next();
   assert.deepEqual([withPositionLast.positionOnly, withPositionLast.lastToken, withPositionLast.messages.length], [false, 'P3', 1]);
 });
+
+test('encoding a batch of changes already read lets the event loop turn, so the next getMore is sent meanwhile', async () => {
+  const changes = Array.from({ length: 1000 }, () => change('insert'));
+  let taken = 0;
+  const buffered = {
+    tryNext: async () => null,
+    // every change already read: a batcher that never awaited would encode all of them in one go
+    takeBuffered: () => (taken < changes.length ? changes[taken++]! : null),
+  };
+  const turnsAt: number[] = [];
+  let turning = true;
+  const countTurns = () => {
+    if (!turning) return;
+    turnsAt.push(taken);
+    setImmediate(countTurns);
+  };
+  setImmediate(countTurns);
+  const batch = await new ChangeBatcher(buffered, { ...settings, batchMaxEvents: 1000 }, running).next();
+  turning = false;
+  assert.equal(batch.messages.length, 1000);
+  const during = turnsAt.filter((at) => at > 0 && at < 1000);
+  assert.ok(during.length >= 5, `the event loop turned ${during.length} times while 1000 changes were encoded`);
+});

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { ChangeStreamDocument, Document, Timestamp } from 'mongodb';
 import type { ClusterTime, OutgoingMessage } from '@cdc/core';
 import { changeToRecord, clusterTimeOf, resumeTokenData, STREAM_END_TYPES } from '../transform/to-envelope.js';
@@ -51,6 +52,13 @@ export interface ScopeRouter {
   collectionEnded(change: ChangeStreamDocument<Document>): { out: OutgoingMessage; bytes: number }[];
 }
 
+/**
+ * Changes encoded between two turns of the event loop. Encoding a batch is a few tens of milliseconds of CPU; without
+ * a turn, the change source's next getMore is neither sent nor taken in until the batch is done, and the database's
+ * work and ours run one after the other instead of side by side.
+ */
+const CHANGES_PER_TURN = 100;
+
 /** change → envelope → Kafka record, gathered into batches bounded by events, bytes and age. */
 export class ChangeBatcher {
   constructor(
@@ -68,8 +76,13 @@ export class ChangeBatcher {
     const batch: ChangeBatch = { messages: [], lastToken: null, positionOnly: false, lastClusterTime: null, ops: [], bytes: 0, deadLetters: [], streamEnds: [], reopenAfter: null, fatal: null };
     const ops = new Map<string, number>();
     let firstAt = 0;
+    let sinceTurn = 0;
     while (!buffer.full && !this.signal.aborted) {
       if (buffer.length > 0 && Date.now() - firstAt >= batchMaxWaitMs) break;
+      if (++sinceTurn === CHANGES_PER_TURN) {
+        sinceTurn = 0;
+        await yieldToEventLoop();
+      }
       const change = this.feed.takeBuffered?.() ?? (await this.feed.tryNext());
       if (!change) continue;
       if (change instanceof StreamPosition) {
