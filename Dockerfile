@@ -73,12 +73,14 @@ COPY --from=build /app/services/analysis-tool/package.json services/analysis-too
 COPY --from=build /app/services/analysis-tool/dist services/analysis-tool/dist
 COPY --from=build /app/${SERVICE}/package.json ${SERVICE}/
 COPY --from=build /app/${SERVICE}/dist ${SERVICE}/dist
-# the workspace's Node flags: "nodeOptions" of its package.json, where the local stack and the benches read them too
-RUN node -p "require('./${SERVICE}/package.json').nodeOptions ?? ''" > node-options
+# the workspace's Node flags and C library settings: "nodeOptions" and "processEnvironment" of its package.json,
+# where the local stack and the benches read them too
+RUN node -p "require('./${SERVICE}/package.json').nodeOptions ?? ''" > node-options \
+ && node -e "for (const [k, v] of Object.entries(require('./${SERVICE}/package.json').processEnvironment ?? {})) console.log(k + '=' + v)" > node-environment
 # node ${SERVICE}/dist/main.js [arguments], working directory /app. tini is PID 1 and passes the signals on: as
 # PID 1, node could not kill itself (the kernel drops a signal to a namespace's init that has no handler for it),
 # and a service whose Kafka client is stuck must (Shutdown.abort: process.exit would wait for the stuck thread).
-ENTRYPOINT ["/usr/bin/tini", "--", "/bin/sh", "-c", "NODE_OPTIONS=\"$(cat /app/node-options)\"; export NODE_OPTIONS; exec node \"$SERVICE_MAIN\" \"$@\"", "node"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/bin/sh", "-c", "NODE_OPTIONS=\"$(cat /app/node-options)\"; export NODE_OPTIONS; exec env $(cat /app/node-environment) node \"$SERVICE_MAIN\" \"$@\"", "node"]
 
 # --- cli: analysis-tool, gcp-utils -----------------------------------------------------------------------------
 # analysis-tool: docker run -it --rm -e GCP_PROJECT=... -e BIGQUERY_ENDPOINT=... cdc-pipeline/analysis-tool

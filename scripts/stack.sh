@@ -116,9 +116,13 @@ node_command() {
   local name="$1"; shift
   local vars=()
   mapfile -t vars < <(service_env "$name")
-  # the workspace's Node flags, as the container image sets them: "nodeOptions" of <workspace>/package.json
-  local options; options="$(node -p "require(process.argv[1]).nodeOptions ?? ''" "$(dirname "$(dirname "$1")")/package.json")"
-  printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NODE_OPTIONS=$options" "${vars[@]}" node "$@"
+  # the workspace's Node flags and C library settings, as the container image sets them: "nodeOptions" and
+  # "processEnvironment" of <workspace>/package.json
+  local package options process_env=()
+  package="$(dirname "$(dirname "$1")")/package.json"
+  options="$(node -p "require(process.argv[1]).nodeOptions ?? ''" "$package")"
+  mapfile -t process_env < <(node -e "for (const [k, v] of Object.entries(require(process.argv[1]).processEnvironment ?? {})) console.log(k + '=' + v)" "$package")
+  printf '%s\0' env -i "PATH=$PATH" "HOME=${HOME:-/tmp}" "NODE_OPTIONS=$options" "${process_env[@]}" "${vars[@]}" node "$@"
 }
 
 gcp_setup() {

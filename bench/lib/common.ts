@@ -218,9 +218,16 @@ export function rssSampler(pid: number, everyMs = 1000) {
   };
 }
 
+const packageOf = (service: string) => JSON.parse(readFileSync(join(repoRoot, 'services', service, 'package.json'), 'utf8')) as { nodeOptions?: string; processEnvironment?: Record<string, string> };
+
 /** The Node flags a service runs with everywhere: "nodeOptions" of its package.json (see the Dockerfile). */
 export function nodeOptionsOf(service: string): string {
-  return JSON.parse(readFileSync(join(repoRoot, 'services', service, 'package.json'), 'utf8')).nodeOptions ?? '';
+  return packageOf(service).nodeOptions ?? '';
+}
+
+/** The C library's settings a service runs with everywhere: "processEnvironment" of its package.json (see the Dockerfile). */
+export function processEnvironmentOf(service: string): Record<string, string> {
+  return packageOf(service).processEnvironment ?? {};
 }
 
 // ------------------------------------------------------------------ Kafka

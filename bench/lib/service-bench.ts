@@ -4,15 +4,15 @@ import type { ParseArgsConfig } from 'node:util';
 import type { MongoClient } from 'mongodb';
 import { metricValue, startService, type ServiceProcess } from '@cdc/tests/dist/support/service-process.js';
 import { sleep } from '@cdc/tests/dist/support/wait.js';
-import { cpuMeter, deleteTopics, load, logDir, median, memoryOf, nodeOptionsOf, now, reasonOf, rssSampler, waitForServers, type CpuShares, type Kafka, type PidSource, type RssSummary } from './common.js';
+import { cpuMeter, deleteTopics, load, logDir, median, memoryOf, nodeOptionsOf, now, processEnvironmentOf, reasonOf, rssSampler, waitForServers, type CpuShares, type Kafka, type PidSource, type RssSummary } from './common.js';
 
 /**
  * A service started as the tests start it (test/support), with the Node flags the container image and the local
- * stack give it ("nodeOptions" of its package.json), its log under .run/bench-logs/. `nodeArgs` go before the
+ * stack give it ("nodeOptions" and "processEnvironment" of its package.json), its log under .run/bench-logs/. `nodeArgs` go before the
  * script (e.g. --cpu-prof); `distDir` (relative to the repository root) runs another build of the service.
  */
 export function startBenchService(service: 'cdc' | 'processor' | 'loader', env: Record<string, string>, label: string, nodeArgs: string[] = [], distDir?: string): Promise<ServiceProcess> {
-  return startService(service, env, label, { nodeArgs, nodeOptions: nodeOptionsOf(service), logDir, ...(distDir ? { distDir } : {}) });
+  return startService(service, { ...processEnvironmentOf(service), ...env }, label, { nodeArgs, nodeOptions: nodeOptionsOf(service), logDir, ...(distDir ? { distDir } : {}) });
 }
 
 /** One setting of the service compared with others on the same input. */

@@ -67,6 +67,13 @@ export const processorSettings = {
     unit: 'bytes',
     description: "a partition's open batch also becomes a file when the Kafka record values in it add up to this many bytes (64 MiB of envelopes gives row groups well above BigQuery's advised 16 MiB)",
   }),
+  PROCESSOR_BUFFER_MAX_BYTES: setting.int({
+    default: 128 * 1024 * 1024,
+    min: 1,
+    unit: 'bytes',
+    description:
+      "the open batches of all the partitions an instance is assigned hold at most this many bytes of Kafka record values together; past it, the largest becomes a file early. Bounds the instance's memory whatever its number of partitions (about 2.5 times this value of RSS at the defaults, see the README's performance table)",
+  }),
   PROCESSOR_BATCH_MAX_AGE_MS: setting.durationMs({
     default: 5000,
     description: "a partition's open batch also becomes a file when its first record is this old, even if no new record arrives (the latency bound at low volume)",
@@ -80,7 +87,14 @@ export const processorSettings = {
     default: 'ZSTD',
     description: 'column compression; BigQuery loads SNAPPY, GZIP and ZSTD Parquet. ZSTD: files half the size of SNAPPY for ~10% less speed',
   }),
-  PROCESSOR_PARQUET_ROW_GROUP_ROWS: setting.int({ default: 200_000, min: 1, description: 'rows per Parquet row group; files of fewer rows have a single row group' }),
+  PROCESSOR_PARQUET_ROW_GROUP_ROWS: setting.int({ default: 200_000, min: 1, description: 'rows per Parquet row group at most' }),
+  PROCESSOR_PARQUET_ROW_GROUP_BYTES: setting.int({
+    default: 8 * 1024 * 1024,
+    min: 1024 * 1024,
+    unit: 'bytes',
+    description:
+      "parquet-wasm: a row group also ends once the encoder holds this many bytes of it. The encoding thread keeps one row group in memory, not the whole file (a file of 64 MiB of envelopes has several row groups)",
+  }),
   PROCESSOR_PARQUET_PAGE_ROWS: setting.int({ default: 8192, min: 1, description: 'values per Parquet data page' }),
   PROCESSOR_PARTITIONS_CONCURRENCY: setting.int({ default: 2, min: 1, description: 'partitions whose fetched records are processed at the same time by one instance' }),
   PROCESSOR_SESSION_TIMEOUT_MS: setting.durationMs({

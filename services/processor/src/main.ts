@@ -17,6 +17,7 @@ await runService('processor', processorConfigSchema, async (ctx) => {
   const writer = await createParquetWriter(config.PROCESSOR_PARQUET_LIBRARY, {
     compression: config.PROCESSOR_PARQUET_COMPRESSION,
     rowGroupRows: config.PROCESSOR_PARQUET_ROW_GROUP_ROWS,
+    rowGroupBytes: config.PROCESSOR_PARQUET_ROW_GROUP_BYTES,
     pageRows: config.PROCESSOR_PARQUET_PAGE_ROWS,
   });
   const output = await openOutput(config);
@@ -48,6 +49,7 @@ await runService('processor', processorConfigSchema, async (ctx) => {
     sessionTimeoutMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
     fenceWaitMs: config.PROCESSOR_SESSION_TIMEOUT_MS,
     partitionsConcurrency: config.PROCESSOR_PARTITIONS_CONCURRENCY,
+    bufferMaxBytes: config.PROCESSOR_BUFFER_MAX_BYTES,
     faults: crashHooks(PROCESSOR_CRASH_HOOKS, config, logger),
     maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES,
     prefetchBytes: config.KAFKA_CONSUMER_PREFETCH_BYTES,

@@ -9,6 +9,12 @@ export function createProcessorMetrics(registry: Registry) {
     transactions: new Counter({ name: 'processor_transactions_total', help: 'Kafka transactions committed (file event and/or dead letters + offsets)', labelNames: ['topic'], registers: [registry] }),
     transactionRetries: new Counter({ name: 'processor_transaction_retries_total', help: 'Failed transaction attempts that were retried', labelNames: ['topic'], registers: [registry] }),
     deadLetters: new Counter({ name: 'processor_dead_letters_total', help: 'Records sent to the dead-letter topic', labelNames: ['topic', 'reason'], registers: [registry] }),
+    batchesClosed: new Counter({
+      name: 'processor_batches_closed_total',
+      help: 'Open batches closed to become files, by what closed them: rows, bytes, age, or memory (PROCESSOR_BUFFER_MAX_BYTES reached by all partitions together)',
+      labelNames: ['topic', 'reason'],
+      registers: [registry],
+    }),
     batchesDropped: new Counter({
       name: 'processor_batches_dropped_total',
       help: 'Batches abandoned before commit (rebalance, failure, fencing); their records are read again',

@@ -10,9 +10,10 @@ import type { FileStore } from './sink/file-store.js';
 import { RowArray } from './sink/parquet-writer.js';
 import { fileName } from './sink/file-layout.js';
 import { sampleEvent } from './test-support/events.js';
+import { BatchBudget } from './transform/batch-budget.js';
 
 /** A partition worker wired to fakes: what it commits, seeks, writes and removes is recorded. */
-function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; fenceFailures?: Error[]; maxRows?: number; bucket?: boolean } = {}) {
+function harness(options: { committed?: number | null; files?: string[]; commitFailures?: (Error | 'land')[]; fenceFailures?: Error[]; maxRows?: number; bucket?: boolean; budget?: BatchBudget } = {}) {
   const state = {
     committed: options.committed ?? null,
     commits: [] as { messages: readonly OutgoingMessage[]; nextOffset: number }[],
@@ -72,6 +73,7 @@ function harness(options: { committed?: number | null; files?: string[]; commitF
     seek: (_t, _p, offset) => void state.seeks.push(offset),
     signal: new AbortController().signal,
     onFatal: (error) => void state.fatal.push(error),
+    budget: options.budget ?? new BatchBudget(Number.MAX_SAFE_INTEGER, () => []),
     createTransactions: () => transactions,
   };
   const worker = new PartitionWorker('t', 0, deps);
@@ -280,4 +282,35 @@ test('a closed worker takes nothing and stays closed: a late rebalance, take-ove
   assert.deepEqual(h.resolved, []);
   assert.equal(h.state.fences, 1, 'no producer claimed after the close');
   assert.equal(h.state.commits.length, 0);
+});
+
+test("the partitions' open batches together stay within the buffer bound: past it, the largest becomes a file early, whoever's it is", async () => {
+  const workers: PartitionWorker[] = [];
+  const recordBytes = (offset: number) => Buffer.from(encodeChangeEvent(sampleEvent('insert', offset))).length + `k${offset}`.length;
+  // room for two records and a half: the third one held takes the instance over
+  const budget = new BatchBudget(Math.floor(2.5 * recordBytes(0)), () => workers);
+  const a = harness({ maxRows: 100, budget });
+  const b = harness({ maxRows: 100, budget });
+  workers.push(a.worker, b.worker);
+
+  await a.consume(a.batch([0, 1]), a.ctx);
+  assert.equal(a.state.written.length, 0, 'two records: within the bound');
+  assert.equal(budget.heldBytes, recordBytes(0) + recordBytes(1));
+  // b's first record takes the instance over: a's batch is the largest, it becomes a file while b goes on
+  await b.consume(b.batch([0]), b.ctx);
+  await a.worker.flushed();
+  assert.deepEqual(a.state.commits.map((c) => c.nextOffset), [2]);
+  assert.equal(b.state.written.length, 0);
+  assert.equal(budget.heldBytes, recordBytes(0), "only b's record is held now");
+  // b's own batch grows past the bound: it is the largest, so b closes its own
+  await b.consume(b.batch([1, 2, 3]), b.ctx);
+  assert.deepEqual(b.state.commits.map((c) => c.nextOffset), [3]);
+  assert.equal(budget.heldBytes, recordBytes(3), 'the record after the early close opens the next batch');
+  assert.equal(await counter(a.registry, 'processor_batches_closed_total'), 1);
+  assert.deepEqual((await a.registry.getSingleMetric('processor_batches_closed_total')!.get()).values.map((v) => v.labels.reason), ['memory']);
+  // a batch that is dropped (a rebalance) leaves the budget too
+  await a.consume(a.batch([2]), a.ctx);
+  assert.equal(budget.heldBytes, recordBytes(3) + recordBytes(2));
+  a.worker.reset('rebalance');
+  assert.equal(budget.heldBytes, recordBytes(3));
 });

@@ -4,6 +4,7 @@ import { OpenBatch, type BatchLimits, type CloseReason } from './transform/batch
 import { BatchCommitter, type CommitterDeps, type CommitterSettings } from './sink/batch-committer.js';
 import { PartitionGauges } from './metrics.js';
 import { WorkerStateMachine, type WorkerState } from './worker-state.js';
+import type { BatchBudget, BudgetHolder } from './transform/batch-budget.js';
 
 export interface WorkerSettings extends CommitterSettings {
   limits: BatchLimits;
@@ -18,6 +19,8 @@ export interface WorkerDeps extends CommitterDeps {
   seek(topic: string, partition: number, offset: number): void;
   /** an error after which the process must end (a stuck client): the service ends as for a fatal error */
   onFatal(error: FatalError): void;
+  /** the record bytes of the instance's open batches together (PROCESSOR_BUFFER_MAX_BYTES) */
+  budget: BatchBudget;
 }
 
 /** What eachBatch hands over besides the batch (librdkafka heartbeats by itself). */
@@ -32,9 +35,11 @@ export type BatchContext = Pick<EachBatchPayload, 'resolveOffset' | 'isStale'>;
  * them, after the file is renamed into place; a batch belongs to an epoch and is never committed once the epoch
  * has moved on (rebalance, failure), since its records will be read again from the committed offset.
  */
-export class PartitionWorker {
+export class PartitionWorker implements BudgetHolder {
   private readonly machine: WorkerStateMachine;
   private open: OpenBatch | null = null;
+  /** the open batch's bytes as counted in the budget */
+  private counted = 0;
   private lastAppended = -1;
   private highWatermark: number | null = null;
   private queue: Promise<unknown> = Promise.resolve();
@@ -78,7 +83,7 @@ export class PartitionWorker {
     if (!this.machine.can('reset')) return;
     this.machine.enter('reset');
     if (this.open && !this.open.isEmpty) this.deps.metrics.batchesDropped.inc({ topic: this.topic, reason });
-    this.open = null;
+    this.takeOpen();
   }
 
   /**
@@ -107,7 +112,7 @@ export class PartitionWorker {
 
   async close(): Promise<void> {
     this.machine.enter('close');
-    this.open = null;
+    this.takeOpen();
     await this.committer.release();
   }
 
@@ -150,6 +155,7 @@ export class PartitionWorker {
           const open = this.append(batch, message, offset);
           const reason = open.closeReason(this.deps.settings.limits, Date.now());
           if (reason) await this.closeBehind(reason);
+          else if (this.deps.budget.exceeded && !this.deps.budget.closeLargest(this)) await this.closeBehind('memory');
         }
         if (this.machine.can('take')) taken = message.offset;
       }
@@ -181,7 +187,29 @@ export class PartitionWorker {
     const deadLetter = open.add({ topic, partition, offset, key, value, timestamp });
     if (deadLetter) this.log.warn({ offset, reason: deadLetter.reason, error: deadLetter.error }, 'record goes to the dead-letter topic');
     this.lastAppended = offset;
+    this.deps.budget.change(open.bytes - this.counted);
+    this.counted = open.bytes;
     return open;
+  }
+
+  /** The open batch, no longer open: its bytes leave the budget (they are in a closed batch, or dropped). */
+  private takeOpen(): OpenBatch | null {
+    const open = this.open;
+    this.open = null;
+    this.deps.budget.change(-this.counted);
+    this.counted = 0;
+    return open;
+  }
+
+  get openBytes(): number {
+    return this.counted;
+  }
+
+  /** The budget's call (another partition's records took the instance over it): this batch becomes a file now. */
+  closeEarly(): boolean {
+    if (!this.machine.can('flush') || !this.open || this.open.isEmpty) return false;
+    void this.closeAndFlush('memory');
+    return true;
   }
 
   /** Called by the age timer. */
@@ -195,9 +223,9 @@ export class PartitionWorker {
 
   /** Closes the open batch and queues its file + transaction; resolves when the queue is done (failures are handled inside). */
   closeAndFlush(reason: CloseReason): Promise<void> {
-    const batch = this.open;
-    this.open = null;
+    const batch = this.takeOpen();
     if (!batch || batch.isEmpty) return this.enqueue(async () => undefined);
+    this.deps.metrics.batchesClosed.inc({ topic: this.topic, reason });
     const run = this.enqueue(() => this.flush(batch, reason));
     this.flushing = run.catch(() => undefined);
     return run;
@@ -210,7 +238,7 @@ export class PartitionWorker {
   private async recover(epoch: number): Promise<boolean> {
     // Already taken over since it was queued (the take-over at assignment ran first): ready unless reset since.
     if (!this.machine.isCurrent(epoch) || !this.machine.can('recover')) return this.machine.can('take');
-    this.open = null;
+    this.takeOpen();
     const removed = await this.committer.takeOver();
     if (!this.machine.isCurrent(epoch)) return false;
     this.lastAppended = this.next - 1;
@@ -236,7 +264,7 @@ export class PartitionWorker {
       // Everything after the last commit is read again: later batches of this epoch must not commit past this one.
       const fenced = error instanceof FencedError;
       this.machine.enter(fenced ? 'fence' : 'fail');
-      this.open = null;
+      this.takeOpen();
       if (fenced) this.log.warn({ err: error, firstOffset: batch.firstOffset }, 'fenced by a newer owner of this partition; batch dropped');
       else this.log.error({ err: error, firstOffset: batch.firstOffset }, 'batch failed; its records will be read again');
       drop(fenced ? 'fenced' : 'failed');

@@ -13,6 +13,8 @@ export type ArrowCompression = 'SNAPPY' | 'GZIP' | 'ZSTD' | 'UNCOMPRESSED';
 export interface ArrowParquetOptions {
   compression: ArrowCompression;
   rowGroupRows: number;
+  /** a row group also ends once its encoded columns hold this many bytes: the encoder holds one row group, not the file */
+  rowGroupBytes?: number;
   /**
    * columns written without min/max statistics and without dictionary: the documents' JSON, unique per row (a
    * dictionary page holding a many-MiB value is one that @dsnp/parquetjs, the loader's typed views' reader, fails
@@ -70,19 +72,53 @@ function arrowData(column: ColumnData, rows: number): Data {
   }
 }
 
-/** The Parquet file of a batch's columns, as bytes. */
-export function encodeParquet(batch: ColumnBatchData, options: ArrowParquetOptions): Uint8Array {
+/**
+ * Rows per Arrow record batch handed to the Parquet writer. The WebAssembly memory then holds one slice and the
+ * file's encoded pages, instead of the whole batch twice (as Arrow IPC and as arrays); a row group still takes up to
+ * `rowGroupRows` rows, across slices.
+ */
+const SLICE_ROWS = 8192;
+
+/** Rows [start, end) of a column: views on its buffers, string offsets rebased to the slice's own bytes. */
+function sliceOf(column: ColumnData, start: number, end: number): ColumnData {
+  const slice: ColumnData = { name: column.name, type: column.type, optional: column.optional };
+  if (column.valid) slice.valid = column.valid.subarray(start, end);
+  if (column.offsets && column.bytes) {
+    const base = column.offsets[start]!;
+    const offsets = new Int32Array(end - start + 1);
+    for (let i = 0; i <= end - start; i++) offsets[i] = column.offsets[start + i]! - base;
+    slice.offsets = offsets;
+    slice.bytes = column.bytes.subarray(base, column.offsets[end]!);
+  }
+  if (column.numbers) slice.numbers = column.numbers.subarray(start, end);
+  if (column.flags) slice.flags = column.flags.subarray(start, end);
+  return slice;
+}
+
+/** The Parquet file of a batch's columns, as a stream of its bytes, encoded slice by slice as it is read. */
+export async function encodeParquet(batch: ColumnBatchData, options: ArrowParquetOptions): Promise<ReadableStream<Uint8Array>> {
   const fields = batch.columns.map((c) => new Field(c.name, arrowType(c), c.optional));
   const schema = new Schema(fields);
-  const children = batch.columns.map((c) => arrowData(c, batch.rows));
-  const record = new RecordBatch(schema, makeData({ type: new Struct(fields), length: batch.rows, nullCount: 0, children }));
-  const ipc = tableToIPC(new Table(schema, [record]), 'stream');
-  const table = wasm.Table.fromIPCStream(ipc);
+  let start = 0;
+  const slices = new ReadableStream<unknown>({
+    // a batch of no rows still gives a file (its schema comes with the first slice)
+    pull(controller) {
+      const end = Math.min(batch.rows, start + SLICE_ROWS);
+      const children = batch.columns.map((c) => arrowData(sliceOf(c, start, end), end - start));
+      const record = new RecordBatch(schema, makeData({ type: new Struct(fields), length: end - start, nullCount: 0, children }));
+      const table = wasm.Table.fromIPCStream(tableToIPC(new Table(schema, [record]), 'stream'));
+      for (const slice of table.recordBatches()) controller.enqueue(slice);
+      table.free();
+      start = end;
+      if (start >= batch.rows) controller.close();
+    },
+  });
   let builder = new wasm.WriterPropertiesBuilder()
     .setCompression(wasm.Compression[options.compression])
     .setMaxRowGroupSize(options.rowGroupRows)
+    .setMaxRowGroupBytes(options.rowGroupBytes ?? Number.MAX_SAFE_INTEGER)
     .setWriterVersion(wasm.WriterVersion.V1)
     .setCreatedBy('cdc-processor (parquet-wasm)');
   for (const name of options.withoutStatistics) builder = builder.setColumnStatisticsEnabled(name, wasm.EnabledStatistics.None).setColumnDictionaryEnabled(name, false);
-  return wasm.writeParquet(table, builder.build());
+  return (await wasm.transformParquetStream(slices, builder.build())) as ReadableStream<Uint8Array>;
 }

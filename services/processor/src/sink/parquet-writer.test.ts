@@ -144,6 +144,33 @@ test('parquet-wasm: rows appended one by one as they arrive make the same rows a
   assert.ok((await writer.write(join(dir, 'wasm-after-failure.parquet'), next)).bytes > 0, 'the encoding thread still writes');
 });
 
+test('parquet-wasm: a batch encoded slice by slice gives its rows whole, nulls and strings at slice edges included, in row groups that span slices', async () => {
+  // 20,000 rows: several of the encoder's slices (8192 rows)
+  const many = Array.from({ length: 20_000 }, (_, k) => ({
+    ...rows[k % rows.length]!,
+    kafka_offset: k,
+    document: k % 8192 === 8191 || k % 8192 === 0 ? null : `{"n":${k},"text":"${'é'.repeat(k % 13)}東京"}`,
+  }));
+  const rowGroups = async (path: string) =>
+    (await duck.runAndReadAll(`SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('${path}') ORDER BY row_group_id`)).getRowObjectsJS().map((r) => Number(r.row_group_num_rows));
+  for (const [rowGroupRows, expected] of [
+    [200_000, [20_000]],
+    [7_000, [7_000, 7_000, 6_000]],
+  ] as const) {
+    const writer = await createParquetWriter('parquet-wasm', { compression: 'ZSTD', rowGroupRows, pageRows: 8192 });
+    const buffer = writer.newRows();
+    for (const row of many) buffer.append(row);
+    const path = join(dir, `wasm-slices-${rowGroupRows}.parquet`);
+    await writer.write(path, buffer);
+    const read = (await duck.runAndReadAll(`SELECT kafka_offset, document FROM read_parquet('${path}') ORDER BY kafka_offset`)).getRowObjectsJS();
+    assert.deepEqual(
+      read.map((r) => [Number(r.kafka_offset), r.document]),
+      many.map((r) => [r.kafka_offset, r.document]),
+    );
+    assert.deepEqual(await rowGroups(path), expected);
+  }
+});
+
 test("parquet-wasm ZSTD: documents of 15 MiB in three columns read back whole with the loader's reader", async () => {
   // random text: zstd keeps most of it, so the compressed pages are large too
   const big = `{"text":${JSON.stringify(`"quoted" \\ é 🚚\n${randomBytes(12 * 1024 * 1024).toString('base64')}`)}}`;

@@ -21,6 +21,8 @@ export interface ParquetWriterOptions {
   compression: ParquetCompression;
   /** rows per row group (a file of fewer rows is one row group) */
   rowGroupRows: number;
+  /** parquet-wasm: a row group also ends once its encoded columns hold this many bytes (default: no bound) */
+  rowGroupBytes?: number;
   /** values per data page */
   pageRows: number;
 }
@@ -152,6 +154,7 @@ class ArrowFileWriter implements ParquetFileWriter {
     const bytes = await this.thread.write(path, columns.take(), {
       compression: this.options.compression,
       rowGroupRows: this.options.rowGroupRows,
+      ...(this.options.rowGroupBytes === undefined ? {} : { rowGroupBytes: this.options.rowGroupBytes }),
       withoutStatistics: [...COLUMNS_WITHOUT_STATISTICS],
     });
     return { bytes };

@@ -3,6 +3,7 @@ import { PartitionWorker, type WorkerSettings } from '../partition-worker.js';
 import type { FileStore } from '../sink/file-store.js';
 import type { ProcessorMetrics } from '../metrics.js';
 import type { ProcessorFaultPoints } from '../fault-points.js';
+import { BatchBudget } from '../transform/batch-budget.js';
 
 export interface ConsumerSettings extends WorkerSettings {
   /** the input topics: named, or every topic matching a pattern (also those created later) */
@@ -19,6 +20,8 @@ export interface ConsumerSettings extends WorkerSettings {
   prefetchBytes?: number;
   /** librdkafka's report of the assigned partitions it does not fetch (see createGroupConsumer) */
   onHalted: (partitions: HaltedPartition[]) => void;
+  /** PROCESSOR_BUFFER_MAX_BYTES: the record bytes of all open batches together */
+  bufferMaxBytes: number;
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
@@ -32,6 +35,7 @@ const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`
  */
 export class CdcTopicConsumer {
   private readonly workers = new Map<string, PartitionWorker>();
+  private readonly budget: BatchBudget;
   private readonly consumer: Consumer;
   private timer: NodeJS.Timeout | null = null;
   private rebalances = 0;
@@ -48,6 +52,7 @@ export class CdcTopicConsumer {
     /** the service's stop, aborted as the shutdown starts: batches are no longer taken, open ones are dropped */
     private readonly signal: AbortSignal,
   ) {
+    this.budget = new BatchBudget(settings.bufferMaxBytes, () => this.workers.values());
     this.consumer = createGroupConsumer(kafka, {
       groupId: settings.groupId,
       sessionTimeoutMs: settings.sessionTimeoutMs,
@@ -89,6 +94,7 @@ export class CdcTopicConsumer {
         seek: (t, p, offset) => this.seek(t, p, offset),
         signal: this.signal,
         onFatal: (error) => this.fail(error),
+        budget: this.budget,
         faults: this.settings.faults,
       });
       this.workers.set(key, worker);

@@ -9,7 +9,8 @@ export interface BatchLimits {
   maxAgeMs: number;
 }
 
-export type CloseReason = 'rows' | 'bytes' | 'age';
+/** 'memory': closed early, the instance's open batches together being over PROCESSOR_BUFFER_MAX_BYTES */
+export type CloseReason = 'rows' | 'bytes' | 'age' | 'memory';
 
 /**
  * The records read from one partition since the last file: rows for the Parquet file and dead letters, covering
