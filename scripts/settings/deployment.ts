@@ -173,7 +173,7 @@ export const containerLimitSettings = {
   ...containerLimits('MONGO', 'each MongoDB member (above MONGO_CACHE_SIZE_GB)', '2g', '2', 512),
   ...containerLimits('KAFKA', 'each Kafka node (above the heap of KAFKA_HEAP_OPTS)', '2g', '2', 1024),
   ...containerLimits('CDC', 'the cdc', '1g', '1', 128),
-  ...containerLimits('PROCESSOR', 'the processor (its benchmark peaked at 1.1 GiB with a 200k-row backlog)', '2g', '1', 128),
+  ...containerLimits('PROCESSOR', 'the processor (its benchmark peaks at 0.7 GiB on a 1M-row backlog at the shipped PROCESSOR_BUFFER_MAX_BYTES)', '2g', '1', 128),
   ...containerLimits('LOADER', 'the loader', '1g', '1', 128),
   ...containerLimits('CONSOLE', 'the console (and its Kafka reader process)', '512m', '0.5', 128),
   ...containerLimits('GCP_TOOLS', 'the Google Cloud setup job and the analysis tool', '512m', '1', 128),
