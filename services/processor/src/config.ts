@@ -72,7 +72,7 @@ export const processorSettings = {
     min: 1,
     unit: 'bytes',
     description:
-      "the open batches of all the partitions an instance is assigned hold at most this many bytes of Kafka record values together; past it, the largest becomes a file early. Bounds the instance's memory whatever its number of partitions (about 2.5 times this value of RSS at the defaults, see the README's performance table)",
+      "the open batches of all the partitions an instance is assigned hold at most this many bytes of Kafka record values together; past it, the largest becomes a file early. Bounds the open batches' memory whatever the instance's number of partitions (the README's performance table has the process's peak RSS at the defaults)",
   }),
   PROCESSOR_BATCH_MAX_AGE_MS: setting.durationMs({
     default: 5000,

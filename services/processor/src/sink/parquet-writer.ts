@@ -128,7 +128,7 @@ class ParquetJsFileWriter implements ParquetFileWriter {
 /**
  * parquet-wasm: rows go into column buffers as they arrive; at the close the buffers move to the encoding thread,
  * which builds the Arrow batch, encodes, compresses and writes the file while this thread goes on consuming. The
- * thread holds one batch at a time; its WebAssembly memory grows to the largest batch's needs.
+ * thread encodes one batch at a time, in slices, holding one row group of it (rowGroupBytes) in its WebAssembly memory.
  */
 class ArrowFileWriter implements ParquetFileWriter {
   readonly library = 'parquet-wasm';
